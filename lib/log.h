@@ -1,0 +1,36 @@
+/* log.h — one line per diagnostic on stderr.
+ *
+ * Two styles: NX_LOG_PLAIN for command-line tools ("nexus-token: expired token") and
+ * NX_LOG_LOGFMT for daemons ("level=info msg=\"stream open\" host=app.test").
+ * This is the one lib module that writes: it is the commands' voice, called only by cmd/. */
+#ifndef NEXUS_LOG_H
+#define NEXUS_LOG_H
+
+enum nx_log_level { NX_LOG_ERROR = 0, NX_LOG_WARN = 1, NX_LOG_INFO = 2, NX_LOG_DEBUG = 3 };
+enum nx_log_style { NX_LOG_PLAIN = 0, NX_LOG_LOGFMT = 1 };
+
+/* prog: program name for plain lines; max: the most verbose level printed. */
+void nx_log_setup(const char *prog, enum nx_log_style style, enum nx_log_level max);
+enum nx_log_level nx_log_level(void);
+const char *nx_log_prog(void);
+
+/* Log `msg` with optional logfmt key=value pairs in `kv` (printf format, may be NULL).
+ * Plain style: "prog: msg (k=v ...)"; logfmt: "level=L msg=\"msg\" k=v ...".
+ * Values formatted into kv that come from the network must be sanitised or quoted with
+ * nx_log_q() first. */
+void nx_log(enum nx_log_level lvl, const char *msg, const char *kv, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define nx_error(msg, ...) nx_log(NX_LOG_ERROR, msg, __VA_ARGS__)
+#define nx_warn(msg, ...) nx_log(NX_LOG_WARN, msg, __VA_ARGS__)
+#define nx_info(msg, ...) nx_log(NX_LOG_INFO, msg, __VA_ARGS__)
+#define nx_debug(msg, ...) nx_log(NX_LOG_DEBUG, msg, __VA_ARGS__)
+
+/* printf-style "prog: ..." line on stderr regardless of style (usage errors, CLI answers). */
+void nx_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Quote an untrusted value for a logfmt line into buf: wraps in "" when it has spaces or
+ * quotes, escapes " and \, replaces control/non-ASCII bytes. Returns buf. */
+const char *nx_log_q(char *buf, unsigned n, const char *s);
+
+#endif

@@ -1,0 +1,62 @@
+# Shared bats helpers. In a suite:  load lib/common
+# Provides: bats-support/assert/file, $T (a private temp dir per test), free_port,
+# wait_port, bg (start a process that teardown kills), and the binaries on PATH.
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+
+: "${NEXUS_SRC:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+: "${NEXUS_BINDIR:=$NEXUS_SRC/bin}"
+: "${NEXUS_TESTBIN:=$NEXUS_BINDIR/tests}"
+export PATH="$NEXUS_BINDIR:$PATH"
+
+setup() {
+  T="$BATS_TEST_TMPDIR"
+  NX_PIDS=()
+  [ "$(type -t suite_setup)" = function ] && suite_setup
+  return 0
+}
+
+teardown() {
+  [ "$(type -t suite_teardown)" = function ] && suite_teardown
+  local p
+  for p in "${NX_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${NX_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+  done
+  return 0
+}
+
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
+wait_port() {
+  local port=$1 secs=${2:-10} i
+  for i in $(seq $((secs * 20))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listening on 127.0.0.1:$port after ${secs}s" >&2
+  return 1
+}
+
+# wait_file PATH [SECONDS]: wait until PATH exists (a unix socket, a pid file, ...).
+wait_file() {
+  local f=$1 secs=${2:-10} i
+  for i in $(seq $((secs * 20))); do [ -e "$f" ] && return 0; sleep 0.05; done
+  echo "$f did not appear after ${secs}s" >&2
+  return 1
+}
+
+# bg LOGNAME CMD...: run CMD in the background, output to $T/LOGNAME.log; teardown kills it.
+# The pid is in $BG_PID.
+bg() {
+  local name=$1; shift
+  "$@" > "$T/$name.log" 2>&1 &
+  BG_PID=$!
+  NX_PIDS+=("$BG_PID")
+}
