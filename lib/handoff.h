@@ -1,0 +1,39 @@
+/* handoff.h — nexus-relay → nexus-hub: a client connection handed over a unix socket.
+ *
+ * The relay has accepted a client, sniffed its route key (SNI, HTTP Host or tcp:PORT) and
+ * read some bytes (the prelude: the whole ClientHello or HTTP head). It sends one message
+ * on a SOCK_SEQPACKET unix socket: a small fixed header, the route key, the client address,
+ * the prelude, with the client's fd attached (SCM_RIGHTS). The hub then owns the connection.
+ * The hub answers each message with one status byte (NX_HANDOFF_*), so the relay can tell
+ * the client "no route" in the client's own protocol (TLS alert unrecognized_name or HTTP
+ * 502) — the relay is the part that speaks to untrusted clients.
+ * Implemented in lib/handoff.c (edge work). */
+#ifndef NEXUS_HANDOFF_H
+#define NEXUS_HANDOFF_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define NX_HANDOFF_PRELUDE_MAX (64 * 1024 + 512)
+
+enum nx_handoff_status {
+	NX_HANDOFF_OK = 0,       /* the hub took the connection */
+	NX_HANDOFF_NO_ROUTE = 1, /* no backend for that route key: relay answers the client */
+	NX_HANDOFF_BUSY = 2,     /* hub overloaded / shutting down: relay answers 503 or alert */
+};
+
+struct nx_handoff {
+	char route_key[256];    /* normalised: lowercase, no trailing dot, no port; or "tcp:N" */
+	uint16_t conn_port;     /* the relay port the client connected to */
+	char client_addr[64];   /* "ip:port" or "[v6]:port" */
+	uint8_t is_tls;         /* prelude is a TLS ClientHello */
+	size_t prelude_len;
+	unsigned char *prelude; /* recv: malloc'd, caller frees */
+};
+
+int nx_handoff_send(int sock, int client_fd, const struct nx_handoff *h, char *err, size_t errlen);
+/* Receives one message; *client_fd gets the passed fd. Returns 1 on a message, 0 on EOF,
+ * -1 on error (a malformed message is an error, the fd if any is closed). */
+int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, size_t errlen);
+int nx_handoff_reply(int sock, enum nx_handoff_status st);
+
+#endif

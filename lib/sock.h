@@ -1,0 +1,50 @@
+/* sock.h — socket helpers: listen, dial, addresses, socket activation, sd_notify.
+ * All sockets are created O_NONBLOCK | O_CLOEXEC. */
+#ifndef NEXUS_SOCK_H
+#define NEXUS_SOCK_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Split "host:port", "[v6]:port" or ":port" (host "" = 127.0.0.1 for listen) into parts.
+ * host must hold at least 256 bytes. */
+int nx_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, char *err,
+                      size_t errlen);
+
+/* Listening TCP socket on "host:port" (SO_REUSEADDR; port 0 picks one). Returns fd or -1. */
+int nx_listen_tcp(const char *addr, int backlog, char *err, size_t errlen);
+
+/* Listening unix stream/seqpacket socket at path (an old socket file is replaced), mode 0660. */
+int nx_listen_unix(const char *path, int type, char *err, size_t errlen);
+
+/* Connect to a unix socket (blocking connect, then non-blocking). */
+int nx_dial_unix(const char *path, int type, char *err, size_t errlen);
+
+/* Start a non-blocking TCP connect to "host:port" (name resolved with getaddrinfo, first
+ * address that starts connecting wins). Returns fd; completion is signalled by writability,
+ * then check with nx_connect_result(). */
+int nx_dial_tcp(const char *addr, char *err, size_t errlen);
+/* 0 if the pending connect on fd succeeded, else -1 with the reason in err. */
+int nx_connect_result(int fd, char *err, size_t errlen);
+
+/* The local port a socket is bound to (0 on error). */
+uint16_t nx_local_port(int fd);
+
+/* "ip:port" or "[v6]:port" of a sockaddr into buf (>= 64 bytes). ip/port also separately
+ * when non-NULL (ip >= 48 bytes). */
+const char *nx_fmt_addr(const struct sockaddr *sa, char *buf, size_t n, char *ip, uint16_t *port);
+/* The same for the peer / local address of a connected socket. */
+const char *nx_peer_addr(int fd, char *buf, size_t n, char *ip, uint16_t *port);
+const char *nx_local_addr(int fd, char *buf, size_t n, char *ip, uint16_t *port);
+
+int nx_set_nonblock(int fd, int on);
+
+/* Sockets passed by systemd (LISTEN_FDS, starting at fd 3), made non-blocking; 0 if none. */
+int nx_listen_fds(void);
+
+/* sd_notify wrappers; harmless without systemd. */
+void nx_notify_ready(void);
+void nx_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nx_notify_stopping(void);
+
+#endif
