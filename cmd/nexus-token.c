@@ -194,6 +194,17 @@ static int push(const char **list, int *n, const char *v, const char *what)
 	return 0;
 }
 
+/* A string claim from the command line; jansson refuses invalid UTF-8, say so. */
+static int set_string(json_t *c, const char *name, const char *value)
+{
+	json_t *v = json_string(value);
+	if (!v || json_object_set_new(c, name, v) < 0) {
+		nx_say("'%s' is not valid UTF-8 text", name);
+		return -1;
+	}
+	return 0;
+}
+
 static json_t *build_claims(struct issue_opts *o)
 {
 	json_t *c;
@@ -218,8 +229,8 @@ static json_t *build_claims(struct issue_opts *o)
 		c = json_object();
 	}
 	json_object_update(c, o->routes); /* route flags, and --weight */
-	if (o->sub)
-		json_object_set_new(c, "sub", json_string(o->sub));
+	if (o->sub && set_string(c, "sub", o->sub) < 0)
+		goto fail;
 	if (o->backend && nx_claims_add_backend_env(c, getenv, err, sizeof err) < 0) {
 		nx_say("%s", err);
 		goto fail;
@@ -230,21 +241,26 @@ static json_t *build_claims(struct issue_opts *o)
 		json_object_set_new(c, "exp", json_integer(now + (int64_t)((o->ttl_ms + 999) / 1000)));
 	if (o->nbf_set)
 		json_object_set_new(c, "nbf", json_integer(now + (int64_t)(o->nbf_ms / 1000)));
-	if (o->iss)
-		json_object_set_new(c, "iss", json_string(o->iss));
+	if (o->iss && set_string(c, "iss", o->iss) < 0)
+		goto fail;
 	if (o->naud == 1 && !o->backend) {
-		json_object_set_new(c, "aud", json_string(o->aud[0]));
+		if (set_string(c, "aud", o->aud[0]) < 0)
+			goto fail;
 	} else if (o->naud > 0) {
 		json_t *a = json_array();
-		for (int i = 0; i < o->naud; i++)
-			json_array_append_new(a, json_string(o->aud[i]));
 		json_object_set_new(c, "aud", a);
+		for (int i = 0; i < o->naud; i++)
+			if (json_array_append_new(a, json_string(o->aud[i])) < 0) {
+				nx_say("'aud' is not valid UTF-8 text");
+				goto fail;
+			}
 	}
 	if (o->nscope > 0) {
 		char s[4096] = "";
 		for (int i = 0; i < o->nscope; i++)
 			snprintf(s + strlen(s), sizeof s - strlen(s), "%s%s", i ? " " : "", o->scope[i]);
-		json_object_set_new(c, "scope", json_string(s));
+		if (set_string(c, "scope", s) < 0)
+			goto fail;
 	}
 	const char *jti = o->jti ? o->jti : "auto";
 	if (strcmp(jti, "auto") == 0) {
@@ -255,7 +271,18 @@ static json_t *build_claims(struct issue_opts *o)
 		}
 		json_object_set_new(c, "jti", json_string(id));
 	} else if (strcmp(jti, "none") != 0) {
-		json_object_set_new(c, "jti", json_string(jti));
+		/* An id the deny-list could not hold would make the token unrevocable. */
+		for (const unsigned char *p = (const unsigned char *)jti; *p; p++)
+			if (*p <= 0x20 || *p == 0x7f) {
+				nx_say("--jti: no spaces or control characters allowed");
+				goto fail;
+			}
+		if (strlen(jti) >= NX_JTI_MAX || jti[0] == '#') {
+			nx_say("--jti: at most %d characters, not starting with '#'", NX_JTI_MAX - 1);
+			goto fail;
+		}
+		if (set_string(c, "jti", jti) < 0)
+			goto fail;
 	}
 	for (int i = 0; i < o->nclaim; i++) {
 		const char *eq = strchr(o->claim[i], '=');
