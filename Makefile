@@ -84,6 +84,9 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(@D)
 	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
+# keep the instrumented objects between runs (they are intermediates of a pattern chain)
+.SECONDARY: $(FUZZ_OBJ)
+
 man/%: man/%.scd
 	scdoc < $< > $@
 
