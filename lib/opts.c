@@ -119,14 +119,29 @@ static int from_config(struct vec *a, const char *path, const struct option *lo,
 	return rc;
 }
 
+void nx_opts_free(int argc, char **argv)
+{
+	if (!argv)
+		return;
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static int fail(struct vec *a, int rc)
+{
+	nx_opts_free(a->n, a->v);
+	return rc;
+}
+
 int nx_opts_expand(int *argc, char ***argv, const char *env_prefix,
                    const struct option *longopts, char *err, size_t errlen)
 {
 	struct vec a = {0};
 	if (vec_push(&a, (*argv)[0]) < 0)
-		return nx_err(err, errlen, "out of memory");
+		return fail(&a, nx_err(err, errlen, "out of memory"));
 	if (env_prefix && from_env(&a, env_prefix, longopts) < 0)
-		return nx_err(err, errlen, "out of memory");
+		return fail(&a, nx_err(err, errlen, "out of memory"));
 	for (int i = 1; i < *argc; i++) {
 		const char *s = (*argv)[i];
 		if (strcmp(s, "--") == 0)
@@ -137,11 +152,11 @@ int nx_opts_expand(int *argc, char ***argv, const char *env_prefix,
 		else if (strncmp(s, "--config=", 9) == 0)
 			path = s + 9;
 		if (path && from_config(&a, path, longopts, err, errlen) < 0)
-			return -1;
+			return fail(&a, -1);
 	}
 	for (int i = 1; i < *argc; i++)
 		if (vec_push(&a, (*argv)[i]) < 0)
-			return nx_err(err, errlen, "out of memory");
+			return fail(&a, nx_err(err, errlen, "out of memory"));
 	*argc = a.n;
 	*argv = a.v;
 	return 0;
