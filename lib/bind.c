@@ -354,7 +354,7 @@ int nx_bind_list(struct nx_bind *b, const char *owner, json_t **out, char *err, 
 	int n = q(b->st, &r, err, errlen,
 	          "SELECT b.device, b.owner, b.scope, b.bound_at, s.last_seen FROM bindings b "
 	          "LEFT JOIN device_state s ON s.device = b.device "
-	          "WHERE $1 IS NULL OR b.owner = $1 ORDER BY b.device",
+	          "WHERE CAST($1 AS TEXT) IS NULL OR b.owner = CAST($1 AS TEXT) ORDER BY b.device",
 	          1, owner);
 	if (n < 0)
 		return -1;

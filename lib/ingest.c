@@ -364,7 +364,7 @@ int nx_ingest_run(struct nx_store *st, int fd, const struct nx_ingest_opts *o,
 			}
 		}
 		if (len == cap) {
-			if (cap > NX_INGEST_LINE_MAX) {
+			if (cap >= NX_INGEST_LINE_MAX) {
 				/* A line longer than the limit: count it once, drop it up to its newline. */
 				if (!skipping) {
 					stats->lines++;
