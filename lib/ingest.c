@@ -352,16 +352,24 @@ int nx_ingest_run(struct nx_store *st, int fd, const struct nx_ingest_opts *o,
 	for (;;) {
 		if (o->stop && *o->stop)
 			break;
+		/* Always poll with a timeout: a partial batch commits after flush_ms of quiet
+		 * input, and a stop request that lands just before a blocking read is still
+		 * seen within a second. */
+		int wait = 1000;
 		if (b.n > 0) {
 			uint64_t age = nx_now_ms() - b.first_ms;
-			int wait = age >= flush_ms ? 0 : (int)(flush_ms - age);
-			struct pollfd pfd = {fd, POLLIN, 0};
-			int pr = wait ? poll(&pfd, 1, wait) : 0;
-			if (pr == 0) {
-				if ((rc = batch_write(st, &b, stats, err, errlen)) < 0)
-					break;
-				continue;
-			}
+			wait = age >= flush_ms ? 0 : (int)(flush_ms - age);
+		}
+		struct pollfd pfd = {fd, POLLIN, 0};
+		int pr = poll(&pfd, 1, wait);
+		if (pr < 0 && errno != EINTR) {
+			rc = nx_err(err, errlen, "poll: %s", strerror(errno));
+			break;
+		}
+		if (pr <= 0) {
+			if (b.n > 0 && pr == 0 && (rc = batch_write(st, &b, stats, err, errlen)) < 0)
+				break;
+			continue;
 		}
 		if (len == cap) {
 			if (cap >= NX_INGEST_LINE_MAX) {

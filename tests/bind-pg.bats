@@ -25,3 +25,5 @@ teardown_file() { bind_file_teardown; }
 @test "pg: ingest killed midway leaves whole batches only" { scenario_ingest_killed_midway; }
 @test "pg: concurrent first use creates the schema once" { scenario_concurrent_first_use; }
 @test "pg: a different pairing key is refused" { scenario_key_mismatch; }
+@test "pg: ingest of a live stream commits on idle and on SIGTERM" { scenario_ingest_stream_flush_and_term; }
+@test "pg: claim keeps the device's public key" { scenario_pubkey_kept; }

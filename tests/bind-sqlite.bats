@@ -23,3 +23,5 @@ BIND_BACKEND=sqlite
 @test "sqlite: ingest killed midway leaves whole batches only" { scenario_ingest_killed_midway; }
 @test "sqlite: concurrent first use creates the schema once" { scenario_concurrent_first_use; }
 @test "sqlite: a different pairing key is refused" { scenario_key_mismatch; }
+@test "sqlite: ingest of a live stream commits on idle and on SIGTERM" { scenario_ingest_stream_flush_and_term; }
+@test "sqlite: claim keeps the device's public key" { scenario_pubkey_kept; }

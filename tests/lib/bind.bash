@@ -363,3 +363,50 @@ scenario_key_mismatch() {
   assert_failure 1
   assert_output --partial 'pairing key is not the one this database was set up with'
 }
+
+# A live stream (kcat -C never ends): a partial batch commits after --flush of quiet
+# input, and SIGTERM commits what was read before exiting 0.
+scenario_ingest_stream_flush_and_term() {
+  mkfifo "$T/fifo"
+  nexus-bind ingest --flush 200ms < "$T/fifo" 2> "$T/err1" &
+  pid=$!
+  exec 5> "$T/fifo"
+  echo '{"id":"s1","v":1}' >&5
+  for i in $(seq 100); do
+    [ "$(sql "SELECT count(*) FROM device_state" 2>/dev/null)" = 1 ] && break
+    sleep 0.05
+  done
+  run sql "SELECT state FROM device_state"
+  assert_output '{"id":"s1","v":1}'
+  kill -TERM "$pid"
+  rc=0; wait "$pid" || rc=$?
+  exec 5>&-
+  [ "$rc" -eq 0 ]
+  rm "$T/fifo"; mkfifo "$T/fifo"
+  nexus-bind ingest --flush 1h < "$T/fifo" 2> "$T/err2" &
+  pid=$!
+  exec 5> "$T/fifo"
+  echo '{"id":"s2","v":2}' >&5
+  sleep 0.5
+  kill -TERM "$pid"
+  rc=0; wait "$pid" || rc=$?
+  exec 5>&-
+  [ "$rc" -eq 0 ]
+  run cat "$T/err2"
+  assert_output --partial '1 lines, 0 bad, 1 device states written'
+  run sql "SELECT state FROM device_state WHERE device = 's2'"
+  assert_output '{"id":"s2","v":2}'
+}
+
+scenario_pubkey_kept() {
+  printf -- '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n' > "$T/dev.pub"
+  code=$(new_code)
+  run nexus-bind claim "$code" --device dev-1 --pubkey "$T/dev.pub"
+  assert_success
+  run nexus-bind show dev-1
+  echo "$output" | jq -e '.pubkey | startswith("-----BEGIN PUBLIC KEY-----")'
+  code=$(new_code)
+  run nexus-bind claim "$code" --device dev-2 --pubkey "$T/missing.pub"
+  assert_failure 1
+  assert_output --partial 'missing.pub'
+}
