@@ -295,7 +295,7 @@ int nx_bind_claim(struct nx_bind *b, const char *typed, const char *device, cons
 	}
 	char *owner = strdup(nx_rows_get(&r, 0, 0)), *scope = strdup(nx_rows_get(&r, 0, 1));
 	nx_rows_free(&r);
-	char jti[23];
+	char jti[NX_PAIR_JTI_LEN + 1];
 	if (!owner || !scope) {
 		nx_err(err, errlen, "out of memory");
 		goto fail_free;
@@ -511,7 +511,7 @@ int nx_bind_reissue(struct nx_bind *b, const char *device, const char *jti, json
 {
 	struct nx_rows r;
 	int64_t now = now_ms();
-	char tnow[24], fresh[23];
+	char tnow[24], fresh[NX_PAIR_JTI_LEN + 1];
 	i64(tnow, now);
 	if (!jti) {
 		if (nx_pair_jti_new(fresh, err, errlen) < 0)

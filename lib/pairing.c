@@ -1,5 +1,6 @@
 /* pairing.c — see pairing.h. */
 #include "pairing.h"
+#include "random.h"
 #include "util.h"
 
 #include <bearssl.h>
@@ -8,31 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-int nx_pair_random(void *buf, size_t n, char *err, size_t errlen)
-{
-	unsigned char *p = buf;
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return nx_err(err, errlen, "getrandom: %s", strerror(errno));
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 int nx_pair_code_new(char canon[NX_PAIR_CODE_CHARS + 1], char *err, size_t errlen)
 {
 	uint8_t b[5]; /* 40 bits: exactly 8 base32 digits */
-	if (nx_pair_random(b, sizeof b, err, errlen) < 0)
+	if (nx_random_bytes(b, sizeof b, err, errlen) < 0)
 		return -1;
 	uint64_t v = 0;
 	for (int i = 0; i < 5; i++)
@@ -110,22 +94,10 @@ void nx_pair_code_hash(const uint8_t *key, size_t keylen, const char *canon,
 	nx_wipe(&hc, sizeof hc);
 }
 
-int nx_pair_jti_new(char out[23], char *err, size_t errlen)
+int nx_pair_jti_new(char out[NX_PAIR_JTI_LEN + 1], char *err, size_t errlen)
 {
-	static const char b64url[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t b[18]; /* 16 used; 18 makes six clean 3-byte groups */
-	if (nx_pair_random(b, 16, err, errlen) < 0)
-		return -1;
-	b[16] = b[17] = 0;
-	size_t o = 0;
-	for (int i = 0; i < 18; i += 3) {
-		uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
-		for (int k = 3; k >= 0 && o < 22; k--)
-			out[o++] = b64url[(v >> (6 * k)) & 63];
-	}
-	out[22] = '\0';
-	return 0;
+	/* the same shape nexus-token issue --jti auto gives, so ids look alike everywhere */
+	return nx_random_uuid4(NULL, out, err, errlen);
 }
 
 int nx_pair_key_load(const char *path, uint8_t key[NX_PAIR_KEY_BYTES], char *err,
@@ -134,7 +106,7 @@ int nx_pair_key_load(const char *path, uint8_t key[NX_PAIR_KEY_BYTES], char *err
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		uint8_t fresh[NX_PAIR_KEY_BYTES];
-		if (nx_pair_random(fresh, sizeof fresh, err, errlen) < 0)
+		if (nx_random_bytes(fresh, sizeof fresh, err, errlen) < 0)
 			return -1;
 		/* O_EXCL: two first runs racing must not end up with two different keys. */
 		int wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

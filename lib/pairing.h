@@ -20,9 +20,6 @@
 #define NX_PAIR_KEY_BYTES 32
 #define NX_PAIR_HASH_HEX 65 /* 64 hex digits and a NUL */
 
-/* Fill buf with n bytes from the kernel CSPRNG. */
-int nx_pair_random(void *buf, size_t n, char *err, size_t errlen);
-
 /* A new code: canonical form (8 chars + NUL) into canon. */
 int nx_pair_code_new(char canon[NX_PAIR_CODE_CHARS + 1], char *err, size_t errlen);
 
@@ -38,8 +35,9 @@ int nx_pair_code_parse(const char *buf, size_t len, char canon[NX_PAIR_CODE_CHAR
 void nx_pair_code_hash(const uint8_t *key, size_t keylen, const char *canon,
                        char hex[NX_PAIR_HASH_HEX]);
 
-/* A fresh token id: 16 random bytes, base64url without padding (22 chars + NUL). */
-int nx_pair_jti_new(char out[23], char *err, size_t errlen);
+/* A fresh token id: a random UUID (random.h), as nexus-token issue --jti auto makes. */
+#define NX_PAIR_JTI_LEN 36
+int nx_pair_jti_new(char out[NX_PAIR_JTI_LEN + 1], char *err, size_t errlen);
 
 /* Load the pairing key from `path`, creating it (0600, NX_PAIR_KEY_BYTES random bytes)
  * when it does not exist. */
