@@ -357,10 +357,28 @@ static int verb(const char *v, struct nx_bind *b, const struct args *a, int argc
 
 static int run(int argc, char **argv);
 
+/* A PostgreSQL URI with user:password@ or a conninfo with password=: visible to every
+ * user through ps, so refused on argv (the environment and ~/.pgpass are fine). */
+static int has_password(const char *s)
+{
+	const char *p = strstr(s, "://");
+	if (p) {
+		const char *at = strchr(p + 3, '@'), *colon = strchr(p + 3, ':');
+		if (at && colon && colon < at)
+			return 1;
+	}
+	return strstr(s, "password=") != NULL;
+}
+
 int main(int argc, char **argv)
 {
 	char err[NX_ERRLEN];
 	nx_log_setup("nexus-bind", NX_LOG_PLAIN, NX_LOG_INFO);
+	for (int i = 1; i < argc; i++)
+		if (has_password(argv[i]))
+			return nx_say("no passwords on the command line: use NEXUS_DB, PGPASSWORD or "
+			              "~/.pgpass"),
+			       2;
 	if (nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err) < 0)
 		return nx_say("%s", err), 2;
 	int rc = run(argc, argv);

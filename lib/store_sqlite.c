@@ -4,12 +4,14 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define STMT_CACHE 32
 
@@ -179,6 +181,12 @@ int nx_store_sqlite_open(const char *path, void **be, const struct nx_store_ops 
 {
 	if (make_parent(path, err, errlen) < 0)
 		return -1;
+	/* Create the file ourselves, 0600: it holds who owns what and the code hashes, and
+	 * SQLite gives its -wal and -shm files the database file's mode. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return nx_err(err, errlen, "%s: %s", path, strerror(errno));
+	close(fd);
 	struct sq *s = calloc(1, sizeof *s);
 	if (!s)
 		return nx_err(err, errlen, "out of memory");

@@ -25,3 +25,4 @@ BIND_BACKEND=sqlite
 @test "sqlite: a different pairing key is refused" { scenario_key_mismatch; }
 @test "sqlite: ingest of a live stream commits on idle and on SIGTERM" { scenario_ingest_stream_flush_and_term; }
 @test "sqlite: claim keeps the device's public key" { scenario_pubkey_kept; }
+@test "sqlite: unreachable or unusable stores fail clearly; the file is private" { scenario_store_errors; }

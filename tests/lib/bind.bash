@@ -410,3 +410,19 @@ scenario_pubkey_kept() {
   assert_failure 1
   assert_output --partial 'missing.pub'
 }
+
+scenario_store_errors() {
+  run nexus-bind --db postgresql://postgres@127.0.0.1:1/nope ls
+  assert_failure 1
+  assert_output --partial 'nexus-bind: postgresql:'
+  run nexus-bind --db /proc/nope/bind.db ls
+  assert_failure 1
+  assert_output --partial '/proc/nope'
+  run nexus-bind --db 'postgresql://u:secret@127.0.0.1/x' ls
+  assert_failure 2
+  assert_output --partial 'no passwords on the command line'
+  if [ "$BIND_BACKEND" = sqlite ]; then
+    nexus-bind ls >/dev/null
+    [ "$(stat -c %a "$NEXUS_DB")" = 600 ]
+  fi
+}
