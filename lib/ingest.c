@@ -126,6 +126,7 @@ struct batch {
 	size_t sqlcap;
 	size_t *slots;
 	size_t nslots;
+	uint64_t lineno; /* of the input, blank lines included, for messages */
 };
 
 static int arena_put(struct batch *b, const char *s, size_t n, size_t *off)
@@ -315,21 +316,20 @@ static int take_line(struct batch *b, const char *line, size_t len,
                      const struct nx_ingest_opts *o, struct nx_ingest_stats *stats,
                      char *err, size_t errlen)
 {
-	stats->lines++;
+	b->lineno++;
 	size_t k = 0;
 	while (k < len && is_space(line[k]))
 		k++;
-	if (k == len) { /* blank lines are not telemetry, and not errors either */
-		stats->lines--;
+	if (k == len) /* blank lines are not telemetry, and not errors either */
 		return 0;
-	}
+	stats->lines++;
 	char id[NX_DEVICE_ID_MAX + 1], why[NX_ERRLEN];
 	const char *json;
 	size_t jlen;
 	if (nx_ingest_parse_line(line, len, o->id_path, id, &json, &jlen, why, sizeof why) < 0) {
 		stats->bad++;
 		if (o->on_bad)
-			o->on_bad(o->arg, stats->lines, why);
+			o->on_bad(o->arg, b->lineno, why);
 		return 0;
 	}
 	if (batch_add(b, id, json, jlen) < 0)
@@ -376,9 +376,10 @@ int nx_ingest_run(struct nx_store *st, int fd, const struct nx_ingest_opts *o,
 				/* A line longer than the limit: count it once, drop it up to its newline. */
 				if (!skipping) {
 					stats->lines++;
+					b.lineno++;
 					stats->bad++;
 					if (o->on_bad)
-						o->on_bad(o->arg, stats->lines, "line too long");
+						o->on_bad(o->arg, b.lineno, "line too long");
 				}
 				skipping = 1;
 				len = 0;
