@@ -100,6 +100,18 @@ static int print_json(const json_t *j, int pretty)
 	return 0;
 }
 
+/* Options from NEXUS_TOKEN_* and --config, then argv; main frees the vector when the verb
+ * is done (nothing of it is used after). */
+static char **expanded_argv;
+static int expand_opts(int *argc, char ***argv, const struct option *lo, char *err,
+                       size_t errlen)
+{
+	if (nx_opts_expand(argc, argv, "NEXUS_TOKEN_", lo, err, errlen) < 0)
+		return -1;
+	expanded_argv = *argv;
+	return 0;
+}
+
 /* ---- keygen ---------------------------------------------------------------------- */
 
 static int cmd_keygen(int argc, char **argv)
@@ -112,7 +124,7 @@ static int cmd_keygen(int argc, char **argv)
 	long long bits = 0;
 	int force = 0, c;
 	char err[NX_ERRLEN];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "t:o:b:fh", lo, NULL)) != -1) {
 		switch (c) {
@@ -330,7 +342,7 @@ static int cmd_issue(int argc, char **argv)
 	struct issue_opts o = {.routes = json_object()};
 	char err[NX_ERRLEN];
 	int c, rc = 2;
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "k:a:h", lo, NULL)) != -1) {
 		int bad = 0;
@@ -533,7 +545,7 @@ static int cmd_verify(int argc, char **argv)
 	int nreq = 0, c;
 	uint64_t ms;
 	char err[NX_ERRLEN];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "k:h", lo, NULL)) != -1) {
 		switch (c) {
@@ -682,7 +694,7 @@ static int cmd_revoke(int argc, char **argv)
 	const char *list = NULL, *jti = NULL, *note = NULL;
 	int c;
 	char err[NX_ERRLEN], notebuf[512];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -758,8 +770,14 @@ int main(int argc, char **argv)
 		int (*run)(int, char **);
 	} verbs[] = {{"keygen", cmd_keygen}, {"issue", cmd_issue}, {"verify", cmd_verify},
 	             {"inspect", cmd_inspect}, {"revoke", cmd_revoke}};
-	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-		if (strcmp(verb, verbs[i].name) == 0)
-			return verbs[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+		if (strcmp(verb, verbs[i].name) != 0)
+			continue;
+		int rc = verbs[i].run(argc - 1, argv + 1);
+		for (char **a = expanded_argv; a && *a; a++)
+			free(*a);
+		free(expanded_argv);
+		return rc;
+	}
 	return usage_error("unknown verb '%s' (keygen, issue, verify, inspect, revoke)", verb);
 }
