@@ -463,6 +463,14 @@ static int run(int argc, char **argv)
 		return nx_say("unknown verb '%s' (see --help)", v), 2;
 	if (strcmp(v, "code") == 0 && !need_name("--owner", a.owner))
 		return 2;
+	/* Codes are made by owners and operators, never by a device: a nexus-bind spawned
+	 * for a network peer (tcpserver, inetd, nexus-tunnel --exec set TCPREMOTEIP) is the
+	 * device-facing side and only claims. */
+	const char *peer = getenv("TCPREMOTEIP");
+	if (strcmp(v, "code") == 0 && peer && *peer)
+		return nx_say("code refused: this nexus-bind serves a network peer (TCPREMOTEIP "
+		              "is set); pairing codes are made by owners and operators"),
+		       1;
 	if (strcmp(v, "claim") == 0) {
 		if (!need_name("--device", a.device))
 			return 2;

@@ -28,3 +28,4 @@ teardown_file() { bind_file_teardown; }
 @test "pg: ingest of a live stream commits on idle and on SIGTERM" { scenario_ingest_stream_flush_and_term; }
 @test "pg: claim keeps the device's public key" { scenario_pubkey_kept; }
 @test "pg: unreachable or unusable stores fail clearly" { scenario_store_errors; }
+@test "pg: a device-facing nexus-bind cannot make codes" { scenario_code_not_for_devices; }

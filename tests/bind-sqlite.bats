@@ -26,3 +26,4 @@ BIND_BACKEND=sqlite
 @test "sqlite: ingest of a live stream commits on idle and on SIGTERM" { scenario_ingest_stream_flush_and_term; }
 @test "sqlite: claim keeps the device's public key" { scenario_pubkey_kept; }
 @test "sqlite: unreachable or unusable stores fail clearly; the file is private" { scenario_store_errors; }
+@test "sqlite: a device-facing nexus-bind cannot make codes" { scenario_code_not_for_devices; }

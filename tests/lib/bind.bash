@@ -266,6 +266,17 @@ scenario_usage_errors() {
   assert_output --regexp '^nexus-bind [0-9]'
 }
 
+scenario_code_not_for_devices() {
+  run env TCPREMOTEIP=192.0.2.9 nexus-bind code --owner mallory
+  assert_failure 1
+  assert_output --partial 'code refused: this nexus-bind serves a network peer'
+  code=$(new_code alice)
+  run env TCPREMOTEIP=192.0.2.9 nexus-bind claim "$code" --device dev-1
+  assert_success
+  run nexus-bind audit
+  assert_line --regexp 'claim device=dev-1 owner=alice .*origin=192.0.2.9'
+}
+
 scenario_qr() {
   run nexus-bind code --owner alice --qr
   assert_success
