@@ -228,132 +228,167 @@ static int parse_since(const char *s, int64_t *ms)
 	return 0;
 }
 
-static int verb(const char *v, struct nx_bind *b, const struct args *a, int argc, char **argv)
+/* One function per verb: `id` is the verb's argument (NULL for verbs without one). */
+static int verb_code(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN], code[NX_PAIR_CODE_CHARS + 2];
+	int64_t exp;
+	if (nx_bind_code_new(b, a->owner, a->scope, a->ttl_ms, code, &exp, err, sizeof err) < 0)
+		return nx_say("%s", err), 1;
+	if (a->json)
+		return print_json(json_pack("{s:s, s:s, s:s, s:I}", "code", code, "owner", a->owner,
+		                            "scope", a->scope, "expires_at", (json_int_t)(exp / 1000)),
+		                  0);
+	printf("%s\n", code);
+	if (a->qr) {
+		char *qr = nx_qr_render_utf8(code, err, sizeof err);
+		if (!qr)
+			return nx_say("%s", err), 1;
+		fputs(qr, stdout);
+		free(qr);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int verb_claim(struct nx_bind *b, const struct args *a, const char *code)
+{
+	char err[NX_ERRLEN], *pub = NULL;
+	size_t publen;
+	json_t *out;
+	if (a->pubkey) {
+		if (nx_read_file(a->pubkey, 16384, &pub, &publen, err, sizeof err) < 0)
+			return nx_say("%s", err), 1;
+		if (strlen(pub) != publen)
+			return free(pub), nx_say("%s: not a text file", a->pubkey), 1;
+	}
+	int rc = nx_bind_claim(b, code, a->device, pub, &out, err, sizeof err);
+	free(pub);
+	if (rc != NX_CLAIM_OK)
+		return nx_say("%s", err), 1;
+	return print_json(out, 0);
+}
+
+static int verb_ls(struct nx_bind *b, const struct args *a, const char *id)
 {
 	char err[NX_ERRLEN];
-	json_t *out = NULL;
-	const char *id = argc > 0 ? argv[0] : NULL;
-	if (strcmp(v, "code") == 0) {
-		char code[NX_PAIR_CODE_CHARS + 2];
-		int64_t exp;
-		if (nx_bind_code_new(b, a->owner, a->scope, a->ttl_ms, code, &exp, err, sizeof err) < 0)
-			return nx_say("%s", err), 1;
-		if (a->json)
-			return print_json(json_pack("{s:s, s:s, s:s, s:I}", "code", code, "owner", a->owner,
-			                            "scope", a->scope, "expires_at", (json_int_t)(exp / 1000)),
-			                  0);
-		printf("%s\n", code);
-		if (a->qr) {
-			char *qr = nx_qr_render_utf8(code, err, sizeof err);
-			if (!qr)
-				return nx_say("%s", err), 1;
-			fputs(qr, stdout);
-			free(qr);
-		}
-		return fflush(stdout) == 0 ? 0 : 1;
-	}
-	if (strcmp(v, "claim") == 0) {
-		char *pub = NULL;
-		size_t publen;
-		if (a->pubkey) {
-			if (nx_read_file(a->pubkey, 16384, &pub, &publen, err, sizeof err) < 0)
-				return nx_say("%s", err), 1;
-			if (strlen(pub) != publen)
-				return free(pub), nx_say("%s: not a text file", a->pubkey), 1;
-		}
-		int rc = nx_bind_claim(b, id, a->device, pub, &out, err, sizeof err);
-		free(pub);
-		if (rc != NX_CLAIM_OK)
-			return nx_say("%s", err), 1;
+	json_t *out, *e;
+	size_t i;
+	if (nx_bind_list(b, a->owner, &out, err, sizeof err) < 0)
+		return nx_say("%s", err), 1;
+	if (a->json)
 		return print_json(out, 0);
+	printf("%-24s %-16s %-20s %-20s %s\n", "DEVICE", "OWNER", "BOUND", "LAST-SEEN", "SCOPE");
+	json_array_foreach(out, i, e)
+	{
+		char bt[32], ls[32] = "-";
+		iso_time(bt, json_integer_value(json_object_get(e, "bound_at")));
+		if (json_object_get(e, "last_seen"))
+			iso_time(ls, json_integer_value(json_object_get(e, "last_seen")));
+		printf("%-24s %-16s %-20s %-20s %s\n", json_string_value(json_object_get(e, "device")),
+		       json_string_value(json_object_get(e, "owner")), bt, ls,
+		       json_string_value(json_object_get(e, "scope")));
 	}
-	if (strcmp(v, "ls") == 0) {
-		if (nx_bind_list(b, a->owner, &out, err, sizeof err) < 0)
-			return nx_say("%s", err), 1;
-		if (a->json)
-			return print_json(out, 0);
-		size_t i;
-		json_t *e;
-		printf("%-24s %-16s %-20s %-20s %s\n", "DEVICE", "OWNER", "BOUND", "LAST-SEEN", "SCOPE");
-		json_array_foreach(out, i, e)
-		{
-			char bt[32], ls[32] = "-";
-			iso_time(bt, json_integer_value(json_object_get(e, "bound_at")));
-			if (json_object_get(e, "last_seen"))
-				iso_time(ls, json_integer_value(json_object_get(e, "last_seen")));
-			printf("%-24s %-16s %-20s %-20s %s\n", json_string_value(json_object_get(e, "device")),
-			       json_string_value(json_object_get(e, "owner")), bt, ls,
-			       json_string_value(json_object_get(e, "scope")));
-		}
-		json_decref(out);
-		return fflush(stdout) == 0 ? 0 : 1;
-	}
-	if (strcmp(v, "show") == 0) {
-		int rc = nx_bind_show(b, id, &out, err, sizeof err);
-		if (rc < 0)
-			return nx_say("%s", err), 1;
-		if (rc == 0)
-			return nx_say("no device %s", id), 1;
-		return print_json(out, 1);
-	}
-	if (strcmp(v, "unbind") == 0) {
-		int rc = nx_bind_unbind(b, id, err, sizeof err);
-		if (rc < 0)
-			return nx_say("%s", err), 1;
-		if (rc == 0)
-			return nx_say("device %s is not bound", id), 1;
-		return 0;
-	}
-	if (strcmp(v, "revoke") == 0) {
-		int rc = nx_bind_revoke(b, id, a->deny, &out, err, sizeof err);
-		if (rc < 0)
-			return nx_say("%s", err), 1;
-		if (rc == 0)
-			return nx_say("no device %s", id), 1;
-		size_t i;
-		json_t *e;
-		json_array_foreach(out, i, e) printf("%s\n", json_string_value(e));
-		nx_say("device %s unbound, %zu token id(s) added to %s", id, json_array_size(out),
-		       a->deny);
-		json_decref(out);
-		return fflush(stdout) == 0 ? 0 : 1;
-	}
-	if (strcmp(v, "reissue") == 0) {
-		int rc = nx_bind_reissue(b, id, a->jti, &out, err, sizeof err);
-		if (rc < 0)
-			return nx_say("%s", err), 1;
-		if (rc == 0)
-			return nx_say("device %s is not bound", id), 1;
-		return print_json(out, 0);
-	}
-	if (strcmp(v, "audit") == 0) {
-		int64_t since = 0;
-		if (a->since && parse_since(a->since, &since) < 0)
-			return 2;
-		if (nx_bind_audit(b, since, &out, err, sizeof err) < 0)
-			return nx_say("%s", err), 1;
-		if (a->json)
-			return print_json(out, 0);
-		size_t i;
-		json_t *e;
-		json_array_foreach(out, i, e)
-		{
-			char t[32];
-			iso_time(t, (int64_t)json_real_value(json_object_get(e, "at")));
-			printf("%s %s", t, json_string_value(json_object_get(e, "action")));
-			static const char *keys[] = {"device", "owner", "actor", "origin", "detail"};
-			for (int k = 0; k < 5; k++) {
-				const char *s = json_string_value(json_object_get(e, keys[k]));
-				if (s && *s)
-					printf(strchr(s, ' ') ? " %s=\"%s\"" : " %s=%s", keys[k], s);
-			}
-			putchar('\n');
-		}
-		json_decref(out);
-		return fflush(stdout) == 0 ? 0 : 1;
-	}
-	return 2;
+	json_decref(out);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
+
+static int verb_show(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	json_t *out;
+	int rc = nx_bind_show(b, id, &out, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("no device %s", id), 1;
+	return print_json(out, 1);
+}
+
+static int verb_unbind(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	int rc = nx_bind_unbind(b, id, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("device %s is not bound", id), 1;
+	return 0;
+}
+
+static int verb_revoke(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	json_t *out, *e;
+	size_t i;
+	int rc = nx_bind_revoke(b, id, a->deny, &out, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("no device %s", id), 1;
+	json_array_foreach(out, i, e) printf("%s\n", json_string_value(e));
+	nx_say("device %s unbound, %zu token id(s) added to %s", id, json_array_size(out), a->deny);
+	json_decref(out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int verb_reissue(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	json_t *out;
+	int rc = nx_bind_reissue(b, id, a->jti, &out, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("device %s is not bound", id), 1;
+	return print_json(out, 0);
+}
+
+static int verb_audit(struct nx_bind *b, const struct args *a, const char *id)
+{
+	static const char *keys[] = {"device", "owner", "actor", "origin", "detail"};
+	char err[NX_ERRLEN];
+	int64_t since = 0;
+	json_t *out, *e;
+	size_t i;
+	if (a->since && parse_since(a->since, &since) < 0)
+		return 2;
+	if (nx_bind_audit(b, since, &out, err, sizeof err) < 0)
+		return nx_say("%s", err), 1;
+	if (a->json)
+		return print_json(out, 0);
+	json_array_foreach(out, i, e)
+	{
+		char t[32];
+		iso_time(t, (int64_t)json_real_value(json_object_get(e, "at")));
+		printf("%s %s", t, json_string_value(json_object_get(e, "action")));
+		for (int k = 0; k < 5; k++) {
+			const char *s = json_string_value(json_object_get(e, keys[k]));
+			if (s && *s)
+				printf(strchr(s, ' ') ? " %s=\"%s\"" : " %s=%s", keys[k], s);
+		}
+		putchar('\n');
+	}
+	json_decref(out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int verb_ingest(struct nx_bind *b, const struct args *a, const char *id)
+{
+	return run_ingest(b->st, a);
+}
+
+static const struct verb {
+	const char *name;
+	int (*run)(struct nx_bind *b, const struct args *a, const char *id);
+	int takes_id;    /* one argument: a device id (claim: the code) */
+	int needs_key;   /* touches pairing codes: load and check the pairing key */
+} verbs[] = {
+    {"code", verb_code, 0, 1},       {"claim", verb_claim, 1, 1},
+    {"ls", verb_ls, 0, 0},           {"show", verb_show, 1, 0},
+    {"unbind", verb_unbind, 1, 0},   {"revoke", verb_revoke, 1, 0},
+    {"reissue", verb_reissue, 1, 0}, {"ingest", verb_ingest, 0, 0},
+    {"audit", verb_audit, 0, 0},
+};
 
 static int run(int argc, char **argv);
 
@@ -421,8 +456,10 @@ static int run(int argc, char **argv)
 				return nx_say("--ttl: between 1s and 7d"), 2;
 			break;
 		case O_FLUSH:
-			if (nx_parse_duration(optarg, &a.flush_ms, err, sizeof err) < 0 || a.flush_ms == 0)
-				return nx_say("--flush: %s", a.flush_ms ? err : "must be > 0"), 2;
+			if (nx_parse_duration(optarg, &a.flush_ms, err, sizeof err) < 0)
+				return nx_say("--flush: %s", err), 2;
+			if (a.flush_ms == 0)
+				return nx_say("--flush: must be more than 0"), 2;
 			break;
 		case O_BATCH:
 			if (nx_parse_int(optarg, 1, 1000000, &a.batch, err, sizeof err) < 0)
@@ -442,25 +479,19 @@ static int run(int argc, char **argv)
 		return fputs(usage, stderr), 2;
 	const char *v = argv[optind++];
 	int nargs = argc - optind;
-	static const char *one_id[] = {"claim", "show", "unbind", "revoke", "reissue"};
-	static const char *no_arg[] = {"code", "ls", "ingest", "audit"};
-	int known = 0;
-	for (size_t i = 0; i < 5; i++)
-		if (strcmp(v, one_id[i]) == 0) {
-			if (nargs != 1)
-				return nx_say("%s takes exactly one argument", v), 2;
-			if (strcmp(v, "claim") != 0 && !need_name("device id", argv[optind]))
-				return 2;
-			known = 1;
-		}
-	for (size_t i = 0; i < 4; i++)
-		if (strcmp(v, no_arg[i]) == 0) {
-			if (nargs != 0)
-				return nx_say("%s takes no arguments", v), 2;
-			known = 1;
-		}
-	if (!known)
+	const struct verb *vb = NULL;
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+		if (strcmp(v, verbs[i].name) == 0)
+			vb = &verbs[i];
+	if (!vb)
 		return nx_say("unknown verb '%s' (see --help)", v), 2;
+	if (vb->takes_id && nargs != 1)
+		return nx_say("%s takes exactly one argument", v), 2;
+	if (!vb->takes_id && nargs != 0)
+		return nx_say("%s takes no arguments", v), 2;
+	const char *id = vb->takes_id ? argv[optind] : NULL;
+	if (vb->takes_id && vb->run != verb_claim && !need_name("device id", id))
+		return 2;
 	if (strcmp(v, "code") == 0 && !need_name("--owner", a.owner))
 		return 2;
 	/* Codes are made by owners and operators, never by a device: a nexus-bind spawned
@@ -474,7 +505,7 @@ static int run(int argc, char **argv)
 	if (strcmp(v, "claim") == 0) {
 		if (!need_name("--device", a.device))
 			return 2;
-		if (strlen(argv[optind]) > 64)
+		if (strlen(id) > 64)
 			return nx_say("pairing code too long"), 2;
 	}
 	if (a.owner && !need_name("--owner", a.owner))
@@ -498,7 +529,7 @@ static int run(int argc, char **argv)
 	                    (long)a.fail_rate};
 	uint8_t key[NX_PAIR_KEY_BYTES];
 	int rc = 0;
-	if (strcmp(v, "code") == 0 || strcmp(v, "claim") == 0) {
+	if (vb->needs_key) {
 		/* The code hash key lives beside a SQLite file, or in a per-user / system file for
 		 * PostgreSQL, shared by every machine using that database. */
 		if (!a.key && nx_store_kind(st) == NX_STORE_SQLITE)
@@ -519,7 +550,7 @@ static int run(int argc, char **argv)
 		mkdir_parent(a.deny);
 	}
 	if (rc == 0)
-		rc = strcmp(v, "ingest") == 0 ? run_ingest(st, &a) : verb(v, &b, &a, nargs, argv + optind);
+		rc = vb->run(&b, &a, id);
 	nx_wipe(key, sizeof key);
 	nx_store_close(st);
 	return rc;
