@@ -29,3 +29,4 @@ teardown_file() { bind_file_teardown; }
 @test "pg: claim keeps the device's public key" { scenario_pubkey_kept; }
 @test "pg: unreachable or unusable stores fail clearly" { scenario_store_errors; }
 @test "pg: a device-facing nexus-bind cannot make codes" { scenario_code_not_for_devices; }
+@test "pg: claims killed at random moments leave no half-made binding" { scenario_claims_killed_midway; }

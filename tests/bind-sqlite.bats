@@ -27,3 +27,5 @@ BIND_BACKEND=sqlite
 @test "sqlite: claim keeps the device's public key" { scenario_pubkey_kept; }
 @test "sqlite: unreachable or unusable stores fail clearly; the file is private" { scenario_store_errors; }
 @test "sqlite: a device-facing nexus-bind cannot make codes" { scenario_code_not_for_devices; }
+@test "sqlite: claims killed at random moments leave no half-made binding" { scenario_claims_killed_midway; }
+@test "sqlite: options from --config FILE" { scenario_config_file; }

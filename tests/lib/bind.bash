@@ -437,3 +437,41 @@ scenario_store_errors() {
     [ "$(stat -c %a "$NEXUS_DB")" = 600 ]
   fi
 }
+
+# Claims killed at random moments: whatever the kill interrupted, a used code, a binding,
+# a token id and a "claim" audit record exist together or not at all.
+scenario_claims_killed_midway() {
+  for i in $(seq 24); do
+    code=$(new_code)
+    nexus-bind claim "$code" --device "dev-$i" >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.0$((RANDOM % 10))"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  used=$(sql "SELECT count(*) FROM codes WHERE used_at IS NOT NULL")
+  bound=$(sql "SELECT count(*) FROM bindings")
+  tokens=$(sql "SELECT count(*) FROM tokens")
+  claims=$(sql "SELECT count(*) FROM audit WHERE action = 'claim'")
+  echo "used=$used bound=$bound tokens=$tokens claims=$claims"
+  [ "$used" = "$bound" ] && [ "$bound" = "$tokens" ] && [ "$tokens" = "$claims" ]
+  run sql "SELECT count(*) FROM codes c LEFT JOIN bindings b ON b.device = c.device
+           WHERE c.used_at IS NOT NULL AND b.device IS NULL"
+  assert_output 0
+  if [ "$BIND_BACKEND" = sqlite ]; then
+    run sqlite3 "$NEXUS_DB" 'PRAGMA integrity_check'
+    assert_output ok
+  fi
+}
+
+scenario_config_file() {
+  printf 'db %s\nfail-rate 2\n# a comment\n' "$T/from-config.db" > "$T/bind.conf"
+  unset NEXUS_DB
+  run nexus-bind --config "$T/bind.conf" code --owner alice
+  assert_success
+  [ -s "$T/from-config.db" ]
+  printf 'nonsense 1\n' > "$T/bad.conf"
+  run nexus-bind --config "$T/bad.conf" ls
+  assert_failure 2
+  assert_output --partial "unknown option 'nonsense'"
+}
