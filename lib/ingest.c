@@ -110,6 +110,10 @@ out:
 	return rc;
 }
 
+/* A batch also ends when its states fill this much memory: 5000 lines of up to 1 MiB each
+ * must not mean 5 GB in flight. */
+#define BATCH_BYTES_MAX (32u << 20)
+
 /* One batch: ids and states packed in an arena, then written in one transaction. */
 struct item {
 	size_t id, idlen, st, stlen;
@@ -418,7 +422,8 @@ int nx_ingest_run(struct nx_store *st, int fd, const struct nx_ingest_opts *o,
 			else if ((rc = take_line(&b, buf + start, end - start, o, stats, err, errlen)) < 0)
 				break;
 			start = scan = end + 1;
-			if (b.n >= batch_max && (rc = batch_write(st, &b, stats, err, errlen)) < 0)
+			int full = b.n >= batch_max || b.used >= BATCH_BYTES_MAX;
+			if (full && (rc = batch_write(st, &b, stats, err, errlen)) < 0)
 				break;
 		}
 		if (rc < 0)
