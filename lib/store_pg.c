@@ -64,8 +64,15 @@ static int pg_script(void *be, const char *sql, char *err, size_t errlen)
 	return ok ? 0 : -1;
 }
 
-static int pg_begin(void *be, char *err, size_t errlen) { return pg_script(be, "BEGIN", err, errlen); }
-static int pg_commit(void *be, char *err, size_t errlen) { return pg_script(be, "COMMIT", err, errlen); }
+static int pg_begin(void *be, char *err, size_t errlen)
+{
+	return pg_script(be, "BEGIN", err, errlen);
+}
+
+static int pg_commit(void *be, char *err, size_t errlen)
+{
+	return pg_script(be, "COMMIT", err, errlen);
+}
 
 static void pg_rollback(void *be)
 {
