@@ -71,7 +71,17 @@ static int pg_begin(void *be, char *err, size_t errlen)
 
 static int pg_commit(void *be, char *err, size_t errlen)
 {
-	return pg_script(be, "COMMIT", err, errlen);
+	/* COMMIT of a transaction a failed statement aborted "succeeds" with the tag
+	 * ROLLBACK: that is a failure to the caller. */
+	PGconn *c = be;
+	PGresult *r = PQexec(c, "COMMIT");
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_err(err, errlen, PQresultErrorMessage(r));
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = nx_err(err, errlen, "postgresql: transaction was rolled back");
+	PQclear(r);
+	return rc;
 }
 
 static void pg_rollback(void *be)
