@@ -1,0 +1,557 @@
+/* nexus-bind — pairing devices with their owners, and the latest state of each device.
+ * A verb per job (signify style); the work is in lib/bind.c and lib/ingest.c. */
+#include "bind.h"
+#include "ingest.h"
+#include "log.h"
+#include "opts.h"
+#include "pairing.h"
+#include "qrterm.h"
+#include "store.h"
+#include "units.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: nexus-bind [--db PATH|postgresql://...] [--key FILE] VERB [options]\n"
+    "  code --owner USER [--scope S]... [--ttl 5m] [--qr] [--json]\n"
+    "                               a single-use pairing code for USER's next device\n"
+    "  claim CODE --device ID [--pubkey FILE]\n"
+    "                               bind device ID with CODE; prints the binding as JSON\n"
+    "  ls [--owner USER] [--json]   bindings\n"
+    "  show ID                      binding, token ids and latest state of a device\n"
+    "  unbind ID                    remove a binding (its tokens stay valid)\n"
+    "  revoke ID [--deny-list FILE] deny-list every token id of the device, then unbind\n"
+    "  reissue ID [--jti JTI]       record a further token id; prints the binding JSON\n"
+    "  ingest [--id-field PATH] [--batch N] [--flush 1s] [--json]\n"
+    "                               JSON lines on stdin update each device's state\n"
+    "  audit [--since 1h|DATE] [--json]\n"
+    "                               who paired, claimed, unbound and revoked what\n"
+    "options also: --fail-rate N (wrong claims per minute, all codes; default 30),\n"
+    "  --config FILE, --help, --version. Environment: NEXUS_DB, NEXUS_BIND_<OPTION>.\n";
+
+enum { O_DB = 256, O_KEY, O_DENY, O_TTL, O_QR, O_PUBKEY, O_JSON, O_IDFIELD, O_BATCH,
+       O_FLUSH, O_SINCE, O_JTI, O_FAILRATE, O_CONFIG, O_HELP, O_VERSION };
+
+static const struct option longopts[] = {
+    {"db", required_argument, NULL, O_DB},          {"key", required_argument, NULL, O_KEY},
+    {"deny-list", required_argument, NULL, O_DENY}, {"owner", required_argument, NULL, 'o'},
+    {"scope", required_argument, NULL, 's'},        {"ttl", required_argument, NULL, O_TTL},
+    {"qr", no_argument, NULL, O_QR},                {"device", required_argument, NULL, 'd'},
+    {"pubkey", required_argument, NULL, O_PUBKEY},  {"json", no_argument, NULL, O_JSON},
+    {"id-field", required_argument, NULL, O_IDFIELD},
+    {"batch", required_argument, NULL, O_BATCH},    {"flush", required_argument, NULL, O_FLUSH},
+    {"since", required_argument, NULL, O_SINCE},    {"jti", required_argument, NULL, O_JTI},
+    {"fail-rate", required_argument, NULL, O_FAILRATE},
+    {"config", required_argument, NULL, O_CONFIG},  {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},      {NULL, 0, NULL, 0},
+};
+
+struct args {
+	const char *db, *key, *deny, *owner, *device, *pubkey, *idfield, *since, *jti;
+	char scope[1024];
+	uint64_t ttl_ms, flush_ms;
+	long long batch, fail_rate;
+	int qr, json;
+};
+
+static volatile int stop_ingest;
+static void on_stop(int sig) { stop_ingest = 1; }
+
+/* $XDG_<kind>_HOME/nexus/NAME, ~/.local/share or ~/.config as fallback; root: sysdir. */
+static const char *default_path(const char *xdg, const char *fallback, const char *sysdir,
+                                const char *name, char *buf, size_t n)
+{
+	if (geteuid() == 0) {
+		snprintf(buf, n, "%s/%s", sysdir, name);
+		return buf;
+	}
+	const char *x = getenv(xdg), *home = getenv("HOME");
+	if (x && *x)
+		snprintf(buf, n, "%s/nexus/%s", x, name);
+	else
+		snprintf(buf, n, "%s/%s/nexus/%s", home && *home ? home : ".", fallback, name);
+	return buf;
+}
+
+static void mkdir_parent(const char *path)
+{
+	char d[4096];
+	snprintf(d, sizeof d, "%s", path);
+	char *slash = strrchr(d, '/');
+	if (!slash || slash == d)
+		return;
+	*slash = '\0';
+	for (char *p = d + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(d, 0700);
+			*p = '/';
+		}
+	mkdir(d, 0700);
+}
+
+/* "from where": an address the spawning server exported, else this host. */
+static const char *origin_of(char *buf, size_t n)
+{
+	const char *e;
+	if ((e = getenv("NEXUS_BIND_ORIGIN")) && *e)
+		snprintf(buf, n, "%s", e);
+	else if ((e = getenv("TCPREMOTEIP")) && *e)
+		snprintf(buf, n, "%s", e);
+	else if ((e = getenv("SSH_CLIENT")) && *e)
+		snprintf(buf, n, "%.*s", (int)strcspn(e, " "), e);
+	else {
+		char host[256] = "localhost";
+		gethostname(host, sizeof host - 1);
+		snprintf(buf, n, "local:%s", host);
+	}
+	char *clean = strdup(buf);
+	if (clean) {
+		nx_sanitize(buf, n, clean, strlen(clean));
+		free(clean);
+	}
+	return buf;
+}
+
+static const char *actor_of(char *buf, size_t n)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw = getpwuid(getuid());
+	char me[64];
+	snprintf(me, sizeof me, "%s", pw ? pw->pw_name : "?");
+	if (sudo && *sudo && getuid() == 0)
+		snprintf(buf, n, "%.60s(sudo)", sudo);
+	else
+		snprintf(buf, n, "%s", me);
+	return buf;
+}
+
+static void iso_time(char buf[32], int64_t secs)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int print_json(json_t *v, int pretty)
+{
+	int rc = json_dumpf(v, stdout, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER
+	                                      : JSON_COMPACT | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(v);
+	return rc == 0 && fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int need_name(const char *what, const char *v)
+{
+	if (!v) {
+		nx_say("%s is required (see --help)", what);
+		return 0;
+	}
+	if (!nx_ingest_name_ok(v, strlen(v))) {
+		nx_say("%s must be 1-%d printable ASCII characters without spaces", what,
+		       NX_DEVICE_ID_MAX);
+		return 0;
+	}
+	return 1;
+}
+
+static void on_bad_line(void *arg, uint64_t lineno, const char *reason)
+{
+	unsigned *shown = arg;
+	if (++*shown <= 10)
+		nx_say("line %llu: %s", (unsigned long long)lineno, reason);
+	else if (*shown == 11)
+		nx_say("more bad lines; counting them silently");
+}
+
+static int run_ingest(struct nx_store *st, const struct args *a)
+{
+	unsigned shown = 0;
+	struct nx_ingest_opts o = {a->idfield, (unsigned)a->batch, a->flush_ms, on_bad_line,
+	                           &shown, &stop_ingest};
+	struct nx_ingest_stats s;
+	char err[NX_ERRLEN];
+	struct sigaction sa = {0};
+	sa.sa_handler = on_stop; /* no SA_RESTART: a blocked read returns, the batch commits */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	uint64_t t0 = nx_now_ms();
+	int rc = nx_ingest_run(st, STDIN_FILENO, &o, &s, err, sizeof err);
+	double secs = (double)(nx_now_ms() - t0) / 1000.0;
+	double rate = secs > 0 ? (double)s.lines / secs : 0;
+	if (rc < 0)
+		nx_say("ingest stopped: %s", err);
+	if (a->json)
+		print_json(json_pack("{s:I, s:I, s:I, s:I, s:f, s:f}", "lines", (json_int_t)s.lines,
+		                     "bad", (json_int_t)s.bad, "written", (json_int_t)s.written,
+		                     "batches", (json_int_t)s.batches, "seconds", secs,
+		                     "lines_per_second", rate),
+		           0);
+	else
+		nx_say("%llu lines, %llu bad, %llu device states written in %llu transactions "
+		       "(%.0f lines/s)",
+		       (unsigned long long)s.lines, (unsigned long long)s.bad,
+		       (unsigned long long)s.written, (unsigned long long)s.batches, rate);
+	return rc < 0 ? 1 : 0;
+}
+
+static int parse_since(const char *s, int64_t *ms)
+{
+	char err[NX_ERRLEN];
+	uint64_t d;
+	if (nx_parse_duration(s, &d, err, sizeof err) == 0) {
+		*ms = (int64_t)time(NULL) * 1000 - (int64_t)d;
+		return 0;
+	}
+	struct tm tm = {0};
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end) {
+		memset(&tm, 0, sizeof tm);
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (!end || (*end && strcmp(end, "Z") != 0)) {
+		nx_say("--since: '%s' is neither a duration (1h, 7d) nor a date (2026-11-22[T10:00:00])", s);
+		return -1;
+	}
+	*ms = (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+/* One function per verb: `id` is the verb's argument (NULL for verbs without one). */
+static int verb_code(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN], code[NX_PAIR_CODE_CHARS + 2];
+	int64_t exp;
+	if (nx_bind_code_new(b, a->owner, a->scope, a->ttl_ms, code, &exp, err, sizeof err) < 0)
+		return nx_say("%s", err), 1;
+	if (a->json)
+		return print_json(json_pack("{s:s, s:s, s:s, s:I}", "code", code, "owner", a->owner,
+		                            "scope", a->scope, "expires_at", (json_int_t)(exp / 1000)),
+		                  0);
+	printf("%s\n", code);
+	if (a->qr) {
+		char *qr = nx_qr_render_utf8(code, err, sizeof err);
+		if (!qr)
+			return nx_say("%s", err), 1;
+		fputs(qr, stdout);
+		free(qr);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int verb_claim(struct nx_bind *b, const struct args *a, const char *code)
+{
+	char err[NX_ERRLEN], *pub = NULL;
+	size_t publen;
+	json_t *out;
+	if (a->pubkey) {
+		if (nx_read_file(a->pubkey, 16384, &pub, &publen, err, sizeof err) < 0)
+			return nx_say("%s", err), 1;
+		if (strlen(pub) != publen)
+			return free(pub), nx_say("%s: not a text file", a->pubkey), 1;
+	}
+	int rc = nx_bind_claim(b, code, a->device, pub, &out, err, sizeof err);
+	free(pub);
+	if (rc != NX_CLAIM_OK)
+		return nx_say("%s", err), 1;
+	return print_json(out, 0);
+}
+
+static int verb_ls(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	json_t *out, *e;
+	size_t i;
+	if (nx_bind_list(b, a->owner, &out, err, sizeof err) < 0)
+		return nx_say("%s", err), 1;
+	if (a->json)
+		return print_json(out, 0);
+	printf("%-24s %-16s %-20s %-20s %s\n", "DEVICE", "OWNER", "BOUND", "LAST-SEEN", "SCOPE");
+	json_array_foreach(out, i, e)
+	{
+		char bt[32], ls[32] = "-";
+		iso_time(bt, json_integer_value(json_object_get(e, "bound_at")));
+		if (json_object_get(e, "last_seen"))
+			iso_time(ls, json_integer_value(json_object_get(e, "last_seen")));
+		printf("%-24s %-16s %-20s %-20s %s\n", json_string_value(json_object_get(e, "device")),
+		       json_string_value(json_object_get(e, "owner")), bt, ls,
+		       json_string_value(json_object_get(e, "scope")));
+	}
+	json_decref(out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int verb_show(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	json_t *out;
+	int rc = nx_bind_show(b, id, &out, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("no device %s", id), 1;
+	return print_json(out, 1);
+}
+
+static int verb_unbind(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	int rc = nx_bind_unbind(b, id, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("device %s is not bound", id), 1;
+	return 0;
+}
+
+static int verb_revoke(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	json_t *out, *e;
+	size_t i;
+	int rc = nx_bind_revoke(b, id, a->deny, &out, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("no device %s", id), 1;
+	json_array_foreach(out, i, e) printf("%s\n", json_string_value(e));
+	nx_say("device %s unbound, %zu token id(s) added to %s", id, json_array_size(out), a->deny);
+	json_decref(out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int verb_reissue(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	json_t *out;
+	int rc = nx_bind_reissue(b, id, a->jti, &out, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("device %s is not bound", id), 1;
+	return print_json(out, 0);
+}
+
+static int verb_audit(struct nx_bind *b, const struct args *a, const char *id)
+{
+	static const char *keys[] = {"device", "owner", "actor", "origin", "detail"};
+	char err[NX_ERRLEN];
+	int64_t since = 0;
+	json_t *out, *e;
+	size_t i;
+	if (a->since && parse_since(a->since, &since) < 0)
+		return 2;
+	if (nx_bind_audit(b, since, &out, err, sizeof err) < 0)
+		return nx_say("%s", err), 1;
+	if (a->json)
+		return print_json(out, 0);
+	json_array_foreach(out, i, e)
+	{
+		char t[32];
+		iso_time(t, (int64_t)json_real_value(json_object_get(e, "at")));
+		printf("%s %s", t, json_string_value(json_object_get(e, "action")));
+		for (int k = 0; k < 5; k++) {
+			const char *s = json_string_value(json_object_get(e, keys[k]));
+			if (s && *s)
+				printf(strchr(s, ' ') ? " %s=\"%s\"" : " %s=%s", keys[k], s);
+		}
+		putchar('\n');
+	}
+	json_decref(out);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int verb_ingest(struct nx_bind *b, const struct args *a, const char *id)
+{
+	return run_ingest(b->st, a);
+}
+
+static const struct verb {
+	const char *name;
+	int (*run)(struct nx_bind *b, const struct args *a, const char *id);
+	int takes_id;    /* one argument: a device id (claim: the code) */
+	int needs_key;   /* touches pairing codes: load and check the pairing key */
+} verbs[] = {
+    {"code", verb_code, 0, 1},       {"claim", verb_claim, 1, 1},
+    {"ls", verb_ls, 0, 0},           {"show", verb_show, 1, 0},
+    {"unbind", verb_unbind, 1, 0},   {"revoke", verb_revoke, 1, 0},
+    {"reissue", verb_reissue, 1, 0}, {"ingest", verb_ingest, 0, 0},
+    {"audit", verb_audit, 0, 0},
+};
+
+static int run(int argc, char **argv);
+
+/* A PostgreSQL URI with user:password@ or a conninfo with password=: visible to every
+ * user through ps, so refused on argv (the environment and ~/.pgpass are fine). */
+static int has_password(const char *s)
+{
+	const char *p = strstr(s, "://");
+	if (p) {
+		const char *at = strchr(p + 3, '@'), *colon = strchr(p + 3, ':');
+		if (at && colon && colon < at)
+			return 1;
+	}
+	return strstr(s, "password=") != NULL;
+}
+
+int main(int argc, char **argv)
+{
+	char err[NX_ERRLEN];
+	nx_log_setup("nexus-bind", NX_LOG_PLAIN, NX_LOG_INFO);
+	for (int i = 1; i < argc; i++)
+		if (has_password(argv[i]))
+			return nx_say("no passwords on the command line: use NEXUS_DB, PGPASSWORD or "
+			              "~/.pgpass"),
+			       2;
+	if (nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err) < 0)
+		return nx_say("%s", err), 2;
+	int rc = run(argc, argv);
+	/* The expanded vector is ours (strdup'ed strings): free it so leak checkers stay quiet. */
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	return rc;
+}
+
+static int run(int argc, char **argv)
+{
+	char err[NX_ERRLEN], dbbuf[4096], keybuf[4096], denybuf[4096], actor[80], origin[160];
+	struct args a = {.ttl_ms = 300000, .flush_ms = 1000, .batch = 5000, .fail_rate = 30};
+	int c;
+	size_t sl = 0;
+	while ((c = getopt_long(argc, argv, "o:s:d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_DB: a.db = optarg; break;
+		case O_KEY: a.key = optarg; break;
+		case O_DENY: a.deny = optarg; break;
+		case 'o': a.owner = optarg; break;
+		case 'd': a.device = optarg; break;
+		case O_PUBKEY: a.pubkey = optarg; break;
+		case O_IDFIELD: a.idfield = optarg; break;
+		case O_SINCE: a.since = optarg; break;
+		case O_JTI: a.jti = optarg; break;
+		case O_QR: a.qr = 1; break;
+		case O_JSON: a.json = 1; break;
+		case O_CONFIG: break; /* read by nx_opts_expand */
+		case 's':
+			if (!nx_ingest_name_ok(optarg, strlen(optarg)) || sl + strlen(optarg) + 2 > sizeof a.scope)
+				return nx_say("--scope: '%s' is not a scope (printable, no spaces)", optarg), 2;
+			sl += (size_t)snprintf(a.scope + sl, sizeof a.scope - sl, "%s%s", sl ? " " : "", optarg);
+			break;
+		case O_TTL:
+			if (nx_parse_duration(optarg, &a.ttl_ms, err, sizeof err) < 0)
+				return nx_say("--ttl: %s", err), 2;
+			if (a.ttl_ms < 1000 || a.ttl_ms > 7 * 86400000ull)
+				return nx_say("--ttl: between 1s and 7d"), 2;
+			break;
+		case O_FLUSH:
+			if (nx_parse_duration(optarg, &a.flush_ms, err, sizeof err) < 0)
+				return nx_say("--flush: %s", err), 2;
+			if (a.flush_ms == 0)
+				return nx_say("--flush: must be more than 0"), 2;
+			break;
+		case O_BATCH:
+			if (nx_parse_int(optarg, 1, 1000000, &a.batch, err, sizeof err) < 0)
+				return nx_say("--batch: %s", err), 2;
+			break;
+		case O_FAILRATE:
+			if (nx_parse_int(optarg, 1, 1000000, &a.fail_rate, err, sizeof err) < 0)
+				return nx_say("--fail-rate: %s", err), 2;
+			break;
+		case 'h':
+		case O_HELP: fputs(usage, stdout); return 0;
+		case O_VERSION: nx_print_version("nexus-bind"); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind >= argc)
+		return fputs(usage, stderr), 2;
+	const char *v = argv[optind++];
+	int nargs = argc - optind;
+	const struct verb *vb = NULL;
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+		if (strcmp(v, verbs[i].name) == 0)
+			vb = &verbs[i];
+	if (!vb)
+		return nx_say("unknown verb '%s' (see --help)", v), 2;
+	if (vb->takes_id && nargs != 1)
+		return nx_say("%s takes exactly one argument", v), 2;
+	if (!vb->takes_id && nargs != 0)
+		return nx_say("%s takes no arguments", v), 2;
+	const char *id = vb->takes_id ? argv[optind] : NULL;
+	if (vb->takes_id && vb->run != verb_claim && !need_name("device id", id))
+		return 2;
+	if (strcmp(v, "code") == 0 && !need_name("--owner", a.owner))
+		return 2;
+	/* Codes are made by owners and operators, never by a device: a nexus-bind spawned
+	 * for a network peer (tcpserver, inetd, nexus-tunnel --exec set TCPREMOTEIP) is the
+	 * device-facing side and only claims. */
+	const char *peer = getenv("TCPREMOTEIP");
+	if (strcmp(v, "code") == 0 && peer && *peer)
+		return nx_say("code refused: this nexus-bind serves a network peer (TCPREMOTEIP "
+		              "is set); pairing codes are made by owners and operators"),
+		       1;
+	if (strcmp(v, "claim") == 0) {
+		if (!need_name("--device", a.device))
+			return 2;
+		if (strlen(id) > 64)
+			return nx_say("pairing code too long"), 2;
+	}
+	if (a.owner && !need_name("--owner", a.owner))
+		return 2;
+	if (a.jti && !need_name("--jti", a.jti))
+		return 2;
+
+	if (!a.db)
+		a.db = getenv("NEXUS_DB");
+	if (!a.db || !*a.db)
+		a.db = default_path("XDG_DATA_HOME", ".local/share", "/var/lib/nexus", "bind.db", dbbuf,
+		                    sizeof dbbuf);
+	struct nx_store *st;
+	if (nx_store_open(a.db, &st, err, sizeof err) < 0)
+		return nx_say("%s", err), 1;
+	if (nx_bind_migrate(st, err, sizeof err) < 0) {
+		nx_store_close(st);
+		return nx_say("%s", err), 1;
+	}
+	struct nx_bind b = {st, NULL, actor_of(actor, sizeof actor), origin_of(origin, sizeof origin),
+	                    (long)a.fail_rate};
+	uint8_t key[NX_PAIR_KEY_BYTES];
+	int rc = 0;
+	if (vb->needs_key) {
+		/* The code hash key lives beside a SQLite file, or in a per-user / system file for
+		 * PostgreSQL, shared by every machine using that database. */
+		if (!a.key && nx_store_kind(st) == NX_STORE_SQLITE)
+			snprintf(keybuf, sizeof keybuf, "%s.key", a.db), a.key = keybuf;
+		else if (!a.key)
+			a.key = default_path("XDG_CONFIG_HOME", ".config", "/etc/nexus", "bind.key", keybuf,
+			                     sizeof keybuf);
+		mkdir_parent(a.key);
+		if (nx_pair_key_load(a.key, key, err, sizeof err) < 0 ||
+		    (b.key = key, nx_bind_key_check(&b, err, sizeof err) < 0))
+			rc = (nx_say("%s", err), 1);
+	}
+	if (strcmp(v, "revoke") == 0 && !a.deny) {
+		a.deny = getenv("NEXUS_DENY_LIST");
+		if (!a.deny || !*a.deny)
+			a.deny = default_path("XDG_DATA_HOME", ".local/share", "/var/lib/nexus",
+			                      "deny.list", denybuf, sizeof denybuf);
+		mkdir_parent(a.deny);
+	}
+	if (rc == 0)
+		rc = vb->run(&b, &a, id);
+	nx_wipe(key, sizeof key);
+	nx_store_close(st);
+	return rc;
+}
