@@ -262,7 +262,9 @@ static json_t *build_claims(struct issue_opts *o)
 		if (set_string(c, "scope", s) < 0)
 			goto fail;
 	}
-	const char *jti = o->jti ? o->jti : "auto";
+	/* A jti already in --claims (nexus-bind records the id it prints) is kept unless
+	 * --jti says otherwise: replacing it would make the token unrevocable by that id. */
+	const char *jti = o->jti ? o->jti : json_is_string(json_object_get(c, "jti")) ? "none" : "auto";
 	if (strcmp(jti, "auto") == 0) {
 		char id[NX_UUID_TEXT_LEN + 1];
 		if (nx_random_uuid4(NULL, id, err, sizeof err) < 0) {

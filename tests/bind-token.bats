@@ -11,8 +11,7 @@ suite_setup() {
 @test "claim | nexus-token issue: the token carries the binding and verifies" {
   code=$(nexus-bind code --owner alice --scope tunnel)
   nexus-bind claim "$code" --device sensor-17 > "$T/binding.json"
-  # --jti none: keep the token id nexus-bind recorded instead of minting another one
-  nexus-token issue -k "$T/hub.key" --ttl 1h --jti none --claims - < "$T/binding.json" > "$T/tok"
+  nexus-token issue -k "$T/hub.key" --ttl 1h --claims - < "$T/binding.json" > "$T/tok"
   run nexus-token verify -k "$T/hub.key.pub" --deny-list "$NEXUS_DENY_LIST" --require owner "$(cat "$T/tok")"
   assert_success
   run nexus-token inspect --json "$(cat "$T/tok")"
@@ -26,10 +25,10 @@ suite_setup() {
 @test "revoke puts the device's token ids on the deny-list nexus-token verify honours" {
   code=$(nexus-bind code --owner alice)
   nexus-bind claim "$code" --device sensor-17 |
-    nexus-token issue -k "$T/hub.key" --ttl 1h --jti none --claims - > "$T/tok1"
+    nexus-token issue -k "$T/hub.key" --ttl 1h --claims - > "$T/tok1"
   # a second token for the same device, its id recorded with reissue
   nexus-bind reissue sensor-17 |
-    nexus-token issue -k "$T/hub.key" --ttl 1h --jti none --claims - > "$T/tok2"
+    nexus-token issue -k "$T/hub.key" --ttl 1h --claims - > "$T/tok2"
   for t in tok1 tok2; do
     run nexus-token verify -k "$T/hub.key.pub" --deny-list "$NEXUS_DENY_LIST" "$(cat "$T/$t")"
     assert_success
@@ -44,7 +43,7 @@ suite_setup() {
   # another device's token is untouched
   code=$(nexus-bind code --owner bob)
   nexus-bind claim "$code" --device other |
-    nexus-token issue -k "$T/hub.key" --ttl 1h --jti none --claims - > "$T/tok3"
+    nexus-token issue -k "$T/hub.key" --ttl 1h --claims - > "$T/tok3"
   run nexus-token verify -k "$T/hub.key.pub" --deny-list "$NEXUS_DENY_LIST" "$(cat "$T/tok3")"
   assert_success
 }

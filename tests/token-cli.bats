@@ -94,6 +94,13 @@ claims_of() { # TOKEN: the payload as JSON, without trusting our own decoder
   run claims_of "$tok"
   assert_output --partial '"x":1'
   refute_output --partial '"jti"'
+  # a jti in --claims is kept (nexus-bind records it), unless --jti overrides it
+  tok=$(echo '{"jti":"dev-7"}' | nexus-token issue -k "$T/k" --claims -)
+  run claims_of "$tok"
+  assert_output --partial '"jti":"dev-7"'
+  tok=$(echo '{"jti":"dev-7"}' | nexus-token issue -k "$T/k" --claims - --jti other)
+  run claims_of "$tok"
+  assert_output --partial '"jti":"other"'
   # bad input to issue is a usage error, not a token
   run nexus-token issue -k "$T/k" --claim 'role=admin'
   assert_failure
