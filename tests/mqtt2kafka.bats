@@ -1,0 +1,275 @@
+#!/usr/bin/env bats
+# nexus-mqtt2kafka end to end: a real mosquitto, librdkafka's mock cluster (bin/tests/kafka-mock),
+# bin/tests/mqtt-load to publish known messages, kcat + tests/lib/kafka_check.py to read them back.
+load lib/common
+
+CHECK="$NEXUS_SRC/tests/lib/kafka_check.py"
+
+# start_broker [EXTRA_CONFIG_LINES]: mosquitto on $MQ_PORT (plain); persistent sessions kept in
+# memory, a queue deep enough that nothing is dropped while the bridge is away.
+start_broker() {
+  MQ_PORT=${MQ_PORT:-$(free_port)}
+  {
+    echo "per_listener_settings false"
+    echo "allow_anonymous true"
+    echo "persistence false"
+    echo "max_queued_messages 1000000"
+    echo "log_type error"
+    echo "log_type warning"
+    echo "log_type notice"
+    echo "log_dest stderr"
+    echo "user root"
+    echo "listener $MQ_PORT 127.0.0.1"
+    [ $# -gt 0 ] && printf '%s\n' "$@"
+  } > "$T/mosquitto.conf"
+  bg mosquitto mosquitto -c "$T/mosquitto.conf"
+  MQ_PID=$BG_PID
+  wait_port "$MQ_PORT"
+}
+
+start_kafka() {
+  "$NEXUS_TESTBIN/kafka-mock" -t telemetry:4 > "$T/kafka.addr" 2> "$T/kafka.log" &
+  KAFKA_PID=$!
+  NX_PIDS+=("$KAFKA_PID")
+  wait_file "$T/kafka.addr"
+  for _ in $(seq 100); do [ -s "$T/kafka.addr" ] && break; sleep 0.05; done
+  KAFKA=$(head -1 "$T/kafka.addr")
+}
+
+# start_bridge [ARGS...]: the bridge on the plain listener, spool in $T/spool, log in bridge.log.
+start_bridge() {
+  bg bridge nexus-mqtt2kafka --mqtt "mqtt://127.0.0.1:$MQ_PORT" --kafka "$KAFKA" \
+    --client-id bridge-test --spool "$T/spool" --map 'device/+/info=telemetry' -v \
+    --stats-interval 500ms "$@"
+  BRIDGE_PID=$BG_PID
+  wait_log bridge 'msg=running'
+}
+
+# wait_log NAME PATTERN [SECONDS]
+wait_log() {
+  for _ in $(seq $(( ${3:-15} * 20 ))); do
+    grep -q -- "$2" "$T/$1.log" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "no '$2' in $1.log:" >&2; cat "$T/$1.log" >&2
+  return 1
+}
+
+kafka_count() {
+  kcat -C -b "$KAFKA" -t "${1:-telemetry}" -e -o beginning -q -f 'x\n' 2>/dev/null | wc -l
+}
+
+# wait_kafka N [TOPIC]: until at least N messages are in the topic (30 s at most).
+wait_kafka() {
+  local n
+  for _ in $(seq 150); do
+    n=$(kafka_count "${2:-telemetry}")
+    [ "$n" -ge "$1" ] && return 0
+    sleep 0.2
+  done
+  echo "only $n of $1 messages in Kafka" >&2
+  return 1
+}
+
+kafka_dump() {
+  kcat -C -b "$KAFKA" -t "${1:-telemetry}" -e -o beginning -q -f '%K %S %p %o |%h|\n%k%s\n' 2>/dev/null
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+@test "usage errors exit 2 with a clear message" {
+  run nexus-mqtt2kafka
+  assert_failure 2
+  assert_output --partial "required"
+  run nexus-mqtt2kafka --mqtt mqtt://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'device/+/info'
+  assert_failure 2
+  assert_output --partial "FILTER=KAFKA_TOPIC"
+  run nexus-mqtt2kafka --mqtt mqtt://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'dev#ice=t'
+  assert_failure 2
+  assert_output --partial "whole level"
+  run nexus-mqtt2kafka --mqtt mqtt://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'a/+=bad topic!'
+  assert_failure 2
+  assert_output --partial "bad Kafka topic"
+  run nexus-mqtt2kafka --mqtt mqtt://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'a/+=t,key=+2'
+  assert_failure 2
+  assert_output --partial "1 '+' wildcard"
+  run nexus-mqtt2kafka --mqtt http://x --kafka 127.0.0.1:9 --map 'a/+=t'
+  assert_failure 2
+  assert_output --partial "bad MQTT URL"
+  run nexus-mqtt2kafka --mqtt mqtt://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'a/+=t' -X no.such.prop=1
+  assert_failure 2
+  assert_output --partial "no.such.prop"
+  run nexus-mqtt2kafka --mqtt mqtt://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'a/+=t' --spool-max 12parsecs
+  assert_failure 2
+  run nexus-mqtt2kafka --mqtt mqtts://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'a/+=t'
+  assert_failure 2
+  assert_output --partial "--cafile"
+  run nexus-mqtt2kafka --help
+  assert_success
+  assert_output --partial "--map"
+  run nexus-mqtt2kafka --version
+  assert_success
+}
+
+@test "10000 QoS 1 messages from 50 devices: keys, per-key order, headers, exact payloads" {
+  start_broker; start_kafka; start_bridge
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 10000 -d 50 -e "$T/expected.tsv"
+  assert_success
+  wait_kafka 10000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin" --exact
+  echo "$output"
+  assert_success
+  assert_output --partial "expected=10000 got=10000 missing=0 duplicates=0"
+  kill -TERM "$BRIDGE_PID"
+  wait "$BRIDGE_PID" || fail "bridge exited $? on SIGTERM"
+  assert_file_contains "$T/bridge.log" 'msg=stopped pending=0'
+}
+
+@test "MQTT 3.1.1 works too" {
+  start_broker; start_kafka; start_bridge --mqtt-version 3.1.1
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 500 -d 7 -e "$T/expected.tsv"
+  assert_success
+  wait_kafka 500
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin" --exact
+  assert_success
+}
+
+@test "SIGKILL halfway, then restart: every message reaches Kafka" {
+  start_broker; start_kafka; start_bridge
+  "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 10000 -d 40 -r 5000 -e "$T/expected.tsv" &
+  local pub=$!
+  # Kill once a good part is through, while messages are still arriving.
+  for _ in $(seq 200); do [ "$(kafka_count)" -ge 2000 ] && break; sleep 0.05; done
+  kill -KILL "$BRIDGE_PID"
+  sleep 0.5
+  mv "$T/bridge.log" "$T/bridge-first.log"
+  start_bridge
+  wait "$pub"
+  wait_kafka 10000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin"
+  echo "$output"
+  assert_success
+  assert_output --partial "missing=0"
+  assert_output --partial "unexpected=0"
+}
+
+@test "Kafka away for a while: MQTT intake pauses at the spool cap, memory stays bounded, nothing lost" {
+  start_broker; start_kafka
+  start_bridge --spool-max 256KiB
+  kill -USR1 "$KAFKA_PID"          # every mock broker down
+  wait_log kafka 'brokers down'
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 4000 -d 20 -e "$T/expected.tsv" -r 4000
+  # The broker keeps what the bridge does not take, so the publisher still finishes.
+  assert_success
+  wait_log bridge 'spool full: pausing MQTT intake'
+  rss=$(rss_kb "$BRIDGE_PID")
+  echo "bridge RSS while Kafka is down: ${rss} kB"
+  [ "$rss" -lt 200000 ]
+  du -sk "$T/spool"
+  [ "$(du -sk "$T/spool" | cut -f1)" -lt 1024 ]
+  kill -USR2 "$KAFKA_PID"          # back up
+  wait_kafka 4000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin"
+  echo "$output"
+  assert_success
+  wait_log bridge 'resuming MQTT intake'
+}
+
+@test "broker restart: the bridge reconnects and carries on" {
+  start_broker; start_kafka; start_bridge
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 1000 -d 10 -e "$T/expected1.tsv"
+  assert_success
+  wait_kafka 1000
+  kill -TERM "$MQ_PID"; wait "$MQ_PID" 2>/dev/null || true
+  wait_log bridge 'mqtt connection lost'
+  mv "$T/mosquitto.log" "$T/mosquitto-first.log"
+  start_broker
+  wait_log bridge 'mqtt=up reconnects=1' 40
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 1000 -s 1000 -d 10 -e "$T/expected2.tsv"
+  assert_success
+  wait_kafka 2000
+  cat "$T/expected1.tsv" "$T/expected2.tsv" > "$T/expected.tsv"
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin" --exact
+  echo "$output"
+  assert_success
+}
+
+@test "a torn record at the end of the spool is skipped; everything before it is replayed" {
+  start_broker; start_kafka
+  kill -USR1 "$KAFKA_PID"; wait_log kafka 'brokers down'
+  start_bridge
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 300 -d 3 -e "$T/expected.tsv"
+  assert_success
+  wait_log bridge 'received=300 '
+  kill -KILL "$BRIDGE_PID"
+  seg=$(ls "$T"/spool/seg-*.nxs | tail -1)
+  printf 'NXS1\000\000\001\000half a record' >> "$seg"     # what a crash inside write(2) leaves
+  kill -USR2 "$KAFKA_PID"
+  mv "$T/bridge.log" "$T/bridge-first.log"
+  start_bridge
+  assert_file_contains "$T/bridge.log" 'msg="spool replayed" records=300 '
+  run grep -o 'torn_bytes=[0-9]*' "$T/bridge.log"
+  refute_output 'torn_bytes=0'
+  wait_kafka 300
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin" --exact
+  echo "$output"
+  assert_success
+}
+
+@test "empty and oversized payloads: empty passes through, oversized is dropped with a log line" {
+  start_broker; start_kafka
+  start_bridge -X message.max.bytes=20000
+  mosquitto_pub -p "$MQ_PORT" -q 1 -t device/empty/info -n
+  head -c 50000 /dev/urandom > "$T/big"
+  mosquitto_pub -p "$MQ_PORT" -q 1 -t device/big/info -f "$T/big"
+  mosquitto_pub -p "$MQ_PORT" -q 1 -t device/after/info -m ok
+  wait_kafka 2
+  run kcat -C -b "$KAFKA" -t telemetry -e -o beginning -q -f '%k %S\n'
+  assert_line 'empty 0'
+  assert_line 'after 2'
+  refute_output --partial 'big'
+  assert_file_contains "$T/bridge.log" 'message dropped: Kafka refused it'
+  kill -USR1 "$BRIDGE_PID"
+  wait_log bridge 'dropped=1 '
+}
+
+@test "shared subscription: two bridges split the load, each message once" {
+  start_broker; start_kafka
+  bg bridge1 nexus-mqtt2kafka --mqtt "mqtt://127.0.0.1:$MQ_PORT" --kafka "$KAFKA" --client-id b1 \
+    --spool "$T/spool1" --map '$share/g/device/+/info=telemetry' -v --stats-interval 500ms
+  bg bridge2 nexus-mqtt2kafka --mqtt "mqtt://127.0.0.1:$MQ_PORT" --kafka "$KAFKA" --client-id b2 \
+    --spool "$T/spool2" --map '$share/g/device/+/info=telemetry' -v --stats-interval 500ms
+  wait_log bridge1 'msg=running'; wait_log bridge2 'msg=running'
+  sleep 0.3   # both subscriptions in place
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 2000 -d 20 -e "$T/expected.tsv"
+  assert_success
+  wait_kafka 2000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin"
+  echo "$output"
+  assert_output --partial "missing=0 duplicates=0"
+  wait_log bridge1 'received=[1-9]'
+  wait_log bridge2 'received=[1-9]'
+}
+
+@test "a second bridge on the same spool is refused" {
+  start_broker; start_kafka; start_bridge
+  run nexus-mqtt2kafka --mqtt "mqtt://127.0.0.1:$MQ_PORT" --kafka "$KAFKA" --spool "$T/spool" \
+    --map 'device/+/info=telemetry'
+  assert_failure 1
+  assert_output --partial "in use by another process"
+}
+
+@test "broker down at start: clear error, exit 1" {
+  start_kafka
+  run nexus-mqtt2kafka --mqtt "mqtt://127.0.0.1:$(free_port)" --kafka "$KAFKA" --spool "$T/spool" \
+    --map 'device/+/info=telemetry'
+  assert_failure 1
+  assert_output --partial "cannot connect to MQTT broker"
+}
