@@ -16,6 +16,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* Spool tickets travel as librdkafka message opaques. */
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "64-bit pointers needed");
+
 #define ADD(x, n) __atomic_add_fetch(&(x), (n), __ATOMIC_RELAXED)
 #define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
@@ -83,7 +86,7 @@ static void wait_room(struct nx_bridge *b, int ms)
 	pthread_cond_timedwait(&b->room, &b->mu, &ts);
 }
 
-static void release(struct nx_bridge *b, uint32_t seg)
+static void release(struct nx_bridge *b, uint64_t seg)
 {
 	pthread_mutex_lock(&b->mu);
 	nx_spool_done(b->spool, seg);
@@ -105,7 +108,7 @@ static int kafka_error_is_retry_later(rd_kafka_resp_err_t e)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct nx_bridge *b = opaque;
-	uint32_t seg = (uint32_t)(uintptr_t)m->_private;
+	uint64_t seg = (uint64_t)(uintptr_t)m->_private;
 	if (!m->err) {
 		ADD(b->st.delivered, 1);
 		release(b, seg);
@@ -205,7 +208,7 @@ int nx_bridge_kafka_check(char **props, int n, char *err, size_t errlen)
 
 /* Hand one spooled message to librdkafka. from_net: called on the MQTT thread (wait on the
  * condition) rather than the caller's (serve delivery reports while waiting). */
-static void produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint32_t seg, int from_net)
+static void produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_t seg, int from_net)
 {
 	const char *key;
 	size_t keylen;
@@ -263,7 +266,7 @@ static void produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint32_
 	}
 }
 
-static int replay_one(void *ctx, const struct nx_spool_rec *rec, uint32_t seg)
+static int replay_one(void *ctx, const struct nx_spool_rec *rec, uint64_t seg)
 {
 	struct nx_bridge *b = ctx;
 	ADD(b->st.replayed, 1);
@@ -370,7 +373,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	rec.recv_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-	uint32_t seg;
+	uint64_t seg;
 	char e[NX_ERRLEN];
 	pthread_mutex_lock(&b->mu);
 	while (!b->stopping && !b->fatal && nx_spool_full(b->spool)) {
@@ -500,8 +503,9 @@ int nx_bridge_start(struct nx_bridge **out, const struct nx_bridge_config *c, ch
 	}
 	SET(b->st.torn_bytes, rs.torn_bytes);
 	if (rs.segments)
-		event(b, 2, "spool replayed", "records=%llu segments=%u torn_bytes=%llu",
-		      (unsigned long long)rs.records, rs.segments, (unsigned long long)rs.torn_bytes);
+		event(b, 2, "spool replayed", "records=%llu already_in_kafka=%llu segments=%u torn_bytes=%llu",
+		      (unsigned long long)rs.records, (unsigned long long)rs.skipped, rs.segments,
+		      (unsigned long long)rs.torn_bytes);
 	return mqtt_setup(b, err, errlen);
 }
 

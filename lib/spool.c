@@ -22,14 +22,29 @@ struct segment {
 	int old;     /* left by an earlier run, still to replay */
 };
 
+/* One appended or replayed record not yet confirmed, in ticket order. */
+struct ticket {
+	uint32_t seg;
+	uint32_t done;
+	uint64_t end; /* offset just past the record in its segment */
+};
+
 struct nx_spool {
 	struct nx_spool_opts o;
 	char dir[4096];
-	int dirfd, lockfd, fd; /* fd: the current segment */
+	int dirfd, lockfd, markfd, fd; /* fd: the current segment */
 	struct segment *segs;  /* ascending id; the current segment is the last */
 	unsigned nsegs, cap;
 	uint64_t bytes, outstanding;
+	struct ticket *ring;   /* tickets [head, tail), index ticket & (ringcap - 1) */
+	uint64_t head, tail, ringcap;
+	uint32_t mark_seg;     /* everything before (mark_seg, mark_off) is confirmed */
+	uint64_t mark_off;
+	int mark_dirty;
+	uint64_t mark_written_ms;
 };
+
+#define MARK_LEN 37 /* "NXA1 <10-digit segment> <20-digit offset>\n" */
 
 static void seg_name(char *buf, size_t n, uint32_t id)
 {
@@ -87,7 +102,10 @@ static int cmp_id(const void *a, const void *b)
 
 static int seg_start(struct nx_spool *sp, char *err, size_t errlen)
 {
+	/* Ids only grow, past the mark too: a mark naming a reused id would hide records. */
 	uint32_t id = sp->nsegs ? sp->segs[sp->nsegs - 1].id + 1 : 1;
+	if (id <= sp->mark_seg)
+		id = sp->mark_seg + 1;
 	char name[32];
 	seg_name(name, sizeof name, id);
 	int fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
@@ -144,13 +162,88 @@ static int list_old(struct nx_spool *sp, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the acked mark ---- */
+
+static void mark_write(struct nx_spool *sp)
+{
+	char buf[MARK_LEN + 1];
+	snprintf(buf, sizeof buf, "NXA1 %010u %020llu\n", sp->mark_seg, (unsigned long long)sp->mark_off);
+	/* One small pwrite at offset 0 of a fixed-size file: a crash leaves the old or the new
+	 * mark, and a torn one fails to parse, which only costs duplicates. */
+	if (pwrite(sp->markfd, buf, MARK_LEN, 0) == MARK_LEN)
+		sp->mark_dirty = 0;
+	sp->mark_written_ms = nx_now_ms();
+}
+
+static void mark_read(struct nx_spool *sp)
+{
+	char buf[64] = "";
+	ssize_t n = pread(sp->markfd, buf, sizeof buf - 1, 0);
+	unsigned seg;
+	unsigned long long off;
+	char nl;
+	if (n == MARK_LEN && sscanf(buf, "NXA1 %10u %20llu%c", &seg, &off, &nl) == 3 && nl == '\n') {
+		sp->mark_seg = seg;
+		sp->mark_off = off;
+	}
+}
+
+static int ticket_new(struct nx_spool *sp, uint32_t seg, uint64_t end, uint64_t *ticket)
+{
+	if (sp->tail - sp->head == sp->ringcap) {
+		uint64_t ncap = sp->ringcap ? sp->ringcap * 2 : 1024;
+		struct ticket *n = malloc(ncap * sizeof *n);
+		if (!n)
+			return -1;
+		for (uint64_t t = sp->head; t < sp->tail; t++)
+			n[t & (ncap - 1)] = sp->ring[t & (sp->ringcap - 1)];
+		free(sp->ring);
+		sp->ring = n;
+		sp->ringcap = ncap;
+	}
+	sp->ring[sp->tail & (sp->ringcap - 1)] = (struct ticket){.seg = seg, .end = end};
+	*ticket = sp->tail++;
+	struct segment *s = seg_find(sp, seg);
+	s->outstanding++;
+	sp->outstanding++;
+	return 0;
+}
+
+void nx_spool_done(struct nx_spool *sp, uint64_t ticket)
+{
+	if (ticket < sp->head || ticket >= sp->tail)
+		return;
+	struct ticket *t = &sp->ring[ticket & (sp->ringcap - 1)];
+	if (t->done)
+		return;
+	t->done = 1;
+	struct segment *s = seg_find(sp, t->seg);
+	if (s && s->outstanding) {
+		s->outstanding--;
+		sp->outstanding--;
+	}
+	while (sp->head < sp->tail) {
+		struct ticket *h = &sp->ring[sp->head & (sp->ringcap - 1)];
+		if (!h->done)
+			break;
+		sp->mark_seg = h->seg;
+		sp->mark_off = h->end;
+		sp->mark_dirty = 1;
+		sp->head++;
+	}
+	if (s)
+		seg_maybe_drop(sp, s);
+	if (sp->mark_dirty && nx_now_ms() - sp->mark_written_ms >= 50)
+		mark_write(sp);
+}
+
 int nx_spool_open(struct nx_spool **out, const struct nx_spool_opts *o, char *err, size_t errlen)
 {
 	struct nx_spool *sp = calloc(1, sizeof *sp);
 	if (!sp)
 		return nx_err(err, errlen, "out of memory");
 	sp->o = *o;
-	sp->dirfd = sp->lockfd = sp->fd = -1;
+	sp->dirfd = sp->lockfd = sp->markfd = sp->fd = -1;
 	snprintf(sp->dir, sizeof sp->dir, "%s", o->dir);
 	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
 		nx_err(err, errlen, "spool %s: %s", o->dir, strerror(errno));
@@ -170,6 +263,12 @@ int nx_spool_open(struct nx_spool **out, const struct nx_spool_opts *o, char *er
 		nx_err(err, errlen, "spool %s is in use by another process", o->dir);
 		goto fail;
 	}
+	sp->markfd = openat(sp->dirfd, "acked", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->markfd < 0) {
+		nx_err(err, errlen, "spool %s/acked: %s", o->dir, strerror(errno));
+		goto fail;
+	}
+	mark_read(sp);
 	if (list_old(sp, err, errlen) < 0 || seg_start(sp, err, errlen) < 0)
 		goto fail;
 	*out = sp;
@@ -191,10 +290,16 @@ void nx_spool_close(struct nx_spool *sp)
 		cur->pinned = 0;
 		seg_maybe_drop(sp, cur);
 	}
+	if (sp->markfd >= 0) {
+		if (sp->mark_dirty)
+			mark_write(sp);
+		close(sp->markfd);
+	}
 	if (sp->lockfd >= 0)
 		close(sp->lockfd);
 	if (sp->dirfd >= 0)
 		close(sp->dirfd);
+	free(sp->ring);
 	free(sp->segs);
 	free(sp);
 }
@@ -225,6 +330,8 @@ static int replay_one(struct nx_spool *sp, uint32_t id, nx_spool_replay_fn fn, v
 	st->segments++;
 	size_t off = 0;
 	int rc = 0;
+	/* The mark always sits on a record boundary of its segment. */
+	uint64_t skip_to = id == sp->mark_seg && sp->mark_off <= len ? sp->mark_off : 0;
 	while (off < len) {
 		struct nx_spool_rec rec;
 		size_t used;
@@ -234,12 +341,18 @@ static int replay_one(struct nx_spool *sp, uint32_t id, nx_spool_replay_fn fn, v
 			st->torn_bytes += len - off;
 			break;
 		}
-		struct segment *s = seg_find(sp, id);
-		s->outstanding++;
-		sp->outstanding++;
-		st->records++;
 		off += used;
-		if (fn(ctx, &rec, id) < 0) {
+		if (off <= skip_to) {
+			st->skipped++;
+			continue;
+		}
+		uint64_t ticket;
+		if (ticket_new(sp, id, off, &ticket) < 0) {
+			rc = nx_err(err, errlen, "out of memory");
+			break;
+		}
+		st->records++;
+		if (fn(ctx, &rec, ticket) < 0) {
 			rc = -1;
 			break;
 		}
@@ -264,7 +377,11 @@ int nx_spool_replay(struct nx_spool *sp, nx_spool_replay_fn fn, void *ctx,
 		if (!s)
 			return 0;
 		uint32_t id = s->id;
-		int rc = replay_one(sp, id, fn, ctx, st, err, errlen);
+		int rc = 0;
+		if (id >= sp->mark_seg)
+			rc = replay_one(sp, id, fn, ctx, st, err, errlen);
+		else
+			st->segments++; /* wholly before the mark: confirmed, nothing to send */
 		s = seg_find(sp, id);
 		s->old = 0;
 		if (rc < 0)
@@ -273,7 +390,7 @@ int nx_spool_replay(struct nx_spool *sp, nx_spool_replay_fn fn, void *ctx,
 	}
 }
 
-int nx_spool_append(struct nx_spool *sp, const struct nx_spool_rec *rec, uint32_t *seg,
+int nx_spool_append(struct nx_spool *sp, const struct nx_spool_rec *rec, uint64_t *ticket,
                     char *err, size_t errlen)
 {
 	uint8_t head[NX_SPOOL_HDR + NX_SPOOL_FIXED];
@@ -281,9 +398,9 @@ int nx_spool_append(struct nx_spool *sp, const struct nx_spool_rec *rec, uint32_
 	if (!total)
 		return nx_err(err, errlen, "message too large for the spool");
 	struct iovec iov[3] = {
-		{head, sizeof head},
-		{(void *)rec->topic, rec->topic_len},
-		{(void *)rec->payload, rec->payload_len},
+	    {head, sizeof head},
+	    {(void *)rec->topic, rec->topic_len},
+	    {(void *)rec->payload, rec->payload_len},
 	};
 	size_t done = 0;
 	int iovn = 3, iovi = 0;
@@ -316,26 +433,15 @@ int nx_spool_append(struct nx_spool *sp, const struct nx_spool_rec *rec, uint32_
 		return nx_err(err, errlen, "spool fdatasync: %s", strerror(errno));
 	struct segment *cur = &sp->segs[sp->nsegs - 1];
 	cur->bytes += total;
-	cur->outstanding++;
 	sp->bytes += total;
-	sp->outstanding++;
-	*seg = cur->id;
+	if (ticket_new(sp, cur->id, cur->bytes, ticket) < 0)
+		return nx_err(err, errlen, "out of memory");
 	if (cur->bytes >= sp->o.segment_bytes) {
 		char e2[NX_ERRLEN];
 		if (seg_start(sp, e2, sizeof e2) < 0)
 			return 0; /* keep appending to the old one; the next rotation retries */
 	}
 	return 0;
-}
-
-void nx_spool_done(struct nx_spool *sp, uint32_t id)
-{
-	struct segment *s = seg_find(sp, id);
-	if (!s || !s->outstanding)
-		return;
-	s->outstanding--;
-	sp->outstanding--;
-	seg_maybe_drop(sp, s);
 }
 
 int nx_spool_full(const struct nx_spool *sp) { return sp->bytes >= sp->o.max_bytes; }

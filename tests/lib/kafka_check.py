@@ -7,8 +7,9 @@ KCAT.out is the output of
   kcat -C -e -o beginning -f '%K %S %p %o |%h|\\n%k%s\\n'
 which keeps binary keys and payloads intact (lengths first). Prints one line
   expected=N got=M missing=X duplicates=D unexpected=U order_errors=O header_errors=H
-and exits 0 when nothing is missing or unexpected and headers are right; --exact also
-requires no duplicates and per-key order kept (payload "<dev>:<seq>|" increasing)."""
+and exits 0 when nothing is missing or unexpected, headers are right and, per key, no message
+shows up for the first time before an older one (payload "<dev>:<seq>|"); --exact also
+requires no duplicates and strictly increasing order per key."""
 import sys
 from collections import Counter, defaultdict
 
@@ -48,23 +49,33 @@ def main():
     seen = Counter()
     unexpected = header_errors = order_errors = 0
     last = defaultdict(lambda: -1)
+    first_max = defaultdict(lambda: -1)
+    first_order_errors = 0
     for part, off, key, val, h in sorted(got, key=lambda r: (r[0], r[1])):
         rec = (key or b'', val or b'')
         if rec not in expected:
             unexpected += 1
             continue
         seen[rec] += 1
+        seq = int(val.split(b'|', 1)[0].split(b':')[1])
+        if seen[rec] == 1:
+            # Duplicates may repeat old messages, but a message seen for the first time must
+            # never come before an older one of the same key.
+            if seq < first_max[key]:
+                first_order_errors += 1
+            first_max[key] = max(first_max[key], seq)
         if h.get('mqtt.topic') != topic_of[rec] or h.get('mqtt.qos') != '1' or h.get('mqtt.retain') != '0':
             header_errors += 1
-        seq = int(val.split(b'|', 1)[0].split(b':')[1])
         if seq <= last[key]:
             order_errors += 1
         last[key] = seq
     missing = sum(max(0, n - seen[r]) for r, n in expected.items())
     dups = sum(max(0, seen[r] - n) for r, n in expected.items())
-    print('expected=%d got=%d missing=%d duplicates=%d unexpected=%d order_errors=%d header_errors=%d'
-          % (sum(expected.values()), len(got), missing, dups, unexpected, order_errors, header_errors))
-    ok = missing == 0 and unexpected == 0 and header_errors == 0
+    print('expected=%d got=%d missing=%d duplicates=%d unexpected=%d order_errors=%d '
+          'first_order_errors=%d header_errors=%d'
+          % (sum(expected.values()), len(got), missing, dups, unexpected, order_errors,
+             first_order_errors, header_errors))
+    ok = missing == 0 and unexpected == 0 and header_errors == 0 and first_order_errors == 0
     if exact:
         ok = ok and dups == 0 and order_errors == 0
     sys.exit(0 if ok else 1)
