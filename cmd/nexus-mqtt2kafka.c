@@ -238,11 +238,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct nx_bridge *b = NULL;
-	int rc = 0;
+	int rc = 0, started = 0;
 	if (nx_bridge_start(&b, &c, err, sizeof err) < 0) {
-		nx_error("cannot start", "error=\"%s\"", err);
+		char q[sizeof err + 8];
+		nx_error("cannot start", "error=%s", nx_log_q(q, sizeof q, err));
 		rc = 1;
 	} else {
+		started = 1;
 		char q[300];
 		nx_info("running", "mqtt=%s:%d kafka=%s rules=%d spool=%s", c.mqtt.host, c.mqtt.port,
 		        nx_log_q(q, sizeof q, c.kafka_brokers), nrules, c.spool.dir);
@@ -250,7 +252,8 @@ int main(int argc, char **argv)
 		uint64_t next = nx_now_ms() + stats_ms;
 		while (!got_term) {
 			if (nx_bridge_poll(b, 100, err, sizeof err) < 0) {
-				nx_error("stopping", "error=\"%s\"", err);
+				char q[sizeof err + 8];
+				nx_error("stopping", "error=%s", nx_log_q(q, sizeof q, err));
 				rc = 1;
 				break;
 			}
@@ -265,11 +268,12 @@ int main(int argc, char **argv)
 	if (b) {
 		uint64_t left = 0;
 		nx_bridge_stop(b, drain_ms, &left);
-		stats_line(b, verbose);
-		if (left)
+		if (started)
+			stats_line(b, verbose);
+		if (started && left)
 			nx_warn("stopped with messages Kafka has not confirmed; they stay in the spool for the next start",
 			        "pending=%llu", (unsigned long long)left);
-		else
+		else if (started)
 			nx_info("stopped", "pending=0");
 	}
 	nx_bridge_free(b);

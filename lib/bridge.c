@@ -2,6 +2,7 @@
  * append, produce); the caller's thread runs nx_bridge_poll (delivery reports release spool
  * records). One mutex guards the spool; counters are atomics. */
 #include "bridge.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -59,6 +60,14 @@ static void event(struct nx_bridge *b, int level, const char *msg, const char *k
 		va_end(ap);
 	}
 	b->cfg->on_event(b->cfg->event_ctx, level, msg, kv);
+}
+
+/* An untrusted string made safe for a logfmt value: control bytes replaced, quoted. */
+static const char *logval(char *out, unsigned n, const char *s, size_t len)
+{
+	char clean[256];
+	nx_sanitize(clean, sizeof clean, s, len);
+	return nx_log_q(out, n, clean);
 }
 
 static void set_fatal(struct nx_bridge *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,17 +151,17 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
 		return;
 	b->last_kafka_err = err;
 	b->last_kafka_err_ms = now;
-	char r[256];
-	event(b, 1, "kafka", "error=\"%s\" detail=\"%s\"", rd_kafka_err2name(err),
-	      nx_sanitize(r, sizeof r, reason, strlen(reason)));
+	char r[300];
+	event(b, 1, "kafka", "error=%s detail=%s", rd_kafka_err2name(err),
+	      logval(r, sizeof r, reason, strlen(reason)));
 }
 
 static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	struct nx_bridge *b = rd_kafka_opaque(rk);
-	char r[512];
-	event(b, level <= 3 ? 1 : 3, "librdkafka", "facility=%s detail=\"%s\"", fac,
-	      nx_sanitize(r, sizeof r, buf, strlen(buf)));
+	char r[300];
+	event(b, level <= 3 ? 1 : 3, "librdkafka", "facility=%s detail=%s", fac,
+	      logval(r, sizeof r, buf, strlen(buf)));
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *kv, char *err, size_t errlen)
@@ -214,10 +223,10 @@ static void produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 	size_t keylen;
 	int r = nx_map_route(b->cfg->rules, b->cfg->nrules, rec->topic, rec->topic_len, &key, &keylen);
 	if (r < 0) {
-		char t[128];
+		char t[300];
 		ADD(b->st.unmatched, 1);
-		event(b, 1, "message matches no --map rule, dropped", "topic=\"%s\"",
-		      nx_sanitize(t, sizeof t, rec->topic, rec->topic_len));
+		event(b, 1, "message matches no --map rule, dropped", "topic=%s",
+		      logval(t, sizeof t, rec->topic, rec->topic_len));
 		release(b, seg);
 		return;
 	}
@@ -256,10 +265,10 @@ static void produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 			}
 			continue;
 		}
-		char t[128];
+		char t[300];
 		ADD(b->st.dropped, 1);
-		event(b, 1, "message dropped: Kafka refused it", "topic=\"%s\" bytes=%zu error=\"%s\"",
-		      nx_sanitize(t, sizeof t, rec->topic, rec->topic_len), rec->payload_len,
+		event(b, 1, "message dropped: Kafka refused it", "topic=%s bytes=%zu error=\"%s\"",
+		      logval(t, sizeof t, rec->topic, rec->topic_len), rec->payload_len,
 		      rd_kafka_err2str(e));
 		release(b, seg);
 		return;
@@ -285,8 +294,8 @@ static void on_mqtt_log(struct mosquitto *m, void *obj, int level, const char *s
 		nx_sanitize(b->mqtt_last_err, sizeof b->mqtt_last_err, str, strlen(str));
 		pthread_mutex_unlock(&b->mu);
 	}
-	char s[512];
-	event(b, 3, "libmosquitto", "detail=\"%s\"", nx_sanitize(s, sizeof s, str, strlen(str)));
+	char s[300];
+	event(b, 3, "libmosquitto", "detail=%s", logval(s, sizeof s, str, strlen(str)));
 }
 
 static void subscribe_all(struct nx_bridge *b)
@@ -330,8 +339,11 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitt
 	int first = b->connect_state == 0;
 	if (first) {
 		b->connect_state = -1;
-		snprintf(b->connect_err, sizeof b->connect_err, "MQTT connection lost before CONNACK%s%s",
-		         b->mqtt_last_err[0] ? ": " : "", b->mqtt_last_err);
+		/* A TLS alert here is the broker refusing us, most often our client certificate. */
+		int alert = strstr(b->mqtt_last_err, "alert") != NULL;
+		snprintf(b->connect_err, sizeof b->connect_err, "MQTT connection lost before CONNACK%s%s%s",
+		         b->mqtt_last_err[0] ? ": " : "", b->mqtt_last_err,
+		         alert ? " (the broker refused the TLS handshake: check --cert/--key against its CA)" : "");
 		pthread_cond_broadcast(&b->room);
 	}
 	pthread_mutex_unlock(&b->mu);

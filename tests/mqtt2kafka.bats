@@ -273,3 +273,69 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
   assert_failure 1
   assert_output --partial "cannot connect to MQTT broker"
 }
+
+# make_pki DIR: a P-256 CA, a server certificate for localhost/127.0.0.1, a client certificate
+# from that CA, and a rogue CA with its own "client" certificate.
+make_pki() {
+  local d=$1
+  mkdir -p "$d"
+  (
+    cd "$d" || exit 1
+    for ca in ca rogue; do
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout $ca.key -out $ca.crt -subj "/CN=test $ca" 2>/dev/null
+    done
+    issue() { # name ca subj ext
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $1.key -out $1.csr -subj "$3" 2>/dev/null
+      printf '%s\n' "$4" > $1.ext
+      openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial -days 2 -out $1.crt -extfile $1.ext 2>/dev/null
+    }
+    issue server ca /CN=localhost "subjectAltName=DNS:localhost,IP:127.0.0.1"
+    issue client ca /CN=bridge1 "extendedKeyUsage=clientAuth"
+    issue evil rogue /CN=evil "extendedKeyUsage=clientAuth"
+  )
+}
+
+start_tls_broker() {
+  make_pki "$T/pki"
+  TLS_PORT=$(free_port)
+  start_broker "listener $TLS_PORT 127.0.0.1" "cafile $T/pki/ca.crt" "certfile $T/pki/server.crt" \
+    "keyfile $T/pki/server.key" "require_certificate true" "use_identity_as_username true" \
+    "tls_version tlsv1.2"
+  wait_port "$TLS_PORT"
+}
+
+@test "mutual TLS: the bridge presents its client certificate and messages flow" {
+  start_tls_broker; start_kafka
+  bg bridge nexus-mqtt2kafka --mqtt "mqtts://localhost:$TLS_PORT" --cafile "$T/pki/ca.crt" \
+    --cert "$T/pki/client.crt" --key "$T/pki/client.key" --kafka "$KAFKA" --client-id tls1 \
+    --spool "$T/spool" --map 'device/+/info=telemetry'
+  wait_log bridge 'msg=running'
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 1000 -d 10 -e "$T/expected.tsv"
+  assert_success
+  wait_kafka 1000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin" --exact
+  assert_success
+  assert_file_contains "$T/mosquitto.log" "as tls1 .*u'bridge1'"
+}
+
+@test "mutual TLS: a client certificate the broker does not trust gives a clear error, exit 1" {
+  start_tls_broker; start_kafka
+  run nexus-mqtt2kafka --mqtt "mqtts://localhost:$TLS_PORT" --cafile "$T/pki/ca.crt" \
+    --cert "$T/pki/evil.crt" --key "$T/pki/evil.key" --kafka "$KAFKA" --client-id tls2 \
+    --spool "$T/spool" --map 'device/+/info=telemetry' --connect-timeout 5s
+  echo "$output"
+  assert_failure 1
+  assert_output --regexp 'cannot (start|connect).*(certificate|TLS|alert)'
+}
+
+@test "mutual TLS: no client certificate is refused too" {
+  start_tls_broker; start_kafka
+  run nexus-mqtt2kafka --mqtt "mqtts://localhost:$TLS_PORT" --cafile "$T/pki/ca.crt" \
+    --kafka "$KAFKA" --client-id tls3 --spool "$T/spool" --map 'device/+/info=telemetry' \
+    --connect-timeout 5s
+  echo "$output"
+  assert_failure 1
+  assert_output --partial 'cannot start'
+}
