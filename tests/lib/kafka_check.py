@@ -2,6 +2,8 @@
 """Compare what landed in Kafka with what mqtt-load published.
 
 usage: kafka_check.py EXPECTED.tsv KCAT.out [--exact]
+       kafka_check.py EXPECTED.tsv LINES.txt --hex-lines   (a `mosquitto_sub -F %x | kcat -P`
+                      pipeline: one hex payload per line; counts distinct payloads found)
 
 KCAT.out is the output of
   kcat -C -e -o beginning -f '%K %S %p %o |%h|\\n%k%s\\n'
@@ -35,8 +37,36 @@ def read_kcat(path):
     return out
 
 
+def hex_lines(exp_path, got_path):
+    expected = Counter()
+    for line in open(exp_path):
+        expected[bytes.fromhex(line.rstrip('\n').split('\t')[2])] += 1
+    seen = Counter()
+    unexpected = 0
+    for line in open(got_path, 'rb'):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            p = bytes.fromhex(line.decode())
+        except ValueError:
+            unexpected += 1
+            continue
+        if p in expected:
+            seen[p] += 1
+        else:
+            unexpected += 1
+    missing = sum(max(0, n - seen[r]) for r, n in expected.items())
+    dups = sum(max(0, seen[r] - n) for r, n in expected.items())
+    print('expected=%d missing=%d duplicates=%d unexpected=%d'
+          % (sum(expected.values()), missing, dups, unexpected))
+    sys.exit(0 if missing == 0 and unexpected == 0 else 1)
+
+
 def main():
     exp_path, got_path = sys.argv[1], sys.argv[2]
+    if '--hex-lines' in sys.argv:
+        hex_lines(exp_path, got_path)
     exact = '--exact' in sys.argv
     expected = Counter()
     topic_of = {}
