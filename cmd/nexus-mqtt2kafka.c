@@ -42,6 +42,7 @@ static const char usage[] =
     "  --config FILE, --help, --version\n";
 
 static volatile sig_atomic_t got_term, got_usr1;
+char **expanded_argv;
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
 		nx_say("%s", err);
 		return 2;
 	}
+	expanded_argv = argv; /* lives as long as the process: reachable, not a leak */
 	static struct nx_map_rule rules[MAX_RULES];
 	static char *props[MAX_PROPS];
 	struct nx_bridge_config c = {

@@ -451,10 +451,19 @@ static int mqtt_setup(struct nx_bridge *b, char *err, size_t errlen)
 	int rc = mosquitto_connect_bind_v5(b->mosq, c->mqtt.host, c->mqtt.port, c->keepalive_s, NULL, props);
 	int saved = errno;
 	mosquitto_property_free_all(&props);
-	if (rc)
-		return nx_err(err, errlen, "cannot connect to MQTT broker %s:%d: %s%s%s", c->mqtt.host,
-		              c->mqtt.port, rc == MOSQ_ERR_ERRNO ? strerror(saved) : mosquitto_strerror(rc),
-		              b->mqtt_last_err[0] ? ": " : "", b->mqtt_last_err);
+	if (rc) {
+		/* Under TLS 1.3 a refused client certificate shows up as a failed first write. */
+		int tls_fail = c->mqtt.tls && (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO &&
+		               (saved == EPROTO || saved == ECONNRESET || saved == EPIPE)));
+		pthread_mutex_lock(&b->mu);
+		nx_err(err, errlen, "cannot connect to MQTT broker %s:%d: %s%s%s%s", c->mqtt.host,
+		       c->mqtt.port, rc == MOSQ_ERR_ERRNO ? strerror(saved) : mosquitto_strerror(rc),
+		       b->mqtt_last_err[0] ? ": " : "", b->mqtt_last_err,
+		       tls_fail ? " (TLS failed: the broker may have refused the client certificate; "
+		                  "check --cert/--key and --cafile)" : "");
+		pthread_mutex_unlock(&b->mu);
+		return -1;
+	}
 	rc = mosquitto_loop_start(b->mosq);
 	if (rc)
 		return nx_err(err, errlen, "mosquitto_loop_start: %s", mosquitto_strerror(rc));

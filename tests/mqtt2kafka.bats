@@ -122,7 +122,7 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
   assert_success
   assert_output --partial "expected=10000 got=10000 missing=0 duplicates=0"
   kill -TERM "$BRIDGE_PID"
-  wait "$BRIDGE_PID" || fail "bridge exited $? on SIGTERM"
+  wait "$BRIDGE_PID" || { rc=$?; cat "$T/bridge.log"; fail "bridge exited $rc on SIGTERM"; }
   assert_file_contains "$T/bridge.log" 'msg=stopped pending=0'
 }
 
