@@ -41,7 +41,8 @@ static const char usage[] =
     "  -v, --verbose            periodic stats on stderr; twice: debug\n"
     "  --config FILE, --help, --version\n";
 
-static volatile sig_atomic_t got_term, got_usr1;
+static volatile sig_atomic_t got_usr1;
+static volatile int got_term; /* also read by the library to abandon a replay */
 char **expanded_argv;
 static void on_signal(int sig)
 {
@@ -241,10 +242,14 @@ int main(int argc, char **argv)
 
 	struct nx_bridge *b = NULL;
 	int rc = 0, started = 0;
-	if (nx_bridge_start(&b, &c, err, sizeof err) < 0) {
+	c.interrupt = &got_term;
+	int st = nx_bridge_start(&b, &c, err, sizeof err);
+	if (st < 0) {
 		char q[sizeof err + 8];
 		nx_error("cannot start", "error=%s", nx_log_q(q, sizeof q, err));
 		rc = 1;
+	} else if (st > 0) {
+		nx_info("stopped during the spool replay; the rest stays in the spool", NULL);
 	} else {
 		started = 1;
 		char q[300];

@@ -215,6 +215,11 @@ int nx_bridge_kafka_check(char **props, int n, char *err, size_t errlen)
 	return 0;
 }
 
+static int interrupted(const struct nx_bridge *b)
+{
+	return b->cfg->interrupt && *b->cfg->interrupt;
+}
+
 /* Hand one spooled message to librdkafka. from_net: called on the MQTT thread (wait on the
  * condition) rather than the caller's (serve delivery reports while waiting). */
 static void produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_t seg, int from_net)
@@ -248,7 +253,7 @@ static void produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 			return;
 		}
 		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			if (GET(b->stopping) || GET(b->fatal))
+			if (GET(b->stopping) || GET(b->fatal) || interrupted(b))
 				return; /* stays in the spool: replayed at the next start */
 			if (!GET(b->queue_said)) {
 				SET(b->queue_said, 1);
@@ -281,7 +286,7 @@ static int replay_one(void *ctx, const struct nx_spool_rec *rec, uint64_t seg)
 	ADD(b->st.replayed, 1);
 	produce(b, rec, seg, 0);
 	rd_kafka_poll(b->rk, 0);
-	return GET(b->fatal) ? -1 : 0;
+	return GET(b->fatal) || interrupted(b) ? -1 : 0;
 }
 
 /* ---- MQTT ---- */
@@ -519,7 +524,9 @@ int nx_bridge_start(struct nx_bridge **out, const struct nx_bridge_config *c, ch
 	struct nx_spool_replay_stats rs;
 	if (nx_spool_replay(b->spool, replay_one, b, &rs, err, errlen) < 0) {
 		if (b->fatal)
-			nx_err(err, errlen, "%s", b->fatal_msg);
+			return nx_err(err, errlen, "%s", b->fatal_msg);
+		if (interrupted(b))
+			return 1;
 		return -1;
 	}
 	SET(b->st.torn_bytes, rs.torn_bytes);

@@ -46,6 +46,9 @@ struct nx_bridge_config {
 	struct nx_spool_opts spool;
 	nx_bridge_event_fn on_event;
 	void *event_ctx;
+	/* Set (e.g. by a SIGTERM handler) to abandon a replay that waits for Kafka; what is not
+	 * confirmed stays in the spool. May be NULL. */
+	const volatile int *interrupt;
 };
 
 struct nx_bridge_stats {
@@ -63,7 +66,7 @@ struct nx_bridge;
 int nx_bridge_kafka_check(char **props, int n, char *err, size_t errlen);
 
 /* Open the spool, start the producer, replay what an earlier run left, connect to MQTT and
- * wait for the first CONNACK. */
+ * wait for the first CONNACK. Returns 1 (not an error) when *cfg->interrupt stopped it. */
 int nx_bridge_start(struct nx_bridge **b, const struct nx_bridge_config *cfg, char *err,
                     size_t errlen);
 

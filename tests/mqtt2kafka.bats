@@ -339,3 +339,33 @@ start_tls_broker() {
   assert_failure 1
   assert_output --partial 'cannot start'
 }
+
+@test "SIGTERM while Kafka is down: exit 0, unconfirmed messages kept and delivered after restart" {
+  start_broker; start_kafka
+  kill -USR1 "$KAFKA_PID"; wait_log kafka 'brokers down'
+  start_bridge --drain-timeout 1s
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 500 -d 5 -e "$T/expected.tsv"
+  assert_success
+  wait_log bridge 'received=500 '
+  kill -TERM "$BRIDGE_PID"
+  wait "$BRIDGE_PID" || fail "bridge exited $? on SIGTERM"
+  assert_file_contains "$T/bridge.log" 'they stay in the spool for the next start" pending=500'
+  # Restarted while Kafka is still down, it waits in the replay; SIGTERM still ends it cleanly.
+  mv "$T/bridge.log" "$T/bridge-1.log"
+  bg bridge nexus-mqtt2kafka --mqtt "mqtt://127.0.0.1:$MQ_PORT" --kafka "$KAFKA" \
+    --client-id bridge-test --spool "$T/spool" --map 'device/+/info=telemetry' \
+    -X queue.buffering.max.messages=100 --drain-timeout 1s
+  BRIDGE_PID=$BG_PID
+  sleep 1
+  kill -TERM "$BRIDGE_PID"
+  wait "$BRIDGE_PID" || fail "bridge exited $? on SIGTERM during replay"
+  assert_file_contains "$T/bridge.log" 'stopped during the spool replay'
+  kill -USR2 "$KAFKA_PID"
+  mv "$T/bridge.log" "$T/bridge-2.log"
+  start_bridge
+  wait_kafka 500
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin" --exact
+  echo "$output"
+  assert_success
+}
