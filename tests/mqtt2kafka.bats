@@ -369,3 +369,56 @@ start_tls_broker() {
   echo "$output"
   assert_success
 }
+
+@test "systemd: READY=1 and STATUS= lines go to NOTIFY_SOCKET; SIGUSR1 prints stats" {
+  start_broker; start_kafka
+  socat -u UNIX-RECV:"$T/notify" OPEN:"$T/notify.out",creat,append &
+  NX_PIDS+=($!)
+  wait_file "$T/notify"
+  NOTIFY_SOCKET="$T/notify" start_bridge --stats-interval 200ms
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 100 -d 5
+  assert_success
+  wait_kafka 100
+  for _ in $(seq 50); do grep -q 'STATUS=received=100 delivered=100' "$T/notify.out" && break; sleep 0.1; done
+  assert_file_contains "$T/notify.out" 'READY=1'
+  assert_file_contains "$T/notify.out" 'STATUS=received=100 delivered=100 '
+  kill -USR1 "$BRIDGE_PID"
+  wait_log bridge 'msg=stats received=100 delivered=100 dropped=0'
+}
+
+@test "options from --config and the environment; MQTT user and password from a file" {
+  start_kafka
+  MQ_PORT=$(free_port)
+  mosquitto_passwd -b -c "$T/passwd" bridge 's3cret pass' 2>/dev/null
+  printf 'listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\nlog_dest stderr\nuser root\n' \
+    "$MQ_PORT" "$T/passwd" > "$T/auth.conf"
+  bg mosquitto mosquitto -c "$T/auth.conf"
+  wait_port "$MQ_PORT"
+  printf 's3cret pass\n' > "$T/pw"
+  cat > "$T/m2k.conf" <<CONF
+# bridge settings
+mqtt mqtt://127.0.0.1:$MQ_PORT
+username bridge
+password-file $T/pw
+map device/+/info=telemetry
+spool $T/spool
+CONF
+  NEXUS_MQTT2KAFKA_KAFKA="$KAFKA" bg bridge nexus-mqtt2kafka --config "$T/m2k.conf" --client-id cfg1
+  wait_log bridge 'msg=running'
+  mosquitto_pub -p "$MQ_PORT" -u bridge -P 's3cret pass' -q 1 -t device/9/info -m hello
+  wait_kafka 1
+  run kcat -C -b "$KAFKA" -t telemetry -e -o beginning -q -f '%k=%s\n'
+  assert_output '9=hello'
+  refute grep -q 's3cret' "$T/bridge.log"
+  # wrong password: refused, clear error, exit 1
+  printf 'nope\n' > "$T/badpw"
+  run nexus-mqtt2kafka --config "$T/m2k.conf" --kafka "$KAFKA" --password-file "$T/badpw" \
+    --client-id cfg2 --spool "$T/spool2"
+  assert_failure 1
+  assert_output --regexp 'refused the connection: .*(authori|password)'
+  # a config file with an unknown option is a usage error
+  printf 'mqtt mqtt://127.0.0.1:1\nbogus 1\n' > "$T/bad.conf"
+  run nexus-mqtt2kafka --config "$T/bad.conf"
+  assert_failure 2
+  assert_output --partial "unknown option 'bogus'"
+}
