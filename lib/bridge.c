@@ -348,7 +348,9 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitt
 		int alert = strstr(b->mqtt_last_err, "alert") != NULL;
 		snprintf(b->connect_err, sizeof b->connect_err, "MQTT connection lost before CONNACK%s%s%s",
 		         b->mqtt_last_err[0] ? ": " : "", b->mqtt_last_err,
-		         alert ? " (the broker refused the TLS handshake: check --cert/--key against its CA)" : "");
+		         alert ? " (the broker refused the TLS handshake: check --cert/--key against its CA)"
+		         : b->cfg->mqtt.tls ? " (over TLS this is most often the broker refusing the client "
+		                              "certificate: check --cert/--key against its CA)" : "");
 		pthread_cond_broadcast(&b->room);
 	}
 	pthread_mutex_unlock(&b->mu);

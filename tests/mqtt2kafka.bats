@@ -55,8 +55,11 @@ wait_log() {
   return 1
 }
 
+# kafka_count [TOPIC]: messages in the topic (sum of the 4 partitions' high watermarks).
 kafka_count() {
-  kcat -C -b "$KAFKA" -t "${1:-telemetry}" -e -o beginning -q -f 'x\n' 2>/dev/null | wc -l
+  local t=${1:-telemetry}
+  kcat -Q -b "$KAFKA" -t "$t:0:-1" -t "$t:1:-1" -t "$t:2:-1" -t "$t:3:-1" 2>/dev/null |
+    awk '{n += $4} END {print n + 0}'
 }
 
 # wait_kafka N [TOPIC]: until at least N messages are in the topic (30 s at most).
