@@ -553,9 +553,17 @@ int nx_bridge_poll(struct nx_bridge *b, int timeout_ms, char *err, size_t errlen
 void nx_bridge_get_stats(struct nx_bridge *b, struct nx_bridge_stats *st)
 {
 	pthread_mutex_lock(&b->mu);
-	*st = b->st;
 	st->received = GET(b->st.received);
+	st->spooled = GET(b->st.spooled);
 	st->produced = GET(b->st.produced);
+	st->delivered = GET(b->st.delivered);
+	st->dropped = GET(b->st.dropped);
+	st->unmatched = GET(b->st.unmatched);
+	st->replayed = GET(b->st.replayed);
+	st->torn_bytes = GET(b->st.torn_bytes);
+	st->waits = GET(b->st.waits);
+	st->reconnects = GET(b->st.reconnects);
+	st->mqtt_up = GET(b->st.mqtt_up);
 	st->spool_bytes = b->spool ? nx_spool_bytes(b->spool) : 0;
 	st->spool_pending = b->spool ? nx_spool_outstanding(b->spool) : 0;
 	st->spool_segments = b->spool ? nx_spool_segments(b->spool) : 0;

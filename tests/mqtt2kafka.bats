@@ -425,3 +425,16 @@ CONF
   assert_failure 2
   assert_output --partial "unknown option 'bogus'"
 }
+
+@test "a retained message arrives with mqtt.retain=1; topics outside every rule are not subscribed" {
+  start_broker; start_kafka
+  mosquitto_pub -p "$MQ_PORT" -q 1 -r -t device/r1/info -m 'last known state'
+  start_bridge --map 'site/+/x/#=telemetry,key=#'
+  mosquitto_pub -p "$MQ_PORT" -q 1 -t other/topic -m ignored
+  mosquitto_pub -p "$MQ_PORT" -q 1 -t site/a/x/b/c -m deep
+  wait_kafka 2
+  run kcat -C -b "$KAFKA" -t telemetry -e -o beginning -q -f '%k|%h|%s\n'
+  assert_line 'r1|mqtt.topic=device/r1/info,mqtt.qos=1,mqtt.retain=1|last known state'
+  assert_line 'b/c|mqtt.topic=site/a/x/b/c,mqtt.qos=1,mqtt.retain=0|deep'
+  refute_output --partial ignored
+}
