@@ -438,3 +438,22 @@ CONF
   assert_line 'b/c|mqtt.topic=site/a/x/b/c,mqtt.qos=1,mqtt.retain=0|deep'
   refute_output --partial ignored
 }
+
+@test "Kafka away longer than the MQTT keepalive: the broker drops the paused bridge, it reconnects, nothing lost" {
+  start_broker; start_kafka
+  start_bridge --spool-max 64KiB --keepalive 5s
+  kill -USR1 "$KAFKA_PID"; wait_log kafka 'brokers down'
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 2000 -d 10 -e "$T/expected.tsv"
+  assert_success
+  wait_log bridge 'spool full: pausing MQTT intake'
+  # Paused inside the message callback, the bridge sends no PINGREQ: after 1.5 x keepalive the
+  # broker closes the connection. The session keeps the messages.
+  wait_log mosquitto 'has exceeded timeout' 20
+  kill -USR2 "$KAFKA_PID"
+  wait_kafka 2000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin"
+  echo "$output"
+  assert_success
+  wait_log bridge 'mqtt=up reconnects=1'
+}
