@@ -129,8 +129,8 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
   assert_file_contains "$T/bridge.log" 'msg=stopped pending=0'
 }
 
-@test "MQTT 3.1.1 works too" {
-  start_broker; start_kafka; start_bridge --mqtt-version 3.1.1
+@test "MQTT 3.1.1 works too, with --fsync" {
+  start_broker; start_kafka; start_bridge --mqtt-version 3.1.1 --fsync
   run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 500 -d 7 -e "$T/expected.tsv"
   assert_success
   wait_kafka 500
