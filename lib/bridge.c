@@ -57,10 +57,10 @@ void bridge_wait_room(struct nx_bridge *b, int ms)
 	pthread_cond_timedwait(&b->room, &b->mu, &ts);
 }
 
-void bridge_release(struct nx_bridge *b, uint64_t seg)
+void bridge_release(struct nx_bridge *b, uint64_t ticket)
 {
 	pthread_mutex_lock(&b->mu);
-	nx_spool_done(b->spool, seg);
+	nx_spool_done(b->spool, ticket);
 	pthread_cond_broadcast(&b->room);
 	pthread_mutex_unlock(&b->mu);
 }
@@ -79,10 +79,10 @@ static int kafka_error_is_retry_later(rd_kafka_resp_err_t e)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct nx_bridge *b = opaque;
-	uint64_t seg = (uint64_t)(uintptr_t)m->_private;
+	uint64_t ticket = (uint64_t)(uintptr_t)m->_private;
 	if (!m->err) {
 		ADD(b->st.delivered, 1);
-		bridge_release(b, seg);
+		bridge_release(b, ticket);
 		return;
 	}
 	if (kafka_error_is_retry_later(m->err)) {
@@ -95,7 +95,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	ADD(b->st.dropped, 1);
 	bridge_event(b, 1, "message dropped: Kafka refused it", "error=\"%s\" bytes=%zu",
 	      rd_kafka_err2str(m->err), m->len);
-	bridge_release(b, seg);
+	bridge_release(b, ticket);
 }
 
 static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -184,7 +184,7 @@ int bridge_interrupted(const struct nx_bridge *b)
 
 /* Hand one spooled message to librdkafka. from_net: called on the MQTT thread (wait on the
  * condition) rather than the caller's (serve delivery reports while waiting). */
-void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_t seg, int from_net)
+void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_t ticket, int from_net)
 {
 	const char *key;
 	size_t keylen;
@@ -194,7 +194,7 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 		ADD(b->st.unmatched, 1);
 		bridge_event(b, 1, "message matches no --map rule, dropped", "topic=%s",
 		      bridge_logval(t, sizeof t, rec->topic, rec->topic_len));
-		bridge_release(b, seg);
+		bridge_release(b, ticket);
 		return;
 	}
 	char qos[2] = {(char)('0' + rec->qos), 0}, retain[2] = {rec->retain ? '1' : '0', 0};
@@ -205,7 +205,7 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP((int64_t)rec->recv_ms),
 		    RD_KAFKA_V_HEADER("mqtt.topic", rec->topic, (ssize_t)rec->topic_len),
 		    RD_KAFKA_V_HEADER("mqtt.qos", qos, 1), RD_KAFKA_V_HEADER("mqtt.retain", retain, 1),
-		    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seg), RD_KAFKA_V_END);
+		    RD_KAFKA_V_OPAQUE((void *)(uintptr_t)ticket), RD_KAFKA_V_END);
 		if (!e) {
 			ADD(b->st.produced, 1);
 			if (GET(b->queue_said)) {
@@ -237,16 +237,16 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 		bridge_event(b, 1, "message dropped: Kafka refused it", "topic=%s bytes=%zu error=\"%s\"",
 		      bridge_logval(t, sizeof t, rec->topic, rec->topic_len), rec->payload_len,
 		      rd_kafka_err2str(e));
-		bridge_release(b, seg);
+		bridge_release(b, ticket);
 		return;
 	}
 }
 
-static int replay_one(void *ctx, const struct nx_spool_rec *rec, uint64_t seg)
+static int replay_one(void *ctx, const struct nx_spool_rec *rec, uint64_t ticket)
 {
 	struct nx_bridge *b = ctx;
 	ADD(b->st.replayed, 1);
-	bridge_produce(b, rec, seg, 0);
+	bridge_produce(b, rec, ticket, 0);
 	rd_kafka_poll(b->rk, 0);
 	return GET(b->fatal) || bridge_interrupted(b) ? -1 : 0;
 }

@@ -110,7 +110,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	rec.recv_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-	uint64_t seg;
+	uint64_t ticket;
 	char e[NX_ERRLEN];
 	pthread_mutex_lock(&b->mu);
 	while (!b->stopping && !b->fatal && nx_spool_full(b->spool)) {
@@ -129,7 +129,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		      (unsigned long long)nx_spool_bytes(b->spool));
 	}
 	int rc = b->fatal ? nx_err(e, sizeof e, "%s", "bridge stopping after a fatal error")
-	                  : nx_spool_append(b->spool, &rec, &seg, e, sizeof e);
+	                  : nx_spool_append(b->spool, &rec, &ticket, e, sizeof e);
 	pthread_mutex_unlock(&b->mu);
 	if (rc < 0) {
 		/* Not on disk: the PUBACK must not leave. Cut the connection under it; the broker
@@ -139,7 +139,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		return;
 	}
 	ADD(b->st.spooled, 1);
-	bridge_produce(b, &rec, seg, 1);
+	bridge_produce(b, &rec, ticket, 1);
 }
 
 int bridge_mqtt_setup(struct nx_bridge *b, char *err, size_t errlen)

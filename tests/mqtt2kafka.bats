@@ -459,3 +459,21 @@ CONF
   assert_success
   wait_log bridge 'mqtt=up reconnects=1'
 }
+
+@test "Kafka away with a small producer queue: intake pauses at the queue bound, then resumes; nothing lost" {
+  start_broker; start_kafka
+  start_bridge -X queue.buffering.max.messages=200
+  kill -USR1 "$KAFKA_PID"; wait_log kafka 'brokers down'
+  run "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 3000 -d 10 -e "$T/expected.tsv"
+  assert_success
+  wait_log bridge 'Kafka queue full: pausing MQTT intake'
+  kill -USR1 "$BRIDGE_PID"
+  wait_log bridge 'kafka_queue=200 '
+  kill -USR2 "$KAFKA_PID"
+  wait_kafka 3000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin" --exact
+  echo "$output"
+  assert_success
+  wait_log bridge 'Kafka queue has room again'
+}
