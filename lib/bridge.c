@@ -197,6 +197,8 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 		bridge_release(b, ticket);
 		return;
 	}
+	if (GET(b->held))
+		return; /* an earlier message is waiting in the spool: keep the order */
 	char qos[2] = {(char)('0' + rec->qos), 0}, retain[2] = {rec->retain ? '1' : '0', 0};
 	for (;;) {
 		rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -215,8 +217,12 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 			return;
 		}
 		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			if (GET(b->stopping) || GET(b->fatal) || bridge_interrupted(b))
-				return; /* stays in the spool: replayed at the next start */
+			if (GET(b->stopping) || GET(b->fatal) || bridge_interrupted(b)) {
+				/* Stays in the spool for the next start, and so must everything after it:
+				 * producing a later message now would put it in Kafka before this one. */
+				SET(b->held, 1);
+				return;
+			}
 			if (!GET(b->queue_said)) {
 				SET(b->queue_said, 1);
 				bridge_event(b, 1, "Kafka queue full: pausing MQTT intake until Kafka catches up",

@@ -25,6 +25,7 @@ struct nx_bridge {
 	pthread_mutex_t mu;
 	pthread_cond_t room; /* spool space freed or Kafka delivered something */
 	int stopping, full_said, queue_said;
+	int held; /* a message was left unproduced while stopping: produce nothing after it */
 	/* first connection */
 	int connect_state; /* 0 waiting, 1 connected, -1 failed */
 	char connect_err[2 * NX_ERRLEN];
