@@ -88,13 +88,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	if (kafka_error_is_retry_later(m->err)) {
 		if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 			bridge_set_fatal(b, "Kafka delivery failed: %s (message kept in the spool for the next start)",
-			          rd_kafka_err2str(m->err));
+			                 rd_kafka_err2str(m->err));
 		return;
 	}
 	/* Permanent refusals (too large, invalid, not authorised): replaying cannot help. */
 	ADD(b->st.dropped, 1);
 	bridge_event(b, 1, "message dropped: Kafka refused it", "error=\"%s\" bytes=%zu",
-	      rd_kafka_err2str(m->err), m->len);
+	             rd_kafka_err2str(m->err), m->len);
 	bridge_release(b, ticket);
 }
 
@@ -115,7 +115,7 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
 	b->last_kafka_err_ms = now;
 	char r[300];
 	bridge_event(b, 1, "kafka", "error=%s detail=%s", rd_kafka_err2name(err),
-	      bridge_logval(r, sizeof r, reason, strlen(reason)));
+	             bridge_logval(r, sizeof r, reason, strlen(reason)));
 }
 
 static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -123,7 +123,7 @@ static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const
 	struct nx_bridge *b = rd_kafka_opaque(rk);
 	char r[300];
 	bridge_event(b, level <= 3 ? 1 : 3, "librdkafka", "facility=%s detail=%s", fac,
-	      bridge_logval(r, sizeof r, buf, strlen(buf)));
+	             bridge_logval(r, sizeof r, buf, strlen(buf)));
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *kv, char *err, size_t errlen)
@@ -193,7 +193,7 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 		char t[300];
 		ADD(b->st.unmatched, 1);
 		bridge_event(b, 1, "message matches no --map rule, dropped", "topic=%s",
-		      bridge_logval(t, sizeof t, rec->topic, rec->topic_len));
+		             bridge_logval(t, sizeof t, rec->topic, rec->topic_len));
 		bridge_release(b, ticket);
 		return;
 	}
@@ -226,7 +226,7 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 			if (!GET(b->queue_said)) {
 				SET(b->queue_said, 1);
 				bridge_event(b, 1, "Kafka queue full: pausing MQTT intake until Kafka catches up",
-				      "queued=%d", rd_kafka_outq_len(b->rk));
+				             "queued=%d", rd_kafka_outq_len(b->rk));
 			}
 			ADD(b->st.waits, 1);
 			if (from_net) {
@@ -241,8 +241,8 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 		char t[300];
 		ADD(b->st.dropped, 1);
 		bridge_event(b, 1, "message dropped: Kafka refused it", "topic=%s bytes=%zu error=\"%s\"",
-		      bridge_logval(t, sizeof t, rec->topic, rec->topic_len), rec->payload_len,
-		      rd_kafka_err2str(e));
+		             bridge_logval(t, sizeof t, rec->topic, rec->topic_len), rec->payload_len,
+		             rd_kafka_err2str(e));
 		bridge_release(b, ticket);
 		return;
 	}
@@ -304,8 +304,8 @@ int nx_bridge_start(struct nx_bridge **out, const struct nx_bridge_config *c, ch
 	SET(b->st.torn_bytes, rs.torn_bytes);
 	if (rs.segments)
 		bridge_event(b, 2, "spool replayed", "records=%llu already_in_kafka=%llu segments=%u torn_bytes=%llu",
-		      (unsigned long long)rs.records, (unsigned long long)rs.skipped, rs.segments,
-		      (unsigned long long)rs.torn_bytes);
+		             (unsigned long long)rs.records, (unsigned long long)rs.skipped, rs.segments,
+		             (unsigned long long)rs.torn_bytes);
 	return bridge_mqtt_setup(b, err, errlen);
 }
 

@@ -27,7 +27,7 @@ static void subscribe_all(struct nx_bridge *b)
 		int rc = mosquitto_subscribe_v5(b->mosq, &b->sub_mids[i], b->cfg->rules[i].filter, 1, 0, NULL);
 		if (rc != MOSQ_ERR_SUCCESS)
 			bridge_event(b, 0, "mqtt subscribe failed", "filter=\"%s\" error=\"%s\"",
-			      b->cfg->rules[i].filter, mosquitto_strerror(rc));
+			             b->cfg->rules[i].filter, mosquitto_strerror(rc));
 	}
 }
 
@@ -75,7 +75,7 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitt
 	if (!GET(b->stopping) && !first) {
 		ADD(b->st.reconnects, 1);
 		bridge_event(b, 1, "mqtt connection lost, reconnecting", "error=\"%s\"",
-		      rc == MOSQ_ERR_CONN_LOST ? "connection lost" : mosquitto_strerror(rc));
+		             rc == MOSQ_ERR_CONN_LOST ? "connection lost" : mosquitto_strerror(rc));
 	}
 }
 
@@ -90,7 +90,7 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
 			bridge_event(b, 0, "mqtt subscription refused by the broker", "filter=\"%s\"", b->cfg->rules[i].filter);
 		else if (granted[0] < 1)
 			bridge_event(b, 1, "mqtt subscription granted only QoS 0: no delivery guarantee",
-			      "filter=\"%s\"", b->cfg->rules[i].filter);
+			             "filter=\"%s\"", b->cfg->rules[i].filter);
 		else
 			bridge_event(b, 3, "mqtt subscribed", "filter=\"%s\" qos=%d", b->cfg->rules[i].filter, granted[0]);
 	}
@@ -117,8 +117,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		if (!b->full_said) {
 			b->full_said = 1;
 			bridge_event(b, 1, "spool full: pausing MQTT intake until Kafka catches up",
-			      "spool_bytes=%llu spool_max=%llu", (unsigned long long)nx_spool_bytes(b->spool),
-			      (unsigned long long)b->cfg->spool.max_bytes);
+			             "spool_bytes=%llu spool_max=%llu", (unsigned long long)nx_spool_bytes(b->spool),
+			             (unsigned long long)b->cfg->spool.max_bytes);
 		}
 		ADD(b->st.waits, 1);
 		bridge_wait_room(b, 200);
@@ -126,7 +126,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	if (b->full_said && !nx_spool_full(b->spool)) {
 		b->full_said = 0;
 		bridge_event(b, 2, "spool has room again: resuming MQTT intake", "spool_bytes=%llu",
-		      (unsigned long long)nx_spool_bytes(b->spool));
+		             (unsigned long long)nx_spool_bytes(b->spool));
 	}
 	int rc = b->fatal ? nx_err(e, sizeof e, "%s", "bridge stopping after a fatal error")
 	                  : nx_spool_append(b->spool, &rec, &ticket, e, sizeof e);
