@@ -80,6 +80,16 @@ kafka_dump() {
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
+suite_teardown() {
+  # a tmpfs a test mounted for its spool
+  if [ -n "${SPOOL_MNT:-}" ]; then
+    for p in "${NX_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    sleep 0.2
+    umount "$SPOOL_MNT" 2>/dev/null
+  fi
+  return 0
+}
+
 @test "usage errors exit 2 with a clear message" {
   run nexus-mqtt2kafka
   assert_failure 2
@@ -476,4 +486,29 @@ CONF
   echo "$output"
   assert_success
   wait_log bridge 'Kafka queue has room again'
+}
+
+@test "disk full: a message that cannot be spooled is not acknowledged; exit 1, restart delivers all" {
+  [ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+  SPOOL_MNT="$T/spool"
+  mkdir -p "$SPOOL_MNT"
+  mount -t tmpfs -o size=128k tmpfs "$SPOOL_MNT" || skip "cannot mount tmpfs here"
+  start_broker; start_kafka
+  kill -USR1 "$KAFKA_PID"; wait_log kafka 'brokers down'
+  start_bridge --drain-timeout 1s
+  "$NEXUS_TESTBIN/mqtt-load" -p "$MQ_PORT" -n 1000 -d 10 -e "$T/expected.tsv" &
+  local pub=$!
+  wait "$BRIDGE_PID" && fail "bridge kept running with a full disk"
+  assert_file_contains "$T/bridge.log" 'cannot spool a message: spool write: No space left on device'
+  # room again, Kafka back: the spooled part is replayed, the broker resends the rest
+  mount -o remount,size=16m "$SPOOL_MNT"
+  kill -USR2 "$KAFKA_PID"
+  mv "$T/bridge.log" "$T/bridge-1.log"
+  start_bridge
+  wait "$pub"
+  wait_kafka 1000
+  kafka_dump > "$T/got.bin"
+  run "$CHECK" "$T/expected.tsv" "$T/got.bin"
+  echo "$output"
+  assert_success
 }
