@@ -431,8 +431,6 @@ CONF
   assert_output --regexp 'refused the connection: .*(authori|password)'
   # a config file with an unknown option is a usage error
   printf 'mqtt mqtt://127.0.0.1:1\nbogus 1\n' > "$T/bad.conf"
-  # (lib/opts.c does not free its vector on this error path; not ours to change, so LSan is
-  # told to look away for this one run under `make asan`)
   run nexus-mqtt2kafka --config "$T/bad.conf"
   assert_failure 2
   assert_output --partial "unknown option 'bogus'"
