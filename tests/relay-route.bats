@@ -21,9 +21,8 @@ suite_setup() {
   run curl -sS --cacert "$T/pki/ca.crt" --resolve "b.test:$RP:127.0.0.1" "https://b.test:$RP/who"
   assert_success
   assert_output "backend b.test"
-  run grep -c 'outcome=ok' "$T/relay.log"
-  assert_output 2
-  assert_file_contains "$T/relay.log" "proto=tls key=b.test route=127.0.0.1:$PB"
+  wait_log "$T/relay.log" 'outcome=ok' 2
+  wait_log "$T/relay.log" "proto=tls key=b.test route=127.0.0.1:$PB"
 }
 
 @test "openssl s_client -servername sees the backend's own certificate" {
@@ -55,7 +54,7 @@ suite_setup() {
   # route; other.test has no route and would get the relay's 502)
   run rawclient "$RP" --send "GET http://web.test:$RP/who HTTP/1.0\r\nHost: other.test\r\n\r\n"
   assert_output --partial "Server: SimpleHTTP"
-  assert_file_contains "$T/relay.log" "proto=http key=web.test route=127.0.0.1:$PH outcome=ok"
+  wait_log "$T/relay.log" "proto=http key=web.test route=127.0.0.1:$PH outcome=ok"
 }
 
 @test "a ClientHello written 7 bytes at a time still routes" {
@@ -99,7 +98,7 @@ while True:
   wait_port "$RP"
   run rawclient "$RP" --timeout 5
   assert_output --partial "220 banner"
-  assert_file_contains "$T/relay.log" "proto=tcp key=tcp:$RP"
+  wait_log "$T/relay.log" "proto=tcp key=tcp:$RP"
 }
 
 @test "bytes that are neither TLS nor HTTP go to the tcp:PORT route at once, replayed first" {
@@ -128,7 +127,7 @@ while True:
   relay --route "web.test=127.0.0.1:$DEAD"
   run curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/"
   assert_output 502
-  assert_file_contains "$T/relay.log" "outcome=dial-failed"
+  wait_log "$T/relay.log" "outcome=dial-failed"
 }
 
 @test "SIGTERM: the relay stops gracefully and says so" {
