@@ -138,3 +138,12 @@ while True:
   assert_failure
   assert_file_contains "$T/relay.log" "msg=stopped"
 }
+
+@test "--user: the relay drops root after binding and still routes" {
+  [ "$(id -u)" = 0 ] || skip "needs root"
+  relay --route "web.test=127.0.0.1:$PH" --user nobody
+  run ps -o user= -p "$RELAY_PID"
+  assert_output nobody
+  run curl -sS --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  assert_output "backend web"
+}
