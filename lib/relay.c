@@ -228,6 +228,7 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	nx_pump_init(c->pump, loop, c->fd, c->bfd, pump_done, c);
 	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
 	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
+	nx_pump_set_splice(c->pump, r->cfg.splice);
 	free(c->in);
 	c->in = NULL;
 	if (nx_pump_start(c->pump, err, sizeof err) < 0)

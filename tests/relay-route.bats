@@ -72,15 +72,24 @@ suite_setup() {
   assert_output --partial "backend web"
 }
 
-@test "half-close: a client that shuts its write side after the request gets the whole reply" {
+# half_close_bulk [RELAY OPTIONS]: a 3 MB reply to a client that half-closed, byte for byte.
+half_close_bulk() {
   head -c 3000000 /dev/urandom > "$T/www-web/big.bin"
-  relay --route "web.test=127.0.0.1:$PH"
+  relay --route "web.test=127.0.0.1:$PH" "$@"
   rawclient "$RP" --send "GET /big.bin HTTP/1.0\r\nHost: web.test\r\n\r\n" --half-close > "$T/got" 2> "$T/err"
   assert_file_contains "$T/err" EOF
   # strip the response head, compare the body
   python3 -c 'import sys;d=open(sys.argv[1],"rb").read();sys.stdout.buffer.write(d[d.index(b"\r\n\r\n")+4:])' "$T/got" > "$T/body"
   run cmp "$T/body" "$T/www-web/big.bin"
   assert_success
+}
+
+@test "half-close: a client that shuts its write side after the request gets the whole reply" {
+  half_close_bulk
+}
+
+@test "--splice: the same transfer, zero-copy, arrives whole" {
+  half_close_bulk --splice
 }
 
 @test "tcp:PORT route: a silent client is routed by the port after the first-bytes timeout" {
