@@ -96,11 +96,12 @@ static void conn_log(struct conn *c)
 	relay_log(r, NX_LOG_INFO, "conn",
 	          "client=%s port=%u proto=%s key=%s route=%s outcome=%s%s%s up=%llu down=%llu "
 	          "ms=%llu",
-	          c->peer, c->port, proto_name(c->proto), nx_log_q(qkey, sizeof qkey, c->key[0] ? c->key : "-"),
-	          nx_log_q(qvia, sizeof qvia, c->via ? c->via : "-"), c->outcome ? c->outcome : "closed", c->why ? " why=" : "",
+	          c->peer, c->port, proto_name(c->proto),
+	          nx_log_q(qkey, sizeof qkey, c->key[0] ? c->key : "-"),
+	          nx_log_q(qvia, sizeof qvia, c->via ? c->via : "-"),
+	          c->outcome ? c->outcome : "closed", c->why ? " why=" : "",
 	          c->why ? nx_log_q(qwhy, sizeof qwhy, c->why) : "", (unsigned long long)c->up,
-	          (unsigned long long)c->down,
-	          (unsigned long long)(nx_loop_now(r->loop) - c->t0));
+	          (unsigned long long)c->down, (unsigned long long)(nx_loop_now(r->loop) - c->t0));
 }
 
 void conn_free(struct conn *c)

@@ -169,7 +169,8 @@ static void http_host_found(void **state)
 	    http("GET http://abs.test:81/x?y HTTP/1.1\r\nHost: other.test\r\n\r\nBODY", &s),
 	    NX_SNIFF_DONE);
 	assert_string_equal(s.name, "abs.test");
-	assert_int_equal(s.consumed, strlen("GET http://abs.test:81/x?y HTTP/1.1\r\nHost: other.test\r\n\r\n"));
+	assert_int_equal(s.consumed,
+	                 strlen("GET http://abs.test:81/x?y HTTP/1.1\r\nHost: other.test\r\n\r\n"));
 	assert_int_equal(http("OPTIONS HTTPS://abs.test HTTP/1.1\r\n\r\n", &s), NX_SNIFF_DONE);
 	assert_string_equal(s.name, "abs.test");
 }
