@@ -129,6 +129,9 @@ while True:
   wait_port "$RP"
   run sh -c "python3 '$RELAY_PY' $RP --send 'SSH-2.0-test\r\nmore' --half-close --timeout 5 2>/dev/null"
   assert_output "$(printf 'SSH-2.0-test\r\nmore')"
+  # a line protocol whose first word looks like an HTTP method is not HTTP either
+  run sh -c "python3 '$RELAY_PY' $RP --send 'HELO relay.test\r\n' --half-close --timeout 5 2>/dev/null"
+  assert_output "$(printf 'HELO relay.test\r\n')"
 }
 
 @test "a backend that refuses the connection gives HTTP 502, not a hang" {
