@@ -397,7 +397,6 @@ static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 		strcpy(c->peer, "-");
 	if (!c->peer[0])
 		strcpy(c->peer, "-");
-	nx_set_nonblock(fd, 1);
 	c->next = r->conns;
 	if (r->conns)
 		r->conns->prev = c;
@@ -474,6 +473,7 @@ int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen)
 
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
+	nx_set_nonblock(fd, 1); /* accepted fds already are (accept4), inherited ones may not be */
 	return conn_start(r, fd, err, errlen);
 }
 
