@@ -12,6 +12,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,16 +240,33 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	c->st = C_PUMP;
 }
 
+/* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
+static int dial_target(const struct relay_target *t)
+{
+	int fd = socket(t->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&t->sa, t->len) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void route_local(struct conn *c)
 {
 	struct nx_relay *r = c->r;
-	char err[NX_ERRLEN];
 	c->st = C_DIAL;
 	nx_timer_stop(r->loop, &c->timer);
 	nx_loop_del(r->loop, c->fd); /* the pump takes the client fd over */
-	c->bfd = nx_dial_tcp(c->route->addr, err, sizeof err);
+	c->bfd = dial_target(&r->targets[c->route - r->cfg.routes]);
 	if (c->bfd < 0)
 		return dial_failed(c, "connect failed");
+	/* A pump forwards whatever it has at once: Nagle would only add delay (TLS records
+	 * already batch), so both sides go out without waiting. */
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (nx_loop_add(r->loop, c->bfd, NX_EV_WRITE, dial_ready, c) < 0)
 		return dial_failed(c, "epoll");
 	nx_timer_start(r->loop, &c->timer, r->cfg.dial_ms, dial_timeout, c);
@@ -479,6 +499,27 @@ int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 
+static int resolve_target(const struct nx_relay_route *rt, struct relay_target *t, char *err,
+                          size_t errlen)
+{
+	char host[256], port[8];
+	uint16_t p;
+	if (nx_split_hostport(rt->addr, host, sizeof host, &p, err, errlen) < 0)
+		return -1;
+	snprintf(port, sizeof port, "%u", p);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host[0] ? host : "127.0.0.1", port, &hints, &res);
+	if (rc != 0)
+		return nx_err(err, errlen, "route %s: cannot resolve %s: %s", rt->key, rt->addr,
+		              gai_strerror(rc));
+	memcpy(&t->sa, res->ai_addr, res->ai_addrlen);
+	t->len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
 struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config *cfg, char *err,
                               size_t errlen)
 {
@@ -499,6 +540,18 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 		r->cfg.hub_reply_ms = 5000;
 	if (!r->cfg.max_conns)
 		r->cfg.max_conns = 4096;
+	r->targets = calloc(r->cfg.nroutes ? r->cfg.nroutes : 1, sizeof *r->targets);
+	if (!r->targets) {
+		free(r);
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < r->cfg.nroutes; i++)
+		if (resolve_target(&r->cfg.routes[i], &r->targets[i], err, errlen) < 0) {
+			free(r->targets);
+			free(r);
+			return NULL;
+		}
 	r->hub_fd = -1;
 	r->hub_backoff = HUB_BACKOFF_MIN_MS;
 	r->accepting = 1;
@@ -561,5 +614,6 @@ void nx_relay_free(struct nx_relay *r)
 		close(r->listeners[i]);
 	}
 	relay_hub_close(r);
+	free(r->targets);
 	free(r);
 }

@@ -5,6 +5,7 @@
 #define NEXUS_RELAY_CONN_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "loop.h"
 #include "pump.h"
@@ -40,9 +41,16 @@ struct conn {
 	uint64_t up, down;
 };
 
+/* A --route address, resolved once at start: dialling never blocks the loop on DNS. */
+struct relay_target {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
 struct nx_relay {
 	struct nx_loop *loop;
 	struct nx_relay_config cfg;
+	struct relay_target *targets; /* targets[i] is where cfg.routes[i] goes */
 	int listeners[MAX_LISTENERS];
 	size_t nlisteners;
 	int accepting; /* listeners in the poll set */
