@@ -13,9 +13,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void hub_retry(struct nx_loop *loop, void *arg) { relay_hub_connect(arg); }
+
+/* Connect without ever blocking: a unix connect to a hub whose accept queue is full would
+ * otherwise freeze every client of the relay. EAGAIN is just another failed attempt. */
+static int dial_hub(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sun.sun_path)
+		return nx_err(err, errlen, "socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return nx_err(err, errlen, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		int e = errno;
+		close(fd);
+		return nx_err(err, errlen, "%s: %s", path,
+		              e == EAGAIN ? "hub not accepting (queue full)" : strerror(e));
+	}
+	return fd;
+}
 
 static void queue_push(struct conn **head, struct conn **tail, struct conn *c)
 {
@@ -168,7 +189,7 @@ void relay_hub_connect(struct nx_relay *r)
 	char err[NX_ERRLEN];
 	if (r->hub_fd >= 0 || !r->cfg.hub_path || r->stopping)
 		return;
-	int fd = nx_dial_unix(r->cfg.hub_path, SOCK_SEQPACKET, err, sizeof err);
+	int fd = dial_hub(r->cfg.hub_path, err, sizeof err);
 	if (fd < 0) {
 		if (r->hub_was_up || r->hub_backoff == HUB_BACKOFF_MIN_MS) {
 			char q[300];
