@@ -15,6 +15,7 @@
 #define ANSWER_LINGER_MS 2000
 #define HUB_BACKOFF_MIN_MS 100
 #define HUB_BACKOFF_MAX_MS 2000
+#define HUB_MAX_ABANDONED 8 /* this many unanswered handoffs: the hub is stuck, redial it */
 #define MAX_LISTENERS 64
 
 enum conn_state { C_SNIFF, C_DIAL, C_PUMP, C_HUB_SEND, C_HUB_WAIT, C_ANSWER, C_ABANDONED };
@@ -61,6 +62,7 @@ struct nx_relay {
 	struct nx_timer hub_timer;
 	uint64_t hub_backoff;
 	int hub_was_up;
+	size_t abandoned; /* handoffs answered 503 for lack of a reply, reply still awaited */
 	struct conn *send_head, *send_tail; /* waiting for room on the hub socket */
 	struct conn *wait_head, *wait_tail; /* sent, waiting for the reply byte (FIFO) */
 	/* shutdown */
