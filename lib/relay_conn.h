@@ -80,6 +80,13 @@ void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t t
 void answer_no_route(struct conn *c);
 void answer_busy(struct conn *c, const char *outcome);
 
+/* relay_route.c */
+const struct nx_relay_route *relay_route_find(const struct nx_relay *r, const char *key);
+int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t, char *err,
+                         size_t errlen);
+/* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
+int relay_dial_target(const struct relay_target *t);
+
 /* relay_hub.c */
 void relay_hub_connect(struct nx_relay *r);
 /* Queue c for the hub (its fd already out of the loop); answers 503 when the hub is down. */
