@@ -254,9 +254,39 @@ static void route_by_name(struct conn *c, const struct nx_sniff *s)
 	conn_route(c);
 }
 
-/* Look at what we have. Returns 1 when the connection left the sniff state. */
-static int sniff_decide(struct conn *c, int eof)
+/* A client feeding its first bytes one per segment must not make us re-parse the whole
+ * buffer each time (quadratic work, a cheap CPU attack): only parse again when the new bytes
+ * can change the answer. TLS: once the ClientHello's length is known (nx_sniff.need). HTTP:
+ * when the request line or the head has just ended (an LF in the new bytes), or while the
+ * buffer is tiny (the method check). */
+static int worth_parsing(struct conn *c, size_t old)
 {
+	if (c->proto == P_TLS)
+		return c->inlen >= c->tls_need;
+	if (c->proto != P_HTTP || c->inlen <= 32)
+		return 1;
+	const unsigned char *b = c->in;
+	for (size_t i = old; i < c->inlen; i++) {
+		const unsigned char *nl = memchr(b + i, '\n', c->inlen - i);
+		if (!nl)
+			return 0;
+		i = (size_t)(nl - b);
+		if (!c->http_eol) {
+			c->http_eol = 1;
+			return 1;
+		}
+		if ((i >= 1 && b[i - 1] == '\n') || (i >= 2 && b[i - 1] == '\r' && b[i - 2] == '\n'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Look at what we have (old: how much we had before the last read). Returns 1 when the
+ * connection left the sniff state. */
+static int sniff_decide(struct conn *c, int eof, size_t old)
+{
+	if (!eof && c->inlen < SNIFF_BUF && !worth_parsing(c, old))
+		return 0;
 	struct nx_sniff s;
 	enum nx_sniff_result t = nx_sniff_tls(c->in, c->inlen, &s);
 	if (t != NX_SNIFF_NOT_THIS) {
@@ -269,7 +299,7 @@ static int sniff_decide(struct conn *c, int eof)
 			c->why = s.why;
 			conn_answer(c, "invalid", 0, NX_TLS_ALERT_DECODE_ERROR);
 			return 1;
-		default: break;
+		default: c->tls_need = s.need; break;
 		}
 	} else {
 		enum nx_sniff_result h = nx_sniff_http(c->in, c->inlen, &s);
@@ -314,8 +344,9 @@ static void sniff_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		c->outcome = "eof";
 		return conn_free(c);
 	}
+	size_t old = c->inlen;
 	c->inlen += (size_t)n;
-	sniff_decide(c, n == 0);
+	sniff_decide(c, n == 0, old);
 }
 
 static void sniff_timeout(struct nx_loop *loop, void *arg)

@@ -30,6 +30,8 @@ struct conn {
 	int fd, bfd;
 	unsigned char *in;
 	size_t inlen;
+	size_t tls_need;  /* TLS: do not re-parse before this many bytes (nx_sniff.need) */
+	int http_eol;     /* HTTP: the request line is complete */
 	struct nx_timer timer;
 	struct nx_pump *pump;
 	const struct nx_relay_route *route;

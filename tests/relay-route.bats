@@ -191,3 +191,9 @@ c,_=s.accept();time.sleep(60)' "$QP"
   second=$(grep -n 'outcome=ok' "$T/relay.log" | head -1 | cut -d: -f1)
   [ "$first" -lt "$second" ]
 }
+
+@test "an HTTP head dripped 3 bytes at a time (line ends split across reads) still routes" {
+  relay --route "web.test=127.0.0.1:$PH"
+  run rawclient "$RP" --send "GET /who HTTP/1.0\r\nX-A: 1\r\nHost: web.test\r\n\r\n" --chunk 3 --delay 0.005
+  assert_output --partial "backend web"
+}
