@@ -197,3 +197,22 @@ c,_=s.accept();time.sleep(60)' "$QP"
   run rawclient "$RP" --send "GET /who HTTP/1.0\r\nX-A: 1\r\nHost: web.test\r\n\r\n" --chunk 3 --delay 0.005
   assert_output --partial "backend web"
 }
+
+@test "--inetd with --route: one relay per connection, the reply comes through, the process exits" {
+  IP=$(free_port)
+  bg inetd systemd-socket-activate -l "127.0.0.1:$IP" --inetd -a \
+    nexus-relay --inetd --route "web.test=127.0.0.1:$PH"
+  wait_port "$IP"
+  for i in 1 2; do
+    run curl -sS --max-time 10 --resolve "web.test:$IP:127.0.0.1" "http://web.test:$IP/who"
+    assert_output "backend web"
+  done
+  # each connection's relay logged its line and is gone
+  wait_log "$T/inetd.log" "outcome=ok" 2
+  for _ in $(seq 50); do
+    pgrep -f "^nexus-relay --inetd --route web.test=127.0.0.1:$PH" >/dev/null || break
+    sleep 0.1
+  done
+  run pgrep -f "^nexus-relay --inetd --route web.test=127.0.0.1:$PH"
+  assert_failure
+}
