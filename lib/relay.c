@@ -223,10 +223,8 @@ static void conn_route(struct conn *c)
 		c->via = "hub";
 		return relay_hub_route(c);
 	}
-	if (c->proto == P_TCP) { /* no protocol to say it in */
-		c->outcome = "no-route";
-		return conn_free(c);
-	}
+	/* A plain TCP client has no protocol to be told in: it gets a clean FIN (answer with no
+	 * message, then drain), not the reset a close with unread input would send. */
 	answer_no_route(c);
 }
 
@@ -333,7 +331,19 @@ static int sniff_decide(struct conn *c, int eof, size_t old)
 static void sniff_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct conn *c = arg;
-	ssize_t n = read(fd, c->in + c->inlen, SNIFF_BUF - c->inlen);
+	if (c->inlen == c->incap && c->incap < SNIFF_BUF) {
+		/* Grow only for clients that need it: thousands of connections being sniffed
+		 * should not each hold 64 KiB. */
+		size_t cap = c->incap * 4 < SNIFF_BUF ? c->incap * 4 : SNIFF_BUF;
+		unsigned char *in = realloc(c->in, cap);
+		if (!in) {
+			c->outcome = "out-of-memory";
+			return conn_free(c);
+		}
+		c->in = in;
+		c->incap = cap;
+	}
+	ssize_t n = read(fd, c->in + c->inlen, c->incap - c->inlen);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -367,7 +377,7 @@ static void sniff_timeout(struct nx_loop *loop, void *arg)
 static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	unsigned char *in = malloc(SNIFF_BUF);
+	unsigned char *in = malloc(SNIFF_BUF_FIRST);
 	if (!c || !in) {
 		free(c);
 		free(in);
@@ -378,6 +388,7 @@ static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 	c->fd = fd;
 	c->bfd = -1;
 	c->in = in;
+	c->incap = SNIFF_BUF_FIRST;
 	c->st = C_SNIFF;
 	c->t0 = nx_loop_now(r->loop);
 	c->port = nx_local_port(fd);

@@ -12,6 +12,7 @@
 #include "relay.h"
 
 #define SNIFF_BUF NX_PUMP_BUFSZ /* the prelude must fit the pump buffer it is replayed from */
+#define SNIFF_BUF_FIRST 4096    /* most ClientHellos and heads fit; grown x4 up to SNIFF_BUF */
 #define ANSWER_LINGER_MS 2000
 #define HUB_BACKOFF_MIN_MS 100
 #define HUB_BACKOFF_MAX_MS 2000
@@ -29,7 +30,7 @@ struct conn {
 	enum conn_proto proto;
 	int fd, bfd;
 	unsigned char *in;
-	size_t inlen;
+	size_t inlen, incap;
 	size_t tls_need;  /* TLS: do not re-parse before this many bytes (nx_sniff.need) */
 	int http_eol;     /* HTTP: the request line is complete */
 	struct nx_timer timer;
