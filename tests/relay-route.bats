@@ -179,9 +179,14 @@ c,_=s.accept();time.sleep(60)' "$QP"
 
 @test "--max-conns: clients over the limit wait in the accept queue, then are served" {
   relay --route "web.test=127.0.0.1:$PH" --max-conns 1 --first-bytes-timeout 30s
-  python3 -c 'import socket,sys,time;s=socket.create_connection(("127.0.0.1",int(sys.argv[1])));time.sleep(1.5);s.close()' "$RP" &
+  python3 -c '
+import socket,sys,time
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1])))
+open(sys.argv[2],"w").close()
+time.sleep(1.5);s.close()' "$RP" "$T/held" &
   holder=$!
-  sleep 0.5
+  wait_file "$T/held"
+  sleep 0.2 # the relay accepts it (and then stops accepting) right after the connect
   run curl -sS --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
   wait "$holder"
   assert_output "backend web"
