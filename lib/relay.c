@@ -1,6 +1,9 @@
-/* relay.c — see relay.h. One struct conn per client; its state says who owns its fd:
- * SNIFF (we read), DIAL/PUMP (local route), HUB_SEND/HUB_WAIT (queued for or sent to the
- * hub), ANSWER (we told the client "no" and drain its input until it closes). */
+/* relay.c — see relay.h. Listeners, sniffing, local routes, life cycle; the hub side is in
+ * relay_hub.c, route parsing/lookup/dialling in relay_route.c.
+ * One struct conn per client; its state says who owns its fd: SNIFF (we read), DIAL/PUMP
+ * (local route), HUB_SEND/HUB_WAIT (queued for or sent to the hub), ABANDONED (the hub did
+ * not answer in time: client told 503 and shut down, queue entry kept for the late reply),
+ * ANSWER (we told the client "no" and drain its input until it closes). */
 #include "relay_conn.h"
 #include "handoff.h"
 #include "hostname.h"

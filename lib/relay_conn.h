@@ -1,6 +1,6 @@
 /* relay_conn.h — nexus-relay engine internals shared by relay.c (listeners, sniffing, local
- * routes) and relay_hub.c (the hub connection and its handoff queues). Not a public API:
- * only lib/relay*.c include it. */
+ * routes), relay_route.c (route table, resolving, dialling) and relay_hub.c (the hub
+ * connection and its handoff queues). Not a public API: only lib/relay*.c include it. */
 #ifndef NEXUS_RELAY_CONN_H
 #define NEXUS_RELAY_CONN_H
 #include <stddef.h>
