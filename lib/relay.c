@@ -170,6 +170,28 @@ static void dial_failed(struct conn *c, const char *why)
 
 static void dial_timeout(struct nx_loop *loop, void *arg) { dial_failed(arg, "connect timeout"); }
 
+/* The PROXY protocol v1 line (haproxy's spec) telling a --route backend who the client is:
+ * "PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\n". Returns its length. */
+static size_t proxy_line(int fd, char *buf, size_t n)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof peer, ll = sizeof local;
+	char pip[48], lip[48];
+	uint16_t pport, lport;
+	int len;
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+	    peer.ss_family != local.ss_family ||
+	    (peer.ss_family != AF_INET && peer.ss_family != AF_INET6) ||
+	    !nx_fmt_addr((struct sockaddr *)&peer, buf, n, pip, &pport) ||
+	    !nx_fmt_addr((struct sockaddr *)&local, buf, n, lip, &lport))
+		len = snprintf(buf, n, "PROXY UNKNOWN\r\n");
+	else
+		len = snprintf(buf, n, "PROXY TCP%c %s %s %u %u\r\n",
+		               peer.ss_family == AF_INET ? '4' : '6', pip, lip, pport, lport);
+	return len > 0 && (size_t)len < n ? (size_t)len : 0;
+}
+
 static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct conn *c = arg;
@@ -183,6 +205,13 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	if (!c->pump)
 		return dial_failed(c, "out of memory");
 	nx_pump_init(c->pump, loop, c->fd, c->bfd, pump_done, c);
+	if (r->cfg.proxy_protocol) {
+		char line[128];
+		size_t n = proxy_line(c->fd, line, sizeof line);
+		if (nx_pump_preload(c->pump, 0, line, n) < 0 ||
+		    c->inlen > NX_PUMP_BUFSZ - n) /* a full 64 KiB head leaves no room for it */
+			return dial_failed(c, "no room for the PROXY line");
+	}
 	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
 	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
 	nx_pump_set_splice(c->pump, r->cfg.splice);

@@ -221,3 +221,18 @@ time.sleep(1.5);s.close()' "$RP" "$T/held" &
   run pgrep -f "^nexus-relay --inetd --route web.test=127.0.0.1:$PH"
   assert_failure
 }
+
+@test "--proxy-protocol: the backend first reads a PROXY v1 line naming the real client" {
+  EP=$(free_port)
+  # a backend that answers with the first line it got
+  bg proxyecho python3 -c '
+import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
+while True:
+    c,_=s.accept();f=c.makefile("rb");line=f.readline();c.sendall(line);c.close()' "$EP"
+  wait_port "$EP"
+  relay --route "web.test=127.0.0.1:$EP" --proxy-protocol
+  run sh -c "python3 '$RELAY_PY' $RP --send 'GET / HTTP/1.0\r\nHost: web.test\r\n\r\n' --timeout 5 2>/dev/null"
+  assert_output --regexp "^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 [0-9]+ $RP"
+}
