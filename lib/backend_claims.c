@@ -1,260 +1,153 @@
 /* backend_claims.c — see backend_claims.h. */
 #include "backend_claims.h"
+#include "units.h"
 #include "util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-int nx_backend_hostname(const char *in, char *out, char *err, size_t errlen)
+int nx_hostname_normalize(const char *in, char out[NX_HOSTNAME_MAX + 1], char *err,
+                          size_t errlen)
 {
-	size_t n = strlen(in);
-	while (n && isspace((unsigned char)in[0])) {
+	while (isspace((unsigned char)*in))
 		in++;
+	size_t n = strlen(in);
+	while (n > 0 && isspace((unsigned char)in[n - 1]))
 		n--;
-	}
-	while (n && isspace((unsigned char)in[n - 1]))
-		n--;
-	if (n && in[n - 1] == '.')
+	if (n > 0 && in[n - 1] == '.')
 		n--;
 	if (n == 0)
 		return nx_err(err, errlen, "empty hostname");
 	if (n > NX_HOSTNAME_MAX)
-		return nx_err(err, errlen, "hostname too long");
-	if ((n >= 4 && (strncasecmp(in, "tcp:", 4) == 0 || strncasecmp(in, "udp:", 4) == 0)))
-		return nx_err(err, errlen, "hostname may not start with tcp: or udp:");
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)in[i]);
-	out[n] = '\0';
-	const char *p = out;
-	int wildcard = 0;
-	if (p[0] == '*') {
-		if (p[1] != '.')
-			return nx_err(err, errlen, "bad wildcard (only *.domain)");
-		wildcard = 1;
-		p += 2;
-	}
-	int labels = 0;
-	while (*p) {
-		size_t len = 0;
-		for (; p[len] && p[len] != '.'; len++) {
-			unsigned char c = (unsigned char)p[len];
-			if (c == '*')
-				return nx_err(err, errlen, "bad wildcard (only *.domain)");
-			if (!isalnum(c) && c != '-' && c != '_')
-				return nx_err(err, errlen, "bad character in hostname");
-		}
-		if (len == 0 || len > 63)
-			return nx_err(err, errlen, "bad label in hostname");
-		labels++;
-		p += len;
-		if (*p == '.') {
-			p++;
-			if (!*p)
-				return nx_err(err, errlen, "bad label in hostname");
-		}
-	}
-	if (wildcard && labels < 2)
-		return nx_err(err, errlen, "wildcard needs two labels after *.");
-	if (labels == 0)
-		return nx_err(err, errlen, "empty hostname");
-	return 0;
-}
-
-void nx_backend_claims_free(struct nx_backend_claims *c)
-{
-	for (size_t i = 0; i < c->n_hostnames; i++)
-		free(c->hostnames[i]);
-	free(c->hostnames);
-	free(c->tcp_ports);
-	memset(c, 0, sizeof *c);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int cmp_u16(const void *a, const void *b)
-{
-	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
-}
-
-/* An optional integer claim; absent or null → def. */
-static int int_claim(const json_t *claims, const char *name, int64_t def, int64_t *out,
-                     char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(claims, name);
-	if (!v || json_is_null(v)) {
-		*out = def;
-		return 0;
-	}
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return 0;
-	}
-	if (json_is_real(v) && json_real_value(v) > -1e15 && json_real_value(v) < 1e15) {
-		*out = (int64_t)json_real_value(v);
-		return 0;
-	}
-	return nx_err(err, errlen, "claim %s is not a number", name);
-}
-
-static int parse_hostnames(const json_t *claims, struct nx_backend_claims *c, char *err,
-                           size_t errlen)
-{
-	const json_t *hs = json_object_get(claims, "hostnames");
-	if (!hs || json_is_null(hs))
-		return 0;
-	if (!json_is_array(hs))
-		return nx_err(err, errlen, "claim hostnames is not an array");
-	size_t n = json_array_size(hs);
-	if (n > NX_CLAIMS_MAX_HOSTNAMES)
-		return nx_err(err, errlen, "too many hostnames");
-	if (n == 0)
-		return 0;
-	c->hostnames = calloc(n, sizeof *c->hostnames);
-	if (!c->hostnames)
-		return nx_err(err, errlen, "out of memory");
+		return nx_err(err, errlen, "hostname longer than %d characters", NX_HOSTNAME_MAX);
 	for (size_t i = 0; i < n; i++) {
-		const char *s = json_string_value(json_array_get(hs, i));
-		if (!s)
-			return nx_err(err, errlen, "hostname %zu is not a string", i);
-		char norm[NX_HOSTNAME_MAX + 1], why[96];
-		if (nx_backend_hostname(s, norm, why, sizeof why) < 0)
-			return nx_err(err, errlen, "hostname %zu refused: %s", i, why);
-		c->hostnames[c->n_hostnames] = strdup(norm);
-		if (!c->hostnames[c->n_hostnames])
-			return nx_err(err, errlen, "out of memory");
-		c->n_hostnames++;
+		unsigned char c = (unsigned char)in[i];
+		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@')
+			return nx_err(err, errlen, "hostname has a character that is not allowed");
+		out[i] = (char)tolower(c);
 	}
-	qsort(c->hostnames, c->n_hostnames, sizeof *c->hostnames, cmp_str);
-	size_t o = 0;
-	for (size_t i = 0; i < c->n_hostnames; i++) {
-		if (o && strcmp(c->hostnames[o - 1], c->hostnames[i]) == 0)
-			free(c->hostnames[i]);
-		else
-			c->hostnames[o++] = c->hostnames[i];
+	out[n] = '\0';
+	if (strncmp(out, "tcp:", 4) == 0 || strncmp(out, "udp:", 4) == 0)
+		return nx_err(err, errlen, "hostname '%s' uses a reserved prefix (tcp:/udp:)", out);
+	const char *star = strchr(out, '*');
+	if (star) {
+		const char *rest = out + 2;
+		if (star != out || out[1] != '.' || strchr(rest, '*') || !strchr(rest, '.') ||
+		    rest[0] == '.' || strstr(rest, ".."))
+			return nx_err(err, errlen, "bad wildcard '%s' (use *.example.com: '*.' and "
+			                           "at least two labels)", out);
 	}
-	c->n_hostnames = o;
+	if (out[0] == '.' || strstr(out, ".."))
+		return nx_err(err, errlen, "hostname '%s' has an empty label", out);
 	return 0;
 }
 
-static int parse_ports(const json_t *claims, struct nx_backend_claims *c, char *err,
+static json_t *array_claim(json_t *claims, const char *name)
+{
+	json_t *a = json_object_get(claims, name);
+	if (json_is_array(a))
+		return a;
+	a = json_array();
+	json_object_set_new(claims, name, a);
+	return a;
+}
+
+static int array_has(const json_t *a, const json_t *v)
+{
+	size_t i;
+	const json_t *x;
+	json_array_foreach(a, i, x)
+		if (json_equal(x, v))
+			return 1;
+	return 0;
+}
+
+static int append_unique(json_t *claims, const char *name, json_t *v, char *err, size_t errlen)
+{
+	if (!v)
+		return nx_err(err, errlen, "out of memory");
+	json_t *a = array_claim(claims, name);
+	if (!a) {
+		json_decref(v);
+		return nx_err(err, errlen, "out of memory");
+	}
+	if (array_has(a, v))
+		json_decref(v);
+	else
+		json_array_append_new(a, v);
+	return 0;
+}
+
+int nx_claims_add_hostname(json_t *claims, const char *name, char *err, size_t errlen)
+{
+	char h[NX_HOSTNAME_MAX + 1];
+	if (nx_hostname_normalize(name, h, err, errlen) < 0)
+		return -1;
+	return append_unique(claims, "hostnames", json_string(h), err, errlen);
+}
+
+static int parse_port(const char *s, long long *port, char *err, size_t errlen)
+{
+	char e2[NX_ERRLEN];
+	if (nx_parse_int(s, 1, 65535, port, e2, sizeof e2) < 0)
+		return nx_err(err, errlen, "bad port '%s': %s", s, e2);
+	return 0;
+}
+
+int nx_claims_add_tcp_port(json_t *claims, const char *port, char *err, size_t errlen)
+{
+	long long p;
+	if (parse_port(port, &p, err, errlen) < 0)
+		return -1;
+	return append_unique(claims, "tcp_ports", json_integer(p), err, errlen);
+}
+
+int nx_claims_add_udp_route(json_t *claims, const char *spec, char *err, size_t errlen)
+{
+	char buf[64];
+	if (strlen(spec) >= sizeof buf)
+		return nx_err(err, errlen, "bad UDP route '%.20s...'", spec);
+	strcpy(buf, spec);
+	char *idle = strchr(buf, ':');
+	if (idle)
+		*idle++ = '\0';
+	long long p;
+	if (parse_port(buf, &p, err, errlen) < 0)
+		return -1;
+	json_t *r = json_pack("{s:I}", "port", (json_int_t)p);
+	if (idle) {
+		uint64_t ms;
+		char e2[NX_ERRLEN];
+		if (nx_parse_duration(idle, &ms, e2, sizeof e2) < 0) {
+			json_decref(r);
+			return nx_err(err, errlen, "bad UDP route '%s': %s", spec, e2);
+		}
+		json_object_set_new(r, "flow_idle_timeout_seconds",
+		                    json_integer((json_int_t)((ms + 999) / 1000)));
+	}
+	return append_unique(claims, "udp_routes", r, err, errlen);
+}
+
+int nx_claims_add_list(json_t *claims, const char *csv,
+                       int (*add)(json_t *, const char *, char *, size_t), char *err,
                        size_t errlen)
 {
-	const json_t *ps = json_object_get(claims, "tcp_ports");
-	if (ps && !json_is_null(ps)) {
-		if (!json_is_array(ps))
-			return nx_err(err, errlen, "claim tcp_ports is not an array");
-		size_t n = json_array_size(ps);
-		if (n > NX_CLAIMS_MAX_PORTS)
-			return nx_err(err, errlen, "too many tcp_ports");
-		c->tcp_ports = calloc(n ? n : 1, sizeof *c->tcp_ports);
-		if (!c->tcp_ports)
-			return nx_err(err, errlen, "out of memory");
-		for (size_t i = 0; i < n; i++) {
-			const json_t *v = json_array_get(ps, i);
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-			    json_integer_value(v) > 65535)
-				return nx_err(err, errlen, "tcp_ports[%zu] is not a port", i);
-			c->tcp_ports[c->n_tcp_ports++] = (uint16_t)json_integer_value(v);
-		}
-		qsort(c->tcp_ports, c->n_tcp_ports, sizeof *c->tcp_ports, cmp_u16);
-		size_t o = 0;
-		for (size_t i = 0; i < c->n_tcp_ports; i++)
-			if (!o || c->tcp_ports[o - 1] != c->tcp_ports[i])
-				c->tcp_ports[o++] = c->tcp_ports[i];
-		c->n_tcp_ports = o;
+	char *copy = strdup(csv), *save = NULL;
+	if (!copy)
+		return nx_err(err, errlen, "out of memory");
+	int rc = 0;
+	for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
+	     item = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*item))
+			item++;
+		char *end = item + strlen(item);
+		while (end > item && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*item)
+			rc = add(claims, item, err, errlen);
 	}
-	const json_t *us = json_object_get(claims, "udp_routes");
-	if (us && !json_is_null(us)) {
-		if (!json_is_array(us))
-			return nx_err(err, errlen, "claim udp_routes is not an array");
-		c->n_udp_routes = json_array_size(us);
-	}
-	return 0;
-}
-
-int nx_backend_claims_parse(const json_t *claims, struct nx_backend_claims *c, char *err,
-                            size_t errlen)
-{
-	memset(c, 0, sizeof *c);
-	if (!json_is_object(claims))
-		return nx_err(err, errlen, "claims are not an object");
-	const char *sub = json_string_value(json_object_get(claims, "sub"));
-	if (sub)
-		nx_sanitize(c->sub, sizeof c->sub, sub, strlen(sub));
-	if (parse_hostnames(claims, c, err, errlen) < 0 || parse_ports(claims, c, err, errlen) < 0)
-		return -1;
-	int64_t w;
-	if (int_claim(claims, "weight", 1, &w, err, errlen) < 0 ||
-	    int_claim(claims, "handshake_max_age_seconds", 0, &c->handshake_max_age_s, err,
-	              errlen) < 0 ||
-	    int_claim(claims, "reauth_interval_seconds", 0, &c->reauth_interval_s, err, errlen) <
-	        0 ||
-	    int_claim(claims, "reauth_grace_seconds", 10, &c->reauth_grace_s, err, errlen) < 0)
-		return -1;
-	c->weight = w <= 0 ? 1 : w > 1000000 ? 1000000 : (int)w;
-	if (c->reauth_grace_s <= 0)
-		c->reauth_grace_s = 10;
-	const json_t *nonce = json_object_get(claims, "session_nonce");
-	if (nonce && !json_is_null(nonce)) {
-		const char *s = json_string_value(nonce);
-		if (!s || strlen(s) >= sizeof c->session_nonce)
-			return nx_err(err, errlen, "claim session_nonce is not a nonce");
-		strcpy(c->session_nonce, s);
-	}
-	const json_t *ext = json_object_get(claims, "extensions");
-	if (json_is_array(ext)) {
-		size_t i;
-		const json_t *e;
-		json_array_foreach(ext, i, e)
-		{
-			const char *s = json_string_value(e);
-			if (s && strcmp(s, "half_close") == 0)
-				c->has_half_close = 1;
-		}
-	}
-	return 0;
-}
-
-int nx_backend_claims_check_stage0(const struct nx_backend_claims *c,
-                                   const struct nx_backend_policy *policy, char *err,
-                                   size_t errlen)
-{
-	if (c->n_hostnames == 0 && c->n_tcp_ports == 0 && c->n_udp_routes == 0)
-		return nx_err(err, errlen, "token claims no hostname or port");
-	if (c->n_udp_routes)
-		return nx_err(err, errlen, "udp routes are not served by this hub");
-	for (size_t i = 0; i < c->n_tcp_ports; i++) {
-		size_t j = 0;
-		while (j < policy->n_allow_tcp_ports && policy->allow_tcp_ports[j] != c->tcp_ports[i])
-			j++;
-		if (j == policy->n_allow_tcp_ports)
-			return nx_err(err, errlen, "tcp port %u not allowed", c->tcp_ports[i]);
-	}
-	return 0;
-}
-
-int nx_backend_claims_check_followup(const struct nx_backend_claims *s0,
-                                     const struct nx_backend_claims *s1, const char *nonce,
-                                     char *err, size_t errlen)
-{
-	if (!s1->session_nonce[0])
-		return nx_err(err, errlen, "session_nonce missing");
-	if (strcmp(s1->session_nonce, nonce) != 0)
-		return nx_err(err, errlen, "session_nonce mismatch");
-	if (s0->n_hostnames != s1->n_hostnames || s0->n_tcp_ports != s1->n_tcp_ports ||
-	    s0->n_udp_routes != s1->n_udp_routes)
-		return nx_err(err, errlen, "routes differ from stage 0");
-	for (size_t i = 0; i < s0->n_hostnames; i++)
-		if (strcmp(s0->hostnames[i], s1->hostnames[i]) != 0)
-			return nx_err(err, errlen, "hostnames differ from stage 0");
-	for (size_t i = 0; i < s0->n_tcp_ports; i++)
-		if (s0->tcp_ports[i] != s1->tcp_ports[i])
-			return nx_err(err, errlen, "tcp_ports differ from stage 0");
-	if (s0->weight != s1->weight)
-		return nx_err(err, errlen, "weight differs from stage 0");
-	return 0;
+	free(copy);
+	return rc;
 }
