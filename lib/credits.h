@@ -16,9 +16,11 @@
 #define NEXUS_CREDITS_H
 #include <stdint.h>
 
-#define NX_CREDITS_WINDOW 64
-#define NX_CREDITS_BATCH 8
-#define NX_CREDITS_CLAMP (1u << 20)
+#include "hubproto.h"
+
+#define NX_CREDITS_WINDOW NX_HUB_CREDIT_WINDOW
+#define NX_CREDITS_BATCH NX_HUB_CREDIT_BATCH
+#define NX_CREDITS_CLAMP ((uint32_t)NX_HUB_CREDIT_CLAMP)
 
 struct nx_credits {
 	uint8_t tx_limited; /* the backend has granted at least once */

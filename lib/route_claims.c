@@ -1,65 +1,10 @@
 /* route_claims.c — see route_claims.h. */
 #include "route_claims.h"
+#include "hostname.h"
 #include "util.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-
-int nx_backend_hostname(const char *in, char *out, char *err, size_t errlen)
-{
-	size_t n = strlen(in);
-	while (n && isspace((unsigned char)in[0])) {
-		in++;
-		n--;
-	}
-	while (n && isspace((unsigned char)in[n - 1]))
-		n--;
-	if (n && in[n - 1] == '.')
-		n--;
-	if (n == 0)
-		return nx_err(err, errlen, "empty hostname");
-	if (n > NX_HOSTNAME_MAX)
-		return nx_err(err, errlen, "hostname too long");
-	if ((n >= 4 && (strncasecmp(in, "tcp:", 4) == 0 || strncasecmp(in, "udp:", 4) == 0)))
-		return nx_err(err, errlen, "hostname may not start with tcp: or udp:");
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)in[i]);
-	out[n] = '\0';
-	const char *p = out;
-	int wildcard = 0;
-	if (p[0] == '*') {
-		if (p[1] != '.')
-			return nx_err(err, errlen, "bad wildcard (only *.domain)");
-		wildcard = 1;
-		p += 2;
-	}
-	int labels = 0;
-	while (*p) {
-		size_t len = 0;
-		for (; p[len] && p[len] != '.'; len++) {
-			unsigned char c = (unsigned char)p[len];
-			if (c == '*')
-				return nx_err(err, errlen, "bad wildcard (only *.domain)");
-			if (!isalnum(c) && c != '-' && c != '_')
-				return nx_err(err, errlen, "bad character in hostname");
-		}
-		if (len == 0 || len > 63)
-			return nx_err(err, errlen, "bad label in hostname");
-		labels++;
-		p += len;
-		if (*p == '.') {
-			p++;
-			if (!*p)
-				return nx_err(err, errlen, "bad label in hostname");
-		}
-	}
-	if (wildcard && labels < 2)
-		return nx_err(err, errlen, "wildcard needs two labels after *.");
-	if (labels == 0)
-		return nx_err(err, errlen, "empty hostname");
-	return 0;
-}
 
 void nx_route_claims_free(struct nx_route_claims *c)
 {
@@ -121,7 +66,8 @@ static int parse_hostnames(const json_t *claims, struct nx_route_claims *c, char
 		if (!s)
 			return nx_err(err, errlen, "hostname %zu is not a string", i);
 		char norm[NX_HOSTNAME_MAX + 1], why[96];
-		if (nx_backend_hostname(s, norm, why, sizeof why) < 0)
+		if (nx_hostname_normalize(s, strlen(s), norm, sizeof norm, NX_HOSTNAME_WILDCARD_OK, why,
+	                          sizeof why) < 0)
 			return nx_err(err, errlen, "hostname %zu refused: %s", i, why);
 		c->hostnames[c->n_hostnames] = strdup(norm);
 		if (!c->hostnames[c->n_hostnames])

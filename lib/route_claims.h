@@ -2,8 +2,8 @@
  * (shared/protocol.md §2). Signature, iss/aud and time checks are the token module's job
  * (jws.h, claims.h); this module reads the route claims out of the verified claims object:
  *
- *   hostnames   array of FQDNs or single-label wildcards "*.example.com", normalised (trim,
- *               one trailing dot dropped, lowercase); "*.com", "a.*.b", "tcp:…", "udp:…",
+ *   hostnames   array of FQDNs or single-label wildcards "*.example.com", normalised by
+ *               nx_hostname_normalize() (hostname.h); "*.com", "a.*.b", "tcp:…", "udp:…",
  *               empty names and names with a port are refused, not silently ignored
  *   tcp_ports   array of ints 1–65535, each must be in the hub's allow-list
  *   udp_routes  array of {"port":N,"flow_idle_timeout_seconds":S}; this hub does not carry
@@ -19,9 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostname.h"
+
 #define NX_CLAIMS_MAX_HOSTNAMES 256
 #define NX_CLAIMS_MAX_PORTS 64
-#define NX_HOSTNAME_MAX 253
 
 struct nx_route_claims {
 	char sub[128];       /* backend name, sanitised for logs ("" if absent) */
@@ -60,9 +61,5 @@ int nx_route_claims_check_stage0(const struct nx_route_claims *c,
 int nx_route_claims_check_followup(const struct nx_route_claims *stage0,
                                      const struct nx_route_claims *next, const char *nonce,
                                      char *err, size_t errlen);
-
-/* Normalise a hostname claim or route key into out (NX_HOSTNAME_MAX + 1 bytes): trim, drop
- * one trailing dot, lowercase; then check it is a DNS name or a valid wildcard. 0 or -1. */
-int nx_backend_hostname(const char *in, char *out, char *err, size_t errlen);
 
 #endif

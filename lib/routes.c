@@ -2,6 +2,7 @@
  * (backend, weight) and its round-robin cursor. Membership changes reset the cursor, which
  * keeps the scheme exact without bookkeeping across changes. */
 #include "routes.h"
+#include "hostname.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -199,17 +200,9 @@ void *nx_routes_pick(struct nx_routes *rt, const char *key, const char **matched
 		return NULL;
 	struct route *r = find(rt, key, NULL);
 	if (!r && strncmp(key, "tcp:", 4) != 0 && strncmp(key, "udp:", 4) != 0) {
-		const char *dot = strchr(key, '.');
-		/* "*.rest" needs at least two labels in rest: "a.example.com" → "*.example.com". */
-		if (dot && dot != key && strchr(dot + 1, '.')) {
-			char wild[NX_ROUTE_KEY_MAX];
-			size_t rl = strlen(dot);
-			if (rl + 2 <= sizeof wild) {
-				wild[0] = '*';
-				memcpy(wild + 1, dot, rl + 1);
-				r = find(rt, wild, NULL);
-			}
-		}
+		char wild[NX_ROUTE_KEY_MAX];
+		if (nx_hostname_wildcard_of(key, wild, sizeof wild) == 0)
+			r = find(rt, wild, NULL);
 	}
 	if (!r)
 		return NULL;
