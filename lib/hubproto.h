@@ -108,9 +108,9 @@ struct nx_hub_control {
 };
 
 /* Parse the JSON of a control message (the bytes after 0x02). 0 = ok (check c->event;
- * NX_HUB_EV_UNKNOWN means ignore), -1 = not a JSON object, event missing or not a string,
- * client_id present but not a UUID, a known field with the wrong type or too long.
- * Unknown fields are ignored. */
+ * NX_HUB_EV_UNKNOWN — also a missing event — means ignore the message), -1 = not a JSON
+ * object, event not a string, client_id present but not a UUID, a known field with the
+ * wrong type or too long (JSON null counts as absent). Unknown fields are ignored. */
 int nx_hub_control_parse(const uint8_t *json, size_t len, struct nx_hub_control *c, char *err,
                          size_t errlen);
 
