@@ -14,6 +14,9 @@
  *      until it returns NX_TLS_AGAIN (the engine can hold decrypted bytes that no longer
  *      show up as fd readiness: always drain to AGAIN), nx_tls_write() what you have;
  *   4. after every callback set the interest again: nx_loop_mod(loop, fd, nx_tls_want(c)).
+ * Writing: call nx_tls_write() while it accepts bytes; NX_TLS_AGAIN is the only signal to
+ * wait (the engine then holds records to send, so nx_tls_want() includes NX_EV_WRITE and
+ * the fd callback is where to resume). The poll set never says "the app may write".
  * nx_tls_want() derives the poll set from the engine state: SENDREC (records to send) →
  * NX_EV_WRITE, RECVREC (engine wants record bytes) → NX_EV_READ. Backpressure is natural:
  * while the application leaves decrypted data unread, the engine does not want records, so
@@ -27,8 +30,8 @@
  *
  * Per-connection memory: one BR_SSL_BUFSIZE_BIDI record buffer (33 178 bytes: 16 709 in,
  * 16 469 out — the input side must take a full 16 KiB record, which every peer may send)
- * plus the BearSSL context (nx_tls_conn_size() reports the total; about 37 KiB for a
- * server connection, about 41 KiB for a client with its X.509 validator). Credentials are
+ * plus the BearSSL context: 37 992 bytes per server connection, 41 160 per client (its
+ * X.509 validator) on x86-64, in one allocation (nx_tls_conn_size()). Credentials are
  * shared and not counted.
  *
  * Only TLS 1.2 (BearSSL 0.6 has no 1.3). ALPN: a client offers what it is given (never h2
