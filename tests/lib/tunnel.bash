@@ -79,3 +79,9 @@ relay_curl() {
     --resolve "a.wild.test:$RELAY_PORT:127.0.0.1" \
     --resolve "other.test:$RELAY_PORT:127.0.0.1" "$@"
 }
+
+# start_backend NAME --hostname H... --target ADDR [--weight N]: the suites' backend.
+# nexus-tunnel when it is built, else the scripted fake-backend (same log line per connect).
+start_backend() {
+  start_fake "$@"
+}
