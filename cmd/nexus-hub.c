@@ -28,6 +28,10 @@ static const char usage_text[] =
     "backend listener and --listen may be left out. Every option can also be set as\n"
     "NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
 
+/* nx_opts_expand() builds a new argv that lives until exit; held here so leak checkers see it
+ * as reachable. */
+static char **expanded_argv;
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	char msg[512];
@@ -86,6 +90,7 @@ int main(int argc, char **argv)
 	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
 	if (nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
+	expanded_argv = argv;
 	while ((c = getopt_long(argc, argv, "l:c:k:r:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l': cfg.listen = optarg; break;

@@ -20,7 +20,9 @@ tunnel_keys() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$T/web.key" -out "$T/web.crt" \
     -subj /CN=app.test -addext 'subjectAltName=DNS:app.test,DNS:*.wild.test,DNS:other.test' \
     2>/dev/null
-  nexus-token keygen -t hs256 -o "$T/hub.secret" >/dev/null
+  # Leak checking off for this one call: under ASan, nexus-token's option vector is reported
+  # as a leak at exit (not this suite's subject; the token suites cover nexus-token).
+  ASAN_OPTIONS=detect_leaks=0 nexus-token keygen -t hs256 -o "$T/hub.secret" >/dev/null
 }
 
 wait_log() {
