@@ -28,9 +28,14 @@ static const char usage_text[] =
     "backend listener and --listen may be left out. Every option can also be set as\n"
     "NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
 
-/* nx_opts_expand() builds a new argv that lives until exit; held here so leak checkers see it
- * as reachable. */
-static char **expanded_argv;
+/* nx_opts_expand() builds a new argv of strdup'd strings; options point into it, so it is
+ * freed only after the hub. */
+static void free_argv(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -62,35 +67,32 @@ static int duration_opt(const char *name, const char *s, uint64_t *ms)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static const struct option lo[] = {
+    {"listen", required_argument, 0, 'l'},
+    {"cert", required_argument, 0, 'c'},
+    {"key", required_argument, 0, 'k'},
+    {"secret-file", required_argument, 0, 's'},
+    {"verify-key", required_argument, 0, 'p'},
+    {"relay-socket", required_argument, 0, 'r'},
+    {"allow-tcp-port", required_argument, 0, 'P'},
+    {"idle-timeout", required_argument, 0, 'i'},
+    {"leeway", required_argument, 0, 'L'},
+    {"auth-timeout", required_argument, 0, 'A'},
+    {"ping-interval", required_argument, 0, 'I'},
+    {"backend-timeout", required_argument, 0, 'B'},
+    {"verbose", no_argument, 0, 'v'},
+    {"config", required_argument, 0, 'C'},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {0, 0, 0, 0}};
+
+static int run(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"listen", required_argument, 0, 'l'},
-	    {"cert", required_argument, 0, 'c'},
-	    {"key", required_argument, 0, 'k'},
-	    {"secret-file", required_argument, 0, 's'},
-	    {"verify-key", required_argument, 0, 'p'},
-	    {"relay-socket", required_argument, 0, 'r'},
-	    {"allow-tcp-port", required_argument, 0, 'P'},
-	    {"idle-timeout", required_argument, 0, 'i'},
-	    {"leeway", required_argument, 0, 'L'},
-	    {"auth-timeout", required_argument, 0, 'A'},
-	    {"ping-interval", required_argument, 0, 'I'},
-	    {"backend-timeout", required_argument, 0, 'B'},
-	    {"verbose", no_argument, 0, 'v'},
-	    {"config", required_argument, 0, 'C'},
-	    {"help", no_argument, 0, 'h'},
-	    {"version", no_argument, 0, 'V'},
-	    {0, 0, 0, 0}};
 	struct nx_hub_config cfg = {.listen_fd = -1};
 	char err[NX_ERRLEN];
 	int c, verbose = 0;
 	long long v;
 	uint64_t ms;
-	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
-	expanded_argv = argv;
 	while ((c = getopt_long(argc, argv, "l:c:k:r:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l': cfg.listen = optarg; break;
@@ -178,5 +180,18 @@ int main(int argc, char **argv)
 	nx_notify_stopping();
 	nx_hub_free(hub);
 	nx_loop_free(loop);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char err[NX_ERRLEN];
+	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
+	if (nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err) < 0)
+		return usage_error("%s", err);
+	int n = argc;
+	char **v = argv;
+	int rc = run(argc, argv);
+	free_argv(n, v);
 	return rc;
 }
