@@ -419,6 +419,12 @@ static int cmd_issue(int argc, char **argv)
 		nx_key_free(k);
 		goto out;
 	}
+	if (alg == NX_ALG_NONE)
+		alg = nx_key_default_alg(k);
+	unsigned need = alg == NX_ALG_HS512 ? 512 : alg == NX_ALG_HS384 ? 384 : 256;
+	if (nx_key_type(k) == NX_KEY_HMAC && nx_key_bits(k) < need)
+		nx_say("warning: %s is shorter than %u bytes, the minimum for %s (RFC 7518 3.2)",
+		       o.key, need / 8, nx_alg_name(alg));
 	json_t *claims = build_claims(&o);
 	json_t *hx = o.kid ? json_pack("{s:s}", "kid", o.kid) : NULL;
 	char *tok = NULL;

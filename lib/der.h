@@ -7,6 +7,7 @@
 
 #define NX_DER_INTEGER 0x02
 #define NX_DER_BITSTRING 0x03
+#define NX_DER_OCTETSTRING 0x04
 #define NX_DER_NULL 0x05
 #define NX_DER_OID 0x06
 #define NX_DER_SEQUENCE 0x30

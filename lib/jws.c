@@ -50,7 +50,7 @@ static json_t *segment_json(const char *what, const char *s, size_t n, char *err
 		return NULL;
 	}
 	json_error_t je;
-	json_t *j = json_loadb((const char *)raw, rl, JSON_REJECT_DUPLICATES, &je);
+	json_t *j = json_loadb((const char *)raw, rl, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	free(raw);
 	if (!j) {
 		char safe[96];

@@ -119,8 +119,8 @@ static int set_ec_public(struct nx_key *k, int curve, const unsigned char *q, si
 }
 
 /* RSA private key: BearSSL keeps only the CRT parts, so derive n and e for the public half. */
-static int set_rsa_private(struct nx_key *k, const br_rsa_private_key *sk, char *err,
-                           size_t errlen)
+static int set_rsa_private(struct nx_key *k, const br_rsa_private_key *sk,
+                           const struct nx_der *e, char *err, size_t errlen)
 {
 	if (sk->n_bitlen < RSA_MIN_BITS || sk->n_bitlen > RSA_MAX_BITS)
 		return nx_err(err, errlen, "RSA key of %u bits not supported (%d to %d)",
@@ -133,17 +133,38 @@ static int set_rsa_private(struct nx_key *k, const br_rsa_private_key *sk, char 
 	k->rsa_sk.iq = keep(k, sk->iq, sk->iqlen), k->rsa_sk.iqlen = sk->iqlen;
 	if (!k->rsa_sk.p || !k->rsa_sk.q || !k->rsa_sk.dp || !k->rsa_sk.dq || !k->rsa_sk.iq)
 		return nx_err(err, errlen, "RSA key too large");
-	unsigned char n[RSA_MAX_BITS / 8 + 1], e[4];
+	unsigned char n[RSA_MAX_BITS / 8 + 1], ebuf[4];
 	size_t nlen = br_rsa_compute_modulus_get_default()(NULL, &k->rsa_sk);
 	if (nlen == 0 || nlen > sizeof n || br_rsa_compute_modulus_get_default()(n, &k->rsa_sk) != nlen)
 		return nx_err(err, errlen, "invalid RSA private key");
+	k->priv = 1;
+	if (e)
+		return set_rsa_public(k, n, nlen, e->p, e->len, err, errlen);
 	uint32_t ev = br_rsa_compute_pubexp_get_default()(&k->rsa_sk);
 	if (ev == 0)
 		return nx_err(err, errlen, "invalid RSA private key (public exponent not found)");
-	e[0] = (unsigned char)(ev >> 24), e[1] = (unsigned char)(ev >> 16);
-	e[2] = (unsigned char)(ev >> 8), e[3] = (unsigned char)ev;
-	k->priv = 1;
-	return set_rsa_public(k, n, nlen, e, 4, err, errlen);
+	ebuf[0] = (unsigned char)(ev >> 24), ebuf[1] = (unsigned char)(ev >> 16);
+	ebuf[2] = (unsigned char)(ev >> 8), ebuf[3] = (unsigned char)ev;
+	return set_rsa_public(k, n, nlen, ebuf, 4, err, errlen);
+}
+
+/* The public exponent as the private-key file states it. BearSSL keeps only the CRT parts
+ * and br_rsa_compute_pubexp() fails for about half of the keys openssl makes, so read it
+ * from RSAPrivateKey (PKCS#1: version, n, e, ...) directly or inside PKCS#8. */
+static int rsa_file_pubexp(const unsigned char *der, size_t len, struct nx_der *e)
+{
+	struct nx_der in = {der, len}, seq, ver, alg, oct, n;
+	if (nx_der_take(&in, NX_DER_SEQUENCE, &seq) < 0 ||
+	    nx_der_take(&seq, NX_DER_INTEGER, &ver) < 0)
+		return -1;
+	if (nx_der_take(&seq, NX_DER_SEQUENCE, &alg) == 0) {
+		if (nx_der_take(&seq, NX_DER_OCTETSTRING, &oct) < 0)
+			return -1;
+		return rsa_file_pubexp(oct.p, oct.len, e);
+	}
+	if (nx_der_take_uint(&seq, &n) < 0 || nx_der_take_uint(&seq, e) < 0)
+		return -1;
+	return 0;
 }
 
 static int set_ec_private(struct nx_key *k, const br_ec_private_key *sk, char *err,
@@ -211,10 +232,13 @@ static int parse_private(struct nx_key *k, const unsigned char *der, size_t len,
 	br_skey_decoder_init(&sd);
 	br_skey_decoder_push(&sd, der, len);
 	if (br_skey_decoder_last_error(&sd) != 0) {
-		rc = nx_err(err, errlen, "malformed or unsupported private key");
+		rc = nx_err(err, errlen, "malformed private key, or a type not supported "
+		                         "(RSA and EC P-256 only)");
 	} else if (br_skey_decoder_key_type(&sd) == BR_KEYTYPE_RSA) {
+		struct nx_der e;
 		k->type = NX_KEY_RSA;
-		rc = set_rsa_private(k, br_skey_decoder_get_rsa(&sd), err, errlen);
+		rc = set_rsa_private(k, br_skey_decoder_get_rsa(&sd),
+		                     rsa_file_pubexp(der, len, &e) == 0 ? &e : NULL, err, errlen);
 	} else if (br_skey_decoder_key_type(&sd) == BR_KEYTYPE_EC) {
 		k->type = NX_KEY_EC;
 		rc = set_ec_private(k, br_skey_decoder_get_ec(&sd), err, errlen);
