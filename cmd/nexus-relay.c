@@ -79,6 +79,9 @@ static void log_cb(int level, const char *msg, const char *kv, void *arg)
 }
 
 static struct nx_relay *relay;
+/* The expanded argv lives until exit; an external global keeps it reachable for LeakSanitizer
+ * (a static that is never read would be optimised away). */
+char **nexus_relay_argv;
 static uint64_t grace_ms = 10000;
 
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
 		nx_say("%s", err);
 		return 2;
 	}
+	nexus_relay_argv = argv;
 	int c;
 	long long n;
 	while ((c = getopt_long(argc, argv, "l:H:r:u:nhV", longopts, NULL)) != -1) {
