@@ -117,3 +117,43 @@ int nx_claims_add_list(json_t *claims, const char *csv,
 	free(copy);
 	return rc;
 }
+
+int nx_claims_add_backend_env(json_t *claims, char *(*getenv_fn)(const char *), char *err,
+                              size_t errlen)
+{
+	const char *stage = getenv_fn("NEXUS_ATTESTATION_STAGE");
+	const char *nonce = getenv_fn("NEXUS_SESSION_NONCE");
+	const char *v;
+	char e2[NX_ERRLEN];
+	if (stage && *stage && strcmp(stage, "handshake") != 0 && strcmp(stage, "attest") != 0 &&
+	    strcmp(stage, "reauth") != 0)
+		return nx_err(err, errlen, "NEXUS_ATTESTATION_STAGE '%.32s' is not handshake, attest "
+		                           "or reauth", stage);
+	if (stage && (!strcmp(stage, "attest") || !strcmp(stage, "reauth")) && !(nonce && *nonce))
+		return nx_err(err, errlen, "stage %s needs NEXUS_SESSION_NONCE", stage);
+	if (nonce && *nonce && !json_object_get(claims, "session_nonce"))
+		json_object_set_new(claims, "session_nonce", json_string(nonce));
+	if ((v = getenv_fn("NEXUS_BACKEND_NAME")) && *v && !json_object_get(claims, "sub"))
+		json_object_set_new(claims, "sub", json_string(v));
+	static const struct {
+		const char *var, *claim;
+		int (*add)(json_t *, const char *, char *, size_t);
+	} lists[] = {
+	    {"NEXUS_HOSTNAMES", "hostnames", nx_claims_add_hostname},
+	    {"NEXUS_TCP_PORTS", "tcp_ports", nx_claims_add_tcp_port},
+	    {"NEXUS_UDP_ROUTES", "udp_routes", nx_claims_add_udp_route},
+	};
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		if (json_object_get(claims, lists[i].claim) || !(v = getenv_fn(lists[i].var)))
+			continue;
+		if (nx_claims_add_list(claims, v, lists[i].add, e2, sizeof e2) < 0)
+			return nx_err(err, errlen, "%s: %s", lists[i].var, e2);
+	}
+	if ((v = getenv_fn("NEXUS_WEIGHT")) && *v && !json_object_get(claims, "weight")) {
+		long long w;
+		if (nx_parse_int(v, -1000000, 1000000, &w, e2, sizeof e2) < 0)
+			return nx_err(err, errlen, "NEXUS_WEIGHT: %s", e2);
+		json_object_set_new(claims, "weight", json_integer(w));
+	}
+	return 0;
+}

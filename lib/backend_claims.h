@@ -27,4 +27,13 @@ int nx_claims_add_list(json_t *claims, const char *csv,
                        int (*add)(json_t *, const char *, char *, size_t), char *err,
                        size_t errlen);
 
+/* The environment contract of a backend's token command (shared/protocol.md §2), as
+ * nexus-tunnel sets it: NEXUS_ATTESTATION_STAGE (handshake|attest|reauth; attest and reauth
+ * need a nonce), NEXUS_SESSION_NONCE → "session_nonce", NEXUS_BACKEND_NAME → "sub",
+ * NEXUS_HOSTNAMES / NEXUS_TCP_PORTS / NEXUS_UDP_ROUTES (comma lists) and NEXUS_WEIGHT.
+ * A claim already present in `claims` wins over its variable. `getenv_fn` is getenv, or a
+ * stand-in for tests. 0, or -1 with a reason naming the variable. */
+int nx_claims_add_backend_env(json_t *claims, char *(*getenv_fn)(const char *), char *err,
+                              size_t errlen);
+
 #endif
