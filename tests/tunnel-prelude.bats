@@ -13,9 +13,11 @@ suite_setup() {
   start_web plain; PLAIN_PORT=$WEB_PORT
   start_hub
   start_relay
-  start_fake tls --hostname app.test --target "127.0.0.1:$SECURE_PORT"
+  start_backend tls --hostname app.test --target "127.0.0.1:$SECURE_PORT"
+  start_backend plain2 --hostname plain2.test --target "127.0.0.1:$PLAIN_PORT"
+  # the scripted backend checks every message the hub sends is within 32 785 bytes
   start_fake plain --hostname other.test --target "127.0.0.1:$PLAIN_PORT"
-  wait_backends 2
+  wait_backends 3
 }
 
 @test "a ClientHello written 7 bytes at a time routes by SNI" {
@@ -42,14 +44,16 @@ suite_setup() {
 
 @test "a client that half-closes after its request still gets the whole reply" {
   want=$(sha256sum < "$T/three.bin" | cut -d' ' -f1)
-  run timeout 60 "$HELPERS/raw-client" half-close "$RELAY_PORT" other.test /three.bin
-  assert_success
-  assert_output "$want 3000000"
+  for host in other.test plain2.test; do
+    run timeout 60 "$HELPERS/raw-client" half-close "$RELAY_PORT" "$host" /three.bin
+    assert_success
+    assert_output "$want 3000000"
+  done
 }
 
 @test "half-close with a backend that negotiated the half_close extension" {
   start_fake hc --hostname hc.test --half-close --target "127.0.0.1:$PLAIN_PORT"
-  wait_backends 3
+  wait_backends 4
   grep -q 'extensions=half_close' "$T/backend-hc.log"
   want=$(sha256sum < "$T/three.bin" | cut -d' ' -f1)
   run timeout 60 "$HELPERS/raw-client" half-close "$RELAY_PORT" hc.test /three.bin

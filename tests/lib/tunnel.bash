@@ -66,8 +66,9 @@ start_fake() {
 
 start_tunnel() {
   local name=$1; shift
-  bg "tunnel-$name" nexus-tunnel --hub "wss://localhost:$HUB_PORT/connect" \
-    --ca "$T/hub.crt" --secret-file "$T/hub.secret" --name "$name" "$@"
+  bg "tunnel-$name" nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" \
+    --servername localhost --cafile "$T/hub.crt" --secret-file "$T/hub.secret" \
+    --name "$name" -v "$@"
 }
 
 wait_backends() {
@@ -82,8 +83,17 @@ relay_curl() {
     --resolve "other.test:$RELAY_PORT:127.0.0.1" "$@"
 }
 
-# start_backend NAME --hostname H... --target ADDR [--weight N]: the suites' backend.
-# nexus-tunnel when it is built, else the scripted fake-backend (same log line per connect).
+# start_backend NAME --hostname H... --target ADDR [--weight N]: the suites' backend:
+# nexus-tunnel when it is built (--target becomes --to), else the scripted fake-backend.
+# NEXUS_TEST_BACKEND=fake forces the fake one.
 start_backend() {
-  start_fake "$@"
+  if [ "${NEXUS_TEST_BACKEND:-}" != fake ] && command -v nexus-tunnel >/dev/null; then
+    local name=$1 a=(); shift
+    while [ $# -gt 0 ]; do
+      case "$1" in --target) a+=(--to "$2"); shift 2 ;; *) a+=("$1"); shift ;; esac
+    done
+    start_tunnel "$name" "${a[@]}"
+  else
+    start_fake "$@"
+  fi
 }
