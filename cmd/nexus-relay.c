@@ -40,6 +40,7 @@ static const char usage[] =
     "      --idle-timeout D         close routed connections idle for D (default: never)\n"
     "      --hub-timeout D          the hub must answer a handoff within D (5s)\n"
     "      --max-conns N            connections in progress at once (4096)\n"
+    "      --splice                 --route connections: copy with splice(2), zero-copy\n"
     "      --grace D                on SIGTERM, wait up to D for connections (10s)\n"
     "      --log-level LEVEL        error, warn, info (default) or debug\n"
     "  -n, --check                  check the configuration and exit\n"
@@ -49,7 +50,7 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
 
-enum { O_INETD = 256, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE, O_LOGLVL,
+enum { O_SPLICE = 255, O_INETD = 256, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE, O_LOGLVL,
        O_CONFIG };
 
 static const struct option longopts[] = {
@@ -64,6 +65,7 @@ static const struct option longopts[] = {
     {"idle-timeout", required_argument, NULL, O_IDLE},
     {"hub-timeout", required_argument, NULL, O_HUBT},
     {"max-conns", required_argument, NULL, O_MAXC},
+    {"splice", no_argument, NULL, O_SPLICE},
     {"grace", required_argument, NULL, O_GRACE},
     {"log-level", required_argument, NULL, O_LOGLVL},
     {"check", no_argument, NULL, 'n'},
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
 			nroutes++;
 			break;
 		case O_INETD: inetd = 1; break;
+		case O_SPLICE: cfg.splice = 1; break;
 		case 'u': user = optarg; break;
 		case O_FIRST: if (parse_dur("first-bytes-timeout", optarg, &cfg.first_bytes_ms)) return 2; break;
 		case O_HEADER: if (parse_dur("header-timeout", optarg, &cfg.header_ms)) return 2; break;

@@ -130,8 +130,9 @@ int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, s
 	if (n < 0) {
 		int e = errno;
 		free(buf);
-		errno = e;
-		return nx_err(err, errlen, "handoff recv: %s", strerror(e));
+		nx_err(err, errlen, "handoff recv: %s", strerror(e));
+		errno = e; /* callers test EAGAIN: set it last */
+		return -1;
 	}
 	int fd = -1;
 	int nfds = close_passed_fds(&msg, &fd);
@@ -165,8 +166,9 @@ int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, s
 		if (fd >= 0)
 			close(fd);
 		free(buf);
+		nx_err(err, errlen, "handoff recv: malformed message (%s)", bad);
 		errno = EPROTO;
-		return nx_err(err, errlen, "handoff recv: malformed message (%s)", bad);
+		return -1;
 	}
 	h->is_tls = buf[4];
 	h->conn_port = (uint16_t)(buf[8] << 8 | buf[9]);

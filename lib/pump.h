@@ -13,6 +13,10 @@
  *   ...  on_done(p, error, ctx) runs once, after both fds have left the loop: close them and
  *        free p there (the pump never closes the fds it was given).
  *
+ * With nx_pump_set_splice(p, 1), a direction whose userland buffer is empty switches to
+ * splice(2) through a pipe of its own (socket → pipe → socket, the bytes never enter user
+ * space), like relayd. Same backpressure and half-close rules; costs two fds per direction.
+ *
  * Direction 0 is a → b, direction 1 is b → a. The pump is done when both directions have
  * seen EOF and forwarded it, on the first read/write error (error = errno), or when the idle
  * timeout passes with no bytes moving either way (error = ETIMEDOUT). */
@@ -34,6 +38,10 @@ struct nx_pump_dir {
 	uint64_t bytes;    /* bytes written to the destination so far */
 	uint8_t eof;       /* the source gave EOF: read no more */
 	uint8_t shut;      /* EOF forwarded: shutdown(dest, SHUT_WR) done */
+	uint8_t spliced;   /* moving bytes with splice(2) through pipe[] */
+	uint8_t pipe_full; /* the pipe took nothing more: stop reading until it drains */
+	int pipe[2];
+	size_t in_pipe;    /* bytes in the pipe, not yet written to the destination */
 };
 
 struct nx_pump {
@@ -45,6 +53,7 @@ struct nx_pump {
 	uint64_t idle_ms, last_active;
 	struct nx_timer idle;
 	int running;
+	int use_splice;
 	const char *error_where; /* on error: "read a", "write b", ... */
 };
 
@@ -55,6 +64,8 @@ void nx_pump_init(struct nx_pump *p, struct nx_loop *loop, int a, int b, nx_pump
 int nx_pump_preload(struct nx_pump *p, int dir, const void *data, size_t len);
 /* Finish the pump with ETIMEDOUT after idle_ms without traffic (0 = never, the default). */
 void nx_pump_set_idle(struct nx_pump *p, uint64_t idle_ms);
+/* Use splice(2) once a direction's userland buffer is empty (default off). */
+void nx_pump_set_splice(struct nx_pump *p, int on);
 /* Register both fds with the loop. Returns 0 or -1 (err filled). */
 int nx_pump_start(struct nx_pump *p, char *err, size_t errlen);
 /* Take both fds out of the loop without calling done (e.g. at shutdown). Idempotent. */

@@ -1,7 +1,7 @@
 /* relay.c — see relay.h. One struct conn per client; its state says who owns its fd:
  * SNIFF (we read), DIAL/PUMP (local route), HUB_SEND/HUB_WAIT (queued for or sent to the
  * hub), ANSWER (we told the client "no" and drain its input until it closes). */
-#include "relay.h"
+#include "relay_conn.h"
 #include "handoff.h"
 #include "hostname.h"
 #include "log.h"
@@ -19,59 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SNIFF_BUF NX_PUMP_BUFSZ /* the prelude must fit the pump buffer it is replayed from */
-#define ANSWER_LINGER_MS 2000
-#define HUB_BACKOFF_MIN_MS 100
-#define HUB_BACKOFF_MAX_MS 2000
-#define MAX_LISTENERS 64
-
-enum conn_state { C_SNIFF, C_DIAL, C_PUMP, C_HUB_SEND, C_HUB_WAIT, C_ANSWER, C_ABANDONED };
-enum conn_proto { P_UNKNOWN, P_TLS, P_HTTP, P_TCP };
-
-struct conn {
-	struct nx_relay *r;
-	struct conn *prev, *next; /* all connections */
-	struct conn *qnext;       /* hub send queue / reply queue */
-	enum conn_state st;
-	enum conn_proto proto;
-	int fd, bfd;
-	unsigned char *in;
-	size_t inlen;
-	struct nx_timer timer;
-	struct nx_pump *pump;
-	const struct nx_relay_route *route;
-	const char *via; /* for the log line: the route address, "hub" or "-" */
-	uint64_t t0;
-	uint16_t port, tls_version;
-	char key[256];
-	char peer[64];
-	const char *outcome, *why;
-	uint64_t up, down;
-};
-
-struct nx_relay {
-	struct nx_loop *loop;
-	struct nx_relay_config cfg;
-	int listeners[MAX_LISTENERS];
-	size_t nlisteners;
-	int accepting; /* listeners in the poll set */
-	struct conn *conns;
-	size_t nconns;
-	/* hub */
-	int hub_fd;
-	struct nx_timer hub_timer;
-	uint64_t hub_backoff;
-	int hub_was_up;
-	struct conn *send_head, *send_tail; /* waiting for room on the hub socket */
-	struct conn *wait_head, *wait_tail; /* sent, waiting for the reply byte (FIFO) */
-	/* shutdown */
-	int stopping;
-	struct nx_timer grace;
-};
-
-static void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
+void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
 {
 	if (!r->cfg.log)
 		return;
@@ -133,8 +81,6 @@ static const struct nx_relay_route *route_find(const struct nx_relay *r, const c
 
 /* ---- connection end ---------------------------------------------------------------------- */
 
-static void hub_connect(struct nx_relay *r);
-static void hub_retry(struct nx_loop *loop, void *arg) { hub_connect(arg); }
 static void accept_resume(struct nx_relay *r);
 static void maybe_stop(struct nx_relay *r);
 
@@ -157,7 +103,7 @@ static void conn_log(struct conn *c)
 	          (unsigned long long)(nx_loop_now(r->loop) - c->t0));
 }
 
-static void conn_free(struct conn *c)
+void conn_free(struct conn *c)
 {
 	struct nx_relay *r = c->r;
 	conn_log(c);
@@ -202,7 +148,7 @@ static void answer_drain(struct nx_loop *loop, int fd, unsigned events, void *ar
 
 /* Tell the client no in its protocol, then read and discard until it closes (closing with
  * unread input would send a RST that can destroy our answer before the client reads it). */
-static void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert)
+void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert)
 {
 	struct nx_relay *r = c->r;
 	c->outcome = outcome;
@@ -231,12 +177,12 @@ static void conn_answer(struct conn *c, const char *outcome, int http_status, ui
 	nx_timer_start(r->loop, &c->timer, ANSWER_LINGER_MS, answer_timeout, c);
 }
 
-static void answer_no_route(struct conn *c)
+void answer_no_route(struct conn *c)
 {
 	conn_answer(c, "no-route", 502, NX_TLS_ALERT_UNRECOGNIZED_NAME);
 }
 
-static void answer_busy(struct conn *c, const char *outcome)
+void answer_busy(struct conn *c, const char *outcome)
 {
 	conn_answer(c, outcome, 503, NX_TLS_ALERT_INTERNAL_ERROR);
 }
@@ -282,6 +228,7 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	nx_pump_init(c->pump, loop, c->fd, c->bfd, pump_done, c);
 	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
 	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
+	nx_pump_set_splice(c->pump, r->cfg.splice);
 	free(c->in);
 	c->in = NULL;
 	if (nx_pump_start(c->pump, err, sizeof err) < 0)
@@ -304,198 +251,6 @@ static void route_local(struct conn *c)
 	nx_timer_start(r->loop, &c->timer, r->cfg.dial_ms, dial_timeout, c);
 }
 
-/* ---- the hub ------------------------------------------------------------------------------ */
-
-static void queue_push(struct conn **head, struct conn **tail, struct conn *c)
-{
-	c->qnext = NULL;
-	if (*tail)
-		(*tail)->qnext = c;
-	else
-		*head = c;
-	*tail = c;
-}
-
-static struct conn *queue_pop(struct conn **head, struct conn **tail)
-{
-	struct conn *c = *head;
-	if (c) {
-		*head = c->qnext;
-		if (!*head)
-			*tail = NULL;
-		c->qnext = NULL;
-	}
-	return c;
-}
-
-static void queue_remove(struct conn **head, struct conn **tail, struct conn *c)
-{
-	struct conn *prev = NULL;
-	for (struct conn *x = *head; x; prev = x, x = x->qnext)
-		if (x == c) {
-			if (prev)
-				prev->qnext = x->qnext;
-			else
-				*head = x->qnext;
-			if (*tail == x)
-				*tail = prev;
-			x->qnext = NULL;
-			return;
-		}
-}
-
-static void hub_down(struct nx_relay *r, const char *why)
-{
-	if (r->hub_fd >= 0) {
-		nx_loop_del(r->loop, r->hub_fd);
-		close(r->hub_fd);
-		r->hub_fd = -1;
-		char q[160];
-		relay_log(r, NX_LOG_WARN, "hub down", "hub=%s why=%s",
-		          nx_log_q(q, sizeof q, r->cfg.hub_path), why);
-	}
-	/* Nobody will answer for these any more: tell their clients now. */
-	struct conn *c;
-	while ((c = queue_pop(&r->wait_head, &r->wait_tail)))
-		c->st == C_ABANDONED ? conn_free(c) : answer_busy(c, "hub-down");
-	while ((c = queue_pop(&r->send_head, &r->send_tail)))
-		answer_busy(c, "hub-down");
-	if (!r->stopping)
-		nx_timer_start(r->loop, &r->hub_timer, r->hub_backoff, hub_retry, r);
-	r->hub_backoff = r->hub_backoff * 2 > HUB_BACKOFF_MAX_MS ? HUB_BACKOFF_MAX_MS : r->hub_backoff * 2;
-}
-
-static void hub_wait_timeout(struct nx_loop *loop, void *arg)
-{
-	/* The hub did not answer in time. Keep the queue entry (replies are matched in order) but
-	 * stop holding the client: answer and shut the socket down, which also ends any copy the
-	 * hub may still take. */
-	struct conn *c = arg;
-	unsigned char alert[7];
-	const void *msg = NULL;
-	size_t len = 0;
-	if (c->proto == P_TLS) {
-		len = nx_tls_alert(alert, c->tls_version, NX_TLS_ALERT_INTERNAL_ERROR);
-		msg = alert;
-	} else if (c->proto == P_HTTP) {
-		msg = nx_http_error_response(503, &len);
-	}
-	if (msg && send(c->fd, msg, len, MSG_NOSIGNAL) > 0)
-		c->down += len;
-	shutdown(c->fd, SHUT_RDWR);
-	close(c->fd);
-	c->fd = -1;
-	c->st = C_ABANDONED;
-	c->outcome = "hub-timeout";
-}
-
-static void hub_send_timeout(struct nx_loop *loop, void *arg)
-{
-	struct conn *c = arg; /* the hub socket stayed full: the hub is overloaded */
-	queue_remove(&c->r->send_head, &c->r->send_tail, c);
-	answer_busy(c, "hub-busy");
-}
-
-/* Send queued handoffs while the hub socket has room. */
-static void hub_flush(struct nx_relay *r)
-{
-	char err[NX_ERRLEN];
-	while (r->send_head && r->hub_fd >= 0) {
-		struct conn *c = r->send_head;
-		struct nx_handoff h = {.conn_port = c->port, .is_tls = c->proto == P_TLS,
-		                       .prelude_len = c->inlen, .prelude = c->in};
-		snprintf(h.route_key, sizeof h.route_key, "%s", c->key);
-		snprintf(h.client_addr, sizeof h.client_addr, "%s", c->peer);
-		int rc = nx_handoff_try_send(r->hub_fd, c->fd, &h, err, sizeof err);
-		if (rc == 1)
-			break;
-		if (rc < 0)
-			return hub_down(r, "send failed");
-		queue_pop(&r->send_head, &r->send_tail);
-		free(c->in);
-		c->in = NULL;
-		c->st = C_HUB_WAIT;
-		queue_push(&r->wait_head, &r->wait_tail, c);
-		nx_timer_start(r->loop, &c->timer, r->cfg.hub_reply_ms, hub_wait_timeout, c);
-	}
-	if (r->hub_fd >= 0)
-		nx_loop_mod(r->loop, r->hub_fd, NX_EV_READ | (r->send_head ? NX_EV_WRITE : 0));
-}
-
-static void hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
-{
-	struct nx_relay *r = arg;
-	if (events & NX_EV_READ) {
-		for (;;) {
-			enum nx_handoff_status st;
-			int rc = nx_handoff_read_reply(fd, &st);
-			if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				break;
-			if (rc <= 0)
-				return hub_down(r, rc == 0 ? "closed" : "bad reply");
-			struct conn *c = queue_pop(&r->wait_head, &r->wait_tail);
-			if (!c)
-				return hub_down(r, "reply without a handoff");
-			nx_timer_stop(loop, &c->timer);
-			if (c->st == C_ABANDONED)
-				conn_free(c);
-			else if (st == NX_HANDOFF_OK) {
-				c->outcome = "handed-off";
-				conn_free(c); /* closes our copy: the hub has its own */
-			} else if (st == NX_HANDOFF_NO_ROUTE)
-				answer_no_route(c);
-			else
-				answer_busy(c, "hub-busy");
-		}
-	}
-	if (events & NX_EV_WRITE)
-		hub_flush(r);
-}
-
-static void hub_connect(struct nx_relay *r)
-{
-	char err[NX_ERRLEN];
-	if (r->hub_fd >= 0 || !r->cfg.hub_path || r->stopping)
-		return;
-	int fd = nx_dial_unix(r->cfg.hub_path, SOCK_SEQPACKET, err, sizeof err);
-	if (fd < 0) {
-		if (r->hub_was_up || r->hub_backoff == HUB_BACKOFF_MIN_MS) {
-			char q[300];
-			relay_log(r, r->hub_was_up ? NX_LOG_WARN : NX_LOG_INFO, "hub unreachable",
-			          "error=%s", nx_log_q(q, sizeof q, err));
-			r->hub_was_up = 0;
-		}
-		nx_timer_start(r->loop, &r->hub_timer, r->hub_backoff, hub_retry, r);
-		r->hub_backoff = r->hub_backoff * 2 > HUB_BACKOFF_MAX_MS ? HUB_BACKOFF_MAX_MS
-		                                                         : r->hub_backoff * 2;
-		return;
-	}
-	int big = 1 << 20; /* room for several 64 KiB preludes in flight */
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-	if (nx_loop_add(r->loop, fd, NX_EV_READ, hub_io, r) < 0) {
-		close(fd);
-		return;
-	}
-	r->hub_fd = fd;
-	r->hub_backoff = HUB_BACKOFF_MIN_MS;
-	r->hub_was_up = 1;
-	char q[160];
-	relay_log(r, NX_LOG_INFO, "hub connected", "hub=%s", nx_log_q(q, sizeof q, r->cfg.hub_path));
-}
-
-static void route_hub(struct conn *c)
-{
-	struct nx_relay *r = c->r;
-	nx_timer_stop(r->loop, &c->timer);
-	nx_loop_del(r->loop, c->fd); /* from now on the hub reads this client, not us */
-	if (r->hub_fd < 0)
-		return answer_busy(c, "hub-down");
-	c->st = C_HUB_SEND;
-	queue_push(&r->send_head, &r->send_tail, c);
-	nx_timer_start(r->loop, &c->timer, r->cfg.hub_reply_ms, hub_send_timeout, c);
-	hub_flush(r);
-}
-
 /* ---- sniffing ----------------------------------------------------------------------------- */
 
 static void conn_route(struct conn *c)
@@ -508,7 +263,7 @@ static void conn_route(struct conn *c)
 	}
 	if (r->cfg.hub_path) {
 		c->via = "hub";
-		return route_hub(c);
+		return relay_hub_route(c);
 	}
 	if (c->proto == P_TCP) { /* no protocol to say it in */
 		c->outcome = "no-route";
@@ -742,7 +497,7 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 	r->hub_backoff = HUB_BACKOFF_MIN_MS;
 	r->accepting = 1;
 	if (r->cfg.hub_path)
-		hub_connect(r);
+		relay_hub_connect(r);
 	return r;
 }
 
@@ -760,10 +515,7 @@ static void grace_over(struct nx_loop *loop, void *arg)
 	while (r->conns) {
 		struct conn *c = r->conns;
 		/* a queued handoff is still in the hub queue: unlink it first */
-		if (c->st == C_HUB_SEND)
-			queue_remove(&r->send_head, &r->send_tail, c);
-		else if (c->st == C_HUB_WAIT || c->st == C_ABANDONED)
-			queue_remove(&r->wait_head, &r->wait_tail, c);
+		relay_hub_unlink(c);
 		if (!c->outcome)
 			c->outcome = "shutdown";
 		conn_free(c);
@@ -797,14 +549,10 @@ void nx_relay_free(struct nx_relay *r)
 	r->stopping = 1;
 	grace_over(r->loop, r);
 	nx_timer_stop(r->loop, &r->grace);
-	nx_timer_stop(r->loop, &r->hub_timer);
 	for (size_t i = 0; i < r->nlisteners; i++) {
 		nx_loop_del(r->loop, r->listeners[i]);
 		close(r->listeners[i]);
 	}
-	if (r->hub_fd >= 0) {
-		nx_loop_del(r->loop, r->hub_fd);
-		close(r->hub_fd);
-	}
+	relay_hub_close(r);
 	free(r);
 }

@@ -35,7 +35,7 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
   run raw --send-file "$T/trunc" --timeout 10 --hex
   assert_output "15030100020232"
   assert_file_contains "$T/raw.err" EOF
-  assert_file_contains "$T/relay.log" "outcome=timeout"
+  wait_log "$T/relay.log" "outcome=timeout"
   still_serving
 }
 
@@ -44,7 +44,7 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
   python3 -c 'import sys;d=bytearray(open(sys.argv[1],"rb").read());d[5]=2;sys.stdout.buffer.write(d)' "$HELLO" > "$T/bad"
   run raw --send-file "$T/bad" --timeout 5 --hex
   assert_output "15030100020232"
-  assert_file_contains "$T/relay.log" 'outcome=invalid why="first handshake message is not a ClientHello"'
+  wait_log "$T/relay.log" 'outcome=invalid why="first handshake message is not a ClientHello"'
   still_serving
 }
 
@@ -52,7 +52,7 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
   relay --route "web.test=127.0.0.1:$PH"
   run raw --send-file "$NEXUS_SRC/tests/data/clienthello-nosni.bin" --timeout 5 --hex
   assert_file_contains "$T/raw.err" EOF
-  assert_file_contains "$T/relay.log" "proto=tls key=tcp:$RP route=- outcome=no-route"
+  wait_log "$T/relay.log" "proto=tls key=tcp:$RP route=- outcome=no-route"
   still_serving
 }
 
@@ -68,7 +68,7 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
   relay --route "web.test=127.0.0.1:$PH" --first-bytes-timeout 200ms
   run raw --timeout 10
   assert_file_contains "$T/raw.err" EOF
-  assert_file_contains "$T/relay.log" "proto=tcp key=tcp:$RP route=- outcome=no-route"
+  wait_log "$T/relay.log" "proto=tcp key=tcp:$RP route=- outcome=no-route"
   still_serving
 }
 
@@ -80,7 +80,7 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
   assert_output --partial "HTTP/1.1 400 Bad Request"
   run raw --send "GET / HTTP/1.1\r\nHost: bad_\x01name\r\n\r\n" --timeout 5
   assert_output --partial "HTTP/1.1 400 Bad Request"
-  assert_file_contains "$T/relay.log" 'why="duplicate Host header"'
+  wait_log "$T/relay.log" 'why="duplicate Host header"'
   still_serving
 }
 
@@ -113,6 +113,5 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
     python3 -c 'import socket,sys;s=socket.create_connection(("127.0.0.1",int(sys.argv[1])));s.send(b"\x16\x03\x01\x02");s.close()' "$RP"
   done
   still_serving
-  run grep -c 'outcome=' "$T/relay.log"
-  [ "$output" -ge 31 ]
+  wait_log "$T/relay.log" 'outcome=' 31
 }

@@ -11,12 +11,6 @@ sink() {
   wait_file "$T/hub.sock"
 }
 
-# wait_log FILE PATTERN: wait until PATTERN appears in FILE (up to 10 s)
-wait_log() {
-  for _ in $(seq 200); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
-  echo "'$2' not in $1:" >&2; cat "$1" >&2; return 1
-}
-
 @test "HTTP: the fd and the whole head reach the hub, the hub answers on the client's socket" {
   sink
   relay --hub "$T/hub.sock"
@@ -28,7 +22,7 @@ wait_log() {
   len=${output##*:}
   assert_file_contains "$T/sink.log" "key=web.test port=$RP client=127.0.0.1:"
   assert_file_contains "$T/sink.log" "tls=0 prelude=$len first=474554202f706174"
-  assert_file_contains "$T/relay.log" "outcome=handed-off"
+  wait_log "$T/relay.log" "outcome=handed-off"
 }
 
 @test "TLS: a captured ClientHello is handed over byte for byte with is_tls set" {
@@ -95,7 +89,7 @@ wait_log() {
   assert_output 503
   rm -f "$T/hub.sock"
   sink
-  for _ in $(seq 100); do [ "$(grep -c 'hub connected' "$T/relay.log")" -ge 2 ] && break; sleep 0.05; done
+  wait_log "$T/relay.log" "hub connected" 2
   run curl -sS --max-time 10 --resolve "three.test:$RP:127.0.0.1" "http://three.test:$RP/"
   assert_output --regexp '^sink:three\.test:'
   run kill -0 "$RELAY_PID"

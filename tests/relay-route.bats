@@ -21,9 +21,8 @@ suite_setup() {
   run curl -sS --cacert "$T/pki/ca.crt" --resolve "b.test:$RP:127.0.0.1" "https://b.test:$RP/who"
   assert_success
   assert_output "backend b.test"
-  run grep -c 'outcome=ok' "$T/relay.log"
-  assert_output 2
-  assert_file_contains "$T/relay.log" "proto=tls key=b.test route=127.0.0.1:$PB"
+  wait_log "$T/relay.log" 'outcome=ok' 2
+  wait_log "$T/relay.log" "proto=tls key=b.test route=127.0.0.1:$PB"
 }
 
 @test "openssl s_client -servername sees the backend's own certificate" {
@@ -55,7 +54,7 @@ suite_setup() {
   # route; other.test has no route and would get the relay's 502)
   run rawclient "$RP" --send "GET http://web.test:$RP/who HTTP/1.0\r\nHost: other.test\r\n\r\n"
   assert_output --partial "Server: SimpleHTTP"
-  assert_file_contains "$T/relay.log" "proto=http key=web.test route=127.0.0.1:$PH outcome=ok"
+  wait_log "$T/relay.log" "proto=http key=web.test route=127.0.0.1:$PH outcome=ok"
 }
 
 @test "a ClientHello written 7 bytes at a time still routes" {
@@ -73,15 +72,24 @@ suite_setup() {
   assert_output --partial "backend web"
 }
 
-@test "half-close: a client that shuts its write side after the request gets the whole reply" {
+# half_close_bulk [RELAY OPTIONS]: a 3 MB reply to a client that half-closed, byte for byte.
+half_close_bulk() {
   head -c 3000000 /dev/urandom > "$T/www-web/big.bin"
-  relay --route "web.test=127.0.0.1:$PH"
+  relay --route "web.test=127.0.0.1:$PH" "$@"
   rawclient "$RP" --send "GET /big.bin HTTP/1.0\r\nHost: web.test\r\n\r\n" --half-close > "$T/got" 2> "$T/err"
   assert_file_contains "$T/err" EOF
   # strip the response head, compare the body
   python3 -c 'import sys;d=open(sys.argv[1],"rb").read();sys.stdout.buffer.write(d[d.index(b"\r\n\r\n")+4:])' "$T/got" > "$T/body"
   run cmp "$T/body" "$T/www-web/big.bin"
   assert_success
+}
+
+@test "half-close: a client that shuts its write side after the request gets the whole reply" {
+  half_close_bulk
+}
+
+@test "--splice: the same transfer, zero-copy, arrives whole" {
+  half_close_bulk --splice
 }
 
 @test "tcp:PORT route: a silent client is routed by the port after the first-bytes timeout" {
@@ -99,7 +107,7 @@ while True:
   wait_port "$RP"
   run rawclient "$RP" --timeout 5
   assert_output --partial "220 banner"
-  assert_file_contains "$T/relay.log" "proto=tcp key=tcp:$RP"
+  wait_log "$T/relay.log" "proto=tcp key=tcp:$RP"
 }
 
 @test "bytes that are neither TLS nor HTTP go to the tcp:PORT route at once, replayed first" {
@@ -128,7 +136,7 @@ while True:
   relay --route "web.test=127.0.0.1:$DEAD"
   run curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/"
   assert_output 502
-  assert_file_contains "$T/relay.log" "outcome=dial-failed"
+  wait_log "$T/relay.log" "outcome=dial-failed"
 }
 
 @test "SIGTERM: the relay stops gracefully and says so" {
@@ -138,4 +146,13 @@ while True:
   run kill -0 "$RELAY_PID"
   assert_failure
   assert_file_contains "$T/relay.log" "msg=stopped"
+}
+
+@test "--user: the relay drops root after binding and still routes" {
+  [ "$(id -u)" = 0 ] || skip "needs root"
+  relay --route "web.test=127.0.0.1:$PH" --user nobody
+  run ps -o user= -p "$RELAY_PID"
+  assert_output nobody
+  run curl -sS --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  assert_output "backend web"
 }

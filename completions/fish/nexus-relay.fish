@@ -11,6 +11,7 @@ complete -c nexus-relay -l idle-timeout -x -d 'close idle routed connections aft
 complete -c nexus-relay -l hub-timeout -x -d 'hub answer timeout'
 complete -c nexus-relay -l max-conns -x -d 'connections in progress at once'
 complete -c nexus-relay -l grace -x -d 'shutdown grace period'
+complete -c nexus-relay -l splice -d 'copy --route connections with splice(2)'
 complete -c nexus-relay -l log-level -x -a 'error warn info debug' -d 'log level'
 complete -c nexus-relay -s n -l check -d 'check the configuration and exit'
 complete -c nexus-relay -l config -r -F -d 'options file'

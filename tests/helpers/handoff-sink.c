@@ -31,8 +31,10 @@ static void serve(int s, long *left)
 			return;
 		if (rc < 0) {
 			fprintf(stderr, "handoff-sink: %s\n", err);
-			if (strstr(err, "malformed"))
+			if (strstr(err, "malformed")) {
+				nx_handoff_reply(s, NX_HANDOFF_BUSY); /* one reply per message, in order */
 				continue;
+			}
 			return;
 		}
 		char hex[17] = "";

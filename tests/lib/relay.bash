@@ -46,3 +46,14 @@ relay() {
 
 # rawclient ARGS...: python3 raw socket client (see tests/lib/rawclient.py --help).
 rawclient() { python3 "$RELAY_PY" "$@"; }
+
+# wait_log FILE PATTERN [COUNT]: wait until PATTERN appears (COUNT times) in FILE (up to 10 s).
+# Log lines are written when a connection ends, which can be just after the client returns.
+wait_log() {
+  local n=${3:-1}
+  for _ in $(seq 200); do
+    [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$n" ] && return 0
+    sleep 0.05
+  done
+  echo "'$2' not $n times in $1:" >&2; cat "$1" >&2; return 1
+}

@@ -17,6 +17,7 @@
 #include "sock.h"
 
 static int done_calls, done_error;
+static int splice_on; /* the same tests again with splice(2) */
 
 static void on_done(struct nx_pump *p, int error, void *arg)
 {
@@ -52,6 +53,7 @@ static void prelude_then_data_and_half_close(void **state)
 	struct nx_loop *l = nx_loop_new(NULL, 0);
 	struct nx_pump *p = malloc(sizeof *p);
 	nx_pump_init(p, l, a, b, on_done, l);
+	nx_pump_set_splice(p, splice_on);
 	assert_int_equal(nx_pump_preload(p, 0, "PRE:", 4), 0);
 	assert_int_equal(nx_pump_start(p, NULL, 0), 0);
 	assert_int_equal(write(x, "request", 7), 7);
@@ -114,6 +116,7 @@ static void bulk_transfer_with_backpressure(void **state)
 	struct nx_loop *l = nx_loop_new(NULL, 0);
 	struct nx_pump *p = malloc(sizeof *p);
 	nx_pump_init(p, l, a, b, on_done, l);
+	nx_pump_set_splice(p, splice_on);
 	assert_int_equal(nx_pump_start(p, NULL, 0), 0);
 	done_calls = 0;
 	assert_int_equal(nx_loop_run(l), 0);
@@ -136,6 +139,7 @@ static void peer_reset_ends_pump_with_error(void **state)
 	struct nx_loop *l = nx_loop_new(NULL, 0);
 	struct nx_pump *p = malloc(sizeof *p);
 	nx_pump_init(p, l, a, b, on_done, l);
+	nx_pump_set_splice(p, splice_on);
 	assert_int_equal(nx_pump_start(p, NULL, 0), 0);
 	close(y); /* destination gone: writing to b fails with EPIPE */
 	assert_int_equal(write(x, "data", 4), 4);
@@ -149,6 +153,27 @@ static void peer_reset_ends_pump_with_error(void **state)
 	close(a), close(b), close(x);
 }
 
+static void spliced_prelude_and_half_close(void **state)
+{
+	splice_on = 1;
+	prelude_then_data_and_half_close(state);
+	splice_on = 0;
+}
+
+static void spliced_bulk(void **state)
+{
+	splice_on = 1;
+	bulk_transfer_with_backpressure(state);
+	splice_on = 0;
+}
+
+static void spliced_peer_reset(void **state)
+{
+	splice_on = 1;
+	peer_reset_ends_pump_with_error(state);
+	splice_on = 0;
+}
+
 static void idle_timeout(void **state)
 {
 	int x, a, b, y;
@@ -156,6 +181,7 @@ static void idle_timeout(void **state)
 	struct nx_loop *l = nx_loop_new(NULL, 0);
 	struct nx_pump *p = malloc(sizeof *p);
 	nx_pump_init(p, l, a, b, on_done, l);
+	nx_pump_set_splice(p, splice_on);
 	nx_pump_set_idle(p, 50);
 	assert_int_equal(nx_pump_start(p, NULL, 0), 0);
 	done_calls = 0;
@@ -175,6 +201,9 @@ int main(void)
 	    cmocka_unit_test(bulk_transfer_with_backpressure),
 	    cmocka_unit_test(peer_reset_ends_pump_with_error),
 	    cmocka_unit_test(idle_timeout),
+	    cmocka_unit_test(spliced_prelude_and_half_close),
+	    cmocka_unit_test(spliced_bulk),
+	    cmocka_unit_test(spliced_peer_reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
