@@ -17,6 +17,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import http
 import json
 import os
 import ssl
@@ -258,7 +259,7 @@ async def on_user(reader, writer):
 
 async def process_request(path, headers):
     if path != "/connect":
-        return (404, [], b"404 page not found\n")
+        return (http.HTTPStatus.NOT_FOUND, [], b"404 page not found\n")
     return None
 
 

@@ -94,3 +94,15 @@ EOF
   bg service "$PY" "$T/service.py" "$SERVICE_PORT"
   wait_port "$SERVICE_PORT"
 }
+
+# wait_count FILE REGEX N [SECONDS]: wait until at least N lines of FILE match.
+wait_count() {
+  local f=$1 re=$2 n=$3 secs=${4:-10} i c
+  for i in $(seq $((secs * 20))); do
+    c=$(grep -Ec -- "$re" "$f" 2>/dev/null)
+    [ "${c:-0}" -ge "$n" ] && return 0
+    sleep 0.05
+  done
+  echo "fewer than $n lines matching '$re' in $f after ${secs}s" >&2
+  return 1
+}
