@@ -506,9 +506,11 @@ static void hub_read(struct tunnel *t)
 		if (n == NX_TLS_AGAIN)
 			return;
 		if (n == NX_TLS_EOF) {
-			tunnel_fail(t, t->state < T_SERVING ? "hub closed the connection during the "
-			                                      "handshake (token refused?)"
-			                                    : "hub closed the connection");
+			tunnel_fail(t, t->state == T_UPGRADE
+			                   ? "hub closed the connection instead of answering the upgrade"
+			               : t->state < T_SERVING
+			                   ? "hub closed the connection during the handshake (token refused?)"
+			                   : "hub closed the connection");
 			return;
 		}
 		if (n < 0) {
