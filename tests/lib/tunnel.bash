@@ -6,7 +6,7 @@
 #                                (app.test, *.wild.test), $T/hub.secret
 #   start_web NAME [args]        tests/helpers/web-server on a free port: WEB_PORT
 #   start_hub [args]             nexus-hub on a free port: HUB_PORT, relay socket $T/hub.sock
-#   start_relay [args]           nexus-relay on a free port: RELAY_PORT
+#   start_relay [args]           nexus-relay on RELAY_PORT (a free port unless set)
 #   start_fake NAME [args]       tests/helpers/fake-backend (python) against the hub
 #   start_tunnel NAME [args]     nexus-tunnel against the hub
 #   wait_log FILE REGEX [N] [S]  wait until FILE has N lines matching REGEX (default 1, 10 s)
@@ -52,7 +52,7 @@ start_hub() {
 }
 
 start_relay() {
-  RELAY_PORT=$(free_port)
+  RELAY_PORT=${RELAY_PORT:-$(free_port)}
   bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$T/hub.sock" "$@"
   RELAY_PID=$BG_PID
   wait_port "$RELAY_PORT"
