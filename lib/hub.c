@@ -22,12 +22,15 @@ int hub_buf_append(struct hub_buf *b, const void *data, size_t n)
 	if (b->off && b->off == b->len)
 		b->off = b->len = 0;
 	if (b->len + n > b->cap) {
-		if (b->off) { /* slide the pending bytes down before growing */
-			memmove(b->p, b->p + b->off, b->len - b->off);
-			b->len -= b->off;
+		size_t pending = b->len - b->off;
+		/* Slide the pending bytes down only when the consumed prefix is at least as large:
+		 * each byte is then moved at most once per byte consumed (amortised O(1)), instead
+		 * of a big queue being moved for every small append. */
+		if (b->off >= pending && pending + n <= b->cap) {
+			memmove(b->p, b->p + b->off, pending);
+			b->len = pending;
 			b->off = 0;
-		}
-		if (b->len + n > b->cap) {
+		} else {
 			size_t nc = b->cap ? b->cap : 16384;
 			while (nc < b->len + n)
 				nc *= 2;
