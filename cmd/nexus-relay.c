@@ -88,6 +88,10 @@ static uint64_t grace_ms = 10000;
 
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
 {
+	if (signo == SIGHUP) { /* e.g. from log rotation: must not kill the edge */
+		nx_info("SIGHUP ignored", "reason=\"routes are fixed at start; restart to change them\"");
+		return;
+	}
 	nx_info("stopping", "signal=%d active=%zu", signo, nx_relay_active(relay));
 	nx_notify_stopping();
 	nx_relay_shutdown(relay, grace_ms);
@@ -294,8 +298,8 @@ int main(int argc, char **argv)
 		nx_error("inetd connection", "error=\"%s\"", err);
 		return 1;
 	}
-	int sigs[] = {SIGTERM, SIGINT};
-	if (nx_loop_signals(loop, sigs, 2, on_signal, NULL, err, sizeof err) < 0) {
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	if (nx_loop_signals(loop, sigs, 3, on_signal, NULL, err, sizeof err) < 0) {
 		nx_error("signals", "error=\"%s\"", err);
 		return 1;
 	}

@@ -288,7 +288,8 @@ static void route_by_name(struct conn *c, const struct nx_sniff *s)
 	                          sizeof err) < 0) {
 		nx_sanitize(c->key, sizeof c->key, s->name, s->name_len);
 		c->why = "bad host name";
-		if (c->proto == P_HTTP)
+		/* an IPv6 literal is a well-formed Host, just never a route key */
+		if (c->proto == P_HTTP && s->name[0] != '[')
 			return conn_answer(c, "invalid", 400, 0);
 		return answer_no_route(c);
 	}
@@ -433,6 +434,8 @@ static void accept_resume(struct nx_relay *r)
 	r->accepting = 1;
 }
 
+static void accept_retry(struct nx_loop *loop, void *arg) { accept_resume(arg); }
+
 static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 {
 	struct nx_relay *r = arg;
@@ -447,6 +450,8 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 			if (errno == EMFILE || errno == ENFILE) {
 				relay_log(r, NX_LOG_WARN, "accept", "error=%s", "too-many-open-files");
 				accept_pause(r);
+				/* a closing connection resumes accepting; if none is open, a timer does */
+				nx_timer_start(loop, &r->accept_retry, 1000, accept_retry, r);
 			}
 			return;
 		}
@@ -549,6 +554,7 @@ void nx_relay_free(struct nx_relay *r)
 	r->stopping = 1;
 	grace_over(r->loop, r);
 	nx_timer_stop(r->loop, &r->grace);
+	nx_timer_stop(r->loop, &r->accept_retry);
 	for (size_t i = 0; i < r->nlisteners; i++) {
 		nx_loop_del(r->loop, r->listeners[i]);
 		close(r->listeners[i]);

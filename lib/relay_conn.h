@@ -58,6 +58,7 @@ struct nx_relay {
 	/* shutdown */
 	int stopping;
 	struct nx_timer grace;
+	struct nx_timer accept_retry; /* out of fds: try accepting again a little later */
 };
 
 void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)

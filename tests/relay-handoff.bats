@@ -65,6 +65,18 @@ sink() {
   assert_output 503
 }
 
+@test "a hub that does not answer in time: the client gets 503 at --hub-timeout, later clients are fine" {
+  sink
+  relay --hub "$T/hub.sock" --hub-timeout 500ms
+  wait_log "$T/relay.log" "hub connected"
+  run curl -s -w '\n%{http_code}' --max-time 10 --resolve "stuck.test:$RP:127.0.0.1" "http://stuck.test:$RP/"
+  assert_line --index 1 503
+  wait_log "$T/relay.log" "outcome=hub-timeout"
+  # the late OK is matched to the abandoned connection, the next one gets its own answer
+  run curl -sS --max-time 10 --resolve "after.test:$RP:127.0.0.1" "http://after.test:$RP/"
+  assert_output --regexp '^sink:after\.test:'
+}
+
 @test "hub down at start: clients get 503 / internal_error at once; hub appears: relay connects, no restart" {
   relay --hub "$T/hub.sock"
   run curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/"

@@ -139,8 +139,12 @@ while True:
   wait_log "$T/relay.log" "outcome=dial-failed"
 }
 
-@test "SIGTERM: the relay stops gracefully and says so" {
+@test "SIGTERM: the relay stops gracefully and says so (SIGHUP does not kill it)" {
   relay --route "web.test=127.0.0.1:$PH"
+  kill -HUP "$RELAY_PID"
+  wait_log "$T/relay.log" "SIGHUP ignored"
+  run curl -sS --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  assert_output "backend web"
   kill -TERM "$RELAY_PID"
   for _ in $(seq 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
   run kill -0 "$RELAY_PID"
