@@ -100,6 +100,18 @@ static int print_json(const json_t *j, int pretty)
 	return 0;
 }
 
+/* Options from NEXUS_TOKEN_* and --config, then argv; main frees the vector when the verb
+ * is done (nothing of it is used after). */
+static char **expanded_argv;
+static int expand_opts(int *argc, char ***argv, const struct option *lo, char *err,
+                       size_t errlen)
+{
+	if (nx_opts_expand(argc, argv, "NEXUS_TOKEN_", lo, err, errlen) < 0)
+		return -1;
+	expanded_argv = *argv;
+	return 0;
+}
+
 /* ---- keygen ---------------------------------------------------------------------- */
 
 static int cmd_keygen(int argc, char **argv)
@@ -112,7 +124,7 @@ static int cmd_keygen(int argc, char **argv)
 	long long bits = 0;
 	int force = 0, c;
 	char err[NX_ERRLEN];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "t:o:b:fh", lo, NULL)) != -1) {
 		switch (c) {
@@ -171,9 +183,7 @@ struct issue_opts {
 	int naud, nscope, nclaim;
 	uint64_t ttl_ms, nbf_ms;
 	int ttl_set, nbf_set, backend;
-	long long weight;
-	int weight_set;
-	json_t *routes; /* hostnames, tcp_ports, udp_routes from flags */
+	json_t *routes; /* hostnames, tcp_ports, udp_routes, weight from flags */
 };
 
 static int push(const char **list, int *n, const char *v, const char *what)
@@ -184,49 +194,13 @@ static int push(const char **list, int *n, const char *v, const char *what)
 	return 0;
 }
 
-/* The environment contract of nexus-tunnel's token command (shared/protocol.md §2); a route
- * claim given by a flag wins over the variable. */
-static int backend_env(struct issue_opts *o, json_t *claims)
+/* A string claim from the command line; jansson refuses invalid UTF-8, say so. */
+static int set_string(json_t *c, const char *name, const char *value)
 {
-	char err[NX_ERRLEN];
-	const char *stage = getenv("NEXUS_ATTESTATION_STAGE");
-	const char *nonce = getenv("NEXUS_SESSION_NONCE");
-	const char *v;
-	if (stage && *stage && strcmp(stage, "handshake") && strcmp(stage, "attest") &&
-	    strcmp(stage, "reauth")) {
-		nx_say("NEXUS_ATTESTATION_STAGE '%s' is not handshake, attest or reauth", stage);
+	json_t *v = json_string(value);
+	if (!v || json_object_set_new(c, name, v) < 0) {
+		nx_say("'%s' is not valid UTF-8 text", name);
 		return -1;
-	}
-	if (stage && (!strcmp(stage, "attest") || !strcmp(stage, "reauth")) && !(nonce && *nonce)) {
-		nx_say("stage %s needs NEXUS_SESSION_NONCE", stage);
-		return -1;
-	}
-	if (nonce && *nonce)
-		json_object_set_new(claims, "session_nonce", json_string(nonce));
-	if (!o->sub && (v = getenv("NEXUS_BACKEND_NAME")) && *v)
-		o->sub = v;
-	struct {
-		const char *var, *claim;
-		int (*add)(json_t *, const char *, char *, size_t);
-	} lists[] = {
-	    {"NEXUS_HOSTNAMES", "hostnames", nx_claims_add_hostname},
-	    {"NEXUS_TCP_PORTS", "tcp_ports", nx_claims_add_tcp_port},
-	    {"NEXUS_UDP_ROUTES", "udp_routes", nx_claims_add_udp_route},
-	};
-	for (size_t i = 0; i < 3; i++) {
-		if (json_object_get(o->routes, lists[i].claim) || !(v = getenv(lists[i].var)))
-			continue;
-		if (nx_claims_add_list(claims, v, lists[i].add, err, sizeof err) < 0) {
-			nx_say("%s: %s", lists[i].var, err);
-			return -1;
-		}
-	}
-	if (!o->weight_set && (v = getenv("NEXUS_WEIGHT")) && *v) {
-		if (nx_parse_int(v, -1000000, 1000000, &o->weight, err, sizeof err) < 0) {
-			nx_say("NEXUS_WEIGHT: %s", err);
-			return -1;
-		}
-		o->weight_set = 1;
 	}
 	return 0;
 }
@@ -254,35 +228,40 @@ static json_t *build_claims(struct issue_opts *o)
 	} else {
 		c = json_object();
 	}
-	json_object_update(c, o->routes);
-	if (o->backend && backend_env(o, c) < 0)
+	json_object_update(c, o->routes); /* route flags, and --weight */
+	if (o->sub && set_string(c, "sub", o->sub) < 0)
 		goto fail;
+	if (o->backend && nx_claims_add_backend_env(c, getenv, err, sizeof err) < 0) {
+		nx_say("%s", err);
+		goto fail;
+	}
 	int64_t now = nx_unix_time();
 	json_object_set_new(c, "iat", json_integer(now));
 	if (o->ttl_ms > 0)
 		json_object_set_new(c, "exp", json_integer(now + (int64_t)((o->ttl_ms + 999) / 1000)));
 	if (o->nbf_set)
 		json_object_set_new(c, "nbf", json_integer(now + (int64_t)(o->nbf_ms / 1000)));
-	if (o->iss)
-		json_object_set_new(c, "iss", json_string(o->iss));
-	if (o->sub)
-		json_object_set_new(c, "sub", json_string(o->sub));
+	if (o->iss && set_string(c, "iss", o->iss) < 0)
+		goto fail;
 	if (o->naud == 1 && !o->backend) {
-		json_object_set_new(c, "aud", json_string(o->aud[0]));
+		if (set_string(c, "aud", o->aud[0]) < 0)
+			goto fail;
 	} else if (o->naud > 0) {
 		json_t *a = json_array();
-		for (int i = 0; i < o->naud; i++)
-			json_array_append_new(a, json_string(o->aud[i]));
 		json_object_set_new(c, "aud", a);
+		for (int i = 0; i < o->naud; i++)
+			if (json_array_append_new(a, json_string(o->aud[i])) < 0) {
+				nx_say("'aud' is not valid UTF-8 text");
+				goto fail;
+			}
 	}
 	if (o->nscope > 0) {
 		char s[4096] = "";
 		for (int i = 0; i < o->nscope; i++)
 			snprintf(s + strlen(s), sizeof s - strlen(s), "%s%s", i ? " " : "", o->scope[i]);
-		json_object_set_new(c, "scope", json_string(s));
+		if (set_string(c, "scope", s) < 0)
+			goto fail;
 	}
-	if (o->weight_set)
-		json_object_set_new(c, "weight", json_integer(o->weight));
 	const char *jti = o->jti ? o->jti : "auto";
 	if (strcmp(jti, "auto") == 0) {
 		char id[NX_UUID_TEXT_LEN + 1];
@@ -292,7 +271,18 @@ static json_t *build_claims(struct issue_opts *o)
 		}
 		json_object_set_new(c, "jti", json_string(id));
 	} else if (strcmp(jti, "none") != 0) {
-		json_object_set_new(c, "jti", json_string(jti));
+		/* An id the deny-list could not hold would make the token unrevocable. */
+		for (const unsigned char *p = (const unsigned char *)jti; *p; p++)
+			if (*p <= 0x20 || *p == 0x7f) {
+				nx_say("--jti: no spaces or control characters allowed");
+				goto fail;
+			}
+		if (strlen(jti) >= NX_JTI_MAX || jti[0] == '#') {
+			nx_say("--jti: at most %d characters, not starting with '#'", NX_JTI_MAX - 1);
+			goto fail;
+		}
+		if (set_string(c, "jti", jti) < 0)
+			goto fail;
 	}
 	for (int i = 0; i < o->nclaim; i++) {
 		const char *eq = strchr(o->claim[i], '=');
@@ -330,7 +320,7 @@ static int cmd_issue(int argc, char **argv)
 	struct issue_opts o = {.routes = json_object()};
 	char err[NX_ERRLEN];
 	int c, rc = 2;
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "k:a:h", lo, NULL)) != -1) {
 		int bad = 0;
@@ -371,11 +361,14 @@ static int cmd_issue(int argc, char **argv)
 			if (nx_claims_add_udp_route(o.routes, optarg, err, sizeof err) < 0)
 				bad = usage_error("--udp-route: %s", err);
 			break;
-		case 'W':
-			if (nx_parse_int(optarg, -1000000, 1000000, &o.weight, err, sizeof err) < 0)
+		case 'W': {
+			long long w;
+			if (nx_parse_int(optarg, -1000000, 1000000, &w, err, sizeof err) < 0)
 				bad = usage_error("--weight: %s", err);
-			o.weight_set = 1;
+			else
+				json_object_set_new(o.routes, "weight", json_integer(w));
 			break;
+		}
 		case 'F': o.claims_file = optarg; break;
 		case 'K': o.kid = optarg; break;
 		case 'B': o.backend = 1; break;
@@ -533,7 +526,7 @@ static int cmd_verify(int argc, char **argv)
 	int nreq = 0, c;
 	uint64_t ms;
 	char err[NX_ERRLEN];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "k:h", lo, NULL)) != -1) {
 		switch (c) {
@@ -610,7 +603,9 @@ static void show_time(const json_t *claims, const char *name, int64_t now)
 	const json_t *v = json_object_get(claims, name);
 	if (!json_is_number(v))
 		return;
-	int64_t t = (int64_t)json_number_value(v);
+	double dv = json_number_value(v);
+	/* Clamp: a hostile token may carry 1e300, which no integer conversion survives. */
+	int64_t t = dv > 1e11 ? (int64_t)1e11 : dv < -1e11 ? (int64_t)-1e11 : (int64_t)dv;
 	time_t tt = (time_t)t;
 	struct tm tm;
 	char when[64], rel[48];
@@ -682,7 +677,7 @@ static int cmd_revoke(int argc, char **argv)
 	const char *list = NULL, *jti = NULL, *note = NULL;
 	int c;
 	char err[NX_ERRLEN], notebuf[512];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TOKEN_", lo, err, sizeof err) < 0)
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -758,8 +753,14 @@ int main(int argc, char **argv)
 		int (*run)(int, char **);
 	} verbs[] = {{"keygen", cmd_keygen}, {"issue", cmd_issue}, {"verify", cmd_verify},
 	             {"inspect", cmd_inspect}, {"revoke", cmd_revoke}};
-	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-		if (strcmp(verb, verbs[i].name) == 0)
-			return verbs[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+		if (strcmp(verb, verbs[i].name) != 0)
+			continue;
+		int rc = verbs[i].run(argc - 1, argv + 1);
+		for (char **a = expanded_argv; a && *a; a++)
+			free(*a);
+		free(expanded_argv);
+		return rc;
+	}
 	return usage_error("unknown verb '%s' (keygen, issue, verify, inspect, revoke)", verb);
 }

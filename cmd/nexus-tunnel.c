@@ -100,7 +100,9 @@ int main(int argc, char **argv)
 		case 'n':
 			if (cfg.n_hostnames == MAX_LIST)
 				return usage_error("too many --hostname options", NULL);
-			if (nx_hostname_normalize(optarg, hostbuf[cfg.n_hostnames], err, sizeof err) < 0)
+			if (nx_hostname_normalize(optarg, strlen(optarg), hostbuf[cfg.n_hostnames],
+			                          sizeof hostbuf[0], NX_HOSTNAME_WILDCARD_OK, err,
+			                          sizeof err) < 0)
 				return usage_error("--hostname: %s", err);
 			hostnames[cfg.n_hostnames] = hostbuf[cfg.n_hostnames];
 			cfg.n_hostnames++;

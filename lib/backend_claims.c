@@ -1,5 +1,6 @@
 /* backend_claims.c — see backend_claims.h. */
 #include "backend_claims.h"
+#include "hostname.h"
 #include "units.h"
 #include "util.h"
 
@@ -7,42 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-int nx_hostname_normalize(const char *in, char out[NX_HOSTNAME_MAX + 1], char *err,
-                          size_t errlen)
-{
-	while (isspace((unsigned char)*in))
-		in++;
-	size_t n = strlen(in);
-	while (n > 0 && isspace((unsigned char)in[n - 1]))
-		n--;
-	if (n > 0 && in[n - 1] == '.')
-		n--;
-	if (n == 0)
-		return nx_err(err, errlen, "empty hostname");
-	if (n > NX_HOSTNAME_MAX)
-		return nx_err(err, errlen, "hostname longer than %d characters", NX_HOSTNAME_MAX);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@')
-			return nx_err(err, errlen, "hostname has a character that is not allowed");
-		out[i] = (char)tolower(c);
-	}
-	out[n] = '\0';
-	if (strncmp(out, "tcp:", 4) == 0 || strncmp(out, "udp:", 4) == 0)
-		return nx_err(err, errlen, "hostname '%s' uses a reserved prefix (tcp:/udp:)", out);
-	const char *star = strchr(out, '*');
-	if (star) {
-		const char *rest = out + 2;
-		if (star != out || out[1] != '.' || strchr(rest, '*') || !strchr(rest, '.') ||
-		    rest[0] == '.' || strstr(rest, ".."))
-			return nx_err(err, errlen, "bad wildcard '%s' (use *.example.com: '*.' and "
-			                           "at least two labels)", out);
-	}
-	if (out[0] == '.' || strstr(out, ".."))
-		return nx_err(err, errlen, "hostname '%s' has an empty label", out);
-	return 0;
-}
 
 static json_t *array_claim(json_t *claims, const char *name)
 {
@@ -83,7 +48,8 @@ static int append_unique(json_t *claims, const char *name, json_t *v, char *err,
 int nx_claims_add_hostname(json_t *claims, const char *name, char *err, size_t errlen)
 {
 	char h[NX_HOSTNAME_MAX + 1];
-	if (nx_hostname_normalize(name, h, err, errlen) < 0)
+	if (nx_hostname_normalize(name, strlen(name), h, sizeof h, NX_HOSTNAME_WILDCARD_OK, err,
+	                          errlen) < 0)
 		return -1;
 	return append_unique(claims, "hostnames", json_string(h), err, errlen);
 }
@@ -150,4 +116,44 @@ int nx_claims_add_list(json_t *claims, const char *csv,
 	}
 	free(copy);
 	return rc;
+}
+
+int nx_claims_add_backend_env(json_t *claims, char *(*getenv_fn)(const char *), char *err,
+                              size_t errlen)
+{
+	const char *stage = getenv_fn("NEXUS_ATTESTATION_STAGE");
+	const char *nonce = getenv_fn("NEXUS_SESSION_NONCE");
+	const char *v;
+	char e2[NX_ERRLEN];
+	if (stage && *stage && strcmp(stage, "handshake") != 0 && strcmp(stage, "attest") != 0 &&
+	    strcmp(stage, "reauth") != 0)
+		return nx_err(err, errlen, "NEXUS_ATTESTATION_STAGE '%.32s' is not handshake, attest "
+		                           "or reauth", stage);
+	if (stage && (!strcmp(stage, "attest") || !strcmp(stage, "reauth")) && !(nonce && *nonce))
+		return nx_err(err, errlen, "stage %s needs NEXUS_SESSION_NONCE", stage);
+	if (nonce && *nonce && !json_object_get(claims, "session_nonce"))
+		json_object_set_new(claims, "session_nonce", json_string(nonce));
+	if ((v = getenv_fn("NEXUS_BACKEND_NAME")) && *v && !json_object_get(claims, "sub"))
+		json_object_set_new(claims, "sub", json_string(v));
+	static const struct {
+		const char *var, *claim;
+		int (*add)(json_t *, const char *, char *, size_t);
+	} lists[] = {
+	    {"NEXUS_HOSTNAMES", "hostnames", nx_claims_add_hostname},
+	    {"NEXUS_TCP_PORTS", "tcp_ports", nx_claims_add_tcp_port},
+	    {"NEXUS_UDP_ROUTES", "udp_routes", nx_claims_add_udp_route},
+	};
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		if (json_object_get(claims, lists[i].claim) || !(v = getenv_fn(lists[i].var)))
+			continue;
+		if (nx_claims_add_list(claims, v, lists[i].add, e2, sizeof e2) < 0)
+			return nx_err(err, errlen, "%s: %s", lists[i].var, e2);
+	}
+	if ((v = getenv_fn("NEXUS_WEIGHT")) && *v && !json_object_get(claims, "weight")) {
+		long long w;
+		if (nx_parse_int(v, -1000000, 1000000, &w, e2, sizeof e2) < 0)
+			return nx_err(err, errlen, "NEXUS_WEIGHT: %s", e2);
+		json_object_set_new(claims, "weight", json_integer(w));
+	}
+	return 0;
 }

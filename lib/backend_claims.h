@@ -3,18 +3,13 @@
  * and added to a claims object. Used by nexus-token issue --backend; the hub and the tunnel
  * can use the same rules.
  *
- * Hostname normalisation: trim, drop one trailing dot, lowercase. A wildcard is "*." plus at
- * least two labels and no other '*'; names starting "tcp:" or "udp:" are refused. */
+ * Hostnames go through nx_hostname_normalize() (hostname.h) with wildcards allowed. */
 #ifndef NEXUS_BACKEND_CLAIMS_H
 #define NEXUS_BACKEND_CLAIMS_H
 #include <jansson.h>
 #include <stddef.h>
 
-#define NX_HOSTNAME_MAX 253
-
-/* Normalise `in` into out (NX_HOSTNAME_MAX + 1 bytes). 0, or -1 with a reason. */
-int nx_hostname_normalize(const char *in, char out[NX_HOSTNAME_MAX + 1], char *err,
-                          size_t errlen);
+#include "hostname.h" /* the one normalisation (nx_hostname_normalize), shared with the relay */
 
 /* Append to the claim arrays (created when missing); duplicates are not added twice.
  *   hostname: a name as above                 → "hostnames": ["app.example.com", …]
@@ -31,5 +26,14 @@ int nx_claims_add_udp_route(json_t *claims, const char *spec, char *err, size_t 
 int nx_claims_add_list(json_t *claims, const char *csv,
                        int (*add)(json_t *, const char *, char *, size_t), char *err,
                        size_t errlen);
+
+/* The environment contract of a backend's token command (shared/protocol.md §2), as
+ * nexus-tunnel sets it: NEXUS_ATTESTATION_STAGE (handshake|attest|reauth; attest and reauth
+ * need a nonce), NEXUS_SESSION_NONCE → "session_nonce", NEXUS_BACKEND_NAME → "sub",
+ * NEXUS_HOSTNAMES / NEXUS_TCP_PORTS / NEXUS_UDP_ROUTES (comma lists) and NEXUS_WEIGHT.
+ * A claim already present in `claims` wins over its variable. `getenv_fn` is getenv, or a
+ * stand-in for tests. 0, or -1 with a reason naming the variable. */
+int nx_claims_add_backend_env(json_t *claims, char *(*getenv_fn)(const char *), char *err,
+                              size_t errlen);
 
 #endif

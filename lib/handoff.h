@@ -32,8 +32,32 @@ struct nx_handoff {
 
 int nx_handoff_send(int sock, int client_fd, const struct nx_handoff *h, char *err, size_t errlen);
 /* Receives one message; *client_fd gets the passed fd. Returns 1 on a message, 0 on EOF,
- * -1 on error (a malformed message is an error, the fd if any is closed). */
+ * -1 on error (a malformed message is an error, the fd if any is closed). On -1, errno is
+ * EAGAIN (nothing to read on a non-blocking socket), EPROTO (one malformed message, dropped:
+ * the connection is still usable, reply NX_HANDOFF_BUSY to keep replies in step) or the
+ * socket's error. */
 int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, size_t errlen);
 int nx_handoff_reply(int sock, enum nx_handoff_status st);
+
+/* ---- added by the edge work (backward compatible) ----
+ * Wire format of one message (all integers big-endian), exactly one fd in SCM_RIGHTS:
+ *   "NXH1" | is_tls u8 | key_len u8 (1..255) | addr_len u8 (0..63) | 0 u8 | conn_port u16 |
+ *   prelude_len u32 (0..NX_HANDOFF_PRELUDE_MAX) | route_key | client_addr | prelude
+ * The reply is one byte, and the hub answers the messages in the order it received them
+ * (the relay matches replies to connections first-in first-out). */
+#define NX_HANDOFF_HDR 14
+#define NX_HANDOFF_MSG_MAX (NX_HANDOFF_HDR + 255 + 63 + NX_HANDOFF_PRELUDE_MAX)
+
+/* nx_handoff_send on a non-blocking socket: returns 1 when the hub's queue is full
+ * (EAGAIN: wait for the socket to be writable and send again), 0 sent, -1 error. */
+int nx_handoff_try_send(int sock, int client_fd, const struct nx_handoff *h, char *err,
+                        size_t errlen);
+
+/* Read one reply byte (relay side). Returns 1 with *st set, 0 on EOF (hub gone), -1 on error
+ * (errno EAGAIN: nothing yet; an unknown status byte gives EPROTO). */
+int nx_handoff_read_reply(int sock, enum nx_handoff_status *st);
+
+/* Free what nx_handoff_recv allocated (the prelude) and clear h. */
+void nx_handoff_clear(struct nx_handoff *h);
 
 #endif

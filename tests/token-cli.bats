@@ -104,6 +104,12 @@ claims_of() { # TOKEN: the payload as JSON, without trusting our own decoder
   assert_failure 2
   run nexus-token issue -k "$T/k" --ttl soon
   assert_failure 2
+  run nexus-token issue -k "$T/k" --sub $'\xff\xfe'
+  assert_failure 1
+  assert_output --partial "not valid UTF-8"
+  run nexus-token issue -k "$T/k" --jti 'has space'
+  assert_failure 1
+  assert_output --partial "--jti"
 }
 
 @test "issue --backend fills a Nexus Proxy backend token from the tunnel's environment" {

@@ -1,0 +1,558 @@
+/* relay.c — see relay.h. One struct conn per client; its state says who owns its fd:
+ * SNIFF (we read), DIAL/PUMP (local route), HUB_SEND/HUB_WAIT (queued for or sent to the
+ * hub), ANSWER (we told the client "no" and drain its input until it closes). */
+#include "relay_conn.h"
+#include "handoff.h"
+#include "hostname.h"
+#include "log.h"
+#include "pump.h"
+#include "sniff.h"
+#include "sock.h"
+#include "units.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
+{
+	if (!r->cfg.log)
+		return;
+	char kv[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(kv, sizeof kv, fmt, ap);
+	va_end(ap);
+	r->cfg.log(lvl, msg, kv, r->cfg.log_arg);
+}
+
+/* ---- routes ------------------------------------------------------------------------------ */
+
+int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err, size_t errlen)
+{
+	const char *eq = strchr(spec, '=');
+	if (!eq || eq == spec || !eq[1])
+		return nx_err(err, errlen, "bad route '%s' (want NAME=HOST:PORT)", spec);
+	size_t nlen = (size_t)(eq - spec);
+	char e2[NX_ERRLEN];
+	if (nlen > 4 && strncmp(spec, "tcp:", 4) == 0) {
+		char num[8];
+		long long port;
+		if (nlen - 4 >= sizeof num)
+			return nx_err(err, errlen, "bad port in route '%s'", spec);
+		memcpy(num, spec + 4, nlen - 4);
+		num[nlen - 4] = '\0';
+		if (nx_parse_int(num, 1, 65535, &port, e2, sizeof e2) < 0)
+			return nx_err(err, errlen, "route '%s': %s", spec, e2);
+		snprintf(out->key, sizeof out->key, "tcp:%lld", port);
+	} else if (nx_hostname_normalize(spec, nlen, out->key, sizeof out->key,
+	                                 NX_HOSTNAME_WILDCARD_OK, e2, sizeof e2) < 0) {
+		return nx_err(err, errlen, "route '%.*s': %s", (int)nlen, spec, e2);
+	}
+	char host[256];
+	uint16_t port;
+	if (nx_split_hostport(eq + 1, host, sizeof host, &port, e2, sizeof e2) < 0 || port == 0)
+		return nx_err(err, errlen, "route '%s': bad address '%s'", spec, eq + 1);
+	if (strlen(eq + 1) >= sizeof out->addr)
+		return nx_err(err, errlen, "route '%s': address too long", spec);
+	strcpy(out->addr, eq + 1);
+	return 0;
+}
+
+static const struct nx_relay_route *route_find(const struct nx_relay *r, const char *key)
+{
+	char wild[NX_HOSTNAME_MAX + 2];
+	int have_wild = strncmp(key, "tcp:", 4) != 0 &&
+	                nx_hostname_wildcard_of(key, wild, sizeof wild) == 0;
+	const struct nx_relay_route *w = NULL;
+	for (size_t i = 0; i < r->cfg.nroutes; i++) {
+		if (strcmp(r->cfg.routes[i].key, key) == 0)
+			return &r->cfg.routes[i];
+		if (have_wild && !w && strcmp(r->cfg.routes[i].key, wild) == 0)
+			w = &r->cfg.routes[i];
+	}
+	return w;
+}
+
+/* ---- connection end ---------------------------------------------------------------------- */
+
+static void accept_resume(struct nx_relay *r);
+static void maybe_stop(struct nx_relay *r);
+
+static const char *proto_name(enum conn_proto p)
+{
+	return p == P_TLS ? "tls" : p == P_HTTP ? "http" : p == P_TCP ? "tcp" : "unknown";
+}
+
+static void conn_log(struct conn *c)
+{
+	struct nx_relay *r = c->r;
+	char qkey[300], qwhy[160], qvia[300];
+	relay_log(r, NX_LOG_INFO, "conn",
+	          "client=%s port=%u proto=%s key=%s route=%s outcome=%s%s%s up=%llu down=%llu "
+	          "ms=%llu",
+	          c->peer, c->port, proto_name(c->proto), nx_log_q(qkey, sizeof qkey, c->key[0] ? c->key : "-"),
+	          nx_log_q(qvia, sizeof qvia, c->via ? c->via : "-"), c->outcome ? c->outcome : "closed", c->why ? " why=" : "",
+	          c->why ? nx_log_q(qwhy, sizeof qwhy, c->why) : "", (unsigned long long)c->up,
+	          (unsigned long long)c->down,
+	          (unsigned long long)(nx_loop_now(r->loop) - c->t0));
+}
+
+void conn_free(struct conn *c)
+{
+	struct nx_relay *r = c->r;
+	conn_log(c);
+	nx_timer_stop(r->loop, &c->timer);
+	if (c->pump) {
+		nx_pump_stop(c->pump);
+		free(c->pump);
+	}
+	if (c->fd >= 0) {
+		nx_loop_del(r->loop, c->fd);
+		close(c->fd);
+	}
+	if (c->bfd >= 0) {
+		nx_loop_del(r->loop, c->bfd);
+		close(c->bfd);
+	}
+	free(c->in);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->nconns--;
+	free(c);
+	accept_resume(r);
+	maybe_stop(r);
+}
+
+/* ---- answering "no" ---------------------------------------------------------------------- */
+
+static void answer_timeout(struct nx_loop *loop, void *arg) { conn_free(arg); }
+
+static void answer_drain(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	char sink[4096];
+	ssize_t n = read(fd, sink, sizeof sink);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		conn_free(c);
+}
+
+/* Tell the client no in its protocol, then read and discard until it closes (closing with
+ * unread input would send a RST that can destroy our answer before the client reads it). */
+void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert)
+{
+	struct nx_relay *r = c->r;
+	c->outcome = outcome;
+	c->st = C_ANSWER;
+	nx_timer_stop(r->loop, &c->timer);
+	if (c->fd < 0)
+		return conn_free(c);
+	const void *msg = NULL;
+	size_t len = 0;
+	unsigned char alert[7];
+	if (c->proto == P_TLS && tls_alert) {
+		len = nx_tls_alert(alert, c->tls_version, tls_alert);
+		msg = alert;
+	} else if (c->proto == P_HTTP && http_status) {
+		msg = nx_http_error_response(http_status, &len);
+	}
+	if (msg) {
+		ssize_t n = send(c->fd, msg, len, MSG_NOSIGNAL);
+		if (n > 0)
+			c->down += (uint64_t)n;
+	}
+	shutdown(c->fd, SHUT_WR);
+	nx_loop_del(r->loop, c->fd);
+	if (nx_loop_add(r->loop, c->fd, NX_EV_READ, answer_drain, c) < 0)
+		return conn_free(c);
+	nx_timer_start(r->loop, &c->timer, ANSWER_LINGER_MS, answer_timeout, c);
+}
+
+void answer_no_route(struct conn *c)
+{
+	conn_answer(c, "no-route", 502, NX_TLS_ALERT_UNRECOGNIZED_NAME);
+}
+
+void answer_busy(struct conn *c, const char *outcome)
+{
+	conn_answer(c, outcome, 503, NX_TLS_ALERT_INTERNAL_ERROR);
+}
+
+/* ---- local route: dial and pump ---------------------------------------------------------- */
+
+static void pump_done(struct nx_pump *p, int error, void *arg)
+{
+	struct conn *c = arg;
+	c->up = p->dir[0].bytes;
+	c->down = p->dir[1].bytes;
+	c->outcome = error == 0 ? "ok" : error == ETIMEDOUT ? "idle" : "reset";
+	if (error && !c->why)
+		c->why = p->error_where;
+	conn_free(c);
+}
+
+static void dial_failed(struct conn *c, const char *why)
+{
+	c->why = why;
+	if (c->bfd >= 0) {
+		nx_loop_del(c->r->loop, c->bfd);
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	conn_answer(c, "dial-failed", 502, NX_TLS_ALERT_INTERNAL_ERROR);
+}
+
+static void dial_timeout(struct nx_loop *loop, void *arg) { dial_failed(arg, "connect timeout"); }
+
+static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	struct nx_relay *r = c->r;
+	char err[NX_ERRLEN];
+	if (nx_connect_result(fd, err, sizeof err) < 0)
+		return dial_failed(c, "connect refused");
+	nx_loop_del(loop, fd);
+	nx_timer_stop(loop, &c->timer);
+	c->pump = malloc(sizeof *c->pump);
+	if (!c->pump)
+		return dial_failed(c, "out of memory");
+	nx_pump_init(c->pump, loop, c->fd, c->bfd, pump_done, c);
+	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
+	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
+	nx_pump_set_splice(c->pump, r->cfg.splice);
+	free(c->in);
+	c->in = NULL;
+	if (nx_pump_start(c->pump, err, sizeof err) < 0)
+		return dial_failed(c, "pump start");
+	c->st = C_PUMP;
+}
+
+static void route_local(struct conn *c)
+{
+	struct nx_relay *r = c->r;
+	char err[NX_ERRLEN];
+	c->st = C_DIAL;
+	nx_timer_stop(r->loop, &c->timer);
+	nx_loop_del(r->loop, c->fd); /* the pump takes the client fd over */
+	c->bfd = nx_dial_tcp(c->route->addr, err, sizeof err);
+	if (c->bfd < 0)
+		return dial_failed(c, "connect failed");
+	if (nx_loop_add(r->loop, c->bfd, NX_EV_WRITE, dial_ready, c) < 0)
+		return dial_failed(c, "epoll");
+	nx_timer_start(r->loop, &c->timer, r->cfg.dial_ms, dial_timeout, c);
+}
+
+/* ---- sniffing ----------------------------------------------------------------------------- */
+
+static void conn_route(struct conn *c)
+{
+	struct nx_relay *r = c->r;
+	c->route = route_find(r, c->key);
+	if (c->route) {
+		c->via = c->route->addr;
+		return route_local(c);
+	}
+	if (r->cfg.hub_path) {
+		c->via = "hub";
+		return relay_hub_route(c);
+	}
+	if (c->proto == P_TCP) { /* no protocol to say it in */
+		c->outcome = "no-route";
+		return conn_free(c);
+	}
+	answer_no_route(c);
+}
+
+static void route_by_port(struct conn *c)
+{
+	if (c->proto == P_UNKNOWN)
+		c->proto = P_TCP;
+	snprintf(c->key, sizeof c->key, "tcp:%u", c->port);
+	conn_route(c);
+}
+
+/* A name from the client: normalise it, or tell the client it names nothing we serve. */
+static void route_by_name(struct conn *c, const struct nx_sniff *s)
+{
+	char err[NX_ERRLEN];
+	if (nx_hostname_normalize(s->name, s->name_len, c->key, sizeof c->key, 0, err,
+	                          sizeof err) < 0) {
+		nx_sanitize(c->key, sizeof c->key, s->name, s->name_len);
+		c->why = "bad host name";
+		if (c->proto == P_HTTP)
+			return conn_answer(c, "invalid", 400, 0);
+		return answer_no_route(c);
+	}
+	conn_route(c);
+}
+
+/* Look at what we have. Returns 1 when the connection left the sniff state. */
+static int sniff_decide(struct conn *c, int eof)
+{
+	struct nx_sniff s;
+	enum nx_sniff_result t = nx_sniff_tls(c->in, c->inlen, &s);
+	if (t != NX_SNIFF_NOT_THIS) {
+		c->proto = P_TLS;
+		c->tls_version = s.tls_version;
+		switch (t) {
+		case NX_SNIFF_DONE: route_by_name(c, &s); return 1;
+		case NX_SNIFF_NO_NAME: route_by_port(c); return 1;
+		case NX_SNIFF_INVALID:
+			c->why = s.why;
+			conn_answer(c, "invalid", 0, NX_TLS_ALERT_DECODE_ERROR);
+			return 1;
+		default: break;
+		}
+	} else {
+		enum nx_sniff_result h = nx_sniff_http(c->in, c->inlen, &s);
+		switch (h) {
+		case NX_SNIFF_NOT_THIS: route_by_port(c); return 1;
+		case NX_SNIFF_DONE: c->proto = P_HTTP; route_by_name(c, &s); return 1;
+		case NX_SNIFF_NO_NAME: c->proto = P_HTTP; route_by_port(c); return 1;
+		case NX_SNIFF_INVALID:
+			c->proto = P_HTTP;
+			c->why = s.why;
+			conn_answer(c, "invalid", 400, 0);
+			return 1;
+		default: c->proto = P_HTTP; break;
+		}
+	}
+	/* need more */
+	if (c->inlen == SNIFF_BUF) {
+		c->why = "first bytes over the sniff buffer";
+		conn_answer(c, "invalid", 400, NX_TLS_ALERT_DECODE_ERROR);
+		return 1;
+	}
+	if (eof) {
+		c->why = "client closed mid-head";
+		c->outcome = "eof";
+		conn_free(c);
+		return 1;
+	}
+	return 0;
+}
+
+static void sniff_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	ssize_t n = read(fd, c->in + c->inlen, SNIFF_BUF - c->inlen);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		c->outcome = "reset";
+		return conn_free(c);
+	}
+	if (n == 0 && c->inlen == 0) {
+		c->outcome = "eof";
+		return conn_free(c);
+	}
+	c->inlen += (size_t)n;
+	sniff_decide(c, n == 0);
+}
+
+static void sniff_timeout(struct nx_loop *loop, void *arg)
+{
+	struct conn *c = arg;
+	struct nx_relay *r = c->r;
+	uint64_t elapsed = nx_loop_now(loop) - c->t0;
+	if (c->inlen == 0)
+		return route_by_port(c); /* a client that waits for the server to speak first */
+	if (elapsed < r->cfg.header_ms) {
+		nx_timer_start(loop, &c->timer, r->cfg.header_ms - elapsed, sniff_timeout, c);
+		return;
+	}
+	c->why = "incomplete first bytes";
+	conn_answer(c, "timeout", 408, NX_TLS_ALERT_DECODE_ERROR);
+}
+
+static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	unsigned char *in = malloc(SNIFF_BUF);
+	if (!c || !in) {
+		free(c);
+		free(in);
+		close(fd);
+		return nx_err(err, errlen, "out of memory");
+	}
+	c->r = r;
+	c->fd = fd;
+	c->bfd = -1;
+	c->in = in;
+	c->st = C_SNIFF;
+	c->t0 = nx_loop_now(r->loop);
+	c->port = nx_local_port(fd);
+	if (!nx_peer_addr(fd, c->peer, sizeof c->peer, NULL, NULL))
+		strcpy(c->peer, "-");
+	if (!c->peer[0])
+		strcpy(c->peer, "-");
+	nx_set_nonblock(fd, 1);
+	c->next = r->conns;
+	if (r->conns)
+		r->conns->prev = c;
+	r->conns = c;
+	r->nconns++;
+	if (nx_loop_add(r->loop, fd, NX_EV_READ, sniff_read, c) < 0) {
+		c->outcome = "epoll-failed";
+		conn_free(c);
+		return nx_err(err, errlen, "epoll: %s", strerror(errno));
+	}
+	nx_timer_start(r->loop, &c->timer,
+	               r->cfg.first_bytes_ms < r->cfg.header_ms ? r->cfg.first_bytes_ms
+	                                                        : r->cfg.header_ms,
+	               sniff_timeout, c);
+	return 0;
+}
+
+/* ---- listeners ---------------------------------------------------------------------------- */
+
+static void accept_pause(struct nx_relay *r)
+{
+	if (!r->accepting)
+		return;
+	for (size_t i = 0; i < r->nlisteners; i++)
+		nx_loop_mod(r->loop, r->listeners[i], 0);
+	r->accepting = 0;
+}
+
+static void accept_resume(struct nx_relay *r)
+{
+	if (r->accepting || r->stopping || r->nconns >= r->cfg.max_conns)
+		return;
+	for (size_t i = 0; i < r->nlisteners; i++)
+		nx_loop_mod(r->loop, r->listeners[i], NX_EV_READ);
+	r->accepting = 1;
+}
+
+static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
+{
+	struct nx_relay *r = arg;
+	char err[NX_ERRLEN];
+	for (int i = 0; i < 64; i++) {
+		if (r->nconns >= r->cfg.max_conns) {
+			accept_pause(r); /* the kernel's backlog holds the rest */
+			return;
+		}
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				relay_log(r, NX_LOG_WARN, "accept", "error=%s", "too-many-open-files");
+				accept_pause(r);
+			}
+			return;
+		}
+		if (conn_start(r, fd, err, sizeof err) < 0)
+			return;
+	}
+}
+
+int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen)
+{
+	if (r->nlisteners == MAX_LISTENERS)
+		return nx_err(err, errlen, "more than %d listeners", MAX_LISTENERS);
+	nx_set_nonblock(fd, 1);
+	if (nx_loop_add(r->loop, fd, r->accepting ? NX_EV_READ : 0, on_accept, r) < 0)
+		return nx_err(err, errlen, "epoll: %s", strerror(errno));
+	r->listeners[r->nlisteners++] = fd;
+	return 0;
+}
+
+int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
+{
+	return conn_start(r, fd, err, errlen);
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config *cfg, char *err,
+                              size_t errlen)
+{
+	struct nx_relay *r = calloc(1, sizeof *r);
+	if (!r) {
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->loop = loop;
+	r->cfg = *cfg;
+	if (!r->cfg.first_bytes_ms)
+		r->cfg.first_bytes_ms = 1000;
+	if (!r->cfg.header_ms)
+		r->cfg.header_ms = 10000;
+	if (!r->cfg.dial_ms)
+		r->cfg.dial_ms = 5000;
+	if (!r->cfg.hub_reply_ms)
+		r->cfg.hub_reply_ms = 5000;
+	if (!r->cfg.max_conns)
+		r->cfg.max_conns = 4096;
+	r->hub_fd = -1;
+	r->hub_backoff = HUB_BACKOFF_MIN_MS;
+	r->accepting = 1;
+	if (r->cfg.hub_path)
+		relay_hub_connect(r);
+	return r;
+}
+
+size_t nx_relay_active(const struct nx_relay *r) { return r->nconns; }
+
+static void maybe_stop(struct nx_relay *r)
+{
+	if ((r->stopping || (r->cfg.exit_when_idle && r->nlisteners == 0)) && r->nconns == 0)
+		nx_loop_stop(r->loop);
+}
+
+static void grace_over(struct nx_loop *loop, void *arg)
+{
+	struct nx_relay *r = arg;
+	while (r->conns) {
+		struct conn *c = r->conns;
+		/* a queued handoff is still in the hub queue: unlink it first */
+		relay_hub_unlink(c);
+		if (!c->outcome)
+			c->outcome = "shutdown";
+		conn_free(c);
+	}
+	nx_loop_stop(loop);
+}
+
+void nx_relay_shutdown(struct nx_relay *r, uint64_t grace_ms)
+{
+	if (r->stopping)
+		return;
+	r->stopping = 1;
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		nx_loop_del(r->loop, r->listeners[i]);
+		close(r->listeners[i]);
+	}
+	r->nlisteners = 0;
+	r->accepting = 0;
+	nx_timer_stop(r->loop, &r->hub_timer);
+	if (r->nconns == 0)
+		nx_loop_stop(r->loop);
+	else
+		nx_timer_start(r->loop, &r->grace, grace_ms, grace_over, r);
+}
+
+void nx_relay_free(struct nx_relay *r)
+{
+	if (!r)
+		return;
+	r->cfg.log = NULL;
+	r->stopping = 1;
+	grace_over(r->loop, r);
+	nx_timer_stop(r->loop, &r->grace);
+	for (size_t i = 0; i < r->nlisteners; i++) {
+		nx_loop_del(r->loop, r->listeners[i]);
+		close(r->listeners[i]);
+	}
+	relay_hub_close(r);
+	free(r);
+}

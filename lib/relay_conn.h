@@ -1,0 +1,81 @@
+/* relay_conn.h — nexus-relay engine internals shared by relay.c (listeners, sniffing, local
+ * routes) and relay_hub.c (the hub connection and its handoff queues). Not a public API:
+ * only lib/relay*.c include it. */
+#ifndef NEXUS_RELAY_CONN_H
+#define NEXUS_RELAY_CONN_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "pump.h"
+#include "relay.h"
+
+#define SNIFF_BUF NX_PUMP_BUFSZ /* the prelude must fit the pump buffer it is replayed from */
+#define ANSWER_LINGER_MS 2000
+#define HUB_BACKOFF_MIN_MS 100
+#define HUB_BACKOFF_MAX_MS 2000
+#define MAX_LISTENERS 64
+
+enum conn_state { C_SNIFF, C_DIAL, C_PUMP, C_HUB_SEND, C_HUB_WAIT, C_ANSWER, C_ABANDONED };
+enum conn_proto { P_UNKNOWN, P_TLS, P_HTTP, P_TCP };
+
+struct conn {
+	struct nx_relay *r;
+	struct conn *prev, *next; /* all connections */
+	struct conn *qnext;       /* hub send queue / reply queue */
+	enum conn_state st;
+	enum conn_proto proto;
+	int fd, bfd;
+	unsigned char *in;
+	size_t inlen;
+	struct nx_timer timer;
+	struct nx_pump *pump;
+	const struct nx_relay_route *route;
+	const char *via; /* for the log line: the route address, "hub" or "-" */
+	uint64_t t0;
+	uint16_t port, tls_version;
+	char key[256];
+	char peer[64];
+	const char *outcome, *why;
+	uint64_t up, down;
+};
+
+struct nx_relay {
+	struct nx_loop *loop;
+	struct nx_relay_config cfg;
+	int listeners[MAX_LISTENERS];
+	size_t nlisteners;
+	int accepting; /* listeners in the poll set */
+	struct conn *conns;
+	size_t nconns;
+	/* hub */
+	int hub_fd;
+	struct nx_timer hub_timer;
+	uint64_t hub_backoff;
+	int hub_was_up;
+	struct conn *send_head, *send_tail; /* waiting for room on the hub socket */
+	struct conn *wait_head, *wait_tail; /* sent, waiting for the reply byte (FIFO) */
+	/* shutdown */
+	int stopping;
+	struct nx_timer grace;
+};
+
+void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* End a connection: log its line, close its fds, free it. */
+void conn_free(struct conn *c);
+/* Tell the client no in its protocol (HTTP status / TLS alert, 0 = none), then drain and close. */
+void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert);
+void answer_no_route(struct conn *c);
+void answer_busy(struct conn *c, const char *outcome);
+
+/* relay_hub.c */
+void relay_hub_connect(struct nx_relay *r);
+/* Queue c for the hub (its fd already out of the loop); answers 503 when the hub is down. */
+void relay_hub_route(struct conn *c);
+/* Take c out of whichever hub queue holds it (shutdown). */
+void relay_hub_unlink(struct conn *c);
+/* Close the hub connection without answering anyone (the relay is being freed). */
+void relay_hub_close(struct nx_relay *r);
+
+#endif

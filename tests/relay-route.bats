@@ -1,0 +1,158 @@
+#!/usr/bin/env bats
+# nexus-relay --route: clients reach the right TCP backend by SNI, Host or port, TLS stays
+# end to end, and the bytes the relay read to decide are replayed first.
+load lib/common
+load lib/relay
+
+suite_setup() {
+  make_certs
+  PA=$(free_port); PB=$(free_port); PW=$(free_port); PH=$(free_port)
+  tls_backend a.test "$PA"
+  tls_backend b.test "$PB"
+  tls_backend x.w.test "$PW"
+  http_backend web "$PH"
+}
+
+@test "HTTPS by SNI: curl reaches the backend named in the SNI, certificate verified end to end" {
+  relay --route "a.test=127.0.0.1:$PA" --route "B.Test.=127.0.0.1:$PB"
+  run curl -sS --cacert "$T/pki/ca.crt" --resolve "a.test:$RP:127.0.0.1" "https://a.test:$RP/who"
+  assert_success
+  assert_output "backend a.test"
+  run curl -sS --cacert "$T/pki/ca.crt" --resolve "b.test:$RP:127.0.0.1" "https://b.test:$RP/who"
+  assert_success
+  assert_output "backend b.test"
+  wait_log "$T/relay.log" 'outcome=ok' 2
+  wait_log "$T/relay.log" "proto=tls key=b.test route=127.0.0.1:$PB"
+}
+
+@test "openssl s_client -servername sees the backend's own certificate" {
+  relay --route "a.test=127.0.0.1:$PA" --route "b.test=127.0.0.1:$PB"
+  run sh -c "openssl s_client -connect 127.0.0.1:$RP -servername b.test -CAfile '$T/pki/ca.crt' </dev/null 2>&1"
+  assert_output --partial "subject=CN = b.test"
+  assert_output --partial "Verify return code: 0 (ok)"
+}
+
+@test "wildcard route matches one label, not the bare parent" {
+  relay --route "*.w.test=127.0.0.1:$PW"
+  run curl -sS --cacert "$T/pki/ca.crt" --resolve "x.w.test:$RP:127.0.0.1" "https://x.w.test:$RP/who"
+  assert_success
+  assert_output "backend x.w.test"
+  # w.test itself and a.b.w.test are not covered: the client gets unrecognized_name
+  run sh -c "openssl s_client -connect 127.0.0.1:$RP -servername w.test </dev/null 2>&1"
+  assert_output --partial "unrecognized name"
+  run sh -c "openssl s_client -connect 127.0.0.1:$RP -servername a.b.w.test </dev/null 2>&1"
+  assert_output --partial "unrecognized name"
+}
+
+@test "plain HTTP by Host (port stripped, case folded)" {
+  relay --route "web.test=127.0.0.1:$PH"
+  run curl -sS --resolve "WEB.test:$RP:127.0.0.1" "http://WEB.test:$RP/who"
+  assert_success
+  assert_output "backend web"
+  # absolute-form request line: the authority decides
+  # (http.server itself answers 404 to an absolute-form path: that it answers at all shows the
+  # route; other.test has no route and would get the relay's 502)
+  run rawclient "$RP" --send "GET http://web.test:$RP/who HTTP/1.0\r\nHost: other.test\r\n\r\n"
+  assert_output --partial "Server: SimpleHTTP"
+  wait_log "$T/relay.log" "proto=http key=web.test route=127.0.0.1:$PH outcome=ok"
+}
+
+@test "a ClientHello written 7 bytes at a time still routes" {
+  relay --route "a.test=127.0.0.1:$PA"
+  run rawclient "$RP" --tls a.test --cafile "$T/pki/ca.crt" --chunk 7 --delay 0.002
+  assert_success
+  assert_output --partial "backend a.test"
+}
+
+@test "a 40 KiB HTTP head routes and reaches the backend whole" {
+  relay --route "web.test=127.0.0.1:$PH"
+  big=$(head -c 40960 /dev/zero | tr '\0' 'x')
+  run rawclient "$RP" --send "GET /who HTTP/1.0\r\nHost: web.test\r\nX-Big: $big\r\n\r\n" --chunk 1000
+  assert_output --partial "200 OK"
+  assert_output --partial "backend web"
+}
+
+# half_close_bulk [RELAY OPTIONS]: a 3 MB reply to a client that half-closed, byte for byte.
+half_close_bulk() {
+  head -c 3000000 /dev/urandom > "$T/www-web/big.bin"
+  relay --route "web.test=127.0.0.1:$PH" "$@"
+  rawclient "$RP" --send "GET /big.bin HTTP/1.0\r\nHost: web.test\r\n\r\n" --half-close > "$T/got" 2> "$T/err"
+  assert_file_contains "$T/err" EOF
+  # strip the response head, compare the body
+  python3 -c 'import sys;d=open(sys.argv[1],"rb").read();sys.stdout.buffer.write(d[d.index(b"\r\n\r\n")+4:])' "$T/got" > "$T/body"
+  run cmp "$T/body" "$T/www-web/big.bin"
+  assert_success
+}
+
+@test "half-close: a client that shuts its write side after the request gets the whole reply" {
+  half_close_bulk
+}
+
+@test "--splice: the same transfer, zero-copy, arrives whole" {
+  half_close_bulk --splice
+}
+
+@test "tcp:PORT route: a silent client is routed by the port after the first-bytes timeout" {
+  # a server-speaks-first backend
+  SP=$(free_port)
+  bg banner python3 -c '
+import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
+while True:
+    c,_=s.accept();c.sendall(b"220 banner\r\n");c.close()' "$SP"
+  wait_port "$SP"
+  RP=$(free_port)
+  bg relay nexus-relay --listen "127.0.0.1:$RP" --route "tcp:$RP=127.0.0.1:$SP" --first-bytes-timeout 200ms
+  wait_port "$RP"
+  run rawclient "$RP" --timeout 5
+  assert_output --partial "220 banner"
+  wait_log "$T/relay.log" "proto=tcp key=tcp:$RP"
+}
+
+@test "bytes that are neither TLS nor HTTP go to the tcp:PORT route at once, replayed first" {
+  EP=$(free_port)
+  bg echo python3 -c '
+import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
+while True:
+    c,_=s.accept()
+    while True:
+        d=c.recv(4096)
+        if not d: break
+        c.sendall(d)
+    c.close()' "$EP"
+  wait_port "$EP"
+  RP=$(free_port)
+  bg relay nexus-relay --listen "127.0.0.1:$RP" --route "tcp:$RP=127.0.0.1:$EP" --first-bytes-timeout 30s
+  wait_port "$RP"
+  run sh -c "python3 '$RELAY_PY' $RP --send 'SSH-2.0-test\r\nmore' --half-close --timeout 5 2>/dev/null"
+  assert_output "$(printf 'SSH-2.0-test\r\nmore')"
+}
+
+@test "a backend that refuses the connection gives HTTP 502, not a hang" {
+  DEAD=$(free_port)
+  relay --route "web.test=127.0.0.1:$DEAD"
+  run curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/"
+  assert_output 502
+  wait_log "$T/relay.log" "outcome=dial-failed"
+}
+
+@test "SIGTERM: the relay stops gracefully and says so" {
+  relay --route "web.test=127.0.0.1:$PH"
+  kill -TERM "$RELAY_PID"
+  for _ in $(seq 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+  run kill -0 "$RELAY_PID"
+  assert_failure
+  assert_file_contains "$T/relay.log" "msg=stopped"
+}
+
+@test "--user: the relay drops root after binding and still routes" {
+  [ "$(id -u)" = 0 ] || skip "needs root"
+  relay --route "web.test=127.0.0.1:$PH" --user nobody
+  run ps -o user= -p "$RELAY_PID"
+  assert_output nobody
+  run curl -sS --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  assert_output "backend web"
+}
