@@ -47,6 +47,10 @@ static const char usage_text[] =
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
     "  -v, --verbose        one line per stream; -q, --quiet: warnings and errors only\n";
 
+/* The vector nx_opts_expand() builds lives as long as the program (optarg points into
+ * it); holding it here keeps it reachable for the leak checker. */
+char **kept_args;
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	char msg[512];
@@ -87,6 +91,7 @@ int main(int argc, char **argv)
 	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, NX_LOG_INFO);
 	if (nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
+	kept_args = argv;
 	while ((c = getopt_long(argc, argv, "vqhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'H': cfg.hub_url = optarg; break;

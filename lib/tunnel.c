@@ -590,6 +590,8 @@ static void on_signal(struct nx_loop *loop, int signo, void *arg)
 		nx_loop_stop(loop);
 		return;
 	}
+	if (t->state == T_SERVING && !t->failing)
+		streams_shutdown(t);
 	if (t->state >= T_AUTH0) {
 		/* say goodbye: going away, and TLS close_notify */
 		uint8_t body[2] = {NX_WS_CLOSE_GOING_AWAY >> 8, NX_WS_CLOSE_GOING_AWAY & 0xff};

@@ -19,8 +19,9 @@ struct nx_key;
 #define TUNNEL_OUT_HIGH (1u << 20)
 #define TUNNEL_OUT_LOW (256u << 10)
 /* A stream whose hub→local queue holds more frames than the credits we granted allow is
- * a hub ignoring flow control. */
-#define STREAM_QUEUE_MAX_FRAMES (NX_HUB_CREDIT_WINDOW + 2 * NX_HUB_CREDIT_BATCH)
+ * a hub ignoring flow control. Twice the window: before our first grant arrives the hub
+ * may send without limit (the Go server sent ten 32 KiB messages in one capture). */
+#define STREAM_QUEUE_MAX_FRAMES (2 * NX_HUB_CREDIT_WINDOW)
 #define STREAM_BUCKETS 256
 
 enum tunnel_state {
@@ -115,6 +116,8 @@ const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint
 void stream_on_control(struct tunnel *t, const struct nx_hub_control *c);
 void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n);
 void streams_close_all(struct tunnel *t);
+/* SIGTERM: tell the hub every stream ends (reason shutdown), then close them. */
+void streams_shutdown(struct tunnel *t);
 void streams_resume_reading(struct tunnel *t);
 void streams_child_exited(struct tunnel *t, pid_t pid);
 

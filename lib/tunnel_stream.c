@@ -115,6 +115,8 @@ static void stream_close(struct stream *s, const char *reason)
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s closed (%s)", s->idtext,
 	           reason ? reason : "hub closed it");
 	free(s);
+	if (reason)
+		tunnel_flush(t); /* s is gone: flushing may touch every other stream */
 }
 
 static void grant_credits(struct stream *s)
@@ -431,6 +433,13 @@ void streams_resume_reading(struct tunnel *t)
 	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
 		for (struct stream *s = t->streams[b]; s; s = s->next)
 			stream_update(s);
+}
+
+void streams_shutdown(struct tunnel *t)
+{
+	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
+		while (t->streams[b])
+			stream_close(t->streams[b], NX_HUB_REASON_SHUTDOWN);
 }
 
 void streams_close_all(struct tunnel *t)

@@ -27,7 +27,8 @@ suite_setup() { make_pki; }
   cat > "$T/tok.sh" <<EOF
 #!/bin/sh
 echo "\$NEXUS_ATTESTATION_STAGE nonce=\$NEXUS_SESSION_NONCE name=\$NEXUS_BACKEND_NAME hosts=\$NEXUS_HOSTNAMES weight=\$NEXUS_WEIGHT ports=\$NEXUS_TCP_PORTS" >> "$T/stages"
-exec nexus-token issue -k "$T/secret" --backend
+# (leak checking off: under make asan, nexus-token's own exit-time report is not ours to test)
+ASAN_OPTIONS=detect_leaks=0 exec nexus-token issue -k "$T/secret" --backend
 EOF
   chmod +x "$T/tok.sh"
   start_fake_hub
@@ -44,7 +45,7 @@ EOF
 @test "--token-cmd may print JSON {\"token\":…,\"expiry\":…}" {
   cat > "$T/tok.sh" <<EOF
 #!/bin/sh
-t=\$(nexus-token issue -k "$T/secret" --backend)
+t=\$(ASAN_OPTIONS=detect_leaks=0 nexus-token issue -k "$T/secret" --backend)
 printf '{\n  "token": "%s",\n  "expiry": "2030-01-01T00:00:00Z"\n}\n' "\$t"
 EOF
   chmod +x "$T/tok.sh"

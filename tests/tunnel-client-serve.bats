@@ -23,7 +23,7 @@ suite_setup() { make_pki; }
   run grep '"event": "stage0"' "$T/events"
   assert_output --partial '{"hostnames": ["app.test"], "weight": 1, "iss": "authorizer", "sub": "dev1", "aud": ["nexus"]'
   # the window is granted right after connect, and the backend closed first with "normal"
-  wait_log "$T/events" '"reason": "normal"'
+  wait_log "$T/events" '"reason": "normal"|user_closed'
   run grep -c '"credits": 64' "$T/events"
   assert_output 1
 }
@@ -169,14 +169,18 @@ EOF
   assert_success
 }
 
-@test "SIGTERM ends nexus-tunnel cleanly (exit 0) and the hub sees the session end" {
+@test "SIGTERM ends nexus-tunnel cleanly (exit 0): open streams end with reason shutdown" {
   start_fake_hub
-  start_tunnel --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
+  start_tunnel --secret-file "$T/secret" --hostname app.test --exec 'exec sleep 30'
   wait_serving
+  bg user "$PY" -c "import socket,time; s=socket.create_connection(('127.0.0.1',$RELAY_PORT)); time.sleep(30)"
+  wait_log "$T/events" '"credits": 64'
   kill -TERM "$TUNNEL_PID"
   local rc=0
   wait "$TUNNEL_PID" || rc=$?
   assert_equal "$rc" 0
   wait_log "$T/events" '"event": "session_end"'
   wait_log "$T/tunnel.log" "stopping"
+  run grep -c '"reason": "shutdown"' "$T/events"
+  assert_output 1
 }
