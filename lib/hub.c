@@ -7,6 +7,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +180,8 @@ static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const str
 		return NX_HANDOFF_NO_ROUTE;
 	}
 	nx_set_nonblock(cfd, 1);
+	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
 	                    h->prelude, h->prelude_len) < 0)
 		return NX_HANDOFF_BUSY;

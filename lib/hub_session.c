@@ -7,6 +7,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -591,6 +593,10 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	s->hub = hub;
 	s->fd = fd;
 	s->id = ++hub->next_session_id;
+	/* Many small frames (credit grants, short replies) share this socket: without NODELAY,
+	 * Nagle and delayed ACKs hold them back for tens of milliseconds. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
 	s->tls = nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err);
 	if (!s->tls) {
