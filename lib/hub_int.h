@@ -156,6 +156,9 @@ void hub_schedule_reap(struct nx_hub *hub);
 /* hub_session.c */
 void hub_session_accept(struct nx_hub *hub, int fd);
 void hub_session_kill(struct hub_session *s, const char *why);
+/* Refuse: close frame with code and reason (≤ 123 bytes), then close once it is out. */
+void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason);
+void hub_session_start_keepalive(struct hub_session *s);
 void hub_session_free(struct hub_session *s); /* a dead session's memory */
 /* Queue one whole WebSocket message (server frames: unmasked, one frame). 0 or -1 (the
  * session was dropped). */
@@ -189,6 +192,10 @@ void hub_stream_kill(struct hub_stream *st, int tell_backend);
 void hub_stream_free(struct hub_stream *st); /* a dead stream's memory */
 
 /* hub_auth.c */
+/* Timer callback: the current auth stage (or a close) took too long. */
+void hub_auth_deadline(struct nx_loop *loop, void *arg);
+/* A text message: a token for the stage the session is in, or ignored. */
+void hub_auth_on_text(struct hub_session *s, const uint8_t *data, size_t len);
 /* Verify a backend token for a stage (0, 1, or 2 = re-auth). Stage 0 fills s->claims.
  * 0, or -1 with a reason suitable for a close frame. */
 int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t len, char *err,
