@@ -3,6 +3,7 @@
 #include "hub_int.h"
 #include "handoff.h"
 #include "keys.h"
+#include "log.h"
 #include "sock.h"
 #include "util.h"
 
@@ -102,9 +103,10 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
+	char b[160];
 	hub_log(hub, 2, "backend registered", "session=%llu backend=%s peer=%s weight=%d routes=%s%s",
-	        (unsigned long long)s->id, s->claims.sub[0] ? s->claims.sub : "-", s->peer,
-	        s->claims.weight, list, s->half_close ? " half_close=1" : "");
+	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
+	        s->peer, s->claims.weight, list, s->half_close ? " half_close=1" : "");
 }
 
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
@@ -206,11 +208,13 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
 			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
-				hub_log(hub, 1, "bad handoff message", "error=\"%s\"", err);
+				char q[NX_ERRLEN + 8];
+				hub_log(hub, 1, "bad handoff message", "error=%s", nx_log_q(q, sizeof q, err));
 				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
 				continue;
 			}
-			hub_log(hub, 1, "relay connection failed", "error=\"%s\"", err);
+			char q[NX_ERRLEN + 8];
+			hub_log(hub, 1, "relay connection failed", "error=%s", nx_log_q(q, sizeof q, err));
 			relay_close(rc);
 			return;
 		}

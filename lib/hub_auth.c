@@ -136,6 +136,10 @@ static void go_live(struct hub_session *s)
 {
 	struct nx_hub *hub = s->hub;
 	s->state = SESS_LIVE;
+	if (s->pending) {
+		s->pending = 0;
+		hub->n_pending--;
+	}
 	nx_timer_stop(hub->loop, &s->auth_timer);
 	hub_register_routes(hub, s);
 	hub->n_live++;

@@ -44,6 +44,11 @@ enum sess_state {
 
 #define SESS_STREAM_BUCKETS 256
 
+/* Connections still in TLS / upgrade / auth: each holds a TLS context (~38 KiB) for up to
+ * the auth deadline. Beyond this many, new ones are closed at once, so unauthenticated peers
+ * cannot grow the hub without bound. */
+#define HUB_MAX_PENDING 1024
+
 /* The session output queue: a stream reads its end user only while the queue is below
  * OUT_HIGH, so the queue stays bounded (≈ OUT_HIGH + one message per reading stream) and a
  * slow WebSocket slows all its streams evenly instead of growing. */
@@ -58,6 +63,7 @@ struct hub_session {
 	struct nx_tls *tls;
 	enum sess_state state;
 	int dead;
+	int pending;          /* counted in hub->n_pending (not yet LIVE) */
 	uint64_t id;          /* for log lines */
 	char peer[64];
 	struct hub_buf in;    /* upgrade head being read */
@@ -141,7 +147,8 @@ struct nx_hub {
 	struct nx_timer reap_timer;
 	struct nx_timer stats_timer;
 	uint64_t next_session_id;
-	size_t n_live, n_streams;
+	size_t n_live, n_streams, n_pending;
+	uint64_t refused_pending;  /* connections closed because too many were pending */
 	uint64_t buffered;
 };
 

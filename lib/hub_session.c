@@ -2,6 +2,7 @@
  * (§1), message dispatch to streams (§3) and the bounded output queue every stream of the
  * session shares. The token handshake and re-auth (§2) are in hub_auth.c. */
 #include "hub_int.h"
+#include "log.h"
 #include "sock.h"
 #include "util.h"
 
@@ -154,15 +155,21 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
+	if (s->pending) {
+		s->pending = 0;
+		hub->n_pending--;
+	}
 	if (was_live) {
 		hub_unregister_routes(hub, s);
 		hub->n_live--;
-		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s streams=%zu%s%s%s",
-		        (unsigned long long)s->id, s->claims.sub[0] ? s->claims.sub : "-", s->n_streams,
-		        why ? " reason=\"" : "", why ? why : "", why ? "\"" : "");
+		char q[NX_ERRLEN + 8], b[160];
+		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s streams=%zu%s%s",
+		        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
+		        s->n_streams, why ? " reason=" : "", why ? nx_log_q(q, sizeof q, why) : "");
 	} else if (why) {
-		hub_log(hub, 3, "backend connection closed", "session=%llu peer=%s reason=\"%s\"",
-		        (unsigned long long)s->id, s->peer, why);
+		char q[NX_ERRLEN + 8];
+		hub_log(hub, 3, "backend connection closed", "session=%llu peer=%s reason=%s",
+		        (unsigned long long)s->id, s->peer, nx_log_q(q, sizeof q, why));
 	}
 	struct nx_loop *loop = hub->loop;
 	nx_timer_stop(loop, &s->auth_timer);
@@ -200,8 +207,9 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return;
-	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s code=%u reason=\"%s\"",
-	        (unsigned long long)s->id, s->peer, code, reason);
+	char q[NX_ERRLEN + 8];
+	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s code=%u reason=%s",
+	        (unsigned long long)s->id, s->peer, code, nx_log_q(q, sizeof q, reason));
 	uint8_t frame[NX_WS_MAX_HEADER + NX_WS_MAX_CONTROL];
 	size_t n = nx_ws_close_encode(frame, sizeof frame, code, reason, NULL);
 	if (n)
@@ -261,8 +269,9 @@ static void on_control(struct hub_session *s, const uint8_t *json, size_t len)
 	struct nx_hub_control c;
 	char err[NX_ERRLEN];
 	if (nx_hub_control_parse(json, len, &c, err, sizeof err) < 0) {
-		hub_log(s->hub, 3, "control message ignored", "session=%llu reason=\"%s\"",
-		        (unsigned long long)s->id, err);
+		char q[NX_ERRLEN + 8];
+		hub_log(s->hub, 3, "control message ignored", "session=%llu reason=%s",
+		        (unsigned long long)s->id, nx_log_q(q, sizeof q, err));
 		return;
 	}
 	struct hub_stream *st = c.has_client_id ? hub_session_find(s, &c.client_id) : NULL;
@@ -474,6 +483,14 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 void hub_session_accept(struct nx_hub *hub, int fd)
 {
 	char err[NX_ERRLEN];
+	if (hub->n_pending >= HUB_MAX_PENDING) {
+		if (hub->refused_pending++ % 1000 == 0)
+			hub_log(hub, 1, "too many connections still authenticating, closing new ones",
+			        "pending=%zu refused=%llu", hub->n_pending,
+			        (unsigned long long)hub->refused_pending);
+		close(fd);
+		return;
+	}
 	struct hub_session *s = calloc(1, sizeof *s);
 	if (!s) {
 		close(fd);
@@ -506,5 +523,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	if (s->next)
 		s->next->prev = s;
 	hub->sessions = s;
+	s->pending = 1;
+	hub->n_pending++;
 	nx_timer_start(hub->loop, &s->auth_timer, hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
 }
