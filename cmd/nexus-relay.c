@@ -31,8 +31,8 @@ static const char usage[] =
     "\n"
     "  -l, --listen ADDR            listen on host:port (repeatable; default: systemd sockets)\n"
     "  -H, --hub PATH               nexus-hub's handoff socket (SOCK_SEQPACKET)\n"
-    "  -r, --route NAME=ADDR        NAME (host, *.wildcard or tcp:PORT) to host:port (repeatable)\n"
-    "      --inetd                  serve the one connection on fd 0 (inetd, Accept=yes), then exit\n"
+    "  -r, --route NAME=ADDR        NAME (host, *.wildcard, tcp:PORT) to host:port (repeatable)\n"
+    "      --inetd                  serve the one connection on fd 0 (inetd, Accept=yes)\n"
     "  -u, --user USER              drop privileges to USER after binding\n"
     "      --first-bytes-timeout D  a silent client becomes tcp:PORT after D (default 1s)\n"
     "      --header-timeout D       give up on an incomplete ClientHello/head after D (10s)\n"
@@ -50,8 +50,8 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
 
-enum { O_SPLICE = 255, O_INETD = 256, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE, O_LOGLVL,
-       O_CONFIG };
+enum { O_INETD = 256, O_SPLICE, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE,
+       O_LOGLVL, O_CONFIG };
 
 static const struct option longopts[] = {
     {"listen", required_argument, NULL, 'l'},

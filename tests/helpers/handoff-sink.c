@@ -2,9 +2,9 @@
  * socket, and for each handoff prints one line on stdout:
  *   key=K port=P client=ADDR tls=0|1 prelude=N first=HEX8
  * then replies by a rule: NO_ROUTE when the key contains "noroute", BUSY when it contains
- * "busy", else OK (after sleeping 2 s when it contains "stuck") — and on OK writes a fixed answer to the passed fd
- * ("HTTP/1.1 200 OK ... sink:KEY:PRELUDE_LEN" for HTTP/tcp keys, raw "sink:KEY" for TLS)
- * and closes it.
+ * "busy", else OK (after sleeping 2 s when it contains "stuck"). On OK it writes a fixed
+ * answer to the passed fd — "HTTP/1.1 200 OK ... sink:KEY:PRELUDE_LEN" for HTTP/tcp keys,
+ * raw "sink:KEY:PRELUDE_LEN" for TLS — and closes it.
  * usage: handoff-sink SOCKET_PATH [--count N]  (exit after N handoffs; default: forever) */
 #include "handoff.h"
 #include "sock.h"
