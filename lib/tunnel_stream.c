@@ -110,6 +110,10 @@ static void stream_close(struct stream *s, const char *reason)
 		nx_loop_del(t->loop, s->fd);
 	if (s->fd >= 0)
 		close(s->fd);
+	/* nobody is left to read an --exec child's output; the pid cannot have been reused:
+	 * it is cleared when reaped */
+	if (s->pid > 0)
+		kill(s->pid, SIGTERM);
 	nx_chunkq_clear(&s->out);
 	stream_unlink(t, s);
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s closed (%s)", s->idtext,
@@ -245,6 +249,8 @@ static int spawn_exec(struct tunnel *t, struct stream *s, const struct nx_hub_co
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
 			_exit(127);
+		/* the child gets the stream and our stderr, nothing else we inherited */
+		close_range(3, ~0U, 0);
 		setenv("PROTO", "TCP", 1);
 		setenv("TCPREMOTEIP", ip, 1);
 		setenv("TCPREMOTEPORT", port, 1);
@@ -451,6 +457,10 @@ void streams_close_all(struct tunnel *t)
 
 void streams_child_exited(struct tunnel *t, pid_t pid)
 {
-	/* the stream ends when its socket does; nothing else to clean up */
+	/* the stream itself ends when its socket does */
+	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
+		for (struct stream *s = t->streams[b]; s; s = s->next)
+			if (s->pid == pid)
+				s->pid = 0;
 	tunnel_say(t, NX_LOG_DEBUG, "exec child %d exited", (int)pid);
 }

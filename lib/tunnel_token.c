@@ -225,6 +225,7 @@ static int start_command(struct tunnel *t, enum token_stage stage, const char *n
 			dup2(devnull, 0);
 		if (dup2(pfd[1], 1) < 0)
 			_exit(127);
+		close_range(3, ~0U, 0);
 		setenv("NEXUS_ATTESTATION_STAGE", STAGE_NAMES[stage], 1);
 		setenv("NEXUS_SESSION_NONCE", nonce ? nonce : "", 1);
 		setenv("NEXUS_BACKEND_NAME", c->name ? c->name : "nexus-tunnel", 1);
