@@ -216,6 +216,7 @@ static void session_start(struct tunnel *t)
 	}
 	t->state = T_DIALING;
 	t->head_len = 0;
+	t->half_close = false;
 	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
 	if (nx_loop_add(t->loop, t->fd, NX_EV_WRITE, on_hub_io, t) < 0) {
 		tunnel_say(t, NX_LOG_ERROR, "event loop refused the hub socket");
@@ -281,6 +282,11 @@ static void on_text(struct tunnel *t, const uint8_t *p, size_t n)
 	}
 	if (ch.type == NX_HUB_CHALLENGE_HANDSHAKE && t->state == T_AUTH0) {
 		snprintf(t->nonce, sizeof t->nonce, "%s", ch.nonce);
+		/* §6: take half_close when offered; the claim goes into tokens we sign ourselves
+		 * (an external command does not know about it, so then we do not use it) */
+		for (int i = 0; i < ch.n_extensions && t->key; i++)
+			if (strcmp(ch.extensions[i], NX_HUB_EXT_HALF_CLOSE) == 0)
+				t->half_close = true;
 		t->state = T_AUTH1;
 		if (token_start(t, STAGE_ATTEST, ch.nonce) < 0)
 			tunnel_fail(t, "cannot start the attest token");

@@ -89,7 +89,8 @@ static void stream_update(struct stream *s)
 	} else {
 		if (!nx_chunkq_empty(&s->out))
 			ev |= NX_EV_WRITE;
-		if (!s->hub_closed && !t->out_blocked && !t->failing && (!s->limited || s->credits > 0))
+		if (!s->hub_closed && !s->local_eof && !t->out_blocked && !t->failing &&
+		    (!s->limited || s->credits > 0))
 			ev |= NX_EV_READ;
 	}
 	nx_loop_mod(t->loop, s->fd, ev);
@@ -139,6 +140,21 @@ static void grant_credits(struct stream *s)
 		tunnel_flush(t);
 }
 
+/* half_close: once everything the end user sent is written, pass its FIN on; when both
+ * directions are done the stream is. Returns -1 if the stream was closed. */
+static int stream_maybe_shut(struct stream *s)
+{
+	if (!s->peer_shut || s->local_shut || s->connecting || !nx_chunkq_empty(&s->out))
+		return 0;
+	shutdown(s->fd, SHUT_WR);
+	s->local_shut = true;
+	if (s->local_eof) {
+		stream_close(s, NX_HUB_REASON_NORMAL);
+		return -1;
+	}
+	return 0;
+}
+
 /* Write what the hub sent to the local side. Returns -1 if the stream was closed. */
 static int stream_write_out(struct stream *s)
 {
@@ -164,7 +180,7 @@ static int stream_write_out(struct stream *s)
 		stream_close(s, NULL);
 		return -1;
 	}
-	return 0;
+	return stream_maybe_shut(s);
 }
 
 static void stream_read(struct stream *s)
@@ -180,6 +196,17 @@ static void stream_read(struct stream *s)
 		return;
 	}
 	if (n == 0) {
+		if (t->half_close && !s->local_shut) {
+			/* the local side is done sending but may still read: tell the hub, go on
+			 * writing what it sends */
+			uint8_t buf[128];
+			int m = nx_hub_encode_shutdown_write(buf, sizeof buf, &s->id);
+			if (m > 0)
+				tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)m, NULL, 0);
+			s->local_eof = true;
+			tunnel_flush(t);
+			return;
+		}
 		stream_close(s, NX_HUB_REASON_NORMAL);
 		tunnel_flush(t);
 		return;
@@ -210,11 +237,12 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 			stream_close(s, NULL);
 			return;
 		}
-		events |= NX_EV_WRITE;
+		events |= NX_EV_WRITE; /* flushes, and passes on an early shutdown_write */
 	}
 	if ((events & NX_EV_WRITE) && stream_write_out(s) < 0)
 		return;
-	if ((events & NX_EV_READ) && !s->hub_closed && (!s->limited || s->credits > 0)) {
+	if ((events & NX_EV_READ) && !s->hub_closed && !s->local_eof &&
+	    (!s->limited || s->credits > 0)) {
 		size_t before = t->n_streams;
 		stream_read(s);
 		if (t->n_streams != before)
@@ -378,8 +406,16 @@ void stream_on_control(struct tunnel *t, const struct nx_hub_control *c)
 			nx_hub_credit_add(&s->credits, c->credits);
 		stream_update(s);
 		break;
+	case NX_HUB_EV_UNKNOWN:
+		if (t->half_close && strcmp(c->event_name, NX_HUB_EVENT_SHUTDOWN_WRITE) == 0 &&
+		    (s = stream_find(t, &c->client_id))) {
+			s->peer_shut = true;
+			if (stream_maybe_shut(s) == 0)
+				stream_update(s);
+		}
+		break;
 	default:
-		break; /* pong_client, outbound_result, unknown: nothing to do */
+		break; /* pong_client, outbound_result: nothing to do */
 	}
 }
 

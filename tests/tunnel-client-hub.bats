@@ -96,3 +96,41 @@ suite_setup() {
   run relay_curl -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who"
   refute_output 200
 }
+
+@test "half-close (the hub's half_close extension): a client that shuts its write side still gets the whole reply" {
+  start_hub
+  start_relay
+  local echo_port; echo_port=$(free_port)
+  # an echo service that answers only after its input ended (like sort or wc)
+  bg echo /usr/bin/python3 -c "
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $echo_port)); s.listen(8)
+while True:
+    c, _ = s.accept()
+    data = b''
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        data += b
+    c.sendall(b'got %d bytes\n' % len(data)); c.close()
+"
+  wait_port "$echo_port"
+  start_tunnel hc --hostname app.test --to "127.0.0.1:$echo_port"
+  wait_backends 1
+  wait_log "$T/hub.log" 'half_close=1'
+  run /usr/bin/python3 -c "
+import socket
+s = socket.create_connection(('127.0.0.1', $RELAY_PORT)); s.settimeout(10)
+s.sendall(b'GET / HTTP/1.1\r\nHost: app.test\r\n\r\n' + b'x' * 100000)
+s.shutdown(socket.SHUT_WR)
+out = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    out += b
+print(out.decode().strip())
+"
+  assert_success
+  assert_output "got 100034 bytes"
+}
