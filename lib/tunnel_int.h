@@ -51,6 +51,7 @@ struct stream {
 	bool local_eof;       /* the local side finished sending (we told the hub) */
 	bool peer_shut;       /* the end user finished sending: FIN to local once flushed */
 	bool local_shut;      /* that FIN is done */
+	bool write_dead;      /* the local side stopped reading: hub data is dropped */
 	bool registered;      /* fd in the loop */
 	pid_t pid;            /* --exec child, 0 if none */
 	bool limited;         /* the hub gave us credits (else legacy: unlimited) */

@@ -155,6 +155,30 @@ static int stream_maybe_shut(struct stream *s)
 	return 0;
 }
 
+/* The local side stopped reading (EPIPE: an --exec child that answered and exited, a
+ * server that replied without reading the whole request). What it wrote before may still
+ * be unread on our side, so keep reading until its EOF; what the hub sends from now on is
+ * dropped (and its credits returned, so the hub is not stalled). Returns -1 if closed. */
+static int write_failed(struct stream *s)
+{
+	tunnel_say(s->t, NX_LOG_DEBUG, "stream %s: write to %s: %s", s->idtext, s->target,
+	           strerror(errno));
+	if (errno != EPIPE && errno != ECONNRESET) {
+		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+		return -1;
+	}
+	while (!nx_chunkq_empty(&s->out))
+		if (nx_chunkq_consume(&s->out, s->out.head->len - s->out.head->off))
+			s->unacked++;
+	s->write_dead = true;
+	grant_credits(s);
+	if (s->local_eof) {
+		stream_close(s, NX_HUB_REASON_NORMAL);
+		return -1;
+	}
+	return 0;
+}
+
 /* Write what the hub sent to the local side. Returns -1 if the stream was closed. */
 static int stream_write_out(struct stream *s)
 {
@@ -167,10 +191,9 @@ static int stream_write_out(struct stream *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			tunnel_say(s->t, NX_LOG_DEBUG, "stream %s: write to %s: %s", s->idtext,
-			           s->target, strerror(errno));
-			stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
-			return -1;
+			if (write_failed(s) < 0)
+				return -1;
+			break;
 		}
 		if (nx_chunkq_consume(&s->out, (size_t)w))
 			s->unacked++;
@@ -196,7 +219,7 @@ static void stream_read(struct stream *s)
 		return;
 	}
 	if (n == 0) {
-		if (t->half_close && !s->local_shut) {
+		if (t->half_close && !s->local_shut && !s->write_dead) {
 			/* the local side is done sending but may still read: tell the hub, go on
 			 * writing what it sends */
 			uint8_t buf[128];
@@ -429,8 +452,8 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 	}
 	if (s->hub_closed)
 		return;
-	if (n == 0) {
-		s->unacked++; /* an empty frame is written at once */
+	if (n == 0 || s->write_dead) {
+		s->unacked++; /* an empty frame is written at once; nobody reads a dead side */
 		grant_credits(s);
 		return;
 	}
@@ -449,7 +472,11 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-				stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+				if (write_failed(s) == 0) {
+					s->unacked++;
+					grant_credits(s);
+					stream_update(s);
+				}
 				tunnel_flush(t);
 				return;
 			}
