@@ -294,6 +294,18 @@ int nx_hub_encode_resume(uint8_t *out, size_t cap, const struct nx_uuid *id, int
 	return nx_hub_control_encode(&c, out, cap);
 }
 
+int nx_hub_encode_shutdown_write(uint8_t *out, size_t cap, const struct nx_uuid *id)
+{
+	char idt[NX_UUID_TEXT + 1];
+	int n = snprintf((char *)out + (cap ? 1 : 0), cap > 1 ? cap - 1 : 0,
+	                 "{\"event\":\"" NX_HUB_EVENT_SHUTDOWN_WRITE "\",\"client_id\":\"%s\"}",
+	                 nx_uuid_format(id, idt));
+	if (cap < 2 || n < 0 || (size_t)n >= cap - 1)
+		return -1;
+	out[0] = NX_HUB_MSG_CONTROL;
+	return n + 1;
+}
+
 int64_t nx_hub_credit_add(int64_t *outstanding, int64_t grant)
 {
 	if (grant > 0) {

@@ -125,6 +125,14 @@ int nx_hub_encode_disconnect(uint8_t *out, size_t cap, const struct nx_uuid *id,
                              const char *reason);
 int nx_hub_encode_resume(uint8_t *out, size_t cap, const struct nx_uuid *id, int64_t credits);
 
+/* §6 half-close extension: {"event":"shutdown_write","client_id":…} — "this side of the
+ * stream has finished sending". Only between peers that negotiated "half_close"; the
+ * parser reports it as NX_HUB_EV_UNKNOWN with event_name "shutdown_write" (so a peer that
+ * did not negotiate it ignores it, as §3 says). */
+#define NX_HUB_EXT_HALF_CLOSE "half_close"
+#define NX_HUB_EVENT_SHUTDOWN_WRITE "shutdown_write"
+int nx_hub_encode_shutdown_write(uint8_t *out, size_t cap, const struct nx_uuid *id);
+
 const char *nx_hub_event_name(enum nx_hub_event ev);
 
 /* Add a peer's grant to *outstanding, clamped to NX_HUB_CREDIT_CLAMP; grants ≤ 0 are

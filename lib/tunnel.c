@@ -39,84 +39,6 @@ void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 
 int tunnel_random(void *buf, size_t n) { return nx_random_bytes(buf, n, NULL, 0); }
 
-int nx_tunnel_parse_url(const char *url, struct nx_hub_url *u, char *err, size_t errlen)
-{
-	memset(u, 0, sizeof *u);
-	if (strncmp(url, "ws://", 5) == 0)
-		return nx_err(err, errlen, "%s: the hub only speaks TLS, use wss://", url);
-	if (strncmp(url, "wss://", 6) != 0)
-		return nx_err(err, errlen, "%s: not a wss:// URL", url);
-	const char *auth = url + 6;
-	const char *slash = strchr(auth, '/');
-	size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
-	if (alen == 0 || alen >= sizeof u->host_header)
-		return nx_err(err, errlen, "%s: no host in the URL", url);
-	if (memchr(auth, '@', alen) || memchr(auth, '?', alen) || memchr(auth, '#', alen))
-		return nx_err(err, errlen, "%s: user info, query or fragment not supported", url);
-	memcpy(u->host_header, auth, alen);
-	const char *path = slash ? slash : "/connect";
-	if (strlen(path) >= sizeof u->path || strpbrk(path, " \r\n"))
-		return nx_err(err, errlen, "%s: bad path", url);
-	snprintf(u->path, sizeof u->path, "%s", path);
-	/* host and optional port; IPv6 in brackets */
-	char hp[300];
-	snprintf(hp, sizeof hp, "%s", u->host_header);
-	char *portp = NULL;
-	if (hp[0] == '[') {
-		char *rb = strchr(hp, ']');
-		if (!rb)
-			return nx_err(err, errlen, "%s: unterminated [IPv6] host", url);
-		*rb = 0;
-		snprintf(u->host, sizeof u->host, "%s", hp + 1);
-		if (rb[1] == ':')
-			portp = rb + 2;
-		else if (rb[1])
-			return nx_err(err, errlen, "%s: junk after [IPv6] host", url);
-	} else {
-		char *colon = strrchr(hp, ':');
-		if (colon) {
-			*colon = 0;
-			portp = colon + 1;
-		}
-		snprintf(u->host, sizeof u->host, "%s", hp);
-	}
-	if (!u->host[0])
-		return nx_err(err, errlen, "%s: no host in the URL", url);
-	u->port = 443;
-	if (portp) {
-		long long p;
-		char e[NX_ERRLEN];
-		if (nx_parse_int(portp, 1, 65535, &p, e, sizeof e) < 0)
-			return nx_err(err, errlen, "%s: bad port: %s", url, e);
-		u->port = (uint16_t)p;
-	}
-	if (strchr(u->host, ':'))
-		snprintf(u->dial, sizeof u->dial, "[%s]:%u", u->host, u->port);
-	else
-		snprintf(u->dial, sizeof u->dial, "%s:%u", u->host, u->port);
-	return 0;
-}
-
-int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen)
-{
-	memset(r, 0, sizeof *r);
-	const char *eq = strchr(spec, '=');
-	if (!eq || eq == spec || !eq[1])
-		return nx_err(err, errlen, "--map %s: expected HOSTNAME=HOST:PORT or PORT=HOST:PORT",
-		              spec);
-	size_t kl = (size_t)(eq - spec);
-	if (kl >= sizeof r->key || strlen(eq + 1) >= sizeof r->addr)
-		return nx_err(err, errlen, "--map %s: too long", spec);
-	for (size_t i = 0; i < kl; i++)
-		r->key[i] = (char)((spec[i] >= 'A' && spec[i] <= 'Z') ? spec[i] + 32 : spec[i]);
-	snprintf(r->addr, sizeof r->addr, "%s", eq + 1);
-	char host[256], e[NX_ERRLEN];
-	uint16_t port;
-	if (nx_split_hostport(r->addr, host, sizeof host, &port, e, sizeof e) < 0 || port == 0)
-		return nx_err(err, errlen, "--map %s: bad address %s", spec, r->addr);
-	return 0;
-}
-
 /* ---- output to the hub ----------------------------------------------------------------- */
 
 int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
@@ -294,6 +216,7 @@ static void session_start(struct tunnel *t)
 	}
 	t->state = T_DIALING;
 	t->head_len = 0;
+	t->half_close = false;
 	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
 	if (nx_loop_add(t->loop, t->fd, NX_EV_WRITE, on_hub_io, t) < 0) {
 		tunnel_say(t, NX_LOG_ERROR, "event loop refused the hub socket");
@@ -359,6 +282,11 @@ static void on_text(struct tunnel *t, const uint8_t *p, size_t n)
 	}
 	if (ch.type == NX_HUB_CHALLENGE_HANDSHAKE && t->state == T_AUTH0) {
 		snprintf(t->nonce, sizeof t->nonce, "%s", ch.nonce);
+		/* §6: take half_close when offered; the claim goes into tokens we sign ourselves
+		 * (an external command does not know about it, so then we do not use it) */
+		for (int i = 0; i < ch.n_extensions && t->key; i++)
+			if (strcmp(ch.extensions[i], NX_HUB_EXT_HALF_CLOSE) == 0)
+				t->half_close = true;
 		t->state = T_AUTH1;
 		if (token_start(t, STAGE_ATTEST, ch.nonce) < 0)
 			tunnel_fail(t, "cannot start the attest token");

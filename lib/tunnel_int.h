@@ -47,6 +47,11 @@ struct stream {
 	int fd;
 	bool connecting;
 	bool hub_closed;      /* hub sent disconnect: flush what we hold, then close */
+	/* half_close (§6): each direction ends on its own */
+	bool local_eof;       /* the local side finished sending (we told the hub) */
+	bool peer_shut;       /* the end user finished sending: FIN to local once flushed */
+	bool local_shut;      /* that FIN is done */
+	bool write_dead;      /* the local side stopped reading: hub data is dropped */
 	bool registered;      /* fd in the loop */
 	pid_t pid;            /* --exec child, 0 if none */
 	bool limited;         /* the hub gave us credits (else legacy: unlimited) */
@@ -87,6 +92,7 @@ struct tunnel {
 	bool out_blocked;     /* local reads paused: out above TUNNEL_OUT_HIGH */
 	struct nx_timer reconnect, ping, idle, endtimer;
 	bool failing;         /* session ends at the next loop round (tunnel_fail) */
+	bool half_close;      /* §6 extension negotiated for this session */
 	uint64_t backoff_ms;
 	uint64_t serving_since;
 	bool stopping;
@@ -114,6 +120,7 @@ void tunnel_fail(struct tunnel *t, const char *why);
 /* Where a stream for hostname / relay port goes: "host:port", "`cmd`" for exec, or NULL. */
 const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint16_t port);
 void stream_on_control(struct tunnel *t, const struct nx_hub_control *c);
+
 void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n);
 void streams_close_all(struct tunnel *t);
 /* SIGTERM: tell the hub every stream ends (reason shutdown), then close them. */

@@ -89,7 +89,8 @@ static void stream_update(struct stream *s)
 	} else {
 		if (!nx_chunkq_empty(&s->out))
 			ev |= NX_EV_WRITE;
-		if (!s->hub_closed && !t->out_blocked && !t->failing && (!s->limited || s->credits > 0))
+		if (!s->hub_closed && !s->local_eof && !t->out_blocked && !t->failing &&
+		    (!s->limited || s->credits > 0))
 			ev |= NX_EV_READ;
 	}
 	nx_loop_mod(t->loop, s->fd, ev);
@@ -110,6 +111,10 @@ static void stream_close(struct stream *s, const char *reason)
 		nx_loop_del(t->loop, s->fd);
 	if (s->fd >= 0)
 		close(s->fd);
+	/* nobody is left to read an --exec child's output; the pid cannot have been reused:
+	 * it is cleared when reaped */
+	if (s->pid > 0)
+		kill(s->pid, SIGTERM);
 	nx_chunkq_clear(&s->out);
 	stream_unlink(t, s);
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s closed (%s)", s->idtext,
@@ -135,6 +140,45 @@ static void grant_credits(struct stream *s)
 		tunnel_flush(t);
 }
 
+/* half_close: once everything the end user sent is written, pass its FIN on; when both
+ * directions are done the stream is. Returns -1 if the stream was closed. */
+static int stream_maybe_shut(struct stream *s)
+{
+	if (!s->peer_shut || s->local_shut || s->connecting || !nx_chunkq_empty(&s->out))
+		return 0;
+	shutdown(s->fd, SHUT_WR);
+	s->local_shut = true;
+	if (s->local_eof) {
+		stream_close(s, NX_HUB_REASON_NORMAL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The local side stopped reading (EPIPE: an --exec child that answered and exited, a
+ * server that replied without reading the whole request). What it wrote before may still
+ * be unread on our side, so keep reading until its EOF; what the hub sends from now on is
+ * dropped (and its credits returned, so the hub is not stalled). Returns -1 if closed. */
+static int write_failed(struct stream *s)
+{
+	tunnel_say(s->t, NX_LOG_DEBUG, "stream %s: write to %s: %s", s->idtext, s->target,
+	           strerror(errno));
+	if (errno != EPIPE && errno != ECONNRESET) {
+		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+		return -1;
+	}
+	while (!nx_chunkq_empty(&s->out))
+		if (nx_chunkq_consume(&s->out, s->out.head->len - s->out.head->off))
+			s->unacked++;
+	s->write_dead = true;
+	grant_credits(s);
+	if (s->local_eof) {
+		stream_close(s, NX_HUB_REASON_NORMAL);
+		return -1;
+	}
+	return 0;
+}
+
 /* Write what the hub sent to the local side. Returns -1 if the stream was closed. */
 static int stream_write_out(struct stream *s)
 {
@@ -147,10 +191,9 @@ static int stream_write_out(struct stream *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			tunnel_say(s->t, NX_LOG_DEBUG, "stream %s: write to %s: %s", s->idtext,
-			           s->target, strerror(errno));
-			stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
-			return -1;
+			if (write_failed(s) < 0)
+				return -1;
+			break;
 		}
 		if (nx_chunkq_consume(&s->out, (size_t)w))
 			s->unacked++;
@@ -160,7 +203,7 @@ static int stream_write_out(struct stream *s)
 		stream_close(s, NULL);
 		return -1;
 	}
-	return 0;
+	return stream_maybe_shut(s);
 }
 
 static void stream_read(struct stream *s)
@@ -176,6 +219,17 @@ static void stream_read(struct stream *s)
 		return;
 	}
 	if (n == 0) {
+		if (t->half_close && !s->local_shut && !s->write_dead) {
+			/* the local side is done sending but may still read: tell the hub, go on
+			 * writing what it sends */
+			uint8_t buf[128];
+			int m = nx_hub_encode_shutdown_write(buf, sizeof buf, &s->id);
+			if (m > 0)
+				tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)m, NULL, 0);
+			s->local_eof = true;
+			tunnel_flush(t);
+			return;
+		}
 		stream_close(s, NX_HUB_REASON_NORMAL);
 		tunnel_flush(t);
 		return;
@@ -206,11 +260,12 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 			stream_close(s, NULL);
 			return;
 		}
-		events |= NX_EV_WRITE;
+		events |= NX_EV_WRITE; /* flushes, and passes on an early shutdown_write */
 	}
 	if ((events & NX_EV_WRITE) && stream_write_out(s) < 0)
 		return;
-	if ((events & NX_EV_READ) && !s->hub_closed && (!s->limited || s->credits > 0)) {
+	if ((events & NX_EV_READ) && !s->hub_closed && !s->local_eof &&
+	    (!s->limited || s->credits > 0)) {
 		size_t before = t->n_streams;
 		stream_read(s);
 		if (t->n_streams != before)
@@ -245,6 +300,8 @@ static int spawn_exec(struct tunnel *t, struct stream *s, const struct nx_hub_co
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
 			_exit(127);
+		/* the child gets the stream and our stderr, nothing else we inherited */
+		close_range(3, ~0U, 0);
 		setenv("PROTO", "TCP", 1);
 		setenv("TCPREMOTEIP", ip, 1);
 		setenv("TCPREMOTEPORT", port, 1);
@@ -372,8 +429,16 @@ void stream_on_control(struct tunnel *t, const struct nx_hub_control *c)
 			nx_hub_credit_add(&s->credits, c->credits);
 		stream_update(s);
 		break;
+	case NX_HUB_EV_UNKNOWN:
+		if (t->half_close && strcmp(c->event_name, NX_HUB_EVENT_SHUTDOWN_WRITE) == 0 &&
+		    (s = stream_find(t, &c->client_id))) {
+			s->peer_shut = true;
+			if (stream_maybe_shut(s) == 0)
+				stream_update(s);
+		}
+		break;
 	default:
-		break; /* pong_client, outbound_result, unknown: nothing to do */
+		break; /* pong_client, outbound_result: nothing to do */
 	}
 }
 
@@ -387,8 +452,8 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 	}
 	if (s->hub_closed)
 		return;
-	if (n == 0) {
-		s->unacked++; /* an empty frame is written at once */
+	if (n == 0 || s->write_dead) {
+		s->unacked++; /* an empty frame is written at once; nobody reads a dead side */
 		grant_credits(s);
 		return;
 	}
@@ -407,7 +472,11 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-				stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+				if (write_failed(s) == 0) {
+					s->unacked++;
+					grant_credits(s);
+					stream_update(s);
+				}
 				tunnel_flush(t);
 				return;
 			}
@@ -451,6 +520,10 @@ void streams_close_all(struct tunnel *t)
 
 void streams_child_exited(struct tunnel *t, pid_t pid)
 {
-	/* the stream ends when its socket does; nothing else to clean up */
+	/* the stream itself ends when its socket does */
+	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
+		for (struct stream *s = t->streams[b]; s; s = s->next)
+			if (s->pid == pid)
+				s->pid = 0;
 	tunnel_say(t, NX_LOG_DEBUG, "exec child %d exited", (int)pid);
 }

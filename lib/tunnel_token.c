@@ -47,6 +47,11 @@ static int sign_builtin(struct tunnel *t, enum token_stage stage, const char *no
 		json_object_set_new(claims, "weight", json_integer(c->weight));
 	if (stage != STAGE_HANDSHAKE)
 		json_object_set_new(claims, "session_nonce", json_string(nonce));
+	if (stage != STAGE_HANDSHAKE && t->half_close) {
+		json_t *ext = json_array();
+		json_array_append_new(ext, json_string(NX_HUB_EXT_HALF_CLOSE));
+		json_object_set_new(claims, "extensions", ext);
+	}
 	int64_t now = nx_unix_time();
 	uint64_t ttl = c->token_ttl_ms ? c->token_ttl_ms : DEFAULT_TOKEN_TTL_MS;
 	json_object_set_new(claims, "iss", json_string("authorizer"));
@@ -225,6 +230,7 @@ static int start_command(struct tunnel *t, enum token_stage stage, const char *n
 			dup2(devnull, 0);
 		if (dup2(pfd[1], 1) < 0)
 			_exit(127);
+		close_range(3, ~0U, 0);
 		setenv("NEXUS_ATTESTATION_STAGE", STAGE_NAMES[stage], 1);
 		setenv("NEXUS_SESSION_NONCE", nonce ? nonce : "", 1);
 		setenv("NEXUS_BACKEND_NAME", c->name ? c->name : "nexus-tunnel", 1);

@@ -183,8 +183,15 @@ int nx_ws_client_parse_response(const char *buf, size_t len, const char *key, si
 	next_line(buf, end, &pos, &l);
 	int code = 0;
 	char reason[64] = "";
-	if (l.n < 12 || memcmp(l.p, "HTTP/1.", 7) != 0 || l.p[8] != ' ' ||
-	    sscanf(l.p + 9, "%3d", &code) != 1 || code < 100 || code > 999)
+	/* the head is not NUL-terminated: no sscanf here */
+	if (l.n < 12 || memcmp(l.p, "HTTP/1.", 7) != 0 || l.p[8] != ' ')
+		return nx_err(err, errlen, "hub did not answer with HTTP");
+	for (int i = 9; i < 12; i++) {
+		if (l.p[i] < '0' || l.p[i] > '9')
+			return nx_err(err, errlen, "hub did not answer with HTTP");
+		code = code * 10 + (l.p[i] - '0');
+	}
+	if (code < 100)
 		return nx_err(err, errlen, "hub did not answer with HTTP");
 	*status = code;
 	if (l.n > 13) {
