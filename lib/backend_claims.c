@@ -1,5 +1,6 @@
 /* backend_claims.c — see backend_claims.h. */
 #include "backend_claims.h"
+#include "hostname.h"
 #include "units.h"
 #include "util.h"
 
@@ -7,42 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-int nx_hostname_normalize(const char *in, char out[NX_HOSTNAME_MAX + 1], char *err,
-                          size_t errlen)
-{
-	while (isspace((unsigned char)*in))
-		in++;
-	size_t n = strlen(in);
-	while (n > 0 && isspace((unsigned char)in[n - 1]))
-		n--;
-	if (n > 0 && in[n - 1] == '.')
-		n--;
-	if (n == 0)
-		return nx_err(err, errlen, "empty hostname");
-	if (n > NX_HOSTNAME_MAX)
-		return nx_err(err, errlen, "hostname longer than %d characters", NX_HOSTNAME_MAX);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@')
-			return nx_err(err, errlen, "hostname has a character that is not allowed");
-		out[i] = (char)tolower(c);
-	}
-	out[n] = '\0';
-	if (strncmp(out, "tcp:", 4) == 0 || strncmp(out, "udp:", 4) == 0)
-		return nx_err(err, errlen, "hostname '%s' uses a reserved prefix (tcp:/udp:)", out);
-	const char *star = strchr(out, '*');
-	if (star) {
-		const char *rest = out + 2;
-		if (star != out || out[1] != '.' || strchr(rest, '*') || !strchr(rest, '.') ||
-		    rest[0] == '.' || strstr(rest, ".."))
-			return nx_err(err, errlen, "bad wildcard '%s' (use *.example.com: '*.' and "
-			                           "at least two labels)", out);
-	}
-	if (out[0] == '.' || strstr(out, ".."))
-		return nx_err(err, errlen, "hostname '%s' has an empty label", out);
-	return 0;
-}
 
 static json_t *array_claim(json_t *claims, const char *name)
 {
@@ -83,7 +48,8 @@ static int append_unique(json_t *claims, const char *name, json_t *v, char *err,
 int nx_claims_add_hostname(json_t *claims, const char *name, char *err, size_t errlen)
 {
 	char h[NX_HOSTNAME_MAX + 1];
-	if (nx_hostname_normalize(name, h, err, errlen) < 0)
+	if (nx_hostname_normalize(name, strlen(name), h, sizeof h, NX_HOSTNAME_WILDCARD_OK, err,
+	                          errlen) < 0)
 		return -1;
 	return append_unique(claims, "hostnames", json_string(h), err, errlen);
 }

@@ -3,18 +3,13 @@
  * and added to a claims object. Used by nexus-token issue --backend; the hub and the tunnel
  * can use the same rules.
  *
- * Hostname normalisation: trim, drop one trailing dot, lowercase. A wildcard is "*." plus at
- * least two labels and no other '*'; names starting "tcp:" or "udp:" are refused. */
+ * Hostnames go through nx_hostname_normalize() (hostname.h) with wildcards allowed. */
 #ifndef NEXUS_BACKEND_CLAIMS_H
 #define NEXUS_BACKEND_CLAIMS_H
 #include <jansson.h>
 #include <stddef.h>
 
-#define NX_HOSTNAME_MAX 253
-
-/* Normalise `in` into out (NX_HOSTNAME_MAX + 1 bytes). 0, or -1 with a reason. */
-int nx_hostname_normalize(const char *in, char out[NX_HOSTNAME_MAX + 1], char *err,
-                          size_t errlen);
+#include "hostname.h" /* the one normalisation (nx_hostname_normalize), shared with the relay */
 
 /* Append to the claim arrays (created when missing); duplicates are not added twice.
  *   hostname: a name as above                 → "hostnames": ["app.example.com", …]

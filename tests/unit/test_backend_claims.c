@@ -22,7 +22,7 @@ static void hostnames(void **state)
 	    {"xn--bcher-kva.example", "xn--bcher-kva.example"},
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-		assert_int_equal(nx_hostname_normalize(good[i][0], h, err, sizeof err), 0);
+		assert_int_equal(nx_hostname_normalize(good[i][0], strlen(good[i][0]), h, sizeof h, NX_HOSTNAME_WILDCARD_OK, err, sizeof err), 0);
 		assert_string_equal(h, good[i][1]);
 	}
 	static const char *const bad[] = {"",           "   ",          ".",      "*.com",
@@ -30,12 +30,12 @@ static void hostnames(void **state)
 	                                  "tcp:22",     "udp:53",       "a..b",   ".a.b",
 	                                  "a b.example", "a/b",         "*.", "*..com"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		if (nx_hostname_normalize(bad[i], h, err, sizeof err) == 0)
+		if (nx_hostname_normalize(bad[i], strlen(bad[i]), h, sizeof h, NX_HOSTNAME_WILDCARD_OK, err, sizeof err) == 0)
 			fail_msg("'%s' accepted as '%s'", bad[i], h);
 	char longname[300];
 	memset(longname, 'a', sizeof longname - 1);
 	longname[sizeof longname - 1] = 0;
-	assert_int_equal(nx_hostname_normalize(longname, h, err, sizeof err), -1);
+	assert_int_equal(nx_hostname_normalize(longname, strlen(longname), h, sizeof h, NX_HOSTNAME_WILDCARD_OK, err, sizeof err), -1);
 }
 
 static void ports_and_routes(void **state)

@@ -1,0 +1,210 @@
+/* nexus-hub — the centre of the reverse tunnel: backends dial in over TLS WebSocket, the
+ * relay hands it end-user connections, it carries them over the right backend's WebSocket.
+ * The work is in lib/hub*.c; this file reads options, sets up the loop and signals, logs. */
+#include "hub.h"
+#include "log.h"
+#include "loop.h"
+#include "opts.h"
+#include "sock.h"
+#include "units.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
+    "                 (--secret-file FILE | --verify-key FILE.pub) --relay-socket PATH\n"
+    "                 [--allow-tcp-port N]... [--idle-timeout D] [--leeway D]\n"
+    "                 [--auth-timeout D] [--ping-interval D] [--backend-timeout D]\n"
+    "                 [-v|--verbose] [--config FILE]\n"
+    "       nexus-hub --help | --version\n"
+    "Backends connect to wss://ADDR/connect and authenticate with two JWTs signed with the\n"
+    "secret (HS256/384/512) or the key matching FILE.pub (RS256/ES256). nexus-relay hands\n"
+    "clients over PATH. With socket activation (LISTEN_FDS) the first passed socket is the\n"
+    "backend listener and --listen may be left out. Every option can also be set as\n"
+    "NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
+
+/* nx_opts_expand() builds a new argv of strdup'd strings; options point into it, so it is
+ * freed only after the hub. */
+static void free_argv(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+	nx_say("%s (see nexus-hub --help)", msg);
+	return 2;
+}
+
+static void log_line(int level, const char *msg, const char *kv)
+{
+	nx_log((enum nx_log_level)level, msg, kv && *kv ? "%s" : NULL, kv);
+}
+
+/* systemctl status shows what the hub carries, refreshed every few seconds. */
+static struct nx_timer status_timer;
+static void status_tick(struct nx_loop *loop, void *arg)
+{
+	struct nx_hub_stats st;
+	nx_hub_get_stats(arg, &st);
+	nx_notify_status("backends=%zu streams=%zu routes=%zu buffered=%llu", st.sessions, st.streams,
+	                 st.routes, (unsigned long long)st.buffered);
+	nx_timer_start(loop, &status_timer, 5000, status_tick, arg);
+}
+
+static void on_signal(struct nx_loop *loop, int signo, void *arg)
+{
+	nx_log(NX_LOG_INFO, "stopping", "signal=%d", signo);
+	nx_loop_stop(loop);
+}
+
+static int duration_opt(const char *name, const char *s, uint64_t *ms)
+{
+	char err[NX_ERRLEN] = "";
+	*ms = 1;
+	if (nx_parse_duration(s, ms, err, sizeof err) < 0 || *ms == 0) {
+		nx_say("--%s: %s", name, *ms == 0 && !err[0] ? "must be more than 0" : err);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct option lo[] = {
+    {"listen", required_argument, 0, 'l'},
+    {"cert", required_argument, 0, 'c'},
+    {"key", required_argument, 0, 'k'},
+    {"secret-file", required_argument, 0, 's'},
+    {"verify-key", required_argument, 0, 'p'},
+    {"relay-socket", required_argument, 0, 'r'},
+    {"allow-tcp-port", required_argument, 0, 'P'},
+    {"idle-timeout", required_argument, 0, 'i'},
+    {"leeway", required_argument, 0, 'L'},
+    {"auth-timeout", required_argument, 0, 'A'},
+    {"ping-interval", required_argument, 0, 'I'},
+    {"backend-timeout", required_argument, 0, 'B'},
+    {"verbose", no_argument, 0, 'v'},
+    {"config", required_argument, 0, 'C'},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {0, 0, 0, 0}};
+
+static int run(int argc, char **argv)
+{
+	struct nx_hub_config cfg = {.listen_fd = -1};
+	char err[NX_ERRLEN];
+	int c, verbose = 0;
+	long long v;
+	uint64_t ms;
+	while ((c = getopt_long(argc, argv, "l:c:k:r:vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'l': cfg.listen = optarg; break;
+		case 'c': cfg.cert_file = optarg; break;
+		case 'k': cfg.key_file = optarg; break;
+		case 's': cfg.secret_file = optarg; break;
+		case 'p': cfg.verify_key = optarg; break;
+		case 'r': cfg.relay_socket = optarg; break;
+		case 'P':
+			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
+				return usage_error("--allow-tcp-port: %s", err);
+			if (cfg.n_allow_tcp_ports == NX_HUB_MAX_ALLOW_PORTS)
+				return usage_error("--allow-tcp-port: at most 64 ports", NULL);
+			cfg.allow_tcp_ports[cfg.n_allow_tcp_ports++] = (uint16_t)v;
+			break;
+		case 'i':
+			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) < 0)
+				return 2;
+			break;
+		case 'L':
+			if (nx_parse_duration(optarg, &ms, err, sizeof err) < 0)
+				return usage_error("--leeway: %s", err);
+			cfg.leeway_s = (int64_t)(ms / 1000);
+			break;
+		case 'A':
+			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) < 0)
+				return 2;
+			break;
+		case 'I':
+			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) < 0)
+				return 2;
+			break;
+		case 'B':
+			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) < 0)
+				return 2;
+			break;
+		case 'v': verbose = 1; break;
+		case 'C': break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': nx_print_version("nexus-hub"); return 0;
+		default: return usage_error("bad option", NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (nx_listen_fds() > 0)
+		cfg.listen_fd = 3;
+	if (!cfg.listen && cfg.listen_fd < 0)
+		return usage_error("--listen ADDR is required", NULL);
+	if (!cfg.cert_file || !cfg.key_file)
+		return usage_error("--cert FILE and --key FILE are required", NULL);
+	if (!cfg.secret_file == !cfg.verify_key)
+		return usage_error("give exactly one of --secret-file and --verify-key", NULL);
+	if (!cfg.relay_socket)
+		return usage_error("--relay-socket PATH is required", NULL);
+	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
+		nx_say("warning: %s is readable by group or others (chmod 600 %s)", cfg.secret_file,
+		       cfg.secret_file);
+	nx_log_setup("nexus-hub", NX_LOG_LOGFMT, verbose ? NX_LOG_DEBUG : NX_LOG_INFO);
+	cfg.log = log_line;
+	signal(SIGPIPE, SIG_IGN);
+
+	struct nx_loop *loop = nx_loop_new(err, sizeof err);
+	if (!loop) {
+		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
+		return 1;
+	}
+	static const int sigs[] = {SIGINT, SIGTERM};
+	if (nx_loop_signals(loop, sigs, 2, on_signal, NULL, err, sizeof err) < 0) {
+		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
+		nx_loop_free(loop);
+		return 1;
+	}
+	struct nx_hub *hub = nx_hub_new(loop, &cfg, err, sizeof err);
+	if (!hub) {
+		char q[NX_ERRLEN + 8];
+		nx_log(NX_LOG_ERROR, "cannot start", "error=%s", nx_log_q(q, sizeof q, err));
+		nx_loop_free(loop);
+		return 1;
+	}
+	nx_log(NX_LOG_INFO, "listening", "backends=%u relay_socket=%s", nx_hub_port(hub),
+	       cfg.relay_socket);
+	nx_notify_ready();
+	status_tick(loop, hub);
+	int rc = nx_loop_run(loop) < 0 ? 1 : 0;
+	nx_notify_stopping();
+	nx_timer_stop(loop, &status_timer);
+	nx_hub_free(hub);
+	nx_loop_free(loop);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char err[NX_ERRLEN];
+	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
+	if (nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err) < 0)
+		return usage_error("%s", err);
+	int n = argc;
+	char **v = argv;
+	int rc = run(argc, argv);
+	free_argv(n, v);
+	return rc;
+}

@@ -1,0 +1,191 @@
+/* nexus-tunnel — publish local services through a nexus hub (or a Nexus Proxy server):
+ * dial out, authenticate, serve the streams the hub sends. The session is lib/tunnel.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend_claims.h"
+#include "log.h"
+#include "opts.h"
+#include "sock.h"
+#include "tunnel.h"
+#include "units.h"
+#include "util.h"
+
+#define MAX_LIST 64
+
+static const char usage_text[] =
+    "usage: nexus-tunnel --hub wss://HOST[:PORT]/connect (--secret-file FILE | --token-cmd CMD)\n"
+    "                    (--hostname NAME | --tcp-port N)...\n"
+    "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
+    "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
+    "                    [--ping DURATION] [--idle-timeout DURATION] [-v | -q]\n"
+    "                    [--config FILE]\n"
+    "       nexus-tunnel --help | --version\n"
+    "\n"
+    "Dials the hub, authenticates with a token (built-in signer from --secret-file: an HMAC\n"
+    "secret, RSA or EC private key; or the first line of --token-cmd's output), and serves\n"
+    "each stream the hub opens: to the --map entry for its hostname (exact, then *.wildcard)\n"
+    "or relay port, else to --to; or to a --exec command spawned per stream with the stream\n"
+    "on stdin/stdout. Reconnects with backoff until SIGTERM.\n"
+    "\n"
+    "  --hub URL            the hub's backend endpoint (wss:// only)\n"
+    "  --secret-file FILE   key to sign tokens with (never on the command line itself)\n"
+    "  --token-cmd CMD      run CMD (sh -c) for each token; NEXUS_ATTESTATION_STAGE etc. set\n"
+    "  --hostname NAME      route to claim (repeatable; *.example.com wildcards allowed)\n"
+    "  --tcp-port N         relay port to claim (repeatable)\n"
+    "  --to HOST:PORT       where streams go by default\n"
+    "  --map KEY=HOST:PORT  where streams for hostname / wildcard / relay port KEY go\n"
+    "  --exec CMD           run CMD per stream (PROTO, TCPREMOTEIP, TCPREMOTEPORT, NEXUS_HOSTNAME)\n"
+    "  --cafile FILE        CA bundle for the hub's certificate (default: system bundle)\n"
+    "  --servername NAME    name the hub certificate must carry (default: the URL's host)\n"
+    "  --name NAME          backend name in tokens (default: this machine's host name)\n"
+    "  --weight N           share of traffic among backends of a route (default 1)\n"
+    "  --ping DURATION      WebSocket ping interval (default 5s)\n"
+    "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
+    "  -v, --verbose        one line per stream; -q, --quiet: warnings and errors only\n";
+
+/* The vector nx_opts_expand() builds lives as long as the program (optarg points into
+ * it); holding it here keeps it reachable for the leak checker. */
+char **kept_args;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, fmt, arg);
+	nx_say("%s", msg);
+	fputs("try 'nexus-tunnel --help'\n", stderr);
+	return 2;
+}
+
+static void log_line(void *arg, enum nx_log_level lvl, const char *line)
+{
+	nx_log(lvl, line, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
+	    {"token-cmd", required_argument, 0, 'T'},   {"hostname", required_argument, 0, 'n'},
+	    {"tcp-port", required_argument, 0, 'p'},    {"to", required_argument, 0, 't'},
+	    {"map", required_argument, 0, 'm'},         {"exec", required_argument, 0, 'e'},
+	    {"cafile", required_argument, 0, 'c'},      {"servername", required_argument, 0, 'S'},
+	    {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
+	    {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
+	    {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
+	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+	static char hostbuf[MAX_LIST][NX_HOSTNAME_MAX + 1];
+	static const char *hostnames[MAX_LIST];
+	static uint16_t ports[MAX_LIST];
+	static struct nx_tunnel_route map[MAX_LIST];
+	struct nx_tunnel_cfg cfg = {.weight = 1, .log = log_line};
+	enum nx_log_level level = NX_LOG_INFO;
+	char err[NX_ERRLEN], self[256];
+	long long v;
+	int c;
+
+	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, NX_LOG_INFO);
+	if (nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err) < 0)
+		return usage_error("%s", err);
+	kept_args = argv;
+	while ((c = getopt_long(argc, argv, "vqhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'H': cfg.hub_url = optarg; break;
+		case 's': cfg.secret_file = optarg; break;
+		case 'T': cfg.token_cmd = optarg; break;
+		case 'n':
+			if (cfg.n_hostnames == MAX_LIST)
+				return usage_error("too many --hostname options", NULL);
+			if (nx_hostname_normalize(optarg, strlen(optarg), hostbuf[cfg.n_hostnames],
+			                          sizeof hostbuf[0], NX_HOSTNAME_WILDCARD_OK, err,
+			                          sizeof err) < 0)
+				return usage_error("--hostname: %s", err);
+			hostnames[cfg.n_hostnames] = hostbuf[cfg.n_hostnames];
+			cfg.n_hostnames++;
+			break;
+		case 'p':
+			if (cfg.n_tcp_ports == MAX_LIST)
+				return usage_error("too many --tcp-port options", NULL);
+			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
+				return usage_error("--tcp-port: %s", err);
+			ports[cfg.n_tcp_ports++] = (uint16_t)v;
+			break;
+		case 't': cfg.to = optarg; break;
+		case 'm':
+			if (cfg.n_map == MAX_LIST)
+				return usage_error("too many --map options", NULL);
+			if (nx_tunnel_parse_map(optarg, &map[cfg.n_map], err, sizeof err) < 0)
+				return usage_error("%s", err);
+			cfg.n_map++;
+			break;
+		case 'e': cfg.exec_cmd = optarg; break;
+		case 'c': cfg.ca_file = optarg; break;
+		case 'S': cfg.server_name = optarg; break;
+		case 'N': cfg.name = optarg; break;
+		case 'w':
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
+				return usage_error("--weight: %s", err);
+			cfg.weight = (int)v;
+			break;
+		case 'P':
+			if (nx_parse_duration(optarg, &cfg.ping_ms, err, sizeof err) < 0 || !cfg.ping_ms)
+				return usage_error("--ping: %s", *err ? err : "must be more than 0");
+			break;
+		case 'I':
+			if (nx_parse_duration(optarg, &cfg.idle_ms, err, sizeof err) < 0 || !cfg.idle_ms)
+				return usage_error("--idle-timeout: %s", *err ? err : "must be more than 0");
+			break;
+		case 'v': level = NX_LOG_DEBUG; break;
+		case 'q': level = NX_LOG_WARN; break;
+		case 'C': break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': nx_print_version("nexus-tunnel"); return 0;
+		default: return usage_error("bad option", NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!cfg.hub_url)
+		return usage_error("--hub URL is required", NULL);
+	struct nx_hub_url url;
+	if (nx_tunnel_parse_url(cfg.hub_url, &url, err, sizeof err) < 0)
+		return usage_error("--hub: %s", err);
+	if (!cfg.secret_file == !cfg.token_cmd)
+		return usage_error("give exactly one of --secret-file and --token-cmd", NULL);
+	if (!cfg.n_hostnames && !cfg.n_tcp_ports)
+		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N", NULL);
+	if (cfg.exec_cmd && (cfg.to || cfg.n_map))
+		return usage_error("--exec cannot be combined with --to or --map", NULL);
+	if (!cfg.exec_cmd && !cfg.to && !cfg.n_map)
+		return usage_error("no target: give --to HOST:PORT, --map KEY=HOST:PORT or --exec CMD",
+		                   NULL);
+	if (cfg.to) {
+		char host[256];
+		uint16_t port;
+		if (nx_split_hostport(cfg.to, host, sizeof host, &port, err, sizeof err) < 0 || !port)
+			return usage_error("--to: bad address %s", cfg.to);
+	}
+	if (cfg.secret_file && access(cfg.secret_file, R_OK) != 0)
+		return usage_error("--secret-file %s: cannot read it", cfg.secret_file);
+	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
+		nx_say("warning: %s is readable by group or others", cfg.secret_file);
+	if (!cfg.name) {
+		if (gethostname(self, sizeof self) < 0 || !self[0])
+			snprintf(self, sizeof self, "nexus-tunnel");
+		self[sizeof self - 1] = 0;
+		cfg.name = self;
+	}
+	cfg.hostnames = hostnames;
+	cfg.tcp_ports = ports;
+	cfg.map = map;
+	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, level);
+	if (nx_tunnel_run(&cfg, err, sizeof err) < 0) {
+		nx_say("%s", err);
+		return 1;
+	}
+	return 0;
+}
