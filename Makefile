@@ -63,16 +63,16 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BIN)/nexus-%: cmd/nexus-%.c $(LIBA)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	@mkdir -p $(@D) $(OBJ)/cmd
+	$(CC) $(CFLAGS) -MF $(OBJ)/cmd/nexus-$*.d $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 $(BIN)/tests/%: tests/unit/%.c $(LIBA)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) -lcmocka $(LDLIBS)
+	@mkdir -p $(@D) $(OBJ)/tests
+	$(CC) $(CFLAGS) -MF $(OBJ)/tests/$*.d $(LDFLAGS) -o $@ $< $(LIBA) -lcmocka $(LDLIBS)
 
 $(BIN)/tests/%: tests/helpers/%.c $(LIBA)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	@mkdir -p $(@D) $(OBJ)/tests
+	$(CC) $(CFLAGS) -MF $(OBJ)/tests/$*.d $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 # Fuzz targets: clang, libFuzzer, ASan+UBSan, lib compiled with the same instrumentation.
 FUZZFLAGS := -std=c11 -D_GNU_SOURCE -DNEXUS_VERSION='"$(VERSION)"' -g -O1 -Ilib \
@@ -124,4 +124,4 @@ install: all
 clean:
 	rm -rf build bin lib/libnexus.a $(MANS)
 
--include $(LIB_OBJ:.o=.d) $(CMDS:%=%.d)
+-include $(LIB_OBJ:.o=.d) $(wildcard $(OBJ)/cmd/*.d $(OBJ)/tests/*.d)
