@@ -68,30 +68,41 @@ static struct addrinfo *resolve(const char *addr, int passive, char *err, size_t
 	return res;
 }
 
-int nx_listen_tcp(const char *addr, int backlog, char *err, size_t errlen)
+/* Try each address `addr` resolves to until `attempt` succeeds on a fresh non-blocking socket;
+ * the fd, or -1 with "<what> <addr>: <last error>" in err. */
+static int first_socket(const char *addr, int passive, const char *what,
+                        int (*attempt)(int fd, const struct addrinfo *ai, int arg), int arg,
+                        char *err, size_t errlen)
 {
-	struct addrinfo *res = resolve(addr, 1, err, errlen);
+	struct addrinfo *res = resolve(addr, passive, err, errlen);
 	if (!res)
 		return -1;
 	int fd = -1, e = 0;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			e = errno;
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+		if (fd >= 0 && attempt(fd, ai, arg) == 0)
 			break;
 		e = errno;
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return nx_err(err, errlen, "listen %s: %s", addr, strerror(e));
+		return nx_err(err, errlen, "%s %s: %s", what, addr, strerror(e));
 	return fd;
+}
+
+static int try_listen(int fd, const struct addrinfo *ai, int backlog)
+{
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	return bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0 ? 0 : -1;
+}
+
+int nx_listen_tcp(const char *addr, int backlog, char *err, size_t errlen)
+{
+	return first_socket(addr, 1, "listen", try_listen, backlog, err, errlen);
 }
 
 static int unix_addr(const char *path, struct sockaddr_un *sun, char *err, size_t errlen)
@@ -139,30 +150,16 @@ int nx_dial_unix(const char *path, int type, char *err, size_t errlen)
 	return fd;
 }
 
+static int try_connect(int fd, const struct addrinfo *ai, int unused)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS ? 0 : -1;
+}
+
 int nx_dial_tcp(const char *addr, char *err, size_t errlen)
 {
-	struct addrinfo *res = resolve(addr, 0, err, errlen);
-	if (!res)
-		return -1;
-	int fd = -1, e = 0;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			e = errno;
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
-			break;
-		e = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return nx_err(err, errlen, "connect %s: %s", addr, strerror(e));
-	return fd;
+	return first_socket(addr, 0, "connect", try_connect, 0, err, errlen);
 }
 
 int nx_connect_result(int fd, char *err, size_t errlen)
