@@ -115,3 +115,19 @@ EOF
     --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
   wait_log "$T/tunnel.log" 'hub answered 404 Not Found instead of switching to WebSocket'
 }
+
+@test "a hub that breaks the WebSocket protocol is left with a close code and a retry" {
+  start_fake_hub garbage
+  start_tunnel --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
+  wait_log "$T/tunnel.log" 'hub broke the protocol: frame with reserved bits set'
+  wait_log "$T/tunnel.log" 'reconnecting in'
+  wait_log "$T/events" '"code": 1002'
+}
+
+@test "a message over 32 785 bytes from the hub ends the session (1009), not the tunnel" {
+  start_fake_hub oversized
+  start_tunnel --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
+  wait_log "$T/tunnel.log" 'hub broke the protocol: frame of 40017 bytes exceeds the limit of 32785'
+  wait_log "$T/events" '"code": 1009'
+  kill -0 "$TUNNEL_PID"
+}
