@@ -217,6 +217,7 @@ static void session_start(struct tunnel *t)
 	t->state = T_DIALING;
 	t->head_len = 0;
 	t->half_close = false;
+	t->confirm_pending = false;
 	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
 	if (nx_loop_add(t->loop, t->fd, NX_EV_WRITE, on_hub_io, t) < 0) {
 		tunnel_say(t, NX_LOG_ERROR, "event loop refused the hub socket");
@@ -249,6 +250,14 @@ static void say_serving(struct tunnel *t)
 	tunnel_say(t, NX_LOG_INFO, "serving %s via %s", line, c->hub_url);
 }
 
+static void confirm_serving(struct tunnel *t)
+{
+	if (!t->confirm_pending || t->state != T_SERVING)
+		return;
+	t->confirm_pending = false;
+	say_serving(t);
+}
+
 /* ---- tokens and auth ------------------------------------------------------------------- */
 
 void tunnel_token_ready(struct tunnel *t, enum token_stage stage, const char *token,
@@ -267,7 +276,10 @@ void tunnel_token_ready(struct tunnel *t, enum token_stage stage, const char *to
 	if (stage == STAGE_ATTEST) {
 		t->state = T_SERVING;
 		t->serving_since = nx_loop_now(t->loop);
-		say_serving(t);
+		/* success is silent (§2), but the hub reads in order: a pong to a ping sent right
+		 * after stage 1 means it accepted stage 1, so "serving" is only said once true */
+		tunnel_send_frame(t, NX_WS_OP_PING, NULL, 0, NULL, 0);
+		t->confirm_pending = true;
 	}
 	tunnel_flush(t);
 }
@@ -355,12 +367,14 @@ static void feed_ws(struct tunnel *t, const uint8_t *p, size_t n)
 			on_text(t, m.data, m.len);
 			break;
 		case NX_WS_EV_BINARY:
+			confirm_serving(t); /* a hub sends streams only to a registered backend */
 			on_binary(t, m.data, m.len);
 			break;
 		case NX_WS_EV_PING:
 			tunnel_send_frame(t, NX_WS_OP_PONG, m.data, m.len, NULL, 0);
 			break;
 		case NX_WS_EV_PONG:
+			confirm_serving(t);
 			break;
 		case NX_WS_EV_CLOSE:
 			on_close_frame(t, m.close_code, m.reason);

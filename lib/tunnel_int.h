@@ -93,6 +93,7 @@ struct tunnel {
 	struct nx_timer reconnect, ping, idle, endtimer;
 	bool failing;         /* session ends at the next loop round (tunnel_fail) */
 	bool half_close;      /* §6 extension negotiated for this session */
+	bool confirm_pending; /* stage 1 sent, hub's acceptance not seen yet */
 	uint64_t backoff_ms;
 	uint64_t serving_since;
 	bool stopping;
