@@ -44,7 +44,7 @@ int tunnel_random(void *buf, size_t n) { return nx_random_bytes(buf, n, NULL, 0)
 int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
                       const void *b, size_t blen)
 {
-	if (t->fd < 0 || t->state < T_UPGRADE)
+	if (t->fd < 0 || t->state < T_UPGRADE || t->write_dead)
 		return -1;
 	uint8_t mask[4];
 	if (tunnel_random(mask, sizeof mask) < 0) {
@@ -96,7 +96,15 @@ void tunnel_flush(struct tunnel *t)
 		if (w == NX_TLS_AGAIN)
 			break;
 		if (w < 0) {
-			tunnel_fail(t, nx_tls_error(t->tls));
+			/* the hub may have hung up after saying why (close 1008 + reason): keep
+			 * reading, that reason is what the user needs; the read side ends it */
+			if (!t->write_dead)
+				snprintf(t->write_err, sizeof t->write_err, "%s", nx_tls_error(t->tls));
+			t->write_dead = true;
+			nx_chunkq_clear(&t->out);
+			set_interest(t);
+			if (!nx_tls_want(t->tls))
+				tunnel_fail(t, t->write_err);
 			return;
 		}
 		nx_chunkq_consume(&t->out, (size_t)w);
@@ -185,7 +193,7 @@ static void on_idle(struct nx_loop *loop, void *arg)
 	uint64_t idle = t->cfg->idle_ms ? t->cfg->idle_ms : NX_TUNNEL_IDLE_MS;
 	char why[96];
 	snprintf(why, sizeof why, "hub silent for %s", nx_fmt_duration(d, sizeof d, idle));
-	tunnel_fail(t, why);
+	tunnel_fail(t, t->write_dead ? t->write_err : why);
 }
 
 static void on_ping(struct nx_loop *loop, void *arg)
@@ -218,6 +226,7 @@ static void session_start(struct tunnel *t)
 	t->head_len = 0;
 	t->half_close = false;
 	t->confirm_pending = false;
+	t->write_dead = false;
 	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
 	if (nx_loop_add(t->loop, t->fd, NX_EV_WRITE, on_hub_io, t) < 0) {
 		tunnel_say(t, NX_LOG_ERROR, "event loop refused the hub socket");

@@ -94,6 +94,8 @@ struct tunnel {
 	bool failing;         /* session ends at the next loop round (tunnel_fail) */
 	bool half_close;      /* §6 extension negotiated for this session */
 	bool confirm_pending; /* stage 1 sent, hub's acceptance not seen yet */
+	bool write_dead;      /* sending to the hub failed: read what it said, then end */
+	char write_err[128];
 	uint64_t backoff_ms;
 	uint64_t serving_since;
 	bool stopping;

@@ -131,11 +131,3 @@ EOF
   wait_log "$T/events" '"code": 1009'
   kill -0 "$TUNNEL_PID"
 }
-
-@test "a stage-1 refusal: the tunnel never claims to be serving" {
-  start_fake_hub reject-stage1
-  start_tunnel --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
-  wait_log "$T/tunnel.log" 'hub refused authentication \(1008: stage1 token validation failed: test says no\)'
-  run grep -c serving "$T/tunnel.log"
-  assert_output 0
-}

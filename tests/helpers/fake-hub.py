@@ -190,9 +190,6 @@ async def handler(ws, path=None):
                                  separators=(",", ":")))
         t1 = await asyncio.wait_for(ws.recv(), 10)
         c1 = verify(t1)
-        if args.mode == "reject-stage1":
-            await ws.close(1008, "stage1 token validation failed: test says no")
-            return
         if c1.get("session_nonce") != nonce:
             event("stage1_rejected", reason="nonce")
             await ws.close(1008, "stage1 nonce mismatch")
