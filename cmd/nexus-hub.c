@@ -50,6 +50,17 @@ static void log_line(int level, const char *msg, const char *kv)
 	nx_log((enum nx_log_level)level, msg, kv && *kv ? "%s" : NULL, kv);
 }
 
+/* systemctl status shows what the hub carries, refreshed every few seconds. */
+static struct nx_timer status_timer;
+static void status_tick(struct nx_loop *loop, void *arg)
+{
+	struct nx_hub_stats st;
+	nx_hub_get_stats(arg, &st);
+	nx_notify_status("backends=%zu streams=%zu routes=%zu buffered=%llu", st.sessions, st.streams,
+	                 st.routes, (unsigned long long)st.buffered);
+	nx_timer_start(loop, &status_timer, 5000, status_tick, arg);
+}
+
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
 {
 	nx_log(NX_LOG_INFO, "stopping", "signal=%d", signo);
@@ -176,8 +187,10 @@ static int run(int argc, char **argv)
 	nx_log(NX_LOG_INFO, "listening", "backends=%u relay_socket=%s", nx_hub_port(hub),
 	       cfg.relay_socket);
 	nx_notify_ready();
+	status_tick(loop, hub);
 	int rc = nx_loop_run(loop) < 0 ? 1 : 0;
 	nx_notify_stopping();
+	nx_timer_stop(loop, &status_timer);
 	nx_hub_free(hub);
 	nx_loop_free(loop);
 	return rc;

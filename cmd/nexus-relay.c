@@ -31,8 +31,8 @@ static const char usage[] =
     "\n"
     "  -l, --listen ADDR            listen on host:port (repeatable; default: systemd sockets)\n"
     "  -H, --hub PATH               nexus-hub's handoff socket (SOCK_SEQPACKET)\n"
-    "  -r, --route NAME=ADDR        NAME (host, *.wildcard or tcp:PORT) to host:port (repeatable)\n"
-    "      --inetd                  serve the one connection on fd 0 (inetd, Accept=yes), then exit\n"
+    "  -r, --route NAME=ADDR        NAME (host, *.wildcard, tcp:PORT) to host:port (repeatable)\n"
+    "      --inetd                  serve the one connection on fd 0 (inetd, Accept=yes)\n"
     "  -u, --user USER              drop privileges to USER after binding\n"
     "      --first-bytes-timeout D  a silent client becomes tcp:PORT after D (default 1s)\n"
     "      --header-timeout D       give up on an incomplete ClientHello/head after D (10s)\n"
@@ -50,8 +50,8 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
 
-enum { O_SPLICE = 255, O_INETD = 256, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE, O_LOGLVL,
-       O_CONFIG };
+enum { O_INETD = 256, O_SPLICE, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE,
+       O_LOGLVL, O_CONFIG };
 
 static const struct option longopts[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -88,6 +88,10 @@ static uint64_t grace_ms = 10000;
 
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
 {
+	if (signo == SIGHUP) { /* e.g. from log rotation: must not kill the edge */
+		nx_info("SIGHUP ignored", "reason=\"routes are fixed at start; restart to change them\"");
+		return;
+	}
 	nx_info("stopping", "signal=%d active=%zu", signo, nx_relay_active(relay));
 	nx_notify_stopping();
 	nx_relay_shutdown(relay, grace_ms);
@@ -294,8 +298,8 @@ int main(int argc, char **argv)
 		nx_error("inetd connection", "error=\"%s\"", err);
 		return 1;
 	}
-	int sigs[] = {SIGTERM, SIGINT};
-	if (nx_loop_signals(loop, sigs, 2, on_signal, NULL, err, sizeof err) < 0) {
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	if (nx_loop_signals(loop, sigs, 3, on_signal, NULL, err, sizeof err) < 0) {
 		nx_error("signals", "error=\"%s\"", err);
 		return 1;
 	}

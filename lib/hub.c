@@ -3,10 +3,13 @@
 #include "hub_int.h"
 #include "handoff.h"
 #include "keys.h"
+#include "log.h"
 #include "sock.h"
 #include "util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,9 +103,10 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
+	char b[160];
 	hub_log(hub, 2, "backend registered", "session=%llu backend=%s peer=%s weight=%d routes=%s%s",
-	        (unsigned long long)s->id, s->claims.sub[0] ? s->claims.sub : "-", s->peer,
-	        s->claims.weight, list, s->half_close ? " half_close=1" : "");
+	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
+	        s->peer, s->claims.weight, list, s->half_close ? " half_close=1" : "");
 }
 
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
@@ -178,6 +182,8 @@ static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const str
 		return NX_HANDOFF_NO_ROUTE;
 	}
 	nx_set_nonblock(cfd, 1);
+	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
 	                    h->prelude, h->prelude_len) < 0)
 		return NX_HANDOFF_BUSY;
@@ -202,11 +208,13 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
 			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
-				hub_log(hub, 1, "bad handoff message", "error=\"%s\"", err);
+				char q[NX_ERRLEN + 8];
+				hub_log(hub, 1, "bad handoff message", "error=%s", nx_log_q(q, sizeof q, err));
 				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
 				continue;
 			}
-			hub_log(hub, 1, "relay connection failed", "error=\"%s\"", err);
+			char q[NX_ERRLEN + 8];
+			hub_log(hub, 1, "relay connection failed", "error=%s", nx_log_q(q, sizeof q, err));
 			relay_close(rc);
 			return;
 		}

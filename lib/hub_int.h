@@ -44,6 +44,11 @@ enum sess_state {
 
 #define SESS_STREAM_BUCKETS 256
 
+/* Connections still in TLS / upgrade / auth: each holds a TLS context (~38 KiB) for up to
+ * the auth deadline. Beyond this many, new ones are closed at once, so unauthenticated peers
+ * cannot grow the hub without bound. */
+#define HUB_MAX_PENDING 1024
+
 /* The session output queue: a stream reads its end user only while the queue is below
  * OUT_HIGH, so the queue stays bounded (≈ OUT_HIGH + one message per reading stream) and a
  * slow WebSocket slows all its streams evenly instead of growing. */
@@ -58,6 +63,7 @@ struct hub_session {
 	struct nx_tls *tls;
 	enum sess_state state;
 	int dead;
+	int pending;          /* counted in hub->n_pending (not yet LIVE) */
 	uint64_t id;          /* for log lines */
 	char peer[64];
 	struct hub_buf in;    /* upgrade head being read */
@@ -141,7 +147,8 @@ struct nx_hub {
 	struct nx_timer reap_timer;
 	struct nx_timer stats_timer;
 	uint64_t next_session_id;
-	size_t n_live, n_streams;
+	size_t n_live, n_streams, n_pending;
+	uint64_t refused_pending;  /* connections closed because too many were pending */
 	uint64_t buffered;
 };
 
@@ -156,6 +163,9 @@ void hub_schedule_reap(struct nx_hub *hub);
 /* hub_session.c */
 void hub_session_accept(struct nx_hub *hub, int fd);
 void hub_session_kill(struct hub_session *s, const char *why);
+/* Refuse: close frame with code and reason (≤ 123 bytes), then close once it is out. */
+void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason);
+void hub_session_start_keepalive(struct hub_session *s);
 void hub_session_free(struct hub_session *s); /* a dead session's memory */
 /* Queue one whole WebSocket message (server frames: unmasked, one frame). 0 or -1 (the
  * session was dropped). */
@@ -189,6 +199,10 @@ void hub_stream_kill(struct hub_stream *st, int tell_backend);
 void hub_stream_free(struct hub_stream *st); /* a dead stream's memory */
 
 /* hub_auth.c */
+/* Timer callback: the current auth stage (or a close) took too long. */
+void hub_auth_deadline(struct nx_loop *loop, void *arg);
+/* A text message: a token for the stage the session is in, or ignored. */
+void hub_auth_on_text(struct hub_session *s, const uint8_t *data, size_t len);
 /* Verify a backend token for a stage (0, 1, or 2 = re-auth). Stage 0 fills s->claims.
  * 0, or -1 with a reason suitable for a close frame. */
 int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t len, char *err,

@@ -1,12 +1,14 @@
-/* hub_session.c — one backend connection: TLS, the WebSocket upgrade on /connect, the
- * two-stage token handshake and re-auth (§2), keep-alive (§1), message dispatch to streams
- * (§3) and the bounded output queue every stream of the session shares. */
+/* hub_session.c — one backend connection: TLS, the WebSocket upgrade on /connect, keep-alive
+ * (§1), message dispatch to streams (§3) and the bounded output queue every stream of the
+ * session shares. The token handshake and re-auth (§2) are in hub_auth.c. */
 #include "hub_int.h"
-#include "random.h"
+#include "log.h"
 #include "sock.h"
 #include "util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +20,6 @@
 #define CLOSE_GRACE_MS 2000
 
 static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
-static void session_fail(struct hub_session *s, uint16_t code, const char *reason);
-static void auth_deadline(struct nx_loop *loop, void *arg);
 
 static void set_interest(struct hub_session *s)
 {
@@ -155,15 +155,21 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
+	if (s->pending) {
+		s->pending = 0;
+		hub->n_pending--;
+	}
 	if (was_live) {
 		hub_unregister_routes(hub, s);
 		hub->n_live--;
-		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s streams=%zu%s%s%s",
-		        (unsigned long long)s->id, s->claims.sub[0] ? s->claims.sub : "-", s->n_streams,
-		        why ? " reason=\"" : "", why ? why : "", why ? "\"" : "");
+		char q[NX_ERRLEN + 8], b[160];
+		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s streams=%zu%s%s",
+		        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
+		        s->n_streams, why ? " reason=" : "", why ? nx_log_q(q, sizeof q, why) : "");
 	} else if (why) {
-		hub_log(hub, 3, "backend connection closed", "session=%llu peer=%s reason=\"%s\"",
-		        (unsigned long long)s->id, s->peer, why);
+		char q[NX_ERRLEN + 8];
+		hub_log(hub, 3, "backend connection closed", "session=%llu peer=%s reason=%s",
+		        (unsigned long long)s->id, s->peer, nx_log_q(q, sizeof q, why));
 	}
 	struct nx_loop *loop = hub->loop;
 	nx_timer_stop(loop, &s->auth_timer);
@@ -197,12 +203,13 @@ void hub_session_kill(struct hub_session *s, const char *why)
 
 /* Refuse: a close frame with code and reason (≤ 123 bytes, cut by the encoder), then close
  * once it is out (or after a short grace, whichever first). */
-static void session_fail(struct hub_session *s, uint16_t code, const char *reason)
+void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return;
-	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s code=%u reason=\"%s\"",
-	        (unsigned long long)s->id, s->peer, code, reason);
+	char q[NX_ERRLEN + 8];
+	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s code=%u reason=%s",
+	        (unsigned long long)s->id, s->peer, code, nx_log_q(q, sizeof q, reason));
 	uint8_t frame[NX_WS_MAX_HEADER + NX_WS_MAX_CONTROL];
 	size_t n = nx_ws_close_encode(frame, sizeof frame, code, reason, NULL);
 	if (n)
@@ -223,35 +230,11 @@ static void session_fail(struct hub_session *s, uint16_t code, const char *reaso
 	nx_timer_stop(s->hub->loop, &s->ping_timer);
 	nx_timer_stop(s->hub->loop, &s->idle_timer);
 	nx_timer_stop(s->hub->loop, &s->reauth_timer);
-	nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, auth_deadline, s);
+	nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, hub_auth_deadline, s);
 	hub_session_flush(s);
 }
 
 /* ---- timers ---------------------------------------------------------------------------- */
-
-static void auth_deadline(struct nx_loop *loop, void *arg)
-{
-	struct hub_session *s = arg;
-	switch (s->state) {
-	case SESS_TLS:
-	case SESS_UPGRADE:
-		hub_session_kill(s, "no upgrade in time");
-		break;
-	case SESS_AUTH0:
-		session_fail(s, NX_WS_CLOSE_POLICY, "stage0 token not received in time");
-		break;
-	case SESS_AUTH1:
-		session_fail(s, NX_WS_CLOSE_POLICY, "stage1 token not received in time");
-		break;
-	case SESS_LIVE:
-		if (s->reauth_pending)
-			session_fail(s, NX_WS_CLOSE_POLICY, "reauth token not received in time");
-		break;
-	case SESS_CLOSING:
-		hub_session_kill(s, NULL);
-		break;
-	}
-}
 
 static void ping_tick(struct nx_loop *loop, void *arg)
 {
@@ -273,94 +256,10 @@ static void idle_check(struct nx_loop *loop, void *arg)
 	nx_timer_start(loop, &s->idle_timer, s->hub->cfg.silent_ms - quiet, idle_check, s);
 }
 
-static int send_challenge(struct hub_session *s, enum nx_hub_challenge_type type)
+void hub_session_start_keepalive(struct hub_session *s)
 {
-	char err[NX_ERRLEN], text[512];
-	if (nx_random_nonce(s->nonce, err, sizeof err) < 0) {
-		session_fail(s, NX_WS_CLOSE_INTERNAL, "no randomness for a nonce");
-		return -1;
-	}
-	/* §6: offered, never assumed; a Nexus Proxy backend ignores the field. */
-	static const char *const ext[] = {"half_close", NULL};
-	int n = nx_hub_challenge_encode(type, s->nonce, type == NX_HUB_CHALLENGE_HANDSHAKE ? ext : NULL,
-	                                text, sizeof text);
-	if (n < 0)
-		return -1;
-	return hub_session_send(s, NX_WS_OP_TEXT, text, (size_t)n, NULL, 0);
-}
-
-static void reauth_tick(struct nx_loop *loop, void *arg)
-{
-	struct hub_session *s = arg;
-	if (s->dead || s->state != SESS_LIVE)
-		return;
-	if (send_challenge(s, NX_HUB_CHALLENGE_REAUTH) < 0)
-		return;
-	s->reauth_pending = 1;
-	nx_timer_start(loop, &s->auth_timer, (uint64_t)s->claims.reauth_grace_s * 1000, auth_deadline, s);
-	hub_session_flush(s);
-}
-
-static void schedule_reauth(struct hub_session *s)
-{
-	if (s->claims.reauth_interval_s <= 0)
-		return;
-	uint64_t ms = (uint64_t)s->claims.reauth_interval_s * 1000;
-	unsigned char r = 0;
-	nx_random_bytes(&r, 1, NULL, 0);
-	ms += ms / 5 * r / 255; /* + 0–20 % jitter so backends do not re-auth in lockstep */
-	nx_timer_start(s->hub->loop, &s->reauth_timer, ms, reauth_tick, s);
-}
-
-/* ---- authentication -------------------------------------------------------------------- */
-
-static void go_live(struct hub_session *s)
-{
-	struct nx_hub *hub = s->hub;
-	s->state = SESS_LIVE;
-	nx_timer_stop(hub->loop, &s->auth_timer);
-	hub_register_routes(hub, s);
-	hub->n_live++;
-	nx_timer_start(hub->loop, &s->ping_timer, hub->cfg.ping_ms, ping_tick, s);
-	nx_timer_start(hub->loop, &s->idle_timer, hub->cfg.silent_ms, idle_check, s);
-	schedule_reauth(s);
-}
-
-static void on_text(struct hub_session *s, const uint8_t *data, size_t len)
-{
-	char err[NX_ERRLEN];
-	switch (s->state) {
-	case SESS_AUTH0:
-		if (hub_auth_token(s, 0, (const char *)data, len, err, sizeof err) < 0) {
-			session_fail(s, NX_WS_CLOSE_POLICY, err);
-			return;
-		}
-		if (send_challenge(s, NX_HUB_CHALLENGE_HANDSHAKE) < 0)
-			return;
-		s->state = SESS_AUTH1;
-		nx_timer_start(s->hub->loop, &s->auth_timer, s->hub->cfg.auth_timeout_ms, auth_deadline, s);
-		return;
-	case SESS_AUTH1:
-		if (hub_auth_token(s, 1, (const char *)data, len, err, sizeof err) < 0) {
-			session_fail(s, NX_WS_CLOSE_POLICY, err);
-			return;
-		}
-		go_live(s);
-		return;
-	case SESS_LIVE:
-		if (!s->reauth_pending)
-			return; /* text nobody asked for is ignored */
-		if (hub_auth_token(s, 2, (const char *)data, len, err, sizeof err) < 0) {
-			session_fail(s, NX_WS_CLOSE_POLICY, err);
-			return;
-		}
-		s->reauth_pending = 0;
-		nx_timer_stop(s->hub->loop, &s->auth_timer);
-		schedule_reauth(s);
-		return;
-	default:
-		return;
-	}
+	nx_timer_start(s->hub->loop, &s->ping_timer, s->hub->cfg.ping_ms, ping_tick, s);
+	nx_timer_start(s->hub->loop, &s->idle_timer, s->hub->cfg.silent_ms, idle_check, s);
 }
 
 /* ---- multiplexed messages -------------------------------------------------------------- */
@@ -370,8 +269,9 @@ static void on_control(struct hub_session *s, const uint8_t *json, size_t len)
 	struct nx_hub_control c;
 	char err[NX_ERRLEN];
 	if (nx_hub_control_parse(json, len, &c, err, sizeof err) < 0) {
-		hub_log(s->hub, 3, "control message ignored", "session=%llu reason=\"%s\"",
-		        (unsigned long long)s->id, err);
+		char q[NX_ERRLEN + 8];
+		hub_log(s->hub, 3, "control message ignored", "session=%llu reason=%s",
+		        (unsigned long long)s->id, nx_log_q(q, sizeof q, err));
 		return;
 	}
 	struct hub_stream *st = c.has_client_id ? hub_session_find(s, &c.client_id) : NULL;
@@ -411,13 +311,13 @@ static void on_control(struct hub_session *s, const uint8_t *json, size_t len)
 static void on_binary(struct hub_session *s, const uint8_t *data, size_t len)
 {
 	if (s->state != SESS_LIVE) {
-		session_fail(s, NX_WS_CLOSE_POLICY, "binary message before authentication");
+		hub_session_fail(s, NX_WS_CLOSE_POLICY, "binary message before authentication");
 		return;
 	}
 	struct nx_hub_msg m;
 	char err[NX_ERRLEN];
 	if (nx_hub_msg_parse(data, len, &m, err, sizeof err) < 0) {
-		session_fail(s, NX_WS_CLOSE_PROTOCOL, err);
+		hub_session_fail(s, NX_WS_CLOSE_PROTOCOL, err);
 		return;
 	}
 	if (m.type == NX_HUB_MSG_CONTROL) {
@@ -440,14 +340,14 @@ static void on_ws_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
 		len -= used;
 		switch (ev) {
 		case NX_WS_EV_ERROR:
-			session_fail(s, msg.close_code ? msg.close_code : NX_WS_CLOSE_PROTOCOL, err);
+			hub_session_fail(s, msg.close_code ? msg.close_code : NX_WS_CLOSE_PROTOCOL, err);
 			return;
 		case NX_WS_EV_NEED:
 			if (!used)
 				return;
 			break;
 		case NX_WS_EV_TEXT:
-			on_text(s, msg.data, msg.len);
+			hub_auth_on_text(s, msg.data, msg.len);
 			break;
 		case NX_WS_EV_BINARY:
 			on_binary(s, msg.data, msg.len);
@@ -502,11 +402,11 @@ static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t l
 		hub_log(s->hub, 3, "upgrade refused", "session=%llu peer=%s status=%d",
 		        (unsigned long long)s->id, s->peer, req.status);
 		s->state = SESS_CLOSING;
-		nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, auth_deadline, s);
+		nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, hub_auth_deadline, s);
 		return;
 	}
 	s->state = SESS_AUTH0;
-	nx_timer_start(s->hub->loop, &s->auth_timer, s->hub->cfg.auth_timeout_ms, auth_deadline, s);
+	nx_timer_start(s->hub->loop, &s->auth_timer, s->hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
 	size_t rest = hub_buf_pending(&s->in) - req.head_len;
 	const uint8_t *after = s->in.p + s->in.off + req.head_len;
 	if (rest)
@@ -583,6 +483,14 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 void hub_session_accept(struct nx_hub *hub, int fd)
 {
 	char err[NX_ERRLEN];
+	if (hub->n_pending >= HUB_MAX_PENDING) {
+		if (hub->refused_pending++ % 1000 == 0)
+			hub_log(hub, 1, "too many connections still authenticating, closing new ones",
+			        "pending=%zu refused=%llu", hub->n_pending,
+			        (unsigned long long)hub->refused_pending);
+		close(fd);
+		return;
+	}
 	struct hub_session *s = calloc(1, sizeof *s);
 	if (!s) {
 		close(fd);
@@ -591,6 +499,10 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	s->hub = hub;
 	s->fd = fd;
 	s->id = ++hub->next_session_id;
+	/* Many small frames (credit grants, short replies) share this socket: without NODELAY,
+	 * Nagle and delayed ACKs hold them back for tens of milliseconds. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
 	s->tls = nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err);
 	if (!s->tls) {
@@ -611,5 +523,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	if (s->next)
 		s->next->prev = s;
 	hub->sessions = s;
-	nx_timer_start(hub->loop, &s->auth_timer, hub->cfg.auth_timeout_ms, auth_deadline, s);
+	s->pending = 1;
+	hub->n_pending++;
+	nx_timer_start(hub->loop, &s->auth_timer, hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
 }

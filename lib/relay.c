@@ -8,10 +8,11 @@
 #include "pump.h"
 #include "sniff.h"
 #include "sock.h"
-#include "units.h"
 #include "util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,54 +32,6 @@ void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ..
 	r->cfg.log(lvl, msg, kv, r->cfg.log_arg);
 }
 
-/* ---- routes ------------------------------------------------------------------------------ */
-
-int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err, size_t errlen)
-{
-	const char *eq = strchr(spec, '=');
-	if (!eq || eq == spec || !eq[1])
-		return nx_err(err, errlen, "bad route '%s' (want NAME=HOST:PORT)", spec);
-	size_t nlen = (size_t)(eq - spec);
-	char e2[NX_ERRLEN];
-	if (nlen > 4 && strncmp(spec, "tcp:", 4) == 0) {
-		char num[8];
-		long long port;
-		if (nlen - 4 >= sizeof num)
-			return nx_err(err, errlen, "bad port in route '%s'", spec);
-		memcpy(num, spec + 4, nlen - 4);
-		num[nlen - 4] = '\0';
-		if (nx_parse_int(num, 1, 65535, &port, e2, sizeof e2) < 0)
-			return nx_err(err, errlen, "route '%s': %s", spec, e2);
-		snprintf(out->key, sizeof out->key, "tcp:%lld", port);
-	} else if (nx_hostname_normalize(spec, nlen, out->key, sizeof out->key,
-	                                 NX_HOSTNAME_WILDCARD_OK, e2, sizeof e2) < 0) {
-		return nx_err(err, errlen, "route '%.*s': %s", (int)nlen, spec, e2);
-	}
-	char host[256];
-	uint16_t port;
-	if (nx_split_hostport(eq + 1, host, sizeof host, &port, e2, sizeof e2) < 0 || port == 0)
-		return nx_err(err, errlen, "route '%s': bad address '%s'", spec, eq + 1);
-	if (strlen(eq + 1) >= sizeof out->addr)
-		return nx_err(err, errlen, "route '%s': address too long", spec);
-	strcpy(out->addr, eq + 1);
-	return 0;
-}
-
-static const struct nx_relay_route *route_find(const struct nx_relay *r, const char *key)
-{
-	char wild[NX_HOSTNAME_MAX + 2];
-	int have_wild = strncmp(key, "tcp:", 4) != 0 &&
-	                nx_hostname_wildcard_of(key, wild, sizeof wild) == 0;
-	const struct nx_relay_route *w = NULL;
-	for (size_t i = 0; i < r->cfg.nroutes; i++) {
-		if (strcmp(r->cfg.routes[i].key, key) == 0)
-			return &r->cfg.routes[i];
-		if (have_wild && !w && strcmp(r->cfg.routes[i].key, wild) == 0)
-			w = &r->cfg.routes[i];
-	}
-	return w;
-}
-
 /* ---- connection end ---------------------------------------------------------------------- */
 
 static void accept_resume(struct nx_relay *r);
@@ -96,11 +49,12 @@ static void conn_log(struct conn *c)
 	relay_log(r, NX_LOG_INFO, "conn",
 	          "client=%s port=%u proto=%s key=%s route=%s outcome=%s%s%s up=%llu down=%llu "
 	          "ms=%llu",
-	          c->peer, c->port, proto_name(c->proto), nx_log_q(qkey, sizeof qkey, c->key[0] ? c->key : "-"),
-	          nx_log_q(qvia, sizeof qvia, c->via ? c->via : "-"), c->outcome ? c->outcome : "closed", c->why ? " why=" : "",
+	          c->peer, c->port, proto_name(c->proto),
+	          nx_log_q(qkey, sizeof qkey, c->key[0] ? c->key : "-"),
+	          nx_log_q(qvia, sizeof qvia, c->via ? c->via : "-"),
+	          c->outcome ? c->outcome : "closed", c->why ? " why=" : "",
 	          c->why ? nx_log_q(qwhy, sizeof qwhy, c->why) : "", (unsigned long long)c->up,
-	          (unsigned long long)c->down,
-	          (unsigned long long)(nx_loop_now(r->loop) - c->t0));
+	          (unsigned long long)c->down, (unsigned long long)(nx_loop_now(r->loop) - c->t0));
 }
 
 void conn_free(struct conn *c)
@@ -239,13 +193,17 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 static void route_local(struct conn *c)
 {
 	struct nx_relay *r = c->r;
-	char err[NX_ERRLEN];
 	c->st = C_DIAL;
 	nx_timer_stop(r->loop, &c->timer);
 	nx_loop_del(r->loop, c->fd); /* the pump takes the client fd over */
-	c->bfd = nx_dial_tcp(c->route->addr, err, sizeof err);
+	c->bfd = relay_dial_target(&r->targets[c->route - r->cfg.routes]);
 	if (c->bfd < 0)
 		return dial_failed(c, "connect failed");
+	/* A pump forwards whatever it has at once: Nagle would only add delay (TLS records
+	 * already batch), so both sides go out without waiting. */
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (nx_loop_add(r->loop, c->bfd, NX_EV_WRITE, dial_ready, c) < 0)
 		return dial_failed(c, "epoll");
 	nx_timer_start(r->loop, &c->timer, r->cfg.dial_ms, dial_timeout, c);
@@ -256,7 +214,7 @@ static void route_local(struct conn *c)
 static void conn_route(struct conn *c)
 {
 	struct nx_relay *r = c->r;
-	c->route = route_find(r, c->key);
+	c->route = relay_route_find(r, c->key);
 	if (c->route) {
 		c->via = c->route->addr;
 		return route_local(c);
@@ -288,7 +246,8 @@ static void route_by_name(struct conn *c, const struct nx_sniff *s)
 	                          sizeof err) < 0) {
 		nx_sanitize(c->key, sizeof c->key, s->name, s->name_len);
 		c->why = "bad host name";
-		if (c->proto == P_HTTP)
+		/* an IPv6 literal is a well-formed Host, just never a route key */
+		if (c->proto == P_HTTP && s->name[0] != '[')
 			return conn_answer(c, "invalid", 400, 0);
 		return answer_no_route(c);
 	}
@@ -395,7 +354,6 @@ static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 		strcpy(c->peer, "-");
 	if (!c->peer[0])
 		strcpy(c->peer, "-");
-	nx_set_nonblock(fd, 1);
 	c->next = r->conns;
 	if (r->conns)
 		r->conns->prev = c;
@@ -433,6 +391,8 @@ static void accept_resume(struct nx_relay *r)
 	r->accepting = 1;
 }
 
+static void accept_retry(struct nx_loop *loop, void *arg) { accept_resume(arg); }
+
 static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 {
 	struct nx_relay *r = arg;
@@ -447,6 +407,8 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 			if (errno == EMFILE || errno == ENFILE) {
 				relay_log(r, NX_LOG_WARN, "accept", "error=%s", "too-many-open-files");
 				accept_pause(r);
+				/* a closing connection resumes accepting; if none is open, a timer does */
+				nx_timer_start(loop, &r->accept_retry, 1000, accept_retry, r);
 			}
 			return;
 		}
@@ -468,6 +430,7 @@ int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen)
 
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
+	nx_set_nonblock(fd, 1); /* accepted fds already are (accept4), inherited ones may not be */
 	return conn_start(r, fd, err, errlen);
 }
 
@@ -493,6 +456,18 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 		r->cfg.hub_reply_ms = 5000;
 	if (!r->cfg.max_conns)
 		r->cfg.max_conns = 4096;
+	r->targets = calloc(r->cfg.nroutes ? r->cfg.nroutes : 1, sizeof *r->targets);
+	if (!r->targets) {
+		free(r);
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < r->cfg.nroutes; i++)
+		if (relay_resolve_target(&r->cfg.routes[i], &r->targets[i], err, errlen) < 0) {
+			free(r->targets);
+			free(r);
+			return NULL;
+		}
 	r->hub_fd = -1;
 	r->hub_backoff = HUB_BACKOFF_MIN_MS;
 	r->accepting = 1;
@@ -549,10 +524,12 @@ void nx_relay_free(struct nx_relay *r)
 	r->stopping = 1;
 	grace_over(r->loop, r);
 	nx_timer_stop(r->loop, &r->grace);
+	nx_timer_stop(r->loop, &r->accept_retry);
 	for (size_t i = 0; i < r->nlisteners; i++) {
 		nx_loop_del(r->loop, r->listeners[i]);
 		close(r->listeners[i]);
 	}
 	relay_hub_close(r);
+	free(r->targets);
 	free(r);
 }

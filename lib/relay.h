@@ -36,7 +36,7 @@ typedef void (*nx_relay_log_cb)(int level, const char *msg, const char *kv, void
 
 struct nx_relay_config {
 	const char *hub_path;               /* NULL: no hub, local routes only */
-	const struct nx_relay_route *routes;
+	const struct nx_relay_route *routes; /* addresses resolved once, in nx_relay_new */
 	size_t nroutes;
 	uint64_t first_bytes_ms;  /* silent client → tcp:<port> after this (default 1 s) */
 	uint64_t header_ms;       /* whole sniff phase bound (default 10 s) */

@@ -5,6 +5,7 @@
 #define NEXUS_RELAY_CONN_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "loop.h"
 #include "pump.h"
@@ -14,6 +15,7 @@
 #define ANSWER_LINGER_MS 2000
 #define HUB_BACKOFF_MIN_MS 100
 #define HUB_BACKOFF_MAX_MS 2000
+#define HUB_MAX_ABANDONED 8 /* this many unanswered handoffs: the hub is stuck, redial it */
 #define MAX_LISTENERS 64
 
 enum conn_state { C_SNIFF, C_DIAL, C_PUMP, C_HUB_SEND, C_HUB_WAIT, C_ANSWER, C_ABANDONED };
@@ -40,9 +42,16 @@ struct conn {
 	uint64_t up, down;
 };
 
+/* A --route address, resolved once at start: dialling never blocks the loop on DNS. */
+struct relay_target {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
 struct nx_relay {
 	struct nx_loop *loop;
 	struct nx_relay_config cfg;
+	struct relay_target *targets; /* targets[i] is where cfg.routes[i] goes */
 	int listeners[MAX_LISTENERS];
 	size_t nlisteners;
 	int accepting; /* listeners in the poll set */
@@ -53,11 +62,13 @@ struct nx_relay {
 	struct nx_timer hub_timer;
 	uint64_t hub_backoff;
 	int hub_was_up;
+	size_t abandoned; /* handoffs answered 503 for lack of a reply, reply still awaited */
 	struct conn *send_head, *send_tail; /* waiting for room on the hub socket */
 	struct conn *wait_head, *wait_tail; /* sent, waiting for the reply byte (FIFO) */
 	/* shutdown */
 	int stopping;
 	struct nx_timer grace;
+	struct nx_timer accept_retry; /* out of fds: try accepting again a little later */
 };
 
 void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
@@ -68,6 +79,13 @@ void conn_free(struct conn *c);
 void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert);
 void answer_no_route(struct conn *c);
 void answer_busy(struct conn *c, const char *outcome);
+
+/* relay_route.c */
+const struct nx_relay_route *relay_route_find(const struct nx_relay *r, const char *key);
+int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t, char *err,
+                         size_t errlen);
+/* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
+int relay_dial_target(const struct relay_target *t);
 
 /* relay_hub.c */
 void relay_hub_connect(struct nx_relay *r);

@@ -327,6 +327,10 @@ enum nx_sniff_result nx_sniff_http(const unsigned char *buf, size_t len, struct 
 	size_t line_len = (size_t)(eol - buf);
 	if (line_len && buf[line_len - 1] == '\r')
 		line_len--;
+	/* A first line with no " HTTP/" in it is some other line-based protocol that happens to
+	 * start with an upper-case word ("HELO x", HTTP/0.9 "GET /"): not ours to judge. */
+	if (!memmem(buf, line_len, " HTTP/", 6))
+		return NX_SNIFF_NOT_THIS;
 	if (line_len <= mlen + 1)
 		return http_invalid(out, "malformed request line");
 	const unsigned char *target = buf + mlen + 1;

@@ -43,7 +43,9 @@ enum nx_sniff_result nx_sniff_tls(const unsigned char *buf, size_t len, struct n
  * The name is the authority of an absolute-form target ("GET http://h:8080/ HTTP/1.1"), else
  * the Host header (case-insensitive name), port stripped, "[v6]" kept with its brackets.
  * INVALID: duplicate Host, folded or malformed header lines, a head over 64 KiB.
- * NOT_THIS: the first bytes are not an HTTP/1 request line start (also "PRI * HTTP/2.0"). */
+ * NOT_THIS: the first bytes are not an HTTP/1 request line start, or the first line has no
+ * " HTTP/" in it (another line protocol, HTTP/0.9), or it is the HTTP/2 preface
+ * "PRI * HTTP/2.0". */
 enum nx_sniff_result nx_sniff_http(const unsigned char *buf, size_t len, struct nx_sniff *out);
 
 const char *nx_sniff_result_name(enum nx_sniff_result r);

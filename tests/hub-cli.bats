@@ -104,3 +104,19 @@ verify_key_hub() {
 @test "RS256 backend tokens with --verify-key" {
   verify_key_hub rs256
 }
+
+@test "tells systemd when it is ready and what it carries (NOTIFY_SOCKET)" {
+  python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(10)
+for _ in range(2):
+    print(s.recv(4096).decode(), flush=True)
+' "$T/notify.sock" > "$T/notify.out" &
+  wait_file "$T/notify.sock"
+  port=$(free_port)
+  NOTIFY_SOCKET="$T/notify.sock" bg hub nexus-hub --listen "127.0.0.1:$port" \
+    --cert "$T/hub.crt" --key "$T/hub.key" --secret-file "$T/hub.secret" --relay-socket "$T/s"
+  wait_log "$T/notify.out" 'STATUS=backends=0 streams=0 routes=0'
+  grep -q 'READY=1' "$T/notify.out"
+}

@@ -115,3 +115,29 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
   still_serving
   wait_log "$T/relay.log" 'outcome=' 31
 }
+
+@test "an IPv6 literal Host is well-formed but never a route: 502, not 400" {
+  relay --route "web.test=127.0.0.1:$PH"
+  run raw --send "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n" --timeout 5
+  assert_output --partial "HTTP/1.1 502 Bad Gateway"
+}
+
+@test "out of file descriptors: the relay stops accepting, then serves again once fds free up" {
+  RP=$(free_port)
+  bg relay prlimit --nofile=12:12 nexus-relay --listen "127.0.0.1:$RP" \
+    --route "web.test=127.0.0.1:$PH" --first-bytes-timeout 30s
+  RELAY_PID=$BG_PID
+  wait_port "$RP"
+  # silent clients hold the relay's fds
+  python3 -c '
+import socket,sys,time
+ss=[socket.create_connection(("127.0.0.1",int(sys.argv[1]))) for _ in range(12)]
+time.sleep(2)
+for s in ss: s.close()' "$RP" &
+  holder=$!
+  sleep 1
+  wait_log "$T/relay.log" "too-many-open-files"
+  wait "$holder"
+  run curl -sS --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  assert_output "backend web"
+}

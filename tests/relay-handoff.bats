@@ -65,6 +65,38 @@ sink() {
   assert_output 503
 }
 
+@test "a hub that does not answer in time: the client gets 503 at --hub-timeout, later clients are fine" {
+  sink
+  relay --hub "$T/hub.sock" --hub-timeout 500ms
+  wait_log "$T/relay.log" "hub connected"
+  run curl -s -w '\n%{http_code}' --max-time 10 --resolve "stuck.test:$RP:127.0.0.1" "http://stuck.test:$RP/"
+  assert_line --index 1 503
+  wait_log "$T/relay.log" "outcome=hub-timeout"
+  # the late OK is matched to the abandoned connection, the next one gets its own answer
+  run curl -sS --max-time 10 --resolve "after.test:$RP:127.0.0.1" "http://after.test:$RP/"
+  assert_output --regexp '^sink:after\.test:'
+}
+
+@test "a hub that never accepts: the relay never blocks, clients get 503, it gives up and redials, local routes still work" {
+  bg frozen python3 -c '
+import socket,sys,time
+s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET);s.bind(sys.argv[1]);s.listen(0)
+time.sleep(60)' "$T/hub.sock"
+  wait_file "$T/hub.sock"
+  PH=$(free_port)
+  http_backend web "$PH"
+  relay --hub "$T/hub.sock" --hub-timeout 500ms --route "web.test=127.0.0.1:$PH"
+  for i in $(seq 9); do
+    run curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "x$i.test:$RP:127.0.0.1" "http://x$i.test:$RP/"
+    assert_output 503
+  done
+  # 8 handoffs without a reply: the hub is stuck, the relay drops that connection and redials
+  wait_log "$T/relay.log" 'msg="hub down" .*why="not answering"'
+
+  run curl -sS --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  assert_output "backend web"
+}
+
 @test "hub down at start: clients get 503 / internal_error at once; hub appears: relay connects, no restart" {
   relay --hub "$T/hub.sock"
   run curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/"

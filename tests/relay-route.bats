@@ -129,6 +129,9 @@ while True:
   wait_port "$RP"
   run sh -c "python3 '$RELAY_PY' $RP --send 'SSH-2.0-test\r\nmore' --half-close --timeout 5 2>/dev/null"
   assert_output "$(printf 'SSH-2.0-test\r\nmore')"
+  # a line protocol whose first word looks like an HTTP method is not HTTP either
+  run sh -c "python3 '$RELAY_PY' $RP --send 'HELO relay.test\r\n' --half-close --timeout 5 2>/dev/null"
+  assert_output "$(printf 'HELO relay.test\r\n')"
 }
 
 @test "a backend that refuses the connection gives HTTP 502, not a hang" {
@@ -139,8 +142,12 @@ while True:
   wait_log "$T/relay.log" "outcome=dial-failed"
 }
 
-@test "SIGTERM: the relay stops gracefully and says so" {
+@test "SIGTERM: the relay stops gracefully and says so (SIGHUP does not kill it)" {
   relay --route "web.test=127.0.0.1:$PH"
+  kill -HUP "$RELAY_PID"
+  wait_log "$T/relay.log" "SIGHUP ignored"
+  run curl -sS --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  assert_output "backend web"
   kill -TERM "$RELAY_PID"
   for _ in $(seq 50); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
   run kill -0 "$RELAY_PID"
@@ -155,4 +162,32 @@ while True:
   assert_output nobody
   run curl -sS --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
   assert_output "backend web"
+}
+
+@test "--idle-timeout closes a routed connection that carries nothing" {
+  QP=$(free_port)
+  bg quiet python3 -c '
+import socket,sys,time
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
+c,_=s.accept();time.sleep(60)' "$QP"
+  wait_port "$QP"
+  relay --route "quiet.test=127.0.0.1:$QP" --idle-timeout 300ms
+  run rawclient "$RP" --send "GET / HTTP/1.1\r\nHost: quiet.test\r\n\r\n" --timeout 10
+  wait_log "$T/relay.log" "outcome=idle"
+}
+
+@test "--max-conns: clients over the limit wait in the accept queue, then are served" {
+  relay --route "web.test=127.0.0.1:$PH" --max-conns 1 --first-bytes-timeout 30s
+  python3 -c 'import socket,sys,time;s=socket.create_connection(("127.0.0.1",int(sys.argv[1])));time.sleep(1.5);s.close()' "$RP" &
+  holder=$!
+  sleep 0.5
+  run curl -sS --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
+  wait "$holder"
+  assert_output "backend web"
+  # the waiting client was accepted only after the first one left
+  first=$(grep -n 'outcome=eof' "$T/relay.log" | head -1 | cut -d: -f1)
+  wait_log "$T/relay.log" 'outcome=ok'
+  second=$(grep -n 'outcome=ok' "$T/relay.log" | head -1 | cut -d: -f1)
+  [ "$first" -lt "$second" ]
 }

@@ -96,3 +96,33 @@ still_serving() {
   assert_failure
   still_serving
 }
+
+@test "connections that never authenticate are capped; the hub recovers when they go" {
+  # a hub of its own, with the default 10 s auth deadline, so the flood is all pending at once
+  port=$(free_port)
+  bg hub2 nexus-hub --listen "127.0.0.1:$port" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/hub2.sock"
+  wait_port "$port"
+  python3 - "$port" > "$T/flood.out" <<'PY'
+import socket, sys, time
+conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(1100)]
+time.sleep(1)
+closed = 0
+for c in conns:
+    c.setblocking(False)
+    try:
+        closed += c.recv(1) == b""
+    except BlockingIOError:
+        pass
+    except ConnectionResetError:
+        closed += 1
+print("closed", closed, flush=True)
+PY
+  run awk '{print $2}' "$T/flood.out"
+  [ "$output" -ge 70 ] # no more than 1024 wait at once
+  grep -q 'too many connections still authenticating' "$T/hub2.log"
+  # the flood is gone: a backend gets in again
+  bg after "$HELPERS/fake-backend" --hub "127.0.0.1:$port" --ca "$T/hub.crt" \
+    --secret "$T/hub.secret" --hostname after.test --after-auth silent
+  wait_log "$T/hub2.log" 'msg="backend registered".*routes=after.test' 1 15
+}

@@ -55,6 +55,8 @@ suite_setup() {
   start_fake hc --hostname hc.test --half-close --target "127.0.0.1:$PLAIN_PORT"
   wait_backends 4
   grep -q 'extensions=half_close' "$T/backend-hc.log"
+  # nexus-tunnel takes the extension too (plain2.test above went that way)
+  if [ -e "$T/tunnel-plain2.log" ]; then grep -q 'backend=plain2 .*half_close=1' "$T/hub.log"; fi
   want=$(sha256sum < "$T/three.bin" | cut -d' ' -f1)
   run timeout 60 "$HELPERS/raw-client" half-close "$RELAY_PORT" hc.test /three.bin
   assert_success

@@ -2,15 +2,16 @@
  * socket, and for each handoff prints one line on stdout:
  *   key=K port=P client=ADDR tls=0|1 prelude=N first=HEX8
  * then replies by a rule: NO_ROUTE when the key contains "noroute", BUSY when it contains
- * "busy", else OK — and on OK writes a fixed answer to the passed fd
- * ("HTTP/1.1 200 OK ... sink:KEY:PRELUDE_LEN" for HTTP/tcp keys, raw "sink:KEY" for TLS)
- * and closes it.
+ * "busy", else OK (after sleeping 2 s when it contains "stuck"). On OK it writes a fixed
+ * answer to the passed fd — "HTTP/1.1 200 OK ... sink:KEY:PRELUDE_LEN" for HTTP/tcp keys,
+ * raw "sink:KEY:PRELUDE_LEN" for TLS — and closes it.
  * usage: handoff-sink SOCKET_PATH [--count N]  (exit after N handoffs; default: forever) */
 #include "handoff.h"
 #include "sock.h"
 #include "util.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ static void serve(int s, long *left)
 		printf("key=%s port=%u client=%s tls=%u prelude=%zu first=%s\n", h.route_key,
 		       h.conn_port, h.client_addr, h.is_tls, h.prelude_len, hex);
 		fflush(stdout);
+		if (strstr(h.route_key, "stuck"))
+			sleep(2); /* a hub that hangs for a while, then takes the connection */
 		if (strstr(h.route_key, "noroute")) {
 			nx_handoff_reply(s, NX_HANDOFF_NO_ROUTE);
 		} else if (strstr(h.route_key, "busy")) {
@@ -81,6 +84,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: handoff-sink SOCKET_PATH [--count N]\n");
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN); /* a client the relay already shut down must not kill us */
 	long left = argc > 3 && !strcmp(argv[2], "--count") ? atol(argv[3]) : -1;
 	char err[NX_ERRLEN];
 	int l = nx_listen_unix(argv[1], SOCK_SEQPACKET, err, sizeof err);

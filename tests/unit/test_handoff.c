@@ -148,6 +148,25 @@ static void malformed_messages_rejected_fd_closed(void **state)
 		assert_int_equal(read(pipefd[0], &b, 1), 0);
 		close(pipefd[0]);
 	}
+	/* a message longer than any valid one: truncated by the kernel, refused, fd closed */
+	int big = 4 * 1024 * 1024;
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	size_t hugelen = NX_HANDOFF_MSG_MAX + 100;
+	unsigned char *huge = calloc(1, hugelen);
+	memcpy(huge, good, sizeof good);
+	assert_int_equal(pipe(pipefd), 0);
+	send_raw(sp[0], huge, hugelen, pipefd[1], 1);
+	close(pipefd[1]);
+	fd = -1;
+	assert_int_equal(nx_handoff_recv(sp[1], &fd, &r, err, sizeof err), -1);
+	assert_int_equal(errno, EPROTO);
+	assert_non_null(strstr(err, "too long"));
+	assert_int_equal(fd, -1);
+	char eofb;
+	assert_int_equal(read(pipefd[0], &eofb, 1), 0);
+	close(pipefd[0]);
+	free(huge);
+
 	/* the good message is still accepted after all that */
 	assert_int_equal(pipe(pipefd), 0);
 	send_raw(sp[0], good, sizeof good, pipefd[1], 1);

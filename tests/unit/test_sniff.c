@@ -169,7 +169,8 @@ static void http_host_found(void **state)
 	    http("GET http://abs.test:81/x?y HTTP/1.1\r\nHost: other.test\r\n\r\nBODY", &s),
 	    NX_SNIFF_DONE);
 	assert_string_equal(s.name, "abs.test");
-	assert_int_equal(s.consumed, strlen("GET http://abs.test:81/x?y HTTP/1.1\r\nHost: other.test\r\n\r\n"));
+	assert_int_equal(s.consumed,
+	                 strlen("GET http://abs.test:81/x?y HTTP/1.1\r\nHost: other.test\r\n\r\n"));
 	assert_int_equal(http("OPTIONS HTTPS://abs.test HTTP/1.1\r\n\r\n", &s), NX_SNIFF_DONE);
 	assert_string_equal(s.name, "abs.test");
 }
@@ -185,6 +186,10 @@ static void http_need_more_no_name_not_this(void **state)
 	assert_int_equal(http("get / HTTP/1.1\r\n\r\n", &s), NX_SNIFF_NOT_THIS);
 	assert_int_equal(http("SSH-2.0-OpenSSH\r\n", &s), NX_SNIFF_NOT_THIS);
 	assert_int_equal(http("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", &s), NX_SNIFF_NOT_THIS);
+	/* other line protocols that start with an upper-case word, and HTTP/0.9 */
+	assert_int_equal(http("HELO mail.example\r\n", &s), NX_SNIFF_NOT_THIS);
+	assert_int_equal(http("GET /\r\n\r\n", &s), NX_SNIFF_NOT_THIS);
+	assert_int_equal(http("HELO mail.example", &s), NX_SNIFF_NEED_MORE);
 }
 
 static void http_invalid_heads(void **state)
@@ -200,7 +205,6 @@ static void http_invalid_heads(void **state)
 	    "GET / HTTP/1.1\r\nHost: user@a.test\r\n\r\n",
 	    "GET / HTTP/2.0\r\nHost: a.test\r\n\r\n",
 	    "GET  / HTTP/1.1\r\n\r\n",
-	    "GET /\r\n\r\n",
 	    "GET http://u@a.test/ HTTP/1.1\r\n\r\n",
 	    "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
 	};
