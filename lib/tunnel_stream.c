@@ -341,6 +341,13 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
 		return;
 	}
+	size_t max = t->cfg->max_streams ? t->cfg->max_streams : 1024;
+	if (t->n_streams >= max) {
+		/* fds (and with --exec, processes) are finite: refuse rather than fail later */
+		tunnel_say(t, NX_LOG_WARN, "%s: %zu streams open, refusing another", host, t->n_streams);
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
+		return;
+	}
 	const char *target = tunnel_target_for(t, c->hostname, (uint16_t)c->conn_port);
 	if (!target) {
 		tunnel_say(t, NX_LOG_WARN, "%s (port %u): no target configured", host, c->conn_port);

@@ -184,3 +184,27 @@ EOF
   run grep -c '"reason": "shutdown"' "$T/events"
   assert_output 1
 }
+
+@test "--max-streams: a stream beyond the limit is refused, the ones open keep working" {
+  start_fake_hub
+  start_tunnel --secret-file "$T/secret" --hostname app.test --max-streams 1 \
+    --exec 'while read -r l; do echo "echo $l"; done'
+  wait_serving
+  run "$PY" - "$RELAY_PORT" <<'EOF2'
+import socket, sys
+port = int(sys.argv[1])
+a = socket.create_connection(("127.0.0.1", port)); a.settimeout(10)
+a.sendall(b"one\n"); print(a.recv(100).decode().strip())
+b = socket.create_connection(("127.0.0.1", port)); b.settimeout(10)
+try:
+    b.sendall(b"two\n"); print("second:", b.recv(100).decode() or "closed")
+except OSError as e:
+    print("second:", "closed")
+a.sendall(b"three\n"); print(a.recv(100).decode().strip())
+EOF2
+  assert_success
+  assert_line --index 0 "echo one"
+  assert_line --index 1 "second: closed"
+  assert_line --index 2 "echo three"
+  wait_log "$T/tunnel.log" "app.test: 1 streams open, refusing another"
+}
