@@ -61,7 +61,9 @@ struct stream {
 	char hostname[256];
 	char target[300];
 	uint16_t conn_port;
+	struct nx_timer dial_timer; /* a local connect that hangs (SYN into nowhere) */
 };
+#define STREAM_DIAL_TIMEOUT_MS 10000
 
 struct token_job {
 	bool active;

@@ -107,6 +107,7 @@ static void stream_close(struct stream *s, const char *reason)
 		if (n > 0)
 			tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
 	}
+	nx_timer_stop(t->loop, &s->dial_timer);
 	if (s->registered)
 		nx_loop_del(t->loop, s->fd);
 	if (s->fd >= 0)
@@ -256,6 +257,7 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 			return;
 		}
 		s->connecting = false;
+		nx_timer_stop(t->loop, &s->dial_timer);
 		if (s->hub_closed && nx_chunkq_empty(&s->out)) {
 			stream_close(s, NULL);
 			return;
@@ -272,6 +274,14 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 			return; /* it closed */
 	}
 	stream_update(s);
+}
+
+static void on_dial_timeout(struct nx_loop *loop, void *arg)
+{
+	struct stream *s = arg;
+	tunnel_say(s->t, NX_LOG_WARN, "%s: cannot reach %s: connect timed out",
+	           s->hostname[0] ? s->hostname : "stream", s->target);
+	stream_close(s, NX_HUB_REASON_DIAL_FAILED);
 }
 
 /* ---- exec ------------------------------------------------------------------------------ */
@@ -399,6 +409,8 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		return;
 	}
 	s->registered = true;
+	if (s->connecting)
+		nx_timer_start(t->loop, &s->dial_timer, STREAM_DIAL_TIMEOUT_MS, on_dial_timeout, s);
 	char client[80];
 	nx_sanitize(client, sizeof client, c->client_ip, strlen(c->client_ip));
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s: %s from %s → %s", s->idtext, host, client, target);
