@@ -162,9 +162,10 @@ static int stream_maybe_shut(struct stream *s)
  * dropped (and its credits returned, so the hub is not stalled). Returns -1 if closed. */
 static int write_failed(struct stream *s)
 {
+	int e = errno;
 	tunnel_say(s->t, NX_LOG_DEBUG, "stream %s: write to %s: %s", s->idtext, s->target,
-	           strerror(errno));
-	if (errno != EPIPE && errno != ECONNRESET) {
+	           strerror(e));
+	if (e != EPIPE && e != ECONNRESET) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
 		return -1;
 	}
@@ -250,8 +251,8 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 	char err[NX_ERRLEN];
 	if (s->connecting) {
 		if (nx_connect_result(fd, err, sizeof err) < 0) {
-			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", s->hostname[0] ? s->hostname : "stream",
-			           s->target, err);
+			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
+			           s->hostname[0] ? s->hostname : "stream", s->target, err);
 			stream_close(s, NX_HUB_REASON_DIAL_FAILED);
 			tunnel_flush(t);
 			return;
