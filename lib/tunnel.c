@@ -137,6 +137,7 @@ static void schedule_reconnect(struct tunnel *t)
 	uint64_t delay = half + (half ? r % (half + 1) : 0);
 	char d[32];
 	tunnel_say(t, NX_LOG_INFO, "reconnecting in %s", nx_fmt_duration(d, sizeof d, delay));
+	nx_notify_status("not connected, next attempt in %s", d);
 	nx_timer_start(t->loop, &t->reconnect, delay, on_reconnect, t);
 	t->backoff_ms = t->backoff_ms * 2 > max ? max : t->backoff_ms * 2;
 }
@@ -257,6 +258,8 @@ static void say_serving(struct tunnel *t)
 		                      o ? ", " : "", c->tcp_ports[i], to ? to : "(no target)");
 	}
 	tunnel_say(t, NX_LOG_INFO, "serving %s via %s", line, c->hub_url);
+	/* systemctl status shows it (NotifyAccess=main in the unit); harmless elsewhere */
+	nx_notify_status("serving %s via %s", line, c->hub_url);
 }
 
 static void confirm_serving(struct tunnel *t)
