@@ -68,15 +68,6 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
 	return 0;
 }
 
-int tunnel_send_control(struct tunnel *t, const struct nx_hub_control *c)
-{
-	uint8_t buf[1024];
-	int n = nx_hub_control_encode(c, buf, sizeof buf);
-	if (n < 0)
-		return -1;
-	return tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
-}
-
 static void set_interest(struct tunnel *t)
 {
 	if (t->fd < 0)

@@ -106,7 +106,6 @@ struct tunnel {
 	struct token_job job;
 	struct stream *streams[STREAM_BUCKETS];
 	size_t n_streams;
-	uint64_t n_served;
 	uint8_t readbuf[NX_HUB_MAX_PAYLOAD];
 };
 
@@ -117,7 +116,6 @@ int tunnel_random(void *buf, size_t n);
 /* Queue one frame to the hub (masked). -1: out of memory (session fails). */
 int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
                       const void *b, size_t blen);
-int tunnel_send_control(struct tunnel *t, const struct nx_hub_control *c);
 void tunnel_flush(struct tunnel *t);
 void tunnel_fail(struct tunnel *t, const char *why);
 

@@ -402,7 +402,6 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	s->next = t->streams[b];
 	t->streams[b] = s;
 	t->n_streams++;
-	t->n_served++;
 	if (nx_loop_add(t->loop, s->fd, s->connecting ? NX_EV_WRITE : NX_EV_READ, on_stream_io, s) <
 	    0) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
