@@ -208,6 +208,7 @@ static void touch_idle(struct tunnel *t)
 static void session_start(struct tunnel *t)
 {
 	char err[NX_ERRLEN];
+	streams_resolve_targets(t);
 	t->fd = nx_dial_tcp(t->url.dial, err, sizeof err);
 	if (t->fd < 0) {
 		tunnel_say(t, NX_LOG_WARN, "cannot reach the hub at %s: %s", t->url.dial, err);
@@ -558,6 +559,11 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 	t->cfg = cfg;
 	t->fd = -1;
 	t->job.fd = -1;
+	t->resolved = calloc(cfg->n_map + 1, sizeof *t->resolved);
+	if (!t->resolved) {
+		free(t);
+		return nx_err(err, errlen, "out of memory");
+	}
 	int rc = -1;
 	if (nx_tunnel_parse_url(cfg->hub_url, &t->url, err, errlen) < 0)
 		goto out;
@@ -604,6 +610,7 @@ out:
 	nx_key_free(t->key);
 	if (t->loop)
 		nx_loop_free(t->loop);
+	free(t->resolved);
 	free(t);
 	return rc;
 }

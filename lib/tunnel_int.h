@@ -77,8 +77,15 @@ struct token_job {
 	struct nx_timer timeout;
 };
 
+/* A local target as looked up at session start: dialing a number never blocks. */
+struct resolved_target {
+	const char *target; /* the configured "host:port" */
+	char numeric[80];   /* "ip:port" / "[v6]:port", or "" if the lookup failed */
+};
+
 struct tunnel {
 	const struct nx_tunnel_cfg *cfg;
+	struct resolved_target *resolved; /* n_map + 1 (the last is --to) */
 	struct nx_loop *loop;
 	struct nx_hub_url url;
 	struct nx_tls_trust *trust;
@@ -130,6 +137,8 @@ void streams_close_all(struct tunnel *t);
 void streams_shutdown(struct tunnel *t);
 void streams_resume_reading(struct tunnel *t);
 void streams_child_exited(struct tunnel *t, pid_t pid);
+/* Look up the targets' names now (session start: no stream is waiting). */
+void streams_resolve_targets(struct tunnel *t);
 
 /* tunnel_token.c: make a token for a stage; calls tunnel_token_ready() (maybe at once). */
 int token_start(struct tunnel *t, enum token_stage stage, const char *nonce);

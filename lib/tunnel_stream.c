@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,6 +73,45 @@ const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint
 			if (is_port_key(c->map[i].key, port))
 				return c->map[i].addr;
 	return c->to;
+}
+
+/* getaddrinfo blocks: names are looked up when a session starts (no stream exists then),
+ * so a slow DNS server never holds up the streams; a name that does not resolve then is
+ * tried again per stream. */
+void streams_resolve_targets(struct tunnel *t)
+{
+	const struct nx_tunnel_cfg *c = t->cfg;
+	if (!t->resolved || c->exec_cmd)
+		return;
+	for (size_t i = 0; i <= c->n_map; i++) {
+		struct resolved_target *r = &t->resolved[i];
+		r->target = i < c->n_map ? c->map[i].addr : c->to;
+		r->numeric[0] = 0;
+		char host[256], ip[64];
+		uint16_t port;
+		if (!r->target || nx_split_hostport(r->target, host, sizeof host, &port, NULL, 0) < 0)
+			continue;
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+		int e = getaddrinfo(host, NULL, &hints, &res);
+		if (e != 0) {
+			tunnel_say(t, NX_LOG_WARN, "cannot resolve %s now (%s): trying per stream", host,
+			           gai_strerror(e));
+			continue;
+		}
+		if (getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof ip, NULL, 0,
+		                NI_NUMERICHOST) == 0)
+			snprintf(r->numeric, sizeof r->numeric,
+			         res->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+		freeaddrinfo(res);
+	}
+}
+
+static const char *dial_target(const struct tunnel *t, const char *target)
+{
+	for (size_t i = 0; t->resolved && i <= t->cfg->n_map; i++)
+		if (t->resolved[i].target == target && t->resolved[i].numeric[0])
+			return t->resolved[i].numeric;
+	return target;
 }
 
 /* ---- life ------------------------------------------------------------------------------ */
@@ -389,7 +429,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 			return;
 		}
 	} else {
-		s->fd = nx_dial_tcp(target, err, sizeof err);
+		s->fd = nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
 			free(s);

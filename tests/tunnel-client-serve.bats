@@ -10,9 +10,10 @@ suite_setup() { make_pki; }
   mkdir "$T/www"; echo "hello from the backend" > "$T/www/index.html"
   start_http "$T/www"
   start_fake_hub
-  start_tunnel --secret-file "$T/secret" --hostname app.test --to "127.0.0.1:$HTTP_PORT" --name dev1
+  # a name as target: looked up once per session, dialed as a number
+  start_tunnel --secret-file "$T/secret" --hostname app.test --to "localhost:$HTTP_PORT" --name dev1
   wait_serving
-  wait_log "$T/tunnel.log" "serving app.test → 127.0.0.1:$HTTP_PORT via $HUB_URL"
+  wait_log "$T/tunnel.log" "serving app.test → localhost:$HTTP_PORT via $HUB_URL"
   run curl -sS -m 10 "http://127.0.0.1:$RELAY_PORT/index.html"
   assert_success
   assert_output "hello from the backend"
