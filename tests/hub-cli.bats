@@ -55,12 +55,12 @@ suite_setup() {
   assert_failure 1
   assert_output --partial 'not a public key'
   port=$(free_port)
-  python3 -c 'import socket,sys,time;s=socket.socket();s.bind(("127.0.0.1",int(sys.argv[1])));s.listen();time.sleep(5)' "$port" &
-  sleep 0.3
-  run nexus-hub --listen "127.0.0.1:$port" --cert "$T/hub.crt" --key "$T/hub.key" \
+  bg squatter python3 -c 'import socket,sys,time;s=socket.socket();s.bind(("127.0.0.1",int(sys.argv[1])));s.listen();time.sleep(30)' "$port"
+  wait_port "$port"
+  run timeout 20 nexus-hub --listen "127.0.0.1:$port" --cert "$T/hub.crt" --key "$T/hub.key" \
     --relay-socket "$T/s" --secret-file "$T/hub.secret"
   assert_failure 1
-  kill %1 2>/dev/null || true
+  assert_output --partial 'in use'
 }
 
 @test "options from --config and NEXUS_HUB_* variables" {
