@@ -120,3 +120,18 @@ for _ in range(2):
   wait_log "$T/notify.out" 'STATUS=backends=0 streams=0 routes=0'
   grep -q 'READY=1' "$T/notify.out"
 }
+
+@test "socket activation: the backend listener comes from systemd (LISTEN_FDS)" {
+  command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+  HUB_PORT=$(free_port)
+  bg hub systemd-socket-activate -l "127.0.0.1:$HUB_PORT" nexus-hub --cert "$T/hub.crt" \
+    --key "$T/hub.key" --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" -v
+  HUB_PID=$BG_PID
+  wait_port "$HUB_PORT"
+  start_web plain
+  start_relay
+  start_fake activated --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_output plain
+}
