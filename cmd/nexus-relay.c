@@ -41,6 +41,7 @@ static const char usage[] =
     "      --hub-timeout D          the hub must answer a handoff within D (5s)\n"
     "      --max-conns N            connections in progress at once (4096)\n"
     "      --splice                 --route connections: copy with splice(2), zero-copy\n"
+    "      --proxy-protocol         --route connections: send a PROXY protocol v1 line first\n"
     "      --grace D                on SIGTERM, wait up to D for connections (10s)\n"
     "      --log-level LEVEL        error, warn, info (default) or debug\n"
     "  -n, --check                  check the configuration and exit\n"
@@ -50,7 +51,7 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
 
-enum { O_INETD = 256, O_SPLICE, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE,
+enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE,
        O_LOGLVL, O_CONFIG };
 
 static const struct option longopts[] = {
@@ -66,6 +67,7 @@ static const struct option longopts[] = {
     {"hub-timeout", required_argument, NULL, O_HUBT},
     {"max-conns", required_argument, NULL, O_MAXC},
     {"splice", no_argument, NULL, O_SPLICE},
+    {"proxy-protocol", no_argument, NULL, O_PROXY},
     {"grace", required_argument, NULL, O_GRACE},
     {"log-level", required_argument, NULL, O_LOGLVL},
     {"check", no_argument, NULL, 'n'},
@@ -184,6 +186,7 @@ int main(int argc, char **argv)
 			break;
 		case O_INETD: inetd = 1; break;
 		case O_SPLICE: cfg.splice = 1; break;
+		case O_PROXY: cfg.proxy_protocol = 1; break;
 		case 'u': user = optarg; break;
 		case O_FIRST: if (parse_dur("first-bytes-timeout", optarg, &cfg.first_bytes_ms)) return 2; break;
 		case O_HEADER: if (parse_dur("header-timeout", optarg, &cfg.header_ms)) return 2; break;

@@ -1,6 +1,9 @@
-/* relay.c — see relay.h. One struct conn per client; its state says who owns its fd:
- * SNIFF (we read), DIAL/PUMP (local route), HUB_SEND/HUB_WAIT (queued for or sent to the
- * hub), ANSWER (we told the client "no" and drain its input until it closes). */
+/* relay.c — see relay.h. Listeners, sniffing, local routes, life cycle; the hub side is in
+ * relay_hub.c, route parsing/lookup/dialling in relay_route.c.
+ * One struct conn per client; its state says who owns its fd: SNIFF (we read), DIAL/PUMP
+ * (local route), HUB_SEND/HUB_WAIT (queued for or sent to the hub), ABANDONED (the hub did
+ * not answer in time: client told 503 and shut down, queue entry kept for the late reply),
+ * ANSWER (we told the client "no" and drain its input until it closes). */
 #include "relay_conn.h"
 #include "handoff.h"
 #include "hostname.h"
@@ -167,6 +170,28 @@ static void dial_failed(struct conn *c, const char *why)
 
 static void dial_timeout(struct nx_loop *loop, void *arg) { dial_failed(arg, "connect timeout"); }
 
+/* The PROXY protocol v1 line (haproxy's spec) telling a --route backend who the client is:
+ * "PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\n". Returns its length. */
+static size_t proxy_line(int fd, char *buf, size_t n)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof peer, ll = sizeof local;
+	char pip[48], lip[48];
+	uint16_t pport, lport;
+	int len;
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+	    peer.ss_family != local.ss_family ||
+	    (peer.ss_family != AF_INET && peer.ss_family != AF_INET6) ||
+	    !nx_fmt_addr((struct sockaddr *)&peer, buf, n, pip, &pport) ||
+	    !nx_fmt_addr((struct sockaddr *)&local, buf, n, lip, &lport))
+		len = snprintf(buf, n, "PROXY UNKNOWN\r\n");
+	else
+		len = snprintf(buf, n, "PROXY TCP%c %s %s %u %u\r\n",
+		               peer.ss_family == AF_INET ? '4' : '6', pip, lip, pport, lport);
+	return len > 0 && (size_t)len < n ? (size_t)len : 0;
+}
+
 static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct conn *c = arg;
@@ -180,6 +205,13 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	if (!c->pump)
 		return dial_failed(c, "out of memory");
 	nx_pump_init(c->pump, loop, c->fd, c->bfd, pump_done, c);
+	if (r->cfg.proxy_protocol) {
+		char line[128];
+		size_t n = proxy_line(c->fd, line, sizeof line);
+		if (nx_pump_preload(c->pump, 0, line, n) < 0 ||
+		    c->inlen > NX_PUMP_BUFSZ - n) /* a full 64 KiB head leaves no room for it */
+			return dial_failed(c, "no room for the PROXY line");
+	}
 	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
 	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
 	nx_pump_set_splice(c->pump, r->cfg.splice);
@@ -223,10 +255,8 @@ static void conn_route(struct conn *c)
 		c->via = "hub";
 		return relay_hub_route(c);
 	}
-	if (c->proto == P_TCP) { /* no protocol to say it in */
-		c->outcome = "no-route";
-		return conn_free(c);
-	}
+	/* A plain TCP client has no protocol to be told in: it gets a clean FIN (answer with no
+	 * message, then drain), not the reset a close with unread input would send. */
 	answer_no_route(c);
 }
 
@@ -254,9 +284,39 @@ static void route_by_name(struct conn *c, const struct nx_sniff *s)
 	conn_route(c);
 }
 
-/* Look at what we have. Returns 1 when the connection left the sniff state. */
-static int sniff_decide(struct conn *c, int eof)
+/* A client feeding its first bytes one per segment must not make us re-parse the whole
+ * buffer each time (quadratic work, a cheap CPU attack): only parse again when the new bytes
+ * can change the answer. TLS: once the ClientHello's length is known (nx_sniff.need). HTTP:
+ * when the request line or the head has just ended (an LF in the new bytes), or while the
+ * buffer is tiny (the method check). */
+static int worth_parsing(struct conn *c, size_t old)
 {
+	if (c->proto == P_TLS)
+		return c->inlen >= c->tls_need;
+	if (c->proto != P_HTTP || c->inlen <= 32)
+		return 1;
+	const unsigned char *b = c->in;
+	for (size_t i = old; i < c->inlen; i++) {
+		const unsigned char *nl = memchr(b + i, '\n', c->inlen - i);
+		if (!nl)
+			return 0;
+		i = (size_t)(nl - b);
+		if (!c->http_eol) {
+			c->http_eol = 1;
+			return 1;
+		}
+		if ((i >= 1 && b[i - 1] == '\n') || (i >= 2 && b[i - 1] == '\r' && b[i - 2] == '\n'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Look at what we have (old: how much we had before the last read). Returns 1 when the
+ * connection left the sniff state. */
+static int sniff_decide(struct conn *c, int eof, size_t old)
+{
+	if (!eof && c->inlen < SNIFF_BUF && !worth_parsing(c, old))
+		return 0;
 	struct nx_sniff s;
 	enum nx_sniff_result t = nx_sniff_tls(c->in, c->inlen, &s);
 	if (t != NX_SNIFF_NOT_THIS) {
@@ -269,7 +329,7 @@ static int sniff_decide(struct conn *c, int eof)
 			c->why = s.why;
 			conn_answer(c, "invalid", 0, NX_TLS_ALERT_DECODE_ERROR);
 			return 1;
-		default: break;
+		default: c->tls_need = s.need; break;
 		}
 	} else {
 		enum nx_sniff_result h = nx_sniff_http(c->in, c->inlen, &s);
@@ -303,7 +363,19 @@ static int sniff_decide(struct conn *c, int eof)
 static void sniff_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct conn *c = arg;
-	ssize_t n = read(fd, c->in + c->inlen, SNIFF_BUF - c->inlen);
+	if (c->inlen == c->incap && c->incap < SNIFF_BUF) {
+		/* Grow only for clients that need it: thousands of connections being sniffed
+		 * should not each hold 64 KiB. */
+		size_t cap = c->incap * 4 < SNIFF_BUF ? c->incap * 4 : SNIFF_BUF;
+		unsigned char *in = realloc(c->in, cap);
+		if (!in) {
+			c->outcome = "out-of-memory";
+			return conn_free(c);
+		}
+		c->in = in;
+		c->incap = cap;
+	}
+	ssize_t n = read(fd, c->in + c->inlen, c->incap - c->inlen);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -314,8 +386,9 @@ static void sniff_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		c->outcome = "eof";
 		return conn_free(c);
 	}
+	size_t old = c->inlen;
 	c->inlen += (size_t)n;
-	sniff_decide(c, n == 0);
+	sniff_decide(c, n == 0, old);
 }
 
 static void sniff_timeout(struct nx_loop *loop, void *arg)
@@ -336,7 +409,7 @@ static void sniff_timeout(struct nx_loop *loop, void *arg)
 static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	unsigned char *in = malloc(SNIFF_BUF);
+	unsigned char *in = malloc(SNIFF_BUF_FIRST);
 	if (!c || !in) {
 		free(c);
 		free(in);
@@ -347,6 +420,7 @@ static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 	c->fd = fd;
 	c->bfd = -1;
 	c->in = in;
+	c->incap = SNIFF_BUF_FIRST;
 	c->st = C_SNIFF;
 	c->t0 = nx_loop_now(r->loop);
 	c->port = nx_local_port(fd);

@@ -45,6 +45,7 @@ struct nx_relay_config {
 	uint64_t hub_reply_ms;    /* hub must answer a handoff within this (default 5 s) */
 	size_t max_conns;         /* connections being sniffed/routed at once (default 4096) */
 	int splice;               /* local routes: splice(2) once the prelude is out */
+	int proxy_protocol;       /* local routes: send a PROXY protocol v1 line first */
 	int exit_when_idle;       /* inetd mode: stop the loop when the last connection ends */
 	nx_relay_log_cb log;
 	void *log_arg;

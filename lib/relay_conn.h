@@ -1,6 +1,6 @@
 /* relay_conn.h — nexus-relay engine internals shared by relay.c (listeners, sniffing, local
- * routes) and relay_hub.c (the hub connection and its handoff queues). Not a public API:
- * only lib/relay*.c include it. */
+ * routes), relay_route.c (route table, resolving, dialling) and relay_hub.c (the hub
+ * connection and its handoff queues). Not a public API: only lib/relay*.c include it. */
 #ifndef NEXUS_RELAY_CONN_H
 #define NEXUS_RELAY_CONN_H
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include "relay.h"
 
 #define SNIFF_BUF NX_PUMP_BUFSZ /* the prelude must fit the pump buffer it is replayed from */
+#define SNIFF_BUF_FIRST 4096    /* most ClientHellos and heads fit; grown x4 up to SNIFF_BUF */
 #define ANSWER_LINGER_MS 2000
 #define HUB_BACKOFF_MIN_MS 100
 #define HUB_BACKOFF_MAX_MS 2000
@@ -29,7 +30,9 @@ struct conn {
 	enum conn_proto proto;
 	int fd, bfd;
 	unsigned char *in;
-	size_t inlen;
+	size_t inlen, incap;
+	size_t tls_need;  /* TLS: do not re-parse before this many bytes (nx_sniff.need) */
+	int http_eol;     /* HTTP: the request line is complete */
 	struct nx_timer timer;
 	struct nx_pump *pump;
 	const struct nx_relay_route *route;

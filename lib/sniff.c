@@ -200,7 +200,7 @@ enum nx_sniff_result nx_sniff_tls(const unsigned char *buf, size_t len, struct n
 	if (buf[0] != 0x16 || (len > 1 && buf[1] != 3))
 		return NX_SNIFF_NOT_THIS;
 	if (len < 5)
-		return NX_SNIFF_NEED_MORE;
+		return NX_SNIFF_NEED_MORE; /* need 0: the next byte may still say NOT_THIS */
 	out->tls_version = (uint16_t)(buf[1] << 8 | buf[2]);
 	struct tls_rd r = {.buf = buf, .len = len};
 	int found = 0;
@@ -208,6 +208,9 @@ enum nx_sniff_result nx_sniff_tls(const unsigned char *buf, size_t len, struct n
 		out->why = r.why;
 		out->name[0] = '\0';
 		out->name_len = 0;
+		/* every handshake byte still missing takes at least one more byte of input */
+		if (r.fail == NX_SNIFF_NEED_MORE)
+			out->need = len + (r.limit > r.off ? r.limit - r.off : 1);
 		return r.fail;
 	}
 	/* The prelude ends with the record that carries the last ClientHello byte. */

@@ -31,6 +31,10 @@ struct nx_sniff {
 	uint16_t tls_version;    /* TLS: version field of the first record (for the alert) */
 	uint8_t http_minor;      /* HTTP: 0 or 1 (HTTP/1.0, HTTP/1.1) */
 	const char *why;         /* INVALID: a short static reason, for a log line */
+	size_t need;             /* TLS NEED_MORE: DONE/NO_NAME needs at least this many bytes in
+	                          * all (a lower bound from the ClientHello's length; 0 = none yet),
+	                          * so a caller fed one byte at a time may wait for them instead of
+	                          * re-parsing (an INVALID verdict then just comes later) */
 };
 
 /* TLS: a handshake record (0x16 0x03 ..) whose first handshake message is a ClientHello,

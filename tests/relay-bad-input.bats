@@ -48,6 +48,14 @@ raw() { python3 "$RELAY_PY" "$RP" "$@" 2>"$T/raw.err"; }
   still_serving
 }
 
+@test "a ClientHello that claims more than 32 KiB is refused at once with decode_error" {
+  relay --route "web.test=127.0.0.1:$PH"
+  # record of 16 KiB announcing a 40 000-byte ClientHello
+  run raw --send "\x16\x03\x01\x40\x00\x01\x00\x9c\x40" --timeout 5 --hex
+  assert_output "15030100020232"
+  wait_log "$T/relay.log" 'why="ClientHello over 32 KiB"'
+}
+
 @test "a ClientHello without SNI and no port route: closed, not hung" {
   relay --route "web.test=127.0.0.1:$PH"
   run raw --send-file "$NEXUS_SRC/tests/data/clienthello-nosni.bin" --timeout 5 --hex

@@ -36,6 +36,20 @@ sink() {
   assert_file_contains "$T/sink.log" "tls=1 prelude=$size first=16030101"
 }
 
+@test "TLS: a ClientHello re-framed into 7-byte records and dripped 5 bytes at a time arrives whole" {
+  sink
+  relay --hub "$T/hub.sock"
+  wait_log "$T/relay.log" "hub connected"
+  python3 -c '
+import sys
+d=open(sys.argv[1],"rb").read()[5:]
+out=b"".join(b"\x16\x03\x01"+len(d[i:i+7]).to_bytes(2,"big")+d[i:i+7] for i in range(0,len(d),7))
+open(sys.argv[2],"wb").write(out)' "$NEXUS_SRC/tests/data/clienthello-sni.bin" "$T/reframed"
+  size=$(stat -c %s "$T/reframed")
+  run sh -c "python3 '$RELAY_PY' $RP --send-file '$T/reframed' --chunk 5 --delay 0.001 2>/dev/null"
+  assert_output "sink:app.test:$size"
+}
+
 @test "a silent client is handed over as tcp:PORT with an empty prelude" {
   sink
   relay --hub "$T/hub.sock" --first-bytes-timeout 200ms

@@ -179,9 +179,14 @@ c,_=s.accept();time.sleep(60)' "$QP"
 
 @test "--max-conns: clients over the limit wait in the accept queue, then are served" {
   relay --route "web.test=127.0.0.1:$PH" --max-conns 1 --first-bytes-timeout 30s
-  python3 -c 'import socket,sys,time;s=socket.create_connection(("127.0.0.1",int(sys.argv[1])));time.sleep(1.5);s.close()' "$RP" &
+  python3 -c '
+import socket,sys,time
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1])))
+open(sys.argv[2],"w").close()
+time.sleep(1.5);s.close()' "$RP" "$T/held" &
   holder=$!
-  sleep 0.5
+  wait_file "$T/held"
+  sleep 0.2 # the relay accepts it (and then stops accepting) right after the connect
   run curl -sS --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
   wait "$holder"
   assert_output "backend web"
@@ -190,4 +195,44 @@ c,_=s.accept();time.sleep(60)' "$QP"
   wait_log "$T/relay.log" 'outcome=ok'
   second=$(grep -n 'outcome=ok' "$T/relay.log" | head -1 | cut -d: -f1)
   [ "$first" -lt "$second" ]
+}
+
+@test "an HTTP head dripped 3 bytes at a time (line ends split across reads) still routes" {
+  relay --route "web.test=127.0.0.1:$PH"
+  run rawclient "$RP" --send "GET /who HTTP/1.0\r\nX-A: 1\r\nHost: web.test\r\n\r\n" --chunk 3 --delay 0.005
+  assert_output --partial "backend web"
+}
+
+@test "--inetd with --route: one relay per connection, the reply comes through, the process exits" {
+  IP=$(free_port)
+  bg inetd systemd-socket-activate -l "127.0.0.1:$IP" --inetd -a \
+    nexus-relay --inetd --route "web.test=127.0.0.1:$PH"
+  wait_port "$IP"
+  for i in 1 2; do
+    run curl -sS --max-time 10 --resolve "web.test:$IP:127.0.0.1" "http://web.test:$IP/who"
+    assert_output "backend web"
+  done
+  # each connection's relay logged its line and is gone
+  wait_log "$T/inetd.log" "outcome=ok" 2
+  for _ in $(seq 50); do
+    pgrep -f "^nexus-relay --inetd --route web.test=127.0.0.1:$PH" >/dev/null || break
+    sleep 0.1
+  done
+  run pgrep -f "^nexus-relay --inetd --route web.test=127.0.0.1:$PH"
+  assert_failure
+}
+
+@test "--proxy-protocol: the backend first reads a PROXY v1 line naming the real client" {
+  EP=$(free_port)
+  # a backend that answers with the first line it got
+  bg proxyecho python3 -c '
+import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
+while True:
+    c,_=s.accept();f=c.makefile("rb");line=f.readline();c.sendall(line);c.close()' "$EP"
+  wait_port "$EP"
+  relay --route "web.test=127.0.0.1:$EP" --proxy-protocol
+  run sh -c "python3 '$RELAY_PY' $RP --send 'GET / HTTP/1.0\r\nHost: web.test\r\n\r\n' --timeout 5 2>/dev/null"
+  assert_output --regexp "^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 [0-9]+ $RP"
 }

@@ -27,6 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (rp == NX_SNIFF_DONE && (r != NX_SNIFF_DONE || strcmp(p.name, s.name) != 0))
 			abort();
+		/* "need" is a lower bound: below it, the whole input cannot be complete */
+		if (rp == NX_SNIFF_NEED_MORE && p.need && size < p.need &&
+		    (r == NX_SNIFF_DONE || r == NX_SNIFF_NO_NAME))
+			abort();
 	}
 	return 0;
 }

@@ -34,9 +34,17 @@ static void tls_real_hello_with_sni(void **state)
 	assert_int_equal(s.name_len, 8);
 	assert_int_equal(s.tls_version, 0x0301);
 	assert_int_equal(s.consumed, len);
-	/* every strict prefix is "need more", never a wrong answer */
-	for (size_t i = 0; i < len; i++)
+	/* every strict prefix is "need more", never a wrong answer, and its "need" is a lower
+	 * bound of the whole hello's length */
+	for (size_t i = 0; i < len; i++) {
 		assert_int_equal(nx_sniff_tls(h, i, &s), NX_SNIFF_NEED_MORE);
+		if (i >= 5) {
+			assert_true(s.need > i);
+			assert_true(s.need <= len);
+		}
+	}
+	assert_int_equal(nx_sniff_tls(h, 20, &s), NX_SNIFF_NEED_MORE);
+	assert_int_equal(s.need, len); /* one record: the bound is exact */
 	/* trailing bytes (the client's next record) do not matter */
 	unsigned char *more = malloc(len + 10);
 	memcpy(more, h, len);
