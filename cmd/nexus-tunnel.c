@@ -21,7 +21,8 @@ static const char usage_text[] =
     "                    (--hostname NAME | --tcp-port N)...\n"
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
-    "                    [--ping DURATION] [--idle-timeout DURATION] [-v | -q]\n"
+    "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
+    "                    [-v | -q]\n"
     "                    [--config FILE]\n"
     "       nexus-tunnel --help | --version\n"
     "\n"
@@ -45,6 +46,7 @@ static const char usage_text[] =
     "  --weight N           share of traffic among backends of a route (default 1)\n"
     "  --ping DURATION      WebSocket ping interval (default 5s)\n"
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
+    "  --max-streams N      streams open at once, more are refused (default 1024)\n"
     "  -v, --verbose        one line per stream; -q, --quiet: warnings and errors only\n";
 
 /* The vector nx_opts_expand() builds lives as long as the program (optarg points into
@@ -75,6 +77,7 @@ int main(int argc, char **argv)
 	    {"cafile", required_argument, 0, 'c'},      {"servername", required_argument, 0, 'S'},
 	    {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
 	    {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
+	    {"max-streams", required_argument, 0, 'M'},
 	    {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
 	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
@@ -138,6 +141,11 @@ int main(int argc, char **argv)
 		case 'I':
 			if (nx_parse_duration(optarg, &cfg.idle_ms, err, sizeof err) < 0 || !cfg.idle_ms)
 				return usage_error("--idle-timeout: %s", *err ? err : "must be more than 0");
+			break;
+		case 'M':
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
+				return usage_error("--max-streams: %s", err);
+			cfg.max_streams = (size_t)v;
 			break;
 		case 'v': level = NX_LOG_DEBUG; break;
 		case 'q': level = NX_LOG_WARN; break;

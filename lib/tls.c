@@ -27,8 +27,10 @@ struct nx_tls {
 	int hs_done;
 	int eof;
 	int failed;
+	int wfailed; /* sending failed (peer gone): what it sent before may still be read */
 	int br_err;
 	char err[200];
+	char werr[120];
 	char server_name[256];
 	const char *alpn[ALPN_MAX];
 	char alpn_buf[ALPN_MAX][32];
@@ -304,6 +306,8 @@ static int engine_closed(struct nx_tls *c)
 static int send_records(struct nx_tls *c)
 {
 	int progress = 0;
+	if (c->wfailed)
+		return NX_TLS_ERROR;
 	for (;;) {
 		if (!(br_ssl_engine_current_state(c->eng) & BR_SSL_SENDREC))
 			return progress;
@@ -315,7 +319,10 @@ static int send_records(struct nx_tls *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return progress ? 1 : NX_TLS_AGAIN;
-			return fail_io(c, "send");
+			/* not fatal for reading: a peer that closed may have said why first */
+			snprintf(c->werr, sizeof c->werr, "send: %s", strerror(errno));
+			c->wfailed = 1;
+			return NX_TLS_ERROR;
 		}
 		br_ssl_engine_sendrec_ack(c->eng, (size_t)w);
 		progress = 1;
@@ -364,7 +371,7 @@ unsigned nx_tls_want(const struct nx_tls *c)
 	if (st & BR_SSL_CLOSED)
 		return 0;
 	unsigned ev = 0;
-	if (st & BR_SSL_SENDREC)
+	if ((st & BR_SSL_SENDREC) && !c->wfailed)
 		ev |= NX_EV_WRITE;
 	if (st & BR_SSL_RECVREC)
 		ev |= NX_EV_READ;
@@ -383,6 +390,10 @@ int nx_tls_handshake(struct nx_tls *c)
 			return engine_closed(c);
 		if (st & BR_SSL_SENDREC) {
 			int r = send_records(c);
+			if (r == NX_TLS_ERROR && c->wfailed && !c->failed) {
+				snprintf(c->err, sizeof c->err, "%s", c->werr);
+				c->failed = 1;
+			}
 			if (r < 0)
 				return r;
 			continue;
@@ -424,11 +435,9 @@ ssize_t nx_tls_read(struct nx_tls *c, void *buf, size_t n)
 		if (st & BR_SSL_CLOSED)
 			return engine_closed(c);
 		int progress = 0;
-		if (st & BR_SSL_SENDREC) {
-			/* a blocked send must not stop us from reading */
+		if ((st & BR_SSL_SENDREC) && !c->wfailed) {
+			/* a blocked (or failed) send must not stop us from reading */
 			int r = send_records(c);
-			if (r == NX_TLS_ERROR)
-				return r;
 			progress = r == 1;
 		}
 		if (st & BR_SSL_RECVREC) {
@@ -454,6 +463,8 @@ ssize_t nx_tls_write(struct nx_tls *c, const void *buf, size_t n)
 	int h = nx_tls_handshake(c);
 	if (h != 1)
 		return h == NX_TLS_EOF ? NX_TLS_ERROR : h;
+	if (c->wfailed)
+		return NX_TLS_ERROR;
 	if (n == 0)
 		return 0;
 	for (;;) {
@@ -490,7 +501,7 @@ ssize_t nx_tls_write(struct nx_tls *c, const void *buf, size_t n)
 
 int nx_tls_flush(struct nx_tls *c)
 {
-	if (c->failed)
+	if (c->failed || c->wfailed)
 		return NX_TLS_ERROR;
 	br_ssl_engine_flush(c->eng, 0);
 	int r = send_records(c);
@@ -501,7 +512,7 @@ int nx_tls_flush(struct nx_tls *c)
 
 int nx_tls_close(struct nx_tls *c)
 {
-	if (c->failed)
+	if (c->failed || c->wfailed)
 		return NX_TLS_ERROR;
 	br_ssl_engine_close(c->eng);
 	int r = send_records(c);
@@ -510,7 +521,10 @@ int nx_tls_close(struct nx_tls *c)
 	return (br_ssl_engine_current_state(c->eng) & BR_SSL_SENDREC) ? NX_TLS_AGAIN : 0;
 }
 
-const char *nx_tls_error(const struct nx_tls *c) { return c->failed ? c->err : ""; }
+const char *nx_tls_error(const struct nx_tls *c)
+{
+	return c->failed ? c->err : c->wfailed ? c->werr : "";
+}
 int nx_tls_last_br_error(const struct nx_tls *c) { return c->br_err; }
 
 const char *nx_tls_alpn(const struct nx_tls *c)

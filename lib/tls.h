@@ -26,7 +26,10 @@
  * Return values of the I/O calls: > 0 bytes moved; NX_TLS_AGAIN would block (wait for
  * nx_tls_want()); NX_TLS_EOF the peer closed (close_notify, or TCP EOF after the handshake —
  * a Go peer just closes); NX_TLS_ERROR fatal, reason in nx_tls_error(c). After EOF or ERROR
- * the only useful call is nx_tls_free().
+ * the only useful call is nx_tls_free() — with one exception: when a write failed because
+ * the peer is gone (EPIPE, reset), nx_tls_read() still returns what the peer sent before
+ * (say, a WebSocket close frame with its reason) until EOF, and nx_tls_want() only asks
+ * for reads.
  *
  * Per-connection memory: one BR_SSL_BUFSIZE_BIDI record buffer (33 178 bytes: 16 709 in,
  * 16 469 out — the input side must take a full 16 KiB record, which every peer may send)

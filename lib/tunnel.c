@@ -44,7 +44,7 @@ int tunnel_random(void *buf, size_t n) { return nx_random_bytes(buf, n, NULL, 0)
 int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
                       const void *b, size_t blen)
 {
-	if (t->fd < 0 || t->state < T_UPGRADE)
+	if (t->fd < 0 || t->state < T_UPGRADE || t->write_dead)
 		return -1;
 	uint8_t mask[4];
 	if (tunnel_random(mask, sizeof mask) < 0) {
@@ -68,15 +68,6 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
 	return 0;
 }
 
-int tunnel_send_control(struct tunnel *t, const struct nx_hub_control *c)
-{
-	uint8_t buf[1024];
-	int n = nx_hub_control_encode(c, buf, sizeof buf);
-	if (n < 0)
-		return -1;
-	return tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
-}
-
 static void set_interest(struct tunnel *t)
 {
 	if (t->fd < 0)
@@ -96,7 +87,15 @@ void tunnel_flush(struct tunnel *t)
 		if (w == NX_TLS_AGAIN)
 			break;
 		if (w < 0) {
-			tunnel_fail(t, nx_tls_error(t->tls));
+			/* the hub may have hung up after saying why (close 1008 + reason): keep
+			 * reading, that reason is what the user needs; the read side ends it */
+			if (!t->write_dead)
+				snprintf(t->write_err, sizeof t->write_err, "%s", nx_tls_error(t->tls));
+			t->write_dead = true;
+			nx_chunkq_clear(&t->out);
+			set_interest(t);
+			if (!nx_tls_want(t->tls))
+				tunnel_fail(t, t->write_err);
 			return;
 		}
 		nx_chunkq_consume(&t->out, (size_t)w);
@@ -129,6 +128,7 @@ static void schedule_reconnect(struct tunnel *t)
 	uint64_t delay = half + (half ? r % (half + 1) : 0);
 	char d[32];
 	tunnel_say(t, NX_LOG_INFO, "reconnecting in %s", nx_fmt_duration(d, sizeof d, delay));
+	nx_notify_status("not connected, next attempt in %s", d);
 	nx_timer_start(t->loop, &t->reconnect, delay, on_reconnect, t);
 	t->backoff_ms = t->backoff_ms * 2 > max ? max : t->backoff_ms * 2;
 }
@@ -185,7 +185,7 @@ static void on_idle(struct nx_loop *loop, void *arg)
 	uint64_t idle = t->cfg->idle_ms ? t->cfg->idle_ms : NX_TUNNEL_IDLE_MS;
 	char why[96];
 	snprintf(why, sizeof why, "hub silent for %s", nx_fmt_duration(d, sizeof d, idle));
-	tunnel_fail(t, why);
+	tunnel_fail(t, t->write_dead ? t->write_err : why);
 }
 
 static void on_ping(struct nx_loop *loop, void *arg)
@@ -208,6 +208,7 @@ static void touch_idle(struct tunnel *t)
 static void session_start(struct tunnel *t)
 {
 	char err[NX_ERRLEN];
+	streams_resolve_targets(t);
 	t->fd = nx_dial_tcp(t->url.dial, err, sizeof err);
 	if (t->fd < 0) {
 		tunnel_say(t, NX_LOG_WARN, "cannot reach the hub at %s: %s", t->url.dial, err);
@@ -217,6 +218,8 @@ static void session_start(struct tunnel *t)
 	t->state = T_DIALING;
 	t->head_len = 0;
 	t->half_close = false;
+	t->confirm_pending = false;
+	t->write_dead = false;
 	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
 	if (nx_loop_add(t->loop, t->fd, NX_EV_WRITE, on_hub_io, t) < 0) {
 		tunnel_say(t, NX_LOG_ERROR, "event loop refused the hub socket");
@@ -247,6 +250,16 @@ static void say_serving(struct tunnel *t)
 		                      o ? ", " : "", c->tcp_ports[i], to ? to : "(no target)");
 	}
 	tunnel_say(t, NX_LOG_INFO, "serving %s via %s", line, c->hub_url);
+	/* systemctl status shows it (NotifyAccess=main in the unit); harmless elsewhere */
+	nx_notify_status("serving %s via %s", line, c->hub_url);
+}
+
+static void confirm_serving(struct tunnel *t)
+{
+	if (!t->confirm_pending || t->state != T_SERVING)
+		return;
+	t->confirm_pending = false;
+	say_serving(t);
 }
 
 /* ---- tokens and auth ------------------------------------------------------------------- */
@@ -267,7 +280,10 @@ void tunnel_token_ready(struct tunnel *t, enum token_stage stage, const char *to
 	if (stage == STAGE_ATTEST) {
 		t->state = T_SERVING;
 		t->serving_since = nx_loop_now(t->loop);
-		say_serving(t);
+		/* success is silent (§2), but the hub reads in order: a pong to a ping sent right
+		 * after stage 1 means it accepted stage 1, so "serving" is only said once true */
+		tunnel_send_frame(t, NX_WS_OP_PING, NULL, 0, NULL, 0);
+		t->confirm_pending = true;
 	}
 	tunnel_flush(t);
 }
@@ -355,12 +371,14 @@ static void feed_ws(struct tunnel *t, const uint8_t *p, size_t n)
 			on_text(t, m.data, m.len);
 			break;
 		case NX_WS_EV_BINARY:
+			confirm_serving(t); /* a hub sends streams only to a registered backend */
 			on_binary(t, m.data, m.len);
 			break;
 		case NX_WS_EV_PING:
 			tunnel_send_frame(t, NX_WS_OP_PONG, m.data, m.len, NULL, 0);
 			break;
 		case NX_WS_EV_PONG:
+			confirm_serving(t);
 			break;
 		case NX_WS_EV_CLOSE:
 			on_close_frame(t, m.close_code, m.reason);
@@ -541,6 +559,11 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 	t->cfg = cfg;
 	t->fd = -1;
 	t->job.fd = -1;
+	t->resolved = calloc(cfg->n_map + 1, sizeof *t->resolved);
+	if (!t->resolved) {
+		free(t);
+		return nx_err(err, errlen, "out of memory");
+	}
 	int rc = -1;
 	if (nx_tunnel_parse_url(cfg->hub_url, &t->url, err, errlen) < 0)
 		goto out;
@@ -587,6 +610,7 @@ out:
 	nx_key_free(t->key);
 	if (t->loop)
 		nx_loop_free(t->loop);
+	free(t->resolved);
 	free(t);
 	return rc;
 }

@@ -57,6 +57,7 @@ struct nx_tunnel_cfg {
 	size_t n_map;
 	const char *to;
 	const char *exec_cmd;
+	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
 	/* timing (0 = protocol defaults) */
 	uint64_t ping_ms, idle_ms, backoff_min_ms, backoff_max_ms, token_ttl_ms;
 	nx_tunnel_log_fn log;

@@ -61,7 +61,9 @@ struct stream {
 	char hostname[256];
 	char target[300];
 	uint16_t conn_port;
+	struct nx_timer dial_timer; /* a local connect that hangs (SYN into nowhere) */
 };
+#define STREAM_DIAL_TIMEOUT_MS 10000
 
 struct token_job {
 	bool active;
@@ -75,8 +77,15 @@ struct token_job {
 	struct nx_timer timeout;
 };
 
+/* A local target as looked up at session start: dialing a number never blocks. */
+struct resolved_target {
+	const char *target; /* the configured "host:port" */
+	char numeric[80];   /* "ip:port" / "[v6]:port", or "" if the lookup failed */
+};
+
 struct tunnel {
 	const struct nx_tunnel_cfg *cfg;
+	struct resolved_target *resolved; /* n_map + 1 (the last is --to) */
 	struct nx_loop *loop;
 	struct nx_hub_url url;
 	struct nx_tls_trust *trust;
@@ -93,6 +102,9 @@ struct tunnel {
 	struct nx_timer reconnect, ping, idle, endtimer;
 	bool failing;         /* session ends at the next loop round (tunnel_fail) */
 	bool half_close;      /* §6 extension negotiated for this session */
+	bool confirm_pending; /* stage 1 sent, hub's acceptance not seen yet */
+	bool write_dead;      /* sending to the hub failed: read what it said, then end */
+	char write_err[128];
 	uint64_t backoff_ms;
 	uint64_t serving_since;
 	bool stopping;
@@ -101,7 +113,6 @@ struct tunnel {
 	struct token_job job;
 	struct stream *streams[STREAM_BUCKETS];
 	size_t n_streams;
-	uint64_t n_served;
 	uint8_t readbuf[NX_HUB_MAX_PAYLOAD];
 };
 
@@ -112,7 +123,6 @@ int tunnel_random(void *buf, size_t n);
 /* Queue one frame to the hub (masked). -1: out of memory (session fails). */
 int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
                       const void *b, size_t blen);
-int tunnel_send_control(struct tunnel *t, const struct nx_hub_control *c);
 void tunnel_flush(struct tunnel *t);
 void tunnel_fail(struct tunnel *t, const char *why);
 
@@ -127,6 +137,8 @@ void streams_close_all(struct tunnel *t);
 void streams_shutdown(struct tunnel *t);
 void streams_resume_reading(struct tunnel *t);
 void streams_child_exited(struct tunnel *t, pid_t pid);
+/* Look up the targets' names now (session start: no stream is waiting). */
+void streams_resolve_targets(struct tunnel *t);
 
 /* tunnel_token.c: make a token for a stage; calls tunnel_token_ready() (maybe at once). */
 int token_start(struct tunnel *t, enum token_stage stage, const char *nonce);

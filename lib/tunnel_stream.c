@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -74,6 +75,45 @@ const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint
 	return c->to;
 }
 
+/* getaddrinfo blocks: names are looked up when a session starts (no stream exists then),
+ * so a slow DNS server never holds up the streams; a name that does not resolve then is
+ * tried again per stream. */
+void streams_resolve_targets(struct tunnel *t)
+{
+	const struct nx_tunnel_cfg *c = t->cfg;
+	if (!t->resolved || c->exec_cmd)
+		return;
+	for (size_t i = 0; i <= c->n_map; i++) {
+		struct resolved_target *r = &t->resolved[i];
+		r->target = i < c->n_map ? c->map[i].addr : c->to;
+		r->numeric[0] = 0;
+		char host[256], ip[64];
+		uint16_t port;
+		if (!r->target || nx_split_hostport(r->target, host, sizeof host, &port, NULL, 0) < 0)
+			continue;
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+		int e = getaddrinfo(host, NULL, &hints, &res);
+		if (e != 0) {
+			tunnel_say(t, NX_LOG_WARN, "cannot resolve %s now (%s): trying per stream", host,
+			           gai_strerror(e));
+			continue;
+		}
+		if (getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof ip, NULL, 0,
+		                NI_NUMERICHOST) == 0)
+			snprintf(r->numeric, sizeof r->numeric,
+			         res->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+		freeaddrinfo(res);
+	}
+}
+
+static const char *dial_target(const struct tunnel *t, const char *target)
+{
+	for (size_t i = 0; t->resolved && i <= t->cfg->n_map; i++)
+		if (t->resolved[i].target == target && t->resolved[i].numeric[0])
+			return t->resolved[i].numeric;
+	return target;
+}
+
 /* ---- life ------------------------------------------------------------------------------ */
 
 static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
@@ -107,6 +147,7 @@ static void stream_close(struct stream *s, const char *reason)
 		if (n > 0)
 			tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
 	}
+	nx_timer_stop(t->loop, &s->dial_timer);
 	if (s->registered)
 		nx_loop_del(t->loop, s->fd);
 	if (s->fd >= 0)
@@ -161,9 +202,10 @@ static int stream_maybe_shut(struct stream *s)
  * dropped (and its credits returned, so the hub is not stalled). Returns -1 if closed. */
 static int write_failed(struct stream *s)
 {
+	int e = errno;
 	tunnel_say(s->t, NX_LOG_DEBUG, "stream %s: write to %s: %s", s->idtext, s->target,
-	           strerror(errno));
-	if (errno != EPIPE && errno != ECONNRESET) {
+	           strerror(e));
+	if (e != EPIPE && e != ECONNRESET) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
 		return -1;
 	}
@@ -249,13 +291,14 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 	char err[NX_ERRLEN];
 	if (s->connecting) {
 		if (nx_connect_result(fd, err, sizeof err) < 0) {
-			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", s->hostname[0] ? s->hostname : "stream",
-			           s->target, err);
+			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
+			           s->hostname[0] ? s->hostname : "stream", s->target, err);
 			stream_close(s, NX_HUB_REASON_DIAL_FAILED);
 			tunnel_flush(t);
 			return;
 		}
 		s->connecting = false;
+		nx_timer_stop(t->loop, &s->dial_timer);
 		if (s->hub_closed && nx_chunkq_empty(&s->out)) {
 			stream_close(s, NULL);
 			return;
@@ -272,6 +315,14 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 			return; /* it closed */
 	}
 	stream_update(s);
+}
+
+static void on_dial_timeout(struct nx_loop *loop, void *arg)
+{
+	struct stream *s = arg;
+	tunnel_say(s->t, NX_LOG_WARN, "%s: cannot reach %s: connect timed out",
+	           s->hostname[0] ? s->hostname : "stream", s->target);
+	stream_close(s, NX_HUB_REASON_DIAL_FAILED);
 }
 
 /* ---- exec ------------------------------------------------------------------------------ */
@@ -341,6 +392,13 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
 		return;
 	}
+	size_t max = t->cfg->max_streams ? t->cfg->max_streams : 1024;
+	if (t->n_streams >= max) {
+		/* fds (and with --exec, processes) are finite: refuse rather than fail later */
+		tunnel_say(t, NX_LOG_WARN, "%s: %zu streams open, refusing another", host, t->n_streams);
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
+		return;
+	}
 	const char *target = tunnel_target_for(t, c->hostname, (uint16_t)c->conn_port);
 	if (!target) {
 		tunnel_say(t, NX_LOG_WARN, "%s (port %u): no target configured", host, c->conn_port);
@@ -371,7 +429,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 			return;
 		}
 	} else {
-		s->fd = nx_dial_tcp(target, err, sizeof err);
+		s->fd = nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
 			free(s);
@@ -384,7 +442,6 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	s->next = t->streams[b];
 	t->streams[b] = s;
 	t->n_streams++;
-	t->n_served++;
 	if (nx_loop_add(t->loop, s->fd, s->connecting ? NX_EV_WRITE : NX_EV_READ, on_stream_io, s) <
 	    0) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
@@ -392,6 +449,8 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		return;
 	}
 	s->registered = true;
+	if (s->connecting)
+		nx_timer_start(t->loop, &s->dial_timer, STREAM_DIAL_TIMEOUT_MS, on_dial_timeout, s);
 	char client[80];
 	nx_sanitize(client, sizeof client, c->client_ip, strlen(c->client_ip));
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s: %s from %s → %s", s->idtext, host, client, target);

@@ -115,3 +115,36 @@ EOF
     --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
   wait_log "$T/tunnel.log" 'hub answered 404 Not Found instead of switching to WebSocket'
 }
+
+@test "a hub that breaks the WebSocket protocol is left with a close code and a retry" {
+  start_fake_hub garbage
+  start_tunnel --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
+  wait_log "$T/tunnel.log" 'hub broke the protocol: frame with reserved bits set'
+  wait_log "$T/tunnel.log" 'reconnecting in'
+  wait_log "$T/events" '"code": 1002'
+}
+
+@test "a message over 32 785 bytes from the hub ends the session (1009), not the tunnel" {
+  start_fake_hub oversized
+  start_tunnel --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
+  wait_log "$T/tunnel.log" 'hub broke the protocol: frame of 40017 bytes exceeds the limit of 32785'
+  wait_log "$T/events" '"code": 1009'
+  kill -0 "$TUNNEL_PID"
+}
+
+@test "re-authentication with --token-cmd: the command runs with stage reauth and the new nonce" {
+  cat > "$T/tok.sh" <<EOF2
+#!/bin/sh
+echo "\$NEXUS_ATTESTATION_STAGE \$NEXUS_SESSION_NONCE" >> "$T/stages"
+ASAN_OPTIONS=detect_leaks=0 exec nexus-token issue -k "$T/secret" --backend
+EOF2
+  chmod +x "$T/tok.sh"
+  start_fake_hub reauth
+  start_tunnel --token-cmd "$T/tok.sh" --hostname app.test --to 127.0.0.1:9
+  wait_log "$T/events" '"event": "reauth_ok"'
+  run cut -d' ' -f1 "$T/stages"
+  assert_output "$(printf 'handshake\nattest\nreauth')"
+  # a fresh nonce, not the session's
+  run bash -c "cut -d' ' -f2 '$T/stages' | sort -u | wc -l"
+  assert_output 3
+}

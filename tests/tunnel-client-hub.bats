@@ -134,3 +134,21 @@ print(out.decode().strip())
   assert_success
   assert_output "got 100034 bytes"
 }
+
+@test "a stage-1 token the hub refuses: the tunnel never claims to be serving" {
+  start_hub
+  start_relay
+  # stage 1 claims another name than stage 0: the hub must refuse it
+  cat > "$T/tok.sh" <<SH
+#!/bin/sh
+[ "\$NEXUS_ATTESTATION_STAGE" = attest ] && export NEXUS_HOSTNAMES=other.test
+ASAN_OPTIONS=detect_leaks=0 exec nexus-token issue -k "$T/hub.secret" --backend
+SH
+  chmod +x "$T/tok.sh"
+  bg tunnel nexus-tunnel --hub "wss://localhost:$HUB_PORT/connect" --cafile "$T/hub.crt" \
+    --token-cmd "$T/tok.sh" --hostname app.test --to "127.0.0.1:$PLAIN_PORT"
+  wait_log "$T/tunnel.log" 'hub refused authentication \(1008: .*differ'
+  sleep 0.5 # a late "serving" line would show up now
+  run grep -c serving "$T/tunnel.log"
+  assert_output 0
+}

@@ -10,9 +10,10 @@ suite_setup() { make_pki; }
   mkdir "$T/www"; echo "hello from the backend" > "$T/www/index.html"
   start_http "$T/www"
   start_fake_hub
-  start_tunnel --secret-file "$T/secret" --hostname app.test --to "127.0.0.1:$HTTP_PORT" --name dev1
+  # a name as target: looked up once per session, dialed as a number
+  start_tunnel --secret-file "$T/secret" --hostname app.test --to "localhost:$HTTP_PORT" --name dev1
   wait_serving
-  wait_log "$T/tunnel.log" "serving app.test → 127.0.0.1:$HTTP_PORT via $HUB_URL"
+  wait_log "$T/tunnel.log" "serving app.test → localhost:$HTTP_PORT via $HUB_URL"
   run curl -sS -m 10 "http://127.0.0.1:$RELAY_PORT/index.html"
   assert_success
   assert_output "hello from the backend"
@@ -183,4 +184,28 @@ EOF
   wait_log "$T/tunnel.log" "stopping"
   run grep -c '"reason": "shutdown"' "$T/events"
   assert_output 1
+}
+
+@test "--max-streams: a stream beyond the limit is refused, the ones open keep working" {
+  start_fake_hub
+  start_tunnel --secret-file "$T/secret" --hostname app.test --max-streams 1 \
+    --exec 'while read -r l; do echo "echo $l"; done'
+  wait_serving
+  run "$PY" - "$RELAY_PORT" <<'EOF2'
+import socket, sys
+port = int(sys.argv[1])
+a = socket.create_connection(("127.0.0.1", port)); a.settimeout(10)
+a.sendall(b"one\n"); print(a.recv(100).decode().strip())
+b = socket.create_connection(("127.0.0.1", port)); b.settimeout(10)
+try:
+    b.sendall(b"two\n"); print("second:", b.recv(100).decode() or "closed")
+except OSError as e:
+    print("second:", "closed")
+a.sendall(b"three\n"); print(a.recv(100).decode().strip())
+EOF2
+  assert_success
+  assert_line --index 0 "echo one"
+  assert_line --index 1 "second: closed"
+  assert_line --index 2 "echo three"
+  wait_log "$T/tunnel.log" "app.test: 1 streams open, refusing another"
 }

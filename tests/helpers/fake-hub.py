@@ -203,6 +203,11 @@ async def handler(ws, path=None):
         if args.mode == "silent":
             ws.transport.pause_reading()
             await asyncio.sleep(3600)
+        if args.mode == "garbage":
+            ws.transport.write(b"\xff\x00")  # RSV bits and an unknown opcode
+        if args.mode == "oversized":
+            ws.max_size = None
+            await ws.send(b"\x01" + os.urandom(16) + b"x" * 40000)  # over 32 785
         if args.mode == "reauth":
             asyncio.get_running_loop().create_task(reauth(ws))
         async for msg in ws:

@@ -56,6 +56,10 @@ static int setup_pki(void **state)
 	   "openssl req -new -key ec.key -out ec.csr -subj /CN=hub.test && "
 	   "openssl x509 -req -in ec.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
 	   "-extfile ext -out ec.crt");
+	sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec8.key && "
+	   "openssl req -new -key ec8.key -out ec8.csr -subj /CN=hub.test && "
+	   "openssl x509 -req -in ec8.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+	   "-extfile ext -out ec8.crt");
 	sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 "
 	   "-subj /CN=other-ca");
 	return 0;
@@ -192,6 +196,7 @@ static void roundtrip(const char *crt, const char *key)
 static void rsa_pkcs8(void **state) { roundtrip("rsa.crt", "rsa.key"); }
 static void rsa_pkcs1(void **state) { roundtrip("rsa.crt", "rsa1.key"); }
 static void ec_sec1(void **state) { roundtrip("ec.crt", "ec.key"); }
+static void ec_pkcs8(void **state) { roundtrip("ec8.crt", "ec8.key"); }
 
 static void wrong_host_is_refused(void **state)
 {
@@ -256,6 +261,7 @@ int main(void)
 		cmocka_unit_test(rsa_pkcs8),
 		cmocka_unit_test(rsa_pkcs1),
 		cmocka_unit_test(ec_sec1),
+		cmocka_unit_test(ec_pkcs8),
 		cmocka_unit_test(wrong_host_is_refused),
 		cmocka_unit_test(unknown_ca_is_refused),
 		cmocka_unit_test(peer_eof_during_handshake),
