@@ -55,12 +55,12 @@ suite_setup() {
   assert_failure 1
   assert_output --partial 'not a public key'
   port=$(free_port)
-  python3 -c 'import socket,sys,time;s=socket.socket();s.bind(("127.0.0.1",int(sys.argv[1])));s.listen();time.sleep(5)' "$port" &
-  sleep 0.3
-  run nexus-hub --listen "127.0.0.1:$port" --cert "$T/hub.crt" --key "$T/hub.key" \
+  bg squatter python3 -c 'import socket,sys,time;s=socket.socket();s.bind(("127.0.0.1",int(sys.argv[1])));s.listen();time.sleep(30)' "$port"
+  wait_port "$port"
+  run timeout 20 nexus-hub --listen "127.0.0.1:$port" --cert "$T/hub.crt" --key "$T/hub.key" \
     --relay-socket "$T/s" --secret-file "$T/hub.secret"
   assert_failure 1
-  kill %1 2>/dev/null || true
+  assert_output --partial 'in use'
 }
 
 @test "options from --config and NEXUS_HUB_* variables" {
@@ -119,4 +119,19 @@ for _ in range(2):
     --cert "$T/hub.crt" --key "$T/hub.key" --secret-file "$T/hub.secret" --relay-socket "$T/s"
   wait_log "$T/notify.out" 'STATUS=backends=0 streams=0 routes=0'
   grep -q 'READY=1' "$T/notify.out"
+}
+
+@test "socket activation: the backend listener comes from systemd (LISTEN_FDS)" {
+  command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+  HUB_PORT=$(free_port)
+  bg hub systemd-socket-activate -l "127.0.0.1:$HUB_PORT" nexus-hub --cert "$T/hub.crt" \
+    --key "$T/hub.key" --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" -v
+  HUB_PID=$BG_PID
+  wait_port "$HUB_PORT"
+  start_web plain
+  start_relay
+  start_fake activated --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_output plain
 }
