@@ -178,7 +178,12 @@ uint64_t nx_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* CLOCK_REALTIME, not time(NULL): glibc's time() reads the coarse clock, which can still
+ * say second N while another process's precise clock (Python's time.time(), say) has
+ * stamped a token's iat with N+1 — and the token would look "issued in the future". */
 int64_t nx_unix_time(void)
 {
-	return (int64_t)time(NULL);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
 }

@@ -47,7 +47,7 @@ suite_setup() {
   run nexus-hub "${base[@]}" --cert "$T/hub.crt" --secret-file "$T/missing.secret"
   assert_failure 1
   assert_output --partial 'missing.secret'
-  ASAN_OPTIONS=detect_leaks=0 nexus-token keygen -t es256 -o "$T/es.key" >/dev/null
+  nexus-token keygen -t es256 -o "$T/es.key" >/dev/null
   run nexus-hub "${base[@]}" --cert "$T/hub.crt" --secret-file "$T/es.key"
   assert_failure 1
   assert_output --partial 'not an HMAC secret'
@@ -78,7 +78,7 @@ suite_setup() {
 # a hub that verifies with a public key, and a backend whose tokens nexus-token signs
 verify_key_hub() {
   local alg=$1
-  ASAN_OPTIONS=detect_leaks=0 nexus-token keygen -t "$alg" -o "$T/$alg.key" >/dev/null
+  nexus-token keygen -t "$alg" -o "$T/$alg.key" >/dev/null
   start_web plain
   HUB_PORT=$(free_port)
   bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
@@ -87,7 +87,7 @@ verify_key_hub() {
   wait_port "$HUB_PORT"
   start_relay
   start_fake signed --hostname app.test --target "127.0.0.1:$WEB_PORT" \
-    --token-cmd "ASAN_OPTIONS=detect_leaks=0 nexus-token issue -k '$T/$alg.key' --backend"
+    --token-cmd "nexus-token issue -k '$T/$alg.key' --backend"
   wait_backends 1
   run relay_curl "http://app.test:$RELAY_PORT/who"
   assert_output plain

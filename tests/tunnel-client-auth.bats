@@ -28,7 +28,7 @@ suite_setup() { make_pki; }
 #!/bin/sh
 echo "\$NEXUS_ATTESTATION_STAGE nonce=\$NEXUS_SESSION_NONCE name=\$NEXUS_BACKEND_NAME hosts=\$NEXUS_HOSTNAMES weight=\$NEXUS_WEIGHT ports=\$NEXUS_TCP_PORTS" >> "$T/stages"
 # (leak checking off: under make asan, nexus-token's own exit-time report is not ours to test)
-ASAN_OPTIONS=detect_leaks=0 exec nexus-token issue -k "$T/secret" --backend
+exec nexus-token issue -k "$T/secret" --backend
 EOF
   chmod +x "$T/tok.sh"
   start_fake_hub
@@ -45,7 +45,7 @@ EOF
 @test "--token-cmd may print JSON {\"token\":…,\"expiry\":…}" {
   cat > "$T/tok.sh" <<EOF
 #!/bin/sh
-t=\$(ASAN_OPTIONS=detect_leaks=0 nexus-token issue -k "$T/secret" --backend)
+t=\$(nexus-token issue -k "$T/secret" --backend)
 printf '{\n  "token": "%s",\n  "expiry": "2030-01-01T00:00:00Z"\n}\n' "\$t"
 EOF
   chmod +x "$T/tok.sh"
@@ -136,7 +136,7 @@ EOF
   cat > "$T/tok.sh" <<EOF2
 #!/bin/sh
 echo "\$NEXUS_ATTESTATION_STAGE \$NEXUS_SESSION_NONCE" >> "$T/stages"
-ASAN_OPTIONS=detect_leaks=0 exec nexus-token issue -k "$T/secret" --backend
+exec nexus-token issue -k "$T/secret" --backend
 EOF2
   chmod +x "$T/tok.sh"
   start_fake_hub reauth

@@ -67,7 +67,7 @@ suite_setup() {
 }
 
 @test "an RS256 key signs the tokens when the hub has the public key" {
-  ASAN_OPTIONS=detect_leaks=0 nexus-token keygen -t rs256 -o "$T/rsa.key" >/dev/null
+  nexus-token keygen -t rs256 -o "$T/rsa.key" >/dev/null
   openssl pkey -in "$T/rsa.key" -pubout -out "$T/rsa.key.pub" 2>/dev/null
   HUB_PORT=$(free_port)
   bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
@@ -142,7 +142,7 @@ print(out.decode().strip())
   cat > "$T/tok.sh" <<SH
 #!/bin/sh
 [ "\$NEXUS_ATTESTATION_STAGE" = attest ] && export NEXUS_HOSTNAMES=other.test
-ASAN_OPTIONS=detect_leaks=0 exec nexus-token issue -k "$T/hub.secret" --backend
+exec nexus-token issue -k "$T/hub.secret" --backend
 SH
   chmod +x "$T/tok.sh"
   bg tunnel nexus-tunnel --hub "wss://localhost:$HUB_PORT/connect" --cafile "$T/hub.crt" \
