@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bearssl.h>
 #include "loop.h"
 #include "tls.h"
 #include "util.h"
@@ -178,6 +179,14 @@ static void roundtrip(const char *crt, const char *key)
 	assert_int_equal(nx_tls_version(p.c), 0x0303);
 	assert_string_equal(nx_tls_alpn(p.c), "http/1.1");
 	assert_string_equal(nx_tls_server_name(p.s), "hub.test");
+	/* with AES hardware both ends agree on AES-GCM (ChaCha20 costs several times more) */
+	unsigned suite = nx_tls_cipher_suite(p.c);
+	if (br_aes_x86ni_ctr_get_vtable() && br_ghash_pclmul_get())
+		assert_true(suite == BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 ||
+		            suite == BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+	else
+		assert_true(suite == BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 ||
+		            suite == BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256);
 	transfer(p.c, p.fd[1], p.s, p.fd[0], 200000);
 	transfer(p.s, p.fd[0], p.c, p.fd[1], 70000);
 	/* close_notify from the client: the server reads EOF */
