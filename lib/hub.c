@@ -104,9 +104,10 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
 	char b[160];
-	hub_log(hub, 2, "backend registered", "session=%llu backend=%s peer=%s weight=%d routes=%s%s",
+	hub_log(hub, 2, "backend registered", "session=%llu backend=%s peer=%s weight=%d routes=%s%s%s",
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
-	        s->peer, s->claims.weight, list, s->half_close ? " half_close=1" : "");
+	        s->peer, s->claims.weight, list, s->half_close ? " half_close=1" : "",
+	        s->initial_window ? " initial_window=1" : "");
 }
 
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)

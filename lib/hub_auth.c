@@ -54,8 +54,10 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	/* The identity is stage 0's; how often to re-authenticate comes from the latest token. */
 	s->claims.reauth_interval_s = c.reauth_interval_s;
 	s->claims.reauth_grace_s = c.reauth_grace_s;
-	if (stage == 1)
+	if (stage == 1) {
 		s->half_close = c.has_half_close;
+		s->initial_window = c.has_initial_window;
+	}
 	rc = 0;
 out:
 	if (rc < 0)
@@ -99,7 +101,7 @@ static int send_challenge(struct hub_session *s, enum nx_hub_challenge_type type
 		return -1;
 	}
 	/* §6: offered, never assumed; a Nexus Proxy backend ignores the field. */
-	static const char *const ext[] = {"half_close", NULL};
+	static const char *const ext[] = {NX_HUB_EXT_HALF_CLOSE, NX_HUB_EXT_INITIAL_WINDOW, NULL};
 	int n = nx_hub_challenge_encode(type, s->nonce, type == NX_HUB_CHALLENGE_HANDSHAKE ? ext : NULL,
 	                                text, sizeof text);
 	if (n < 0)

@@ -76,6 +76,7 @@ struct hub_session {
 	char nonce[NX_HUB_NONCE_MAX + 1];
 	int reauth_pending;
 	int half_close;       /* §6 extension negotiated */
+	int initial_window;   /* §6: connect counts as the backend's first grant of a window */
 	/* timers */
 	struct nx_timer auth_timer;  /* auth stage deadline / close deadline */
 	struct nx_timer ping_timer;

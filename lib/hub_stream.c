@@ -359,6 +359,8 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 	nx_uuid_v4(&st->id, rnd);
 	nx_uuid_format(&st->id, st->id_text);
 	nx_credits_init(&st->cr);
+	if (s->initial_window) /* §6: connect stands for the backend's first grant */
+		nx_credits_grant(&st->cr, NX_CREDITS_WINDOW);
 	snprintf(st->route, sizeof st->route, "%s", route);
 	st->last_active = nx_loop_now(hub->loop);
 	if (nx_loop_add(hub->loop, fd, 0, stream_io, st) < 0) {

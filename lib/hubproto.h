@@ -130,6 +130,12 @@ int nx_hub_encode_resume(uint8_t *out, size_t cap, const struct nx_uuid *id, int
  * parser reports it as NX_HUB_EV_UNKNOWN with event_name "shutdown_write" (so a peer that
  * did not negotiate it ignores it, as §3 says). */
 #define NX_HUB_EXT_HALF_CLOSE "half_close"
+/* §6 initial-window extension: the hub treats `connect` as the backend's first grant of a
+ * window (64 frames), instead of sending without limit until the first resume_stream. A
+ * backend that has not granted yet (it is still dialling its local side, or it is slow) then
+ * never holds more than the window plus its own first grant — without it, a fast end user can
+ * push any number of frames before that grant arrives. */
+#define NX_HUB_EXT_INITIAL_WINDOW "initial_window"
 #define NX_HUB_EVENT_SHUTDOWN_WRITE "shutdown_write"
 int nx_hub_encode_shutdown_write(uint8_t *out, size_t cap, const struct nx_uuid *id);
 

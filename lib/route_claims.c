@@ -1,5 +1,6 @@
 /* route_claims.c — see route_claims.h. */
 #include "route_claims.h"
+#include "hubproto.h"
 #include "hostname.h"
 #include "util.h"
 
@@ -158,8 +159,10 @@ int nx_route_claims_parse(const json_t *claims, struct nx_route_claims *c, char 
 		json_array_foreach(ext, i, e)
 		{
 			const char *s = json_string_value(e);
-			if (s && strcmp(s, "half_close") == 0)
+			if (s && strcmp(s, NX_HUB_EXT_HALF_CLOSE) == 0)
 				c->has_half_close = 1;
+			if (s && strcmp(s, NX_HUB_EXT_INITIAL_WINDOW) == 0)
+				c->has_initial_window = 1;
 		}
 	}
 	return 0;

@@ -218,6 +218,7 @@ static void session_start(struct tunnel *t)
 	t->state = T_DIALING;
 	t->head_len = 0;
 	t->half_close = false;
+	t->initial_window = false;
 	t->confirm_pending = false;
 	t->write_dead = false;
 	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
@@ -300,9 +301,12 @@ static void on_text(struct tunnel *t, const uint8_t *p, size_t n)
 		snprintf(t->nonce, sizeof t->nonce, "%s", ch.nonce);
 		/* §6: take half_close when offered; the claim goes into tokens we sign ourselves
 		 * (an external command does not know about it, so then we do not use it) */
-		for (int i = 0; i < ch.n_extensions && t->key; i++)
+		for (int i = 0; i < ch.n_extensions && t->key; i++) {
 			if (strcmp(ch.extensions[i], NX_HUB_EXT_HALF_CLOSE) == 0)
 				t->half_close = true;
+			if (strcmp(ch.extensions[i], NX_HUB_EXT_INITIAL_WINDOW) == 0)
+				t->initial_window = true;
+		}
 		t->state = T_AUTH1;
 		if (token_start(t, STAGE_ATTEST, ch.nonce) < 0)
 			tunnel_fail(t, "cannot start the attest token");

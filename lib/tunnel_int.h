@@ -102,6 +102,7 @@ struct tunnel {
 	struct nx_timer reconnect, ping, idle, endtimer;
 	bool failing;         /* session ends at the next loop round (tunnel_fail) */
 	bool half_close;      /* §6 extension negotiated for this session */
+	bool initial_window;  /* §6: the hub never runs more than a window ahead of our grant */
 	bool confirm_pending; /* stage 1 sent, hub's acceptance not seen yet */
 	bool write_dead;      /* sending to the hub failed: read what it said, then end */
 	char write_err[128];

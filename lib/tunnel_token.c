@@ -47,9 +47,12 @@ static int sign_builtin(struct tunnel *t, enum token_stage stage, const char *no
 		json_object_set_new(claims, "weight", json_integer(c->weight));
 	if (stage != STAGE_HANDSHAKE)
 		json_object_set_new(claims, "session_nonce", json_string(nonce));
-	if (stage != STAGE_HANDSHAKE && t->half_close) {
+	if (stage != STAGE_HANDSHAKE && (t->half_close || t->initial_window)) {
 		json_t *ext = json_array();
-		json_array_append_new(ext, json_string(NX_HUB_EXT_HALF_CLOSE));
+		if (t->half_close)
+			json_array_append_new(ext, json_string(NX_HUB_EXT_HALF_CLOSE));
+		if (t->initial_window)
+			json_array_append_new(ext, json_string(NX_HUB_EXT_INITIAL_WINDOW));
 		json_object_set_new(claims, "extensions", ext);
 	}
 	int64_t now = nx_unix_time();
