@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sock.h"
+#include "spawn.h"
 #include "tunnel_int.h"
 #include "util.h"
 
@@ -337,31 +338,20 @@ static int spawn_exec(struct tunnel *t, struct stream *s, const struct nx_hub_co
 	if (nx_split_hostport(c->client_ip, ip, sizeof ip, &p, NULL, 0) == 0)
 		snprintf(port, sizeof port, "%u", p);
 	snprintf(cport, sizeof cport, "%u", c->conn_port);
-	pid_t pid = fork();
+	/* the stream on stdin/stdout and ucspi-tcp's environment */
+	char e_ip[300], e_port[32], e_lport[32], e_host[300], e_id[64];
+	snprintf(e_ip, sizeof e_ip, "TCPREMOTEIP=%s", ip);
+	snprintf(e_port, sizeof e_port, "TCPREMOTEPORT=%s", port);
+	snprintf(e_lport, sizeof e_lport, "TCPLOCALPORT=%s", cport);
+	snprintf(e_host, sizeof e_host, "NEXUS_HOSTNAME=%s", c->hostname);
+	snprintf(e_id, sizeof e_id, "NEXUS_CLIENT_ID=%s", s->idtext);
+	char *env[] = {"PROTO=TCP", e_ip, e_port, e_lport, e_host, e_id,
+	               c->is_tls ? "NEXUS_IS_TLS=1" : "NEXUS_IS_TLS=0", NULL};
+	pid_t pid = nx_spawn_sh(t->cfg->exec_cmd, sv[1], sv[1], env, NULL, 0);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		/* the child: the stream on stdin/stdout, ucspi-tcp's environment, default signals */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
-			_exit(127);
-		/* the child gets the stream and our stderr, nothing else we inherited */
-		close_range(3, ~0U, 0);
-		setenv("PROTO", "TCP", 1);
-		setenv("TCPREMOTEIP", ip, 1);
-		setenv("TCPREMOTEPORT", port, 1);
-		setenv("TCPLOCALPORT", cport, 1);
-		setenv("NEXUS_HOSTNAME", c->hostname, 1);
-		setenv("NEXUS_CLIENT_ID", s->idtext, 1);
-		setenv("NEXUS_IS_TLS", c->is_tls ? "1" : "0", 1);
-		execl("/bin/sh", "sh", "-c", t->cfg->exec_cmd, (char *)NULL);
-		_exit(127);
 	}
 	close(sv[1]);
 	nx_set_nonblock(sv[0], 1);

@@ -14,6 +14,7 @@
 #include "backend_claims.h"
 #include "jws.h"
 #include "keys.h"
+#include "spawn.h"
 #include "tunnel_int.h"
 #include "util.h"
 
@@ -217,32 +218,24 @@ static int start_command(struct tunnel *t, enum token_stage stage, const char *n
 	join_hostnames(c, hosts, sizeof hosts);
 	join_ports(c, ports, sizeof ports);
 	snprintf(weight, sizeof weight, "%d", c->weight > 0 ? c->weight : 1);
-	pid_t pid = fork();
+	/* protocol.md §2's environment contract for an attestation command */
+	char e_stage[64], e_nonce[128], e_name[300], e_hosts[4200], e_weight[48], e_ports[1100];
+	snprintf(e_stage, sizeof e_stage, "NEXUS_ATTESTATION_STAGE=%s", STAGE_NAMES[stage]);
+	snprintf(e_nonce, sizeof e_nonce, "NEXUS_SESSION_NONCE=%s", nonce ? nonce : "");
+	snprintf(e_name, sizeof e_name, "NEXUS_BACKEND_NAME=%s", c->name ? c->name : "nexus-tunnel");
+	snprintf(e_hosts, sizeof e_hosts, "NEXUS_HOSTNAMES=%s", hosts);
+	snprintf(e_weight, sizeof e_weight, "NEXUS_WEIGHT=%s", weight);
+	snprintf(e_ports, sizeof e_ports, "NEXUS_TCP_PORTS=%s", ports);
+	char *env[] = {e_stage, e_nonce, e_name, e_hosts, e_weight, e_ports, "NEXUS_UDP_ROUTES=",
+	               NULL};
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pid_t pid = nx_spawn_sh(c->token_cmd, devnull >= 0 ? devnull : 0, pfd[1], env, NULL, 0);
+	if (devnull >= 0)
+		close(devnull);
 	if (pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		if (dup2(pfd[1], 1) < 0)
-			_exit(127);
-		close_range(3, ~0U, 0);
-		setenv("NEXUS_ATTESTATION_STAGE", STAGE_NAMES[stage], 1);
-		setenv("NEXUS_SESSION_NONCE", nonce ? nonce : "", 1);
-		setenv("NEXUS_BACKEND_NAME", c->name ? c->name : "nexus-tunnel", 1);
-		setenv("NEXUS_HOSTNAMES", hosts, 1);
-		setenv("NEXUS_WEIGHT", weight, 1);
-		setenv("NEXUS_TCP_PORTS", ports, 1);
-		setenv("NEXUS_UDP_ROUTES", "", 1);
-		execl("/bin/sh", "sh", "-c", c->token_cmd, (char *)NULL);
-		_exit(127);
 	}
 	close(pfd[1]);
 	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
