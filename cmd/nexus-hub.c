@@ -19,6 +19,7 @@ static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
     "                 (--secret-file FILE | --verify-key FILE.pub) --relay-socket PATH\n"
     "                 [--allow-tcp-port N]... [--idle-timeout D] [--leeway D]\n"
+    "                 [--deny-list FILE]\n"
     "                 [--auth-timeout D] [--ping-interval D] [--backend-timeout D]\n"
     "                 [-v|--verbose] [--config FILE]\n"
     "       nexus-hub --help | --version\n"
@@ -88,6 +89,7 @@ static const struct option lo[] = {
     {"allow-tcp-port", required_argument, 0, 'P'},
     {"idle-timeout", required_argument, 0, 'i'},
     {"leeway", required_argument, 0, 'L'},
+    {"deny-list", required_argument, 0, 'D'},
     {"auth-timeout", required_argument, 0, 'A'},
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
@@ -127,6 +129,9 @@ static int run(int argc, char **argv)
 			if (nx_parse_duration(optarg, &ms, err, sizeof err) < 0)
 				return usage_error("--leeway: %s", err);
 			cfg.leeway_s = (int64_t)(ms / 1000);
+			break;
+		case 'D':
+			cfg.deny_list = optarg;
 			break;
 		case 'A':
 			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) < 0)

@@ -19,6 +19,8 @@ struct nx_claims_policy {
 	int64_t max_age;              /* > 0: iat required and at most this old (seconds) */
 	const char *const *required;  /* NULL-terminated claim names that must be present */
 	const char *deny_list;        /* path (denylist.h): a listed "jti" is refused; NULL */
+	int iat_future_ok;            /* do not refuse an iat in the future (max_age still
+	                               * applies) */
 };
 
 /* 0 when `claims` passes every check of `policy` (a zeroed policy checks only the time

@@ -35,6 +35,10 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	    .aud = "nexus",
 	    .leeway = hub->cfg.leeway_s,
 	    .max_age = stage == 0 && c.handshake_max_age_s > 0 ? c.handshake_max_age_s : 0,
+	    /* §2 checks exp and nbf; a backend whose clock runs a second ahead must not be
+	     * refused for its iat (a Nexus Proxy server accepts it) */
+	    .iat_future_ok = 1,
+	    .deny_list = hub->cfg.deny_list,
 	};
 	if (nx_claims_check(claims, &pol, why, sizeof why) < 0)
 		goto out;

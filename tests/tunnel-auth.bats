@@ -8,7 +8,7 @@ load lib/tunnel
 suite_setup() {
   tunnel_keys
   start_web plain; PLAIN_PORT=$WEB_PORT
-  start_hub --allow-tcp-port 2222 --auth-timeout 3s
+  start_hub --allow-tcp-port 2222 --auth-timeout 3s --deny-list "$T/deny"
   start_relay
   start_fake good --hostname app.test --target "127.0.0.1:$PLAIN_PORT"
   wait_backends 1
@@ -21,6 +21,22 @@ refused() {
     --secret "$T/hub.secret" --name "$name" "$@"
   assert_failure 3
   assert_output --partial 'closed code=1008'
+}
+
+@test "a backend token whose jti is on the --deny-list is refused with 1008" {
+  nexus-token revoke --deny-list "$T/deny" --jti revoked-backend
+  refused revoked --hostname evil.test \
+    --token-cmd "nexus-token issue -k '$T/hub.secret' --backend --jti revoked-backend"
+  grep -q 'msg="backend refused".*token revoked' "$T/hub.log"
+  # the same command with another id is let in
+  start_fake fresh --hostname fresh.test --target "127.0.0.1:$PLAIN_PORT" \
+    --token-cmd "nexus-token issue -k '$T/hub.secret' --backend --jti fresh-backend"
+  wait_log "$T/hub.log" 'backend registered.*backend=fresh'
+}
+
+@test "a backend whose clock runs a few seconds ahead (iat in the future) is accepted" {
+  start_fake ahead --hostname ahead.test --token-mode future-iat --target "127.0.0.1:$PLAIN_PORT"
+  wait_log "$T/hub.log" 'backend registered.*backend=ahead'
 }
 
 still_serving() {
