@@ -46,11 +46,6 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
-static void log_line(int level, const char *msg, const char *kv)
-{
-	nx_log((enum nx_log_level)level, msg, kv && *kv ? "%s" : NULL, kv);
-}
-
 /* systemctl status shows what the hub carries, refreshed every few seconds. */
 static struct nx_timer status_timer;
 static void status_tick(struct nx_loop *loop, void *arg)
@@ -168,7 +163,7 @@ static int run(int argc, char **argv)
 		nx_say("warning: %s is readable by group or others (chmod 600 %s)", cfg.secret_file,
 		       cfg.secret_file);
 	nx_log_setup("nexus-hub", NX_LOG_LOGFMT, verbose ? NX_LOG_DEBUG : NX_LOG_INFO);
-	cfg.log = log_line;
+	cfg.log = nx_log_sink;
 	signal(SIGPIPE, SIG_IGN);
 
 	struct nx_loop *loop = nx_loop_new(err, sizeof err);

@@ -52,11 +52,6 @@ static void on_signal(int sig)
 		got_term = 1;
 }
 
-static void on_event(void *ctx, int level, const char *msg, const char *kv)
-{
-	nx_log((enum nx_log_level)level, msg, "%s", kv);
-}
-
 static int usage_error(const char *fmt, const char *a, const char *b)
 {
 	char line[1024];
@@ -115,7 +110,7 @@ int main(int argc, char **argv)
 	struct nx_bridge_config c = {
 	    .mqtt_version = 5, .keepalive_s = 60, .session_expiry_s = 7 * 86400, .receive_max = 100,
 	    .connect_timeout_ms = 10000, .rules = rules, .kafka_props = props,
-	    .spool = {.max_bytes = 1ull << 30}, .on_event = on_event,
+	    .spool = {.max_bytes = 1ull << 30}, .on_event = nx_log_sink,
 	};
 	const char *mqtt_url = NULL, *password_file = NULL;
 	uint64_t stats_ms = 10000, drain_ms = 10000, v;

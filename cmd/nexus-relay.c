@@ -77,11 +77,6 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static void log_cb(int level, const char *msg, const char *kv, void *arg)
-{
-	nx_log((enum nx_log_level)level, msg, "%s", kv);
-}
-
 static struct nx_relay *relay;
 /* The expanded argv lives until exit; an external global keeps it reachable for LeakSanitizer
  * (a static that is never read would be optimised away). */
@@ -283,7 +278,7 @@ int main(int argc, char **argv)
 	cfg.routes = routes;
 	cfg.nroutes = nroutes;
 	cfg.exit_when_idle = inetd;
-	cfg.log = log_cb;
+	cfg.log = nx_log_sink;
 	relay = nx_relay_new(loop, &cfg, err, sizeof err);
 	if (!relay) {
 		nx_error("relay", "error=\"%s\"", err);

@@ -62,11 +62,6 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
-static void log_line(void *arg, enum nx_log_level lvl, const char *line)
-{
-	nx_log(lvl, line, NULL);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -85,7 +80,7 @@ int main(int argc, char **argv)
 	static const char *hostnames[MAX_LIST];
 	static uint16_t ports[MAX_LIST];
 	static struct nx_tunnel_route map[MAX_LIST];
-	struct nx_tunnel_cfg cfg = {.weight = 1, .log = log_line};
+	struct nx_tunnel_cfg cfg = {.weight = 1, .log = nx_log_sink};
 	enum nx_log_level level = NX_LOG_INFO;
 	char err[NX_ERRLEN], self[256];
 	long long v;

@@ -13,16 +13,10 @@
 
 void bridge_event(struct nx_bridge *b, int level, const char *msg, const char *kvfmt, ...)
 {
-	if (!b->cfg->on_event)
-		return;
-	char kv[1024] = "";
-	if (kvfmt) {
-		va_list ap;
-		va_start(ap, kvfmt);
-		vsnprintf(kv, sizeof kv, kvfmt, ap);
-		va_end(ap);
-	}
-	b->cfg->on_event(b->cfg->event_ctx, level, msg, kv);
+	va_list ap;
+	va_start(ap, kvfmt);
+	nx_log_vemit(b->cfg->on_event, b->cfg->event_ctx, level, msg, kvfmt, ap);
+	va_end(ap);
 }
 
 /* An untrusted string made safe for a logfmt value: control bytes replaced, quoted. */

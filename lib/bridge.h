@@ -21,12 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "mqttmap.h"
 #include "spool.h"
 
-/* level: 0 error, 1 warn, 2 info, 3 debug (the nx_log_level values). kv: logfmt pairs with
- * untrusted values already sanitised, may be "". Called from any thread. */
-typedef void (*nx_bridge_event_fn)(void *ctx, int level, const char *msg, const char *kv);
 
 struct nx_bridge_config {
 	struct nx_mqtt_url mqtt;
@@ -44,7 +42,7 @@ struct nx_bridge_config {
 	const struct nx_map_rule *rules;
 	int nrules;
 	struct nx_spool_opts spool;
-	nx_bridge_event_fn on_event;
+	nx_log_sink_fn on_event; /* log.h; called from any thread; NULL: nowhere */
 	void *event_ctx;
 	/* Set (e.g. by a SIGTERM handler) to abandon a replay that waits for Kafka; what is not
 	 * confirmed stays in the spool. May be NULL. */

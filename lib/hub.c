@@ -73,16 +73,10 @@ void hub_buf_free(struct hub_buf *b)
 
 void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
 {
-	if (!hub->cfg.log)
-		return;
-	char kv[1024] = "";
-	if (kvfmt) {
-		va_list ap;
-		va_start(ap, kvfmt);
-		vsnprintf(kv, sizeof kv, kvfmt, ap);
-		va_end(ap);
-	}
-	hub->cfg.log(level, msg, kv);
+	va_list ap;
+	va_start(ap, kvfmt);
+	nx_log_vemit(hub->cfg.log, hub->cfg.log_arg, level, msg, kvfmt, ap);
+	va_end(ap);
 }
 
 /* ---- routes ---------------------------------------------------------------------------- */

@@ -16,13 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "loop.h"
 
 #define NX_HUB_MAX_ALLOW_PORTS 64
 
-/* Log callback: level as in log.h (0 error … 3 debug), a message and logfmt key=value pairs
- * (already quoted). */
-typedef void (*nx_hub_log_fn)(int level, const char *msg, const char *kv);
 
 struct nx_hub_config {
 	const char *listen;        /* backend listener "host:port" */
@@ -40,7 +38,8 @@ struct nx_hub_config {
 	uint64_t auth_timeout_ms;  /* per auth stage (default NX_HUB_AUTH_TIMEOUT_MS) */
 	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
 	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */
-	nx_hub_log_fn log;
+	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */
+	void *log_arg;
 };
 
 struct nx_hub;

@@ -70,6 +70,22 @@ void nx_say(const char *fmt, ...)
 	emit(line, (size_t)n + (size_t)m, sizeof line);
 }
 
+void nx_log_sink(void *arg, int level, const char *msg, const char *kv)
+{
+	nx_log((enum nx_log_level)level, msg, kv && *kv ? "%s" : NULL, kv);
+}
+
+void nx_log_vemit(nx_log_sink_fn sink, void *arg, int level, const char *msg, const char *kvfmt,
+                  va_list ap)
+{
+	if (!sink)
+		return;
+	char kv[1024] = "";
+	if (kvfmt)
+		vsnprintf(kv, sizeof kv, kvfmt, ap);
+	sink(arg, level, msg, kv);
+}
+
 const char *nx_log_q(char *buf, unsigned n, const char *s)
 {
 	int quote = (*s == '\0');

@@ -5,6 +5,7 @@
  * This is the one lib module that writes: it is the commands' voice, called only by cmd/. */
 #ifndef NEXUS_LOG_H
 #define NEXUS_LOG_H
+#include <stdarg.h>
 
 enum nx_log_level { NX_LOG_ERROR = 0, NX_LOG_WARN = 1, NX_LOG_INFO = 2, NX_LOG_DEBUG = 3 };
 enum nx_log_style { NX_LOG_PLAIN = 0, NX_LOG_LOGFMT = 1 };
@@ -28,6 +29,17 @@ void nx_log(enum nx_log_level lvl, const char *msg, const char *kv, ...)
 
 /* printf-style "prog: ..." line on stderr regardless of style (usage errors, CLI answers). */
 void nx_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* How a lib module that runs a daemon (hub, relay, tunnel, bridge) reports what happens
+ * without printing: it calls the command's sink with a level, a message and logfmt
+ * key=value text (untrusted values already quoted; may be NULL or ""). The module keeps
+ * the sink and its arg in its config; nx_log_sink is the sink that writes through nx_log().
+ * Sinks may be called from any thread. */
+typedef void (*nx_log_sink_fn)(void *arg, int level, const char *msg, const char *kv);
+void nx_log_sink(void *arg, int level, const char *msg, const char *kv);
+/* Format kvfmt (may be NULL) and hand it to sink; nothing when sink is NULL. */
+void nx_log_vemit(nx_log_sink_fn sink, void *arg, int level, const char *msg, const char *kvfmt,
+                  va_list ap);
 
 /* Quote an untrusted value for a logfmt line into buf: wraps in "" when it has spaces or
  * quotes, escapes " and \, replaces control/non-ASCII bytes. Returns buf. */

@@ -25,14 +25,10 @@
 
 void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
 {
-	if (!r->cfg.log)
-		return;
-	char kv[768];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(kv, sizeof kv, fmt, ap);
+	nx_log_vemit(r->cfg.log, r->cfg.log_arg, lvl, msg, fmt, ap);
 	va_end(ap);
-	r->cfg.log(lvl, msg, kv, r->cfg.log_arg);
 }
 
 /* ---- connection end ---------------------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "loop.h"
 
 struct nx_relay_route {
@@ -30,9 +31,6 @@ struct nx_relay_route {
 /* Parse "NAME=host:port" (NAME a host name, "*.wildcard" or "tcp:PORT"). */
 int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err, size_t errlen);
 
-/* level: 0 error, 1 warn, 2 info, 3 debug (the values of lib/log.h). kv is a ready logfmt
- * string of key=value pairs. */
-typedef void (*nx_relay_log_cb)(int level, const char *msg, const char *kv, void *arg);
 
 struct nx_relay_config {
 	const char *hub_path;               /* NULL: no hub, local routes only */
@@ -47,7 +45,7 @@ struct nx_relay_config {
 	int splice;               /* local routes: splice(2) once the prelude is out */
 	int proxy_protocol;       /* local routes: send a PROXY protocol v1 line first */
 	int exit_when_idle;       /* inetd mode: stop the loop when the last connection ends */
-	nx_relay_log_cb log;
+	nx_log_sink_fn log;          /* where events go (log.h); NULL: nowhere */
 	void *log_arg;
 };
 

@@ -34,7 +34,7 @@ void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	t->cfg->log(t->cfg->log_arg, lvl, line);
+	t->cfg->log(t->cfg->log_arg, lvl, line, NULL);
 }
 
 int tunnel_random(void *buf, size_t n) { return nx_random_bytes(buf, n, NULL, 0); }

@@ -38,7 +38,6 @@ struct nx_tunnel_route {
 /* Parse "KEY=HOST:PORT" (a --map argument). */
 int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen);
 
-typedef void (*nx_tunnel_log_fn)(void *arg, enum nx_log_level level, const char *line);
 
 struct nx_tunnel_cfg {
 	const char *hub_url;
@@ -60,7 +59,7 @@ struct nx_tunnel_cfg {
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
 	/* timing (0 = protocol defaults) */
 	uint64_t ping_ms, idle_ms, backoff_min_ms, backoff_max_ms, token_ttl_ms;
-	nx_tunnel_log_fn log;
+	nx_log_sink_fn log;   /* one line per event as msg, kv NULL (log.h); NULL: nowhere */
 	void *log_arg;
 };
 
