@@ -417,10 +417,7 @@ int main(int argc, char **argv)
 	if (nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err) < 0)
 		return nx_say("%s", err), 2;
 	int rc = run(argc, argv);
-	/* The expanded vector is ours (strdup'ed strings): free it so leak checkers stay quiet. */
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
-	free(argv);
+	nx_opts_free(argv); /* ours (strdup'ed strings): leak checkers stay quiet */
 	return rc;
 }
 

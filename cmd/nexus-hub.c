@@ -29,14 +29,6 @@ static const char usage_text[] =
     "backend listener and --listen may be left out. Every option can also be set as\n"
     "NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
 
-/* nx_opts_expand() builds a new argv of strdup'd strings; options point into it, so it is
- * freed only after the hub. */
-static void free_argv(int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
-	free(argv);
-}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -202,9 +194,9 @@ int main(int argc, char **argv)
 	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
 	if (nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
-	int n = argc;
+	/* options point into the expanded vector: free it only after the hub */
 	char **v = argv;
 	int rc = run(argc, argv);
-	free_argv(n, v);
+	nx_opts_free(v);
 	return rc;
 }

@@ -759,9 +759,7 @@ int main(int argc, char **argv)
 		if (strcmp(verb, verbs[i].name) != 0)
 			continue;
 		int rc = verbs[i].run(argc - 1, argv + 1);
-		for (char **a = expanded_argv; a && *a; a++)
-			free(*a);
-		free(expanded_argv);
+		nx_opts_free(expanded_argv);
 		return rc;
 	}
 	return usage_error("unknown verb '%s' (keygen, issue, verify, inspect, revoke)", verb);

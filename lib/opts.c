@@ -119,18 +119,18 @@ static int from_config(struct vec *a, const char *path, const struct option *lo,
 	return rc;
 }
 
-void nx_opts_free(int argc, char **argv)
+void nx_opts_free(char **argv)
 {
 	if (!argv)
 		return;
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
+	for (char **a = argv; *a; a++)
+		free(*a);
 	free(argv);
 }
 
 static int fail(struct vec *a, int rc)
 {
-	nx_opts_free(a->n, a->v);
+	nx_opts_free(a->v);
 	return rc;
 }
 

@@ -18,8 +18,9 @@
 int nx_opts_expand(int *argc, char ***argv, const char *env_prefix,
                    const struct option *longopts, char *err, size_t errlen);
 
-/* Free a vector nx_opts_expand() built (on failure it frees its own partial vector). */
-void nx_opts_free(int argc, char **argv);
+/* Free a vector nx_opts_expand() built (NULL-terminated; on failure it frees its own
+ * partial vector). */
+void nx_opts_free(char **argv);
 
 /* "nexus-hub 0.1.0" on stdout. */
 void nx_print_version(const char *prog);
