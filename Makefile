@@ -7,7 +7,7 @@
 #   make install PREFIX=/usr/local
 #
 # Adding a command, a lib module, a unit test, a fuzz target or a test helper needs no edit
-# here: cmd/nexus-*.c, lib/*.c, tests/unit/test_*.c, tests/fuzz/fuzz_*.c, tests/helpers/*.c
+# here: cmd/nexus-*.c, lib/<subsystem>/*.c, tests/unit/test_*.c, tests/fuzz/fuzz_*.c, tests/helpers/*.c
 # are picked up by name.
 
 PREFIX   ?= /usr/local
@@ -37,7 +37,7 @@ LDFLAGS  += $(SANFLAGS) -Wl,--as-needed
 LDLIBS   := -lbearssl -ljansson -lcurl -lmosquitto -lrdkafka -lsqlite3 -lpq -lqrencode \
             -lsystemd -lpthread -lm
 
-LIB_SRC  := $(wildcard lib/*.c)
+LIB_SRC  := $(wildcard lib/*/*.c)
 LIB_OBJ  := $(LIB_SRC:lib/%.c=$(OBJ)/lib/%.o)
 CMD_SRC  := $(wildcard cmd/nexus-*.c)
 CMDS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)

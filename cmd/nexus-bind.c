@@ -1,14 +1,14 @@
 /* nexus-bind — pairing devices with their owners, and the latest state of each device.
  * A verb per job (signify style); the work is in lib/bind.c and lib/ingest.c. */
-#include "bind.h"
-#include "ingest.h"
-#include "log.h"
-#include "opts.h"
-#include "pairing.h"
-#include "qrterm.h"
-#include "store.h"
-#include "units.h"
-#include "util.h"
+#include "bind/bind.h"
+#include "bind/ingest.h"
+#include "core/log.h"
+#include "core/opts.h"
+#include "bind/pairing.h"
+#include "bind/qrterm.h"
+#include "bind/store.h"
+#include "core/units.h"
+#include "core/util.h"
 
 #include <getopt.h>
 #include <pwd.h>

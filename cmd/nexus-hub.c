@@ -1,13 +1,13 @@
 /* nexus-hub — the centre of the reverse tunnel: backends dial in over TLS WebSocket, the
  * relay hands it end-user connections, it carries them over the right backend's WebSocket.
  * The work is in lib/hub*.c; this file reads options, sets up the loop and signals, logs. */
-#include "hub.h"
-#include "log.h"
-#include "loop.h"
-#include "opts.h"
-#include "sock.h"
-#include "units.h"
-#include "util.h"
+#include "hub/hub.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/opts.h"
+#include "core/sock.h"
+#include "core/units.h"
+#include "core/util.h"
 
 #include <getopt.h>
 #include <signal.h>

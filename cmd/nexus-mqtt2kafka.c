@@ -8,12 +8,12 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "bridge.h"
-#include "log.h"
-#include "mqttmap.h"
-#include "opts.h"
-#include "units.h"
-#include "util.h"
+#include "bridge/bridge.h"
+#include "core/log.h"
+#include "bridge/mqttmap.h"
+#include "core/opts.h"
+#include "core/units.h"
+#include "core/util.h"
 
 #define MAX_RULES 64
 #define MAX_PROPS 128

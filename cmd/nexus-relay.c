@@ -1,12 +1,12 @@
 /* nexus-relay — the public edge: route client connections by TLS SNI / HTTP Host without
  * terminating TLS, to a TCP address (--route) or to nexus-hub over a unix socket (--hub). */
-#include "log.h"
-#include "loop.h"
-#include "opts.h"
-#include "relay.h"
-#include "sock.h"
-#include "units.h"
-#include "util.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/opts.h"
+#include "relay/relay.h"
+#include "core/sock.h"
+#include "core/units.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -1,16 +1,16 @@
 /* nexus-token — keys and JWTs, one verb per job (in the spirit of signify):
  * keygen, issue, verify, inspect, revoke. The work is done by libnexus (keys.h, jws.h,
  * claims.h, backend_claims.h, denylist.h); this file reads options and prints answers. */
-#include "backend_claims.h"
-#include "claims.h"
-#include "denylist.h"
-#include "jws.h"
-#include "keys.h"
-#include "log.h"
-#include "opts.h"
-#include "random.h"
-#include "units.h"
-#include "util.h"
+#include "token/backend_claims.h"
+#include "token/claims.h"
+#include "token/denylist.h"
+#include "token/jws.h"
+#include "token/keys.h"
+#include "core/log.h"
+#include "core/opts.h"
+#include "core/random.h"
+#include "core/units.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <getopt.h>

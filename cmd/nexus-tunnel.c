@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend_claims.h"
-#include "log.h"
-#include "opts.h"
-#include "sock.h"
-#include "tunnel.h"
-#include "units.h"
-#include "util.h"
+#include "token/backend_claims.h"
+#include "core/log.h"
+#include "core/opts.h"
+#include "core/sock.h"
+#include "tunnel/tunnel.h"
+#include "core/units.h"
+#include "core/util.h"
 
 #define MAX_LIST 64
 

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "handoff.h"
+#include "wire/handoff.h"
 
 static int sp[2] = {-1, -1};
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostname.h"
-#include "sniff.h"
+#include "core/hostname.h"
+#include "wire/sniff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest.h"
-#include "pairing.h"
-#include "util.h"
+#include "bind/ingest.h"
+#include "bind/pairing.h"
+#include "core/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "claims.h"
-#include "jws.h"
-#include "keys.h"
-#include "util.h"
+#include "token/claims.h"
+#include "token/jws.h"
+#include "token/keys.h"
+#include "core/util.h"
 
 static const char EC_PUB[] =
     "-----BEGIN PUBLIC KEY-----\n"

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "keys.h"
-#include "util.h"
+#include "token/keys.h"
+#include "core/util.h"
 
 static const char *const labels[] = {"PUBLIC KEY",     "RSA PUBLIC KEY", "PRIVATE KEY",
                                      "RSA PRIVATE KEY", "EC PRIVATE KEY", "CERTIFICATE",

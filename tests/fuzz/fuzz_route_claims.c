@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hostname.h"
-#include "route_claims.h"
+#include "core/hostname.h"
+#include "wire/route_claims.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

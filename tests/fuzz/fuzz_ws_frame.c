@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hubproto.h"
-#include "ws.h"
+#include "wire/hubproto.h"
+#include "wire/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

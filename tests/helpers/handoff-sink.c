@@ -6,9 +6,9 @@
  * answer to the passed fd — "HTTP/1.1 200 OK ... sink:KEY:PRELUDE_LEN" for HTTP/tcp keys,
  * raw "sink:KEY:PRELUDE_LEN" for TLS — and closes it.
  * usage: handoff-sink SOCKET_PATH [--count N]  (exit after N handoffs; default: forever) */
-#include "handoff.h"
-#include "sock.h"
-#include "util.h"
+#include "wire/handoff.h"
+#include "core/sock.h"
+#include "core/util.h"
 
 #include <poll.h>
 #include <signal.h>

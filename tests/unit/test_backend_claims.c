@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_claims.h"
-#include "util.h"
+#include "token/backend_claims.h"
+#include "core/util.h"
 
 static char err[NX_ERRLEN];
 

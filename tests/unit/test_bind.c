@@ -6,9 +6,9 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "ingest.h"
-#include "pairing.h"
-#include "util.h"
+#include "bind/ingest.h"
+#include "bind/pairing.h"
+#include "core/util.h"
 
 static void codes_round_trip(void **state)
 {

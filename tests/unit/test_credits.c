@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "credits.h"
+#include "wire/credits.h"
 
 static void towards_backend(void **state)
 {

@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "handoff.h"
-#include "util.h"
+#include "wire/handoff.h"
+#include "core/util.h"
 
 static int fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 

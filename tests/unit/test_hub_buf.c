@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub_int.h"
+#include "hub/hub_int.h"
 
 static void matches_reference(void **state)
 {

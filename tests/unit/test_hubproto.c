@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hubproto.h"
-#include "util.h"
-#include "ws.h"
+#include "wire/hubproto.h"
+#include "core/util.h"
+#include "wire/ws.h"
 
 static const char *const FILES[] = {
 	"handshake-and-http.jsonl", "tls-sni-2mb.jsonl", "http-upload-1m.jsonl",

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "b64url.h"
-#include "claims.h"
-#include "denylist.h"
-#include "jws.h"
-#include "keys.h"
-#include "random.h"
-#include "util.h"
+#include "core/b64url.h"
+#include "token/claims.h"
+#include "token/denylist.h"
+#include "token/jws.h"
+#include "token/keys.h"
+#include "core/random.h"
+#include "core/util.h"
 
 #include "rfc7515_keys.h"
 

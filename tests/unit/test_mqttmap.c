@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "mqttmap.h"
-#include "util.h"
+#include "bridge/mqttmap.h"
+#include "core/util.h"
 
 static int parse(const char *s, struct nx_map_rule *r, char *err)
 {

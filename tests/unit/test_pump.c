@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pump.h"
-#include "sock.h"
+#include "wire/pump.h"
+#include "core/sock.h"
 
 static int done_calls, done_error;
 static int splice_on; /* the same tests again with splice(2) */

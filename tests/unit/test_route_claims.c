@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "route_claims.h"
-#include "util.h"
+#include "wire/route_claims.h"
+#include "core/util.h"
 
 static json_t *J(const char *s)
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "routes.h"
+#include "wire/routes.h"
 
 static int A, B, C;
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostname.h"
-#include "sniff.h"
-#include "util.h"
+#include "core/hostname.h"
+#include "wire/sniff.h"
+#include "core/util.h"
 
 static unsigned char *load(const char *name, size_t *len)
 {

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "spool.h"
-#include "spoolrec.h"
-#include "util.h"
+#include "bridge/spool.h"
+#include "bridge/spoolrec.h"
+#include "core/util.h"
 
 static size_t build(uint8_t *buf, const char *topic, const void *p, size_t plen, int retain)
 {

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "util.h"
+#include "bind/store.h"
+#include "core/util.h"
 
 static char dir[] = "/tmp/nexus-store-test.XXXXXX";
 

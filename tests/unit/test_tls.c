@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include <bearssl.h>
-#include "loop.h"
-#include "tls.h"
-#include "util.h"
+#include "core/loop.h"
+#include "wire/tls.h"
+#include "core/util.h"
 
 static char dir[] = "/tmp/nexus-test-tls.XXXXXX";
 

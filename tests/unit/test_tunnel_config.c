@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "tunnel.h"
-#include "util.h"
+#include "tunnel/tunnel.h"
+#include "core/util.h"
 
 static void hub_urls(void **state)
 {

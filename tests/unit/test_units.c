@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "units.h"
-#include "util.h"
+#include "core/units.h"
+#include "core/util.h"
 
 static void durations(void **state)
 {

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
-#include "ws.h"
+#include "core/util.h"
+#include "wire/ws.h"
 
 static const uint8_t MASK[4] = {0x11, 0x22, 0x33, 0x44};
 

@@ -1,0 +1,47 @@
+/* qrterm.c — see qrterm.h. */
+#include "bind/qrterm.h"
+#include "core/util.h"
+
+#include <qrencode.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUIET 2 /* modules of light border: enough for phone scanners on a terminal */
+
+static int dark_at(const QRcode *q, int x, int y)
+{
+	if (x < 0 || y < 0 || x >= q->width || y >= q->width)
+		return 0;
+	return q->data[y * q->width + x] & 1;
+}
+
+char *nx_qr_render_utf8(const char *text, char *err, size_t errlen)
+{
+	QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	if (!q) {
+		nx_err(err, errlen, "cannot encode QR code");
+		return NULL;
+	}
+	int side = q->width + 2 * QUIET;
+	size_t cap = (size_t)((side + 1) / 2) * ((size_t)side * 3 + 1) + 1;
+	char *out = malloc(cap), *p = out;
+	if (!out) {
+		QRcode_free(q);
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	static const char *glyph[4] = {"\xe2\x96\x88", "\xe2\x96\x80", "\xe2\x96\x84", " "};
+	for (int y = -QUIET; y < q->width + QUIET; y += 2) {
+		for (int x = -QUIET; x < q->width + QUIET; x++) {
+			/* index: top dark = 2, bottom dark = 1; light shows as block */
+			int g = dark_at(q, x, y) << 1 | dark_at(q, x, y + 1);
+			size_t n = strlen(glyph[g]);
+			memcpy(p, glyph[g], n);
+			p += n;
+		}
+		*p++ = '\n';
+	}
+	*p = '\0';
+	QRcode_free(q);
+	return out;
+}

@@ -1,0 +1,115 @@
+/* log.c — see log.h. Each line is built in one buffer and written with one write(2), so
+ * lines from concurrent processes sharing stderr do not interleave. */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *log_prog = "nexus";
+static enum nx_log_style log_style = NX_LOG_PLAIN;
+static enum nx_log_level log_max = NX_LOG_INFO;
+static const char *level_names[] = {"error", "warn", "info", "debug"};
+
+void nx_log_setup(const char *prog, enum nx_log_style style, enum nx_log_level max)
+{
+	const char *slash = prog ? strrchr(prog, '/') : NULL;
+	log_prog = slash ? slash + 1 : (prog ? prog : "nexus");
+	log_style = style;
+	log_max = max;
+}
+
+enum nx_log_level nx_log_level(void) { return log_max; }
+const char *nx_log_prog(void) { return log_prog; }
+
+static void emit(char *line, size_t n, size_t cap)
+{
+	if (n >= cap - 1)
+		n = cap - 2;
+	line[n++] = '\n';
+	ssize_t w = write(2, line, n);
+	(void)w;
+}
+
+void nx_log(enum nx_log_level lvl, const char *msg, const char *kv, ...)
+{
+	if (lvl > log_max)
+		return;
+	char line[2048], kvbuf[1536] = "";
+	if (kv) {
+		va_list ap;
+		va_start(ap, kv);
+		vsnprintf(kvbuf, sizeof kvbuf, kv, ap);
+		va_end(ap);
+	}
+	int n;
+	if (log_style == NX_LOG_LOGFMT) {
+		char q[512];
+		n = snprintf(line, sizeof line, "level=%s msg=%s%s%s", level_names[lvl],
+		             nx_log_q(q, sizeof q, msg), kvbuf[0] ? " " : "", kvbuf);
+	} else {
+		n = snprintf(line, sizeof line, "%s: %s%s%s%s", log_prog, msg,
+		             kvbuf[0] ? " (" : "", kvbuf, kvbuf[0] ? ")" : "");
+	}
+	if (n < 0)
+		return;
+	emit(line, (size_t)n, sizeof line);
+}
+
+void nx_say(const char *fmt, ...)
+{
+	char line[2048];
+	int n = snprintf(line, sizeof line, "%s: ", log_prog);
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	emit(line, (size_t)n + (size_t)m, sizeof line);
+}
+
+void nx_log_sink(void *arg, int level, const char *msg, const char *kv)
+{
+	nx_log((enum nx_log_level)level, msg, kv && *kv ? "%s" : NULL, kv);
+}
+
+void nx_log_vemit(nx_log_sink_fn sink, void *arg, int level, const char *msg, const char *kvfmt,
+                  va_list ap)
+{
+	if (!sink)
+		return;
+	char kv[1024] = "";
+	if (kvfmt)
+		vsnprintf(kv, sizeof kv, kvfmt, ap);
+	sink(arg, level, msg, kv);
+}
+
+const char *nx_log_q(char *buf, unsigned n, const char *s)
+{
+	int quote = (*s == '\0');
+	for (const char *p = s; *p; p++)
+		if (*p == ' ' || *p == '"' || *p == '=' || *p == '\\')
+			quote = 1;
+	unsigned o = 0;
+	if (n < 4) {
+		if (n)
+			buf[0] = '\0';
+		return buf;
+	}
+	if (quote)
+		buf[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 3 < n; p++) {
+		if (*p == '"' || *p == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		} else {
+			buf[o++] = (*p >= 0x20 && *p < 0x7f) ? (char)*p : '?';
+		}
+	}
+	if (quote)
+		buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}

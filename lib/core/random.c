@@ -1,0 +1,100 @@
+/* random.c — see random.h. */
+#include "core/random.h"
+#include "core/b64url.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define RESEED_AFTER (64u * 1024u)
+
+static _Thread_local br_hmac_drbg_context drbg;
+static _Thread_local pid_t drbg_pid;   /* 0: never seeded */
+static _Thread_local size_t drbg_out;  /* bytes produced since the last (re)seed */
+
+static int kernel_entropy(unsigned char *buf, size_t n, char *err, size_t errlen)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = getrandom(buf + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return nx_err(err, errlen, "getrandom: %s", strerror(errno));
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Seed on first use, after a fork (same state in two processes must never happen), and
+ * every RESEED_AFTER bytes so a leaked state exposes little. */
+static int ensure_seeded(char *err, size_t errlen)
+{
+	pid_t pid = getpid();
+	if (drbg_pid == pid && drbg_out < RESEED_AFTER)
+		return 0;
+	unsigned char seed[48];
+	if (kernel_entropy(seed, sizeof seed, err, errlen) < 0)
+		return -1;
+	if (drbg_pid == 0)
+		br_hmac_drbg_init(&drbg, &br_sha256_vtable, seed, sizeof seed);
+	else
+		br_hmac_drbg_update(&drbg, seed, sizeof seed);
+	nx_wipe(seed, sizeof seed);
+	drbg_pid = pid;
+	drbg_out = 0;
+	return 0;
+}
+
+int nx_random_bytes(void *buf, size_t n, char *err, size_t errlen)
+{
+	unsigned char *p = buf;
+	while (n > 0) {
+		if (ensure_seeded(err, errlen) < 0)
+			return -1;
+		size_t chunk = n < RESEED_AFTER - drbg_out ? n : RESEED_AFTER - drbg_out;
+		br_hmac_drbg_generate(&drbg, p, chunk);
+		drbg_out += chunk;
+		p += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+int nx_random_nonce(char out[NX_NONCE_LEN + 1], char *err, size_t errlen)
+{
+	unsigned char raw[32];
+	if (nx_random_bytes(raw, sizeof raw, err, errlen) < 0)
+		return -1;
+	nx_b64url_encode(out, raw, sizeof raw);
+	nx_wipe(raw, sizeof raw);
+	return 0;
+}
+
+int nx_random_uuid4(unsigned char raw[16], char text[NX_UUID_TEXT_LEN + 1], char *err,
+                    size_t errlen)
+{
+	unsigned char u[16];
+	if (nx_random_bytes(u, sizeof u, err, errlen) < 0)
+		return -1;
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+	if (raw)
+		memcpy(raw, u, 16);
+	if (text)
+		snprintf(text, NX_UUID_TEXT_LEN + 1,
+		         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+		         u[12], u[13], u[14], u[15]);
+	return 0;
+}
+
+const br_prng_class **nx_random_prng(char *err, size_t errlen)
+{
+	if (ensure_seeded(err, errlen) < 0)
+		return NULL;
+	return &drbg.vtable;
+}

@@ -1,0 +1,363 @@
+/* hub.c — the hub object: backend listener, relay socket (handoff.h), route table, the
+ * graveyard of dead sessions and streams. See hub.h. */
+#include "hub/hub_int.h"
+#include "wire/handoff.h"
+#include "token/keys.h"
+#include "core/log.h"
+#include "core/sock.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- byte queue ------------------------------------------------------------------------ */
+
+int hub_buf_append(struct hub_buf *b, const void *data, size_t n)
+{
+	if (b->off && b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len + n > b->cap) {
+		size_t pending = b->len - b->off;
+		/* Slide the pending bytes down only when the consumed prefix is at least as large:
+		 * each byte is then moved at most once per byte consumed (amortised O(1)), instead
+		 * of a big queue being moved for every small append. */
+		if (b->off >= pending && pending + n <= b->cap) {
+			memmove(b->p, b->p + b->off, pending);
+			b->len = pending;
+			b->off = 0;
+		} else {
+			size_t nc = b->cap ? b->cap : 16384;
+			while (nc < b->len + n)
+				nc *= 2;
+			uint8_t *np = realloc(b->p, nc);
+			if (!np)
+				return -1;
+			b->p = np;
+			b->cap = nc;
+		}
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+void hub_buf_consume(struct hub_buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len) {
+		b->off = b->len = 0;
+		/* A burst may have grown the queue: give the memory back once it is drained. */
+		if (b->cap > 512 * 1024) {
+			free(b->p);
+			b->p = NULL;
+			b->cap = 0;
+		}
+	}
+}
+
+void hub_buf_free(struct hub_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- logging --------------------------------------------------------------------------- */
+
+void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
+{
+	va_list ap;
+	va_start(ap, kvfmt);
+	nx_log_vemit(hub->cfg.log, hub->cfg.log_arg, level, msg, kvfmt, ap);
+	va_end(ap);
+}
+
+/* ---- routes ---------------------------------------------------------------------------- */
+
+void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
+{
+	char key[NX_ROUTE_KEY_MAX], list[768] = "";
+	size_t o = 0;
+	for (size_t i = 0; i < s->claims.n_hostnames; i++) {
+		nx_routes_add(hub->routes, s->claims.hostnames[i], s, s->claims.weight);
+		if (o < sizeof list)
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "",
+			                      s->claims.hostnames[i]);
+	}
+	for (size_t i = 0; i < s->claims.n_tcp_ports; i++) {
+		snprintf(key, sizeof key, "tcp:%u", s->claims.tcp_ports[i]);
+		nx_routes_add(hub->routes, key, s, s->claims.weight);
+		if (o < sizeof list)
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
+	}
+	char b[160];
+	hub_log(hub, 2, "backend registered", "session=%llu backend=%s peer=%s weight=%d routes=%s%s%s",
+	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
+	        s->peer, s->claims.weight, list, s->half_close ? " half_close=1" : "",
+	        s->initial_window ? " initial_window=1" : "");
+}
+
+void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
+{
+	nx_routes_remove_backend(hub->routes, s);
+}
+
+/* ---- graveyard ------------------------------------------------------------------------- */
+
+static void reap(struct nx_loop *loop, void *arg)
+{
+	struct nx_hub *hub = arg;
+	while (hub->grave_streams) {
+		struct hub_stream *st = hub->grave_streams;
+		hub->grave_streams = st->grave_next;
+		hub_stream_free(st);
+	}
+	while (hub->grave_sessions) {
+		struct hub_session *s = hub->grave_sessions;
+		hub->grave_sessions = s->grave_next;
+		hub_session_free(s);
+	}
+}
+
+void hub_schedule_reap(struct nx_hub *hub)
+{
+	if (!nx_timer_active(&hub->reap_timer))
+		nx_timer_start(hub->loop, &hub->reap_timer, 0, reap, hub);
+}
+
+/* ---- backend listener ------------------------------------------------------------------ */
+
+static void backend_accept(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct nx_hub *hub = arg;
+	for (int i = 0; i < 64; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				hub_log(hub, 1, "accept failed", "error=\"%s\"", strerror(errno));
+			return;
+		}
+		hub_session_accept(hub, c);
+	}
+}
+
+/* ---- relay handoff --------------------------------------------------------------------- */
+
+static void relay_close(struct hub_relay_conn *rc)
+{
+	struct nx_hub *hub = rc->hub;
+	nx_loop_del(hub->loop, rc->fd);
+	close(rc->fd);
+	if (rc->prev)
+		rc->prev->next = rc->next;
+	else
+		hub->relays = rc->next;
+	if (rc->next)
+		rc->next->prev = rc->prev;
+	free(rc);
+}
+
+static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const struct nx_handoff *h)
+{
+	const char *matched = NULL;
+	struct hub_session *s = nx_routes_pick(hub->routes, h->route_key, &matched);
+	if (!s) {
+		char q[300];
+		hub_log(hub, 3, "no route", "route=%s client=%s",
+		        nx_sanitize(q, sizeof q, h->route_key, strlen(h->route_key)), h->client_addr);
+		close(cfd);
+		return NX_HANDOFF_NO_ROUTE;
+	}
+	nx_set_nonblock(cfd, 1);
+	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
+	                    h->prelude, h->prelude_len) < 0)
+		return NX_HANDOFF_BUSY;
+	return NX_HANDOFF_OK;
+}
+
+static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct hub_relay_conn *rc = arg;
+	struct nx_hub *hub = rc->hub;
+	for (int i = 0; i < 64; i++) {
+		struct nx_handoff h;
+		int cfd = -1;
+		char err[NX_ERRLEN];
+		memset(&h, 0, sizeof h);
+		int r = nx_handoff_recv(fd, &cfd, &h, err, sizeof err);
+		if (r == 0) {
+			relay_close(rc);
+			return;
+		}
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
+				char q[NX_ERRLEN + 8];
+				hub_log(hub, 1, "bad handoff message", "error=%s", nx_log_q(q, sizeof q, err));
+				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
+				continue;
+			}
+			char q[NX_ERRLEN + 8];
+			hub_log(hub, 1, "relay connection failed", "error=%s", nx_log_q(q, sizeof q, err));
+			relay_close(rc);
+			return;
+		}
+		enum nx_handoff_status st = take_client(hub, cfd, &h);
+		free(h.prelude);
+		if (nx_handoff_reply(fd, st) < 0) {
+			relay_close(rc);
+			return;
+		}
+	}
+}
+
+static void relay_accept(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct nx_hub *hub = arg;
+	for (int i = 0; i < 16; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0)
+			return;
+		struct hub_relay_conn *rc = calloc(1, sizeof *rc);
+		if (!rc || nx_loop_add(loop, c, NX_EV_READ, relay_io, rc) < 0) {
+			free(rc);
+			close(c);
+			continue;
+		}
+		rc->hub = hub;
+		rc->fd = c;
+		rc->next = hub->relays;
+		if (rc->next)
+			rc->next->prev = rc;
+		hub->relays = rc;
+		hub_log(hub, 3, "relay connected", NULL);
+	}
+}
+
+/* ---- the hub --------------------------------------------------------------------------- */
+
+struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg, char *err,
+                          size_t errlen)
+{
+	struct nx_hub *hub = calloc(1, sizeof *hub);
+	if (!hub) {
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	hub->loop = loop;
+	hub->cfg = *cfg;
+	hub->listen_fd = hub->relay_fd = -1;
+	if (!hub->cfg.auth_timeout_ms)
+		hub->cfg.auth_timeout_ms = NX_HUB_AUTH_TIMEOUT_MS;
+	if (!hub->cfg.ping_ms)
+		hub->cfg.ping_ms = NX_HUB_PING_MS;
+	if (!hub->cfg.silent_ms)
+		hub->cfg.silent_ms = NX_HUB_IDLE_MS;
+	if (!hub->cfg.idle_timeout_ms)
+		hub->cfg.idle_timeout_ms = 300000;
+	char why[NX_ERRLEN];
+	hub->routes = nx_routes_new();
+	if (!hub->routes) {
+		nx_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	hub->creds = nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
+	if (!hub->creds) {
+		nx_err(err, errlen, "%s", why);
+		goto fail;
+	}
+	const char *kf = cfg->secret_file ? cfg->secret_file : cfg->verify_key;
+	if (nx_key_load_file(kf, &hub->key, why, sizeof why) < 0) {
+		nx_err(err, errlen, "%s: %s", kf, why);
+		goto fail;
+	}
+	if (cfg->secret_file && nx_key_type(hub->key) != NX_KEY_HMAC) {
+		nx_err(err, errlen, "%s: not an HMAC secret (use --verify-key for public keys)", kf);
+		goto fail;
+	}
+	if (cfg->verify_key && nx_key_type(hub->key) == NX_KEY_HMAC) {
+		nx_err(err, errlen, "%s: not a public key (use --secret-file for HMAC secrets)", kf);
+		goto fail;
+	}
+	if (cfg->listen_fd >= 0) {
+		hub->listen_fd = cfg->listen_fd;
+	} else {
+		hub->listen_fd = nx_listen_tcp(cfg->listen, 256, why, sizeof why);
+		if (hub->listen_fd < 0) {
+			nx_err(err, errlen, "%s", why);
+			goto fail;
+		}
+	}
+	if (nx_loop_add(loop, hub->listen_fd, NX_EV_READ, backend_accept, hub) < 0) {
+		nx_err(err, errlen, "cannot watch the listener");
+		goto fail;
+	}
+	if (strlen(cfg->relay_socket) >= sizeof hub->relay_path) {
+		nx_err(err, errlen, "relay socket path too long");
+		goto fail;
+	}
+	hub->relay_fd = nx_listen_unix(cfg->relay_socket, SOCK_SEQPACKET, why, sizeof why);
+	if (hub->relay_fd < 0) {
+		nx_err(err, errlen, "%s", why);
+		goto fail;
+	}
+	snprintf(hub->relay_path, sizeof hub->relay_path, "%s", cfg->relay_socket);
+	if (nx_loop_add(loop, hub->relay_fd, NX_EV_READ, relay_accept, hub) < 0) {
+		nx_err(err, errlen, "cannot watch the relay socket");
+		goto fail;
+	}
+	return hub;
+fail:
+	nx_hub_free(hub);
+	return NULL;
+}
+
+void nx_hub_free(struct nx_hub *hub)
+{
+	if (!hub)
+		return;
+	while (hub->sessions)
+		hub_session_kill(hub->sessions, NULL);
+	while (hub->streams)
+		hub_stream_kill(hub->streams, 0);
+	while (hub->relays)
+		relay_close(hub->relays);
+	nx_timer_stop(hub->loop, &hub->reap_timer);
+	reap(hub->loop, hub);
+	if (hub->listen_fd >= 0) {
+		nx_loop_del(hub->loop, hub->listen_fd);
+		close(hub->listen_fd);
+	}
+	if (hub->relay_fd >= 0) {
+		nx_loop_del(hub->loop, hub->relay_fd);
+		close(hub->relay_fd);
+		unlink(hub->relay_path);
+	}
+	nx_routes_free(hub->routes);
+	nx_tls_server_creds_free(hub->creds);
+	nx_key_free(hub->key);
+	free(hub);
+}
+
+void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st)
+{
+	st->sessions = hub->n_live;
+	st->streams = hub->n_streams;
+	st->routes = nx_routes_keys(hub->routes);
+	st->buffered = hub->buffered;
+	for (const struct hub_session *s = hub->sessions; s; s = s->next)
+		st->buffered += hub_buf_pending(&s->out);
+}
+
+uint16_t nx_hub_port(const struct nx_hub *hub) { return nx_local_port(hub->listen_fd); }

@@ -1,0 +1,65 @@
+/* hub.h — nexus-hub: the centre of the reverse tunnel (shared/protocol.md).
+ *
+ * Backends (nexus-tunnel, or any Nexus Proxy backend) dial in over TLS WebSocket on /connect
+ * and authenticate with two JWTs; their claimed hostnames and ports go into the route table.
+ * nexus-relay hands over end-user connections (lib/handoff.h) with the bytes it has read; the
+ * hub picks a backend for the route key (exact, wildcard, weighted round robin), opens a
+ * stream on that backend's WebSocket and pumps bytes both ways under per-stream credits, so
+ * one slow end user never stalls the others and no stream buffers more than its window.
+ *
+ * Modules: hub.c (listeners, relay handoff, route table), hub_session.c (one backend
+ * WebSocket: upgrade, auth, keep-alive, message dispatch, output queue), hub_stream.c (one
+ * end-user stream), hub_auth.c (token checks). The library does not print: what happens is
+ * reported through the config's log callback, one line each. */
+#ifndef NEXUS_HUB_H
+#define NEXUS_HUB_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+
+#define NX_HUB_MAX_ALLOW_PORTS 64
+
+
+struct nx_hub_config {
+	const char *listen;        /* backend listener "host:port" */
+	int listen_fd;             /* or an already listening socket (>= 0), e.g. systemd's */
+	const char *cert_file;     /* TLS certificate chain (PEM) */
+	const char *key_file;      /* TLS private key (PEM) */
+	const char *secret_file;   /* HMAC secret for backend tokens, or */
+	const char *verify_key;    /* an RS256/ES256 public key */
+	const char *relay_socket;  /* unix SOCK_SEQPACKET path nexus-relay hands clients to */
+	uint16_t allow_tcp_ports[NX_HUB_MAX_ALLOW_PORTS];
+	size_t n_allow_tcp_ports;
+	uint64_t idle_timeout_ms;  /* a stream with no bytes either way this long is closed */
+	int64_t leeway_s;          /* clock skew allowed on token times */
+	const char *deny_list;     /* jti deny-list (denylist.h) checked on every token; NULL */
+	uint64_t auth_timeout_ms;  /* per auth stage (default NX_HUB_AUTH_TIMEOUT_MS) */
+	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
+	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */
+	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */
+	void *log_arg;
+};
+
+struct nx_hub;
+
+/* Load credentials and keys, bind the listeners and register them with the loop. */
+struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg, char *err,
+                          size_t errlen);
+/* Close everything (sessions, streams, listeners, the relay socket file). NULL is fine. */
+void nx_hub_free(struct nx_hub *hub);
+
+/* Counters for status lines and tests. */
+struct nx_hub_stats {
+	size_t sessions;   /* authenticated backend sessions */
+	size_t streams;    /* open end-user streams */
+	size_t routes;     /* distinct route keys */
+	uint64_t buffered; /* bytes the hub holds for end users and backends now */
+};
+void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st);
+
+/* The port the backend listener is bound to. */
+uint16_t nx_hub_port(const struct nx_hub *hub);
+
+#endif

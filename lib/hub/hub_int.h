@@ -1,0 +1,212 @@
+/* hub_int.h — the hub's internal objects, shared by hub.c, hub_session.c, hub_stream.c and
+ * hub_auth.c. Not a public interface: commands use hub.h.
+ *
+ * Ownership and lifetime: the hub owns sessions and streams. A stream belongs to at most
+ * one session (its `sess`, NULL once the backend side has ended). Destruction is deferred:
+ * *_kill() closes fds, unlinks the object, marks it dead and puts it on the hub's graveyard
+ * list; a zero-delay timer frees the graveyard, so a handler deep in a call chain never
+ * touches freed memory, and nx_hub_free() frees what is left. */
+#ifndef NEXUS_HUB_INT_H
+#define NEXUS_HUB_INT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/route_claims.h"
+#include "wire/credits.h"
+#include "hub/hub.h"
+#include "wire/hubproto.h"
+#include "core/loop.h"
+#include "wire/routes.h"
+#include "wire/tls.h"
+#include "wire/ws.h"
+
+struct nx_key;
+struct hub_stream;
+
+/* A byte queue: bytes [off, len) are pending. Compacted when it would grow. */
+struct hub_buf {
+	uint8_t *p;
+	size_t off, len, cap;
+};
+int hub_buf_append(struct hub_buf *b, const void *data, size_t n);
+void hub_buf_consume(struct hub_buf *b, size_t n);
+static inline size_t hub_buf_pending(const struct hub_buf *b) { return b->len - b->off; }
+void hub_buf_free(struct hub_buf *b);
+
+enum sess_state {
+	SESS_TLS,     /* TLS handshake */
+	SESS_UPGRADE, /* reading the HTTP upgrade request */
+	SESS_AUTH0,   /* waiting for the stage-0 token */
+	SESS_AUTH1,   /* challenge sent, waiting for the stage-1 token */
+	SESS_LIVE,    /* registered, carrying streams */
+	SESS_CLOSING, /* flushing a final response / close frame, then close */
+};
+
+#define SESS_STREAM_BUCKETS 256
+
+/* Connections still in TLS / upgrade / auth: each holds a TLS context (~38 KiB) for up to
+ * the auth deadline. Beyond this many, new ones are closed at once, so unauthenticated peers
+ * cannot grow the hub without bound. */
+#define HUB_MAX_PENDING 1024
+
+/* The session output queue: a stream reads its end user only while the queue is below
+ * OUT_HIGH, so the queue stays bounded (≈ OUT_HIGH + one message per reading stream) and a
+ * slow WebSocket slows all its streams evenly instead of growing. */
+#define SESS_OUT_HIGH (256 * 1024)
+#define SESS_OUT_LOW (64 * 1024)
+#define SESS_OUT_KILL (8 * 1024 * 1024) /* a peer that makes us queue this much is dropped */
+
+struct hub_session {
+	struct nx_hub *hub;
+	struct hub_session *next, *prev; /* hub->sessions */
+	int fd;
+	struct nx_tls *tls;
+	enum sess_state state;
+	int dead;
+	int pending;          /* counted in hub->n_pending (not yet LIVE) */
+	uint64_t id;          /* for log lines */
+	char peer[64];
+	struct hub_buf in;    /* upgrade head being read */
+	struct nx_ws_reader ws;
+	struct hub_buf out;   /* WebSocket bytes waiting for the TLS engine */
+	int out_blocked;      /* some stream stopped reading because out was full */
+	/* auth */
+	struct nx_route_claims claims; /* stage 0's, once accepted */
+	int has_claims;
+	char nonce[NX_HUB_NONCE_MAX + 1];
+	int reauth_pending;
+	int half_close;       /* §6 extension negotiated */
+	int initial_window;   /* §6: connect counts as the backend's first grant of a window */
+	/* timers */
+	struct nx_timer auth_timer;  /* auth stage deadline / close deadline */
+	struct nx_timer ping_timer;
+	struct nx_timer idle_timer;
+	struct nx_timer reauth_timer;
+	struct nx_timer read_timer;  /* continue reading what the TLS engine holds */
+	struct hub_session *grave_next;
+	uint64_t last_rx;     /* monotonic ms of the last byte from the backend */
+	/* streams */
+	struct hub_stream *streams[SESS_STREAM_BUCKETS];
+	size_t n_streams;
+};
+
+struct hub_stream {
+	struct nx_hub *hub;
+	struct hub_session *sess;        /* NULL once the backend side ended */
+	struct hub_stream *sess_next;    /* bucket chain in sess->streams */
+	struct hub_stream *next, *prev;  /* hub->streams */
+	struct nx_uuid id;
+	char id_text[NX_UUID_TEXT + 1];
+	int fd;
+	int dead;
+	struct nx_credits cr;
+	/* backend → end user: whole data frames queued, each returns a credit once written */
+	struct hub_chunk *q_head, *q_tail;
+	size_t q_bytes;
+	int user_eof;         /* end user sent FIN */
+	int user_shut;        /* we sent FIN to the end user */
+	int backend_done;     /* backend disconnected (or its session ended): flush, FIN, close */
+	int backend_shut;     /* backend sent shutdown_write (§6): FIN once flushed, keep reading */
+	uint64_t last_active; /* monotonic ms of the last byte either way */
+	struct nx_timer idle_timer;
+	struct hub_stream *grave_next;
+	char route[NX_ROUTE_KEY_MAX];
+	uint64_t up_bytes, down_bytes;
+};
+
+struct hub_chunk {
+	struct hub_chunk *next;
+	size_t len, off;
+	uint8_t data[];
+};
+
+/* Most bytes a stream may hold for its end user: the window of full-size frames, plus room
+ * for a peer that is a few frames off. An old client that ignores credits past this loses
+ * the stream, never the hub's memory. */
+#define STREAM_Q_MAX ((size_t)(NX_HUB_CREDIT_WINDOW + 8) * NX_HUB_MAX_PAYLOAD)
+
+struct hub_relay_conn {
+	struct nx_hub *hub;
+	struct hub_relay_conn *next, *prev;
+	int fd;
+};
+
+struct nx_hub {
+	struct nx_loop *loop;
+	struct nx_hub_config cfg;
+	struct nx_tls_server_creds *creds;
+	struct nx_key *key;
+	struct nx_routes *routes;
+	int listen_fd;
+	int relay_fd;
+	char relay_path[108];
+	struct hub_session *sessions;
+	struct hub_stream *streams;
+	struct hub_relay_conn *relays;
+	struct hub_session *grave_sessions;
+	struct hub_stream *grave_streams;
+	struct nx_timer reap_timer;
+	struct nx_timer stats_timer;
+	uint64_t next_session_id;
+	size_t n_live, n_streams, n_pending;
+	uint64_t refused_pending;  /* connections closed because too many were pending */
+	uint64_t buffered;
+};
+
+/* hub.c */
+void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void hub_register_routes(struct nx_hub *hub, struct hub_session *s);
+void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s);
+/* Free the dead soon (from a zero-delay timer). */
+void hub_schedule_reap(struct nx_hub *hub);
+
+/* hub_session.c */
+void hub_session_accept(struct nx_hub *hub, int fd);
+void hub_session_kill(struct hub_session *s, const char *why);
+/* Refuse: close frame with code and reason (≤ 123 bytes), then close once it is out. */
+void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason);
+void hub_session_start_keepalive(struct hub_session *s);
+void hub_session_free(struct hub_session *s); /* a dead session's memory */
+/* Queue one whole WebSocket message (server frames: unmasked, one frame). 0 or -1 (the
+ * session was dropped). */
+int hub_session_send(struct hub_session *s, enum nx_ws_opcode op, const void *a, size_t alen,
+                     const void *b, size_t blen);
+int hub_session_send_control(struct hub_session *s, const struct nx_hub_control *c);
+/* Try to push queued output now. */
+void hub_session_flush(struct hub_session *s);
+static inline int hub_session_out_full(const struct hub_session *s)
+{
+	return hub_buf_pending(&s->out) >= SESS_OUT_HIGH;
+}
+struct hub_stream *hub_session_find(struct hub_session *s, const struct nx_uuid *id);
+void hub_session_link(struct hub_session *s, struct hub_stream *st);
+void hub_session_unlink(struct hub_session *s, struct hub_stream *st);
+
+/* hub_stream.c */
+/* Open a stream for a handed-off client on session s: register, send connect and the
+ * prelude. Takes the fd in every case (closed on failure). 0 or -1. */
+int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t conn_port,
+                    const char *client_addr, int is_tls, const uint8_t *prelude,
+                    size_t prelude_len);
+void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len);
+void hub_stream_on_control(struct hub_stream *st, const struct nx_hub_control *c);
+void hub_stream_on_shutdown_write(struct hub_stream *st);
+/* The backend side is gone (disconnect, or the session ended): flush, FIN, close. */
+void hub_stream_backend_gone(struct hub_stream *st);
+/* Re-evaluate which fd events the stream wants (after credits / output room change). */
+void hub_stream_update(struct hub_stream *st);
+void hub_stream_kill(struct hub_stream *st, int tell_backend);
+void hub_stream_free(struct hub_stream *st); /* a dead stream's memory */
+
+/* hub_auth.c */
+/* Timer callback: the current auth stage (or a close) took too long. */
+void hub_auth_deadline(struct nx_loop *loop, void *arg);
+/* A text message: a token for the stage the session is in, or ignored. */
+void hub_auth_on_text(struct hub_session *s, const uint8_t *data, size_t len);
+/* Verify a backend token for a stage (0, 1, or 2 = re-auth). Stage 0 fills s->claims.
+ * 0, or -1 with a reason suitable for a close frame. */
+int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t len, char *err,
+                   size_t errlen);
+
+#endif

@@ -1,0 +1,529 @@
+/* hub_session.c — one backend connection: TLS, the WebSocket upgrade on /connect, keep-alive
+ * (§1), message dispatch to streams (§3) and the bounded output queue every stream of the
+ * session shares. The token handshake and re-auth (§2) are in hub_auth.c. */
+#include "hub/hub_int.h"
+#include "core/log.h"
+#include "core/sock.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK 16384
+#define READS_PER_ROUND 64 /* then yield to other fds; a timer picks up what the engine holds */
+#define CLOSE_GRACE_MS 2000
+
+static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
+
+static void set_interest(struct hub_session *s)
+{
+	if (!s->dead)
+		nx_loop_mod(s->hub->loop, s->fd, nx_tls_want(s->tls));
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+int hub_session_send(struct hub_session *s, enum nx_ws_opcode op, const void *a, size_t alen,
+                     const void *b, size_t blen)
+{
+	if (s->dead || s->state == SESS_CLOSING)
+		return -1;
+	if (hub_buf_pending(&s->out) > SESS_OUT_KILL) {
+		hub_session_kill(s, "backend does not read (output queue overflow)");
+		return -1;
+	}
+	uint8_t hdr[NX_WS_MAX_HEADER];
+	size_t hl = nx_ws_header_encode(hdr, 1, op, alen + blen, NULL);
+	if (hub_buf_append(&s->out, hdr, hl) < 0 || (alen && hub_buf_append(&s->out, a, alen) < 0) ||
+	    (blen && hub_buf_append(&s->out, b, blen) < 0)) {
+		hub_session_kill(s, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int hub_session_send_control(struct hub_session *s, const struct nx_hub_control *c)
+{
+	uint8_t msg[1024];
+	int n = nx_hub_control_encode(c, msg, sizeof msg);
+	if (n < 0)
+		return -1;
+	return hub_session_send(s, NX_WS_OP_BINARY, msg, (size_t)n, NULL, 0);
+}
+
+static void wake_streams(struct hub_session *s)
+{
+	s->out_blocked = 0;
+	for (size_t i = 0; i < SESS_STREAM_BUCKETS && !s->dead; i++) {
+		struct hub_stream *st = s->streams[i], *nx;
+		for (; st; st = nx) {
+			nx = st->sess_next;
+			hub_stream_update(st);
+			if (s->dead || hub_session_out_full(s))
+				return;
+		}
+	}
+}
+
+void hub_session_flush(struct hub_session *s)
+{
+	if (s->dead || s->state == SESS_TLS)
+		return;
+	while (hub_buf_pending(&s->out)) {
+		ssize_t n = nx_tls_write(s->tls, s->out.p + s->out.off, hub_buf_pending(&s->out));
+		if (n == NX_TLS_AGAIN || n == 0)
+			break;
+		if (n < 0) {
+			char why[NX_ERRLEN];
+			snprintf(why, sizeof why, "write: %s", nx_tls_error(s->tls));
+			hub_session_kill(s, why);
+			return;
+		}
+		hub_buf_consume(&s->out, (size_t)n);
+	}
+	if (s->state == SESS_CLOSING && !hub_buf_pending(&s->out)) {
+		if (nx_tls_flush(s->tls) != NX_TLS_AGAIN) {
+			hub_session_kill(s, NULL);
+			return;
+		}
+	}
+	if (s->out_blocked && hub_buf_pending(&s->out) < SESS_OUT_LOW)
+		wake_streams(s);
+	set_interest(s);
+}
+
+/* ---- stream table ---------------------------------------------------------------------- */
+
+static unsigned id_bucket(const struct nx_uuid *id)
+{
+	/* v4 ids are random: their first bytes are a fine hash. */
+	return ((unsigned)id->b[0] << 8 | id->b[1]) % SESS_STREAM_BUCKETS;
+}
+
+struct hub_stream *hub_session_find(struct hub_session *s, const struct nx_uuid *id)
+{
+	for (struct hub_stream *st = s->streams[id_bucket(id)]; st; st = st->sess_next)
+		if (nx_uuid_equal(&st->id, id))
+			return st;
+	return NULL;
+}
+
+void hub_session_link(struct hub_session *s, struct hub_stream *st)
+{
+	unsigned b = id_bucket(&st->id);
+	st->sess_next = s->streams[b];
+	s->streams[b] = st;
+	st->sess = s;
+	s->n_streams++;
+}
+
+void hub_session_unlink(struct hub_session *s, struct hub_stream *st)
+{
+	struct hub_stream **pp = &s->streams[id_bucket(&st->id)];
+	for (; *pp; pp = &(*pp)->sess_next) {
+		if (*pp == st) {
+			*pp = st->sess_next;
+			s->n_streams--;
+			break;
+		}
+	}
+	st->sess = NULL;
+	st->sess_next = NULL;
+}
+
+/* ---- lifetime -------------------------------------------------------------------------- */
+
+void hub_session_free(struct hub_session *s)
+{
+	nx_ws_reader_free(&s->ws);
+	hub_buf_free(&s->in);
+	hub_buf_free(&s->out);
+	nx_route_claims_free(&s->claims);
+	free(s);
+}
+
+void hub_session_kill(struct hub_session *s, const char *why)
+{
+	if (s->dead)
+		return;
+	struct nx_hub *hub = s->hub;
+	int was_live = s->state == SESS_LIVE;
+	s->dead = 1;
+	if (s->pending) {
+		s->pending = 0;
+		hub->n_pending--;
+	}
+	if (was_live) {
+		hub_unregister_routes(hub, s);
+		hub->n_live--;
+		char q[NX_ERRLEN + 8], b[160];
+		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s streams=%zu%s%s",
+		        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
+		        s->n_streams, why ? " reason=" : "", why ? nx_log_q(q, sizeof q, why) : "");
+	} else if (why) {
+		char q[NX_ERRLEN + 8];
+		hub_log(hub, 3, "backend connection closed", "session=%llu peer=%s reason=%s",
+		        (unsigned long long)s->id, s->peer, nx_log_q(q, sizeof q, why));
+	}
+	struct nx_loop *loop = hub->loop;
+	nx_timer_stop(loop, &s->auth_timer);
+	nx_timer_stop(loop, &s->ping_timer);
+	nx_timer_stop(loop, &s->idle_timer);
+	nx_timer_stop(loop, &s->reauth_timer);
+	nx_timer_stop(loop, &s->read_timer);
+	/* Every stream of the session ends: its end user gets what we hold, then FIN. */
+	for (size_t i = 0; i < SESS_STREAM_BUCKETS; i++) {
+		while (s->streams[i]) {
+			struct hub_stream *st = s->streams[i];
+			hub_session_unlink(s, st);
+			hub_stream_backend_gone(st);
+		}
+	}
+	nx_loop_del(loop, s->fd);
+	nx_tls_free(s->tls);
+	s->tls = NULL;
+	close(s->fd);
+	s->fd = -1;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		hub->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->grave_next = hub->grave_sessions;
+	hub->grave_sessions = s;
+	hub_schedule_reap(hub);
+}
+
+/* Refuse: a close frame with code and reason (≤ 123 bytes, cut by the encoder), then close
+ * once it is out (or after a short grace, whichever first). */
+void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
+{
+	if (s->dead || s->state == SESS_CLOSING)
+		return;
+	char q[NX_ERRLEN + 8];
+	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s code=%u reason=%s",
+	        (unsigned long long)s->id, s->peer, code, nx_log_q(q, sizeof q, reason));
+	uint8_t frame[NX_WS_MAX_HEADER + NX_WS_MAX_CONTROL];
+	size_t n = nx_ws_close_encode(frame, sizeof frame, code, reason, NULL);
+	if (n)
+		hub_buf_append(&s->out, frame, n);
+	if (s->state == SESS_LIVE) {
+		/* Leaving LIVE: take the routes away now, the streams go with the session. */
+		for (size_t i = 0; i < SESS_STREAM_BUCKETS; i++) {
+			while (s->streams[i]) {
+				struct hub_stream *st = s->streams[i];
+				hub_session_unlink(s, st);
+				hub_stream_backend_gone(st);
+			}
+		}
+		hub_unregister_routes(s->hub, s);
+		s->hub->n_live--;
+	}
+	s->state = SESS_CLOSING;
+	nx_timer_stop(s->hub->loop, &s->ping_timer);
+	nx_timer_stop(s->hub->loop, &s->idle_timer);
+	nx_timer_stop(s->hub->loop, &s->reauth_timer);
+	nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, hub_auth_deadline, s);
+	hub_session_flush(s);
+}
+
+/* ---- timers ---------------------------------------------------------------------------- */
+
+static void ping_tick(struct nx_loop *loop, void *arg)
+{
+	struct hub_session *s = arg;
+	if (hub_session_send(s, NX_WS_OP_PING, NULL, 0, NULL, 0) == 0)
+		hub_session_flush(s);
+	if (!s->dead && s->state == SESS_LIVE)
+		nx_timer_start(loop, &s->ping_timer, s->hub->cfg.ping_ms, ping_tick, s);
+}
+
+static void idle_check(struct nx_loop *loop, void *arg)
+{
+	struct hub_session *s = arg;
+	uint64_t now = nx_loop_now(loop), quiet = now - s->last_rx;
+	if (quiet >= s->hub->cfg.silent_ms) {
+		hub_session_kill(s, "backend silent (keep-alive timeout)");
+		return;
+	}
+	nx_timer_start(loop, &s->idle_timer, s->hub->cfg.silent_ms - quiet, idle_check, s);
+}
+
+void hub_session_start_keepalive(struct hub_session *s)
+{
+	nx_timer_start(s->hub->loop, &s->ping_timer, s->hub->cfg.ping_ms, ping_tick, s);
+	nx_timer_start(s->hub->loop, &s->idle_timer, s->hub->cfg.silent_ms, idle_check, s);
+}
+
+/* ---- multiplexed messages -------------------------------------------------------------- */
+
+static void on_control(struct hub_session *s, const uint8_t *json, size_t len)
+{
+	struct nx_hub_control c;
+	char err[NX_ERRLEN];
+	if (nx_hub_control_parse(json, len, &c, err, sizeof err) < 0) {
+		char q[NX_ERRLEN + 8];
+		hub_log(s->hub, 3, "control message ignored", "session=%llu reason=%s",
+		        (unsigned long long)s->id, nx_log_q(q, sizeof q, err));
+		return;
+	}
+	struct hub_stream *st = c.has_client_id ? hub_session_find(s, &c.client_id) : NULL;
+	switch (c.event) {
+	case NX_HUB_EV_DISCONNECT:
+		if (st) /* for an id already removed (we closed first) there is nothing to do */
+			hub_stream_backend_gone(st);
+		return;
+	case NX_HUB_EV_RESUME_STREAM:
+	case NX_HUB_EV_PAUSE_STREAM:
+		if (st)
+			hub_stream_on_control(st, &c);
+		return;
+	case NX_HUB_EV_PING_CLIENT:
+		if (st) {
+			struct nx_hub_control pong = {.event = NX_HUB_EV_PONG_CLIENT, .client_id = c.client_id};
+			hub_session_send_control(s, &pong);
+		}
+		return;
+	case NX_HUB_EV_OUTBOUND_CONNECT:
+		if (c.has_client_id) { /* the egress feature is not offered: say so, never hang */
+			struct nx_hub_control res = {.event = NX_HUB_EV_OUTBOUND_RESULT,
+			                             .client_id = c.client_id};
+			snprintf(res.reason, sizeof res.reason, "not supported");
+			hub_session_send_control(s, &res);
+		}
+		return;
+	case NX_HUB_EV_UNKNOWN:
+		if (st && s->half_close && strcmp(c.event_name, "shutdown_write") == 0)
+			hub_stream_on_shutdown_write(st);
+		return;
+	default:
+		return;
+	}
+}
+
+static void on_binary(struct hub_session *s, const uint8_t *data, size_t len)
+{
+	if (s->state != SESS_LIVE) {
+		hub_session_fail(s, NX_WS_CLOSE_POLICY, "binary message before authentication");
+		return;
+	}
+	struct nx_hub_msg m;
+	char err[NX_ERRLEN];
+	if (nx_hub_msg_parse(data, len, &m, err, sizeof err) < 0) {
+		hub_session_fail(s, NX_WS_CLOSE_PROTOCOL, err);
+		return;
+	}
+	if (m.type == NX_HUB_MSG_CONTROL) {
+		on_control(s, m.data, m.len);
+		return;
+	}
+	struct hub_stream *st = hub_session_find(s, &m.id);
+	if (st) /* data for an unknown id is dropped */
+		hub_stream_on_data(st, m.data, m.len);
+}
+
+static void on_ws_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
+{
+	char err[NX_ERRLEN];
+	while (len && !s->dead && s->state != SESS_CLOSING) {
+		size_t used = 0;
+		struct nx_ws_msg msg;
+		int ev = nx_ws_reader_feed(&s->ws, buf, len, &used, &msg, err, sizeof err);
+		buf += used;
+		len -= used;
+		switch (ev) {
+		case NX_WS_EV_ERROR:
+			hub_session_fail(s, msg.close_code ? msg.close_code : NX_WS_CLOSE_PROTOCOL, err);
+			return;
+		case NX_WS_EV_NEED:
+			if (!used)
+				return;
+			break;
+		case NX_WS_EV_TEXT:
+			hub_auth_on_text(s, msg.data, msg.len);
+			break;
+		case NX_WS_EV_BINARY:
+			on_binary(s, msg.data, msg.len);
+			break;
+		case NX_WS_EV_PING:
+			hub_session_send(s, NX_WS_OP_PONG, msg.data, msg.len, NULL, 0);
+			break;
+		case NX_WS_EV_PONG:
+			break;
+		case NX_WS_EV_CLOSE: {
+			/* Echo the close (RFC 6455 §5.5.1), then end: the streams end with it. */
+			uint8_t frame[NX_WS_MAX_HEADER + 2];
+			uint16_t code = msg.close_code == NX_WS_CLOSE_NO_STATUS ? 0 : msg.close_code;
+			size_t n = nx_ws_close_encode(frame, sizeof frame, code, NULL, NULL);
+			if (n && s->state != SESS_CLOSING)
+				hub_buf_append(&s->out, frame, n);
+			if (s->state == SESS_LIVE) {
+				hub_session_flush(s);
+				hub_session_kill(s, NULL);
+			} else {
+				s->state = SESS_CLOSING;
+				hub_session_flush(s);
+			}
+			return;
+		}
+		}
+	}
+}
+
+/* ---- upgrade --------------------------------------------------------------------------- */
+
+static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
+{
+	if (hub_buf_append(&s->in, buf, len) < 0) {
+		hub_session_kill(s, "out of memory");
+		return;
+	}
+	struct nx_ws_request req;
+	char err[NX_ERRLEN], resp[512];
+	int r = nx_ws_server_parse_request((const char *)s->in.p + s->in.off, hub_buf_pending(&s->in),
+	                                   NX_HUB_PATH, &req, err, sizeof err);
+	if (r == NX_WS_NEED)
+		return;
+	if (r == NX_WS_INVALID) {
+		memset(&req, 0, sizeof req);
+		req.status = 400;
+	}
+	int n = nx_ws_server_response(resp, sizeof resp, &req);
+	if (n > 0)
+		hub_buf_append(&s->out, resp, (size_t)n);
+	if (req.status != 101) {
+		hub_log(s->hub, 3, "upgrade refused", "session=%llu peer=%s status=%d",
+		        (unsigned long long)s->id, s->peer, req.status);
+		s->state = SESS_CLOSING;
+		nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, hub_auth_deadline, s);
+		return;
+	}
+	s->state = SESS_AUTH0;
+	nx_timer_start(s->hub->loop, &s->auth_timer, s->hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
+	size_t rest = hub_buf_pending(&s->in) - req.head_len;
+	const uint8_t *after = s->in.p + s->in.off + req.head_len;
+	if (rest)
+		on_ws_bytes(s, after, rest);
+	if (!s->dead)
+		hub_buf_free(&s->in);
+}
+
+/* ---- I/O ------------------------------------------------------------------------------- */
+
+static void continue_read(struct nx_loop *loop, void *arg);
+
+static void session_read(struct hub_session *s)
+{
+	uint8_t buf[READ_CHUNK];
+	for (int i = 0; i < READS_PER_ROUND && !s->dead; i++) {
+		ssize_t n = nx_tls_read(s->tls, buf, sizeof buf);
+		if (n == NX_TLS_AGAIN)
+			return;
+		if (n <= 0) {
+			if (s->state == SESS_CLOSING)
+				hub_session_kill(s, NULL);
+			else if (n == NX_TLS_EOF)
+				hub_session_kill(s, s->state == SESS_LIVE ? "backend closed the connection" : "peer closed");
+			else {
+				char why[NX_ERRLEN];
+				snprintf(why, sizeof why, "tls: %s", nx_tls_error(s->tls));
+				hub_session_kill(s, why);
+			}
+			return;
+		}
+		s->last_rx = nx_loop_now(s->hub->loop);
+		if (s->state == SESS_UPGRADE)
+			on_upgrade_bytes(s, buf, (size_t)n);
+		else if (s->state != SESS_CLOSING)
+			on_ws_bytes(s, buf, (size_t)n);
+	}
+	/* A busy backend: let other fds run, then continue with what the engine holds. */
+	if (!s->dead && nx_tls_pending(s->tls))
+		nx_timer_start(s->hub->loop, &s->read_timer, 0, continue_read, s);
+}
+
+static void continue_read(struct nx_loop *loop, void *arg)
+{
+	struct hub_session *s = arg;
+	if (s->dead)
+		return;
+	session_read(s);
+	hub_session_flush(s);
+}
+
+static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct hub_session *s = arg;
+	if (s->state == SESS_TLS) {
+		int r = nx_tls_handshake(s->tls);
+		if (r == NX_TLS_AGAIN) {
+			set_interest(s);
+			return;
+		}
+		if (r != 1) {
+			char why[NX_ERRLEN];
+			snprintf(why, sizeof why, "tls handshake: %s", nx_tls_error(s->tls));
+			hub_session_kill(s, why);
+			return;
+		}
+		s->state = SESS_UPGRADE;
+	}
+	session_read(s);
+	if (!s->dead)
+		hub_session_flush(s);
+}
+
+void hub_session_accept(struct nx_hub *hub, int fd)
+{
+	char err[NX_ERRLEN];
+	if (hub->n_pending >= HUB_MAX_PENDING) {
+		if (hub->refused_pending++ % 1000 == 0)
+			hub_log(hub, 1, "too many connections still authenticating, closing new ones",
+			        "pending=%zu refused=%llu", hub->n_pending,
+			        (unsigned long long)hub->refused_pending);
+		close(fd);
+		return;
+	}
+	struct hub_session *s = calloc(1, sizeof *s);
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->hub = hub;
+	s->fd = fd;
+	s->id = ++hub->next_session_id;
+	/* Many small frames (credit grants, short replies) share this socket: without NODELAY,
+	 * Nagle and delayed ACKs hold them back for tens of milliseconds. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
+	s->tls = nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err);
+	if (!s->tls) {
+		hub_log(hub, 0, "tls setup failed", "reason=\"%s\"", err);
+		close(fd);
+		free(s);
+		return;
+	}
+	nx_ws_reader_init(&s->ws, NX_WS_SERVER, NX_HUB_MAX_MESSAGE);
+	s->last_rx = nx_loop_now(hub->loop);
+	if (nx_loop_add(hub->loop, fd, nx_tls_want(s->tls), session_io, s) < 0) {
+		nx_tls_free(s->tls);
+		close(fd);
+		free(s);
+		return;
+	}
+	s->next = hub->sessions;
+	if (s->next)
+		s->next->prev = s;
+	hub->sessions = s;
+	s->pending = 1;
+	hub->n_pending++;
+	nx_timer_start(hub->loop, &s->auth_timer, hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
+}

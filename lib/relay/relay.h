@@ -1,0 +1,66 @@
+/* relay.h — the nexus-relay engine: accept clients, sniff a route key, then route each
+ * connection to a TCP address itself (lib/pump) or hand it to nexus-hub (lib/handoff).
+ *
+ * Per connection: read until the first bytes decide (TLS SNI, else HTTP Host, else — when
+ * they are neither, or nothing came within first_bytes_ms — "tcp:<local port>"), bounded by
+ * header_ms so a client that trickles a partial head cannot hold a slot forever. Then:
+ *   1. a local route (exact name, then "*.parent", or "tcp:N") → dial it, replay the bytes
+ *      already read, pump both ways;
+ *   2. else, with a hub: one handoff message (fd + prelude); the hub's one-byte reply says
+ *      whether it took the connection;
+ *   3. else "no route", told in the client's protocol: TLS alert unrecognized_name, HTTP 502,
+ *      plain TCP just closed.
+ * The hub may restart at any time: the relay redials it with backoff, and while it is down
+ * clients that need it get an HTTP 503 or a TLS internal_error alert at once, never a hang.
+ *
+ * The library never logs: it reports through cfg->log (one call per finished connection,
+ * plus hub up/down events), with every network-supplied value already quoted for logfmt. */
+#ifndef NEXUS_RELAY_H
+#define NEXUS_RELAY_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+
+struct nx_relay_route {
+	char key[256];  /* normalised name, "*.wildcard" or "tcp:N" */
+	char addr[264]; /* "host:port" to dial */
+};
+
+/* Parse "NAME=host:port" (NAME a host name, "*.wildcard" or "tcp:PORT"). */
+int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err, size_t errlen);
+
+
+struct nx_relay_config {
+	const char *hub_path;               /* NULL: no hub, local routes only */
+	const struct nx_relay_route *routes; /* addresses resolved once, in nx_relay_new */
+	size_t nroutes;
+	uint64_t first_bytes_ms;  /* silent client → tcp:<port> after this (default 1 s) */
+	uint64_t header_ms;       /* whole sniff phase bound (default 10 s) */
+	uint64_t dial_ms;         /* connect to a --route address (default 5 s) */
+	uint64_t idle_ms;         /* local-route connections without traffic (0 = never) */
+	uint64_t hub_reply_ms;    /* hub must answer a handoff within this (default 5 s) */
+	size_t max_conns;         /* connections being sniffed/routed at once (default 4096) */
+	int splice;               /* local routes: splice(2) once the prelude is out */
+	int proxy_protocol;       /* local routes: send a PROXY protocol v1 line first */
+	int exit_when_idle;       /* inetd mode: stop the loop when the last connection ends */
+	nx_log_sink_fn log;          /* where events go (log.h); NULL: nowhere */
+	void *log_arg;
+};
+
+struct nx_relay;
+
+struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config *cfg, char *err,
+                              size_t errlen);
+/* A listening socket to accept from (the relay owns it from now on). */
+int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen);
+/* One already accepted client connection (inetd mode: fd 0). */
+int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen);
+/* Graceful stop: close listeners, let connections being sniffed/dialled finish (at most
+ * grace_ms), then stop the loop. Pumping connections are closed at the end of the grace. */
+void nx_relay_shutdown(struct nx_relay *r, uint64_t grace_ms);
+size_t nx_relay_active(const struct nx_relay *r);
+void nx_relay_free(struct nx_relay *r);
+
+#endif

@@ -1,0 +1,102 @@
+/* relay_int.h — nexus-relay engine internals shared by relay.c (listeners, sniffing, local
+ * routes), relay_route.c (route table, resolving, dialling) and relay_hub.c (the hub
+ * connection and its handoff queues). Not a public API: only lib/relay*.c include it. */
+#ifndef NEXUS_RELAY_INT_H
+#define NEXUS_RELAY_INT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/loop.h"
+#include "wire/pump.h"
+#include "relay/relay.h"
+
+#define SNIFF_BUF NX_PUMP_BUFSZ /* the prelude must fit the pump buffer it is replayed from */
+#define SNIFF_BUF_FIRST 4096    /* most ClientHellos and heads fit; grown x4 up to SNIFF_BUF */
+#define ANSWER_LINGER_MS 2000
+#define HUB_BACKOFF_MIN_MS 100
+#define HUB_BACKOFF_MAX_MS 2000
+#define HUB_MAX_ABANDONED 8 /* this many unanswered handoffs: the hub is stuck, redial it */
+#define MAX_LISTENERS 64
+
+enum conn_state { C_SNIFF, C_DIAL, C_PUMP, C_HUB_SEND, C_HUB_WAIT, C_ANSWER, C_ABANDONED };
+enum conn_proto { P_UNKNOWN, P_TLS, P_HTTP, P_TCP };
+
+struct conn {
+	struct nx_relay *r;
+	struct conn *prev, *next; /* all connections */
+	struct conn *qnext;       /* hub send queue / reply queue */
+	enum conn_state st;
+	enum conn_proto proto;
+	int fd, bfd;
+	unsigned char *in;
+	size_t inlen, incap;
+	size_t tls_need;  /* TLS: do not re-parse before this many bytes (nx_sniff.need) */
+	int http_eol;     /* HTTP: the request line is complete */
+	struct nx_timer timer;
+	struct nx_pump *pump;
+	const struct nx_relay_route *route;
+	const char *via; /* for the log line: the route address, "hub" or "-" */
+	uint64_t t0;
+	uint16_t port, tls_version;
+	char key[256];
+	char peer[64];
+	const char *outcome, *why;
+	uint64_t up, down;
+};
+
+/* A --route address, resolved once at start: dialling never blocks the loop on DNS. */
+struct relay_target {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+struct nx_relay {
+	struct nx_loop *loop;
+	struct nx_relay_config cfg;
+	struct relay_target *targets; /* targets[i] is where cfg.routes[i] goes */
+	int listeners[MAX_LISTENERS];
+	size_t nlisteners;
+	int accepting; /* listeners in the poll set */
+	struct conn *conns;
+	size_t nconns;
+	/* hub */
+	int hub_fd;
+	struct nx_timer hub_timer;
+	uint64_t hub_backoff;
+	int hub_was_up;
+	size_t abandoned; /* handoffs answered 503 for lack of a reply, reply still awaited */
+	struct conn *send_head, *send_tail; /* waiting for room on the hub socket */
+	struct conn *wait_head, *wait_tail; /* sent, waiting for the reply byte (FIFO) */
+	/* shutdown */
+	int stopping;
+	struct nx_timer grace;
+	struct nx_timer accept_retry; /* out of fds: try accepting again a little later */
+};
+
+void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* End a connection: log its line, close its fds, free it. */
+void conn_free(struct conn *c);
+/* Tell the client no in its protocol (HTTP status / TLS alert, 0 = none), then drain and close. */
+void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert);
+void answer_no_route(struct conn *c);
+void answer_busy(struct conn *c, const char *outcome);
+
+/* relay_route.c */
+const struct nx_relay_route *relay_route_find(const struct nx_relay *r, const char *key);
+int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t, char *err,
+                         size_t errlen);
+/* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
+int relay_dial_target(const struct relay_target *t);
+
+/* relay_hub.c */
+void relay_hub_connect(struct nx_relay *r);
+/* Queue c for the hub (its fd already out of the loop); answers 503 when the hub is down. */
+void relay_hub_route(struct conn *c);
+/* Take c out of whichever hub queue holds it (shutdown). */
+void relay_hub_unlink(struct conn *c);
+/* Close the hub connection without answering anyone (the relay is being freed). */
+void relay_hub_close(struct nx_relay *r);
+
+#endif

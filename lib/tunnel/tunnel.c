@@ -1,0 +1,620 @@
+/* tunnel.c — nexus-tunnel's session with the hub: dial, TLS, upgrade, two-stage auth,
+ * keep-alive, backoff. Streams are in tunnel_stream.c, tokens in tunnel_token.c. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "token/keys.h"
+#include "core/random.h"
+#include "core/sock.h"
+#include "tunnel/tunnel_int.h"
+#include "core/units.h"
+#include "core/util.h"
+
+#define DEFAULT_BACKOFF_MIN_MS 1000
+#define DEFAULT_BACKOFF_MAX_MS 30000
+/* A session that served this long resets the backoff: the next failure is a new story. */
+#define BACKOFF_RESET_AFTER_MS 10000
+
+static const char *const CLIENT_ALPN[] = {"http/1.1", NULL};
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
+{
+	if (!t->cfg->log)
+		return;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	t->cfg->log(t->cfg->log_arg, lvl, line, NULL);
+}
+
+int tunnel_random(void *buf, size_t n) { return nx_random_bytes(buf, n, NULL, 0); }
+
+/* ---- output to the hub ----------------------------------------------------------------- */
+
+int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
+                      const void *b, size_t blen)
+{
+	if (t->fd < 0 || t->state < T_UPGRADE || t->write_dead)
+		return -1;
+	uint8_t mask[4];
+	if (tunnel_random(mask, sizeof mask) < 0) {
+		tunnel_fail(t, "no random bytes for a WebSocket mask");
+		return -1;
+	}
+	size_t plen = alen + blen;
+	uint8_t *p = nx_chunkq_push(&t->out, nx_ws_frame_size(plen, 1));
+	if (!p) {
+		tunnel_fail(t, "out of memory");
+		return -1;
+	}
+	size_t h = nx_ws_header_encode(p, 1, op, plen, mask);
+	if (alen)
+		memcpy(p + h, a, alen);
+	if (blen)
+		memcpy(p + h + alen, b, blen);
+	nx_ws_unmask(p + h, plen, mask, 0);
+	if (t->out.bytes > TUNNEL_OUT_HIGH)
+		t->out_blocked = true;
+	return 0;
+}
+
+static void set_interest(struct tunnel *t)
+{
+	if (t->fd < 0)
+		return;
+	unsigned ev = t->state == T_DIALING ? NX_EV_WRITE : t->tls ? nx_tls_want(t->tls) : 0;
+	nx_loop_mod(t->loop, t->fd, ev);
+}
+
+void tunnel_flush(struct tunnel *t)
+{
+	if (t->fd < 0 || !t->tls)
+		return;
+	const uint8_t *p;
+	size_t n;
+	while ((n = nx_chunkq_front(&t->out, &p)) > 0) {
+		ssize_t w = nx_tls_write(t->tls, p, n);
+		if (w == NX_TLS_AGAIN)
+			break;
+		if (w < 0) {
+			/* the hub may have hung up after saying why (close 1008 + reason): keep
+			 * reading, that reason is what the user needs; the read side ends it */
+			if (!t->write_dead)
+				snprintf(t->write_err, sizeof t->write_err, "%s", nx_tls_error(t->tls));
+			t->write_dead = true;
+			nx_chunkq_clear(&t->out);
+			set_interest(t);
+			if (!nx_tls_want(t->tls))
+				tunnel_fail(t, t->write_err);
+			return;
+		}
+		nx_chunkq_consume(&t->out, (size_t)w);
+	}
+	if (t->out_blocked && t->out.bytes < TUNNEL_OUT_LOW) {
+		t->out_blocked = false;
+		streams_resume_reading(t);
+	}
+	set_interest(t);
+}
+
+/* ---- session life ---------------------------------------------------------------------- */
+
+static void session_start(struct tunnel *t);
+static void on_hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
+
+static void on_reconnect(struct nx_loop *loop, void *arg) { session_start(arg); }
+
+static void schedule_reconnect(struct tunnel *t)
+{
+	uint64_t min = t->cfg->backoff_min_ms ? t->cfg->backoff_min_ms : DEFAULT_BACKOFF_MIN_MS;
+	uint64_t max = t->cfg->backoff_max_ms ? t->cfg->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
+	if (t->backoff_ms < min)
+		t->backoff_ms = min;
+	/* jitter: somewhere in the upper half, so a fleet that lost its hub does not return
+	 * in lockstep */
+	uint32_t r = 0;
+	tunnel_random(&r, sizeof r);
+	uint64_t half = t->backoff_ms / 2;
+	uint64_t delay = half + (half ? r % (half + 1) : 0);
+	char d[32];
+	tunnel_say(t, NX_LOG_INFO, "reconnecting in %s", nx_fmt_duration(d, sizeof d, delay));
+	nx_notify_status("not connected, next attempt in %s", d);
+	nx_timer_start(t->loop, &t->reconnect, delay, on_reconnect, t);
+	t->backoff_ms = t->backoff_ms * 2 > max ? max : t->backoff_ms * 2;
+}
+
+/* Tear the session down now. Only from timer/IO callbacks of the session itself (never
+ * from inside a stream callback: those go through tunnel_fail). */
+static void session_end(struct tunnel *t)
+{
+	uint64_t now = nx_loop_now(t->loop);
+	if (t->state == T_SERVING && now - t->serving_since >= BACKOFF_RESET_AFTER_MS)
+		t->backoff_ms = 0;
+	streams_close_all(t);
+	token_cancel(t);
+	nx_timer_stop(t->loop, &t->ping);
+	nx_timer_stop(t->loop, &t->idle);
+	nx_timer_stop(t->loop, &t->endtimer);
+	if (t->fd >= 0) {
+		nx_loop_del(t->loop, t->fd);
+		close(t->fd);
+		t->fd = -1;
+	}
+	nx_tls_free(t->tls);
+	t->tls = NULL;
+	nx_ws_reader_free(&t->rd);
+	nx_chunkq_clear(&t->out);
+	t->out_blocked = false;
+	t->state = T_IDLE;
+	t->failing = false;
+	if (t->stopping)
+		nx_loop_stop(t->loop);
+	else
+		schedule_reconnect(t);
+}
+
+static void on_end_timer(struct nx_loop *loop, void *arg) { session_end(arg); }
+
+void tunnel_fail(struct tunnel *t, const char *why)
+{
+	if (t->failing || t->state == T_IDLE)
+		return;
+	t->failing = true;
+	if (why && *why)
+		tunnel_say(t, t->stopping ? NX_LOG_DEBUG : NX_LOG_WARN, "session ended: %s", why);
+	if (t->fd >= 0)
+		nx_loop_mod(t->loop, t->fd, 0);
+	/* the end runs from a fresh loop round: whoever called us may still hold a stream */
+	nx_timer_start(t->loop, &t->endtimer, 0, on_end_timer, t);
+}
+
+static void on_idle(struct nx_loop *loop, void *arg)
+{
+	struct tunnel *t = arg;
+	char d[32];
+	uint64_t idle = t->cfg->idle_ms ? t->cfg->idle_ms : NX_TUNNEL_IDLE_MS;
+	char why[96];
+	snprintf(why, sizeof why, "hub silent for %s", nx_fmt_duration(d, sizeof d, idle));
+	tunnel_fail(t, t->write_dead ? t->write_err : why);
+}
+
+static void on_ping(struct nx_loop *loop, void *arg)
+{
+	struct tunnel *t = arg;
+	if (t->failing)
+		return;
+	tunnel_send_frame(t, NX_WS_OP_PING, NULL, 0, NULL, 0);
+	tunnel_flush(t);
+	nx_timer_start(loop, &t->ping, t->cfg->ping_ms ? t->cfg->ping_ms : NX_TUNNEL_PING_MS,
+	               on_ping, t);
+}
+
+static void touch_idle(struct tunnel *t)
+{
+	nx_timer_start(t->loop, &t->idle, t->cfg->idle_ms ? t->cfg->idle_ms : NX_TUNNEL_IDLE_MS,
+	               on_idle, t);
+}
+
+static void session_start(struct tunnel *t)
+{
+	char err[NX_ERRLEN];
+	streams_resolve_targets(t);
+	t->fd = nx_dial_tcp(t->url.dial, err, sizeof err);
+	if (t->fd < 0) {
+		tunnel_say(t, NX_LOG_WARN, "cannot reach the hub at %s: %s", t->url.dial, err);
+		schedule_reconnect(t);
+		return;
+	}
+	t->state = T_DIALING;
+	t->head_len = 0;
+	t->half_close = false;
+	t->initial_window = false;
+	t->confirm_pending = false;
+	t->write_dead = false;
+	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
+	if (nx_loop_add(t->loop, t->fd, NX_EV_WRITE, on_hub_io, t) < 0) {
+		tunnel_say(t, NX_LOG_ERROR, "event loop refused the hub socket");
+		close(t->fd);
+		t->fd = -1;
+		t->state = T_IDLE;
+		schedule_reconnect(t);
+		return;
+	}
+	touch_idle(t); /* also bounds the dial, TLS and upgrade time */
+}
+
+/* ---- describing what we serve ---------------------------------------------------------- */
+
+static void say_serving(struct tunnel *t)
+{
+	char line[900];
+	size_t o = 0;
+	const struct nx_tunnel_cfg *c = t->cfg;
+	for (size_t i = 0; i < c->n_hostnames && o < sizeof line - 80; i++) {
+		const char *to = tunnel_target_for(t, c->hostnames[i], 0);
+		o += (size_t)snprintf(line + o, sizeof line - o, "%s%s → %s", i ? ", " : "",
+		                      c->hostnames[i], to ? to : "(no target)");
+	}
+	for (size_t i = 0; i < c->n_tcp_ports && o < sizeof line - 80; i++) {
+		const char *to = tunnel_target_for(t, NULL, c->tcp_ports[i]);
+		o += (size_t)snprintf(line + o, sizeof line - o, "%sport %u → %s",
+		                      o ? ", " : "", c->tcp_ports[i], to ? to : "(no target)");
+	}
+	tunnel_say(t, NX_LOG_INFO, "serving %s via %s", line, c->hub_url);
+	/* systemctl status shows it (NotifyAccess=main in the unit); harmless elsewhere */
+	nx_notify_status("serving %s via %s", line, c->hub_url);
+}
+
+static void confirm_serving(struct tunnel *t)
+{
+	if (!t->confirm_pending || t->state != T_SERVING)
+		return;
+	t->confirm_pending = false;
+	say_serving(t);
+}
+
+/* ---- tokens and auth ------------------------------------------------------------------- */
+
+void tunnel_token_ready(struct tunnel *t, enum token_stage stage, const char *token,
+                        const char *error)
+{
+	static const char *const names[] = {"handshake", "attest", "reauth"};
+	if (t->failing || t->state == T_IDLE)
+		return;
+	if (error) {
+		char why[NX_ERRLEN + 400];
+		snprintf(why, sizeof why, "no %s token: %s", names[stage], error);
+		tunnel_fail(t, why);
+		return;
+	}
+	tunnel_send_frame(t, NX_WS_OP_TEXT, token, strlen(token), NULL, 0);
+	if (stage == STAGE_ATTEST) {
+		t->state = T_SERVING;
+		t->serving_since = nx_loop_now(t->loop);
+		/* success is silent (§2), but the hub reads in order: a pong to a ping sent right
+		 * after stage 1 means it accepted stage 1, so "serving" is only said once true */
+		tunnel_send_frame(t, NX_WS_OP_PING, NULL, 0, NULL, 0);
+		t->confirm_pending = true;
+	}
+	tunnel_flush(t);
+}
+
+static void on_text(struct tunnel *t, const uint8_t *p, size_t n)
+{
+	struct nx_hub_challenge ch;
+	char err[NX_ERRLEN];
+	if (nx_hub_challenge_parse((const char *)p, n, &ch, err, sizeof err) < 0) {
+		tunnel_fail(t, err);
+		return;
+	}
+	if (ch.type == NX_HUB_CHALLENGE_HANDSHAKE && t->state == T_AUTH0) {
+		snprintf(t->nonce, sizeof t->nonce, "%s", ch.nonce);
+		/* §6: take half_close when offered; the claim goes into tokens we sign ourselves
+		 * (an external command does not know about it, so then we do not use it) */
+		for (int i = 0; i < ch.n_extensions && t->key; i++) {
+			if (strcmp(ch.extensions[i], NX_HUB_EXT_HALF_CLOSE) == 0)
+				t->half_close = true;
+			if (strcmp(ch.extensions[i], NX_HUB_EXT_INITIAL_WINDOW) == 0)
+				t->initial_window = true;
+		}
+		t->state = T_AUTH1;
+		if (token_start(t, STAGE_ATTEST, ch.nonce) < 0)
+			tunnel_fail(t, "cannot start the attest token");
+	} else if (ch.type == NX_HUB_CHALLENGE_REAUTH && t->state == T_SERVING) {
+		tunnel_say(t, NX_LOG_DEBUG, "hub asks to re-authenticate");
+		if (token_start(t, STAGE_REAUTH, ch.nonce) < 0)
+			tunnel_fail(t, "cannot start the reauth token");
+	}
+	/* anything else: text nobody asked for, ignored (§2) */
+}
+
+static void on_binary(struct tunnel *t, const uint8_t *p, size_t n)
+{
+	struct nx_hub_msg m;
+	char err[NX_ERRLEN];
+	if (t->state != T_SERVING)
+		return;
+	if (nx_hub_msg_parse(p, n, &m, err, sizeof err) < 0) {
+		tunnel_say(t, NX_LOG_DEBUG, "ignored a message from the hub: %s", err);
+		return;
+	}
+	if (m.type == NX_HUB_MSG_DATA) {
+		stream_on_data(t, &m.id, m.data, m.len);
+		return;
+	}
+	struct nx_hub_control c;
+	if (nx_hub_control_parse(m.data, m.len, &c, err, sizeof err) < 0) {
+		tunnel_say(t, NX_LOG_DEBUG, "ignored a control message: %s", err);
+		return;
+	}
+	stream_on_control(t, &c);
+}
+
+static void on_close_frame(struct tunnel *t, uint16_t code, const char *reason)
+{
+	char r[160];
+	nx_sanitize(r, sizeof r, reason, strlen(reason));
+	/* echo the close like the Go client does, then end */
+	uint8_t body[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+	if (code != NX_WS_CLOSE_NO_STATUS)
+		tunnel_send_frame(t, NX_WS_OP_CLOSE, body, 2, NULL, 0);
+	else
+		tunnel_send_frame(t, NX_WS_OP_CLOSE, NULL, 0, NULL, 0);
+	tunnel_flush(t);
+	char why[256];
+	if (t->state < T_SERVING || code == NX_WS_CLOSE_POLICY)
+		snprintf(why, sizeof why, "hub refused authentication (%u%s%s)", code, *r ? ": " : "", r);
+	else
+		snprintf(why, sizeof why, "hub closed the session (%u%s%s)", code, *r ? ": " : "", r);
+	tunnel_fail(t, why);
+}
+
+static void feed_ws(struct tunnel *t, const uint8_t *p, size_t n)
+{
+	while (n > 0 && !t->failing) {
+		size_t used;
+		struct nx_ws_msg m;
+		char err[NX_ERRLEN];
+		int ev = nx_ws_reader_feed(&t->rd, p, n, &used, &m, err, sizeof err);
+		p += used;
+		n -= used;
+		switch (ev) {
+		case NX_WS_EV_NEED:
+			break;
+		case NX_WS_EV_TEXT:
+			on_text(t, m.data, m.len);
+			break;
+		case NX_WS_EV_BINARY:
+			confirm_serving(t); /* a hub sends streams only to a registered backend */
+			on_binary(t, m.data, m.len);
+			break;
+		case NX_WS_EV_PING:
+			tunnel_send_frame(t, NX_WS_OP_PONG, m.data, m.len, NULL, 0);
+			break;
+		case NX_WS_EV_PONG:
+			confirm_serving(t);
+			break;
+		case NX_WS_EV_CLOSE:
+			on_close_frame(t, m.close_code, m.reason);
+			return;
+		default: {
+			uint8_t body[2] = {(uint8_t)(m.close_code >> 8), (uint8_t)m.close_code};
+			tunnel_send_frame(t, NX_WS_OP_CLOSE, body, 2, NULL, 0);
+			tunnel_flush(t);
+			char why[NX_ERRLEN + 32];
+			snprintf(why, sizeof why, "hub broke the protocol: %s", err);
+			tunnel_fail(t, why);
+			return;
+		}
+		}
+	}
+}
+
+static void on_upgrade_bytes(struct tunnel *t, const uint8_t *p, size_t n)
+{
+	size_t room = sizeof t->head - t->head_len;
+	size_t take = n < room ? n : room;
+	memcpy(t->head + t->head_len, p, take);
+	t->head_len += take;
+	size_t hl;
+	int status;
+	char err[NX_ERRLEN];
+	int r = nx_ws_client_parse_response(t->head, t->head_len, t->ws_key, &hl, &status, err,
+	                                    sizeof err);
+	if (r == NX_WS_NEED)
+		return;
+	if (r == NX_WS_INVALID) {
+		tunnel_fail(t, err);
+		return;
+	}
+	t->state = T_AUTH0;
+	nx_timer_start(t->loop, &t->ping, t->cfg->ping_ms ? t->cfg->ping_ms : NX_TUNNEL_PING_MS,
+	               on_ping, t);
+	if (token_start(t, STAGE_HANDSHAKE, "") < 0) {
+		tunnel_fail(t, "cannot start the handshake token");
+		return;
+	}
+	/* bytes after the head are already frames (and beyond what fit, still unread) */
+	size_t extra = t->head_len - hl;
+	if (extra)
+		feed_ws(t, (const uint8_t *)t->head + hl, extra);
+	if (take < n)
+		feed_ws(t, p + take, n - take);
+}
+
+static void send_upgrade(struct tunnel *t)
+{
+	uint8_t nonce[16];
+	char req[1024];
+	tunnel_random(nonce, sizeof nonce);
+	nx_ws_make_key(nonce, t->ws_key);
+	int n = nx_ws_client_request(req, sizeof req, t->url.host_header, t->url.path, t->ws_key,
+	                             NULL);
+	if (n < 0 || nx_chunkq_push_copy(&t->out, req, (size_t)n) < 0) {
+		tunnel_fail(t, "cannot build the upgrade request");
+		return;
+	}
+	t->state = T_UPGRADE;
+	tunnel_flush(t);
+}
+
+static void hub_read(struct tunnel *t)
+{
+	uint8_t buf[16384];
+	while (!t->failing) {
+		ssize_t n = nx_tls_read(t->tls, buf, sizeof buf);
+		if (n == NX_TLS_AGAIN)
+			return;
+		if (n == NX_TLS_EOF) {
+			tunnel_fail(t, t->state == T_UPGRADE
+			                   ? "hub closed the connection instead of answering the upgrade"
+			               : t->state < T_SERVING
+			                   ? "hub closed the connection during the handshake (token refused?)"
+			                   : "hub closed the connection");
+			return;
+		}
+		if (n < 0) {
+			tunnel_fail(t, nx_tls_error(t->tls));
+			return;
+		}
+		touch_idle(t);
+		if (t->state == T_UPGRADE)
+			on_upgrade_bytes(t, buf, (size_t)n);
+		else
+			feed_ws(t, buf, (size_t)n);
+	}
+}
+
+static void on_hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct tunnel *t = arg;
+	char err[NX_ERRLEN];
+	if (t->failing)
+		return;
+	if (t->state == T_DIALING) {
+		if (nx_connect_result(fd, err, sizeof err) < 0) {
+			char why[NX_ERRLEN + 400];
+			snprintf(why, sizeof why, "cannot reach the hub at %s: %s", t->url.dial, err);
+			tunnel_fail(t, why);
+			return;
+		}
+		const char *name = t->cfg->server_name ? t->cfg->server_name : t->url.host;
+		t->tls = nx_tls_client_new(t->trust, fd, name, CLIENT_ALPN, err, sizeof err);
+		if (!t->tls) {
+			tunnel_fail(t, err);
+			return;
+		}
+		t->state = T_TLS;
+	}
+	if (t->state == T_TLS) {
+		int r = nx_tls_handshake(t->tls);
+		if (r == NX_TLS_AGAIN) {
+			set_interest(t);
+			return;
+		}
+		if (r != 1) {
+			char why[NX_ERRLEN + 400];
+			snprintf(why, sizeof why, "TLS with %s failed: %s", t->url.dial,
+			         nx_tls_error(t->tls));
+			tunnel_fail(t, why);
+			return;
+		}
+		send_upgrade(t);
+	}
+	tunnel_flush(t);
+	if (!t->failing)
+		hub_read(t);
+	if (!t->failing)
+		tunnel_flush(t);
+}
+
+/* ---- signals --------------------------------------------------------------------------- */
+
+static void on_signal(struct nx_loop *loop, int signo, void *arg)
+{
+	struct tunnel *t = arg;
+	if (signo == SIGCHLD) {
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			if (!token_child_exited(t, pid, status))
+				streams_child_exited(t, pid);
+		return;
+	}
+	if (t->stopping)
+		return;
+	t->stopping = true;
+	tunnel_say(t, NX_LOG_INFO, "stopping (%s)", strsignal(signo));
+	if (t->state == T_IDLE) {
+		nx_timer_stop(loop, &t->reconnect);
+		nx_loop_stop(loop);
+		return;
+	}
+	if (t->state == T_SERVING && !t->failing)
+		streams_shutdown(t);
+	if (t->state >= T_AUTH0) {
+		/* say goodbye: going away, and TLS close_notify */
+		uint8_t body[2] = {NX_WS_CLOSE_GOING_AWAY >> 8, NX_WS_CLOSE_GOING_AWAY & 0xff};
+		tunnel_send_frame(t, NX_WS_OP_CLOSE, body, 2, NULL, 0);
+		tunnel_flush(t);
+		if (t->tls && !t->failing)
+			nx_tls_close(t->tls);
+	}
+	tunnel_fail(t, "stopping");
+}
+
+/* ---- entry ----------------------------------------------------------------------------- */
+
+int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
+{
+	struct tunnel *t = calloc(1, sizeof *t);
+	if (!t)
+		return nx_err(err, errlen, "out of memory");
+	t->cfg = cfg;
+	t->fd = -1;
+	t->job.fd = -1;
+	t->resolved = calloc(cfg->n_map + 1, sizeof *t->resolved);
+	if (!t->resolved) {
+		free(t);
+		return nx_err(err, errlen, "out of memory");
+	}
+	int rc = -1;
+	if (nx_tunnel_parse_url(cfg->hub_url, &t->url, err, errlen) < 0)
+		goto out;
+	if (!(t->trust = nx_tls_trust_load(cfg->ca_file, err, errlen)))
+		goto out;
+	if (cfg->secret_file) {
+		if (nx_key_load_file(cfg->secret_file, &t->key, err, errlen) < 0)
+			goto out;
+		if (!nx_key_can_sign(t->key)) {
+			nx_err(err, errlen, "%s: a public key cannot sign tokens", cfg->secret_file);
+			goto out;
+		}
+	} else if (!cfg->token_cmd) {
+		nx_err(err, errlen, "no way to make tokens (secret file or token command)");
+		goto out;
+	}
+	char rb[4];
+	if (nx_random_bytes(rb, sizeof rb, err, errlen) < 0)
+		goto out;
+	if (!(t->loop = nx_loop_new(err, errlen)))
+		goto out;
+	int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP};
+	if (nx_loop_signals(t->loop, sigs, 4, on_signal, t, err, errlen) < 0)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	session_start(t);
+	if (nx_loop_run(t->loop) < 0) {
+		nx_err(err, errlen, "event loop failed: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (t->state != T_IDLE && t->loop) {
+		t->stopping = true;
+		streams_close_all(t);
+		token_cancel(t);
+	}
+	if (t->fd >= 0)
+		close(t->fd);
+	nx_tls_free(t->tls);
+	nx_ws_reader_free(&t->rd);
+	nx_chunkq_clear(&t->out);
+	nx_tls_trust_free(t->trust);
+	nx_key_free(t->key);
+	if (t->loop)
+		nx_loop_free(t->loop);
+	free(t->resolved);
+	free(t);
+	return rc;
+}

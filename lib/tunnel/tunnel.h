@@ -1,0 +1,71 @@
+/* tunnel.h — the backend side of the reverse tunnel (nexus-tunnel).
+ *
+ * Dials the hub (wss://HOST:PORT/connect), authenticates in two stages (shared/protocol.md
+ * §2) with a token from the built-in signer (a key file: HMAC secret, RSA or EC private key)
+ * or an external command, then serves the streams the hub opens: each one goes to a local
+ * TCP address (by hostname, by relay port, or a default) or to a command spawned per stream
+ * with the stream on its stdin/stdout (inetd / ucspi style). Credits per stream exactly as
+ * §4, so a slow local service never stalls the others. Pings every 5 s, drops a hub silent
+ * for 10 s, reconnects with capped exponential backoff and jitter, exits cleanly on
+ * SIGTERM/SIGINT.
+ *
+ * The library never prints: everything worth saying goes through cfg->log, one line each. */
+#ifndef NEXUS_TUNNEL_H
+#define NEXUS_TUNNEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/log.h"
+
+struct nx_hub_url {
+	char host[300];      /* name or IP literal (no brackets) */
+	uint16_t port;       /* 443 when the URL has none */
+	char path[256];      /* "/connect" when the URL has none */
+	char dial[310];      /* "host:port" / "[v6]:port" for nx_dial_tcp */
+	char host_header[300]; /* Host header: as written in the URL */
+};
+
+/* Parse "wss://host[:port][/path]". Plain ws:// is refused (the hub only speaks TLS). */
+int nx_tunnel_parse_url(const char *url, struct nx_hub_url *u, char *err, size_t errlen);
+
+/* Where a stream goes: key is a hostname ("app.test"), a wildcard ("*.app.test") or a
+ * relay port number ("2222"); addr is "host:port". */
+struct nx_tunnel_route {
+	char key[256];
+	char addr[300];
+};
+
+/* Parse "KEY=HOST:PORT" (a --map argument). */
+int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen);
+
+
+struct nx_tunnel_cfg {
+	const char *hub_url;
+	const char *server_name;  /* name the hub certificate must carry (default: URL host) */
+	const char *ca_file;      /* NULL: the system bundle */
+	const char *secret_file;  /* built-in signer: HMAC secret, RSA or EC private key */
+	const char *token_cmd;    /* or: external command (sh -c), NEXUS_ATTESTATION_* env */
+	const char *name;         /* backend name (token sub, NEXUS_BACKEND_NAME) */
+	const char *const *hostnames; /* normalised route claims */
+	size_t n_hostnames;
+	const uint16_t *tcp_ports;
+	size_t n_tcp_ports;
+	int weight;               /* ≤ 0: claim left out (the hub counts it as 1) */
+	/* targets: map first (exact hostname, wildcard, relay port), then `to`; or exec */
+	const struct nx_tunnel_route *map;
+	size_t n_map;
+	const char *to;
+	const char *exec_cmd;
+	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
+	/* timing (0 = protocol defaults) */
+	uint64_t ping_ms, idle_ms, backoff_min_ms, backoff_max_ms, token_ttl_ms;
+	nx_log_sink_fn log;   /* one line per event as msg, kv NULL (log.h); NULL: nowhere */
+	void *log_arg;
+};
+
+/* Run until SIGTERM/SIGINT (returns 0). Returns -1 with err only for setup failures that
+ * retrying cannot fix (bad URL, unreadable key or CA file); hub failures are logged and
+ * retried with backoff. */
+int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,86 @@
+/* tunnel_config.c — parsing what nexus-tunnel is told: the hub URL and --map entries. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/sock.h"
+#include "tunnel/tunnel.h"
+#include "core/units.h"
+#include "core/util.h"
+
+int nx_tunnel_parse_url(const char *url, struct nx_hub_url *u, char *err, size_t errlen)
+{
+	memset(u, 0, sizeof *u);
+	if (strncmp(url, "ws://", 5) == 0)
+		return nx_err(err, errlen, "%s: the hub only speaks TLS, use wss://", url);
+	if (strncmp(url, "wss://", 6) != 0)
+		return nx_err(err, errlen, "%s: not a wss:// URL", url);
+	const char *auth = url + 6;
+	const char *slash = strchr(auth, '/');
+	size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
+	if (alen == 0 || alen >= sizeof u->host_header)
+		return nx_err(err, errlen, "%s: no host in the URL", url);
+	if (memchr(auth, '@', alen) || memchr(auth, '?', alen) || memchr(auth, '#', alen))
+		return nx_err(err, errlen, "%s: user info, query or fragment not supported", url);
+	memcpy(u->host_header, auth, alen);
+	const char *path = slash ? slash : "/connect";
+	if (strlen(path) >= sizeof u->path || strpbrk(path, " \r\n"))
+		return nx_err(err, errlen, "%s: bad path", url);
+	snprintf(u->path, sizeof u->path, "%s", path);
+	/* host and optional port; IPv6 in brackets */
+	char hp[300];
+	snprintf(hp, sizeof hp, "%s", u->host_header);
+	char *portp = NULL;
+	if (hp[0] == '[') {
+		char *rb = strchr(hp, ']');
+		if (!rb)
+			return nx_err(err, errlen, "%s: unterminated [IPv6] host", url);
+		*rb = 0;
+		snprintf(u->host, sizeof u->host, "%s", hp + 1);
+		if (rb[1] == ':')
+			portp = rb + 2;
+		else if (rb[1])
+			return nx_err(err, errlen, "%s: junk after [IPv6] host", url);
+	} else {
+		char *colon = strrchr(hp, ':');
+		if (colon) {
+			*colon = 0;
+			portp = colon + 1;
+		}
+		snprintf(u->host, sizeof u->host, "%s", hp);
+	}
+	if (!u->host[0])
+		return nx_err(err, errlen, "%s: no host in the URL", url);
+	u->port = 443;
+	if (portp) {
+		long long p;
+		char e[NX_ERRLEN];
+		if (nx_parse_int(portp, 1, 65535, &p, e, sizeof e) < 0)
+			return nx_err(err, errlen, "%s: bad port: %s", url, e);
+		u->port = (uint16_t)p;
+	}
+	if (strchr(u->host, ':'))
+		snprintf(u->dial, sizeof u->dial, "[%s]:%u", u->host, u->port);
+	else
+		snprintf(u->dial, sizeof u->dial, "%s:%u", u->host, u->port);
+	return 0;
+}
+
+int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof *r);
+	const char *eq = strchr(spec, '=');
+	if (!eq || eq == spec || !eq[1])
+		return nx_err(err, errlen, "--map %s: expected HOSTNAME=HOST:PORT or PORT=HOST:PORT",
+		              spec);
+	size_t kl = (size_t)(eq - spec);
+	if (kl >= sizeof r->key || strlen(eq + 1) >= sizeof r->addr)
+		return nx_err(err, errlen, "--map %s: too long", spec);
+	for (size_t i = 0; i < kl; i++)
+		r->key[i] = (char)((spec[i] >= 'A' && spec[i] <= 'Z') ? spec[i] + 32 : spec[i]);
+	snprintf(r->addr, sizeof r->addr, "%s", eq + 1);
+	char host[256], e[NX_ERRLEN];
+	uint16_t port;
+	if (nx_split_hostport(r->addr, host, sizeof host, &port, e, sizeof e) < 0 || port == 0)
+		return nx_err(err, errlen, "--map %s: bad address %s", spec, r->addr);
+	return 0;
+}

@@ -1,0 +1,152 @@
+/* tunnel_int.h — shared between tunnel.c (session), tunnel_stream.c (streams) and
+ * tunnel_token.c (tokens). Not for other modules. */
+#ifndef NEXUS_TUNNEL_INT_H
+#define NEXUS_TUNNEL_INT_H
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/chunkq.h"
+#include "wire/hubproto.h"
+#include "core/loop.h"
+#include "wire/tls.h"
+#include "tunnel/tunnel.h"
+#include "wire/ws.h"
+
+struct nx_key;
+
+/* Session output above this stops local reads until it drains (the TLS link is the
+ * bottleneck then, for every stream alike). */
+#define TUNNEL_OUT_HIGH (1u << 20)
+#define TUNNEL_OUT_LOW (256u << 10)
+/* A stream whose hub→local queue holds more frames than the credits we granted allow is
+ * a hub ignoring flow control. Twice the window: before our first grant arrives the hub
+ * may send without limit (the Go server sent ten 32 KiB messages in one capture). */
+#define STREAM_QUEUE_MAX_FRAMES (2 * NX_HUB_CREDIT_WINDOW)
+#define STREAM_BUCKETS 256
+
+enum tunnel_state {
+	T_IDLE,      /* waiting to (re)connect */
+	T_DIALING,
+	T_TLS,
+	T_UPGRADE,   /* request sent, waiting for 101 */
+	T_AUTH0,     /* stage-0 token (being made / sent), waiting for the challenge */
+	T_AUTH1,     /* stage-1 token being made */
+	T_SERVING,
+	T_CLOSING,   /* close frame / close_notify going out, then end */
+};
+
+enum token_stage { STAGE_HANDSHAKE, STAGE_ATTEST, STAGE_REAUTH };
+
+struct tunnel;
+
+struct stream {
+	struct stream *next; /* bucket chain */
+	struct tunnel *t;
+	struct nx_uuid id;
+	char idtext[NX_UUID_TEXT + 1];
+	int fd;
+	bool connecting;
+	bool hub_closed;      /* hub sent disconnect: flush what we hold, then close */
+	/* half_close (§6): each direction ends on its own */
+	bool local_eof;       /* the local side finished sending (we told the hub) */
+	bool peer_shut;       /* the end user finished sending: FIN to local once flushed */
+	bool local_shut;      /* that FIN is done */
+	bool write_dead;      /* the local side stopped reading: hub data is dropped */
+	bool registered;      /* fd in the loop */
+	pid_t pid;            /* --exec child, 0 if none */
+	bool limited;         /* the hub gave us credits (else legacy: unlimited) */
+	int64_t credits;      /* data frames we may still send to the hub */
+	int unacked;          /* frames written locally since our last grant */
+	struct nx_chunkq out; /* hub → local, one chunk per data frame */
+	char hostname[256];
+	char target[300];
+	uint16_t conn_port;
+	struct nx_timer dial_timer; /* a local connect that hangs (SYN into nowhere) */
+};
+#define STREAM_DIAL_TIMEOUT_MS 10000
+
+struct token_job {
+	bool active;
+	enum token_stage stage;
+	pid_t pid;
+	int fd;
+	bool eof, exited;
+	int status;
+	char buf[8192];
+	size_t len;
+	struct nx_timer timeout;
+};
+
+/* A local target as looked up at session start: dialing a number never blocks. */
+struct resolved_target {
+	const char *target; /* the configured "host:port" */
+	char numeric[80];   /* "ip:port" / "[v6]:port", or "" if the lookup failed */
+};
+
+struct tunnel {
+	const struct nx_tunnel_cfg *cfg;
+	struct resolved_target *resolved; /* n_map + 1 (the last is --to) */
+	struct nx_loop *loop;
+	struct nx_hub_url url;
+	struct nx_tls_trust *trust;
+	struct nx_key *key; /* built-in signer */
+	enum tunnel_state state;
+	int fd;
+	struct nx_tls *tls;
+	struct nx_ws_reader rd;
+	char ws_key[NX_WS_KEY_LEN + 1];
+	char head[NX_WS_MAX_HEAD];
+	size_t head_len;
+	struct nx_chunkq out; /* session → hub, whole frames, masked */
+	bool out_blocked;     /* local reads paused: out above TUNNEL_OUT_HIGH */
+	struct nx_timer reconnect, ping, idle, endtimer;
+	bool failing;         /* session ends at the next loop round (tunnel_fail) */
+	bool half_close;      /* §6 extension negotiated for this session */
+	bool initial_window;  /* §6: the hub never runs more than a window ahead of our grant */
+	bool confirm_pending; /* stage 1 sent, hub's acceptance not seen yet */
+	bool write_dead;      /* sending to the hub failed: read what it said, then end */
+	char write_err[128];
+	uint64_t backoff_ms;
+	uint64_t serving_since;
+	bool stopping;
+	int exit_code;
+	char nonce[NX_HUB_NONCE_MAX + 1];
+	struct token_job job;
+	struct stream *streams[STREAM_BUCKETS];
+	size_t n_streams;
+	uint8_t readbuf[NX_HUB_MAX_PAYLOAD];
+};
+
+/* tunnel.c */
+void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int tunnel_random(void *buf, size_t n);
+/* Queue one frame to the hub (masked). -1: out of memory (session fails). */
+int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
+                      const void *b, size_t blen);
+void tunnel_flush(struct tunnel *t);
+void tunnel_fail(struct tunnel *t, const char *why);
+
+/* tunnel_stream.c */
+/* Where a stream for hostname / relay port goes: "host:port", "`cmd`" for exec, or NULL. */
+const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint16_t port);
+void stream_on_control(struct tunnel *t, const struct nx_hub_control *c);
+
+void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n);
+void streams_close_all(struct tunnel *t);
+/* SIGTERM: tell the hub every stream ends (reason shutdown), then close them. */
+void streams_shutdown(struct tunnel *t);
+void streams_resume_reading(struct tunnel *t);
+void streams_child_exited(struct tunnel *t, pid_t pid);
+/* Look up the targets' names now (session start: no stream is waiting). */
+void streams_resolve_targets(struct tunnel *t);
+
+/* tunnel_token.c: make a token for a stage; calls tunnel_token_ready() (maybe at once). */
+int token_start(struct tunnel *t, enum token_stage stage, const char *nonce);
+void token_cancel(struct tunnel *t);
+/* SIGCHLD: returns 1 if pid was the token command */
+int token_child_exited(struct tunnel *t, pid_t pid, int status);
+void tunnel_token_ready(struct tunnel *t, enum token_stage stage, const char *token,
+                        const char *error);
+
+#endif

@@ -1,0 +1,578 @@
+/* tunnel_stream.c — the streams of a tunnel session: one local socket (or --exec child) per
+ * end-user connection, credits both ways as shared/protocol.md §4.
+ *
+ * Hub → local: we grant the hub 64 frames at connect and 8 more per 8 frames written
+ * locally, so a stream never holds more than its window here; a slow local service only
+ * stops its own grants. Local → hub: one credit per data frame sent; out of credits, the
+ * local socket leaves the poll set until the hub returns some. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/sock.h"
+#include "core/spawn.h"
+#include "tunnel/tunnel_int.h"
+#include "core/util.h"
+
+static unsigned bucket_of(const struct nx_uuid *id) { return id->b[15] % STREAM_BUCKETS; }
+
+static struct stream *stream_find(struct tunnel *t, const struct nx_uuid *id)
+{
+	for (struct stream *s = t->streams[bucket_of(id)]; s; s = s->next)
+		if (nx_uuid_equal(&s->id, id))
+			return s;
+	return NULL;
+}
+
+static void stream_unlink(struct tunnel *t, struct stream *s)
+{
+	struct stream **pp = &t->streams[bucket_of(&s->id)];
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	t->n_streams--;
+}
+
+/* ---- targets --------------------------------------------------------------------------- */
+
+static int wildcard_match(const char *pattern, const char *host)
+{
+	if (strncmp(pattern, "*.", 2) != 0)
+		return 0;
+	const char *dot = strchr(host, '.');
+	return dot && dot != host && strcmp(dot + 1, pattern + 2) == 0;
+}
+
+static int is_port_key(const char *k, uint16_t port)
+{
+	if (!*k || strspn(k, "0123456789") != strlen(k))
+		return 0;
+	return atoi(k) == port;
+}
+
+const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint16_t port)
+{
+	const struct nx_tunnel_cfg *c = t->cfg;
+	if (c->exec_cmd)
+		return c->exec_cmd;
+	if (hostname && *hostname) {
+		for (size_t i = 0; i < c->n_map; i++)
+			if (strcmp(c->map[i].key, hostname) == 0)
+				return c->map[i].addr;
+		for (size_t i = 0; i < c->n_map; i++)
+			if (wildcard_match(c->map[i].key, hostname))
+				return c->map[i].addr;
+	}
+	if (port)
+		for (size_t i = 0; i < c->n_map; i++)
+			if (is_port_key(c->map[i].key, port))
+				return c->map[i].addr;
+	return c->to;
+}
+
+/* getaddrinfo blocks: names are looked up when a session starts (no stream exists then),
+ * so a slow DNS server never holds up the streams; a name that does not resolve then is
+ * tried again per stream. */
+void streams_resolve_targets(struct tunnel *t)
+{
+	const struct nx_tunnel_cfg *c = t->cfg;
+	if (!t->resolved || c->exec_cmd)
+		return;
+	for (size_t i = 0; i <= c->n_map; i++) {
+		struct resolved_target *r = &t->resolved[i];
+		r->target = i < c->n_map ? c->map[i].addr : c->to;
+		r->numeric[0] = 0;
+		char host[256], ip[64];
+		uint16_t port;
+		if (!r->target || nx_split_hostport(r->target, host, sizeof host, &port, NULL, 0) < 0)
+			continue;
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+		int e = getaddrinfo(host, NULL, &hints, &res);
+		if (e != 0) {
+			tunnel_say(t, NX_LOG_WARN, "cannot resolve %s now (%s): trying per stream", host,
+			           gai_strerror(e));
+			continue;
+		}
+		if (getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof ip, NULL, 0,
+		                NI_NUMERICHOST) == 0)
+			snprintf(r->numeric, sizeof r->numeric,
+			         res->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+		freeaddrinfo(res);
+	}
+}
+
+static const char *dial_target(const struct tunnel *t, const char *target)
+{
+	for (size_t i = 0; t->resolved && i <= t->cfg->n_map; i++)
+		if (t->resolved[i].target == target && t->resolved[i].numeric[0])
+			return t->resolved[i].numeric;
+	return target;
+}
+
+/* ---- life ------------------------------------------------------------------------------ */
+
+static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
+
+static void stream_update(struct stream *s)
+{
+	struct tunnel *t = s->t;
+	if (!s->registered)
+		return;
+	unsigned ev = 0;
+	if (s->connecting) {
+		ev = NX_EV_WRITE;
+	} else {
+		if (!nx_chunkq_empty(&s->out))
+			ev |= NX_EV_WRITE;
+		if (!s->hub_closed && !s->local_eof && !t->out_blocked && !t->failing &&
+		    (!s->limited || s->credits > 0))
+			ev |= NX_EV_READ;
+	}
+	nx_loop_mod(t->loop, s->fd, ev);
+}
+
+/* Close the local side; tell the hub why unless reason is NULL (it closed first, or the
+ * session is gone). */
+static void stream_close(struct stream *s, const char *reason)
+{
+	struct tunnel *t = s->t;
+	if (reason && t->state == T_SERVING && !t->failing) {
+		uint8_t buf[256];
+		int n = nx_hub_encode_disconnect(buf, sizeof buf, &s->id, reason);
+		if (n > 0)
+			tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
+	}
+	nx_timer_stop(t->loop, &s->dial_timer);
+	if (s->registered)
+		nx_loop_del(t->loop, s->fd);
+	if (s->fd >= 0)
+		close(s->fd);
+	/* nobody is left to read an --exec child's output; the pid cannot have been reused:
+	 * it is cleared when reaped */
+	if (s->pid > 0)
+		kill(s->pid, SIGTERM);
+	nx_chunkq_clear(&s->out);
+	stream_unlink(t, s);
+	tunnel_say(t, NX_LOG_DEBUG, "stream %s closed (%s)", s->idtext,
+	           reason ? reason : "hub closed it");
+	free(s);
+	if (reason)
+		tunnel_flush(t); /* s is gone: flushing may touch every other stream */
+}
+
+static void grant_credits(struct stream *s)
+{
+	struct tunnel *t = s->t;
+	int sent = 0;
+	while (s->unacked >= NX_HUB_CREDIT_BATCH) {
+		uint8_t buf[256];
+		int n = nx_hub_encode_resume(buf, sizeof buf, &s->id, NX_HUB_CREDIT_BATCH);
+		if (n > 0)
+			tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
+		s->unacked -= NX_HUB_CREDIT_BATCH;
+		sent = 1;
+	}
+	if (sent)
+		tunnel_flush(t);
+}
+
+/* half_close: once everything the end user sent is written, pass its FIN on; when both
+ * directions are done the stream is. Returns -1 if the stream was closed. */
+static int stream_maybe_shut(struct stream *s)
+{
+	if (!s->peer_shut || s->local_shut || s->connecting || !nx_chunkq_empty(&s->out))
+		return 0;
+	shutdown(s->fd, SHUT_WR);
+	s->local_shut = true;
+	if (s->local_eof) {
+		stream_close(s, NX_HUB_REASON_NORMAL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The local side stopped reading (EPIPE: an --exec child that answered and exited, a
+ * server that replied without reading the whole request). What it wrote before may still
+ * be unread on our side, so keep reading until its EOF; what the hub sends from now on is
+ * dropped (and its credits returned, so the hub is not stalled). Returns -1 if closed. */
+static int write_failed(struct stream *s)
+{
+	int e = errno;
+	tunnel_say(s->t, NX_LOG_DEBUG, "stream %s: write to %s: %s", s->idtext, s->target,
+	           strerror(e));
+	if (e != EPIPE && e != ECONNRESET) {
+		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+		return -1;
+	}
+	while (!nx_chunkq_empty(&s->out))
+		if (nx_chunkq_consume(&s->out, s->out.head->len - s->out.head->off))
+			s->unacked++;
+	s->write_dead = true;
+	grant_credits(s);
+	if (s->local_eof) {
+		stream_close(s, NX_HUB_REASON_NORMAL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Write what the hub sent to the local side. Returns -1 if the stream was closed. */
+static int stream_write_out(struct stream *s)
+{
+	const uint8_t *p;
+	size_t n;
+	while ((n = nx_chunkq_front(&s->out, &p)) > 0) {
+		ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (write_failed(s) < 0)
+				return -1;
+			break;
+		}
+		if (nx_chunkq_consume(&s->out, (size_t)w))
+			s->unacked++;
+	}
+	grant_credits(s);
+	if (nx_chunkq_empty(&s->out) && s->hub_closed) {
+		stream_close(s, NULL);
+		return -1;
+	}
+	return stream_maybe_shut(s);
+}
+
+static void stream_read(struct stream *s)
+{
+	struct tunnel *t = s->t;
+	ssize_t n = recv(s->fd, t->readbuf, sizeof t->readbuf, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		tunnel_say(t, NX_LOG_DEBUG, "stream %s: read from %s: %s", s->idtext, s->target,
+		           strerror(errno));
+		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+		return;
+	}
+	if (n == 0) {
+		if (t->half_close && !s->local_shut && !s->write_dead) {
+			/* the local side is done sending but may still read: tell the hub, go on
+			 * writing what it sends */
+			uint8_t buf[128];
+			int m = nx_hub_encode_shutdown_write(buf, sizeof buf, &s->id);
+			if (m > 0)
+				tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)m, NULL, 0);
+			s->local_eof = true;
+			tunnel_flush(t);
+			return;
+		}
+		stream_close(s, NX_HUB_REASON_NORMAL);
+		tunnel_flush(t);
+		return;
+	}
+	uint8_t hdr[NX_HUB_DATA_HEADER];
+	nx_hub_data_header(hdr, &s->id);
+	tunnel_send_frame(t, NX_WS_OP_BINARY, hdr, sizeof hdr, t->readbuf, (size_t)n);
+	if (s->limited)
+		s->credits--;
+	tunnel_flush(t);
+}
+
+static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct stream *s = arg;
+	struct tunnel *t = s->t;
+	char err[NX_ERRLEN];
+	if (s->connecting) {
+		if (nx_connect_result(fd, err, sizeof err) < 0) {
+			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
+			           s->hostname[0] ? s->hostname : "stream", s->target, err);
+			stream_close(s, NX_HUB_REASON_DIAL_FAILED);
+			tunnel_flush(t);
+			return;
+		}
+		s->connecting = false;
+		nx_timer_stop(t->loop, &s->dial_timer);
+		if (s->hub_closed && nx_chunkq_empty(&s->out)) {
+			stream_close(s, NULL);
+			return;
+		}
+		events |= NX_EV_WRITE; /* flushes, and passes on an early shutdown_write */
+	}
+	if ((events & NX_EV_WRITE) && stream_write_out(s) < 0)
+		return;
+	if ((events & NX_EV_READ) && !s->hub_closed && !s->local_eof &&
+	    (!s->limited || s->credits > 0)) {
+		size_t before = t->n_streams;
+		stream_read(s);
+		if (t->n_streams != before)
+			return; /* it closed */
+	}
+	stream_update(s);
+}
+
+static void on_dial_timeout(struct nx_loop *loop, void *arg)
+{
+	struct stream *s = arg;
+	tunnel_say(s->t, NX_LOG_WARN, "%s: cannot reach %s: connect timed out",
+	           s->hostname[0] ? s->hostname : "stream", s->target);
+	stream_close(s, NX_HUB_REASON_DIAL_FAILED);
+}
+
+/* ---- exec ------------------------------------------------------------------------------ */
+
+static int spawn_exec(struct tunnel *t, struct stream *s, const struct nx_hub_control *c)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	char ip[256] = "", port[8] = "", cport[8];
+	uint16_t p = 0;
+	if (nx_split_hostport(c->client_ip, ip, sizeof ip, &p, NULL, 0) == 0)
+		snprintf(port, sizeof port, "%u", p);
+	snprintf(cport, sizeof cport, "%u", c->conn_port);
+	/* the stream on stdin/stdout and ucspi-tcp's environment */
+	char e_ip[300], e_port[32], e_lport[32], e_host[300], e_id[64];
+	snprintf(e_ip, sizeof e_ip, "TCPREMOTEIP=%s", ip);
+	snprintf(e_port, sizeof e_port, "TCPREMOTEPORT=%s", port);
+	snprintf(e_lport, sizeof e_lport, "TCPLOCALPORT=%s", cport);
+	snprintf(e_host, sizeof e_host, "NEXUS_HOSTNAME=%s", c->hostname);
+	snprintf(e_id, sizeof e_id, "NEXUS_CLIENT_ID=%s", s->idtext);
+	char *env[] = {"PROTO=TCP", e_ip, e_port, e_lport, e_host, e_id,
+	               c->is_tls ? "NEXUS_IS_TLS=1" : "NEXUS_IS_TLS=0", NULL};
+	pid_t pid = nx_spawn_sh(t->cfg->exec_cmd, sv[1], sv[1], env, NULL, 0);
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	nx_set_nonblock(sv[0], 1);
+	s->fd = sv[0];
+	s->pid = pid;
+	return 0;
+}
+
+/* ---- hub events ------------------------------------------------------------------------ */
+
+static void send_disconnect_for(struct tunnel *t, const struct nx_uuid *id, const char *reason)
+{
+	uint8_t buf[256];
+	int n = nx_hub_encode_disconnect(buf, sizeof buf, id, reason);
+	if (n > 0)
+		tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
+	tunnel_flush(t);
+}
+
+static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
+{
+	char err[NX_ERRLEN], host[160];
+	nx_sanitize(host, sizeof host, c->hostname, strlen(c->hostname));
+	if (stream_find(t, &c->client_id))
+		return; /* a repeated connect: the stream exists */
+	if (strcmp(c->transport, "udp") == 0) {
+		tunnel_say(t, NX_LOG_WARN, "%s: UDP streams are not supported", host);
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
+		return;
+	}
+	size_t max = t->cfg->max_streams ? t->cfg->max_streams : 1024;
+	if (t->n_streams >= max) {
+		/* fds (and with --exec, processes) are finite: refuse rather than fail later */
+		tunnel_say(t, NX_LOG_WARN, "%s: %zu streams open, refusing another", host, t->n_streams);
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
+		return;
+	}
+	const char *target = tunnel_target_for(t, c->hostname, (uint16_t)c->conn_port);
+	if (!target) {
+		tunnel_say(t, NX_LOG_WARN, "%s (port %u): no target configured", host, c->conn_port);
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
+		return;
+	}
+	struct stream *s = calloc(1, sizeof *s);
+	if (!s) {
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
+		return;
+	}
+	s->t = t;
+	s->id = c->client_id;
+	nx_uuid_format(&s->id, s->idtext);
+	s->fd = -1;
+	s->conn_port = (uint16_t)c->conn_port;
+	snprintf(s->hostname, sizeof s->hostname, "%s", host);
+	snprintf(s->target, sizeof s->target, "%s", target);
+	if (c->credits > 0) {
+		s->limited = true;
+		s->credits = c->credits > NX_HUB_CREDIT_CLAMP ? NX_HUB_CREDIT_CLAMP : c->credits;
+	}
+	if (t->cfg->exec_cmd) {
+		if (spawn_exec(t, s, c) < 0) {
+			tunnel_say(t, NX_LOG_WARN, "%s: cannot start %s: %s", host, target, strerror(errno));
+			free(s);
+			send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
+			return;
+		}
+	} else {
+		s->fd = nx_dial_tcp(dial_target(t, target), err, sizeof err);
+		if (s->fd < 0) {
+			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
+			free(s);
+			send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
+			return;
+		}
+		s->connecting = true;
+	}
+	unsigned b = bucket_of(&s->id);
+	s->next = t->streams[b];
+	t->streams[b] = s;
+	t->n_streams++;
+	if (nx_loop_add(t->loop, s->fd, s->connecting ? NX_EV_WRITE : NX_EV_READ, on_stream_io, s) <
+	    0) {
+		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+		tunnel_flush(t);
+		return;
+	}
+	s->registered = true;
+	if (s->connecting)
+		nx_timer_start(t->loop, &s->dial_timer, STREAM_DIAL_TIMEOUT_MS, on_dial_timeout, s);
+	char client[80];
+	nx_sanitize(client, sizeof client, c->client_ip, strlen(c->client_ip));
+	tunnel_say(t, NX_LOG_DEBUG, "stream %s: %s from %s → %s", s->idtext, host, client, target);
+	/* the hub may send without limit until our first grant: grant the window at once */
+	uint8_t buf[256];
+	int n = nx_hub_encode_resume(buf, sizeof buf, &s->id, NX_HUB_CREDIT_WINDOW);
+	if (n > 0)
+		tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
+	tunnel_flush(t);
+	stream_update(s);
+}
+
+void stream_on_control(struct tunnel *t, const struct nx_hub_control *c)
+{
+	if (!c->has_client_id)
+		return;
+	struct stream *s;
+	switch (c->event) {
+	case NX_HUB_EV_CONNECT:
+		on_connect(t, c);
+		break;
+	case NX_HUB_EV_DISCONNECT:
+		if (!(s = stream_find(t, &c->client_id)))
+			return; /* already gone: nothing to answer */
+		s->hub_closed = true;
+		if (!s->connecting && nx_chunkq_empty(&s->out))
+			stream_close(s, NULL);
+		else
+			stream_update(s);
+		break;
+	case NX_HUB_EV_RESUME_STREAM:
+		if (!(s = stream_find(t, &c->client_id)))
+			return;
+		if (s->limited)
+			nx_hub_credit_add(&s->credits, c->credits);
+		stream_update(s);
+		break;
+	case NX_HUB_EV_UNKNOWN:
+		if (t->half_close && strcmp(c->event_name, NX_HUB_EVENT_SHUTDOWN_WRITE) == 0 &&
+		    (s = stream_find(t, &c->client_id))) {
+			s->peer_shut = true;
+			if (stream_maybe_shut(s) == 0)
+				stream_update(s);
+		}
+		break;
+	default:
+		break; /* pong_client, outbound_result: nothing to do */
+	}
+}
+
+void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n)
+{
+	struct stream *s = stream_find(t, id);
+	if (!s) {
+		/* data for a stream we do not know: tell the hub once per message (§3) */
+		send_disconnect_for(t, id, NX_HUB_REASON_UNKNOWN);
+		return;
+	}
+	if (s->hub_closed)
+		return;
+	if (n == 0 || s->write_dead) {
+		s->unacked++; /* an empty frame is written at once; nobody reads a dead side */
+		grant_credits(s);
+		return;
+	}
+	if (s->out.count >= STREAM_QUEUE_MAX_FRAMES) {
+		tunnel_say(t, NX_LOG_WARN, "stream %s: hub sent beyond its credits, dropping the stream",
+		           s->idtext);
+		stream_close(s, NX_HUB_REASON_BUFFER_FULL);
+		tunnel_flush(t);
+		return;
+	}
+	size_t off = 0;
+	if (!s->connecting && nx_chunkq_empty(&s->out)) {
+		/* the common case: the local side keeps up, no copy */
+		for (;;) {
+			ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+				if (write_failed(s) == 0) {
+					s->unacked++;
+					grant_credits(s);
+					stream_update(s);
+				}
+				tunnel_flush(t);
+				return;
+			}
+			off = w > 0 ? (size_t)w : 0;
+			break;
+		}
+		if (off == n) {
+			s->unacked++;
+			grant_credits(s);
+			return;
+		}
+	}
+	if (nx_chunkq_push_copy(&s->out, p + off, n - off) < 0) {
+		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
+		tunnel_flush(t);
+		return;
+	}
+	stream_update(s);
+}
+
+void streams_resume_reading(struct tunnel *t)
+{
+	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
+		for (struct stream *s = t->streams[b]; s; s = s->next)
+			stream_update(s);
+}
+
+void streams_shutdown(struct tunnel *t)
+{
+	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
+		while (t->streams[b])
+			stream_close(t->streams[b], NX_HUB_REASON_SHUTDOWN);
+}
+
+void streams_close_all(struct tunnel *t)
+{
+	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
+		while (t->streams[b])
+			stream_close(t->streams[b], NULL);
+}
+
+void streams_child_exited(struct tunnel *t, pid_t pid)
+{
+	/* the stream itself ends when its socket does */
+	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
+		for (struct stream *s = t->streams[b]; s; s = s->next)
+			if (s->pid == pid)
+				s->pid = 0;
+	tunnel_say(t, NX_LOG_DEBUG, "exec child %d exited", (int)pid);
+}
