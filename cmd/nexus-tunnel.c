@@ -22,6 +22,7 @@ static const char usage_text[] =
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
     "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
+    "                    [--retry]\n"
     "                    [-v | -q]\n"
     "                    [--config FILE]\n"
     "       nexus-tunnel --help | --version\n"
@@ -30,7 +31,8 @@ static const char usage_text[] =
     "secret, RSA or EC private key; or the first line of --token-cmd's output), and serves\n"
     "each stream the hub opens: to the --map entry for its hostname (exact, then *.wildcard)\n"
     "or relay port, else to --to; or to a --exec command spawned per stream with the stream\n"
-    "on stdin/stdout. Reconnects with backoff until SIGTERM.\n"
+    "on stdin/stdout. Reconnects with backoff until SIGTERM; a refusal retrying cannot fix\n"
+    "(wrong secret, certificate, path) before the first session served ends it with exit 1.\n"
     "\n"
     "  --hub URL            the hub's backend endpoint (wss:// only)\n"
     "  --secret-file FILE   key to sign tokens with (never on the command line itself)\n"
@@ -47,6 +49,7 @@ static const char usage_text[] =
     "  --ping DURATION      WebSocket ping interval (default 5s)\n"
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
     "  --max-streams N      streams open at once, more are refused (default 1024)\n"
+    "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  -v, --verbose        one line per stream; -q, --quiet: warnings and errors only\n";
 
 /* The vector nx_opts_expand() builds lives as long as the program (optarg points into
@@ -72,7 +75,7 @@ int main(int argc, char **argv)
 	    {"cafile", required_argument, 0, 'c'},      {"servername", required_argument, 0, 'S'},
 	    {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
 	    {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
-	    {"max-streams", required_argument, 0, 'M'},
+	    {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
 	    {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
 	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
@@ -142,6 +145,7 @@ int main(int argc, char **argv)
 				return usage_error("--max-streams: %s", err);
 			cfg.max_streams = (size_t)v;
 			break;
+		case 'R': cfg.retry = true; break;
 		case 'v': level = NX_LOG_DEBUG; break;
 		case 'q': level = NX_LOG_WARN; break;
 		case 'C': break;

@@ -6,10 +6,10 @@ load lib/tunnel-client
 
 suite_setup() { make_pki; }
 
-@test "a wrong secret: the hub's 1008 reason is shown and the tunnel keeps retrying" {
+@test "a wrong secret with --retry: the hub's 1008 reason is shown and the tunnel keeps retrying" {
   start_fake_hub
   printf 'wrong-secret-for-reject-test\n' > "$T/wrong"; chmod 600 "$T/wrong"
-  start_tunnel --secret-file "$T/wrong" --hostname app.test --to 127.0.0.1:9
+  start_tunnel --secret-file "$T/wrong" --hostname app.test --to 127.0.0.1:9 --retry
   wait_log "$T/tunnel.log" 'hub refused authentication \(1008: stage0 token validation failed: token signature is invalid\)'
   wait_log "$T/tunnel.log" 'reconnecting in'
   # it tries again by itself, and is still running

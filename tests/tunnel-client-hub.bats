@@ -54,12 +54,13 @@ suite_setup() {
   assert_output "host=app.test proto=TCP"
 }
 
-@test "a token the hub refuses: its 1008 reason is in the tunnel's log, no route appears" {
+@test "a token the hub refuses (--retry): its 1008 reason is in the tunnel's log, no route appears" {
   start_hub
   start_relay
   printf 'not-the-hub-secret-but-long-enough-for-hs256\n' > "$T/wrong"; chmod 600 "$T/wrong"
   bg tunnel nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --servername localhost \
-    --cafile "$T/hub.crt" --secret-file "$T/wrong" --hostname app.test --to "127.0.0.1:$PLAIN_PORT"
+    --cafile "$T/hub.crt" --secret-file "$T/wrong" --hostname app.test --to "127.0.0.1:$PLAIN_PORT" \
+    --retry
   wait_log "$T/tunnel.log" 'hub refused authentication \(1008'
   wait_log "$T/tunnel.log" 'reconnecting in'
   run grep -c 'backend registered' "$T/hub.log"

@@ -18,8 +18,9 @@
 
 #define DEFAULT_BACKOFF_MIN_MS 1000
 #define DEFAULT_BACKOFF_MAX_MS 30000
-/* A session that served this long resets the backoff: the next failure is a new story. */
-#define BACKOFF_RESET_AFTER_MS 10000
+/* A session that served this long resets the backoff and is followed by a reconnect at
+ * once: the next failure is a new story. */
+#define BACKOFF_RESET_AFTER_MS 5000
 
 static const char *const CLIENT_ALPN[] = {"http/1.1", NULL};
 
@@ -116,6 +117,14 @@ static void on_reconnect(struct nx_loop *loop, void *arg) { session_start(arg); 
 
 static void schedule_reconnect(struct tunnel *t)
 {
+	if (t->backoff_ms == 0 && t->ever_served) {
+		/* the session that just ended had served a while: no reason to wait */
+		tunnel_say(t, NX_LOG_INFO, "reconnecting now");
+		nx_notify_status("not connected, reconnecting");
+		nx_timer_start(t->loop, &t->reconnect, 0, on_reconnect, t);
+		t->backoff_ms = 1; /* the next failure before serving waits the minimum */
+		return;
+	}
 	uint64_t min = t->cfg->backoff_min_ms ? t->cfg->backoff_min_ms : DEFAULT_BACKOFF_MIN_MS;
 	uint64_t max = t->cfg->backoff_max_ms ? t->cfg->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
 	if (t->backoff_ms < min)
@@ -164,6 +173,23 @@ static void session_end(struct tunnel *t)
 }
 
 static void on_end_timer(struct nx_loop *loop, void *arg) { session_end(arg); }
+
+void tunnel_refused(struct tunnel *t, const char *why, const char *hint)
+{
+	if (t->failing || t->state == T_IDLE)
+		return;
+	if (t->ever_served || t->cfg->retry || t->stopping) {
+		char line[sizeof t->fatal];
+		snprintf(line, sizeof line, "%s: %s", why, hint);
+		tunnel_fail(t, line);
+		return;
+	}
+	/* never served: this tunnel's configuration is wrong, retrying forever hides it */
+	snprintf(t->fatal, sizeof t->fatal, "%s: %s (--retry keeps trying)", why, hint);
+	t->exit_code = 1;
+	t->stopping = true;
+	tunnel_fail(t, NULL);
+}
 
 void tunnel_fail(struct tunnel *t, const char *why)
 {
@@ -260,6 +286,7 @@ static void confirm_serving(struct tunnel *t)
 	if (!t->confirm_pending || t->state != T_SERVING)
 		return;
 	t->confirm_pending = false;
+	t->ever_served = true;
 	say_serving(t);
 }
 
@@ -356,7 +383,10 @@ static void on_close_frame(struct tunnel *t, uint16_t code, const char *reason)
 		snprintf(why, sizeof why, "hub refused authentication (%u%s%s)", code, *r ? ": " : "", r);
 	else
 		snprintf(why, sizeof why, "hub closed the session (%u%s%s)", code, *r ? ": " : "", r);
-	tunnel_fail(t, why);
+	if (nx_tunnel_refusal_permanent(code, r))
+		tunnel_refused(t, why, nx_tunnel_hint_refusal(r));
+	else
+		tunnel_fail(t, why);
 }
 
 static void feed_ws(struct tunnel *t, const uint8_t *p, size_t n)
@@ -407,14 +437,17 @@ static void on_upgrade_bytes(struct tunnel *t, const uint8_t *p, size_t n)
 	memcpy(t->head + t->head_len, p, take);
 	t->head_len += take;
 	size_t hl;
-	int status;
+	int status = 0;
 	char err[NX_ERRLEN];
 	int r = nx_ws_client_parse_response(t->head, t->head_len, t->ws_key, &hl, &status, err,
 	                                    sizeof err);
 	if (r == NX_WS_NEED)
 		return;
 	if (r == NX_WS_INVALID) {
-		tunnel_fail(t, err);
+		if (nx_tunnel_http_permanent(status))
+			tunnel_refused(t, err, nx_tunnel_hint_http(status));
+		else
+			tunnel_fail(t, err);
 		return;
 	}
 	t->state = T_AUTH0;
@@ -506,7 +539,11 @@ static void on_hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			char why[NX_ERRLEN + 400];
 			snprintf(why, sizeof why, "TLS with %s failed: %s", t->url.dial,
 			         nx_tls_error(t->tls));
-			tunnel_fail(t, why);
+			int e = nx_tls_last_br_error(t->tls);
+			if (nx_tunnel_cert_permanent(e))
+				tunnel_refused(t, why, nx_tunnel_hint_cert(e));
+			else
+				tunnel_fail(t, why);
 			return;
 		}
 		send_upgrade(t);
@@ -599,6 +636,10 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 		goto out;
 	}
 	rc = 0;
+	if (t->exit_code) {
+		nx_err(err, errlen, "%s", t->fatal);
+		rc = -1;
+	}
 out:
 	if (t->state != T_IDLE && t->loop) {
 		t->stopping = true;

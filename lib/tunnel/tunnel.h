@@ -12,6 +12,7 @@
  * The library never prints: everything worth saying goes through cfg->log, one line each. */
 #ifndef NEXUS_TUNNEL_H
 #define NEXUS_TUNNEL_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,15 +58,27 @@ struct nx_tunnel_cfg {
 	const char *to;
 	const char *exec_cmd;
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
+	bool retry;               /* a refusal before the first session served: retry anyway */
 	/* timing (0 = protocol defaults) */
 	uint64_t ping_ms, idle_ms, backoff_min_ms, backoff_max_ms, token_ttl_ms;
 	nx_log_sink_fn log;   /* one line per event as msg, kv NULL (log.h); NULL: nowhere */
 	void *log_arg;
 };
 
-/* Run until SIGTERM/SIGINT (returns 0). Returns -1 with err only for setup failures that
- * retrying cannot fix (bad URL, unreadable key or CA file); hub failures are logged and
- * retried with backoff. */
+/* Run until SIGTERM/SIGINT (returns 0). Returns -1 with err for what retrying cannot fix:
+ * setup failures (bad URL, unreadable key or CA file) and, unless cfg->retry, a permanent
+ * refusal before the first session served (err then says what to change). Other hub
+ * failures are logged and retried with backoff; a session that served for a while is
+ * followed by a reconnect at once. */
 int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen);
+
+/* tunnel_hint.c: which refusals retrying cannot fix, and what to change instead (one
+ * phrase each, never NULL). */
+bool nx_tunnel_refusal_permanent(uint16_t close_code, const char *reason);
+const char *nx_tunnel_hint_refusal(const char *reason);
+bool nx_tunnel_http_permanent(int status);
+const char *nx_tunnel_hint_http(int status);
+bool nx_tunnel_cert_permanent(int br_err);
+const char *nx_tunnel_hint_cert(int br_err);
 
 #endif

@@ -109,7 +109,9 @@ struct tunnel {
 	uint64_t backoff_ms;
 	uint64_t serving_since;
 	bool stopping;
-	int exit_code;
+	bool ever_served;     /* the hub accepted us once: from now on, always reconnect */
+	int exit_code;        /* 1: a refusal retrying cannot fix (fatal says what to change) */
+	char fatal[768];
 	char nonce[NX_HUB_NONCE_MAX + 1];
 	struct token_job job;
 	struct stream *streams[STREAM_BUCKETS];
@@ -126,6 +128,9 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
                       const void *b, size_t blen);
 void tunnel_flush(struct tunnel *t);
 void tunnel_fail(struct tunnel *t, const char *why);
+/* A refusal retrying cannot fix: before the first session served (and without --retry)
+ * the tunnel ends with `why: hint`; otherwise logged like tunnel_fail and retried. */
+void tunnel_refused(struct tunnel *t, const char *why, const char *hint);
 
 /* tunnel_stream.c */
 /* Where a stream for hostname / relay port goes: "host:port", "`cmd`" for exec, or NULL. */
