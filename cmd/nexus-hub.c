@@ -19,7 +19,7 @@ static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
     "                 (--secret-file FILE | --verify-key FILE.pub) --relay-socket PATH\n"
     "                 [--allow-tcp-port N]... [--idle-timeout D] [--leeway D]\n"
-    "                 [--deny-list FILE]\n"
+    "                 [--deny-list FILE] [--exclusive-hostnames]\n"
     "                 [--auth-timeout D] [--ping-interval D] [--backend-timeout D]\n"
     "                 [-v|--verbose] [--config FILE]\n"
     "       nexus-hub --help | --version\n"
@@ -27,7 +27,8 @@ static const char usage_text[] =
     "secret (HS256/384/512) or the key matching FILE.pub (RS256/ES256). nexus-relay hands\n"
     "clients over PATH. With socket activation (LISTEN_FDS) the first passed socket is the\n"
     "backend listener and --listen may be left out. Every option can also be set as\n"
-    "NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
+    "NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n"
+    "  --exclusive-hostnames  refuse a backend (1008) whose sub differs from a hostname's holder\n";
 
 
 static int usage_error(const char *fmt, const char *arg)
@@ -77,6 +78,7 @@ static const struct option lo[] = {
     {"idle-timeout", required_argument, 0, 'i'},
     {"leeway", required_argument, 0, 'L'},
     {"deny-list", required_argument, 0, 'D'},
+    {"exclusive-hostnames", no_argument, 0, 'X'},
     {"auth-timeout", required_argument, 0, 'A'},
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
@@ -120,6 +122,7 @@ static int run(int argc, char **argv)
 		case 'D':
 			cfg.deny_list = optarg;
 			break;
+		case 'X': cfg.exclusive_hostnames = 1; break;
 		case 'A':
 			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) < 0)
 				return 2;

@@ -81,6 +81,46 @@ void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, 
 
 /* ---- routes ---------------------------------------------------------------------------- */
 
+static int claims_hostname(const struct hub_session *s, const char *name)
+{
+	for (size_t i = 0; i < s->claims.n_hostnames; i++)
+		if (strcmp(s->claims.hostnames[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Two backends with different names for one hostname share its clients: right for a fleet
+ * of replicas, wrong when one is somebody's forgotten tunnel. Say so, naming both; with
+ * --exclusive-hostnames the newcomer is refused instead. */
+int hub_check_hostnames(struct nx_hub *hub, struct hub_session *s, char *why, size_t whylen)
+{
+	char b1[160], b2[160], h[300];
+	for (size_t i = 0; i < s->claims.n_hostnames; i++) {
+		const char *name = s->claims.hostnames[i];
+		for (struct hub_session *o = hub->sessions; o; o = o->next) {
+			if (o == s || o->dead || o->state != SESS_LIVE || !claims_hostname(o, name) ||
+			    strcmp(o->claims.sub, s->claims.sub) == 0)
+				continue;
+			nx_log_q(b1, sizeof b1, s->claims.sub[0] ? s->claims.sub : "-");
+			nx_log_q(b2, sizeof b2, o->claims.sub[0] ? o->claims.sub : "-");
+			nx_log_q(h, sizeof h, name);
+			if (hub->cfg.exclusive_hostnames) {
+				hub_log(hub, NX_LOG_WARN, "hostname held by another backend",
+				        "session=%llu hostname=%s backend=%s held_by=%s held_session=%llu",
+				        (unsigned long long)s->id, h, b1, b2, (unsigned long long)o->id);
+				/* the reason goes to the newcomer: the hostname, not who holds it */
+				snprintf(why, whylen, "hostname %.80s is held by another backend", name);
+				return -1;
+			}
+			hub_log(hub, NX_LOG_WARN, "hostname shared by different backends",
+			        "session=%llu hostname=%s backend=%s other=%s other_session=%llu",
+			        (unsigned long long)s->id, h, b1, b2, (unsigned long long)o->id);
+			break; /* one line per hostname is enough */
+		}
+	}
+	return 0;
+}
+
 void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 {
 	char key[NX_ROUTE_KEY_MAX], list[768] = "";

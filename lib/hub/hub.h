@@ -35,6 +35,7 @@ struct nx_hub_config {
 	uint64_t idle_timeout_ms;  /* a stream with no bytes either way this long is closed */
 	int64_t leeway_s;          /* clock skew allowed on token times */
 	const char *deny_list;     /* jti deny-list (denylist.h) checked on every token; NULL */
+	int exclusive_hostnames;   /* refuse a backend whose sub differs from a hostname's holder */
 	uint64_t auth_timeout_ms;  /* per auth stage (default NX_HUB_AUTH_TIMEOUT_MS) */
 	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
 	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */

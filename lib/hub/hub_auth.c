@@ -141,6 +141,11 @@ static void schedule_reauth(struct hub_session *s)
 static void go_live(struct hub_session *s)
 {
 	struct nx_hub *hub = s->hub;
+	char why[NX_ERRLEN];
+	if (hub_check_hostnames(hub, s, why, sizeof why) < 0) {
+		hub_session_fail(s, NX_WS_CLOSE_POLICY, why);
+		return;
+	}
 	s->state = SESS_LIVE;
 	if (s->pending) {
 		s->pending = 0;

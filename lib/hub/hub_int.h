@@ -156,6 +156,9 @@ struct nx_hub {
 /* hub.c */
 void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Before registering s: -1 with why when --exclusive-hostnames refuses it (a hostname is
+ * served by a backend with another sub); otherwise 0, with a warning per shared hostname. */
+int hub_check_hostnames(struct nx_hub *hub, struct hub_session *s, char *why, size_t whylen);
 void hub_register_routes(struct nx_hub *hub, struct hub_session *s);
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s);
 /* Free the dead soon (from a zero-delay timer). */
