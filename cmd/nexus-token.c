@@ -29,15 +29,16 @@ static const char usage_text[] =
     "       nexus-token issue -k KEY [-a ALG] [--sub S] [--iss S] [--aud S]... [--ttl D]\n"
     "                   [--nbf D] [--jti auto|none|ID] [--hostname H]... [--tcp-port N]...\n"
     "                   [--udp-route PORT[:IDLE]]... [--weight N] [--scope S]...\n"
-    "                   [--claim NAME=JSON]... [--claims FILE|-] [--kid ID] [--backend]\n"
+    "                   [--claim NAME=JSON]... [--claims FILE|-] [--kid ID] [--backend] [-q]\n"
     "       nexus-token verify -k KEY [--iss S] [--aud S] [--leeway D] [--max-age D]\n"
-    "                   [--require CLAIM]... [--deny-list FILE] [TOKEN|-]\n"
+    "                   [--require CLAIM]... [--deny-list FILE] [-q] [TOKEN|-]\n"
     "       nexus-token inspect [--json|--human] [TOKEN|-]\n"
     "       nexus-token revoke --deny-list FILE [--note TEXT] (TOKEN|-|--jti ID)\n"
     "       nexus-token --help | --version\n"
     "Common options: --config FILE (one 'name value' per line), -h/--help.\n"
     "Tokens are read from stdin when TOKEN is '-' or missing; verify checks one token per\n"
-    "line when given several. Secrets are only ever read from files.\n";
+    "line when given several. Secrets are only ever read from files.\n"
+    "  -q, --quiet   no warnings on stderr, only fatal errors (always so with --backend)\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -46,6 +47,10 @@ static int usage_error(const char *fmt, const char *arg)
 	nx_say("%s (see nexus-token --help)", msg);
 	return 2;
 }
+
+/* -q, and issue --backend: a token command's stderr may be read together with its stdout
+ * (the Nexus Proxy client does), so only a fatal error may go there. */
+static int quiet;
 
 /* Load a key and warn when a secret is readable by others (the file is still used: refusing
  * would break deployments mid-flight, the warning tells the operator to fix it). */
@@ -57,7 +62,7 @@ static struct nx_key *load_key(const char *path)
 		nx_say("%s", err);
 		return NULL;
 	}
-	if (nx_key_is_secret(k) && nx_file_is_loose(path))
+	if (!quiet && nx_key_is_secret(k) && nx_file_is_loose(path))
 		nx_say("warning: %s is readable by group or others (chmod 600 %s)", path, path);
 	return k;
 }
@@ -318,13 +323,14 @@ static int cmd_issue(int argc, char **argv)
 	    {"scope", required_argument, 0, 'S'},    {"claim", required_argument, 0, 'c'},
 	    {"claims", required_argument, 0, 'F'},   {"kid", required_argument, 0, 'K'},
 	    {"backend", no_argument, 0, 'B'},        {"config", required_argument, 0, 'C'},
-	    {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+	    {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0}};
 	struct issue_opts o = {.routes = json_object()};
 	char err[NX_ERRLEN];
 	int c, rc = 2;
 	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
-	while ((c = getopt_long(argc, argv, "k:a:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:a:qh", lo, NULL)) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 'k': o.key = optarg; break;
@@ -373,7 +379,8 @@ static int cmd_issue(int argc, char **argv)
 		}
 		case 'F': o.claims_file = optarg; break;
 		case 'K': o.kid = optarg; break;
-		case 'B': o.backend = 1; break;
+		case 'B': o.backend = quiet = 1; break;
+		case 'q': quiet = 1; break;
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); json_decref(o.routes); return 0;
 		default: bad = usage_error("bad option", NULL);
@@ -417,7 +424,7 @@ static int cmd_issue(int argc, char **argv)
 	if (alg == NX_ALG_NONE)
 		alg = nx_key_default_alg(k);
 	unsigned need = alg == NX_ALG_HS512 ? 512 : alg == NX_ALG_HS384 ? 384 : 256;
-	if (nx_key_type(k) == NX_KEY_HMAC && nx_key_bits(k) < need)
+	if (!quiet && nx_key_type(k) == NX_KEY_HMAC && nx_key_bits(k) < need)
 		nx_say("warning: %s is shorter than %u bytes, the minimum for %s (RFC 7518 3.2)",
 		       o.key, need / 8, nx_alg_name(alg));
 	json_t *claims = build_claims(&o);
@@ -522,7 +529,8 @@ static int cmd_verify(int argc, char **argv)
 	    {"aud", required_argument, 0, 'A'},       {"leeway", required_argument, 0, 'l'},
 	    {"max-age", required_argument, 0, 'M'},   {"require", required_argument, 0, 'r'},
 	    {"deny-list", required_argument, 0, 'd'}, {"config", required_argument, 0, 'C'},
-	    {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+	    {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0}};
 	struct nx_claims_policy p = {0};
 	const char *keyfile = NULL, *req[MAX_LIST + 1] = {0};
 	int nreq = 0, c;
@@ -530,9 +538,10 @@ static int cmd_verify(int argc, char **argv)
 	char err[NX_ERRLEN];
 	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
 		return usage_error("%s", err);
-	while ((c = getopt_long(argc, argv, "k:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'k': keyfile = optarg; break;
+		case 'q': quiet = 1; break;
 		case 'i': p.iss = optarg; break;
 		case 'A': p.aud = optarg; break;
 		case 'l':

@@ -31,6 +31,7 @@ complete -c nexus-token -n "__fish_seen_subcommand_from issue" -l claim -x -d 'N
 complete -c nexus-token -n "__fish_seen_subcommand_from issue" -l claims -r -F -d 'JSON claims file'
 complete -c nexus-token -n "__fish_seen_subcommand_from issue" -l kid -x -d 'key id header'
 complete -c nexus-token -n "__fish_seen_subcommand_from issue" -l backend -d 'Nexus Proxy backend token'
+complete -c nexus-token -n "__fish_seen_subcommand_from issue verify" -s q -l quiet -d 'no warnings'
 complete -c nexus-token -n "__fish_seen_subcommand_from verify" -l leeway -x -d 'clock skew'
 complete -c nexus-token -n "__fish_seen_subcommand_from verify" -l max-age -x -d 'maximum token age'
 complete -c nexus-token -n "__fish_seen_subcommand_from verify" -l require -x -d 'required claim'
