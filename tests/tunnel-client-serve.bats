@@ -117,7 +117,7 @@ EOF
     --map "app.test=127.0.0.1:$SERVICE_PORT" --map "*.wild.test=127.0.0.1:$HTTP_PORT" \
     --to "127.0.0.1:$HTTP_PORT"
   wait_serving
-  wait_log "$T/tunnel.log" "serving app.test → 127.0.0.1:$SERVICE_PORT, \\*.wild.test → 127.0.0.1:$HTTP_PORT"
+  wait_log "$T/tunnel.log" "serving app.test, \\*.wild.test via $HUB_URL: app.test → 127.0.0.1:$SERVICE_PORT, \\*.wild.test → 127.0.0.1:$HTTP_PORT, otherwise → 127.0.0.1:$HTTP_PORT"
   run "$PY" - "$RELAY_PORT" <<'EOF'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))

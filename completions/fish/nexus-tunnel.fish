@@ -6,7 +6,7 @@ complete -c nexus-tunnel -l token-cmd -x -a '(__fish_complete_command)' -d 'comm
 complete -c nexus-tunnel -l hostname -x -a '(__fish_print_hostnames)' -d 'route to claim'
 complete -c nexus-tunnel -l tcp-port -x -d 'relay port to claim'
 complete -c nexus-tunnel -l to -x -d 'default target HOST:PORT'
-complete -c nexus-tunnel -l map -x -d 'KEY=HOST:PORT target for a hostname or port'
+complete -c nexus-tunnel -l map -x -d 'KEY=HOST:PORT target for a hostname, port or hostname:port'
 complete -c nexus-tunnel -l exec -x -a '(__fish_complete_command)' -d 'command per stream'
 complete -c nexus-tunnel -l cafile -r -F -d 'CA bundle for the hub'
 complete -c nexus-tunnel -l servername -x -d 'name the hub certificate must carry'

@@ -264,21 +264,10 @@ static void session_start(struct tunnel *t)
 static void say_serving(struct tunnel *t)
 {
 	char line[900];
-	size_t o = 0;
-	const struct nx_tunnel_cfg *c = t->cfg;
-	for (size_t i = 0; i < c->n_hostnames && o < sizeof line - 80; i++) {
-		const char *to = tunnel_target_for(t, c->hostnames[i], 0);
-		o += (size_t)snprintf(line + o, sizeof line - o, "%s%s → %s", i ? ", " : "",
-		                      c->hostnames[i], to ? to : "(no target)");
-	}
-	for (size_t i = 0; i < c->n_tcp_ports && o < sizeof line - 80; i++) {
-		const char *to = tunnel_target_for(t, NULL, c->tcp_ports[i]);
-		o += (size_t)snprintf(line + o, sizeof line - o, "%sport %u → %s",
-		                      o ? ", " : "", c->tcp_ports[i], to ? to : "(no target)");
-	}
-	tunnel_say(t, NX_LOG_INFO, "serving %s via %s", line, c->hub_url);
+	nx_tunnel_describe(t->cfg, line, sizeof line);
+	tunnel_say(t, NX_LOG_INFO, "serving %s", line);
 	/* systemctl status shows it (NotifyAccess=main in the unit); harmless elsewhere */
-	nx_notify_status("serving %s via %s", line, c->hub_url);
+	nx_notify_status("serving %s", line);
 }
 
 static void confirm_serving(struct tunnel *t)

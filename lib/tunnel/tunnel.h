@@ -18,6 +18,8 @@
 
 #include "core/log.h"
 
+struct nx_tunnel_cfg;
+
 struct nx_hub_url {
 	char host[300];      /* name or IP literal (no brackets) */
 	uint16_t port;       /* 443 when the URL has none */
@@ -29,15 +31,27 @@ struct nx_hub_url {
 /* Parse "wss://host[:port][/path]". Plain ws:// is refused (the hub only speaks TLS). */
 int nx_tunnel_parse_url(const char *url, struct nx_hub_url *u, char *err, size_t errlen);
 
-/* Where a stream goes: key is a hostname ("app.test"), a wildcard ("*.app.test") or a
- * relay port number ("2222"); addr is "host:port". */
+/* Where a stream goes: key is a hostname ("app.test"), a wildcard ("*.app.test"), a relay
+ * port number ("2222") or a hostname and relay port ("app.test:443"); addr is "host:port". */
 struct nx_tunnel_route {
-	char key[256];
+	char key[270];  /* as given, lower-cased (for messages) */
+	char host[256]; /* normalised hostname or wildcard; "" for any */
+	uint16_t port;  /* relay port; 0 for any */
 	char addr[300];
 };
 
 /* Parse "KEY=HOST:PORT" (a --map argument). */
 int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen);
+
+/* Where a stream for `hostname` (may be NULL or "") on relay port `port` goes, most specific
+ * first: exact hostname and port, exact hostname, wildcard and port, wildcard, port alone;
+ * else `dflt` (may be NULL). */
+const char *nx_tunnel_route_lookup(const struct nx_tunnel_route *map, size_t n,
+                                   const char *hostname, uint16_t port, const char *dflt);
+
+/* The "serving" line: what the hub accepted (the claims) and every way a stream can go
+ * ("app.test, port 2222 via URL: app.test:443 → A, port 2222 → B, otherwise → C"). */
+void nx_tunnel_describe(const struct nx_tunnel_cfg *cfg, char *out, size_t outlen);
 
 
 struct nx_tunnel_cfg {

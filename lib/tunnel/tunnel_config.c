@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hostname.h"
 #include "core/sock.h"
 #include "tunnel/tunnel.h"
 #include "core/units.h"
@@ -82,5 +83,90 @@ int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, 
 	uint16_t port;
 	if (nx_split_hostport(r->addr, host, sizeof host, &port, e, sizeof e) < 0 || port == 0)
 		return nx_err(err, errlen, "--map %s: bad address %s", spec, r->addr);
+	/* the key: PORT, HOSTNAME or HOSTNAME:PORT */
+	const char *name = r->key, *colon = strrchr(r->key, ':');
+	size_t nl = strlen(r->key);
+	long long p;
+	if (strspn(r->key, "0123456789") == nl) {
+		if (nx_parse_int(r->key, 1, 65535, &p, e, sizeof e) < 0)
+			return nx_err(err, errlen, "--map %s: bad relay port: %s", spec, e);
+		r->port = (uint16_t)p;
+		return 0;
+	}
+	if (colon) {
+		if (nx_parse_int(colon + 1, 1, 65535, &p, e, sizeof e) < 0)
+			return nx_err(err, errlen, "--map %s: bad relay port after '%s': %s", spec,
+			              "HOSTNAME:", e);
+		r->port = (uint16_t)p;
+		nl = (size_t)(colon - r->key);
+	}
+	if (nx_hostname_normalize(name, nl, r->host, sizeof r->host, NX_HOSTNAME_WILDCARD_OK, e,
+	                          sizeof e) < 0)
+		return nx_err(err, errlen, "--map %s: %s", spec, e);
 	return 0;
+}
+
+static int host_matches(const struct nx_tunnel_route *r, const char *hostname, bool wildcard)
+{
+	if (!r->host[0] || !hostname || !*hostname)
+		return 0;
+	if (nx_hostname_is_wildcard(r->host) != wildcard)
+		return 0;
+	return wildcard ? nx_hostname_match(r->host, hostname) : strcmp(r->host, hostname) == 0;
+}
+
+const char *nx_tunnel_route_lookup(const struct nx_tunnel_route *map, size_t n,
+                                   const char *hostname, uint16_t port, const char *dflt)
+{
+	/* passes, most specific first: (exact, port) (exact) (wildcard, port) (wildcard) (port) */
+	for (int pass = 0; pass < 5; pass++) {
+		bool wild = pass == 2 || pass == 3, need_port = pass == 0 || pass == 2 || pass == 4;
+		for (size_t i = 0; i < n; i++) {
+			const struct nx_tunnel_route *r = &map[i];
+			if (need_port ? (!port || r->port != port) : r->port != 0)
+				continue;
+			if (pass == 4 ? r->host[0] != 0 : !host_matches(r, hostname, wild))
+				continue;
+			return r->addr;
+		}
+	}
+	return dflt;
+}
+
+void nx_tunnel_describe(const struct nx_tunnel_cfg *c, char *out, size_t outlen)
+{
+	size_t o = 0;
+#define PUT(...)                                                                        \
+	do {                                                                                \
+		if (o < outlen)                                                                 \
+			o += (size_t)snprintf(out + o, outlen - o, __VA_ARGS__);                    \
+	} while (0)
+	if (outlen)
+		out[0] = 0;
+	if (!c->n_map) {
+		/* one target for everything: "app.test → 127.0.0.1:8080, port 2222 → …" */
+		const char *to = c->exec_cmd ? c->exec_cmd : c->to ? c->to : "(no target)";
+		for (size_t i = 0; i < c->n_hostnames; i++)
+			PUT("%s%s → %s", i ? ", " : "", c->hostnames[i], to);
+		for (size_t i = 0; i < c->n_tcp_ports; i++)
+			PUT("%sport %u → %s", i || c->n_hostnames ? ", " : "", c->tcp_ports[i], to);
+		PUT(" via %s", c->hub_url);
+		return;
+	}
+	for (size_t i = 0; i < c->n_hostnames; i++)
+		PUT("%s%s", i ? ", " : "", c->hostnames[i]);
+	for (size_t i = 0; i < c->n_tcp_ports; i++)
+		PUT("%sport %u", i || c->n_hostnames ? ", " : "", c->tcp_ports[i]);
+	PUT(" via %s: ", c->hub_url);
+	for (size_t i = 0; i < c->n_map; i++) {
+		const struct nx_tunnel_route *r = &c->map[i];
+		if (r->host[0])
+			PUT("%s%s → %s", i ? ", " : "", r->key, r->addr);
+		else
+			PUT("%sport %u → %s", i ? ", " : "", r->port, r->addr);
+	}
+	PUT(", otherwise → %s", c->to ? c->to : "refused");
+#undef PUT
+	if (o >= outlen && outlen > 4)
+		memcpy(out + outlen - 4, "...", 4);
 }

@@ -41,39 +41,12 @@ static void stream_unlink(struct tunnel *t, struct stream *s)
 
 /* ---- targets --------------------------------------------------------------------------- */
 
-static int wildcard_match(const char *pattern, const char *host)
-{
-	if (strncmp(pattern, "*.", 2) != 0)
-		return 0;
-	const char *dot = strchr(host, '.');
-	return dot && dot != host && strcmp(dot + 1, pattern + 2) == 0;
-}
-
-static int is_port_key(const char *k, uint16_t port)
-{
-	if (!*k || strspn(k, "0123456789") != strlen(k))
-		return 0;
-	return atoi(k) == port;
-}
-
 const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint16_t port)
 {
 	const struct nx_tunnel_cfg *c = t->cfg;
 	if (c->exec_cmd)
 		return c->exec_cmd;
-	if (hostname && *hostname) {
-		for (size_t i = 0; i < c->n_map; i++)
-			if (strcmp(c->map[i].key, hostname) == 0)
-				return c->map[i].addr;
-		for (size_t i = 0; i < c->n_map; i++)
-			if (wildcard_match(c->map[i].key, hostname))
-				return c->map[i].addr;
-	}
-	if (port)
-		for (size_t i = 0; i < c->n_map; i++)
-			if (is_port_key(c->map[i].key, port))
-				return c->map[i].addr;
-	return c->to;
+	return nx_tunnel_route_lookup(c->map, c->n_map, hostname, port, c->to);
 }
 
 /* getaddrinfo blocks: names are looked up when a session starts (no stream exists then),

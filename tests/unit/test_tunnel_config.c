@@ -53,6 +53,102 @@ static void map_entries(void **state)
 	assert_int_equal(nx_tunnel_parse_map("a=", &r, err, sizeof err), -1);
 	assert_int_equal(nx_tunnel_parse_map("a=nowhere", &r, err, sizeof err), -1);
 	assert_int_equal(nx_tunnel_parse_map("a=127.0.0.1:0", &r, err, sizeof err), -1);
+	/* host and relay port together */
+	assert_int_equal(nx_tunnel_parse_map("App.Test:443=127.0.0.1:8443", &r, err, sizeof err), 0);
+	assert_string_equal(r.key, "app.test:443");
+	assert_string_equal(r.host, "app.test");
+	assert_int_equal(r.port, 443);
+	assert_string_equal(r.addr, "127.0.0.1:8443");
+	assert_int_equal(nx_tunnel_parse_map("*.dev.test:80=127.0.0.1:3000", &r, err, sizeof err), 0);
+	assert_string_equal(r.host, "*.dev.test");
+	assert_int_equal(r.port, 80);
+	assert_int_equal(nx_tunnel_parse_map("2222=127.0.0.1:22", &r, err, sizeof err), 0);
+	assert_string_equal(r.host, "");
+	assert_int_equal(r.port, 2222);
+	assert_int_equal(nx_tunnel_parse_map("app.test:0=127.0.0.1:1", &r, err, sizeof err), -1);
+	assert_non_null(strstr(err, "relay port"));
+	assert_int_equal(nx_tunnel_parse_map("app.test:http=127.0.0.1:1", &r, err, sizeof err), -1);
+	assert_int_equal(nx_tunnel_parse_map("99999=127.0.0.1:1", &r, err, sizeof err), -1);
+	assert_int_equal(nx_tunnel_parse_map("*.com:80=127.0.0.1:1", &r, err, sizeof err), -1);
+	assert_int_equal(nx_tunnel_parse_map("a b:80=127.0.0.1:1", &r, err, sizeof err), -1);
+}
+
+static struct nx_tunnel_route M[8];
+static size_t nm;
+static void add(const char *spec)
+{
+	char err[NX_ERRLEN];
+	assert_int_equal(nx_tunnel_parse_map(spec, &M[nm++], err, sizeof err), 0);
+}
+
+static void map_lookup(void **state)
+{
+	nm = 0;
+	add("2222=127.0.0.1:22");
+	add("*.dev.test=127.0.0.1:7000");
+	add("app.test:443=127.0.0.1:8443");
+	add("app.test=127.0.0.1:8000");
+	add("app.test:80=127.0.0.1:8080");
+	add("*.dev.test:443=127.0.0.1:7443");
+#define L(h, p) nx_tunnel_route_lookup(M, nm, h, p, "dflt")
+	/* exact + port beats exact alone, whatever the order given */
+	assert_string_equal(L("app.test", 443), "127.0.0.1:8443");
+	assert_string_equal(L("app.test", 80), "127.0.0.1:8080");
+	assert_string_equal(L("app.test", 8080), "127.0.0.1:8000");
+	/* exact alone beats a port-only entry */
+	assert_string_equal(L("app.test", 2222), "127.0.0.1:8000");
+	/* wildcard + port, then wildcard; one label only */
+	assert_string_equal(L("a.dev.test", 443), "127.0.0.1:7443");
+	assert_string_equal(L("a.dev.test", 80), "127.0.0.1:7000");
+	assert_string_equal(L("a.b.dev.test", 80), "dflt");
+	/* no hostname (a port claim): the port entry, else the default */
+	assert_string_equal(L(NULL, 2222), "127.0.0.1:22");
+	assert_string_equal(L("", 2222), "127.0.0.1:22");
+	assert_string_equal(L("other.test", 2222), "127.0.0.1:22");
+	assert_string_equal(L("other.test", 443), "dflt");
+	assert_null(nx_tunnel_route_lookup(M, nm, "other.test", 1, NULL));
+	/* a host:port entry never answers for another port */
+	nm = 0;
+	add("app.test:443=127.0.0.1:8443");
+	assert_string_equal(L("app.test", 80), "dflt");
+	assert_string_equal(L("app.test", 0), "dflt");
+#undef L
+}
+
+static void serving_line(void **state)
+{
+	const char *hosts[] = {"app.test", "*.wild.test"};
+	uint16_t ports[] = {2222};
+	char line[900];
+	struct nx_tunnel_cfg c = {.hub_url = "wss://hub/connect", .hostnames = hosts,
+	                          .n_hostnames = 1, .to = "127.0.0.1:9000"};
+	nx_tunnel_describe(&c, line, sizeof line);
+	assert_string_equal(line, "app.test → 127.0.0.1:9000 via wss://hub/connect");
+	c.n_hostnames = 2;
+	c.tcp_ports = ports;
+	c.n_tcp_ports = 1;
+	nx_tunnel_describe(&c, line, sizeof line);
+	assert_string_equal(line, "app.test → 127.0.0.1:9000, *.wild.test → 127.0.0.1:9000, "
+	                          "port 2222 → 127.0.0.1:9000 via wss://hub/connect");
+	nm = 0;
+	add("app.test:443=127.0.0.1:8443");
+	add("App.Test:80=127.0.0.1:8080");
+	add("2222=127.0.0.1:22");
+	c.map = M;
+	c.n_map = nm;
+	nx_tunnel_describe(&c, line, sizeof line);
+	assert_string_equal(line, "app.test, *.wild.test, port 2222 via wss://hub/connect: "
+	                          "app.test:443 → 127.0.0.1:8443, app.test:80 → 127.0.0.1:8080, "
+	                          "port 2222 → 127.0.0.1:22, otherwise → 127.0.0.1:9000");
+	c.to = NULL;
+	c.n_hostnames = 1;
+	c.n_tcp_ports = 0;
+	nx_tunnel_describe(&c, line, sizeof line);
+	assert_non_null(strstr(line, "otherwise → refused"));
+	/* a line too long for the buffer ends in "..." */
+	nx_tunnel_describe(&c, line, 40);
+	assert_int_equal(strlen(line), 39);
+	assert_string_equal(line + 36, "...");
 }
 
 int main(void)
@@ -60,6 +156,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hub_urls),
 		cmocka_unit_test(map_entries),
+		cmocka_unit_test(map_lookup),
+		cmocka_unit_test(serving_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
