@@ -22,7 +22,8 @@ static const char usage[] =
     "usage: nexus-mqtt2kafka --mqtt mqtt[s]://HOST[:PORT] --kafka BROKERS\n"
     "                        --map 'FILTER=KAFKA_TOPIC[,key=EXPR]'... [options]\n"
     "  --mqtt URL               MQTT broker (mqtts:// for TLS)\n"
-    "  --cafile F --cert F --key F   CA to trust; client certificate and key (mutual TLS)\n"
+    "  --cafile F               CA to trust for mqtts:// (default: the system's store)\n"
+    "  --cert F --key F         client certificate and key (mutual TLS)\n"
     "  --client-id ID           MQTT client id of the persistent session (default: nexus-mqtt2kafka-HOSTNAME)\n"
     "  --username U             MQTT user name; password from --password-file F or $NEXUS_MQTT2KAFKA_PASSWORD\n"
     "  --mqtt-version V         3.1.1 or 5 (default 5)\n"
@@ -197,8 +198,6 @@ int main(int argc, char **argv)
 		return usage_error("--cafile/--cert/--key need an mqtts:// URL%s", "", NULL);
 	if (!c.certfile != !c.keyfile)
 		return usage_error("--cert and --key go together%s", "", NULL);
-	if (c.mqtt.tls && !c.cafile)
-		return usage_error("mqtts:// needs --cafile%s", "", NULL);
 	if (nx_bridge_kafka_check(props, nprops, err, sizeof err) < 0)
 		return usage_error("-X: %s", err, NULL);
 	c.nrules = nrules;

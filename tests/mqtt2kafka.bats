@@ -114,9 +114,6 @@ suite_teardown() {
   assert_output --partial "no.such.prop"
   run nexus-mqtt2kafka --mqtt mqtt://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'a/+=t' --spool-max 12parsecs
   assert_failure 2
-  run nexus-mqtt2kafka --mqtt mqtts://127.0.0.1:1 --kafka 127.0.0.1:9 --map 'a/+=t'
-  assert_failure 2
-  assert_output --partial "--cafile"
   run nexus-mqtt2kafka --help
   assert_success
   assert_output --partial "--map"

@@ -1,7 +1,7 @@
 # fish completion for nexus-mqtt2kafka
 set -l c complete -c nexus-mqtt2kafka
 $c -l mqtt -r -d 'MQTT broker URL (mqtt:// or mqtts://)'
-$c -l cafile -r -F -d 'CA certificates of the broker'
+$c -l cafile -r -F -d 'CA certificates of the broker (default: the system store)'
 $c -l cert -r -F -d 'client certificate (mutual TLS)'
 $c -l key -r -F -d 'client key (mutual TLS)'
 $c -l client-id -r -d 'MQTT client id of the persistent session'

@@ -9,12 +9,28 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* Our part of a TLS failure: the broker's certificate (not trusted) or our own. */
+static void untrusted_broker(const struct nx_bridge *b, char *out, size_t outlen)
+{
+	snprintf(out, outlen,
+	         "TLS with MQTT broker %s:%d failed: the broker's certificate is not trusted (%s; "
+	         "give --cafile with its CA)", b->cfg->mqtt.host, b->cfg->mqtt.port,
+	         b->cfg->cafile ? "not from --cafile" : "not from the system's CA store");
+}
+
 static void on_mqtt_log(struct mosquitto *m, void *obj, int level, const char *str)
 {
 	struct nx_bridge *b = obj;
 	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
 		pthread_mutex_lock(&b->mu);
 		nx_sanitize(b->mqtt_last_err, sizeof b->mqtt_last_err, str, strlen(str));
+		/* libmosquitto retries a failed TLS handshake forever without a disconnect
+		 * callback: an untrusted broker certificate at the first connection is final */
+		if (b->connect_state == 0 && strstr(str, "certificate verify failed")) {
+			b->connect_state = -1;
+			untrusted_broker(b, b->connect_err, sizeof b->connect_err);
+			pthread_cond_broadcast(&b->room);
+		}
 		pthread_mutex_unlock(&b->mu);
 	}
 	char s[300];
@@ -163,7 +179,16 @@ int bridge_mqtt_setup(struct nx_bridge *b, char *err, size_t errlen)
 	if (c->username && mosquitto_username_pw_set(b->mosq, c->username, c->password))
 		return nx_err(err, errlen, "bad MQTT username or password");
 	if (c->mqtt.tls) {
-		int rc = mosquitto_tls_set(b->mosq, c->cafile, NULL, c->certfile, c->keyfile, NULL);
+		int rc = 0;
+		/* No --cafile: the system's store, as nexus-tunnel does (OpenSSL's default paths,
+		 * /etc/ssl/certs on Debian; SSL_CERT_FILE / SSL_CERT_DIR override them). */
+		if (!c->cafile)
+			rc = mosquitto_int_option(b->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+		/* mosquitto_tls_set wants a CA file or directory: a client certificate alone comes
+		 * with the system's directory (the OS store above is what verification uses) */
+		if (!rc && (c->cafile || c->certfile))
+			rc = mosquitto_tls_set(b->mosq, c->cafile, c->cafile ? NULL : "/etc/ssl/certs",
+			                       c->certfile, c->keyfile, NULL);
 		if (rc)
 			return nx_err(err, errlen, "MQTT TLS setup (--cafile/--cert/--key): %s",
 			              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -179,6 +204,11 @@ int bridge_mqtt_setup(struct nx_bridge *b, char *err, size_t errlen)
 		int tls_fail = c->mqtt.tls && (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO &&
 		               (saved == EPROTO || saved == ECONNRESET || saved == EPIPE)));
 		pthread_mutex_lock(&b->mu);
+		if (tls_fail && strstr(b->mqtt_last_err, "certificate verify failed")) {
+			untrusted_broker(b, err, errlen);
+			pthread_mutex_unlock(&b->mu);
+			return -1;
+		}
 		nx_err(err, errlen, "cannot connect to MQTT broker %s:%d: %s%s%s%s", c->mqtt.host,
 		       c->mqtt.port, rc == MOSQ_ERR_ERRNO ? strerror(saved) : mosquitto_strerror(rc),
 		       b->mqtt_last_err[0] ? ": " : "", b->mqtt_last_err,
