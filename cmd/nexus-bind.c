@@ -30,6 +30,7 @@ static const char usage[] =
     "  show ID                      binding, token ids and latest state of a device\n"
     "  unbind ID                    remove a binding (its tokens stay valid)\n"
     "  revoke ID [--deny-list FILE] deny-list every token id of the device, then unbind\n"
+    "                               (default: $NEXUS_DENY_LIST, else deny.list beside the DB)\n"
     "  reissue ID [--jti JTI]       record a further token id; prints the binding JSON\n"
     "  ingest [--id-field PATH] [--batch N] [--flush 1s] [--json]\n"
     "                               JSON lines on stdin update each device's state\n"
@@ -382,12 +383,13 @@ static const struct verb {
 	int (*run)(struct nx_bind *b, const struct args *a, const char *id);
 	int takes_id;    /* one argument: a device id (claim: the code) */
 	int needs_key;   /* touches pairing codes: load and check the pairing key */
+	int reads_only;  /* a missing database is an error, not a new empty one */
 } verbs[] = {
-    {"code", verb_code, 0, 1},       {"claim", verb_claim, 1, 1},
-    {"ls", verb_ls, 0, 0},           {"show", verb_show, 1, 0},
-    {"unbind", verb_unbind, 1, 0},   {"revoke", verb_revoke, 1, 0},
-    {"reissue", verb_reissue, 1, 0}, {"ingest", verb_ingest, 0, 0},
-    {"audit", verb_audit, 0, 0},
+    {"code", verb_code, 0, 1, 0},       {"claim", verb_claim, 1, 1, 0},
+    {"ls", verb_ls, 0, 0, 1},           {"show", verb_show, 1, 0, 1},
+    {"unbind", verb_unbind, 1, 0, 0},   {"revoke", verb_revoke, 1, 0, 0},
+    {"reissue", verb_reissue, 1, 0, 0}, {"ingest", verb_ingest, 0, 0, 0},
+    {"audit", verb_audit, 0, 0, 1},
 };
 
 static int run(int argc, char **argv);
@@ -515,8 +517,19 @@ static int run(int argc, char **argv)
 	if (!a.db || !*a.db)
 		a.db = default_path("XDG_DATA_HOME", ".local/share", "/var/lib/nexus", "bind.db", dbbuf,
 		                    sizeof dbbuf);
+	if (strcmp(v, "revoke") == 0 && !a.deny) {
+		/* beside the database that knows the tokens, never a fixed place of its own */
+		a.deny = getenv("NEXUS_DENY_LIST");
+		if (!a.deny || !*a.deny)
+			a.deny = nx_store_beside(a.db, "deny.list", denybuf, sizeof denybuf);
+		if (!a.deny)
+			return nx_say("revoke with a PostgreSQL database needs --deny-list FILE (or "
+			              "NEXUS_DENY_LIST): the file the hub and nexus-token verify read"),
+			       2;
+		mkdir_parent(a.deny);
+	}
 	struct nx_store *st;
-	if (nx_store_open(a.db, &st, err, sizeof err) < 0)
+	if ((vb->reads_only ? nx_store_open_existing : nx_store_open)(a.db, &st, err, sizeof err) < 0)
 		return nx_say("%s", err), 1;
 	if (nx_bind_migrate(st, err, sizeof err) < 0) {
 		nx_store_close(st);
@@ -538,13 +551,6 @@ static int run(int argc, char **argv)
 		if (nx_pair_key_load(a.key, key, err, sizeof err) < 0 ||
 		    (b.key = key, nx_bind_key_check(&b, err, sizeof err) < 0))
 			rc = (nx_say("%s", err), 1);
-	}
-	if (strcmp(v, "revoke") == 0 && !a.deny) {
-		a.deny = getenv("NEXUS_DENY_LIST");
-		if (!a.deny || !*a.deny)
-			a.deny = default_path("XDG_DATA_HOME", ".local/share", "/var/lib/nexus",
-			                      "deny.list", denybuf, sizeof denybuf);
-		mkdir_parent(a.deny);
 	}
 	if (rc == 0)
 		rc = vb->run(&b, &a, id);

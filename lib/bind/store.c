@@ -3,8 +3,11 @@
 #include "bind/store_int.h"
 #include "core/util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct nx_store {
 	enum nx_store_kind kind;
@@ -39,6 +42,28 @@ int nx_store_open(const char *where, struct nx_store **out, char *err, size_t er
 	}
 	*out = st;
 	return 0;
+}
+
+int nx_store_open_existing(const char *where, struct nx_store **out, char *err, size_t errlen)
+{
+	struct stat sb;
+	if (where && *where && !is_pg(where) && stat(where, &sb) < 0 && errno == ENOENT)
+		return nx_err(err, errlen,
+		              "%s: no such database (a code, claim or ingest creates it; --db or "
+		              "NEXUS_DB names another)", where);
+	return nx_store_open(where, out, err, errlen);
+}
+
+const char *nx_store_beside(const char *where, const char *name, char *buf, size_t n)
+{
+	if (!where || !*where || is_pg(where))
+		return NULL;
+	const char *slash = strrchr(where, '/');
+	if (!slash)
+		snprintf(buf, n, "%s", name);
+	else
+		snprintf(buf, n, "%.*s/%s", (int)(slash - where), where, name);
+	return buf;
 }
 
 void nx_store_close(struct nx_store *st)

@@ -24,6 +24,12 @@ struct nx_rows {
 /* `where` is a file path (SQLite, created with its directory missing parents) or a
  * postgresql:// / postgres:// URI or a "host=... dbname=..." conninfo string. */
 int nx_store_open(const char *where, struct nx_store **out, char *err, size_t errlen);
+/* The same, for callers that only read: a SQLite file that does not exist is an error
+ * naming it, never a new empty database (which would answer "nothing bound" for a typo). */
+int nx_store_open_existing(const char *where, struct nx_store **out, char *err, size_t errlen);
+/* Where a file that belongs with the database goes: `name` in a SQLite file's directory.
+ * NULL for PostgreSQL (there is no file to be beside). */
+const char *nx_store_beside(const char *where, const char *name, char *buf, size_t n);
 void nx_store_close(struct nx_store *st);
 enum nx_store_kind nx_store_kind(const struct nx_store *st);
 
