@@ -60,7 +60,7 @@ const char *nx_tunnel_hint_http(int status)
 
 bool nx_tunnel_cert_permanent(int br_err)
 {
-	return br_err >= BR_ERR_X509_OK && br_err < BR_ERR_X509_OK + 32;
+	return br_err > BR_ERR_X509_OK && br_err < BR_ERR_X509_OK + 32; /* X509_OK itself is none */
 }
 
 const char *nx_tunnel_hint_cert(int br_err)

@@ -151,6 +151,39 @@ static void serving_line(void **state)
 	assert_string_equal(line + 36, "...");
 }
 
+/* Which hub refusals end a tunnel that never served, and what it is told to change. */
+static void refusal_hints(void **state)
+{
+	assert_true(nx_tunnel_refusal_permanent(1008, "stage0 token validation failed: signature mismatch"));
+	assert_false(nx_tunnel_refusal_permanent(1008, "stage1 token not received in time"));
+	assert_false(nx_tunnel_refusal_permanent(1011, "internal error"));
+	assert_false(nx_tunnel_refusal_permanent(1001, ""));
+	assert_non_null(strstr(nx_tunnel_hint_refusal("token signature is invalid"), "--secret-file"));
+	assert_non_null(strstr(nx_tunnel_hint_refusal("stage0 token validation failed: token expired"),
+	                       "clock"));
+	assert_non_null(strstr(nx_tunnel_hint_refusal("wrong audience (expected 'nexus')"), "aud"));
+	assert_non_null(strstr(nx_tunnel_hint_refusal("tcp port 2222 not allowed"),
+	                       "--allow-tcp-port"));
+	assert_non_null(strstr(nx_tunnel_hint_refusal("hostname a.test is held by another backend"),
+	                       "another backend"));
+	assert_non_null(strstr(nx_tunnel_hint_refusal("stage1 claims differ"), "same routes"));
+	assert_non_null(nx_tunnel_hint_refusal(""));
+	assert_non_null(nx_tunnel_hint_refusal(NULL));
+	assert_true(nx_tunnel_http_permanent(404));
+	assert_true(nx_tunnel_http_permanent(401));
+	assert_false(nx_tunnel_http_permanent(408));
+	assert_false(nx_tunnel_http_permanent(429));
+	assert_false(nx_tunnel_http_permanent(502));
+	assert_false(nx_tunnel_http_permanent(0));
+	assert_non_null(strstr(nx_tunnel_hint_http(404), "/connect"));
+	assert_true(nx_tunnel_cert_permanent(56));  /* BR_ERR_X509_BAD_SERVER_NAME */
+	assert_true(nx_tunnel_cert_permanent(62));  /* BR_ERR_X509_NOT_TRUSTED */
+	assert_false(nx_tunnel_cert_permanent(31)); /* BR_ERR_IO */
+	assert_false(nx_tunnel_cert_permanent(0));
+	assert_non_null(strstr(nx_tunnel_hint_cert(56), "--servername"));
+	assert_non_null(strstr(nx_tunnel_hint_cert(62), "--cafile"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +191,7 @@ int main(void)
 		cmocka_unit_test(map_entries),
 		cmocka_unit_test(map_lookup),
 		cmocka_unit_test(serving_line),
+		cmocka_unit_test(refusal_hints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
