@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,9 @@ int nx_job_start(struct nx_job *j, const char *prog, int sh, char *const *env_ad
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
+		/* a handler does not outlive a SIGKILLed agent: after the restart its command is
+		 * answered "interrupted", so it must not still be doing it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		sigset_t none;
 		sigemptyset(&none);
 		for (int s = 1; s < NSIG; s++)
