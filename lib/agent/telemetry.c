@@ -20,9 +20,21 @@ int nx_proc_stat_parse(const char *buf, size_t len, struct nx_cpu_sample *s)
 		return -1;
 	memcpy(line, buf, ll);
 	line[ll] = '\0';
-	unsigned long long v[10] = {0};
-	int n = sscanf(line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-	               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+	/* digits only: sscanf's %llu would take "-1" and wrap it */
+	uint64_t v[10] = {0};
+	int n = 0;
+	for (const char *p = line + 4; *p && n < 10;) {
+		while (*p == ' ')
+			p++;
+		if (*p < '0' || *p > '9')
+			break;
+		uint64_t x = 0;
+		while (*p >= '0' && *p <= '9' && x < (UINT64_MAX - 9) / 10)
+			x = x * 10 + (uint64_t)(*p++ - '0');
+		if ((*p && *p != ' ') || x >> 56) /* below 2^56: a sum of 8 never wraps */
+			return -1;
+		v[n++] = x;
+	}
 	if (n < 4)
 		return -1;
 	/* user nice system idle iowait irq softirq steal [guest guest_nice: already in user] */
