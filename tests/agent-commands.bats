@@ -104,9 +104,12 @@ suite_setup() {
   done
   mq_pub device/dev1/command 'not json at all'
   mq_pub device/dev1/command '{"command":"echo"}'
-  for _ in $(seq 100); do [ "$(grep -c '"status":"rejected"' "$T/acks.log")" -ge 9 ] && break; sleep 0.1; done
+  big=$(head -c 70000 /dev/zero | tr '\0' ' ')
+  mq_pub device/dev1/command "{\"id\":\"big\",\"command\":\"echo\",\"args\":\"$big\"}"
+  for _ in $(seq 100); do [ "$(grep -c '"status":"rejected"' "$T/acks.log")" -ge 10 ] && break; sleep 0.1; done
   run grep -c '"status":"rejected"' "$T/acks.log"
-  assert_output 9
+  assert_output 10
+  assert_file_contains "$T/acks.log" '"id":null,"status":"rejected","output":"command message larger than 65536 bytes"'
   assert_file_contains "$T/acks.log" '"id":"t-../outside/evil","status":"rejected","output":"command name not allowed'
   assert_file_contains "$T/acks.log" '"id":null,"status":"rejected","output":"command message is not JSON'
   assert_file_not_exists "$RUNLOG"

@@ -145,6 +145,9 @@ int agent_mqtt_start(struct nx_agent *a, char *err, size_t errlen)
 	}
 	mosquitto_property *props = NULL;
 	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, c->session_expiry_s);
+	/* what the broker may make us hold per message: commands are at most 64 KiB (larger
+	 * ones up to this size are answered "rejected"; beyond it the broker drops them) */
+	mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE, 1u << 20);
 	/* A failed first connect is not fatal: a device that boots before its network keeps trying (the loop
 	 * reconnects with backoff) instead of exiting. */
 	rc = mosquitto_connect_bind_v5(a->mosq, c->mqtt.host, c->mqtt.port, c->keepalive_s, NULL, props);

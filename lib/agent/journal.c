@@ -215,6 +215,18 @@ static int compact(struct nx_journal *j, char *err, size_t errlen)
 	free(buf);
 	if (rc < 0)
 		return -1;
+	/* the rename itself must be durable before records go to the new file: otherwise a power
+	 * loss could bring back the old file without them */
+	char *dup = strdup(j->path);
+	int dfd = dup ? open(dirname(dup), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	free(dup);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		int e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return nx_err(err, errlen, "journal %s: syncing its directory: %s", j->path, strerror(e));
+	}
+	close(dfd);
 	int fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return nx_err(err, errlen, "journal %s: %s", j->path, strerror(errno));
