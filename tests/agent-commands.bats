@@ -161,4 +161,7 @@ suite_setup() {
   touch "$RUNLOG.go"
   wait_log acks '"id":"h-2","status":"ok"'
   assert_file_contains "$T/acks.log" '"id":"h-1","status":"ok"'
+  # busy is not remembered: nothing ran, so the same id sent again later runs
+  mq_pub device/dev1/command '{"id":"h-3","command":"hold"}'
+  wait_log acks '"id":"h-3","status":"ok"'
 }

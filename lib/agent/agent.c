@@ -54,17 +54,19 @@ void agent_publish_ack(struct nx_agent *a, const char *id, const char *ack, cons
 		            "id=%s error=\"%s\"", q(b1, sizeof b1, id), mosquitto_strerror(rc));
 }
 
-/* Journal a final answer and send it (under a->mu). */
+/* Journal a final answer and send it (under a->mu). "busy" is not journaled: nothing ran,
+ * so the same id sent again later may run. */
 static void answer(struct nx_agent *a, const char *id, const char *status, const char *out,
                    size_t outlen, int truncated, const char *rt, const void *cd, size_t cdlen)
 {
+	int remember = id[0] && strcmp(status, "busy") != 0;
 	char *ack = nx_cmd_ack(id, status, out, outlen, truncated);
 	if (!ack) {
 		agent_event(a, 0, "out of memory building an ack", NULL);
 		return;
 	}
 	char e[NX_ERRLEN], b1[200];
-	if (id[0] && nx_journal_finish(a->journal, id, ack, e, sizeof e) < 0) {
+	if (remember && nx_journal_finish(a->journal, id, ack, e, sizeof e) < 0) {
 		a->fatal = 1;
 		snprintf(a->fatal_err, sizeof a->fatal_err, "%s", e);
 	}
