@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/command.h"
+#include "agent/identity.h"
 #include "core/log.h"
 #include "core/opts.h"
 #include "core/random.h"
@@ -18,13 +19,13 @@
 #include "core/util.h"
 
 static const char usage[] =
-    "usage: nexus-agent --mqtt mqtt[s]://HOST[:PORT] --device ID [options]\n"
+    "usage: nexus-agent --mqtt mqtt[s]://HOST[:PORT] [--cert F --key F] [--device ID] [options]\n"
     "       nexus-agent send --mqtt URL --device ID [--id ID] [--wait DUR] [--json] COMMAND [ARGS-JSON]\n"
     "  --mqtt URL               MQTT broker (mqtts:// for TLS)\n"
     "  --cafile FILE            CA certificate to trust the broker by\n"
     "  --cert FILE              client certificate (mutual TLS; its CN is the device id)\n"
     "  --key FILE               the client certificate's key\n"
-    "  --device ID              device id: topics device/ID/..., MQTT client id\n"
+    "  --device ID              device id: topics device/ID/..., MQTT client id (default: the --cert CN)\n"
     "  --interval DUR           telemetry period (default 10s)\n"
     "  --telemetry-cmd CMD      publish CMD's stdout (one JSON object) instead of the built-in telemetry\n"
     "  --handlers DIR           commands run as DIR/<command> (default: none, all unknown)\n"
@@ -88,14 +89,15 @@ static int common_opt(struct common *c, int opt)
 	return 0;
 }
 
-static int common_check(struct common *c)
+/* device_from_cert: --device may be left out (it will come from the certificate's CN). */
+static int common_check(struct common *c, int device_from_cert)
 {
 	char err[NX_ERRLEN];
-	if (!c->url || !c->device)
+	if (!c->url || (!c->device && !(device_from_cert && c->cert)))
 		return usage_error("--mqtt and --device are required");
 	if (nx_mqtt_url_parse(c->url, &c->mqtt, err, sizeof err) < 0)
 		return usage_error("--mqtt: %s", err);
-	if (!nx_device_id_ok(c->device))
+	if (c->device && !nx_device_id_ok(c->device))
 		return usage_error("--device '%s': want 1 to %d of [A-Za-z0-9._-], not starting with '.'",
 		                   c->device, NX_DEVICE_ID_MAX);
 	if (!c->mqtt.tls && (c->cafile || c->cert || c->key))
@@ -154,7 +156,7 @@ static int main_send(int argc, char **argv)
 		default: fputs("try 'nexus-agent --help'\n", stderr); return 2;
 		}
 	}
-	int rc = common_check(&cm);
+	int rc = common_check(&cm, 0);
 	if (rc)
 		return rc;
 	if (optind >= argc)
@@ -284,9 +286,26 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	int rc = common_check(&cm);
+	int rc = common_check(&cm, 1);
 	if (rc)
 		return rc;
+	/* The certificate's CN is the device id: the broker's ACL keys on it. */
+	char cn[NX_DEVICE_ID_MAX + 2];
+	if (cm.cert) {
+		if (nx_cert_common_name(cm.cert, cn, sizeof cn, err, sizeof err) < 0) {
+			nx_say("--cert: %s", err);
+			return 1;
+		}
+		if (!cm.device)
+			cm.device = cn;
+		else if (strcmp(cm.device, cn) != 0) {
+			nx_say("--device '%s' but the certificate's CN is '%s': the broker would keep us out of "
+			       "device/%s/ (the CN is the device id)", cm.device, cn, cm.device);
+			return 1;
+		}
+		if (!nx_device_id_ok(cm.device))
+			return usage_error("the certificate's CN '%s' is not a usable device id", cn);
+	}
 	c.mqtt = cm.mqtt;
 	c.cafile = cm.cafile;
 	c.certfile = cm.cert;

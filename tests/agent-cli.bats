@@ -79,8 +79,25 @@ CONF
   run nexus-agent --mqtt mqtts://localhost:1 --device d --cafile "$T/pki/ca.crt" \
     --cert "$T/nope.crt" --key "$T/nope.key" --journal "$T/j"
   assert_failure 1
-  assert_output --partial 'MQTT TLS setup'
+  assert_output --partial 'nope.crt: No such file or directory'
+  [ "${#lines[@]}" -eq 1 ]
   run nexus-agent send --mqtt "mqtt://127.0.0.1:$(free_port)" --device d reboot
   assert_failure 1
   assert_output --partial 'cannot connect to MQTT broker'
+}
+
+@test "the device id is the certificate's CN: taken from it, and a different --device is refused" {
+  start_broker
+  bg agent nexus-agent --mqtt "mqtts://localhost:$MQ_PORT" --cafile "$T/pki/ca.crt" \
+    --cert "$T/pki/dev2.crt" --key "$T/pki/dev2.key" --journal "$T/j"
+  wait_log agent 'msg=running device=dev2 '
+  wait_log agent 'msg="mqtt subscribed" topic=device/dev2/command'
+  run nexus-agent --mqtt "mqtts://localhost:$MQ_PORT" --cafile "$T/pki/ca.crt" \
+    --cert "$T/pki/dev1.crt" --key "$T/pki/dev1.key" --device dev2 --journal "$T/j2"
+  assert_failure 1
+  assert_output "nexus-agent: --device 'dev2' but the certificate's CN is 'dev1': the broker would keep us out of device/dev2/ (the CN is the device id)"
+  run nexus-agent --mqtt "mqtts://localhost:$MQ_PORT" --cafile "$T/pki/ca.crt" \
+    --cert "$T/pki/ca.key" --key "$T/pki/dev1.key" --journal "$T/j2"
+  assert_failure 1
+  assert_output --partial 'no PEM certificate'
 }

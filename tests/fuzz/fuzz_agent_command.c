@@ -1,12 +1,13 @@
 /* libFuzzer target: nexus-agent's command messages (from the network) and the ack built from a
  * handler's arbitrary output, which must always be valid JSON; the telemetry command's output
- * check and the /proc parsers ride along. */
+ * check, the /proc parsers and the certificate-name parser ride along. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/command.h"
+#include "agent/identity.h"
 #include "agent/telemetry.h"
 #include "core/util.h"
 
@@ -35,5 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	uint64_t t, a;
 	nx_meminfo_parse(s, size, &t, &a);
+	char cn[65];
+	if (nx_dn_common_name(data, size, cn, sizeof cn) == 0 && strlen(cn) >= sizeof cn)
+		abort();
 	return 0;
 }

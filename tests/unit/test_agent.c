@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/command.h"
+#include "agent/identity.h"
 #include "agent/journal.h"
 #include "agent/telemetry.h"
 #include "core/util.h"
@@ -207,6 +208,25 @@ static void proc_parsers(void **state)
 	assert_int_equal(nx_telemetry_check("{} {}", 5, &json, err, sizeof err), -1);
 }
 
+static void common_names(void **state)
+{
+	/* SEQUENCE { SET { SEQ { 2.5.4.6, PrintableString "DE" } }, SET { SEQ { 2.5.4.3, UTF8 "dev-1" } } } */
+	static const unsigned char dn[] = {
+	    0x30, 0x1f, 0x31, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, 'D', 'E',
+	    0x31, 0x10, 0x30, 0x0e, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x05, 'd', 'e', 'v', '-', '1',
+	    0x00, 0x00};
+	char cn[16];
+	assert_int_equal(nx_dn_common_name(dn, 0x21, cn, sizeof cn), 0);
+	assert_string_equal(cn, "dev-1");
+	assert_int_equal(nx_dn_common_name(dn, 0x21, cn, 5), -1);     /* does not fit */
+	assert_int_equal(nx_dn_common_name(dn, 0x20, cn, sizeof cn), -1); /* cut */
+	assert_int_equal(nx_dn_common_name(dn, 0x23, cn, sizeof cn), -1); /* trailing bytes */
+	assert_int_equal(nx_dn_common_name(dn, 17, cn, sizeof cn), -1);
+	unsigned char no_cn[] = {0x30, 0x0d, 0x31, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06,
+	                         0x13, 0x02, 'D', 'E'};
+	assert_int_equal(nx_dn_common_name(no_cn, sizeof no_cn, cn, sizeof cn), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +236,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(journal_roundtrip, journal_setup, journal_teardown),
 	    cmocka_unit_test_setup_teardown(journal_forgets_old_finished_ids, journal_setup, journal_teardown),
 	    cmocka_unit_test(proc_parsers),
+	    cmocka_unit_test(common_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
