@@ -172,11 +172,17 @@ static int append(struct nx_journal *j, const struct nx_jrec *r, char *err, size
 		return nx_err(err, errlen, "journal: out of memory");
 	size_t l = strlen(s);
 	s[l] = '\n'; /* json_dumps leaves room: we overwrite the NUL and write l + 1 bytes */
+	off_t end = lseek(j->fd, 0, SEEK_END);
 	int rc = nx_write_all(j->fd, s, l + 1);
 	int e = errno;
 	free(s);
-	if (rc < 0 || fdatasync(j->fd) < 0)
-		return nx_err(err, errlen, "journal %s: %s", j->path, strerror(rc < 0 ? e : errno));
+	if (rc < 0 || fdatasync(j->fd) < 0) {
+		e = rc < 0 ? e : errno;
+		/* a short write (disk full) must not stay in front of the next record */
+		if (end >= 0 && ftruncate(j->fd, end) == 0)
+			fdatasync(j->fd);
+		return nx_err(err, errlen, "journal %s: %s", j->path, strerror(e));
+	}
 	j->records++;
 	return 0;
 }
