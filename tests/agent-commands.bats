@@ -128,7 +128,7 @@ suite_setup() {
   run agent_send --device dev1 --json stubborn
   assert_failure 124
   assert_output --partial '"status":"timeout"'
-  run pgrep -f 'while :; do sleep 1'
+  run pgrep -f "$T/handlers/stubborn"
   assert_failure
 }
 
