@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
 #include "agent/command.h"
@@ -56,6 +57,9 @@ static int usage_error(const char *fmt, ...)
 	fprintf(stderr, "nexus-agent: %s\ntry 'nexus-agent --help'\n", line);
 	return 2;
 }
+
+static void notify_ready(void *ctx) { sd_notify(0, "READY=1"); }
+static void notify_status(void *ctx, const char *status) { sd_notifyf(0, "STATUS=%s", status); }
 
 static volatile int got_term;
 static void on_signal(int sig) { got_term = 1; }
@@ -324,7 +328,11 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	c.stop = &got_term;
-	if (nx_agent_run(&c, err, sizeof err) < 0) {
+	c.on_ready = notify_ready;
+	c.on_status = notify_status;
+	int run = nx_agent_run(&c, err, sizeof err);
+	sd_notify(0, "STOPPING=1");
+	if (run < 0) {
 		char q[sizeof err + 8];
 		nx_error("stopping", "error=%s", nx_log_q(q, sizeof q, err));
 		return 1;

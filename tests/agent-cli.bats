@@ -101,3 +101,14 @@ CONF
   assert_failure 1
   assert_output --partial 'no PEM certificate'
 }
+
+@test "systemd: READY=1 once running, STATUS=mqtt=up when connected" {
+  start_broker
+  socat -u UNIX-RECV:"$T/notify" OPEN:"$T/notify.out",creat,append &
+  NX_PIDS+=($!)
+  wait_file "$T/notify"
+  NOTIFY_SOCKET="$T/notify" start_agent
+  for _ in $(seq 100); do grep -q 'STATUS=mqtt=up' "$T/notify.out" && break; sleep 0.1; done
+  assert_file_contains "$T/notify.out" 'READY=1'
+  assert_file_contains "$T/notify.out" 'STATUS=mqtt=up'
+}

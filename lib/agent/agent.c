@@ -462,6 +462,8 @@ int nx_agent_run(const struct nx_agent_config *c, char *err, size_t errlen)
 	/* Interrupted commands are answered once we can tell someone: the acks are queued by
 	 * libmosquitto in our session and go out on the (first) connection. */
 	answer_interrupted(a);
+	if (c->on_ready)
+		c->on_ready(c->event_ctx);
 	rc = run_loop(a, err, errlen);
 	stop_commands(a);
 	if (a->tjob_running)

@@ -40,6 +40,10 @@ struct nx_agent_config {
 	int journal_ids;           /* finished ids remembered */
 	nx_log_sink_fn on_event;
 	void *event_ctx;
+	/* For sd_notify: on_ready once running (journal open, MQTT loop started); on_status with
+	 * a one-line state ("mqtt=up", "mqtt=down") from any thread. Either may be NULL. */
+	void (*on_ready)(void *ctx);
+	void (*on_status)(void *ctx, const char *status);
 	const volatile int *stop;  /* set (SIGTERM) to stop */
 };
 

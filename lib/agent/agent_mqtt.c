@@ -43,6 +43,8 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 		agent_event(a, 0, "mqtt subscribe failed", "topic=%s error=\"%s\"", a->topic_cmd,
 		            mosquitto_strerror(src));
 	agent_event(a, 2, first ? "mqtt connected" : "mqtt reconnected", "session_present=%d", flags & 1);
+	if (a->cfg->on_status)
+		a->cfg->on_status(a->cfg->event_ctx, "mqtt=up");
 	if (write(a->wake[1], "c", 1) < 0) {
 		/* the loop wakes on its own timer too */
 	}
@@ -59,6 +61,8 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitt
 	pthread_mutex_unlock(&a->mu);
 	if (a->cfg->stop && *a->cfg->stop)
 		return;
+	if (a->cfg->on_status)
+		a->cfg->on_status(a->cfg->event_ctx, "mqtt=down");
 	char q[300];
 	agent_event(a, 1, was ? "mqtt connection lost, reconnecting" : "mqtt connection failed, retrying",
 	            "error=\"%s\" detail=%s", rc == MOSQ_ERR_CONN_LOST ? "connection lost" : mosquitto_strerror(rc),
