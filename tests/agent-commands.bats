@@ -118,6 +118,18 @@ suite_setup() {
   assert_success
 }
 
+@test "a --handlers directory that does not exist: a warning, and every command is unknown" {
+  rm -rf "$T/handlers"
+  mkdir -p "$T/none"
+  bg agent nexus-agent --mqtt "mqtts://localhost:$MQ_PORT" --cafile "$T/pki/ca.crt" \
+    --cert "$T/pki/dev1.crt" --key "$T/pki/dev1.key" --journal "$T/dev1.journal" \
+    --handlers "$T/none/handlers"
+  wait_log agent 'msg="mqtt subscribed"'
+  assert_file_contains "$T/agent.log" 'handlers is not a directory'
+  run -127 agent_send --device dev1 echo
+  assert_output --partial unknown_command
+}
+
 @test "timeout: TERM, then KILL for a handler that ignores TERM; status timeout" {
   start_agent dev1 --timeout 1s --kill-after 1s
   handler slow 'echo started; sleep 60'

@@ -454,6 +454,11 @@ int nx_agent_run(const struct nx_agent_config *c, char *err, size_t errlen)
 	if (nx_journal_skipped(a->journal))
 		agent_event(a, 1, "journal: skipped torn or unreadable lines", "lines=%zu",
 		            nx_journal_skipped(a->journal));
+	struct stat hst;
+	char hq[300];
+	if (c->handlers && (stat(c->handlers, &hst) < 0 || !S_ISDIR(hst.st_mode)))
+		agent_event(a, 1, "--handlers is not a directory (yet): every command is unknown_command until it is",
+		            "handlers=%s", q(hq, sizeof hq, c->handlers));
 	if (agent_mqtt_start(a, err, errlen) < 0)
 		goto out;
 	char b[300];
