@@ -119,7 +119,6 @@ suite_setup() {
 }
 
 @test "a --handlers directory that does not exist: a warning, and every command is unknown" {
-  rm -rf "$T/handlers"
   mkdir -p "$T/none"
   bg agent nexus-agent --mqtt "mqtts://localhost:$MQ_PORT" --cafile "$T/pki/ca.crt" \
     --cert "$T/pki/dev1.crt" --key "$T/pki/dev1.key" --journal "$T/dev1.journal" \
