@@ -46,17 +46,7 @@ static const char usage[] =
     "  --wait DUR               how long to wait for the ack (default 30s)\n"
     "  --json                   print the whole ack instead of its output\n";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "nexus-agent: %s\ntry 'nexus-agent --help'\n", line);
-	return 2;
-}
+#define usage_error nx_usage_error
 
 static void notify_ready(void *ctx) { sd_notify(0, "READY=1"); }
 static void notify_status(void *ctx, const char *status) { sd_notifyf(0, "STATUS=%s", status); }
@@ -97,8 +87,10 @@ static int common_opt(struct common *c, int opt)
 static int common_check(struct common *c, int device_from_cert)
 {
 	char err[NX_ERRLEN];
-	if (!c->url || (!c->device && !(device_from_cert && c->cert)))
-		return usage_error("--mqtt and --device are required");
+	if (!c->url)
+		return usage_error("--mqtt URL is required");
+	if (!c->device && !(device_from_cert && c->cert))
+		return usage_error("--device ID is required (or --cert, whose CN is the id)");
 	if (nx_mqtt_url_parse(c->url, &c->mqtt, err, sizeof err) < 0)
 		return usage_error("--mqtt: %s", err);
 	if (c->device && !nx_device_id_ok(c->device))
@@ -138,14 +130,15 @@ static int main_send(int argc, char **argv)
 	    {"id", required_argument, 0, O_ID}, {"wait", required_argument, 0, O_WAIT},
 	    {"json", no_argument, 0, O_JSON}, {0, 0, 0, 0}};
 	char err[NX_ERRLEN * 2];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_AGENT_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_AGENT_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	expanded_argv = argv;
 	struct common cm = {0};
 	struct nx_send_config c = {.wait_ms = 30000, .on_event = nx_log_sink};
 	int json_out = 0, opt;
 	char idbuf[NX_UUID_TEXT_LEN + 1];
-	while ((opt = getopt_long(argc, argv, "+hV", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:hV", lo, NULL)) != -1) {
 		if (common_opt(&cm, opt))
 			continue;
 		switch (opt) {
@@ -157,7 +150,7 @@ static int main_send(int argc, char **argv)
 		case O_JSON: json_out = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': nx_print_version("nexus-agent"); return 0;
-		default: fputs("try 'nexus-agent --help'\n", stderr); return 2;
+		default: return nx_usage_getopt(opt, argv);
 		}
 	}
 	int rc = common_check(&cm, 0);
@@ -232,8 +225,9 @@ int main(int argc, char **argv)
 	    {"verbose", no_argument, 0, 'v'},
 	    {0, 0, 0, 0}};
 	char err[NX_ERRLEN * 2];
-	if (nx_opts_expand(&argc, &argv, "NEXUS_AGENT_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_AGENT_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	expanded_argv = argv;
 	struct common cm = {0};
 	struct nx_agent_config c = {
@@ -243,7 +237,7 @@ int main(int argc, char **argv)
 	};
 	int verbose = 0, opt;
 	uint64_t v;
-	while ((opt = getopt_long(argc, argv, "hVv", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hVv", lo, NULL)) != -1) {
 		if (common_opt(&cm, opt))
 			continue;
 		switch (opt) {
@@ -285,7 +279,7 @@ int main(int argc, char **argv)
 		case 'v': verbose++; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': nx_print_version("nexus-agent"); return 0;
-		default: fputs("try 'nexus-agent --help'\n", stderr); return 2;
+		default: return nx_usage_getopt(opt, argv);
 		}
 	}
 	if (optind < argc)

@@ -28,8 +28,8 @@ load lib/agent
     assert_line --index 1 "try 'nexus-agent --help'"
     [ "${#lines[@]}" -eq 2 ]
   }
-  check '--mqtt and --device are required'
-  check '--mqtt and --device are required' --mqtt mqtt://127.0.0.1:1
+  check '--mqtt URL is required'
+  check '--device ID is required' --mqtt mqtt://127.0.0.1:1
   check '--mqtt: bad MQTT URL' --mqtt http://x --device d
   check "--device '../x'" --mqtt mqtt://127.0.0.1:1 --device ../x
   check "--device 'a/b'" --mqtt mqtt://127.0.0.1:1 --device a/b

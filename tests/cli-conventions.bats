@@ -8,7 +8,7 @@
 load lib/common
 bats_require_minimum_version 1.5.0
 
-COMMANDS="nexus-hub nexus-relay nexus-tunnel nexus-token nexus-bind nexus-mqtt2kafka"
+COMMANDS="nexus-hub nexus-relay nexus-tunnel nexus-token nexus-bind nexus-mqtt2kafka nexus-agent"
 
 setup_file() {
   F="$BATS_FILE_TMPDIR"
@@ -101,7 +101,7 @@ long_options() {
 
 @test "an unknown option is a one-line usage error naming it" {
   local p
-  for p in nexus-hub nexus-relay nexus-tunnel nexus-mqtt2kafka; do
+  for p in nexus-hub nexus-relay nexus-tunnel nexus-mqtt2kafka nexus-agent; do
     usage_row "$p" "unknown option '--no-such-option'" --no-such-option
     usage_row "$p" "unknown option '--no-such-option'" --no-such-option=3
     usage_row "$p" "unknown option '-Z'" -Z
@@ -113,6 +113,7 @@ long_options() {
   usage_row nexus-token "unknown verb" frobnicate
   usage_row nexus-bind "unknown option '--no-such-option'" ls --no-such-option
   usage_row nexus-bind "unknown verb" frobnicate
+  usage_row nexus-agent "unknown option '--no-such-option'" send --no-such-option
   report
 }
 
@@ -123,6 +124,7 @@ long_options() {
   usage_row nexus-token "'-k' needs a value" issue -k
   usage_row nexus-bind "'--owner' needs a value" code --owner
   usage_row nexus-mqtt2kafka "'--kafka' needs a value" --kafka
+  usage_row nexus-agent "'--mqtt' needs a value" --mqtt
   report
 }
 
@@ -155,6 +157,8 @@ drop_each() {
   drop_each nexus-bind code "--owner alice"
   drop_each nexus-bind "claim CODE" "--device d1"
   drop_each nexus-mqtt2kafka "" "--mqtt mqtt://127.0.0.1:9" "--kafka 127.0.0.1:9" "--map a/#=t"
+  drop_each nexus-agent "" "--mqtt mqtt://127.0.0.1:9" "--device d1"
+  drop_each nexus-agent "send" "--mqtt mqtt://127.0.0.1:9" "--device d1"
   report
 }
 
@@ -173,6 +177,7 @@ drop_each() {
   usage_row nexus-token "--ttl" issue -k "$F/s.secret" --ttl 10x
   usage_row nexus-bind "--ttl" code --owner alice --ttl 10x
   usage_row nexus-mqtt2kafka "--drain-timeout" --drain-timeout 10x
+  usage_row nexus-agent "--interval" --interval 10x
   # kind: size
   usage_row nexus-mqtt2kafka "--spool-max" --spool-max 10Q
   # kind: integer
@@ -182,6 +187,7 @@ drop_each() {
   usage_row nexus-token "--bits" keygen -t rs256 -o "$T/x" --bits 12
   usage_row nexus-bind "--batch" ingest --batch x
   usage_row nexus-mqtt2kafka "--receive-max" --receive-max x
+  usage_row nexus-agent "--max-running" --max-running x
   # kind: JSON
   usage_row nexus-token "--claim role" issue -k "$F/s.secret" --claim role=admin
   # kind: one of a set
@@ -209,7 +215,7 @@ drop_each() {
 
 @test "a --config file that cannot be read is a runtime failure naming it" {
   local missing="$T/no-such.conf" p
-  for p in nexus-hub nexus-relay nexus-tunnel nexus-mqtt2kafka; do
+  for p in nexus-hub nexus-relay nexus-tunnel nexus-mqtt2kafka nexus-agent; do
     runtime_row "$p" "$missing" --config "$missing"
   done
   runtime_row nexus-token "$missing" issue --config "$missing"
