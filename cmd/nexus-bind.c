@@ -20,24 +20,50 @@
 #include <time.h>
 #include <unistd.h>
 
+#define usage_error nx_usage_error
+
 static const char usage[] =
     "usage: nexus-bind [--db PATH|postgresql://...] [--key FILE] VERB [options]\n"
+    "\n"
+    "Verbs:\n"
     "  code --owner USER [--scope S]... [--ttl 5m] [--qr] [--json]\n"
-    "                               a single-use pairing code for USER's next device\n"
+    "                           a single-use pairing code for USER's next device\n"
     "  claim CODE --device ID [--pubkey FILE]\n"
-    "                               bind device ID with CODE; prints the binding as JSON\n"
-    "  ls [--owner USER] [--json]   bindings\n"
-    "  show ID                      binding, token ids and latest state of a device\n"
-    "  unbind ID                    remove a binding (its tokens stay valid)\n"
-    "  revoke ID [--deny-list FILE] deny-list every token id of the device, then unbind\n"
-    "                               (default: $NEXUS_DENY_LIST, else deny.list beside the DB)\n"
-    "  reissue ID [--jti JTI]       record a further token id; prints the binding JSON\n"
+    "                           bind device ID with CODE; prints the binding as JSON\n"
+    "  ls [--owner USER] [--json]  bindings\n"
+    "  show ID                  binding, token ids and latest state of a device\n"
+    "  unbind ID                remove a binding (its tokens stay valid)\n"
+    "  revoke ID [--deny-list FILE]  deny-list every token id of the device, then unbind\n"
+    "  reissue ID [--jti JTI]   record a further token id; prints the binding JSON\n"
     "  ingest [--id-field PATH] [--batch N] [--flush 1s] [--json]\n"
-    "                               JSON lines on stdin update each device's state\n"
+    "                           JSON lines on stdin update each device's state\n"
     "  audit [--since 1h|DATE] [--json]\n"
-    "                               who paired, claimed, unbound and revoked what\n"
-    "options also: --fail-rate N (wrong claims per minute, all codes; default 30),\n"
-    "  --config FILE, --help, --version. Environment: NEXUS_DB, NEXUS_BIND_<OPTION>.\n";
+    "                           who paired, claimed, unbound and revoked what\n"
+    "\n"
+    "Options:\n"
+    "      --db PATH|URI        SQLite file or postgresql:// URI (default $NEXUS_DB, then\n"
+    "                           ~/.local/share/nexus/bind.db or /var/lib/nexus/bind.db)\n"
+    "      --key FILE           pairing-code hash key (default: DB.key beside a SQLite file)\n"
+    "      --deny-list FILE     revoke: where revoked token ids go (default: $NEXUS_DENY_LIST,\n"
+    "                           then deny.list beside a SQLite database)\n"
+    "  -o, --owner USER         code: the owner; ls: only USER's devices\n"
+    "  -s, --scope S            code: a scope granted to the device (repeatable)\n"
+    "      --ttl D              code: how long the code is valid (1s to 7d, default 5m)\n"
+    "      --qr                 code: also draw the code as a QR code\n"
+    "  -d, --device ID          claim: the device's id\n"
+    "      --pubkey FILE        claim: the device's public key, recorded with the binding\n"
+    "      --json               code, ls, ingest, audit: JSON output\n"
+    "      --id-field PATH      ingest: the field holding the device id (default id)\n"
+    "      --batch N            ingest: rows per transaction (default 5000)\n"
+    "      --flush D            ingest: commit at least every D (default 1s)\n"
+    "      --since D|DATE       audit: only entries newer than D ago or DATE\n"
+    "      --jti JTI            reissue: the token id to record\n"
+    "      --fail-rate N        wrong claims per minute, all codes together (default 30)\n"
+    "      --config FILE        read options from FILE (one 'name value' per line)\n"
+    "  -h, --help               this help\n"
+    "  -V, --version            print the version\n"
+    "\n"
+    "Every option can also be set as NEXUS_BIND_<OPTION> in the environment.\n";
 
 enum { O_DB = 256, O_KEY, O_DENY, O_TTL, O_QR, O_PUBKEY, O_JSON, O_IDFIELD, O_BATCH,
        O_FLUSH, O_SINCE, O_JTI, O_FAILRATE, O_CONFIG, O_HELP, O_VERSION };
@@ -156,12 +182,12 @@ static int print_json(json_t *v, int pretty)
 static int need_name(const char *what, const char *v)
 {
 	if (!v) {
-		nx_say("%s is required (see --help)", what);
+		usage_error("%s is required", what);
 		return 0;
 	}
 	if (!nx_ingest_name_ok(v, strlen(v))) {
-		nx_say("%s must be 1-%d printable ASCII characters without spaces", what,
-		       NX_DEVICE_ID_MAX);
+		usage_error("%s must be 1-%d printable ASCII characters without spaces", what,
+		            NX_DEVICE_ID_MAX);
 		return 0;
 	}
 	return 1;
@@ -222,7 +248,7 @@ static int parse_since(const char *s, int64_t *ms)
 		end = strptime(s, "%Y-%m-%d", &tm);
 	}
 	if (!end || (*end && strcmp(end, "Z") != 0)) {
-		nx_say("--since: '%s' is neither a duration (1h, 7d) nor a date (2026-11-22[T10:00:00])", s);
+		usage_error("--since: '%s' is neither a duration (1h, 7d) nor a date (2026-11-22[T10:00:00])", s);
 		return -1;
 	}
 	*ms = (int64_t)timegm(&tm) * 1000;
@@ -413,11 +439,11 @@ int main(int argc, char **argv)
 	nx_log_setup("nexus-bind", NX_LOG_PLAIN, NX_LOG_INFO);
 	for (int i = 1; i < argc; i++)
 		if (has_password(argv[i]))
-			return nx_say("no passwords on the command line: use NEXUS_DB, PGPASSWORD or "
-			              "~/.pgpass"),
-			       2;
-	if (nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err) < 0)
-		return nx_say("%s", err), 2;
+			return usage_error("no passwords on the command line: use NEXUS_DB, PGPASSWORD or "
+			              "~/.pgpass");
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	int rc = run(argc, argv);
 	nx_opts_free(argv); /* ours (strdup'ed strings): leak checkers stay quiet */
 	return rc;
@@ -429,7 +455,7 @@ static int run(int argc, char **argv)
 	struct args a = {.ttl_ms = 300000, .flush_ms = 1000, .batch = 5000, .fail_rate = 30};
 	int c;
 	size_t sl = 0;
-	while ((c = getopt_long(argc, argv, "o:s:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:s:d:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_DB: a.db = optarg; break;
 		case O_KEY: a.key = optarg; break;
@@ -445,37 +471,39 @@ static int run(int argc, char **argv)
 		case O_CONFIG: break; /* read by nx_opts_expand */
 		case 's':
 			if (!nx_ingest_name_ok(optarg, strlen(optarg)) || sl + strlen(optarg) + 2 > sizeof a.scope)
-				return nx_say("--scope: '%s' is not a scope (printable, no spaces)", optarg), 2;
+				return usage_error("--scope: '%s' is not a scope (printable, no spaces)", optarg);
 			sl += (size_t)snprintf(a.scope + sl, sizeof a.scope - sl, "%s%s", sl ? " " : "", optarg);
 			break;
 		case O_TTL:
 			if (nx_parse_duration(optarg, &a.ttl_ms, err, sizeof err) < 0)
-				return nx_say("--ttl: %s", err), 2;
+				return usage_error("--ttl: %s", err);
 			if (a.ttl_ms < 1000 || a.ttl_ms > 7 * 86400000ull)
-				return nx_say("--ttl: between 1s and 7d"), 2;
+				return usage_error("--ttl: between 1s and 7d");
 			break;
 		case O_FLUSH:
 			if (nx_parse_duration(optarg, &a.flush_ms, err, sizeof err) < 0)
-				return nx_say("--flush: %s", err), 2;
+				return usage_error("--flush: %s", err);
 			if (a.flush_ms == 0)
-				return nx_say("--flush: must be more than 0"), 2;
+				return usage_error("--flush: must be more than 0");
 			break;
 		case O_BATCH:
 			if (nx_parse_int(optarg, 1, 1000000, &a.batch, err, sizeof err) < 0)
-				return nx_say("--batch: %s", err), 2;
+				return usage_error("--batch: %s", err);
 			break;
 		case O_FAILRATE:
 			if (nx_parse_int(optarg, 1, 1000000, &a.fail_rate, err, sizeof err) < 0)
-				return nx_say("--fail-rate: %s", err), 2;
+				return usage_error("--fail-rate: %s", err);
 			break;
 		case 'h':
 		case O_HELP: fputs(usage, stdout); return 0;
+		case 'V':
 		case O_VERSION: nx_print_version("nexus-bind"); return 0;
-		default: fputs(usage, stderr); return 2;
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
 	if (optind >= argc)
-		return fputs(usage, stderr), 2;
+		return usage_error("a verb is needed: code, claim, ls, show, unbind, revoke, reissue, "
+		                   "ingest or audit");
 	const char *v = argv[optind++];
 	int nargs = argc - optind;
 	const struct verb *vb = NULL;
@@ -483,11 +511,11 @@ static int run(int argc, char **argv)
 		if (strcmp(v, verbs[i].name) == 0)
 			vb = &verbs[i];
 	if (!vb)
-		return nx_say("unknown verb '%s' (see --help)", v), 2;
+		return usage_error("unknown verb '%s'", v);
 	if (vb->takes_id && nargs != 1)
-		return nx_say("%s takes exactly one argument", v), 2;
+		return usage_error("%s takes exactly one argument", v);
 	if (!vb->takes_id && nargs != 0)
-		return nx_say("%s takes no arguments", v), 2;
+		return usage_error("%s takes no arguments", v);
 	const char *id = vb->takes_id ? argv[optind] : NULL;
 	if (vb->takes_id && vb->run != verb_claim && !need_name("device id", id))
 		return 2;
@@ -505,7 +533,7 @@ static int run(int argc, char **argv)
 		if (!need_name("--device", a.device))
 			return 2;
 		if (strlen(id) > 64)
-			return nx_say("pairing code too long"), 2;
+			return usage_error("pairing code too long");
 	}
 	if (a.owner && !need_name("--owner", a.owner))
 		return 2;
@@ -523,9 +551,9 @@ static int run(int argc, char **argv)
 		if (!a.deny || !*a.deny)
 			a.deny = nx_store_beside(a.db, "deny.list", denybuf, sizeof denybuf);
 		if (!a.deny)
-			return nx_say("revoke with a PostgreSQL database needs --deny-list FILE (or "
-			              "NEXUS_DENY_LIST): the file the hub and nexus-token verify read"),
-			       2;
+			return usage_error("revoke with a PostgreSQL database needs --deny-list FILE "
+			                   "(or NEXUS_DENY_LIST): the file the hub and nexus-token "
+			                   "verify read");
 		mkdir_parent(a.deny);
 	}
 	struct nx_store *st;

@@ -17,27 +17,33 @@
 
 static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
-    "                 (--secret-file FILE | --verify-key FILE.pub) --relay-socket PATH\n"
-    "                 [--allow-tcp-port N]... [--idle-timeout D] [--leeway D]\n"
-    "                 [--deny-list FILE] [--exclusive-hostnames]\n"
-    "                 [--auth-timeout D] [--ping-interval D] [--backend-timeout D]\n"
-    "                 [-v|--verbose] [--config FILE]\n"
-    "       nexus-hub --help | --version\n"
-    "Backends connect to wss://ADDR/connect and authenticate with two JWTs signed with the\n"
-    "secret (HS256/384/512) or the key matching FILE.pub (RS256/ES256). nexus-relay hands\n"
-    "clients over PATH. With socket activation (LISTEN_FDS) the first passed socket is the\n"
-    "backend listener and --listen may be left out. Every option can also be set as\n"
-    "NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n"
-    "  --exclusive-hostnames  refuse a backend (1008) whose sub differs from a hostname's holder\n";
+    "                 (--secret-file FILE | --verify-key FILE.pub) --relay-socket PATH [options]\n"
+    "\n"
+    "Backends connect to wss://ADDR/connect and authenticate with two JWTs; nexus-relay\n"
+    "hands end-user connections over PATH and the hub carries them to the right backend.\n"
+    "\n"
+    "  -l, --listen ADDR          backend listener host:port (default: the systemd socket)\n"
+    "  -c, --cert FILE            TLS certificate chain (PEM) shown to backends\n"
+    "  -k, --key FILE             its private key (PEM)\n"
+    "      --secret-file FILE     HMAC secret backend tokens are signed with (HS256/384/512)\n"
+    "      --verify-key FILE.pub  public key backend tokens are signed with (RS256/ES256)\n"
+    "  -r, --relay-socket PATH    unix socket nexus-relay hands connections over\n"
+    "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
+    "      --deny-list FILE       revoked token ids (jti), one per line\n"
+    "      --exclusive-hostnames  refuse a second sub for a hostname (1008)\n"
+    "      --idle-timeout D       close streams idle for D (default 5m)\n"
+    "      --leeway D             clock skew allowed on exp/nbf (default 0s)\n"
+    "      --auth-timeout D       time for each authentication stage (default 10s)\n"
+    "      --ping-interval D      ping backends every D (default 54s)\n"
+    "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
+    "  -v, --verbose              log at debug level\n"
+    "      --config FILE          read options from FILE (one 'name value' per line)\n"
+    "  -h, --help                 this help\n"
+    "  -V, --version              print the version\n"
+    "\n"
+    "Every option can also be set as NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
 
-
-static int usage_error(const char *fmt, const char *arg)
-{
-	char msg[512];
-	snprintf(msg, sizeof msg, fmt, arg ? arg : "");
-	nx_say("%s (see nexus-hub --help)", msg);
-	return 2;
-}
+#define usage_error nx_usage_error
 
 /* systemctl status shows what the hub carries, refreshed every few seconds. */
 static struct nx_timer status_timer;
@@ -60,10 +66,8 @@ static int duration_opt(const char *name, const char *s, uint64_t *ms)
 {
 	char err[NX_ERRLEN] = "";
 	*ms = 1;
-	if (nx_parse_duration(s, ms, err, sizeof err) < 0 || *ms == 0) {
-		nx_say("--%s: %s", name, *ms == 0 && !err[0] ? "must be more than 0" : err);
-		return -1;
-	}
+	if (nx_parse_duration(s, ms, err, sizeof err) < 0 || *ms == 0)
+		return usage_error("--%s: %s", name, *ms == 0 && !err[0] ? "must be more than 0" : err);
 	return 0;
 }
 
@@ -95,9 +99,16 @@ static int run(int argc, char **argv)
 	int c, verbose = 0;
 	long long v;
 	uint64_t ms;
-	while ((c = getopt_long(argc, argv, "l:c:k:r:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":l:c:k:r:vhV", lo, NULL)) != -1) {
 		switch (c) {
-		case 'l': cfg.listen = optarg; break;
+		case 'l': {
+			char host[256];
+			uint16_t port;
+			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+				return usage_error("--listen: %s", err);
+			cfg.listen = optarg;
+			break;
+		}
 		case 'c': cfg.cert_file = optarg; break;
 		case 'k': cfg.key_file = optarg; break;
 		case 's': cfg.secret_file = optarg; break;
@@ -107,11 +118,11 @@ static int run(int argc, char **argv)
 			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
 				return usage_error("--allow-tcp-port: %s", err);
 			if (cfg.n_allow_tcp_ports == NX_HUB_MAX_ALLOW_PORTS)
-				return usage_error("--allow-tcp-port: at most 64 ports", NULL);
+				return usage_error("--allow-tcp-port: at most %d ports", NX_HUB_MAX_ALLOW_PORTS);
 			cfg.allow_tcp_ports[cfg.n_allow_tcp_ports++] = (uint16_t)v;
 			break;
 		case 'i':
-			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) < 0)
+			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'L':
@@ -124,22 +135,22 @@ static int run(int argc, char **argv)
 			break;
 		case 'X': cfg.exclusive_hostnames = 1; break;
 		case 'A':
-			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) < 0)
+			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'I':
-			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) < 0)
+			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) != 0)
 				return 2;
 			break;
 		case 'B':
-			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) < 0)
+			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) != 0)
 				return 2;
 			break;
 		case 'v': verbose = 1; break;
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': nx_print_version("nexus-hub"); return 0;
-		default: return usage_error("bad option", NULL);
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
 	if (optind != argc)
@@ -147,13 +158,13 @@ static int run(int argc, char **argv)
 	if (nx_listen_fds() > 0)
 		cfg.listen_fd = 3;
 	if (!cfg.listen && cfg.listen_fd < 0)
-		return usage_error("--listen ADDR is required", NULL);
+		return usage_error("--listen ADDR is required");
 	if (!cfg.cert_file || !cfg.key_file)
-		return usage_error("--cert FILE and --key FILE are required", NULL);
+		return usage_error("--cert FILE and --key FILE are required");
 	if (!cfg.secret_file == !cfg.verify_key)
-		return usage_error("give exactly one of --secret-file and --verify-key", NULL);
+		return usage_error("give exactly one of --secret-file and --verify-key");
 	if (!cfg.relay_socket)
-		return usage_error("--relay-socket PATH is required", NULL);
+		return usage_error("--relay-socket PATH is required");
 	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
 		nx_say("warning: %s is readable by group or others (chmod 600 %s)", cfg.secret_file,
 		       cfg.secret_file);
@@ -195,8 +206,9 @@ int main(int argc, char **argv)
 {
 	char err[NX_ERRLEN];
 	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	/* options point into the expanded vector: free it only after the hub */
 	char **v = argv;
 	int rc = run(argc, argv);

@@ -22,10 +22,12 @@ static const char usage[] =
     "usage: nexus-mqtt2kafka --mqtt mqtt[s]://HOST[:PORT] --kafka BROKERS\n"
     "                        --map 'FILTER=KAFKA_TOPIC[,key=EXPR]'... [options]\n"
     "  --mqtt URL               MQTT broker (mqtts:// for TLS)\n"
-    "  --cafile F               CA to trust for mqtts:// (default: the system's store)\n"
-    "  --cert F --key F         client certificate and key (mutual TLS)\n"
+    "  --cafile FILE            CA bundle to trust the broker with (default: the system's)\n"
+    "  --cert FILE              client certificate (mutual TLS)\n"
+    "  --key FILE               its private key\n"
     "  --client-id ID           MQTT client id of the persistent session (default: nexus-mqtt2kafka-HOSTNAME)\n"
-    "  --username U             MQTT user name; password from --password-file F or $NEXUS_MQTT2KAFKA_PASSWORD\n"
+    "  --username U             MQTT user name\n"
+    "  --password-file FILE     MQTT password (or $NEXUS_MQTT2KAFKA_PASSWORD)\n"
     "  --mqtt-version V         3.1.1 or 5 (default 5)\n"
     "  --keepalive DUR          MQTT keepalive (default 60s)\n"
     "  --session-expiry DUR     MQTT 5 session expiry (default 7d)\n"
@@ -40,7 +42,11 @@ static const char usage[] =
     "  --drain-timeout DUR      on SIGTERM, wait this long for Kafka (default 10s)\n"
     "  --connect-timeout DUR    first MQTT connection (default 10s)\n"
     "  -v, --verbose            periodic stats on stderr; twice: debug\n"
-    "  --config FILE, --help, --version\n";
+    "  --config FILE            read options from FILE (one 'name value' per line)\n"
+    "  -h, --help               this help\n"
+    "  -V, --version            print the version\n"
+    "\n"
+    "Every option can also be set as NEXUS_MQTT2KAFKA_<OPTION> in the environment.\n";
 
 static volatile sig_atomic_t got_usr1;
 static volatile int got_term; /* also read by the library to abandon a replay */
@@ -53,14 +59,7 @@ static void on_signal(int sig)
 		got_term = 1;
 }
 
-static int usage_error(const char *fmt, const char *a, const char *b)
-{
-	char line[1024];
-	snprintf(line, sizeof line, fmt, a, b ? b : "");
-	nx_say("%s", line);
-	fputs(usage, stderr);
-	return 2;
-}
+#define usage_error nx_usage_error
 
 static void stats_line(struct nx_bridge *b, int to_stderr)
 {
@@ -88,7 +87,7 @@ int main(int argc, char **argv)
 	    {"cert", required_argument, 0, 'C'},      {"key", required_argument, 0, 'K'},
 	    {"client-id", required_argument, 0, 'i'}, {"username", required_argument, 0, 'u'},
 	    {"password-file", required_argument, 0, 'P'},
-	    {"mqtt-version", required_argument, 0, 'V'},
+	    {"mqtt-version", required_argument, 0, 256},
 	    {"keepalive", required_argument, 0, 'k'}, {"session-expiry", required_argument, 0, 'e'},
 	    {"receive-max", required_argument, 0, 'r'}, {"kafka", required_argument, 0, 'b'},
 	    {"map", required_argument, 0, 'M'},       {"spool", required_argument, 0, 's'},
@@ -97,14 +96,13 @@ int main(int argc, char **argv)
 	    {"drain-timeout", required_argument, 0, 'D'},
 	    {"connect-timeout", required_argument, 0, 'T'},
 	    {"verbose", no_argument, 0, 'v'},         {"config", required_argument, 0, 'c'},
-	    {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'W'},
+	    {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 	    {0, 0, 0, 0}};
 	char err[NX_ERRLEN * 2];
-	nx_log_setup(argv[0], NX_LOG_LOGFMT, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_MQTT2KAFKA_", lo, err, sizeof err) < 0) {
-		nx_say("%s", err);
-		return 2;
-	}
+	nx_log_setup("nexus-mqtt2kafka", NX_LOG_LOGFMT, NX_LOG_INFO);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_MQTT2KAFKA_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	expanded_argv = argv; /* lives as long as the process: reachable, not a leak */
 	static struct nx_map_rule rules[MAX_RULES];
 	static char *props[MAX_PROPS];
@@ -116,7 +114,7 @@ int main(int argc, char **argv)
 	const char *mqtt_url = NULL, *password_file = NULL;
 	uint64_t stats_ms = 10000, drain_ms = 10000, v;
 	int verbose = 0, nrules = 0, nprops = 0, opt;
-	while ((opt = getopt_long(argc, argv, "X:vh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":X:vhV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'm': mqtt_url = optarg; break;
 		case 'A': c.cafile = optarg; break;
@@ -125,81 +123,85 @@ int main(int argc, char **argv)
 		case 'i': c.client_id = optarg; break;
 		case 'u': c.username = optarg; break;
 		case 'P': password_file = optarg; break;
-		case 'V':
+		case 256:
 			if (!strcmp(optarg, "5"))
 				c.mqtt_version = 5;
 			else if (!strcmp(optarg, "3.1.1") || !strcmp(optarg, "311") || !strcmp(optarg, "4"))
 				c.mqtt_version = 4;
 			else
-				return usage_error("--mqtt-version: want 3.1.1 or 5, not '%s'", optarg, NULL);
+				return usage_error("--mqtt-version: want 3.1.1 or 5, not '%s'", optarg);
 			break;
 		case 'k':
 			if (nx_parse_duration(optarg, &v, err, sizeof err) < 0 || v < 5000 || v > 65535000)
-				return usage_error("--keepalive: want 5s to 65535s, got '%s'", optarg, NULL);
+				return usage_error("--keepalive: want 5s to 65535s, got '%s'", optarg);
 			c.keepalive_s = (int)(v / 1000);
 			break;
 		case 'e':
 			if (nx_parse_duration(optarg, &v, err, sizeof err) < 0 || v / 1000 > 0xFFFFFFFFull)
-				return usage_error("--session-expiry: bad duration '%s'", optarg, NULL);
+				return usage_error("--session-expiry: bad duration '%s'", optarg);
 			c.session_expiry_s = (uint32_t)(v / 1000);
 			break;
 		case 'r': {
 			long long n;
 			if (nx_parse_int(optarg, 1, 65535, &n, err, sizeof err) < 0)
-				return usage_error("--receive-max: %s", err, NULL);
+				return usage_error("--receive-max: %s", err);
 			c.receive_max = (int)n;
 			break;
 		}
 		case 'b': c.kafka_brokers = optarg; break;
 		case 'M':
 			if (nrules == MAX_RULES)
-				return usage_error("too many --map rules (at most %s)", "64", NULL);
+				return usage_error("too many --map rules (at most %d)", MAX_RULES);
 			if (nx_map_rule_parse(optarg, strlen(optarg), &rules[nrules], err, sizeof err) < 0)
 				return usage_error("--map '%s': %s", optarg, err);
 			nrules++;
 			break;
 		case 'X':
 			if (nprops == MAX_PROPS)
-				return usage_error("too many -X properties (at most %s)", "128", NULL);
+				return usage_error("too many -X properties (at most %d)", MAX_PROPS);
 			props[nprops++] = optarg;
 			break;
 		case 's': c.spool.dir = optarg; break;
 		case 'S':
 			if (nx_parse_size(optarg, &c.spool.max_bytes, err, sizeof err) < 0 || c.spool.max_bytes < 65536)
-				return usage_error("--spool-max: want a size of at least 64KiB, got '%s'", optarg, NULL);
+				return usage_error("--spool-max: want a size of at least 64KiB, got '%s'", optarg);
 			break;
 		case 'f': c.spool.fsync = 1; break;
 		case 'I':
 			if (nx_parse_duration(optarg, &stats_ms, err, sizeof err) < 0 || stats_ms < 100)
-				return usage_error("--stats-interval: want at least 100ms, got '%s'", optarg, NULL);
+				return usage_error("--stats-interval: want at least 100ms, got '%s'", optarg);
 			break;
 		case 'D':
 			if (nx_parse_duration(optarg, &drain_ms, err, sizeof err) < 0)
-				return usage_error("--drain-timeout: %s", err, NULL);
+				return usage_error("--drain-timeout: %s", err);
 			break;
 		case 'T':
 			if (nx_parse_duration(optarg, &c.connect_timeout_ms, err, sizeof err) < 0)
-				return usage_error("--connect-timeout: %s", err, NULL);
+				return usage_error("--connect-timeout: %s", err);
 			break;
 		case 'v': verbose++; break;
 		case 'c': break; /* expanded by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;
-		case 'W': nx_print_version("nexus-mqtt2kafka"); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'V': nx_print_version("nexus-mqtt2kafka"); return 0;
+		default: return nx_usage_getopt(opt, argv);
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind], NULL);
-	if (!mqtt_url || !c.kafka_brokers || nrules == 0)
-		return usage_error("--mqtt, --kafka and at least one --map are required%s", "", NULL);
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!mqtt_url)
+		return usage_error("--mqtt URL is required");
+	if (!c.kafka_brokers)
+		return usage_error("--kafka BROKERS is required");
+	if (nrules == 0)
+		return usage_error("at least one --map RULE is required");
 	if (nx_mqtt_url_parse(mqtt_url, &c.mqtt, err, sizeof err) < 0)
-		return usage_error("--mqtt: %s", err, NULL);
+		return usage_error("--mqtt: %s", err);
 	if (!c.mqtt.tls && (c.cafile || c.certfile || c.keyfile))
-		return usage_error("--cafile/--cert/--key need an mqtts:// URL%s", "", NULL);
+		return usage_error("--cafile/--cert/--key need an mqtts:// URL");
 	if (!c.certfile != !c.keyfile)
-		return usage_error("--cert and --key go together%s", "", NULL);
+		return usage_error("--cert and --key go together");
 	if (nx_bridge_kafka_check(props, nprops, err, sizeof err) < 0)
-		return usage_error("-X: %s", err, NULL);
+		return usage_error("-X: %s", err);
 	c.nrules = nrules;
 	c.nkafka_props = nprops;
 	if (!c.spool.dir)
@@ -225,7 +227,7 @@ int main(int argc, char **argv)
 	} else {
 		c.password = getenv("NEXUS_MQTT2KAFKA_PASSWORD");
 	}
-	nx_log_setup(argv[0], NX_LOG_LOGFMT, verbose >= 2 ? NX_LOG_DEBUG : NX_LOG_INFO);
+	nx_log_setup("nexus-mqtt2kafka", NX_LOG_LOGFMT, verbose >= 2 ? NX_LOG_DEBUG : NX_LOG_INFO);
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define PROG "nexus-relay"
+#define usage_error nx_usage_error
 #define MAX_LISTEN 32
 #define MAX_ROUTES 1024
 
@@ -127,10 +128,8 @@ static void protect_client_stream(void)
 static int parse_dur(const char *name, const char *v, uint64_t *out)
 {
 	char err[NX_ERRLEN];
-	if (nx_parse_duration(v, out, err, sizeof err) < 0) {
-		nx_say("--%s: %s", name, err);
-		return -1;
-	}
+	if (nx_parse_duration(v, out, err, sizeof err) < 0)
+		return usage_error("--%s: %s", name, err);
 	return 0;
 }
 
@@ -146,37 +145,28 @@ int main(int argc, char **argv)
 	enum nx_log_level lvl = NX_LOG_INFO;
 
 	nx_log_setup(PROG, NX_LOG_LOGFMT, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err) < 0) {
-		nx_say("%s", err);
-		return 2;
-	}
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	nexus_relay_argv = argv;
 	int c;
 	long long n;
-	while ((c = getopt_long(argc, argv, "l:H:r:u:nhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":l:H:r:u:nhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if (nlisten == MAX_LISTEN) {
-				nx_say("more than %d --listen addresses", MAX_LISTEN);
-				return 2;
-			}
+			if (nlisten == MAX_LISTEN)
+				return usage_error("more than %d --listen addresses", MAX_LISTEN);
 			listen[nlisten++] = optarg;
 			break;
 		case 'H': cfg.hub_path = optarg; break;
 		case 'r':
-			if (nroutes == MAX_ROUTES) {
-				nx_say("more than %d routes", MAX_ROUTES);
-				return 2;
-			}
-			if (nx_relay_parse_route(optarg, &routes[nroutes], err, sizeof err) < 0) {
-				nx_say("%s", err);
-				return 2;
-			}
+			if (nroutes == MAX_ROUTES)
+				return usage_error("more than %d routes", MAX_ROUTES);
+			if (nx_relay_parse_route(optarg, &routes[nroutes], err, sizeof err) < 0)
+				return usage_error("--route: %s", err);
 			for (size_t i = 0; i < nroutes; i++)
-				if (strcmp(routes[i].key, routes[nroutes].key) == 0) {
-					nx_say("route for '%s' given twice", routes[i].key);
-					return 2;
-				}
+				if (strcmp(routes[i].key, routes[nroutes].key) == 0)
+					return usage_error("route for '%s' given twice", routes[i].key);
 			nroutes++;
 			break;
 		case O_INETD: inetd = 1; break;
@@ -190,10 +180,8 @@ int main(int argc, char **argv)
 		case O_HUBT: if (parse_dur("hub-timeout", optarg, &cfg.hub_reply_ms)) return 2; break;
 		case O_GRACE: if (parse_dur("grace", optarg, &grace_ms)) return 2; break;
 		case O_MAXC:
-			if (nx_parse_int(optarg, 1, 1000000, &n, err, sizeof err) < 0) {
-				nx_say("--max-conns: %s", err);
-				return 2;
-			}
+			if (nx_parse_int(optarg, 1, 1000000, &n, err, sizeof err) < 0)
+				return usage_error("--max-conns: %s", err);
 			cfg.max_conns = (size_t)n;
 			break;
 		case O_LOGLVL:
@@ -201,41 +189,29 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "warn")) lvl = NX_LOG_WARN;
 			else if (!strcmp(optarg, "info")) lvl = NX_LOG_INFO;
 			else if (!strcmp(optarg, "debug")) lvl = NX_LOG_DEBUG;
-			else {
-				nx_say("--log-level: want error, warn, info or debug, not '%s'", optarg);
-				return 2;
-			}
+			else
+				return usage_error("--log-level: want error, warn, info or debug, not '%s'", optarg);
 			break;
 		case 'n': check = 1; break;
 		case O_CONFIG: break; /* already read by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': nx_print_version(PROG); return 0;
-		default: fputs(usage, stderr); return 2;
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
-	if (optind < argc) {
-		nx_say("unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
-	if (inetd && nlisten) {
-		nx_say("--inetd serves fd 0: it takes no --listen");
-		return 2;
-	}
-	if (!cfg.hub_path && nroutes == 0) {
-		nx_say("nothing to route to: give --hub PATH and/or --route NAME=ADDR");
-		return 2;
-	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (inetd && nlisten)
+		return usage_error("--inetd serves fd 0: it takes no --listen");
+	if (!cfg.hub_path && nroutes == 0)
+		return usage_error("nothing to route to: give --hub PATH and/or --route NAME=ADDR");
 	char host[256];
 	uint16_t port;
 	for (size_t i = 0; i < nlisten; i++)
-		if (nx_split_hostport(listen[i], host, sizeof host, &port, err, sizeof err) < 0) {
-			nx_say("--listen: %s", err);
-			return 2;
-		}
-	if (user && !getpwnam(user)) {
-		nx_say("--user: unknown user '%s'", user);
-		return 2;
-	}
+		if (nx_split_hostport(listen[i], host, sizeof host, &port, err, sizeof err) < 0)
+			return usage_error("--listen: %s", err);
+	if (user && !getpwnam(user))
+		return usage_error("--user: unknown user '%s'", user);
 	if (check) {
 		nx_say("configuration OK (%zu listen address%s, %zu route%s%s%s)", nlisten,
 		       nlisten == 1 ? "" : "es", nroutes, nroutes == 1 ? "" : "s",
@@ -262,10 +238,8 @@ int main(int argc, char **argv)
 		int k = nx_listen_fds();
 		for (int i = 0; i < k && nl < sizeof lfds / sizeof *lfds; i++)
 			lfds[nl++] = 3 + i;
-		if (nl == 0) {
-			nx_say("no --listen address and no sockets from systemd (LISTEN_FDS)");
-			return 2;
-		}
+		if (nl == 0)
+			return usage_error("no --listen address and no sockets from systemd (LISTEN_FDS)");
 	}
 	if (user && drop_privileges(user) < 0)
 		return 1;

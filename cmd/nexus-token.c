@@ -4,6 +4,7 @@
 #include "token/backend_claims.h"
 #include "token/claims.h"
 #include "token/denylist.h"
+#include "token/issue.h"
 #include "token/jws.h"
 #include "token/keys.h"
 #include "core/log.h"
@@ -22,31 +23,63 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_LIST 64
-
 static const char usage_text[] =
-    "usage: nexus-token keygen -t hs256|hs384|hs512|rs256|es256 -o FILE [--bits N] [--force]\n"
-    "       nexus-token issue -k KEY [-a ALG] [--sub S] [--iss S] [--aud S]... [--ttl D]\n"
-    "                   [--nbf D] [--jti auto|none|ID] [--hostname H]... [--tcp-port N]...\n"
-    "                   [--udp-route PORT[:IDLE]]... [--weight N] [--scope S]...\n"
-    "                   [--claim NAME=JSON]... [--claims FILE|-] [--kid ID] [--backend] [-q]\n"
-    "       nexus-token verify -k KEY [--iss S] [--aud S] [--leeway D] [--max-age D]\n"
-    "                   [--require CLAIM]... [--deny-list FILE] [-q] [TOKEN|-]\n"
+    "usage: nexus-token keygen -t TYPE -o FILE [--bits N] [--force]\n"
+    "       nexus-token issue -k KEY [options] [--backend] [-q]\n"
+    "       nexus-token verify -k KEY [options] [-q] [TOKEN|-]\n"
     "       nexus-token inspect [--json|--human] [TOKEN|-]\n"
     "       nexus-token revoke --deny-list FILE [--note TEXT] (TOKEN|-|--jti ID)\n"
-    "       nexus-token --help | --version\n"
-    "Common options: --config FILE (one 'name value' per line), -h/--help.\n"
+    "\n"
+    "keygen:\n"
+    "  -t, --type TYPE        hs256, hs384, hs512 (a secret), rs256 or es256 (a key pair)\n"
+    "  -o, --output FILE      where the secret or private key goes (FILE.pub: the public key)\n"
+    "      --bits N           RSA key size, 2048 to 4096 (default 2048)\n"
+    "      --force            overwrite FILE and FILE.pub\n"
+    "issue:\n"
+    "  -k, --key FILE         HMAC secret or private key to sign with\n"
+    "  -a, --alg ALG          HS256, HS384, HS512, RS256 or ES256 (default: the key's)\n"
+    "      --sub S            subject\n"
+    "      --iss S            issuer\n"
+    "      --aud S            audience (repeatable)\n"
+    "      --ttl D            lifetime (default 1h; 30s with --backend; 0: no exp)\n"
+    "      --nbf D            not valid before now + D\n"
+    "      --jti auto|none|ID token id (default auto: a random UUID)\n"
+    "      --scope S          a scope (repeatable; joined with spaces)\n"
+    "      --claim NAME=JSON  any claim, its value as JSON (repeatable)\n"
+    "      --claims FILE|-    start from the JSON object in FILE\n"
+    "      --kid ID           key id in the header\n"
+    "      --hostname H       backend route claim: a hostname (repeatable)\n"
+    "      --tcp-port N       backend route claim: a relay TCP port (repeatable)\n"
+    "      --udp-route P[:D]  backend route claim: a UDP port and flow idle time (repeatable)\n"
+    "      --weight N         backend route claim: its weight\n"
+    "      --backend          a Nexus Proxy backend token (iss, aud, ttl, NEXUS_* environment)\n"
+    "  -q, --quiet            no warnings on stderr, only fatal errors (always so with --backend)\n"
+    "verify:\n"
+    "  -k, --key FILE         HMAC secret, public key or certificate to check with\n"
+    "      --iss S            required issuer\n"
+    "      --aud S            required audience\n"
+    "      --leeway D         clock skew allowed on exp/nbf/iat (default 0s)\n"
+    "      --max-age D        refuse tokens issued more than D ago\n"
+    "      --require CLAIM    a claim that must be present (repeatable)\n"
+    "      --deny-list FILE   refuse tokens whose jti is listed\n"
+    "  -q, --quiet            no warnings on stderr, only fatal errors\n"
+    "inspect:\n"
+    "      --json             header and claims as one JSON object (default when piped)\n"
+    "      --human            readable, with times (default on a terminal)\n"
+    "revoke:\n"
+    "      --deny-list FILE   the deny-list to append the token's jti to\n"
+    "      --jti ID           revoke this id instead of a token's\n"
+    "      --note TEXT        comment stored with the id\n"
+    "every verb:\n"
+    "      --config FILE      read options from FILE (one 'name value' per line)\n"
+    "  -h, --help             this help\n"
+    "  -V, --version          print the version\n"
+    "\n"
     "Tokens are read from stdin when TOKEN is '-' or missing; verify checks one token per\n"
-    "line when given several. Secrets are only ever read from files.\n"
-    "  -q, --quiet   no warnings on stderr, only fatal errors (always so with --backend)\n";
+    "line when given several. Secrets are only ever read from files. Every option can also\n"
+    "be set as NEXUS_TOKEN_<OPTION> in the environment.\n";
 
-static int usage_error(const char *fmt, const char *arg)
-{
-	char msg[512];
-	snprintf(msg, sizeof msg, fmt, arg ? arg : "");
-	nx_say("%s (see nexus-token --help)", msg);
-	return 2;
-}
+#define usage_error nx_usage_error
 
 /* -q, and issue --backend: a token command's stderr may be read together with its stdout
  * (the Nexus Proxy client does), so only a fatal error may go there. */
@@ -105,14 +138,16 @@ static int print_json(const json_t *j, int pretty)
 	return 0;
 }
 
-/* Options from NEXUS_TOKEN_* and --config, then argv; main frees the vector when the verb
+/* Options from NEXUS_TOKEN_* and --config, then argv (0, or the exit status of a failure);
+ * main frees the vector when the verb
  * is done (nothing of it is used after). */
 static char **expanded_argv;
 static int expand_opts(int *argc, char ***argv, const struct option *lo, char *err,
                        size_t errlen)
 {
-	if (nx_opts_expand(argc, argv, "NEXUS_TOKEN_", lo, err, errlen) < 0)
-		return -1;
+	int rc = nx_opts_expand(argc, argv, "NEXUS_TOKEN_", lo, err, errlen);
+	if (rc < 0)
+		return nx_opts_fail(rc, err);
 	expanded_argv = *argv;
 	return 0;
 }
@@ -124,14 +159,15 @@ static int cmd_keygen(int argc, char **argv)
 	static const struct option lo[] = {
 	    {"type", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
 	    {"bits", required_argument, 0, 'b'}, {"force", no_argument, 0, 'f'},
-	    {"config", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	    {"config", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
 	const char *type = NULL, *out = NULL;
 	long long bits = 0;
 	int force = 0, c;
 	char err[NX_ERRLEN];
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
-	while ((c = getopt_long(argc, argv, "t:o:b:fh", lo, NULL)) != -1) {
+	int erc = expand_opts(&argc, &argv, lo, err, sizeof err);
+	if (erc)
+		return erc;
+	while ((c = getopt_long(argc, argv, ":t:o:b:fhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': type = optarg; break;
 		case 'o': out = optarg; break;
@@ -142,13 +178,14 @@ static int cmd_keygen(int argc, char **argv)
 		case 'f': force = 1; break;
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return usage_error("bad option", NULL);
+		case 'V': nx_print_version("nexus-token"); return 0;
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
 	if (optind != argc)
 		return usage_error("keygen: unexpected argument '%s'", argv[optind]);
 	if (!type || !out)
-		return usage_error("keygen needs -t TYPE and -o FILE", NULL);
+		return usage_error("keygen needs -t TYPE and -o FILE");
 	char up[16];
 	snprintf(up, sizeof up, "%s", type);
 	for (char *p = up; *p; p++)
@@ -158,7 +195,7 @@ static int cmd_keygen(int argc, char **argv)
 		return usage_error("keygen: unknown key type '%s' (hs256, hs384, hs512, rs256, es256)",
 		                   type);
 	if (strcmp(out, "-") == 0)
-		return usage_error("keygen: refusing to write a private key to stdout", NULL);
+		return usage_error("keygen: refusing to write a private key to stdout");
 	char pub[4096];
 	snprintf(pub, sizeof pub, "%s.pub", out);
 	int has_pub = alg == NX_ALG_RS256 || alg == NX_ALG_ES256;
@@ -182,133 +219,99 @@ static int cmd_keygen(int argc, char **argv)
 
 /* ---- issue ----------------------------------------------------------------------- */
 
-struct issue_opts {
-	const char *key, *alg, *sub, *iss, *jti, *kid, *claims_file;
-	const char *aud[MAX_LIST], *scope[MAX_LIST], *claim[MAX_LIST];
-	int naud, nscope, nclaim;
-	uint64_t ttl_ms, nbf_ms;
-	int ttl_set, nbf_set, backend;
-	json_t *routes; /* hostnames, tcp_ports, udp_routes, weight from flags */
+struct issue_cli {
+	struct nx_issue_req req;
+	const char *keyfile, *alg;
 };
 
-static int push(const char **list, int *n, const char *v, const char *what)
+/* One issue option into the request; 0, or the exit status of a usage error. */
+static int issue_opt(int c, struct issue_cli *cli, char *err, size_t errlen)
 {
-	if (*n >= MAX_LIST)
-		return usage_error("too many %s options", what);
-	list[(*n)++] = v;
-	return 0;
-}
-
-/* A string claim from the command line; jansson refuses invalid UTF-8, say so. */
-static int set_string(json_t *c, const char *name, const char *value)
-{
-	json_t *v = json_string(value);
-	if (!v || json_object_set_new(c, name, v) < 0) {
-		nx_say("'%s' is not valid UTF-8 text", name);
-		return -1;
+	struct nx_issue_req *o = &cli->req;
+	int r = 0;
+	switch (c) {
+	case 'k': cli->keyfile = optarg; break;
+	case 'a': cli->alg = optarg; break;
+	case 's': o->sub = optarg; break;
+	case 'i': o->iss = optarg; break;
+	case 'A': r = nx_issue_push(o->aud, &o->naud, optarg, "--aud", err, errlen); break;
+	case 'S': r = nx_issue_push(o->scope, &o->nscope, optarg, "--scope", err, errlen); break;
+	case 'c':
+		r = nx_issue_claim_ok(optarg, err, errlen);
+		if (r == 0)
+			r = nx_issue_push(o->claim, &o->nclaim, optarg, "--claim", err, errlen);
+		break;
+	case 'T':
+		if (nx_parse_duration(optarg, &o->ttl_ms, err, errlen) < 0)
+			return usage_error("--ttl: %s", err);
+		o->ttl_set = 1;
+		break;
+	case 'N':
+		if (nx_parse_duration(optarg, &o->nbf_ms, err, errlen) < 0)
+			return usage_error("--nbf: %s", err);
+		o->nbf_set = 1;
+		break;
+	case 'J': o->jti = optarg; break;
+	case 'H':
+		if (nx_claims_add_hostname(o->routes, optarg, err, errlen) < 0)
+			return usage_error("--hostname: %s", err);
+		break;
+	case 'P':
+		if (nx_claims_add_tcp_port(o->routes, optarg, err, errlen) < 0)
+			return usage_error("--tcp-port: %s", err);
+		break;
+	case 'U':
+		if (nx_claims_add_udp_route(o->routes, optarg, err, errlen) < 0)
+			return usage_error("--udp-route: %s", err);
+		break;
+	case 'W': {
+		long long w;
+		if (nx_parse_int(optarg, -1000000, 1000000, &w, err, errlen) < 0)
+			return usage_error("--weight: %s", err);
+		json_object_set_new(o->routes, "weight", json_integer(w));
+		break;
 	}
-	return 0;
+	case 'F': o->claims_file = optarg; break;
+	case 'K': o->kid = optarg; break;
+	case 'B': o->backend = quiet = 1; break;
+	case 'q': quiet = 1; break;
+	default: break; /* --config: read by nx_opts_expand */
+	}
+	return r < 0 ? usage_error("%s", err) : 0;
 }
 
-static json_t *build_claims(struct issue_opts *o)
+static int issue_sign(const struct nx_issue_req *o, const char *keyfile, enum nx_alg alg)
 {
-	json_t *c;
 	char err[NX_ERRLEN];
-	if (o->claims_file) {
-		char *buf;
-		size_t len;
-		json_error_t je;
-		if (nx_read_file(o->claims_file, NX_JWS_MAX, &buf, &len, err, sizeof err) < 0) {
-			nx_say("--claims: %s", err);
-			return NULL;
-		}
-		c = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-		free(buf);
-		if (!json_is_object(c)) {
-			nx_say("--claims %s: not a JSON object (%s)", o->claims_file,
-			       c ? "wrong type" : je.text);
-			json_decref(c);
-			return NULL;
-		}
-	} else {
-		c = json_object();
+	struct nx_key *k = load_key(keyfile);
+	if (!k)
+		return 1;
+	if (!nx_key_can_sign(k)) {
+		nx_say("%s is a public key; issuing needs the private key", keyfile);
+		nx_key_free(k);
+		return 1;
 	}
-	json_object_update(c, o->routes); /* route flags, and --weight */
-	if (o->sub && set_string(c, "sub", o->sub) < 0)
-		goto fail;
-	if (o->backend && nx_claims_add_backend_env(c, getenv, err, sizeof err) < 0) {
+	if (alg == NX_ALG_NONE)
+		alg = nx_key_default_alg(k);
+	unsigned need = alg == NX_ALG_HS512 ? 512 : alg == NX_ALG_HS384 ? 384 : 256;
+	if (!quiet && nx_key_type(k) == NX_KEY_HMAC && nx_key_bits(k) < need)
+		nx_say("warning: %s is shorter than %u bytes, the minimum for %s (RFC 7518 3.2)",
+		       keyfile, need / 8, nx_alg_name(alg));
+	int rc = 1;
+	json_t *claims = nx_issue_claims(o, nx_unix_time(), getenv, err, sizeof err);
+	json_t *hx = o->kid ? json_pack("{s:s}", "kid", o->kid) : NULL;
+	char *tok = NULL;
+	if (!claims || nx_jws_sign(k, alg, hx, claims, &tok, err, sizeof err) < 0)
 		nx_say("%s", err);
-		goto fail;
+	if (tok) {
+		printf("%s\n", tok);
+		rc = fflush(stdout) == 0 ? 0 : 1;
 	}
-	int64_t now = nx_unix_time();
-	json_object_set_new(c, "iat", json_integer(now));
-	if (o->ttl_ms > 0)
-		json_object_set_new(c, "exp", json_integer(now + (int64_t)((o->ttl_ms + 999) / 1000)));
-	if (o->nbf_set)
-		json_object_set_new(c, "nbf", json_integer(now + (int64_t)(o->nbf_ms / 1000)));
-	if (o->iss && set_string(c, "iss", o->iss) < 0)
-		goto fail;
-	if (o->naud == 1 && !o->backend) {
-		if (set_string(c, "aud", o->aud[0]) < 0)
-			goto fail;
-	} else if (o->naud > 0) {
-		json_t *a = json_array();
-		json_object_set_new(c, "aud", a);
-		for (int i = 0; i < o->naud; i++)
-			if (json_array_append_new(a, json_string(o->aud[i])) < 0) {
-				nx_say("'aud' is not valid UTF-8 text");
-				goto fail;
-			}
-	}
-	if (o->nscope > 0) {
-		char s[4096] = "";
-		for (int i = 0; i < o->nscope; i++)
-			snprintf(s + strlen(s), sizeof s - strlen(s), "%s%s", i ? " " : "", o->scope[i]);
-		if (set_string(c, "scope", s) < 0)
-			goto fail;
-	}
-	/* A jti already in --claims (nexus-bind records the id it prints) is kept unless
-	 * --jti says otherwise: replacing it would make the token unrevocable by that id. */
-	const char *jti = o->jti ? o->jti : json_is_string(json_object_get(c, "jti")) ? "none" : "auto";
-	if (strcmp(jti, "auto") == 0) {
-		char id[NX_UUID_TEXT_LEN + 1];
-		if (nx_random_uuid4(NULL, id, err, sizeof err) < 0) {
-			nx_say("%s", err);
-			goto fail;
-		}
-		json_object_set_new(c, "jti", json_string(id));
-	} else if (strcmp(jti, "none") != 0) {
-		/* An id the deny-list could not hold would make the token unrevocable. */
-		for (const unsigned char *p = (const unsigned char *)jti; *p; p++)
-			if (*p <= 0x20 || *p == 0x7f) {
-				nx_say("--jti: no spaces or control characters allowed");
-				goto fail;
-			}
-		if (strlen(jti) >= NX_JTI_MAX || jti[0] == '#') {
-			nx_say("--jti: at most %d characters, not starting with '#'", NX_JTI_MAX - 1);
-			goto fail;
-		}
-		if (set_string(c, "jti", jti) < 0)
-			goto fail;
-	}
-	for (int i = 0; i < o->nclaim; i++) {
-		const char *eq = strchr(o->claim[i], '=');
-		json_error_t je;
-		json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, &je);
-		if (!v) {
-			nx_say("--claim %.*s: value is not JSON (quote strings: %.*s='\"text\"')",
-			       (int)(eq - o->claim[i]), o->claim[i], (int)(eq - o->claim[i]),
-			       o->claim[i]);
-			goto fail;
-		}
-		char name[256];
-		snprintf(name, sizeof name, "%.*s", (int)(eq - o->claim[i]), o->claim[i]);
-		json_object_set_new(c, name, v);
-	}
-	return c;
-fail:
-	json_decref(c);
-	return NULL;
+	free(tok);
+	json_decref(hx);
+	json_decref(claims);
+	nx_key_free(k);
+	return rc;
 }
 
 static int cmd_issue(int argc, char **argv)
@@ -323,125 +326,35 @@ static int cmd_issue(int argc, char **argv)
 	    {"scope", required_argument, 0, 'S'},    {"claim", required_argument, 0, 'c'},
 	    {"claims", required_argument, 0, 'F'},   {"kid", required_argument, 0, 'K'},
 	    {"backend", no_argument, 0, 'B'},        {"config", required_argument, 0, 'C'},
-	    {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0}};
-	struct issue_opts o = {.routes = json_object()};
+	    {"quiet", no_argument, 0, 'q'},
+	    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+	struct issue_cli cli = {.req = {.routes = json_object()}};
 	char err[NX_ERRLEN];
-	int c, rc = 2;
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
-	while ((c = getopt_long(argc, argv, "k:a:qh", lo, NULL)) != -1) {
-		int bad = 0;
-		switch (c) {
-		case 'k': o.key = optarg; break;
-		case 'a': o.alg = optarg; break;
-		case 's': o.sub = optarg; break;
-		case 'i': o.iss = optarg; break;
-		case 'A': bad = push(o.aud, &o.naud, optarg, "--aud"); break;
-		case 'S': bad = push(o.scope, &o.nscope, optarg, "--scope"); break;
-		case 'c':
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				bad = usage_error("--claim wants NAME=JSON, not '%s'", optarg);
-				break;
-			}
-			bad = push(o.claim, &o.nclaim, optarg, "--claim");
-			break;
-		case 'T':
-			if (nx_parse_duration(optarg, &o.ttl_ms, err, sizeof err) < 0)
-				bad = usage_error("--ttl: %s", err);
-			o.ttl_set = 1;
-			break;
-		case 'N':
-			if (nx_parse_duration(optarg, &o.nbf_ms, err, sizeof err) < 0)
-				bad = usage_error("--nbf: %s", err);
-			o.nbf_set = 1;
-			break;
-		case 'J': o.jti = optarg; break;
-		case 'H':
-			if (nx_claims_add_hostname(o.routes, optarg, err, sizeof err) < 0)
-				bad = usage_error("--hostname: %s", err);
-			break;
-		case 'P':
-			if (nx_claims_add_tcp_port(o.routes, optarg, err, sizeof err) < 0)
-				bad = usage_error("--tcp-port: %s", err);
-			break;
-		case 'U':
-			if (nx_claims_add_udp_route(o.routes, optarg, err, sizeof err) < 0)
-				bad = usage_error("--udp-route: %s", err);
-			break;
-		case 'W': {
-			long long w;
-			if (nx_parse_int(optarg, -1000000, 1000000, &w, err, sizeof err) < 0)
-				bad = usage_error("--weight: %s", err);
+	int c, rc = 0;
+	rc = expand_opts(&argc, &argv, lo, err, sizeof err);
+	while (rc == 0 && (c = getopt_long(argc, argv, ":k:a:qhV", lo, NULL)) != -1) {
+		if (c == 'h' || c == 'V') {
+			if (c == 'h')
+				fputs(usage_text, stdout);
 			else
-				json_object_set_new(o.routes, "weight", json_integer(w));
-			break;
+				nx_print_version("nexus-token");
+			json_decref(cli.req.routes);
+			return 0;
 		}
-		case 'F': o.claims_file = optarg; break;
-		case 'K': o.kid = optarg; break;
-		case 'B': o.backend = quiet = 1; break;
-		case 'q': quiet = 1; break;
-		case 'C': break;
-		case 'h': fputs(usage_text, stdout); json_decref(o.routes); return 0;
-		default: bad = usage_error("bad option", NULL);
-		}
-		if (bad)
-			goto out;
-	}
-	if (optind != argc) {
-		usage_error("issue: unexpected argument '%s'", argv[optind]);
-		goto out;
-	}
-	if (!o.key) {
-		usage_error("issue needs -k KEY", NULL);
-		goto out;
+		rc = c == '?' || c == ':' ? nx_usage_getopt(c, argv) : issue_opt(c, &cli, err, sizeof err);
 	}
 	enum nx_alg alg = NX_ALG_NONE;
-	if (o.alg && (alg = nx_alg_from_name(o.alg)) == NX_ALG_NONE) {
-		usage_error("unknown algorithm '%s' (HS256, HS384, HS512, RS256, ES256)", o.alg);
-		goto out;
+	if (rc == 0 && optind != argc)
+		rc = usage_error("issue: unexpected argument '%s'", argv[optind]);
+	else if (rc == 0 && !cli.keyfile)
+		rc = usage_error("issue needs -k KEY");
+	else if (rc == 0 && cli.alg && (alg = nx_alg_from_name(cli.alg)) == NX_ALG_NONE)
+		rc = usage_error("unknown algorithm '%s' (HS256, HS384, HS512, RS256, ES256)", cli.alg);
+	if (rc == 0) {
+		nx_issue_defaults(&cli.req);
+		rc = issue_sign(&cli.req, cli.keyfile, alg);
 	}
-	if (o.backend) {
-		/* What a Nexus Proxy hub demands of a backend token. */
-		if (!o.iss)
-			o.iss = "authorizer";
-		if (o.naud == 0)
-			o.aud[o.naud++] = "nexus";
-		if (!o.ttl_set)
-			o.ttl_ms = 30000;
-	} else if (!o.ttl_set) {
-		o.ttl_ms = 3600000;
-	}
-	rc = 1;
-	struct nx_key *k = load_key(o.key);
-	if (!k)
-		goto out;
-	if (!nx_key_can_sign(k)) {
-		nx_say("%s is a public key; issuing needs the private key", o.key);
-		nx_key_free(k);
-		goto out;
-	}
-	if (alg == NX_ALG_NONE)
-		alg = nx_key_default_alg(k);
-	unsigned need = alg == NX_ALG_HS512 ? 512 : alg == NX_ALG_HS384 ? 384 : 256;
-	if (!quiet && nx_key_type(k) == NX_KEY_HMAC && nx_key_bits(k) < need)
-		nx_say("warning: %s is shorter than %u bytes, the minimum for %s (RFC 7518 3.2)",
-		       o.key, need / 8, nx_alg_name(alg));
-	json_t *claims = build_claims(&o);
-	json_t *hx = o.kid ? json_pack("{s:s}", "kid", o.kid) : NULL;
-	char *tok = NULL;
-	if (claims && nx_jws_sign(k, alg, hx, claims, &tok, err, sizeof err) < 0)
-		nx_say("%s", err);
-	if (tok) {
-		printf("%s\n", tok);
-		rc = fflush(stdout) == 0 ? 0 : 1;
-	}
-	free(tok);
-	json_decref(hx);
-	json_decref(claims);
-	nx_key_free(k);
-out:
-	json_decref(o.routes);
+	json_decref(cli.req.routes);
 	return rc;
 }
 
@@ -529,16 +442,17 @@ static int cmd_verify(int argc, char **argv)
 	    {"aud", required_argument, 0, 'A'},       {"leeway", required_argument, 0, 'l'},
 	    {"max-age", required_argument, 0, 'M'},   {"require", required_argument, 0, 'r'},
 	    {"deny-list", required_argument, 0, 'd'}, {"config", required_argument, 0, 'C'},
-	    {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0}};
+	    {"quiet", no_argument, 0, 'q'},
+	    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},            {0, 0, 0, 0}};
 	struct nx_claims_policy p = {0};
-	const char *keyfile = NULL, *req[MAX_LIST + 1] = {0};
+	const char *keyfile = NULL, *req[NX_ISSUE_MAX_LIST + 1] = {0};
 	int nreq = 0, c;
 	uint64_t ms;
 	char err[NX_ERRLEN];
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
-	while ((c = getopt_long(argc, argv, "k:qh", lo, NULL)) != -1) {
+	int erc = expand_opts(&argc, &argv, lo, err, sizeof err);
+	if (erc)
+		return erc;
+	while ((c = getopt_long(argc, argv, ":k:qhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'k': keyfile = optarg; break;
 		case 'q': quiet = 1; break;
@@ -551,20 +465,21 @@ static int cmd_verify(int argc, char **argv)
 			*(c == 'l' ? &p.leeway : &p.max_age) = (int64_t)(ms / 1000);
 			break;
 		case 'r':
-			if (push(req, &nreq, optarg, "--require"))
-				return 2;
+			if (nx_issue_push(req, &nreq, optarg, "--require", err, sizeof err) < 0)
+				return usage_error("%s", err);
 			break;
 		case 'd': p.deny_list = optarg; break;
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return usage_error("bad option", NULL);
+		case 'V': nx_print_version("nexus-token"); return 0;
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
 	p.required = req;
 	if (!keyfile)
-		return usage_error("verify needs -k KEY", NULL);
+		return usage_error("verify needs -k KEY");
 	if (argc - optind > 1)
-		return usage_error("verify takes one TOKEN (or several on stdin)", NULL);
+		return usage_error("verify takes one TOKEN (or several on stdin)");
 	struct nx_key *k = load_key(keyfile);
 	if (!k)
 		return 1;
@@ -632,19 +547,20 @@ static int cmd_inspect(int argc, char **argv)
 {
 	static const struct option lo[] = {{"json", no_argument, 0, 'j'},
 	                                   {"human", no_argument, 0, 'H'},
-	                                   {"help", no_argument, 0, 'h'},
+	                                   {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
 	                                   {0, 0, 0, 0}};
 	int c, human = isatty(1);
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': human = 0; break;
 		case 'H': human = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return usage_error("bad option", NULL);
+		case 'V': nx_print_version("nexus-token"); return 0;
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
 	if (argc - optind > 1)
-		return usage_error("inspect takes one TOKEN", NULL);
+		return usage_error("inspect takes one TOKEN");
 	char *tok = token_arg(argc, argv, optind), err[NX_ERRLEN];
 	if (!tok)
 		return 1;
@@ -684,28 +600,30 @@ static int cmd_revoke(int argc, char **argv)
 	static const struct option lo[] = {
 	    {"deny-list", required_argument, 0, 'd'}, {"jti", required_argument, 0, 'j'},
 	    {"note", required_argument, 0, 'n'},      {"config", required_argument, 0, 'C'},
-	    {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+	    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},            {0, 0, 0, 0}};
 	const char *list = NULL, *jti = NULL, *note = NULL;
 	int c;
 	char err[NX_ERRLEN], notebuf[512];
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	int erc = expand_opts(&argc, &argv, lo, err, sizeof err);
+	if (erc)
+		return erc;
+	while ((c = getopt_long(argc, argv, ":hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': list = optarg; break;
 		case 'j': jti = optarg; break;
 		case 'n': note = optarg; break;
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: return usage_error("bad option", NULL);
+		case 'V': nx_print_version("nexus-token"); return 0;
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
 	if (!list)
-		return usage_error("revoke needs --deny-list FILE", NULL);
+		return usage_error("revoke needs --deny-list FILE");
 	if (jti && optind < argc)
-		return usage_error("revoke takes a TOKEN or --jti ID, not both", NULL);
+		return usage_error("revoke takes a TOKEN or --jti ID, not both");
 	if (argc - optind > 1)
-		return usage_error("revoke takes one TOKEN", NULL);
+		return usage_error("revoke takes one TOKEN");
 	json_t *cl = NULL;
 	if (!jti) {
 		/* Revoking needs no proof: listing an id only ever refuses more tokens. */
@@ -749,7 +667,7 @@ int main(int argc, char **argv)
 {
 	nx_log_setup("nexus-token", NX_LOG_PLAIN, NX_LOG_INFO);
 	if (argc < 2)
-		return usage_error("a verb is needed: keygen, issue, verify, inspect or revoke", NULL);
+		return usage_error("a verb is needed: keygen, issue, verify, inspect or revoke");
 	const char *verb = argv[1];
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
 		fputs(usage_text, stdout);

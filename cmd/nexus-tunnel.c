@@ -1,5 +1,6 @@
 /* nexus-tunnel — publish local services through a nexus hub (or a Nexus Proxy server):
  * dial out, authenticate, serve the streams the hub sends. The session is lib/tunnel.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,10 @@ static const char usage_text[] =
     "Dials the hub, authenticates with a token (built-in signer from --secret-file: an HMAC\n"
     "secret, RSA or EC private key; or the first line of --token-cmd's output), and serves\n"
     "each stream the hub opens: to the --map entry for its hostname and relay port, its\n"
-    "hostname (exact, then *.wildcard) or its relay port, else to --to; or to a --exec command spawned per stream with the stream\n"
-    "on stdin/stdout. Reconnects with backoff until SIGTERM; a refusal retrying cannot fix\n"
-    "(wrong secret, certificate, path) before the first session served ends it with exit 1.\n"
+    "hostname (exact, then *.wildcard) or its relay port, else to --to; or to a --exec\n"
+    "command spawned per stream with the stream on stdin/stdout. Reconnects with backoff\n"
+    "until SIGTERM; a refusal retrying cannot fix (wrong secret, certificate, path) before\n"
+    "the first session served ends it with exit 1.\n"
     "\n"
     "  --hub URL            the hub's backend endpoint (wss:// only)\n"
     "  --secret-file FILE   key to sign tokens with (never on the command line itself)\n"
@@ -50,20 +52,19 @@ static const char usage_text[] =
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
     "  --max-streams N      streams open at once, more are refused (default 1024)\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
-    "  -v, --verbose        one line per stream; -q, --quiet: warnings and errors only\n";
+    "  -v, --verbose        one line per stream\n"
+    "  -q, --quiet          warnings and errors only\n"
+    "  --config FILE        read options from FILE (one 'name value' per line)\n"
+    "  -h, --help           this help\n"
+    "  -V, --version        print the version\n"
+    "\n"
+    "Every option can also be set as NEXUS_TUNNEL_<OPTION> in the environment.\n";
 
 /* The vector nx_opts_expand() builds lives as long as the program (optarg points into
  * it); holding it here keeps it reachable for the leak checker. */
 char **kept_args;
 
-static int usage_error(const char *fmt, const char *arg)
-{
-	char msg[512];
-	snprintf(msg, sizeof msg, fmt, arg);
-	nx_say("%s", msg);
-	fputs("try 'nexus-tunnel --help'\n", stderr);
-	return 2;
-}
+#define usage_error nx_usage_error
 
 int main(int argc, char **argv)
 {
@@ -90,17 +91,18 @@ int main(int argc, char **argv)
 	int c;
 
 	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	kept_args = argv;
-	while ((c = getopt_long(argc, argv, "vqhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vqhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'H': cfg.hub_url = optarg; break;
 		case 's': cfg.secret_file = optarg; break;
 		case 'T': cfg.token_cmd = optarg; break;
 		case 'n':
 			if (cfg.n_hostnames == MAX_LIST)
-				return usage_error("too many --hostname options", NULL);
+				return usage_error("too many --hostname options");
 			if (nx_hostname_normalize(optarg, strlen(optarg), hostbuf[cfg.n_hostnames],
 			                          sizeof hostbuf[0], NX_HOSTNAME_WILDCARD_OK, err,
 			                          sizeof err) < 0)
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			if (cfg.n_tcp_ports == MAX_LIST)
-				return usage_error("too many --tcp-port options", NULL);
+				return usage_error("too many --tcp-port options");
 			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
 				return usage_error("--tcp-port: %s", err);
 			ports[cfg.n_tcp_ports++] = (uint16_t)v;
@@ -118,7 +120,7 @@ int main(int argc, char **argv)
 		case 't': cfg.to = optarg; break;
 		case 'm':
 			if (cfg.n_map == MAX_LIST)
-				return usage_error("too many --map options", NULL);
+				return usage_error("too many --map options");
 			if (nx_tunnel_parse_map(optarg, &map[cfg.n_map], err, sizeof err) < 0)
 				return usage_error("%s", err);
 			cfg.n_map++;
@@ -151,33 +153,34 @@ int main(int argc, char **argv)
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': nx_print_version("nexus-tunnel"); return 0;
-		default: return usage_error("bad option", NULL);
+		default: return nx_usage_getopt(c, argv);
 		}
 	}
 	if (optind != argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!cfg.hub_url)
-		return usage_error("--hub URL is required", NULL);
+		return usage_error("--hub URL is required");
 	struct nx_hub_url url;
 	if (nx_tunnel_parse_url(cfg.hub_url, &url, err, sizeof err) < 0)
 		return usage_error("--hub: %s", err);
 	if (!cfg.secret_file == !cfg.token_cmd)
-		return usage_error("give exactly one of --secret-file and --token-cmd", NULL);
+		return usage_error("give exactly one of --secret-file and --token-cmd");
 	if (!cfg.n_hostnames && !cfg.n_tcp_ports)
-		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N", NULL);
+		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N");
 	if (cfg.exec_cmd && (cfg.to || cfg.n_map))
-		return usage_error("--exec cannot be combined with --to or --map", NULL);
+		return usage_error("--exec cannot be combined with --to or --map");
 	if (!cfg.exec_cmd && !cfg.to && !cfg.n_map)
-		return usage_error("no target: give --to HOST:PORT, --map KEY=HOST:PORT or --exec CMD",
-		                   NULL);
+		return usage_error("no target: give --to HOST:PORT, --map KEY=HOST:PORT or --exec CMD");
 	if (cfg.to) {
 		char host[256];
 		uint16_t port;
 		if (nx_split_hostport(cfg.to, host, sizeof host, &port, err, sizeof err) < 0 || !port)
 			return usage_error("--to: bad address %s", cfg.to);
 	}
-	if (cfg.secret_file && access(cfg.secret_file, R_OK) != 0)
-		return usage_error("--secret-file %s: cannot read it", cfg.secret_file);
+	if (cfg.secret_file && access(cfg.secret_file, R_OK) != 0) {
+		nx_say("cannot read %s: %s", cfg.secret_file, strerror(errno));
+		return 1;
+	}
 	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
 		nx_say("warning: %s is readable by group or others", cfg.secret_file);
 	if (!cfg.name) {

@@ -6,7 +6,7 @@ load lib/common
 rank() {
   case "$1" in
     core) echo 0 ;;
-    token|wire) echo 1 ;;
+    token|wire|mqtt) echo 1 ;;
     *) echo 2 ;;
   esac
 }

@@ -2,6 +2,7 @@
  * lines from concurrent processes sharing stderr do not interleave. */
 #include "core/log.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@ static const char *level_names[] = {"error", "warn", "info", "debug"};
 
 void nx_log_setup(const char *prog, enum nx_log_style style, enum nx_log_level max)
 {
+	opterr = 0; /* getopt must not print "./bin/nexus-x: ..."; nx_usage_getopt() says it */
 	const char *slash = prog ? strrchr(prog, '/') : NULL;
 	log_prog = slash ? slash + 1 : (prog ? prog : "nexus");
 	log_style = style;
@@ -68,6 +70,41 @@ void nx_say(const char *fmt, ...)
 	if (m < 0)
 		return;
 	emit(line, (size_t)n + (size_t)m, sizeof line);
+}
+
+int nx_usage_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		msg[0] = '\0';
+	/* one line: a value from argv must not break it in two */
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	char line[1200];
+	int n = snprintf(line, sizeof line, "%s: %s\ntry '%s --help'", log_prog, msg, log_prog);
+	if (n > 0)
+		emit(line, (size_t)n, sizeof line);
+	return 2;
+}
+
+int nx_usage_getopt(int c, char **argv)
+{
+	/* getopt_long has already stepped past the offending word */
+	const char *word = optind > 0 ? argv[optind - 1] : "";
+	if (c == ':') {
+		if (optopt && word[0] == '-' && word[1] != '-')
+			return nx_usage_error("option '-%c' needs a value", optopt);
+		return nx_usage_error("option '%s' needs a value", word);
+	}
+	if (optopt)
+		return nx_usage_error("unknown option '-%c'", optopt);
+	size_t n = strcspn(word, "=");
+	return nx_usage_error("unknown option '%.*s'", (int)n, word);
 }
 
 void nx_log_sink(void *arg, int level, const char *msg, const char *kv)

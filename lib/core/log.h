@@ -30,6 +30,13 @@ void nx_log(enum nx_log_level lvl, const char *msg, const char *kv, ...)
 /* printf-style "prog: ..." line on stderr regardless of style (usage errors, CLI answers). */
 void nx_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Usage errors, the same in every command: "prog: <what is wrong>" and "try 'prog --help'"
+ * on stderr. Returns 2, the exit status of a usage error. nx_log_setup() sets opterr = 0 so
+ * getopt_long stays quiet; give it an optstring starting with ':' and hand what it returns
+ * for a bad option ('?' or ':') to nx_usage_getopt(), which names the option. */
+int nx_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int nx_usage_getopt(int c, char **argv);
+
 /* How a lib module that runs a daemon (hub, relay, tunnel, bridge) reports what happens
  * without printing: it calls the command's sink with a level, a message and logfmt
  * key=value text (untrusted values already quoted; may be NULL or ""). The module keeps
