@@ -438,10 +438,12 @@ static int verb_serve(struct nx_bind *b, const struct args *a, const char *id)
 			nx_warn("key file is readable by others", "file=%s", a->vkey);
 	}
 	nx_log_setup("nexus-bind", NX_LOG_LOGFMT, NX_LOG_INFO);
-	struct nx_api api = {b, vk, a->iss, a->aud, a->deny, (long)a->rate, (size_t)a->max_body,
-	                     b->origin};
-	struct nx_serve s = {&api, (int)a->idle_ms, nx_log_sink, NULL, a->db, (int)a->max_conns,
-	                     (int)a->per_source};
+	struct nx_api api = {.b = b, .verify_key = vk, .iss = a->iss, .aud = a->aud,
+	                     .deny_list = a->deny, .rate = (long)a->rate,
+	                     .max_body = (size_t)a->max_body, .origin = b->origin};
+	struct nx_serve s = {.api = &api, .idle_ms = (int)a->idle_ms, .log = nx_log_sink,
+	                     .db = a->db, .max_conns = (int)a->max_conns,
+	                     .per_source = (int)a->per_source};
 	int rc = 0;
 	if (a->listen) {
 		int lfd = nx_listen_tcp(a->listen, 128, err, sizeof err);

@@ -159,3 +159,22 @@ alice_device() {
   run call GET /v1/devices/bad%20id -H "$(auth "$tok")"
   assert_output 404
 }
+
+@test "a token revoked mid-connection is refused on that same keep-alive connection" {
+  serve_keys
+  start_serve listen
+  tok=$(user_token alice devices:read)
+  run python3 - "$SERVE_PORT" "$tok" "$NEXUS_BINDIR/nexus-token" "$NEXUS_DENY_LIST" <<'PY'
+import http.client, subprocess, sys
+port, tok, nt, deny = sys.argv[1:]
+c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+def get():
+    c.request("GET", "/v1/devices", headers={"Authorization": "Bearer " + tok})
+    r = c.getresponse(); r.read(); return r.status
+print(get(), get())
+subprocess.run([nt, "revoke", "--deny-list", deny, tok], check=True, capture_output=True)
+print(get())
+PY
+  assert_success
+  assert_output $'200 200\n401'
+}

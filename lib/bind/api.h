@@ -35,7 +35,15 @@ struct nx_api {
 	long rate;                       /* requests per minute per token / key */
 	size_t max_body;
 	const char *origin;              /* the peer, for the audit trail */
+	/* The last user token whose signature verified, and its claims: a keep-alive client
+	 * sends the same token again and again, and ES256 costs far more than the rest of a
+	 * request. The time claims and the deny-list are still checked on every request. */
+	char *last_token;
+	json_t *last_claims;
 };
+
+/* Free what the API keeps between requests (the verified-token cache). */
+void nx_api_reset(struct nx_api *api);
 
 struct nx_api_resp {
 	int status;

@@ -49,6 +49,8 @@ static int read_more(int fd, char *buf, size_t *have, size_t cap, int idle_ms)
 	}
 }
 
+/* One write per response: a head and a body in two segments would meet Nagle's algorithm
+ * and the peer's delayed ACK, 40 ms per keep-alive request. */
 static int send_resp(int out, const struct nx_api_resp *r, int keep, int head_only)
 {
 	char hdr[1024];
@@ -59,12 +61,18 @@ static int send_resp(int out, const struct nx_api_resp *r, int keep, int head_on
 	                 r->headers, keep ? "keep-alive" : "close");
 	if (n < 0 || (size_t)n >= sizeof hdr)
 		return -1;
-	if (nx_write_all(out, hdr, (size_t)n) < 0)
+	size_t blen = r->body && !head_only ? r->len + 1 : 0;
+	char *all = malloc((size_t)n + blen);
+	if (!all)
 		return -1;
-	if (r->body && !head_only &&
-	    (nx_write_all(out, r->body, r->len) < 0 || nx_write_all(out, "\n", 1) < 0))
-		return -1;
-	return 0;
+	memcpy(all, hdr, (size_t)n);
+	if (blen) {
+		memcpy(all + n, r->body, r->len);
+		all[(size_t)n + r->len] = '\n';
+	}
+	int rc = nx_write_all(out, all, (size_t)n + blen);
+	free(all);
+	return rc;
 }
 
 static void log_req(struct nx_serve *s, const struct nx_http_req *q, const struct nx_api_resp *r)
@@ -174,6 +182,7 @@ int nx_serve_conn(struct nx_serve *s, int in, int out)
 	}
 done:
 	free(buf);
+	nx_api_reset(s->api);
 	return rc;
 }
 
