@@ -4,6 +4,7 @@
 // (default alice) and consents at once, so curl can play the browser. The device
 // authorization answer gets "interval": 1; with OIDC_SLOW_DOWN=1 the first pending poll is
 // answered slow_down. OIDC_IDTOKEN_TTL sets the ID token lifetime (seconds).
+// Prints "poll MS RESULT" for each device-code poll of the token endpoint.
 // Usage: node oidc-provider.mjs PORT   (prints "ready" when it listens)
 import Provider from 'oidc-provider';
 
@@ -58,5 +59,9 @@ provider.use(async (ctx, next) => {
     slowed = true;
     ctx.body = { ...ctx.body, error: 'slow_down' };
   }
+  // one line per device-code poll, for the tests to see the client's pace
+  if (ctx.path === '/token' && ctx.body && (ctx.body.error || ctx.body.id_token) &&
+      ctx.oidc && ctx.oidc.params && ctx.oidc.params.grant_type === 'urn:ietf:params:oauth:grant-type:device_code')
+    console.log(`poll ${Date.now()} ${ctx.body.error || 'ok'}`);
 });
 provider.listen(port, '127.0.0.1', () => console.log('ready'));
