@@ -58,6 +58,25 @@ setup_file() { oidc_install; }
   [ ! -s "$T/l1.out" ]
 }
 
+@test "a redirect without the iss the provider announces (RFC 9207), or with another, is refused" {
+  start_oidc
+  for variant in strip swap; do
+    login_bg "l-$variant" --client-id nexus-cli
+    cb=$(browse "$(auth_url "l-$variant")")
+    if [ "$variant" = strip ]; then
+      bad=$(echo "$cb" | sed 's/[&?]iss=[^&]*//')
+    else
+      bad=$(echo "$cb" | sed 's/iss=[^&]*/iss=http%3A%2F%2F127.0.0.1%3A1/')
+    fi
+    [ "$bad" != "$cb" ]
+    curl -sS --max-time 30 "$bad" >/dev/null
+    rc=0; wait "$LOGIN_PID" || rc=$?
+    [ "$rc" = 1 ]
+    run cat "$T/l-$variant.err"
+    assert_output --partial 'login failed: redirect with a missing or wrong iss'
+  done
+}
+
 @test "a replayed code is refused: the provider will not redeem it twice" {
   start_oidc
   login_bg l1 --client-id nexus-cli
