@@ -1,30 +1,19 @@
 /* api.c — see api.h. Order of checks for every request: route (404/405), credentials
  * (401), scope (403), rate (429), body (415/400), then the handler. */
 #include "bind/api.h"
+#include "bind/api_int.h"
 #include "bind/apikeys.h"
 #include "bind/ingest.h"
 #include "bind/qrterm.h"
 #include "core/units.h"
 #include "core/util.h"
-#include "token/claims.h"
-#include "token/jws.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define SCOPE_MAX 1024
-#define RATE_WINDOW_S 60
 #define CODES_PER_OWNER 20
-
-struct principal {
-	char owner[NX_DEVICE_ID_MAX + 1];
-	char scope[SCOPE_MAX];
-	char rate_key[200];  /* "tok:<jti or sub>" or "key:<id>" */
-	char actor[200];     /* for the audit trail */
-};
 
 void nx_api_reset(struct nx_api *api)
 {
@@ -63,9 +52,7 @@ void nx_api_problem(struct nx_api_resp *out, int status, const char *detail)
 	set_json(out, status, "application/problem+json", p);
 }
 
-static void problemf(struct nx_api_resp *out, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void problemf(struct nx_api_resp *out, int status, const char *fmt, ...)
+void nx_api_problemf(struct nx_api_resp *out, int status, const char *fmt, ...)
 {
 	char d[NX_ERRLEN], clean[NX_ERRLEN];
 	va_list ap;
@@ -76,9 +63,7 @@ static void problemf(struct nx_api_resp *out, int status, const char *fmt, ...)
 	nx_api_problem(out, status, clean);
 }
 
-static void add_header(struct nx_api_resp *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void add_header(struct nx_api_resp *out, const char *fmt, ...)
+void nx_api_add_header(struct nx_api_resp *out, const char *fmt, ...)
 {
 	size_t n = strlen(out->headers);
 	va_list ap;
@@ -154,140 +139,6 @@ static int match(const char *pat, struct nx_http_slice path, char *seg, size_t s
 	return i == path.n;
 }
 
-/* ---- credentials, scopes, rate ----------------------------------------------------- */
-
-static int has_scope(const char *list, const char *want)
-{
-	size_t wl = strlen(want);
-	for (const char *p = list; *p;) {
-		p += strspn(p, " ");
-		size_t n = strcspn(p, " ");
-		if (n == wl && memcmp(p, want, n) == 0)
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
-/* 1 authenticated, 0 answered (401) in out. */
-static int authenticate(struct nx_api *api, const struct nx_http_req *req, struct principal *who,
-                        struct nx_api_resp *out)
-{
-	char err[NX_ERRLEN];
-	const struct nx_http_slice *h = nx_http_req_field(req, "authorization");
-	add_header(out, "WWW-Authenticate: Bearer realm=\"nexus-bind\"\r\n");
-	if (!h || h->n < 8 || strncasecmp(h->p, "Bearer ", 7) != 0) {
-		nx_api_problem(out, 401, "a bearer token or API key is required");
-		return 0;
-	}
-	const char *cred = h->p + 7;
-	size_t clen = h->n - 7;
-	while (clen && *cred == ' ')
-		cred++, clen--;
-	if (clen > 4 && memcmp(cred, "nxk_", 4) == 0) {
-		char id[NX_APIKEY_ID_HEX + 1];
-		int rc = nx_apikey_check(api->b, cred, clen, id, who->owner, sizeof who->owner,
-		                         who->scope, sizeof who->scope, err, sizeof err);
-		if (rc <= 0) {
-			problemf(out, rc < 0 ? 500 : 401, "%s", rc < 0 ? "store failure" : err);
-			return 0;
-		}
-		snprintf(who->rate_key, sizeof who->rate_key, "key:%s", id);
-		snprintf(who->actor, sizeof who->actor, "%s/key:%s", who->owner, id);
-	} else {
-		json_t *claims = NULL;
-		if (!api->verify_key) {
-			nx_api_problem(out, 401, "user tokens are not accepted here (no --verify-key)");
-			return 0;
-		}
-		static const char *const required[] = {"sub", "exp", NULL};
-		struct nx_claims_policy pol = {.iss = api->iss, .aud = api->aud, .leeway = 30,
-		                               .required = required, .deny_list = api->deny_list};
-		int cached = api->last_token && strlen(api->last_token) == clen &&
-		             memcmp(api->last_token, cred, clen) == 0;
-		if (cached)
-			claims = json_incref(api->last_claims);
-		else if (nx_jws_verify(api->verify_key, cred, clen, NULL, &claims, err, sizeof err) == 0) {
-			nx_api_reset(api);
-			if ((api->last_token = strndup(cred, clen)))
-				api->last_claims = json_incref(claims);
-		}
-		if (!claims || nx_claims_check(claims, &pol, err, sizeof err) < 0) {
-			json_decref(claims);
-			problemf(out, 401, "invalid token: %s", err);
-			return 0;
-		}
-		const char *sub = json_string_value(json_object_get(claims, "sub"));
-		const char *scope = json_string_value(json_object_get(claims, "scope"));
-		const char *jti = json_string_value(json_object_get(claims, "jti"));
-		if (!sub || !nx_ingest_name_ok(sub, strlen(sub)) ||
-		    (scope && strlen(scope) >= sizeof who->scope) ||
-		    (jti && strlen(jti) > NX_DEVICE_ID_MAX)) {
-			json_decref(claims);
-			nx_api_problem(out, 401, "invalid token: unusable sub, scope or jti");
-			return 0;
-		}
-		snprintf(who->owner, sizeof who->owner, "%s", sub);
-		snprintf(who->scope, sizeof who->scope, "%s", scope ? scope : "");
-		snprintf(who->rate_key, sizeof who->rate_key, "tok:%s", jti ? jti : sub);
-		snprintf(who->actor, sizeof who->actor, "%s", sub);
-		json_decref(claims);
-	}
-	out->headers[0] = '\0';
-	return 1;
-}
-
-/* Count this request against the principal's window; 1 go on, 0 answered (429 / 500). */
-static int rate_check(struct nx_api *api, const struct principal *who, struct nx_api_resp *out)
-{
-	char err[NX_ERRLEN], name[220], tnow[24], twin[24];
-	struct nx_rows r;
-	int64_t now = nx_unix_time();
-	snprintf(name, sizeof name, "api:%s", who->rate_key);
-	snprintf(tnow, sizeof tnow, "%lld", (long long)now * 1000);
-	snprintf(twin, sizeof twin, "%lld", (long long)(now - RATE_WINDOW_S) * 1000);
-	struct nx_store *st = api->b->st;
-	if (nx_store_begin(st, err, sizeof err) < 0)
-		goto fail;
-	if (nx_store_exec(st,
-	                  "INSERT INTO rate(name, window_start, count) VALUES($1, $2, 1) "
-	                  "ON CONFLICT(name) DO UPDATE SET "
-	                  "count = CASE WHEN rate.window_start <= $3 THEN 1 ELSE rate.count + 1 END, "
-	                  "window_start = CASE WHEN rate.window_start <= $3 THEN $2 "
-	                  "ELSE rate.window_start END RETURNING count, window_start",
-	                  3, (const char *[]){name, tnow, twin}, &r, err, sizeof err) < 0) {
-		nx_store_rollback(st);
-		goto fail;
-	}
-	if (nx_store_commit(st, err, sizeof err) < 0) {
-		nx_rows_free(&r);
-		goto fail;
-	}
-	long count = strtol(nx_rows_get(&r, 0, 0) ? nx_rows_get(&r, 0, 0) : "1", NULL, 10);
-	int64_t start = strtoll(nx_rows_get(&r, 0, 1) ? nx_rows_get(&r, 0, 1) : tnow, NULL, 10) / 1000;
-	nx_rows_free(&r);
-	long left = api->rate - count;
-	int64_t reset = start + RATE_WINDOW_S - now;
-	if (reset < 1)
-		reset = 1;
-	char hdr[200];
-	snprintf(hdr, sizeof hdr,
-	         "RateLimit-Policy: %ld;w=%d\r\nRateLimit-Limit: %ld\r\nRateLimit-Remaining: %ld\r\n"
-	         "RateLimit-Reset: %lld\r\n",
-	         api->rate, RATE_WINDOW_S, api->rate, left < 0 ? 0 : left, (long long)reset);
-	if (left < 0) {
-		problemf(out, 429, "more than %ld requests in %d s with this credential", api->rate,
-		         RATE_WINDOW_S);
-		add_header(out, "%sRetry-After: %lld\r\n", hdr, (long long)reset);
-		return 0;
-	}
-	add_header(out, "%s", hdr);
-	return 1;
-fail:
-	nx_api_problem(out, 500, "store failure");
-	return 0;
-}
-
 /* ---- bodies ------------------------------------------------------------------------- */
 
 /* *obj: the body's JSON object ({} for an empty body). 1 ok, 0 answered. */
@@ -312,7 +163,7 @@ static int json_body(const struct nx_http_req *req, const char *body, size_t ble
 	json_error_t je;
 	json_t *v = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
 	if (!v) {
-		problemf(out, 400, "malformed JSON: %s (line %d)", je.text, je.line);
+		nx_api_problemf(out, 400, "malformed JSON: %s (line %d)", je.text, je.line);
 		return 0;
 	}
 	if (!json_is_object(v)) {
@@ -376,7 +227,7 @@ static int ttl_arg(json_t *o, uint64_t def, uint64_t max, uint64_t *ms, struct n
 	else if (!json_is_string(t) ||
 	         nx_parse_duration(json_string_value(t), ms, err, sizeof err) < 0 || *ms < 1000 ||
 	         *ms > max) {
-		problemf(out, 400, "\"ttl\" must be 1 s to %llu s (seconds or a duration like \"5m\")",
+		nx_api_problemf(out, 400, "\"ttl\" must be 1 s to %llu s (seconds or a duration like \"5m\")",
 		         (unsigned long long)(max / 1000));
 		return 0;
 	}
@@ -412,7 +263,7 @@ static void h_device(struct nx_api *api, const struct principal *who, const char
 	const char *owner = rc ? json_string_value(json_object_get(o, "owner")) : NULL;
 	if (!owner || strcmp(owner, who->owner) != 0) {
 		json_decref(o);
-		return problemf(out, 404, "no device %s", id);
+		return nx_api_problemf(out, 404, "no device %s", id);
 	}
 	json_object_del(o, "bound"); /* always true here */
 	set_json(out, 200, "application/json", o);
@@ -428,7 +279,7 @@ static void h_unbind(struct nx_api *api, const struct principal *who, const char
 	if (rc < 0)
 		return store_failed(out, err);
 	if (rc == 0)
-		return problemf(out, 404, "no device %s", id);
+		return nx_api_problemf(out, 404, "no device %s", id);
 	set_json(out, 200, "application/json", json_pack("{s:s, s:b}", "device", id, "bound", 0));
 }
 
@@ -445,7 +296,7 @@ static void h_revoke(struct nx_api *api, const struct principal *who, const char
 	if (rc < 0)
 		return store_failed(out, err);
 	if (rc == 0)
-		return problemf(out, 404, "no device %s", id);
+		return nx_api_problemf(out, 404, "no device %s", id);
 	set_json(out, 200, "application/json",
 	         json_pack("{s:s, s:b, s:o}", "device", id, "bound", 0, "revoked", jtis));
 }
@@ -476,7 +327,7 @@ static void h_codes(struct nx_api *api, const struct principal *who, json_t *bod
 	long live = strtol(nx_rows_get(&r, 0, 0) ? nx_rows_get(&r, 0, 0) : "0", NULL, 10);
 	nx_rows_free(&r);
 	if (live >= CODES_PER_OWNER)
-		return problemf(out, 429, "%d live pairing codes already; wait for one to be used or "
+		return nx_api_problemf(out, 429, "%d live pairing codes already; wait for one to be used or "
 		                "expire", CODES_PER_OWNER);
 	if (nx_bind_code_new(api->b, who->owner, scope, ttl, code, &exp, err, sizeof err) < 0)
 		return store_failed(out, err);
@@ -515,8 +366,8 @@ static void h_claim(struct nx_api *api, json_t *body, struct nx_api_resp *out)
 	if (rc == NX_CLAIM_REFUSED) {
 		int st = strstr(err, "too many failed") ? 429 : strstr(err, "another owner") ? 409 : 403;
 		if (st == 429)
-			add_header(out, "Retry-After: 60\r\n");
-		return problemf(out, st, "%s", err);
+			nx_api_add_header(out, "Retry-After: 60\r\n");
+		return nx_api_problemf(out, st, "%s", err);
 	}
 	set_json(out, 201, "application/json", binding);
 }
@@ -545,8 +396,8 @@ static void h_keys(struct nx_api *api, const struct principal *who, int create, 
 	char tmp[SCOPE_MAX];
 	snprintf(tmp, sizeof tmp, "%s", scope);
 	for (char *save, *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save))
-		if (!has_scope(who->scope, t))
-			return problemf(out, 403, "cannot grant scope %s: this credential does not hold it",
+		if (!nx_api_has_scope(who->scope, t))
+			return nx_api_problemf(out, 403, "cannot grant scope %s: this credential does not hold it",
 			                t);
 	const char *saved = api->b->actor;
 	api->b->actor = who->actor;
@@ -555,9 +406,9 @@ static void h_keys(struct nx_api *api, const struct principal *who, int create, 
 	if (rc < 0)
 		return store_failed(out, err);
 	if (rc == 0)
-		return problemf(out, 409, "%s", err);
+		return nx_api_problemf(out, 409, "%s", err);
 	set_json(out, 201, "application/json", o);
-	add_header(out, "Cache-Control: no-store\r\n");
+	nx_api_add_header(out, "Cache-Control: no-store\r\n");
 }
 
 static void h_key_revoke(struct nx_api *api, const struct principal *who, const char *id,
@@ -568,7 +419,7 @@ static void h_key_revoke(struct nx_api *api, const struct principal *who, const 
 	if (rc < 0)
 		return store_failed(out, err);
 	if (rc == 0)
-		return problemf(out, 404, "no live API key %s", id);
+		return nx_api_problemf(out, 404, "no live API key %s", id);
 	set_json(out, 204, NULL, NULL);
 }
 
@@ -623,11 +474,11 @@ void nx_api_handle(struct nx_api *api, const struct nx_http_req *req, const char
 	struct principal who = {0};
 	json_t *obj = NULL;
 	if (rt->scope) {
-		if (!authenticate(api, req, &who, out))
+		if (!nx_api_authenticate(api, req, &who, out))
 			return;
-		if (!has_scope(who.scope, rt->scope))
-			return problemf(out, 403, "this credential lacks the scope %s", rt->scope);
-		if (!rate_check(api, &who, out))
+		if (!nx_api_has_scope(who.scope, rt->scope))
+			return nx_api_problemf(out, 403, "this credential lacks the scope %s", rt->scope);
+		if (!nx_api_rate_check(api, &who, out))
 			return;
 	}
 	int wants_body = rt->ep == EP_CODES || rt->ep == EP_CLAIM ||
