@@ -506,8 +506,9 @@ int main(int argc, char **argv)
 		if (has_password(argv[i]))
 			return usage_error("no passwords on the command line: use NEXUS_DB, PGPASSWORD or "
 			              "~/.pgpass");
-	if (nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	int rc = run(argc, argv);
 	nx_opts_free(argv); /* ours (strdup'ed strings): leak checkers stay quiet */
 	return rc;

@@ -120,7 +120,7 @@ static int run(int argc, char **argv)
 			cfg.allow_tcp_ports[cfg.n_allow_tcp_ports++] = (uint16_t)v;
 			break;
 		case 'i':
-			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) < 0)
+			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'L':
@@ -132,15 +132,15 @@ static int run(int argc, char **argv)
 			cfg.deny_list = optarg;
 			break;
 		case 'A':
-			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) < 0)
+			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'I':
-			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) < 0)
+			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) != 0)
 				return 2;
 			break;
 		case 'B':
-			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) < 0)
+			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) != 0)
 				return 2;
 			break;
 		case 'v': verbose = 1; break;
@@ -203,8 +203,9 @@ int main(int argc, char **argv)
 {
 	char err[NX_ERRLEN];
 	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	/* options point into the expanded vector: free it only after the hub */
 	char **v = argv;
 	int rc = run(argc, argv);

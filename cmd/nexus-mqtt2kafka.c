@@ -100,8 +100,9 @@ int main(int argc, char **argv)
 	    {0, 0, 0, 0}};
 	char err[NX_ERRLEN * 2];
 	nx_log_setup("nexus-mqtt2kafka", NX_LOG_LOGFMT, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_MQTT2KAFKA_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_MQTT2KAFKA_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	expanded_argv = argv; /* lives as long as the process: reachable, not a leak */
 	static struct nx_map_rule rules[MAX_RULES];
 	static char *props[MAX_PROPS];

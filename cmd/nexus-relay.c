@@ -145,8 +145,9 @@ int main(int argc, char **argv)
 	enum nx_log_level lvl = NX_LOG_INFO;
 
 	nx_log_setup(PROG, NX_LOG_LOGFMT, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	nexus_relay_argv = argv;
 	int c;
 	long long n;

@@ -149,14 +149,16 @@ static int print_json(const json_t *j, int pretty)
 	return 0;
 }
 
-/* Options from NEXUS_TOKEN_* and --config, then argv; main frees the vector when the verb
+/* Options from NEXUS_TOKEN_* and --config, then argv (0, or the exit status of a failure);
+ * main frees the vector when the verb
  * is done (nothing of it is used after). */
 static char **expanded_argv;
 static int expand_opts(int *argc, char ***argv, const struct option *lo, char *err,
                        size_t errlen)
 {
-	if (nx_opts_expand(argc, argv, "NEXUS_TOKEN_", lo, err, errlen) < 0)
-		return -1;
+	int rc = nx_opts_expand(argc, argv, "NEXUS_TOKEN_", lo, err, errlen);
+	if (rc < 0)
+		return nx_opts_fail(rc, err);
 	expanded_argv = *argv;
 	return 0;
 }
@@ -173,8 +175,9 @@ static int cmd_keygen(int argc, char **argv)
 	long long bits = 0;
 	int force = 0, c;
 	char err[NX_ERRLEN];
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int erc = expand_opts(&argc, &argv, lo, err, sizeof err);
+	if (erc)
+		return erc;
 	while ((c = getopt_long(argc, argv, ":t:o:b:fhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': type = optarg; break;
@@ -337,8 +340,7 @@ static int cmd_issue(int argc, char **argv)
 	struct issue_cli cli = {.req = {.routes = json_object()}};
 	char err[NX_ERRLEN];
 	int c, rc = 0;
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		rc = usage_error("%s", err);
+	rc = expand_opts(&argc, &argv, lo, err, sizeof err);
 	while (rc == 0 && (c = getopt_long(argc, argv, ":k:a:hV", lo, NULL)) != -1) {
 		if (c == 'h' || c == 'V') {
 			if (c == 'h')
@@ -455,8 +457,9 @@ static int cmd_verify(int argc, char **argv)
 	int nreq = 0, c;
 	uint64_t ms;
 	char err[NX_ERRLEN];
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int erc = expand_opts(&argc, &argv, lo, err, sizeof err);
+	if (erc)
+		return erc;
 	while ((c = getopt_long(argc, argv, ":k:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'k': keyfile = optarg; break;
@@ -608,8 +611,9 @@ static int cmd_revoke(int argc, char **argv)
 	const char *list = NULL, *jti = NULL, *note = NULL;
 	int c;
 	char err[NX_ERRLEN], notebuf[512];
-	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int erc = expand_opts(&argc, &argv, lo, err, sizeof err);
+	if (erc)
+		return erc;
 	while ((c = getopt_long(argc, argv, ":hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': list = optarg; break;

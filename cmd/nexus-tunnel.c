@@ -87,8 +87,9 @@ int main(int argc, char **argv)
 	int c;
 
 	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, NX_LOG_INFO);
-	if (nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err) < 0)
-		return usage_error("%s", err);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
 	kept_args = argv;
 	while ((c = getopt_long(argc, argv, ":vqhV", lo, NULL)) != -1) {
 		switch (c) {

@@ -6,7 +6,7 @@ load lib/common
 rank() {
   case "$1" in
     core) echo 0 ;;
-    token|wire) echo 10 ;;
+    token|wire|mqtt) echo 10 ;;
     oauth) echo 15 ;;   # an OAuth/OIDC client: verifies with token, parses with wire
     *) echo 20 ;;
   esac

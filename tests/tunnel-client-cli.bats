@@ -57,8 +57,8 @@ ok_args=(--hub wss://localhost:1/connect --secret-file "$BATS_TEST_TMPDIR/secret
   assert_failure 2
   assert_output --partial "--to: bad address"
   run tunnel --hub wss://hub/connect --secret-file "$T/missing" --hostname a.test --to 127.0.0.1:1
-  assert_failure 2
-  assert_output --partial "cannot read it"
+  assert_failure 1
+  assert_output "nexus-tunnel: cannot read $T/missing: No such file or directory"
   run tunnel "${ok_args[@]}" stray
   assert_failure 2
   assert_output --partial "unexpected argument 'stray'"

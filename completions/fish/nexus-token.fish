@@ -8,7 +8,7 @@ complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a inspect -
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a revoke -d 'append a jti to a deny-list'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a login -d 'OpenID Connect login'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -l help -d 'show usage'
-complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -l version -d 'show version'
+complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -s V -l version -d 'show version'
 
 complete -c nexus-token -n "__fish_seen_subcommand_from keygen" -s t -l type -x -a 'hs256 hs384 hs512 rs256 es256' -d 'key type'
 complete -c nexus-token -n "__fish_seen_subcommand_from keygen" -s o -l output -r -F -d 'private key file'

@@ -11,6 +11,8 @@
 #define NEXUS_MQTTMAP_H
 #include <stddef.h>
 
+#include "mqtt/url.h" /* the --mqtt URL, shared with nexus-agent */
+
 #define NX_MAP_FILTER_MAX 512
 #define NX_KAFKA_TOPIC_MAX 249
 
@@ -43,13 +45,5 @@ int nx_topic_match(const char *f, size_t flen, const char *topic, size_t tlen, i
  * rule index or -1 when no rule matches. */
 int nx_map_route(const struct nx_map_rule *rules, int nrules, const char *topic, size_t tlen,
                  const char **key, size_t *keylen);
-
-/* --mqtt URL: "mqtt://HOST[:PORT]" (1883) or "mqtts://HOST[:PORT]" (8883); "[v6addr]" ok. */
-struct nx_mqtt_url {
-	char host[256];
-	int port;
-	int tls;
-};
-int nx_mqtt_url_parse(const char *s, struct nx_mqtt_url *u, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,6 @@
 /* opts.c — see opts.h. */
 #include "core/opts.h"
+#include "core/log.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -79,7 +80,7 @@ static int from_config(struct vec *a, const char *path, const struct option *lo,
 	char *buf;
 	size_t len;
 	if (nx_read_file(path, 1 << 20, &buf, &len, err, errlen) < 0)
-		return -1;
+		return NX_OPTS_UNREADABLE;
 	int lineno = 0, rc = 0;
 	for (char *line = buf, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -111,7 +112,7 @@ static int from_config(struct vec *a, const char *path, const struct option *lo,
 			break;
 		}
 		if (push_opt(a, o, val) < 0) {
-			rc = nx_err(err, errlen, "out of memory");
+			rc = (nx_err(err, errlen, "out of memory"), NX_OPTS_UNREADABLE);
 			break;
 		}
 	}
@@ -139,9 +140,9 @@ int nx_opts_expand(int *argc, char ***argv, const char *env_prefix,
 {
 	struct vec a = {0};
 	if (vec_push(&a, (*argv)[0]) < 0)
-		return fail(&a, nx_err(err, errlen, "out of memory"));
+		return fail(&a, (nx_err(err, errlen, "out of memory"), NX_OPTS_UNREADABLE));
 	if (env_prefix && from_env(&a, env_prefix, longopts) < 0)
-		return fail(&a, nx_err(err, errlen, "out of memory"));
+		return fail(&a, (nx_err(err, errlen, "out of memory"), NX_OPTS_UNREADABLE));
 	for (int i = 1; i < *argc; i++) {
 		const char *s = (*argv)[i];
 		if (strcmp(s, "--") == 0)
@@ -151,15 +152,25 @@ int nx_opts_expand(int *argc, char ***argv, const char *env_prefix,
 			path = (*argv)[i + 1];
 		else if (strncmp(s, "--config=", 9) == 0)
 			path = s + 9;
-		if (path && from_config(&a, path, longopts, err, errlen) < 0)
-			return fail(&a, -1);
+		int rc = path ? from_config(&a, path, longopts, err, errlen) : 0;
+		if (rc < 0)
+			return fail(&a, rc);
 	}
 	for (int i = 1; i < *argc; i++)
 		if (vec_push(&a, (*argv)[i]) < 0)
-			return fail(&a, nx_err(err, errlen, "out of memory"));
+			return fail(&a, (nx_err(err, errlen, "out of memory"), NX_OPTS_UNREADABLE));
 	*argc = a.n;
 	*argv = a.v;
 	return 0;
+}
+
+int nx_opts_fail(int rc, const char *err)
+{
+	if (rc == NX_OPTS_UNREADABLE) {
+		nx_say("%s", err);
+		return 1;
+	}
+	return nx_usage_error("%s", err);
 }
 
 void nx_print_version(const char *prog)

@@ -15,8 +15,15 @@
 #include <getopt.h>
 #include <stddef.h>
 
+/* 0; -1 with err set for a usage error (a bad line in the config file); NX_OPTS_UNREADABLE
+ * when the config file cannot be read or memory runs out (a runtime failure, exit 1). */
+#define NX_OPTS_UNREADABLE (-2)
 int nx_opts_expand(int *argc, char ***argv, const char *env_prefix,
                    const struct option *longopts, char *err, size_t errlen);
+
+/* What a command says and exits with when nx_opts_expand() returned rc < 0: the error as
+ * a runtime failure (1) or a usage error (2). */
+int nx_opts_fail(int rc, const char *err);
 
 /* Free a vector nx_opts_expand() built (NULL-terminated; on failure it frees its own
  * partial vector). */

@@ -64,6 +64,28 @@ int nx_random_bytes(void *buf, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/* Masks are drawn from a pool filled by one DRBG call: the HMAC-DRBG costs the same three
+ * HMAC-SHA256 runs for 4 bytes as for 512, and a frame needs only 4. The pool belongs to the
+ * process that filled it (refilled after fork, like the generator). */
+#define MASK_POOL 512
+static _Thread_local unsigned char mask_pool[MASK_POOL];
+static _Thread_local size_t mask_left;
+static _Thread_local pid_t mask_pid;
+
+int nx_random_mask(unsigned char mask[4])
+{
+	if (mask_left < 4 || mask_pid != getpid()) {
+		if (nx_random_bytes(mask_pool, sizeof mask_pool, NULL, 0) < 0)
+			return -1;
+		mask_left = sizeof mask_pool;
+		mask_pid = getpid();
+	}
+	mask_left -= 4;
+	memcpy(mask, mask_pool + mask_left, 4);
+	memset(mask_pool + mask_left, 0, 4); /* a mask is handed out once */
+	return 0;
+}
+
 int nx_random_nonce(char out[NX_NONCE_LEN + 1], char *err, size_t errlen)
 {
 	unsigned char raw[32];

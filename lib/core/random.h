@@ -11,6 +11,10 @@
  * would not give entropy (getrandom failed), with a reason in err. */
 int nx_random_bytes(void *buf, size_t n, char *err, size_t errlen);
 
+/* A WebSocket masking key (RFC 6455 5.3: unpredictable, fresh per frame): 4 bytes of the
+ * same generator, served from a per-thread pool so a frame does not pay a DRBG call. */
+int nx_random_mask(unsigned char mask[4]);
+
 /* 32 random bytes as base64url without padding: 43 characters + NUL (the hub's
  * handshake nonce, shared/protocol.md §2). */
 #define NX_NONCE_LEN 43

@@ -279,7 +279,7 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	}
 	const char *kf = cfg->secret_file ? cfg->secret_file : cfg->verify_key;
 	if (nx_key_load_file(kf, &hub->key, why, sizeof why) < 0) {
-		nx_err(err, errlen, "%s: %s", kf, why);
+		nx_err(err, errlen, "%s", why); /* it names the file */
 		goto fail;
 	}
 	if (cfg->secret_file && nx_key_type(hub->key) != NX_KEY_HMAC) {

@@ -47,7 +47,7 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
 	if (t->fd < 0 || t->state < T_UPGRADE || t->write_dead)
 		return -1;
 	uint8_t mask[4];
-	if (tunnel_random(mask, sizeof mask) < 0) {
+	if (nx_random_mask(mask) < 0) {
 		tunnel_fail(t, "no random bytes for a WebSocket mask");
 		return -1;
 	}

@@ -86,7 +86,24 @@ int nx_ws_parse_header(const uint8_t *buf, size_t len, enum nx_ws_role role,
 
 void nx_ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], uint64_t offset)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i = 0;
+	/* bytes up to an 8-byte boundary, then a word at a time with the mask rotated to match */
+	for (; i < n && ((uintptr_t)(p + i) & 7); i++)
+		p[i] ^= mask[(offset + i) & 3];
+	if (n - i >= 8) {
+		uint8_t m8[8];
+		for (int k = 0; k < 8; k++)
+			m8[k] = mask[(offset + i + (size_t)k) & 3];
+		uint64_t m;
+		memcpy(&m, m8, 8);
+		for (; n - i >= 8; i += 8) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			w ^= m;
+			memcpy(p + i, &w, 8);
+		}
+	}
+	for (; i < n; i++)
 		p[i] ^= mask[(offset + i) & 3];
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "core/random.h"
 #include "wire/ws.h"
 
 static const uint8_t MASK[4] = {0x11, 0x22, 0x33, 0x44};
@@ -256,10 +257,45 @@ static void upgrade_accept_and_request(void **state)
 #undef REQ
 }
 
+/* The word-at-a-time unmask gives what the RFC's byte loop gives, at every alignment,
+ * length and stream offset (a frame's payload arrives in pieces). */
+static void unmask_matches_the_byte_loop(void **state)
+{
+	uint8_t buf[160], ref[160];
+	for (size_t start = 0; start < 9; start++)
+		for (size_t n = 0; n < 140; n += 7)
+			for (uint64_t off = 0; off < 5; off++) {
+				for (size_t i = 0; i < sizeof buf; i++)
+					buf[i] = ref[i] = (uint8_t)(i * 37 + start);
+				for (size_t i = 0; i < n; i++)
+					ref[start + i] ^= MASK[(off + i) & 3];
+				nx_ws_unmask(buf + start, n, MASK, off);
+				assert_memory_equal(buf, ref, sizeof buf);
+			}
+}
+
+/* Masks come from a pool, but each is fresh: 10 000 in a row, almost no repeats of a
+ * 32-bit value (a birthday repeat is possible, a stuck pool gives thousands). */
+static void masks_are_fresh(void **state)
+{
+	static uint32_t seen[10000];
+	int repeats = 0;
+	for (int i = 0; i < 10000; i++) {
+		unsigned char m[4];
+		assert_int_equal(nx_random_mask(m), 0);
+		memcpy(&seen[i], m, 4);
+		for (int j = 0; j < i; j++)
+			repeats += seen[j] == seen[i];
+	}
+	assert_true(repeats < 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(header_rules),
+		cmocka_unit_test(unmask_matches_the_byte_loop),
+		cmocka_unit_test(masks_are_fresh),
 		cmocka_unit_test(reader_reassembles_with_interleaved_control),
 		cmocka_unit_test(reader_limits_apply_to_the_reassembled_message),
 		cmocka_unit_test(encoder),
