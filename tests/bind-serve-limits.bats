@@ -41,6 +41,12 @@ teardown_file() { bind_file_teardown; }
   # an unauthenticated request is not counted against anyone
   run call GET /v1/devices
   assert_output 401
+  # windows of credentials quiet for an hour are dropped when a new window starts
+  sql "INSERT INTO rate(name, window_start, count) VALUES('api:tok:long-gone', 1000, 5)"
+  run call GET /v1/devices -H "$(auth "$(user_token carol)")"
+  assert_output 200
+  run sql "SELECT count(*) FROM rate WHERE name = 'api:tok:long-gone'"
+  assert_output 0
 }
 
 @test "bodies: oversized (413), malformed JSON and non-objects (400), wrong media type (415), chunked (411)" {

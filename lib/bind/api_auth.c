@@ -114,11 +114,20 @@ int nx_api_rate_check(struct nx_api *api, const struct principal *who, struct nx
 		nx_store_rollback(st);
 		goto fail;
 	}
-	if (nx_store_commit(st, err, sizeof err) < 0) {
+	long count = strtol(nx_rows_get(&r, 0, 0) ? nx_rows_get(&r, 0, 0) : "1", NULL, 10);
+	/* Every token id gets a row: when a window starts (at most once a minute per
+	 * credential), drop the rows of credentials quiet for an hour, so the table stays
+	 * the size of the active ones. */
+	char thour[24];
+	snprintf(thour, sizeof thour, "%lld", (long long)(now - 3600) * 1000);
+	if ((count == 1 &&
+	     nx_store_exec(st, "DELETE FROM rate WHERE name LIKE 'api:%' AND window_start < $1", 1,
+	                   (const char *[]){thour}, NULL, err, sizeof err) < 0) ||
+	    nx_store_commit(st, err, sizeof err) < 0) {
+		nx_store_rollback(st);
 		nx_rows_free(&r);
 		goto fail;
 	}
-	long count = strtol(nx_rows_get(&r, 0, 0) ? nx_rows_get(&r, 0, 0) : "1", NULL, 10);
 	int64_t start = strtoll(nx_rows_get(&r, 0, 1) ? nx_rows_get(&r, 0, 1) : tnow, NULL, 10) / 1000;
 	nx_rows_free(&r);
 	long left = api->rate - count;
