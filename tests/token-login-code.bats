@@ -25,7 +25,7 @@ setup_file() { oidc_install; }
     and .claims.aud == "nexus-cli" and (.claims.nonce | length) > 20 and .claims.email == "alice@example.test"'
 }
 
-@test "code flow with -k and a confidential client: our user token, scopes from the mapping file" {
+@test "code flow with -k and a confidential client: our user token, which nexus-bind serve accepts" {
   start_oidc
   nexus-token keygen -t es256 -o "$T/user.key"
   printf '# who gets what\nbob devices:read\n*  devices:read   pairing\n' > "$T/scopes"
@@ -38,6 +38,13 @@ setup_file() { oidc_install; }
   run nexus-token verify -k "$T/user.key.pub" --iss nexus-login --aud nexus-bind "$tok"
   assert_success
   echo "$output" | jq -e '.sub == "alice" and .scope == "devices:read pairing"'
+  # and nexus-bind serve takes it as alice's user token
+  port=$(free_port)
+  bg serve nexus-bind --db "$T/bind.db" serve --listen "127.0.0.1:$port" \
+    --verify-key "$T/user.key.pub" --iss nexus-login --aud nexus-bind
+  wait_port "$port"
+  run curl -sS --max-time 30 -X POST -H "Authorization: Bearer $tok" "http://127.0.0.1:$port/v1/pairing-codes"
+  echo "$output" | jq -e '.owner == "alice" and (.code | length) == 9'
   # nothing secret in what it said
   run cat "$T/l1.err"
   refute_output --partial shh-its-a-secret
