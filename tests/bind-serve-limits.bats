@@ -130,3 +130,15 @@ teardown_file() { bind_file_teardown; }
   run call POST /v1/pairing-codes -H "$(auth "$(user_token bob)")"
   assert_output 201
 }
+
+@test "a client that stops half-way through its request is answered 408 and let go" {
+  serve_keys
+  start_serve listen --idle-timeout 1s
+  run bash -c "exec 6<>/dev/tcp/127.0.0.1/$SERVE_PORT; printf 'GET /v1/dev' >&6; timeout 20 cat <&6 | tr -d '\r'"
+  assert_line 'HTTP/1.1 408 Request Timeout'
+  assert_line 'Connection: close'
+  # a silent connection is simply closed, without an answer
+  run bash -c "exec 6<>/dev/tcp/127.0.0.1/$SERVE_PORT; timeout 20 cat <&6"
+  assert_success
+  assert_output ''
+}
