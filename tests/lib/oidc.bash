@@ -3,15 +3,17 @@
 #   oidc_install   (setup_file) install or reuse it; skips the suite if npm cannot get it
 #   start_oidc     start it; sets ISSUER; extra environment: OIDC_IDTOKEN_TTL, OIDC_SLOW_DOWN
 #   browse URL     play the browser: follow the authorization URL to the loopback redirect
-OIDC_DIR=${NEXUS_OIDC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nexus-tests/oidc-provider-9}
+# The lock file pins every package; the install directory is named after its hash, so a
+# changed lock gets a fresh install beside the old one.
+OIDC_FIXTURE="$NEXUS_SRC/tests/fixtures/oidc"
+OIDC_DIR=${NEXUS_OIDC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nexus-tests/oidc-$(sha256sum "$OIDC_FIXTURE/package-lock.json" | cut -c1-12)}
 
 oidc_install() {
-  command -v node >/dev/null || { OIDC_SKIP="node not installed"; return 0; }
+  command -v node >/dev/null || { OIDC_SKIP="node not installed"; export OIDC_SKIP; return 0; }
   if [ ! -f "$OIDC_DIR/node_modules/oidc-provider/package.json" ]; then
     mkdir -p "$OIDC_DIR"
-    [ -f "$OIDC_DIR/package.json" ] || echo '{"private":true}' > "$OIDC_DIR/package.json"
-    if ! (cd "$OIDC_DIR" && timeout 300 npm install --no-audit --no-fund oidc-provider@9.13.3) \
-         > "$OIDC_DIR/install.log" 2>&1; then
+    cp "$OIDC_FIXTURE/package.json" "$OIDC_FIXTURE/package-lock.json" "$OIDC_DIR/"
+    if ! (cd "$OIDC_DIR" && timeout 300 npm ci --no-audit --no-fund) > "$OIDC_DIR/install.log" 2>&1; then
       OIDC_SKIP="npm could not install oidc-provider (registry unreachable?): see $OIDC_DIR/install.log"
     fi
   fi
