@@ -21,8 +21,18 @@ setup_file() { oidc_install; }
   assert_output --partial 'Logged in'
   wait "$LOGIN_PID"
   run nexus-token inspect --json "$(cat "$T/l1.out")"
-  echo "$output" | jq -e --arg i "$ISSUER" '.claims.iss == $i and .claims.sub == "alice"
+  echo "$output" | jq -e --arg i "$ISSUER" '.header.alg == "RS256" and .claims.iss == $i and .claims.sub == "alice"
     and .claims.aud == "nexus-cli" and (.claims.nonce | length) > 20 and .claims.email == "alice@example.test"'
+}
+
+@test "code flow: an ES256-signed ID token (the JWKS holds an RSA and an EC key) verifies too" {
+  start_oidc
+  login_bg l1 --client-id nexus-es256
+  cb=$(browse "$(auth_url l1)")
+  curl -sS --max-time 30 "$cb" >/dev/null
+  wait "$LOGIN_PID"
+  run nexus-token inspect --json "$(cat "$T/l1.out")"
+  echo "$output" | jq -e '.header.alg == "ES256" and .header.kid == "ec-1" and .claims.aud == "nexus-es256"'
 }
 
 @test "code flow with -k and a confidential client: our user token, which nexus-bind serve accepts" {

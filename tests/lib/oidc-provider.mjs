@@ -6,6 +6,7 @@
 // answered slow_down. OIDC_IDTOKEN_TTL sets the ID token lifetime (seconds).
 // Prints "poll MS RESULT" for each device-code poll of the token endpoint.
 // Usage: node oidc-provider.mjs PORT   (prints "ready" when it listens)
+import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
@@ -17,8 +18,14 @@ const native = {
   grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
   response_types: ['code'],
 };
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
 const provider = new Provider(issuer, {
+  jwks: { keys: [{ ...rsa, kid: 'rsa-1', use: 'sig', alg: 'RS256' },
+                 { ...ec, kid: 'ec-1', use: 'sig', alg: 'ES256' }] },
   clients: [
+    { ...native, client_id: 'nexus-es256', token_endpoint_auth_method: 'none',
+      id_token_signed_response_alg: 'ES256' },
     { ...native, client_id: 'nexus-cli', token_endpoint_auth_method: 'none' },
     { ...native, client_id: 'nexus-secret', client_secret: 'shh-its-a-secret',
       token_endpoint_auth_method: 'client_secret_basic' },
