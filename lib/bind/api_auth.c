@@ -151,4 +151,3 @@ fail:
 	nx_api_problem(out, 500, "store failure");
 	return 0;
 }
-
