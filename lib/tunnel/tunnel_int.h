@@ -61,6 +61,7 @@ struct stream {
 	char hostname[256];
 	char target[300];
 	uint16_t conn_port;
+	bool is_tls;          /* connect said the end user speaks TLS */
 	struct nx_timer dial_timer; /* a local connect that hangs (SYN into nowhere) */
 };
 #define STREAM_DIAL_TIMEOUT_MS 10000
