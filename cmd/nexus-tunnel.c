@@ -23,7 +23,7 @@ static const char usage_text[] =
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
     "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
-    "                    [--retry]\n"
+    "                    [--max-frame SIZE] [--retry]\n"
     "                    [-v | -q]\n"
     "                    [--config FILE]\n"
     "       nexus-tunnel --help | --version\n"
@@ -51,6 +51,7 @@ static const char usage_text[] =
     "  --ping DURATION      WebSocket ping interval (default 5s)\n"
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
     "  --max-streams N      streams open at once, more are refused (default 1024)\n"
+    "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 	    {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
 	    {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
 	    {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
+	    {"max-frame", required_argument, 0, 'F'},
 	    {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
 	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
@@ -148,6 +150,15 @@ int main(int argc, char **argv)
 			cfg.max_streams = (size_t)v;
 			break;
 		case 'R': cfg.retry = true; break;
+		case 'F': {
+			uint64_t b;
+			if (nx_parse_size(optarg, &b, err, sizeof err) < 0)
+				return usage_error("--max-frame: %s", err);
+			if (b < NX_TUNNEL_MAX_FRAME_MIN || b > NX_TUNNEL_MAX_FRAME_MAX)
+				return usage_error("--max-frame: %s is outside 32785 bytes .. 64MiB", optarg);
+			cfg.max_frame = (size_t)b;
+			break;
+		}
 		case 'v': level = NX_LOG_DEBUG; break;
 		case 'q': level = NX_LOG_WARN; break;
 		case 'C': break;

@@ -124,10 +124,10 @@ EOF
   wait_log "$T/events" '"code": 1002'
 }
 
-@test "a message over 32 785 bytes from the hub ends the session (1009), not the tunnel" {
+@test "a message over --max-frame (1 MiB) from the hub ends the session (1009), not the tunnel" {
   start_fake_hub oversized
   start_tunnel --secret-file "$T/secret" --hostname app.test --to 127.0.0.1:9
-  wait_log "$T/tunnel.log" 'hub broke the protocol: frame of 40017 bytes exceeds the limit of 32785'
+  wait_log "$T/tunnel.log" 'hub broke the protocol: frame of 1048593 bytes exceeds the limit of 1048576'
   wait_log "$T/events" '"code": 1009'
   kill -0 "$TUNNEL_PID"
 }

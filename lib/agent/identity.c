@@ -1,7 +1,7 @@
 /* identity.c — see identity.h. */
 #include "agent/identity.h"
 #include "core/util.h"
-#include "token/der.h"
+#include "core/der.h"
 
 #include <bearssl.h>
 #include <stdlib.h>

@@ -64,7 +64,8 @@ void nx_loop_free(struct nx_loop *l)
 
 static uint32_t ep_events(unsigned ev)
 {
-	return (ev & NX_EV_READ ? EPOLLIN | EPOLLRDHUP : 0) | (ev & NX_EV_WRITE ? EPOLLOUT : 0);
+	return (ev & NX_EV_READ ? EPOLLIN | EPOLLRDHUP : 0) | (ev & NX_EV_WRITE ? EPOLLOUT : 0) |
+	       (ev & NX_EV_HUP ? EPOLLRDHUP : 0);
 }
 
 static int grow_fds(struct nx_loop *l, int fd)
@@ -273,6 +274,8 @@ int nx_loop_run(struct nx_loop *l)
 				got |= NX_EV_READ;
 			if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 				got |= NX_EV_WRITE;
+			if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				got |= NX_EV_HUP;
 			got &= l->fds[fd].events;
 			if (got)
 				l->fds[fd].cb(l, fd, got, l->fds[fd].arg);

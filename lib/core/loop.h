@@ -17,7 +17,9 @@
 
 struct nx_loop;
 
-enum { NX_EV_READ = 1u, NX_EV_WRITE = 2u };
+/* NX_EV_HUP: only the peer's hang-up (FIN, reset), for an fd whose reading is paused; it
+ * stays reported while the condition lasts (level-triggered), so drop it once noticed. */
+enum { NX_EV_READ = 1u, NX_EV_WRITE = 2u, NX_EV_HUP = 4u };
 
 typedef void (*nx_io_cb)(struct nx_loop *loop, int fd, unsigned events, void *arg);
 typedef void (*nx_timer_cb)(struct nx_loop *loop, void *arg);

@@ -103,7 +103,8 @@ struct hub_stream {
 	/* backend → end user: whole data frames queued, each returns a credit once written */
 	struct hub_chunk *q_head, *q_tail;
 	size_t q_bytes;
-	int user_eof;         /* end user sent FIN */
+	int user_eof;         /* end user sent FIN (and we read up to it) */
+	int user_fin;         /* a FIN seen behind unread bytes while paused: stop watching */
 	int user_shut;        /* we sent FIN to the end user */
 	int backend_done;     /* backend disconnected (or its session ended): flush, FIN, close */
 	int backend_shut;     /* backend sent shutdown_write (§6): FIN once flushed, keep reading */

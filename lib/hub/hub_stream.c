@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ void hub_stream_update(struct hub_stream *st)
 		ev |= NX_EV_WRITE;
 	if (st->backend_done ? !st->user_eof : can_read_user(st))
 		ev |= NX_EV_READ;
+	else if (!st->backend_done && !st->user_eof && !st->user_fin)
+		ev |= NX_EV_HUP; /* paused (no credits, full session queue): still see a hang-up */
 	if (nx_loop_events(st->hub->loop, st->fd) != ev)
 		nx_loop_mod(st->hub->loop, st->fd, ev);
 }
@@ -243,8 +246,7 @@ static void user_eof(struct hub_stream *st)
 		return;
 	}
 	/* Half-close: with the §6 extension the backend shuts its local write side and the reply
-	 * still comes back. Without it the stream stays open until the backend disconnects (or
-	 * the idle timeout), because a FIN cannot tell "done sending" from "gone". */
+	 * still comes back. */
 	if (session_live(st) && st->sess->half_close) {
 		char text[NX_UUID_TEXT + 64];
 		uint8_t msg[sizeof text + 1];
@@ -253,7 +255,15 @@ static void user_eof(struct hub_stream *st)
 		msg[0] = NX_HUB_MSG_CONTROL;
 		memcpy(msg + 1, text, (size_t)n);
 		hub_session_send(st->sess, NX_WS_OP_BINARY, msg, (size_t)n + 1, NULL, 0);
+		return;
 	}
+	/* Without it the protocol has no half-close: the end user closing first means
+	 * disconnect (§3). It goes out behind the data frames already queued on the session, so
+	 * the backend gets everything the user sent; what we hold for the user is still written,
+	 * then FIN and close, as when the backend disconnects. Holding the stream instead would
+	 * leave a CLOSE_WAIT socket here and an open connection to the local service. */
+	send_control(st, NX_HUB_EV_DISCONNECT, 0);
+	hub_stream_backend_gone(st);
 }
 
 static void read_user(struct hub_stream *st)
@@ -305,6 +315,30 @@ static int check_error(struct hub_stream *st)
 	return 0;
 }
 
+/* A hang-up while reading is paused. A reset ends the stream; a FIN with nothing unread
+ * before it is the end user's EOF now. A FIN behind unread bytes is met when reading
+ * resumes (those bytes still go to the backend); without the half-close extension nobody
+ * waits for a reply, so if the backend takes nothing more for STREAM_GRACE_MS the stream
+ * ends then (an end user who gave up on a stuck service), not after --idle-timeout. */
+static void paused_hangup(struct hub_stream *st)
+{
+	if (check_error(st) < 0)
+		return;
+	int unread = 0;
+	char b;
+	if (ioctl(st->fd, FIONREAD, &unread) == 0 && unread == 0 &&
+	    recv(st->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+		user_eof(st);
+		return;
+	}
+	st->user_fin = 1;
+	if (!(session_live(st) && st->sess->half_close)) {
+		uint64_t quiet = now_ms(st) - st->last_active;
+		nx_timer_start(st->hub->loop, &st->idle_timer,
+		               quiet >= STREAM_GRACE_MS ? 0 : STREAM_GRACE_MS - quiet, stream_idle, st);
+	}
+}
+
 static void stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct hub_stream *st = arg;
@@ -314,9 +348,12 @@ static void stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		goto out;
 	if ((events & NX_EV_READ) && (want & NX_EV_READ))
 		read_user(st);
+	else if ((events & NX_EV_HUP) && (want & NX_EV_HUP))
+		paused_hangup(st);
 	else if (check_error(st) < 0)
 		goto out;
-	hub_stream_update(st);
+	if (!st->dead)
+		hub_stream_update(st);
 out:
 	if (s && !s->dead)
 		hub_session_flush(s);
@@ -325,11 +362,15 @@ out:
 static void stream_idle(struct nx_loop *loop, void *arg)
 {
 	struct hub_stream *st = arg;
-	uint64_t limit = st->backend_done ? STREAM_GRACE_MS : st->hub->cfg.idle_timeout_ms;
+	int gave_up = st->user_fin && !(session_live(st) && st->sess->half_close);
+	uint64_t limit = st->backend_done || gave_up ? STREAM_GRACE_MS : st->hub->cfg.idle_timeout_ms;
 	uint64_t quiet = nx_loop_now(loop) - st->last_active;
 	if (quiet >= limit) {
 		struct hub_session *s = st->sess;
-		if (!st->backend_done)
+		if (gave_up)
+			hub_log(st->hub, 3, "end user hung up, backend not reading", "stream=%s route=%s",
+			        st->id_text, st->route);
+		else if (!st->backend_done)
 			hub_log(st->hub, 2, "stream idle timeout", "stream=%s route=%s", st->id_text,
 			        st->route);
 		hub_stream_kill(st, 1);

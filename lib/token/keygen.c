@@ -4,7 +4,7 @@
 #include "token/keys.h"
 #include "token/keys_int.h"
 #include "core/b64url.h"
-#include "token/der.h"
+#include "core/der.h"
 #include "core/random.h"
 #include "core/util.h"
 

@@ -247,7 +247,7 @@ static void session_start(struct tunnel *t)
 	t->initial_window = false;
 	t->confirm_pending = false;
 	t->write_dead = false;
-	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, NX_HUB_MAX_MESSAGE);
+	nx_ws_reader_init(&t->rd, NX_WS_CLIENT, tunnel_max_frame(t));
 	if (nx_loop_add(t->loop, t->fd, NX_EV_WRITE, on_hub_io, t) < 0) {
 		tunnel_say(t, NX_LOG_ERROR, "event loop refused the hub socket");
 		close(t->fd);
@@ -340,7 +340,7 @@ static void on_binary(struct tunnel *t, const uint8_t *p, size_t n)
 	char err[NX_ERRLEN];
 	if (t->state != T_SERVING)
 		return;
-	if (nx_hub_msg_parse(p, n, &m, err, sizeof err) < 0) {
+	if (nx_hub_msg_parse_max(p, n, tunnel_max_frame(t), &m, err, sizeof err) < 0) {
 		tunnel_say(t, NX_LOG_DEBUG, "ignored a message from the hub: %s", err);
 		return;
 	}

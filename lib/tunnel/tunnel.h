@@ -54,6 +54,10 @@ const char *nx_tunnel_route_lookup(const struct nx_tunnel_route *map, size_t n,
 void nx_tunnel_describe(const struct nx_tunnel_cfg *cfg, char *out, size_t outlen);
 
 
+#define NX_TUNNEL_MAX_FRAME_DEFAULT ((size_t)1 << 20)
+#define NX_TUNNEL_MAX_FRAME_MIN 32785 /* NX_HUB_MAX_MESSAGE: what the protocol allows */
+#define NX_TUNNEL_MAX_FRAME_MAX ((size_t)64 << 20)
+
 struct nx_tunnel_cfg {
 	const char *hub_url;
 	const char *server_name;  /* name the hub certificate must carry (default: URL host) */
@@ -73,6 +77,11 @@ struct nx_tunnel_cfg {
 	const char *exec_cmd;
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
 	bool retry;               /* a refusal before the first session served: retry anyway */
+	/* Largest WebSocket message taken from the hub (0 = NX_TUNNEL_MAX_FRAME_DEFAULT). The
+	 * protocol says 32 785, but a Nexus Proxy server sends an HTTP head over 32 KiB as one
+	 * message (protocol.md §7): accepting it costs that stream's buffer, while refusing it
+	 * would end the whole session. Bigger ones still end the session (1009). */
+	size_t max_frame;
 	/* timing (0 = protocol defaults) */
 	uint64_t ping_ms, idle_ms, backoff_min_ms, backoff_max_ms, token_ttl_ms;
 	nx_log_sink_fn log;   /* one line per event as msg, kv NULL (log.h); NULL: nowhere */

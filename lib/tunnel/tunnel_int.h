@@ -22,6 +22,10 @@ struct nx_key;
  * a hub ignoring flow control. Twice the window: before our first grant arrives the hub
  * may send without limit (the Go server sent ten 32 KiB messages in one capture). */
 #define STREAM_QUEUE_MAX_FRAMES (2 * NX_HUB_CREDIT_WINDOW)
+/* ... and in bytes: those frames at full size, plus one message of --max-frame (a Nexus
+ * Proxy server's oversized HTTP head counts against its own stream, nobody else's). */
+#define STREAM_QUEUE_MAX_BYTES(t) \
+	((size_t)STREAM_QUEUE_MAX_FRAMES * NX_HUB_MAX_PAYLOAD + tunnel_max_frame(t))
 #define STREAM_BUCKETS 256
 
 enum tunnel_state {
@@ -61,6 +65,7 @@ struct stream {
 	char hostname[256];
 	char target[300];
 	uint16_t conn_port;
+	bool is_tls;          /* connect said the end user speaks TLS */
 	struct nx_timer dial_timer; /* a local connect that hangs (SYN into nowhere) */
 };
 #define STREAM_DIAL_TIMEOUT_MS 10000
@@ -127,6 +132,10 @@ int tunnel_random(void *buf, size_t n);
 int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
                       const void *b, size_t blen);
 void tunnel_flush(struct tunnel *t);
+static inline size_t tunnel_max_frame(const struct tunnel *t)
+{
+	return t->cfg->max_frame ? t->cfg->max_frame : NX_TUNNEL_MAX_FRAME_DEFAULT;
+}
 void tunnel_fail(struct tunnel *t, const char *why);
 /* A refusal retrying cannot fix: before the first session served (and without --retry)
  * the tunnel ends with `why: hint`; otherwise logged like tunnel_fail and retried. */

@@ -18,6 +18,7 @@
 #include "core/spawn.h"
 #include "tunnel/tunnel_int.h"
 #include "core/util.h"
+#include "wire/sniff.h"
 
 static unsigned bucket_of(const struct nx_uuid *id) { return id->b[15] % STREAM_BUCKETS; }
 
@@ -86,6 +87,38 @@ static const char *dial_target(const struct tunnel *t, const char *target)
 		if (t->resolved[i].target == target && t->resolved[i].numeric[0])
 			return t->resolved[i].numeric;
 	return target;
+}
+
+/* ---- refusing a stream ----------------------------------------------------------------- */
+
+/* A stream that gets no service: tell the end user in its own protocol before the
+ * disconnect, as the relay does for "no route" (else curl sees an empty reply and a TLS
+ * client a reset): a fatal internal_error alert for TLS, a short HTTP error response for
+ * HTTP (the route key is a Host name), nothing for a raw TCP port claim. The hub writes
+ * the frame to the end user, then FIN. */
+static void tell_end_user(struct tunnel *t, const struct nx_uuid *id, bool is_tls,
+                          const char *hostname, int http_status)
+{
+	uint8_t hdr[NX_HUB_DATA_HEADER], alert[7];
+	char resp[256];
+	const void *body;
+	size_t len;
+	if (is_tls) {
+		len = nx_tls_alert(alert, 0, NX_TLS_ALERT_INTERNAL_ERROR);
+		body = alert;
+	} else if (hostname[0] && strncmp(hostname, "tcp:", 4) != 0 &&
+	           strncmp(hostname, "udp:", 4) != 0) {
+		len = nx_http_error_format(http_status,
+		                           http_status == 503   ? "too many streams"
+		                           : http_status == 504 ? "local service did not answer"
+		                                                : "local service unreachable",
+		                           resp, sizeof resp);
+		body = resp;
+	} else {
+		return;
+	}
+	nx_hub_data_header(hdr, id);
+	tunnel_send_frame(t, NX_WS_OP_BINARY, hdr, sizeof hdr, body, len);
 }
 
 /* ---- life ------------------------------------------------------------------------------ */
@@ -267,6 +300,7 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 		if (nx_connect_result(fd, err, sizeof err) < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
 			           s->hostname[0] ? s->hostname : "stream", s->target, err);
+			tell_end_user(t, &s->id, s->is_tls, s->hostname, 502);
 			stream_close(s, NX_HUB_REASON_DIAL_FAILED);
 			tunnel_flush(t);
 			return;
@@ -296,6 +330,7 @@ static void on_dial_timeout(struct nx_loop *loop, void *arg)
 	struct stream *s = arg;
 	tunnel_say(s->t, NX_LOG_WARN, "%s: cannot reach %s: connect timed out",
 	           s->hostname[0] ? s->hostname : "stream", s->target);
+	tell_end_user(s->t, &s->id, s->is_tls, s->hostname, 504);
 	stream_close(s, NX_HUB_REASON_DIAL_FAILED);
 }
 
@@ -358,18 +393,22 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	size_t max = t->cfg->max_streams ? t->cfg->max_streams : 1024;
 	if (t->n_streams >= max) {
 		/* fds (and with --exec, processes) are finite: refuse rather than fail later */
-		tunnel_say(t, NX_LOG_WARN, "%s: %zu streams open, refusing another", host, t->n_streams);
+		tunnel_say(t, NX_LOG_WARN, "%s: %zu streams open (--max-streams), refusing another",
+		           host, t->n_streams);
+		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 503);
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
 		return;
 	}
 	const char *target = tunnel_target_for(t, c->hostname, (uint16_t)c->conn_port);
 	if (!target) {
 		tunnel_say(t, NX_LOG_WARN, "%s (port %u): no target configured", host, c->conn_port);
+		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
 		return;
 	}
 	struct stream *s = calloc(1, sizeof *s);
 	if (!s) {
+		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 503);
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
 		return;
 	}
@@ -378,6 +417,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	nx_uuid_format(&s->id, s->idtext);
 	s->fd = -1;
 	s->conn_port = (uint16_t)c->conn_port;
+	s->is_tls = c->is_tls;
 	snprintf(s->hostname, sizeof s->hostname, "%s", host);
 	snprintf(s->target, sizeof s->target, "%s", target);
 	if (c->credits > 0) {
@@ -388,6 +428,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		if (spawn_exec(t, s, c) < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot start %s: %s", host, target, strerror(errno));
 			free(s);
+			tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
 			send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
 			return;
 		}
@@ -396,6 +437,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		if (s->fd < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
 			free(s);
+			tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
 			send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
 			return;
 		}
@@ -479,7 +521,8 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 		grant_credits(s);
 		return;
 	}
-	if (s->out.count >= STREAM_QUEUE_MAX_FRAMES) {
+	if (s->out.count >= STREAM_QUEUE_MAX_FRAMES ||
+	    s->out.bytes + n > STREAM_QUEUE_MAX_BYTES(t)) {
 		tunnel_say(t, NX_LOG_WARN, "stream %s: hub sent beyond its credits, dropping the stream",
 		           s->idtext);
 		stream_close(s, NX_HUB_REASON_BUFFER_FULL);

@@ -72,12 +72,17 @@ int nx_uuid_equal(const struct nx_uuid *a, const struct nx_uuid *b)
 int nx_hub_msg_parse(const uint8_t *msg, size_t len, struct nx_hub_msg *m, char *err,
                      size_t errlen)
 {
+	return nx_hub_msg_parse_max(msg, len, NX_HUB_MAX_MESSAGE, m, err, errlen);
+}
+
+int nx_hub_msg_parse_max(const uint8_t *msg, size_t len, size_t max, struct nx_hub_msg *m,
+                         char *err, size_t errlen)
+{
 	memset(m, 0, sizeof *m);
 	if (len == 0)
 		return nx_err(err, errlen, "empty binary message");
-	if (len > NX_HUB_MAX_MESSAGE)
-		return nx_err(err, errlen, "binary message of %zu bytes exceeds %d", len,
-		              NX_HUB_MAX_MESSAGE);
+	if (len > max)
+		return nx_err(err, errlen, "binary message of %zu bytes exceeds %zu", len, max);
 	m->type = msg[0];
 	if (msg[0] == NX_HUB_MSG_DATA) {
 		if (len < NX_HUB_DATA_HEADER)

@@ -59,6 +59,9 @@ struct nx_hub_msg {
  * with no stream bytes is valid (len 0). */
 int nx_hub_msg_parse(const uint8_t *msg, size_t len, struct nx_hub_msg *m, char *err,
                      size_t errlen);
+/* The same with another limit than NX_HUB_MAX_MESSAGE (a peer known to send more). */
+int nx_hub_msg_parse_max(const uint8_t *msg, size_t len, size_t max, struct nx_hub_msg *m,
+                         char *err, size_t errlen);
 
 /* The 17-byte header of a data message; the stream bytes follow it. Returns 17. */
 size_t nx_hub_data_header(uint8_t out[NX_HUB_DATA_HEADER], const struct nx_uuid *id);

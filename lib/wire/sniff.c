@@ -3,6 +3,7 @@
  * an inner length to fit its outer one. */
 #include "wire/sniff.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -464,4 +465,16 @@ const char *nx_http_error_response(int status, size_t *len)
 	}
 	*len = strlen(r);
 	return r;
+}
+
+size_t nx_http_error_format(int status, const char *body, char *out, size_t outlen)
+{
+	size_t len;
+	const char *r = nx_http_error_response(status, &len);
+	const char *sp = strchr(r, ' '), *eol = strstr(r, "\r\n");
+	int n = snprintf(out, outlen,
+	                 "HTTP/1.1 %.*s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\n\r\n%s\n",
+	                 (int)(eol - sp - 1), sp + 1, strlen(body) + 1, body);
+	return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
 }

@@ -70,4 +70,8 @@ size_t nx_tls_alert(unsigned char out[7], uint16_t client_record_version, uint8_
  * 502, 503 or 504 (anything else gives 500). Static bytes; *len gets their length. */
 const char *nx_http_error_response(int status, size_t *len);
 
+/* The same response with body `body` + "\n" instead (a proxy that is not the relay says
+ * why in its own words), into out. Returns its length, or 0 if it does not fit. */
+size_t nx_http_error_format(int status, const char *body, char *out, size_t outlen);
+
 #endif

@@ -9,16 +9,28 @@
 #include <unistd.h>
 
 #include "core/loop.h"
-#include "wire/tls_int.h"
 #include "core/util.h"
+#include "wire/tls_int.h"
+#include "wire/x509_names.h"
 
 #define ALPN_MAX 4
 
-/* Wraps the X.509 validator to check a name that is not sent as SNI (IP literals). */
+/* Wraps BearSSL's minimal X.509 validator, which matches the server name only against
+ * dNSName SANs (or the CN), for two things it cannot do: match an IP literal against the
+ * iPAddress SANs (exact bytes; dNSName and CN never match an IP), and say which names a
+ * certificate that does not match has. Both need the end-entity certificate's DER, which
+ * the wrapper keeps (up to NC_CERT_MAX bytes) while the chain is being checked. */
+#define NC_CERT_MAX 65536
 struct name_check {
 	const br_x509_class *vtable;
 	const br_x509_class **inner;
 	const char *name;
+	unsigned char ip[16];
+	size_t ip_len; /* 4 or 16 when name is an IP literal, else 0 */
+	unsigned char *ee;
+	size_t ee_len, ee_cap;
+	unsigned certs; /* certificates started in this chain */
+	char names[200]; /* the certificate's names, after a mismatch */
 };
 
 struct nx_tls {
@@ -29,7 +41,7 @@ struct nx_tls {
 	int failed;
 	int wfailed; /* sending failed (peer gone): what it sent before may still be read */
 	int br_err;
-	char err[200];
+	char err[600];
 	char werr[120];
 	char server_name[256];
 	const char *alpn[ALPN_MAX];
@@ -126,16 +138,31 @@ const char *nx_tls_strerror(int e)
 static void nc_start_chain(const br_x509_class **ctx, const char *server_name)
 {
 	struct name_check *nc = (struct name_check *)ctx;
-	(*nc->inner)->start_chain(nc->inner, nc->name);
+	free(nc->ee);
+	nc->ee = NULL;
+	nc->ee_len = nc->ee_cap = 0;
+	nc->certs = 0;
+	nc->names[0] = 0;
+	/* NULL: the inner engine checks the chain but no name; we check the IP at the end */
+	(*nc->inner)->start_chain(nc->inner, nc->ip_len ? NULL : nc->name);
 }
 static void nc_start_cert(const br_x509_class **ctx, uint32_t len)
 {
 	struct name_check *nc = (struct name_check *)ctx;
+	if (nc->certs++ == 0 && len > 0 && len <= NC_CERT_MAX) {
+		nc->ee = malloc(len);
+		nc->ee_cap = nc->ee ? len : 0;
+	}
 	(*nc->inner)->start_cert(nc->inner, len);
 }
 static void nc_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 {
 	struct name_check *nc = (struct name_check *)ctx;
+	if (nc->certs == 1 && nc->ee) {
+		size_t n = len < nc->ee_cap - nc->ee_len ? len : nc->ee_cap - nc->ee_len;
+		memcpy(nc->ee + nc->ee_len, buf, n);
+		nc->ee_len += n;
+	}
 	(*nc->inner)->append(nc->inner, buf, len);
 }
 static void nc_end_cert(const br_x509_class **ctx)
@@ -146,7 +173,20 @@ static void nc_end_cert(const br_x509_class **ctx)
 static unsigned nc_end_chain(const br_x509_class **ctx)
 {
 	struct name_check *nc = (struct name_check *)ctx;
-	return (*nc->inner)->end_chain(nc->inner);
+	unsigned r = (*nc->inner)->end_chain(nc->inner);
+	if (r == 0 && nc->ip_len && nx_x509_has_ip(nc->ee, nc->ee_len, nc->ip, nc->ip_len) != 1)
+		r = BR_ERR_X509_BAD_SERVER_NAME;
+	if (r == BR_ERR_X509_BAD_SERVER_NAME) {
+		if (nc->ee)
+			nx_x509_names_text(nc->ee, nc->ee_len, nc->names, sizeof nc->names);
+		else
+			snprintf(nc->names, sizeof nc->names, "names not read (certificate over %d bytes)",
+			         NC_CERT_MAX);
+	}
+	free(nc->ee);
+	nc->ee = NULL;
+	nc->ee_len = nc->ee_cap = 0;
+	return r;
 }
 static const br_x509_pkey *nc_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 {
@@ -158,10 +198,14 @@ static const br_x509_class name_check_vtable = {
 	nc_end_cert, nc_end_chain, nc_get_pkey,
 };
 
-static int is_ip_literal(const char *s)
+/* Fills ip with the address bytes of an IPv4 or IPv6 literal; returns 4, 16 or 0. */
+static size_t ip_literal(const char *s, unsigned char ip[16])
 {
-	unsigned char b[16];
-	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+	if (inet_pton(AF_INET, s, ip) == 1)
+		return 4;
+	if (inet_pton(AF_INET6, s, ip) == 1)
+		return 16;
+	return 0;
 }
 
 /* ---- construction ---------------------------------------------------------------------- */
@@ -279,14 +323,13 @@ struct nx_tls *nx_tls_client_new(const struct nx_tls_trust *trust, int fd,
 	c->eng = &cc->eng;
 	engine_common(c);
 	const char *sni = c->server_name;
-	if (is_ip_literal(server_name)) {
-		/* RFC 6066: no IP literals in SNI; still check the name against the certificate */
-		c->nc.vtable = &name_check_vtable;
-		c->nc.inner = &c->xc->vtable;
-		c->nc.name = c->server_name;
-		br_ssl_engine_set_x509(c->eng, &c->nc.vtable);
-		sni = NULL;
-	}
+	c->nc.vtable = &name_check_vtable;
+	c->nc.inner = &c->xc->vtable;
+	c->nc.name = c->server_name;
+	c->nc.ip_len = ip_literal(c->server_name, c->nc.ip);
+	br_ssl_engine_set_x509(c->eng, &c->nc.vtable);
+	if (c->nc.ip_len)
+		sni = NULL; /* RFC 6066: no IP literals in SNI */
 	if (!br_ssl_client_reset(cc, sni, 0)) {
 		nx_err(err, errlen, "TLS client reset failed: %s",
 		       nx_tls_strerror(br_ssl_engine_last_error(c->eng)));
@@ -302,6 +345,7 @@ void nx_tls_free(struct nx_tls *c)
 		return;
 	if (c->xc)
 		free(c->xc);
+	free(c->nc.ee);
 	nx_free_secret(c, sizeof *c);
 }
 
@@ -331,6 +375,11 @@ static int engine_closed(struct nx_tls *c)
 		c->br_err = e;
 		if (e == BR_ERR_OK)
 			snprintf(c->err, sizeof c->err, "peer closed during the TLS handshake");
+		else if (e == BR_ERR_X509_BAD_SERVER_NAME && c->is_client)
+			snprintf(c->err, sizeof c->err,
+			         "certificate does not match %s '%s': it is for %s "
+			         "(dial a name it has, or give one with --servername)",
+			         c->nc.ip_len ? "IP address" : "host", c->server_name, c->nc.names);
 		else
 			snprintf(c->err, sizeof c->err, "%s", nx_tls_strerror(e));
 		c->failed = 1;

@@ -77,9 +77,10 @@ struct nx_tls *nx_tls_server_new(const struct nx_tls_server_creds *creds, int fd
                                  const char *const *alpn, char *err, size_t errlen);
 
 /* Client side of a connection on fd. server_name: the host name to send as SNI and to
- * check the certificate against (DNS names in SAN / CN, wildcards as BearSSL does). For an
- * IP literal no SNI is sent, but the name check still applies to that text: BearSSL cannot
- * read iPAddress SANs, so a client dialing an IP should pass the certificate's DNS name.
+ * check the certificate against (DNS names in SAN / CN, wildcards as BearSSL does). An IP
+ * literal (IPv4 or IPv6) is not sent as SNI and must equal one of the certificate's
+ * iPAddress SANs byte for byte; a DNS name or CN never matches an IP. On a mismatch the
+ * error lists the names the certificate has.
  * Never NULL: there is no "skip verification" mode.
  * alpn: NULL-terminated list to offer (e.g. {"http/1.1", NULL}) or NULL for none.
  * trust must outlive the connection. */

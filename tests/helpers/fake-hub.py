@@ -6,7 +6,7 @@ It speaks the backend protocol of shared/protocol.md with an independent WebSock
 --events so a bats test can assert on it.
 
   fake-hub.py --port P --cert C --key K --secret-file S --relay-port R --route app.test
-              [--mode normal|legacy|eof-after-stage0|reauth|silent|hold-credits]
+              [--mode normal|legacy|eof-after-stage0|reauth|silent|hold-credits|big-frame]
               [--events FILE]
 
 End users connect to 127.0.0.1:R; each connection becomes a stream to the tunnel
@@ -110,6 +110,15 @@ class Session:
                 data = await st.reader.read(32768)
                 if not data:
                     break
+                if args.mode == "big-frame":
+                    # like a Nexus Proxy server with an HTTP head over 32 KiB: the whole
+                    # head as one message (protocol.md §7)
+                    while b"\r\n\r\n" not in data and len(data) < 4 << 20:
+                        more = await st.reader.read(65536)
+                        if not more:
+                            break
+                        data += more
+                    event("sent_frame", size=17 + len(data))
                 while st.credits is not None and st.credits <= 0:
                     event("waiting_for_credits", client_id=str(st.id))
                     st.can_send.clear()
@@ -207,7 +216,7 @@ async def handler(ws, path=None):
             ws.transport.write(b"\xff\x00")  # RSV bits and an unknown opcode
         if args.mode == "oversized":
             ws.max_size = None
-            await ws.send(b"\x01" + os.urandom(16) + b"x" * 40000)  # over 32 785
+            await ws.send(b"\x01" + os.urandom(16) + b"x" * (1 << 20))  # over 1 MiB
         if args.mode == "reauth":
             asyncio.get_running_loop().create_task(reauth(ws))
         async for msg in ws:

@@ -1,5 +1,5 @@
 /* der.c — see der.h. */
-#include "token/der.h"
+#include "core/der.h"
 
 #include <string.h>
 

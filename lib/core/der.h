@@ -1,6 +1,7 @@
-/* der.h — the little DER (X.690) reading and writing keys.c needs for public keys, which
- * BearSSL 0.6 neither decodes (outside certificates) nor encodes. A pure parser over
- * (buf, len); fuzzed through tests/fuzz/fuzz_keys.c. */
+/* der.h — the little DER (X.690) reading and writing that keys.c needs for public keys and
+ * x509_names.c for certificate names, which BearSSL 0.6 neither decodes (outside
+ * certificates) nor encodes. A pure parser over (buf, len); fuzzed through
+ * tests/fuzz/fuzz_keys.c and fuzz_x509_names.c. */
 #ifndef NEXUS_DER_H
 #define NEXUS_DER_H
 #include <stddef.h>
