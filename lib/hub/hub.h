@@ -20,6 +20,14 @@
 #include "core/loop.h"
 
 #define NX_HUB_MAX_ALLOW_PORTS 64
+#define NX_HUB_MAX_RELAY_IDS 32
+
+/* Defaults of the defences (README "Security"). */
+#define NX_HUB_MAX_PENDING 1024           /* unauthenticated backend connections at once */
+#define NX_HUB_MAX_PENDING_PER_SOURCE 16  /* ... of which from one address (IPv6: one /64) */
+#define NX_HUB_HANDSHAKE_TIMEOUT_MS 5000  /* TLS handshake + WebSocket upgrade, from accept */
+#define NX_HUB_STAGE_TIMEOUT_MS 5000      /* each token stage after the upgrade */
+#define NX_HUB_RELAY_SOCKET_MODE 0660
 
 
 struct nx_hub_config {
@@ -35,7 +43,19 @@ struct nx_hub_config {
 	uint64_t idle_timeout_ms;  /* a stream with no bytes either way this long is closed */
 	int64_t leeway_s;          /* clock skew allowed on token times */
 	const char *deny_list;     /* jti deny-list (denylist.h) checked on every token; NULL */
-	uint64_t auth_timeout_ms;  /* per auth stage (default NX_HUB_AUTH_TIMEOUT_MS) */
+	uint64_t auth_timeout_ms;  /* per auth stage (default NX_HUB_STAGE_TIMEOUT_MS) */
+	uint64_t handshake_timeout_ms; /* TLS + upgrade (default NX_HUB_HANDSHAKE_TIMEOUT_MS) */
+	size_t max_pending;            /* 0: NX_HUB_MAX_PENDING */
+	size_t max_pending_per_source; /* 0: NX_HUB_MAX_PENDING_PER_SOURCE */
+	/* Who may hand connections over the relay socket (SO_PEERCRED): root and the hub's own
+	 * uid always, plus these uids and members (primary or supplementary) of these groups. */
+	uint32_t relay_uids[NX_HUB_MAX_RELAY_IDS];
+	size_t n_relay_uids;
+	uint32_t relay_gids[NX_HUB_MAX_RELAY_IDS];
+	size_t n_relay_gids;
+	unsigned relay_socket_mode;    /* 0: NX_HUB_RELAY_SOCKET_MODE */
+	int relay_socket_group_set;    /* give the socket file this group: */
+	uint32_t relay_socket_gid;
 	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
 	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */
 	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */

@@ -74,6 +74,8 @@ void conn_free(struct conn *c)
 		close(c->bfd);
 	}
 	free(c->in);
+	if (c->has_src)
+		nx_srcmap_dec(r->srcmap, &c->src);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -461,7 +463,46 @@ static void accept_resume(struct nx_relay *r)
 	r->accepting = 1;
 }
 
-static void accept_retry(struct nx_loop *loop, void *arg) { accept_resume(arg); }
+static void accept_retry(struct nx_loop *loop, void *arg)
+{
+	struct nx_relay *r = arg;
+	if (r->nlisteners && !nx_accept_guard_room(&r->fdg, r->listeners[0])) {
+		nx_timer_start(loop, &r->accept_retry, NX_ACCEPT_RETRY_MS, accept_retry, r);
+		return;
+	}
+	accept_resume(r);
+}
+
+/* Out of fds (or memory), or into the fd reserve kept for dialling --route addresses: stop
+ * watching the listeners (a closing connection or the timer resumes), say so once a second. */
+static void accept_short(struct nx_relay *r, const char *why)
+{
+	accept_pause(r);
+	if (!nx_timer_active(&r->accept_retry))
+		nx_timer_start(r->loop, &r->accept_retry, NX_ACCEPT_RETRY_MS, accept_retry, r);
+	uint64_t n = nx_accept_guard_note(&r->fdg, nx_loop_now(r->loop));
+	if (n)
+		relay_log(r, NX_LOG_WARN, "not accepting for now",
+		          "reason=\"%s\" times=%llu fd_limit=%lu fd_reserve=%lu", why,
+		          (unsigned long long)n, r->fdg.limit, r->fdg.reserve);
+}
+
+/* One source may hold at most max_conns_per_source of the max_conns slots. */
+static int source_full(struct nx_relay *r, int fd, struct nx_src *src, int *has_src)
+{
+	*has_src = nx_src_of_fd(fd, src) == 0;
+	if (!*has_src || nx_srcmap_get(r->srcmap, src) < r->cfg.max_conns_per_source)
+		return 0;
+	uint64_t n = nx_rate_note(&r->src_rate, nx_loop_now(r->loop), NX_ACCEPT_REPORT_MS);
+	if (n) {
+		char peer[64];
+		relay_log(r, NX_LOG_WARN, "too many connections from one source, closing new ones",
+		          "client=%s max_per_source=%zu times=%llu",
+		          nx_peer_addr(fd, peer, sizeof peer, NULL, NULL), r->cfg.max_conns_per_source,
+		          (unsigned long long)n);
+	}
+	return 1;
+}
 
 static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 {
@@ -474,16 +515,27 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 		}
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				relay_log(r, NX_LOG_WARN, "accept", "error=%s", "too-many-open-files");
-				accept_pause(r);
-				/* a closing connection resumes accepting; if none is open, a timer does */
-				nx_timer_start(loop, &r->accept_retry, 1000, accept_retry, r);
-			}
+			if (nx_accept_shortage(errno))
+				accept_short(r, strerror(errno));
 			return;
+		}
+		struct nx_src src;
+		int has_src;
+		if (source_full(r, fd, &src, &has_src)) {
+			close(fd);
+			continue;
 		}
 		if (conn_start(r, fd, err, sizeof err) < 0)
 			return;
+		/* conn_start put it first on the list */
+		if (has_src && nx_srcmap_inc(r->srcmap, &src)) {
+			r->conns->src = src;
+			r->conns->has_src = 1;
+		}
+		if (nx_accept_guard_low(&r->fdg, fd)) {
+			accept_short(r, "fd reserve reached");
+			return;
+		}
 	}
 }
 
@@ -526,8 +578,14 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 		r->cfg.hub_reply_ms = 5000;
 	if (!r->cfg.max_conns)
 		r->cfg.max_conns = 4096;
+	if (!r->cfg.max_conns_per_source)
+		r->cfg.max_conns_per_source = 256;
+	nx_accept_guard_init(&r->fdg, 16);
 	r->targets = calloc(r->cfg.nroutes ? r->cfg.nroutes : 1, sizeof *r->targets);
-	if (!r->targets) {
+	r->srcmap = nx_srcmap_new();
+	if (!r->targets || !r->srcmap) {
+		free(r->targets);
+		nx_srcmap_free(r->srcmap);
 		free(r);
 		nx_err(err, errlen, "out of memory");
 		return NULL;
@@ -535,6 +593,7 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 	for (size_t i = 0; i < r->cfg.nroutes; i++)
 		if (relay_resolve_target(&r->cfg.routes[i], &r->targets[i], err, errlen) < 0) {
 			free(r->targets);
+			nx_srcmap_free(r->srcmap);
 			free(r);
 			return NULL;
 		}
@@ -601,5 +660,6 @@ void nx_relay_free(struct nx_relay *r)
 	}
 	relay_hub_close(r);
 	free(r->targets);
+	nx_srcmap_free(r->srcmap);
 	free(r);
 }
