@@ -7,9 +7,11 @@
  * stream on that backend's WebSocket and pumps bytes both ways under per-stream credits, so
  * one slow end user never stalls the others and no stream buffers more than its window.
  *
- * Modules: hub.c (listeners, relay handoff, route table), hub_session.c (one backend
- * WebSocket: upgrade, auth, keep-alive, message dispatch, output queue), hub_stream.c (one
- * end-user stream), hub_auth.c (token checks). The library does not print: what happens is
+ * Modules: hub.c (listeners that pause when fds run short, route table), hub_relay.c (the
+ * relay socket: creation, peer check, handoffs), hub_admit.c (caps on unauthenticated
+ * connections, per source and in all), hub_session.c (one backend WebSocket: upgrade, auth,
+ * keep-alive, message dispatch, output queue), hub_stream.c (one end-user stream),
+ * hub_auth.c (token checks). The library does not print: what happens is
  * reported through the config's log callback, one line each. */
 #ifndef NEXUS_HUB_H
 #define NEXUS_HUB_H

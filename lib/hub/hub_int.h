@@ -198,6 +198,13 @@ void hub_session_kill(struct hub_session *s, const char *why);
 void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason);
 void hub_session_start_keepalive(struct hub_session *s);
 void hub_session_free(struct hub_session *s); /* a dead session's memory */
+
+/* hub_admit.c */
+/* May one more unauthenticated connection from src come in (sheds the quietest pending one
+ * at the global cap)? 0 yes, -1 no: the caller closes fd. */
+int hub_admit(struct nx_hub *hub, int fd, const struct nx_src *src, int has_src);
+/* Count a new session as pending (src NULL: not an IP peer). */
+void hub_session_pend(struct hub_session *s, const struct nx_src *src);
 /* The session is no longer pending (it went live or died): off the list, uncounted. */
 void hub_session_unpend(struct hub_session *s);
 /* Queue one whole WebSocket message (server frames: unmasked, one frame). 0 or -1 (the

@@ -1,5 +1,5 @@
-/* relay.c — see relay.h. Listeners, sniffing, local routes, life cycle; the hub side is in
- * relay_hub.c, route parsing/lookup/dialling in relay_route.c.
+/* relay.c — see relay.h. Sniffing, local routes, life cycle; the listeners are in
+ * relay_listen.c, the hub side in relay_hub.c, route parsing/lookup/dialling in relay_route.c.
  * One struct conn per client; its state says who owns its fd: SNIFF (we read), DIAL/PUMP
  * (local route), HUB_SEND/HUB_WAIT (queued for or sent to the hub), ABANDONED (the hub did
  * not answer in time: client told 503 and shut down, queue entry kept for the late reply),
@@ -33,7 +33,6 @@ void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ..
 
 /* ---- connection end ---------------------------------------------------------------------- */
 
-static void accept_resume(struct nx_relay *r);
 static void maybe_stop(struct nx_relay *r);
 
 static const char *proto_name(enum conn_proto p)
@@ -84,7 +83,7 @@ void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	r->nconns--;
 	free(c);
-	accept_resume(r);
+	relay_accept_resume(r);
 	maybe_stop(r);
 }
 
@@ -404,7 +403,7 @@ static void sniff_timeout(struct nx_loop *loop, void *arg)
 	conn_answer(c, "timeout", 408, NX_TLS_ALERT_DECODE_ERROR);
 }
 
-static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
+int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	unsigned char *in = malloc(SNIFF_BUF_FIRST);
@@ -443,117 +442,10 @@ static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- listeners ---------------------------------------------------------------------------- */
-
-static void accept_pause(struct nx_relay *r)
-{
-	if (!r->accepting)
-		return;
-	for (size_t i = 0; i < r->nlisteners; i++)
-		nx_loop_mod(r->loop, r->listeners[i], 0);
-	r->accepting = 0;
-}
-
-static void accept_resume(struct nx_relay *r)
-{
-	if (r->accepting || r->stopping || r->nconns >= r->cfg.max_conns)
-		return;
-	for (size_t i = 0; i < r->nlisteners; i++)
-		nx_loop_mod(r->loop, r->listeners[i], NX_EV_READ);
-	r->accepting = 1;
-}
-
-static void accept_retry(struct nx_loop *loop, void *arg)
-{
-	struct nx_relay *r = arg;
-	if (r->nlisteners && !nx_accept_guard_room(&r->fdg, r->listeners[0])) {
-		nx_timer_start(loop, &r->accept_retry, NX_ACCEPT_RETRY_MS, accept_retry, r);
-		return;
-	}
-	accept_resume(r);
-}
-
-/* Out of fds (or memory), or into the fd reserve kept for dialling --route addresses: stop
- * watching the listeners (a closing connection or the timer resumes), say so once a second. */
-static void accept_short(struct nx_relay *r, const char *why)
-{
-	accept_pause(r);
-	if (!nx_timer_active(&r->accept_retry))
-		nx_timer_start(r->loop, &r->accept_retry, NX_ACCEPT_RETRY_MS, accept_retry, r);
-	uint64_t n = nx_accept_guard_note(&r->fdg, nx_loop_now(r->loop));
-	if (n)
-		relay_log(r, NX_LOG_WARN, "not accepting for now",
-		          "reason=\"%s\" times=%llu fd_limit=%lu fd_reserve=%lu", why,
-		          (unsigned long long)n, r->fdg.limit, r->fdg.reserve);
-}
-
-/* One source may hold at most max_conns_per_source of the max_conns slots. */
-static int source_full(struct nx_relay *r, int fd, struct nx_src *src, int *has_src)
-{
-	*has_src = nx_src_of_fd(fd, src) == 0;
-	if (!*has_src || nx_srcmap_get(r->srcmap, src) < r->cfg.max_conns_per_source)
-		return 0;
-	uint64_t n = nx_rate_note(&r->src_rate, nx_loop_now(r->loop), NX_ACCEPT_REPORT_MS);
-	if (n) {
-		char peer[64];
-		relay_log(r, NX_LOG_WARN, "too many connections from one source, closing new ones",
-		          "client=%s max_per_source=%zu times=%llu",
-		          nx_peer_addr(fd, peer, sizeof peer, NULL, NULL), r->cfg.max_conns_per_source,
-		          (unsigned long long)n);
-	}
-	return 1;
-}
-
-static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
-{
-	struct nx_relay *r = arg;
-	char err[NX_ERRLEN];
-	for (int i = 0; i < 64; i++) {
-		if (r->nconns >= r->cfg.max_conns) {
-			accept_pause(r); /* the kernel's backlog holds the rest */
-			return;
-		}
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (nx_accept_shortage(errno))
-				accept_short(r, strerror(errno));
-			return;
-		}
-		struct nx_src src;
-		int has_src;
-		if (source_full(r, fd, &src, &has_src)) {
-			close(fd);
-			continue;
-		}
-		if (conn_start(r, fd, err, sizeof err) < 0)
-			return;
-		/* conn_start put it first on the list */
-		if (has_src && nx_srcmap_inc(r->srcmap, &src)) {
-			r->conns->src = src;
-			r->conns->has_src = 1;
-		}
-		if (nx_accept_guard_low(&r->fdg, fd)) {
-			accept_short(r, "fd reserve reached");
-			return;
-		}
-	}
-}
-
-int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen)
-{
-	if (r->nlisteners == MAX_LISTENERS)
-		return nx_err(err, errlen, "more than %d listeners", MAX_LISTENERS);
-	nx_set_nonblock(fd, 1);
-	if (nx_loop_add(r->loop, fd, r->accepting ? NX_EV_READ : 0, on_accept, r) < 0)
-		return nx_err(err, errlen, "epoll: %s", strerror(errno));
-	r->listeners[r->nlisteners++] = fd;
-	return 0;
-}
-
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	nx_set_nonblock(fd, 1); /* accepted fds already are (accept4), inherited ones may not be */
-	return conn_start(r, fd, err, errlen);
+	return relay_conn_start(r, fd, err, errlen);
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */

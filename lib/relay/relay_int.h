@@ -92,6 +92,13 @@ void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t t
 void answer_no_route(struct conn *c);
 void answer_busy(struct conn *c, const char *outcome);
 
+/* relay.c: a new client connection, sniffing from now on (fd taken in every case; it is
+ * first on r->conns on success). 0 or -1. */
+int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen);
+
+/* relay_listen.c: watch the listeners again if there is room (after a connection ended). */
+void relay_accept_resume(struct nx_relay *r);
+
 /* relay_route.c */
 const struct nx_relay_route *relay_route_find(const struct nx_relay *r, const char *key);
 int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t, char *err,
