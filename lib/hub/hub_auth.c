@@ -147,10 +147,7 @@ static void go_live(struct hub_session *s)
 		return;
 	}
 	s->state = SESS_LIVE;
-	if (s->pending) {
-		s->pending = 0;
-		hub->n_pending--;
-	}
+	hub_session_unpend(s);
 	nx_timer_stop(hub->loop, &s->auth_timer);
 	hub_register_routes(hub, s);
 	hub->n_live++;
