@@ -48,7 +48,7 @@ ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
   FLOOD_PID=$BG_PID
   wait_log "$T/flood.log" '^ready ' 1 30
   # 1 100 > 1 024: the flood itself already had its quietest connections shed
-  wait_log "$T/hub.log" 'msg="too many unauthenticated connections, shedding the quietest".*max_pending=1024' 1 30
+  wait_log "$T/hub.log" 'msg="too many unauthenticated connections, shedding the quietest".*max_pending=1024' 1 90
   local t0 t1
   t0=$(ms_now)
   start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
