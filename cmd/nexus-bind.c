@@ -1,14 +1,18 @@
 /* nexus-bind — pairing devices with their owners, and the latest state of each device.
  * A verb per job (signify style); the work is in lib/bind.c and lib/ingest.c. */
+#include "bind/api.h"
 #include "bind/bind.h"
 #include "bind/ingest.h"
 #include "core/log.h"
 #include "core/opts.h"
+#include "core/sock.h"
 #include "bind/pairing.h"
 #include "bind/qrterm.h"
+#include "bind/serve.h"
 #include "bind/store.h"
 #include "core/units.h"
 #include "core/util.h"
+#include "token/keys.h"
 
 #include <getopt.h>
 #include <pwd.h>
@@ -39,6 +43,8 @@ static const char usage[] =
     "                           JSON lines on stdin update each device's state\n"
     "  audit [--since 1h|DATE] [--json]\n"
     "                           who paired, claimed, unbound and revoked what\n"
+    "  serve [--listen ADDR] --verify-key FILE [--iss I] [--aud A] [--rate N]\n"
+    "                           the HTTP JSON API, one connection on stdin/stdout or a listener\n"
     "\n"
     "Options:\n"
     "      --db PATH|URI        SQLite file or postgresql:// URI (default $NEXUS_DB, then\n"
@@ -58,6 +64,15 @@ static const char usage[] =
     "      --since D|DATE       audit: only entries newer than D ago or DATE\n"
     "      --jti JTI            reissue: the token id to record\n"
     "      --fail-rate N        wrong claims per minute, all codes together (default 30)\n"
+    "      --listen ADDR        serve: listen on ADDR (host:port), a process per connection\n"
+    "      --verify-key FILE    serve: key that verifies user tokens (HMAC secret or public)\n"
+    "      --iss ISS            serve: user tokens must have this issuer\n"
+    "      --aud AUD            serve: user tokens must have this audience\n"
+    "      --rate N             serve: requests per minute per token or API key (default 300)\n"
+    "      --max-body SIZE      serve: largest request body (default 16K, at most 1M)\n"
+    "      --idle-timeout D     serve: close a connection quiet for D (default 30s)\n"
+    "      --max-conns N        serve --listen: connections at once (default 64)\n"
+    "      --per-source N       serve --listen: connections at once from one address (default 8)\n"
     "      --config FILE        read options from FILE (one 'name value' per line)\n"
     "  -h, --help               this help\n"
     "  -V, --version            print the version\n"
@@ -65,7 +80,8 @@ static const char usage[] =
     "Every option can also be set as NEXUS_BIND_<OPTION> in the environment.\n";
 
 enum { O_DB = 256, O_KEY, O_DENY, O_TTL, O_QR, O_PUBKEY, O_JSON, O_IDFIELD, O_BATCH,
-       O_FLUSH, O_SINCE, O_JTI, O_FAILRATE, O_CONFIG, O_HELP, O_VERSION };
+       O_FLUSH, O_SINCE, O_JTI, O_FAILRATE, O_CONFIG, O_HELP, O_VERSION, O_LISTEN, O_VKEY,
+       O_ISS, O_AUD, O_RATE, O_MAXBODY, O_IDLE, O_MAXCONNS, O_PERSRC };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, O_DB},          {"key", required_argument, NULL, O_KEY},
@@ -77,15 +93,22 @@ static const struct option longopts[] = {
     {"batch", required_argument, NULL, O_BATCH},    {"flush", required_argument, NULL, O_FLUSH},
     {"since", required_argument, NULL, O_SINCE},    {"jti", required_argument, NULL, O_JTI},
     {"fail-rate", required_argument, NULL, O_FAILRATE},
+    {"listen", required_argument, NULL, O_LISTEN},  {"verify-key", required_argument, NULL, O_VKEY},
+    {"iss", required_argument, NULL, O_ISS},        {"aud", required_argument, NULL, O_AUD},
+    {"rate", required_argument, NULL, O_RATE},      {"max-body", required_argument, NULL, O_MAXBODY},
+    {"idle-timeout", required_argument, NULL, O_IDLE},
+    {"max-conns", required_argument, NULL, O_MAXCONNS},
+    {"per-source", required_argument, NULL, O_PERSRC},
     {"config", required_argument, NULL, O_CONFIG},  {"help", no_argument, NULL, O_HELP},
     {"version", no_argument, NULL, O_VERSION},      {NULL, 0, NULL, 0},
 };
 
 struct args {
 	const char *db, *key, *deny, *owner, *device, *pubkey, *idfield, *since, *jti;
+	const char *listen, *vkey, *iss, *aud;
 	char scope[1024];
-	uint64_t ttl_ms, flush_ms;
-	long long batch, fail_rate;
+	uint64_t ttl_ms, flush_ms, max_body, idle_ms;
+	long long batch, fail_rate, rate, max_conns, per_source;
 	int qr, json;
 };
 
@@ -403,6 +426,50 @@ static int verb_ingest(struct nx_bind *b, const struct args *a, const char *id)
 	return run_ingest(b->st, a);
 }
 
+/* serve: the work is in lib/bind/serve.c and lib/bind/api.c. */
+static int verb_serve(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN], origin[64], ip[48];
+	struct nx_key *vk = NULL;
+	if (a->vkey) {
+		if (nx_key_load_file(a->vkey, &vk, err, sizeof err) < 0)
+			return nx_say("%s: %s", a->vkey, err), 1;
+		if (nx_key_is_secret(vk) && nx_file_is_loose(a->vkey))
+			nx_warn("key file is readable by others", "file=%s", a->vkey);
+	}
+	nx_log_setup("nexus-bind", NX_LOG_LOGFMT, NX_LOG_INFO);
+	struct nx_api api = {.b = b, .verify_key = vk, .iss = a->iss, .aud = a->aud,
+	                     .deny_list = a->deny, .rate = (long)a->rate,
+	                     .max_body = (size_t)a->max_body, .origin = b->origin};
+	struct nx_serve s = {.api = &api, .idle_ms = (int)a->idle_ms, .log = nx_log_sink,
+	                     .db = a->db, .max_conns = (int)a->max_conns,
+	                     .per_source = (int)a->per_source};
+	int rc = 0;
+	if (a->listen) {
+		int lfd = nx_listen_tcp(a->listen, 128, err, sizeof err);
+		if (lfd < 0) {
+			nx_key_free(vk);
+			return nx_say("--listen %s: %s", a->listen, err), 1;
+		}
+		struct sigaction sa = {0};
+		sa.sa_handler = on_stop;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		nx_store_close(b->st); /* each connection's process opens its own */
+		b->st = NULL;
+		nx_info("listening", "addr=%s", a->listen);
+		rc = nx_serve_listen(&s, lfd, &stop_ingest, err, sizeof err) < 0 ? 1 : 0;
+		close(lfd);
+	} else {
+		/* inetd / Accept=yes: the peer is on stdin; audit rows name its address. */
+		if (nx_peer_addr(STDIN_FILENO, origin, sizeof origin, ip, NULL) && ip[0])
+			api.origin = b->origin = ip;
+		rc = nx_serve_conn(&s, STDIN_FILENO, STDOUT_FILENO) < 0 ? 1 : 0;
+	}
+	nx_key_free(vk);
+	return rc;
+}
+
 static const struct verb {
 	const char *name;
 	int (*run)(struct nx_bind *b, const struct args *a, const char *id);
@@ -413,7 +480,7 @@ static const struct verb {
     {"ls", verb_ls, 0, 0},           {"show", verb_show, 1, 0},
     {"unbind", verb_unbind, 1, 0},   {"revoke", verb_revoke, 1, 0},
     {"reissue", verb_reissue, 1, 0}, {"ingest", verb_ingest, 0, 0},
-    {"audit", verb_audit, 0, 0},
+    {"audit", verb_audit, 0, 0},     {"serve", verb_serve, 0, 1},
 };
 
 static int run(int argc, char **argv);
@@ -450,7 +517,9 @@ int main(int argc, char **argv)
 static int run(int argc, char **argv)
 {
 	char err[NX_ERRLEN], dbbuf[4096], keybuf[4096], denybuf[4096], actor[80], origin[160];
-	struct args a = {.ttl_ms = 300000, .flush_ms = 1000, .batch = 5000, .fail_rate = 30};
+	struct args a = {.ttl_ms = 300000, .flush_ms = 1000, .batch = 5000, .fail_rate = 30,
+	                 .rate = 300, .max_body = NX_API_MAX_BODY_DEFAULT, .idle_ms = 30000,
+	                 .max_conns = 64, .per_source = 8};
 	int c;
 	size_t sl = 0;
 	while ((c = getopt_long(argc, argv, ":o:s:d:hV", longopts, NULL)) != -1) {
@@ -467,6 +536,34 @@ static int run(int argc, char **argv)
 		case O_QR: a.qr = 1; break;
 		case O_JSON: a.json = 1; break;
 		case O_CONFIG: break; /* read by nx_opts_expand */
+		case O_LISTEN: a.listen = optarg; break;
+		case O_VKEY: a.vkey = optarg; break;
+		case O_ISS: a.iss = optarg; break;
+		case O_AUD: a.aud = optarg; break;
+		case O_RATE:
+			if (nx_parse_int(optarg, 1, 1000000, &a.rate, err, sizeof err) < 0)
+				return usage_error("--rate: %s", err);
+			break;
+		case O_MAXCONNS:
+			if (nx_parse_int(optarg, 1, 10000, &a.max_conns, err, sizeof err) < 0)
+				return usage_error("--max-conns: %s", err);
+			break;
+		case O_PERSRC:
+			if (nx_parse_int(optarg, 1, 10000, &a.per_source, err, sizeof err) < 0)
+				return usage_error("--per-source: %s", err);
+			break;
+		case O_MAXBODY:
+			if (nx_parse_size(optarg, &a.max_body, err, sizeof err) < 0)
+				return usage_error("--max-body: %s", err);
+			if (a.max_body < 256 || a.max_body > 1024 * 1024)
+				return usage_error("--max-body: between 256 and 1M");
+			break;
+		case O_IDLE:
+			if (nx_parse_duration(optarg, &a.idle_ms, err, sizeof err) < 0)
+				return usage_error("--idle-timeout: %s", err);
+			if (a.idle_ms < 100 || a.idle_ms > 3600000)
+				return usage_error("--idle-timeout: between 100ms and 1h");
+			break;
 		case 's':
 			if (!nx_ingest_name_ok(optarg, strlen(optarg)) || sl + strlen(optarg) + 2 > sizeof a.scope)
 				return usage_error("--scope: '%s' is not a scope (printable, no spaces)", optarg);
@@ -501,7 +598,7 @@ static int run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("a verb is needed: code, claim, ls, show, unbind, revoke, reissue, "
-		                   "ingest or audit");
+		                   "ingest, audit or serve");
 	const char *v = argv[optind++];
 	int nargs = argc - optind;
 	const struct verb *vb = NULL;
@@ -537,6 +634,8 @@ static int run(int argc, char **argv)
 		return 2;
 	if (a.jti && !need_name("--jti", a.jti))
 		return 2;
+	if (strcmp(v, "serve") != 0 && (a.listen || a.vkey))
+		return usage_error("--listen and --verify-key are options of serve");
 
 	if (!a.db)
 		a.db = getenv("NEXUS_DB");
@@ -551,7 +650,7 @@ static int run(int argc, char **argv)
 		return nx_say("%s", err), 1;
 	}
 	struct nx_bind b = {st, NULL, actor_of(actor, sizeof actor), origin_of(origin, sizeof origin),
-	                    (long)a.fail_rate};
+	                    (long)a.fail_rate, NULL};
 	uint8_t key[NX_PAIR_KEY_BYTES];
 	int rc = 0;
 	if (vb->needs_key) {
@@ -567,7 +666,7 @@ static int run(int argc, char **argv)
 		    (b.key = key, nx_bind_key_check(&b, err, sizeof err) < 0))
 			rc = (nx_say("%s", err), 1);
 	}
-	if (strcmp(v, "revoke") == 0 && !a.deny) {
+	if ((strcmp(v, "revoke") == 0 || strcmp(v, "serve") == 0) && !a.deny) {
 		a.deny = getenv("NEXUS_DENY_LIST");
 		if (!a.deny || !*a.deny)
 			a.deny = default_path("XDG_DATA_HOME", ".local/share", "/var/lib/nexus",
@@ -577,6 +676,6 @@ static int run(int argc, char **argv)
 	if (rc == 0)
 		rc = vb->run(&b, &a, id);
 	nx_wipe(key, sizeof key);
-	nx_store_close(st);
+	nx_store_close(b.st);
 	return rc;
 }

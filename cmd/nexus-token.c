@@ -1,6 +1,7 @@
 /* nexus-token — keys and JWTs, one verb per job (in the spirit of signify):
  * keygen, issue, verify, inspect, revoke. The work is done by libnexus (keys.h, jws.h,
  * claims.h, backend_claims.h, denylist.h); this file reads options and prints answers. */
+#include "oauth/login.h"
 #include "token/backend_claims.h"
 #include "token/claims.h"
 #include "token/denylist.h"
@@ -29,6 +30,7 @@ static const char usage_text[] =
     "       nexus-token verify -k KEY [options] [TOKEN|-]\n"
     "       nexus-token inspect [--json|--human] [TOKEN|-]\n"
     "       nexus-token revoke --deny-list FILE [--note TEXT] (TOKEN|-|--jti ID)\n"
+    "       nexus-token login --issuer URL --client-id ID [options] [-k KEY --ttl D]\n"
     "\n"
     "keygen:\n"
     "  -t, --type TYPE        hs256, hs384, hs512 (a secret), rs256 or es256 (a key pair)\n"
@@ -68,6 +70,21 @@ static const char usage_text[] =
     "      --deny-list FILE   the deny-list to append the token's jti to\n"
     "      --jti ID           revoke this id instead of a token's\n"
     "      --note TEXT        comment stored with the id\n"
+    "login (OpenID Connect; prints the verified ID token, or with -k our user token):\n"
+    "      --issuer URL       the OpenID provider (https://, or http:// on loopback)\n"
+    "      --client-id ID     this client's id at the provider\n"
+    "      --client-secret-file FILE  a confidential client's secret\n"
+    "      --scope S          an OIDC scope to ask for (repeatable; openid is added)\n"
+    "      --device-flow      the device grant: print a code to enter elsewhere, poll\n"
+    "      --id-token FILE|-  verify this ID token instead of logging in\n"
+    "      --timeout D        give up waiting for the browser or the user (default 5m)\n"
+    "      --leeway D         clock skew allowed on the ID token (default 30s)\n"
+    "  -k, --key FILE         mint our user token with this key (needs --ttl)\n"
+    "      --ttl D            lifetime of our token\n"
+    "      --scope-map FILE   lines 'SUBJECT SCOPE...' ('*': anyone) giving our token's scope\n"
+    "      --sub-claim NAME   sub (default) or email: what names the user in our token\n"
+    "      --token-iss S      our token's iss (default nexus-login)\n"
+    "      --token-aud S      our token's aud (default nexus-bind)\n"
     "every verb:\n"
     "      --config FILE      read options from FILE (one 'name value' per line)\n"
     "  -h, --help             this help\n"
@@ -653,11 +670,111 @@ static int cmd_revoke(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+/* ---- login: the work is in lib/oauth/login.c ---------------------------------------- */
+
+static void login_show(void *arg, const char *url, const char *user_code, const char *complete)
+{
+	/* stderr: stdout carries only the token, for $(...) */
+	if (user_code) {
+		fprintf(stderr, "nexus-token: to log in, open %s and enter the code %s\n", url, user_code);
+		if (complete)
+			fprintf(stderr, "nexus-token: or open %s\n", complete);
+	} else
+		fprintf(stderr, "nexus-token: to log in, open this URL in a browser:\n%s\n", url);
+	fflush(stderr);
+}
+
+static int cmd_login(int argc, char **argv)
+{
+	enum { L_ISSUER = 256, L_CLIENT, L_SECRET, L_SCOPE, L_DEVICE, L_IDTOK, L_TIMEOUT, L_LEEWAY,
+	       L_TTL, L_MAP, L_SUBCLAIM, L_TISS, L_TAUD };
+	static const struct option lo[] = {
+	    {"issuer", required_argument, 0, L_ISSUER}, {"client-id", required_argument, 0, L_CLIENT},
+	    {"client-secret-file", required_argument, 0, L_SECRET},
+	    {"scope", required_argument, 0, L_SCOPE},   {"device-flow", no_argument, 0, L_DEVICE},
+	    {"id-token", required_argument, 0, L_IDTOK}, {"timeout", required_argument, 0, L_TIMEOUT},
+	    {"leeway", required_argument, 0, L_LEEWAY}, {"key", required_argument, 0, 'k'},
+	    {"ttl", required_argument, 0, L_TTL},       {"scope-map", required_argument, 0, L_MAP},
+	    {"sub-claim", required_argument, 0, L_SUBCLAIM},
+	    {"token-iss", required_argument, 0, L_TISS}, {"token-aud", required_argument, 0, L_TAUD},
+	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+	struct nx_login l = {.leeway = -1, .show = login_show};
+	char err[NX_ERRLEN], scope[1024] = "";
+	size_t sl = 0;
+	uint64_t ms;
+	int c;
+	if (expand_opts(&argc, &argv, lo, err, sizeof err) < 0)
+		return usage_error("%s", err);
+	while ((c = getopt_long(argc, argv, ":k:hV", lo, NULL)) != -1) {
+		switch (c) {
+		case L_ISSUER: l.issuer = optarg; break;
+		case L_CLIENT: l.client_id = optarg; break;
+		case L_SECRET: l.client_secret_file = optarg; break;
+		case L_DEVICE: l.device_flow = 1; break;
+		case L_IDTOK: l.id_token_file = optarg; break;
+		case 'k': l.key_file = optarg; break;
+		case L_MAP: l.scope_map = optarg; break;
+		case L_TISS: l.our_iss = optarg; break;
+		case L_TAUD: l.our_aud = optarg; break;
+		case L_SUBCLAIM:
+			if (strcmp(optarg, "sub") && strcmp(optarg, "email"))
+				return usage_error("--sub-claim: sub or email, not '%s'", optarg);
+			l.sub_claim = optarg;
+			break;
+		case L_SCOPE:
+			if (!*optarg || strchr(optarg, ' ') || sl + strlen(optarg) + 2 > sizeof scope)
+				return usage_error("--scope: '%s' is not one scope", optarg);
+			sl += (size_t)snprintf(scope + sl, sizeof scope - sl, "%s%s", sl ? " " : "", optarg);
+			break;
+		case L_TIMEOUT:
+		case L_LEEWAY:
+		case L_TTL:
+			if (nx_parse_duration(optarg, &ms, err, sizeof err) < 0)
+				return usage_error("--%s: %s", c == L_TTL ? "ttl" : c == L_LEEWAY ? "leeway" : "timeout", err);
+			if (c == L_TTL && (ms < 1000 || ms > 366ull * 86400000))
+				return usage_error("--ttl: between 1s and 366d");
+			if (c == L_TIMEOUT && (ms < 1000 || ms > 86400000))
+				return usage_error("--timeout: between 1s and 1d");
+			if (c == L_LEEWAY && ms > 600000)
+				return usage_error("--leeway: at most 10m");
+			if (c == L_TTL)
+				l.ttl_ms = ms;
+			else if (c == L_LEEWAY)
+				l.leeway = (long)(ms / 1000);
+			else
+				l.timeout_s = (int)(ms / 1000);
+			break;
+		case 'C': break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': nx_print_version("nexus-token"); return 0;
+		default: return nx_usage_getopt(c, argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error("login takes no arguments ('%s')", argv[optind]);
+	if (!l.issuer || !l.client_id)
+		return usage_error("login needs --issuer and --client-id");
+	if (l.key_file && !l.ttl_ms)
+		return usage_error("-k needs --ttl (the lifetime of the token to mint)");
+	if (!l.key_file && (l.ttl_ms || l.scope_map || l.sub_claim || l.our_iss || l.our_aud))
+		return usage_error("--ttl, --scope-map, --sub-claim, --token-iss and --token-aud need -k");
+	if (l.device_flow && l.id_token_file)
+		return usage_error("--device-flow and --id-token exclude each other");
+	l.scope = scope;
+	char *out = NULL;
+	if (nx_login_run(&l, &out, err, sizeof err) < 0)
+		return nx_say("login failed: %s", err), 1;
+	printf("%s\n", out);
+	nx_free_secret(out, strlen(out));
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	nx_log_setup("nexus-token", NX_LOG_PLAIN, NX_LOG_INFO);
 	if (argc < 2)
-		return usage_error("a verb is needed: keygen, issue, verify, inspect or revoke");
+		return usage_error("a verb is needed: keygen, issue, verify, inspect, revoke or login");
 	const char *verb = argv[1];
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
 		fputs(usage_text, stdout);
@@ -671,7 +788,7 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(int, char **);
 	} verbs[] = {{"keygen", cmd_keygen}, {"issue", cmd_issue}, {"verify", cmd_verify},
-	             {"inspect", cmd_inspect}, {"revoke", cmd_revoke}};
+	             {"inspect", cmd_inspect}, {"revoke", cmd_revoke}, {"login", cmd_login}};
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
 		if (strcmp(verb, verbs[i].name) != 0)
 			continue;
@@ -679,5 +796,5 @@ int main(int argc, char **argv)
 		nx_opts_free(expanded_argv);
 		return rc;
 	}
-	return usage_error("unknown verb '%s' (keygen, issue, verify, inspect, revoke)", verb);
+	return usage_error("unknown verb '%s' (keygen, issue, verify, inspect, revoke, login)", verb);
 }

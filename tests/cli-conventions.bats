@@ -107,7 +107,7 @@ long_options() {
     usage_row "$p" "unknown option '-Z'" -Z
   done
   local v
-  for v in keygen issue verify inspect revoke; do
+  for v in keygen issue verify inspect revoke login; do
     usage_row nexus-token "unknown option '--no-such-option'" "$v" --no-such-option
   done
   usage_row nexus-token "unknown verb" frobnicate

@@ -6,8 +6,9 @@ load lib/common
 rank() {
   case "$1" in
     core) echo 0 ;;
-    token|wire|mqtt) echo 1 ;;
-    *) echo 2 ;;
+    token|wire|mqtt) echo 10 ;;
+    oauth) echo 15 ;;   # an OAuth/OIDC client: verifies with token, parses with wire
+    *) echo 20 ;;
   esac
 }
 

@@ -1,5 +1,5 @@
 # fish completion for nexus-bind
-set -l verbs code claim ls show unbind revoke reissue ingest audit
+set -l verbs code claim ls show unbind revoke reissue ingest audit serve
 complete -c nexus-bind -f
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a code -d 'create a single-use pairing code'
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a claim -d 'bind a device with a pairing code'
@@ -10,6 +10,7 @@ complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a revoke -d 
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a reissue -d 'record a further token id'
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a ingest -d 'telemetry JSON lines into device state'
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a audit -d 'who did what, when, from where'
+complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a serve -d 'the HTTP JSON API'
 complete -c nexus-bind -l db -r -F -d 'SQLite file or postgresql:// URI'
 complete -c nexus-bind -l key -r -F -d 'pairing key file'
 complete -c nexus-bind -l fail-rate -x -d 'wrong claims per minute'
@@ -23,9 +24,18 @@ complete -c nexus-bind -n "__fish_seen_subcommand_from code" -l qr -d 'also prin
 complete -c nexus-bind -n "__fish_seen_subcommand_from code ls ingest audit" -l json -d 'JSON output'
 complete -c nexus-bind -n "__fish_seen_subcommand_from claim" -l device -x -d 'device id'
 complete -c nexus-bind -n "__fish_seen_subcommand_from claim" -l pubkey -r -F -d 'device public key file'
-complete -c nexus-bind -n "__fish_seen_subcommand_from revoke" -l deny-list -r -F -d 'deny-list file'
+complete -c nexus-bind -n "__fish_seen_subcommand_from revoke serve" -l deny-list -r -F -d 'deny-list file'
 complete -c nexus-bind -n "__fish_seen_subcommand_from reissue" -l jti -x -d 'token id to record'
 complete -c nexus-bind -n "__fish_seen_subcommand_from ingest" -l id-field -x -d 'dotted path of the device id'
 complete -c nexus-bind -n "__fish_seen_subcommand_from ingest" -l batch -x -d 'lines per transaction'
 complete -c nexus-bind -n "__fish_seen_subcommand_from ingest" -l flush -x -d 'commit a partial batch after'
 complete -c nexus-bind -n "__fish_seen_subcommand_from audit" -l since -x -d 'since a duration ago or a date'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l listen -x -d 'listen address host:port'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l verify-key -r -F -d 'key verifying user tokens'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l iss -x -d 'required token issuer'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l aud -x -d 'required token audience'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l rate -x -d 'requests per minute per token or key'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l max-body -x -d 'largest request body'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l idle-timeout -x -d 'close a quiet connection after'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l max-conns -x -d 'connections at once'
+complete -c nexus-bind -n "__fish_seen_subcommand_from serve" -l per-source -x -d 'connections at once per address'

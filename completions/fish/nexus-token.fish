@@ -1,11 +1,12 @@
 # fish completion for nexus-token
-set -l verbs keygen issue verify inspect revoke
+set -l verbs keygen issue verify inspect revoke login
 complete -c nexus-token -f
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a keygen -d 'make a secret or key pair'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a issue -d 'sign claims into a token'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a verify -d 'check tokens'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a inspect -d 'show a token without verifying'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a revoke -d 'append a jti to a deny-list'
+complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a login -d 'OpenID Connect login'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -l help -d 'show usage'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -s V -l version -d 'show version'
 
@@ -40,3 +41,17 @@ complete -c nexus-token -n "__fish_seen_subcommand_from inspect" -l human -d 're
 complete -c nexus-token -n "__fish_seen_subcommand_from revoke" -l jti -x -d 'token id'
 complete -c nexus-token -n "__fish_seen_subcommand_from revoke" -l note -x -d 'note'
 complete -c nexus-token -n "__fish_seen_subcommand_from keygen issue verify revoke" -l config -r -F -d 'options file'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l issuer -x -d 'OpenID provider URL'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l client-id -x -d 'client id'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l client-secret-file -r -F -d 'client secret file'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l scope -x -d 'OIDC scope'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l device-flow -d 'device authorization grant'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l id-token -r -F -d 'verify this ID token'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l timeout -x -d 'wait for the user at most'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l leeway -x -d 'clock skew'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -s k -l key -r -F -d 'mint our token with this key'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l ttl -x -d 'our token lifetime'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l scope-map -r -F -d 'SUBJECT SCOPE... lines'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l sub-claim -x -a 'sub email' -d 'what names the user'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l token-iss -x -d 'our token issuer'
+complete -c nexus-token -n "__fish_seen_subcommand_from login" -l token-aud -x -d 'our token audience'

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define RATE_WINDOW_MS 60000
 
 static const char schema_v1[] =
@@ -32,6 +32,13 @@ static const char schema_v1[] =
     " device TEXT PRIMARY KEY, state TEXT NOT NULL, last_seen BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS rate ("
     " name TEXT PRIMARY KEY, window_start BIGINT NOT NULL, count INTEGER NOT NULL);";
+
+/* v2: API keys of nexus-bind serve. Only a hash of the secret part is kept. */
+static const char schema_v2[] =
+    "CREATE TABLE IF NOT EXISTS api_keys ("
+    " id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL,"
+    " hash TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT);"
+    "CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys(owner)";
 
 static const char audit_sqlite[] =
     "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -93,9 +100,13 @@ int nx_bind_migrate(struct nx_store *st, char *err, size_t errlen)
 	}
 	if (have < 1) {
 		if (nx_store_script(st, schema_v1, err, errlen) < 0 ||
-		    nx_store_script(st, pg ? audit_pg : audit_sqlite, err, errlen) < 0 ||
+		    nx_store_script(st, pg ? audit_pg : audit_sqlite, err, errlen) < 0)
+			goto fail;
+	}
+	if (have < 2) {
+		if (nx_store_script(st, schema_v2, err, errlen) < 0 ||
 		    q(st, NULL, err, errlen,
-		      "INSERT INTO meta(k, v) VALUES('schema', '1') "
+		      "INSERT INTO meta(k, v) VALUES('schema', '2') "
 		      "ON CONFLICT(k) DO UPDATE SET v = excluded.v", 0) < 0)
 			goto fail;
 	}
@@ -437,8 +448,10 @@ int nx_bind_unbind(struct nx_bind *b, const char *device, char *err, size_t errl
 	struct nx_rows r;
 	if (nx_store_begin(b->st, err, errlen) < 0)
 		return -1;
-	int n = q(b->st, &r, err, errlen, "DELETE FROM bindings WHERE device = $1 RETURNING owner",
-	          1, device);
+	int n = q(b->st, &r, err, errlen,
+	          "DELETE FROM bindings WHERE device = $1 "
+	          "AND (CAST($2 AS TEXT) IS NULL OR owner = CAST($2 AS TEXT)) RETURNING owner",
+	          2, device, b->only_owner);
 	if (n < 0)
 		goto fail;
 	if (n == 0) {
@@ -468,7 +481,9 @@ int nx_bind_revoke(struct nx_bind *b, const char *device, const char *denylist, 
 	      "SELECT jti FROM tokens WHERE device = $1 AND revoked_at IS NULL", 1, device) < 0 ||
 	    q(b->st, &ro, err, errlen, "SELECT owner FROM bindings WHERE device = $1", 1, device) < 0)
 		goto fail;
-	if (r.nrows == 0 && ro.nrows == 0) {
+	/* Acting for an owner: a device that is not bound to them is not theirs to revoke. */
+	if ((r.nrows == 0 && ro.nrows == 0) ||
+	    (b->only_owner && (ro.nrows == 0 || strcmp(nx_rows_get(&ro, 0, 0), b->only_owner) != 0))) {
 		nx_rows_free(&r);
 		nx_rows_free(&ro);
 		nx_store_rollback(b->st);
@@ -567,6 +582,41 @@ int nx_bind_audit(struct nx_bind *b, int64_t since_ms, json_t **out, char *err, 
 		json_array_append_new(a, o);
 	}
 	nx_rows_free(&r);
+	*out = a;
+	return 0;
+}
+
+int nx_bind_audit_add(struct nx_bind *b, const char *action, const char *device,
+                      const char *owner, const char *detail, char *err, size_t errlen)
+{
+	return audit(b, now_ms(), action, device, owner, detail, err, errlen);
+}
+
+int nx_bind_audit_of(struct nx_bind *b, const char *owner, int64_t since_ms, int limit,
+                     json_t **out, char *err, size_t errlen)
+{
+	struct nx_rows r;
+	char since[24], lim[24];
+	i64(since, since_ms);
+	i64(lim, limit);
+	if (q(b->st, &r, err, errlen,
+	      "SELECT at, actor, origin, action, device, owner, detail FROM ("
+	      "SELECT id, at, actor, origin, action, device, owner, detail FROM audit "
+	      "WHERE owner = $1 AND at >= $2 ORDER BY id DESC LIMIT CAST($3 AS INTEGER)) t ORDER BY id",
+	      3, owner, since, lim) < 0)
+		return -1;
+	json_t *a = json_array();
+	static const char *names[] = {NULL, "actor", "origin", "action", "device", "owner", "detail"};
+	for (int i = 0; a && i < r.nrows; i++) {
+		json_t *o = json_pack("{s:f}", "at", (double)cell_i64(&r, i, 0) / 1000.0);
+		for (int c = 1; o && c < 7; c++)
+			if (nx_rows_get(&r, i, c))
+				json_object_set_new(o, names[c], json_string(nx_rows_get(&r, i, c)));
+		json_array_append_new(a, o);
+	}
+	nx_rows_free(&r);
+	if (!a)
+		return nx_err(err, errlen, "out of memory");
 	*out = a;
 	return 0;
 }

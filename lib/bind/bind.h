@@ -21,6 +21,8 @@ struct nx_bind {
 	const char *actor;     /* who runs this (user name) */
 	const char *origin;    /* from where (address or "local:host") */
 	long fail_rate;        /* wrong claims allowed per minute, all codes together */
+	const char *only_owner; /* non-NULL: unbind and revoke touch only this owner's devices
+	                         * (the API acting for a user); NULL: an operator's CLI */
 };
 
 /* Create or upgrade the schema (idempotent, safe when several processes race). */
@@ -64,5 +66,14 @@ int nx_bind_reissue(struct nx_bind *b, const char *device, const char *jti, json
 
 /* Audit records at or after since_ms, oldest first: a JSON array. */
 int nx_bind_audit(struct nx_bind *b, int64_t since_ms, json_t **out, char *err, size_t errlen);
+
+/* The same, only the records naming `owner`, at most `limit` of them (the newest). */
+int nx_bind_audit_of(struct nx_bind *b, const char *owner, int64_t since_ms, int limit,
+                     json_t **out, char *err, size_t errlen);
+
+/* Append one audit record now, with b's actor and origin (inside the caller's transaction
+ * when one is open). */
+int nx_bind_audit_add(struct nx_bind *b, const char *action, const char *device,
+                      const char *owner, const char *detail, char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
 #include "core/util.h"
 
 #include <qrencode.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,36 @@ char *nx_qr_render_utf8(const char *text, char *err, size_t errlen)
 		*p++ = '\n';
 	}
 	*p = '\0';
+	QRcode_free(q);
+	return out;
+}
+
+char *nx_qr_render_svg(const char *text, char *err, size_t errlen)
+{
+	QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	if (!q) {
+		nx_err(err, errlen, "cannot encode QR code");
+		return NULL;
+	}
+	int side = q->width + 8;
+	/* at most one "M x,yh1v1h-1z" (≤ 24 bytes) per module, plus the frame */
+	size_t cap = (size_t)q->width * (size_t)q->width * 24 + 512;
+	char *out = malloc(cap);
+	if (!out) {
+		QRcode_free(q);
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	size_t n = (size_t)snprintf(out, cap,
+	                            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+	                            "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" "
+	                            "fill=\"#fff\"/><path fill=\"#000\" d=\"",
+	                            side, side, side, side);
+	for (int y = 0; y < q->width; y++)
+		for (int x = 0; x < q->width; x++)
+			if (dark_at(q, x, y))
+				n += (size_t)snprintf(out + n, cap - n, "M%d,%dh1v1h-1z", x + 4, y + 4);
+	snprintf(out + n, cap - n, "\"/></svg>");
 	QRcode_free(q);
 	return out;
 }

@@ -8,4 +8,8 @@
 /* malloc'd, NUL-terminated, lines ending in '\n'; the caller frees. */
 char *nx_qr_render_utf8(const char *text, char *err, size_t errlen);
 
+/* The same code as an SVG image (one <path>, dark modules on a white background, a
+ * 4-module quiet zone), malloc'd and NUL-terminated. */
+char *nx_qr_render_svg(const char *text, char *err, size_t errlen);
+
 #endif

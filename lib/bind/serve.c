@@ -1,0 +1,261 @@
+/* serve.c — see serve.h. */
+#include "bind/serve.h"
+#include "core/sock.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void say(struct nx_serve *s, int level, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say(struct nx_serve *s, int level, const char *msg, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	nx_log_vemit(s->log, s->log_arg, level, msg, fmt, ap);
+	va_end(ap);
+}
+
+/* Read more into buf[*have..cap): 1 got bytes, 0 EOF, -1 error, -2 timeout. */
+static int read_more(int fd, char *buf, size_t *have, size_t cap, int idle_ms)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	for (;;) {
+		int rc = poll(&p, 1, idle_ms);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return -2;
+		ssize_t n = read(fd, buf + *have, cap - *have);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return errno == ECONNRESET ? 0 : -1;
+		if (n == 0)
+			return 0;
+		*have += (size_t)n;
+		return 1;
+	}
+}
+
+/* One write per response: a head and a body in two segments would meet Nagle's algorithm
+ * and the peer's delayed ACK, 40 ms per keep-alive request. */
+static int send_resp(int out, const struct nx_api_resp *r, int keep, int head_only)
+{
+	char hdr[1024];
+	int n = snprintf(hdr, sizeof hdr,
+	                 "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
+	                 r->status, nx_http_reason(r->status), r->ctype ? "Content-Type: " : "",
+	                 r->ctype ? r->ctype : "", r->ctype ? "\r\n" : "", r->body ? r->len + 1 : 0,
+	                 r->headers, keep ? "keep-alive" : "close");
+	if (n < 0 || (size_t)n >= sizeof hdr)
+		return -1;
+	size_t blen = r->body && !head_only ? r->len + 1 : 0;
+	char *all = malloc((size_t)n + blen);
+	if (!all)
+		return -1;
+	memcpy(all, hdr, (size_t)n);
+	if (blen) {
+		memcpy(all + n, r->body, r->len);
+		all[(size_t)n + r->len] = '\n';
+	}
+	int rc = nx_write_all(out, all, (size_t)n + blen);
+	free(all);
+	return rc;
+}
+
+static void log_req(struct nx_serve *s, const struct nx_http_req *q, const struct nx_api_resp *r)
+{
+	char m[24], p[160], w[220];
+	char mm[16], pp[128];
+	nx_sanitize(mm, sizeof mm, q->method.p, q->method.n);
+	nx_sanitize(pp, sizeof pp, q->path.p, q->path.n);
+	nx_log_q(m, sizeof m, mm);
+	nx_log_q(p, sizeof p, pp);
+	nx_log_q(w, sizeof w, r->who[0] ? r->who : "-");
+	if (r->note[0]) {
+		char note[NX_ERRLEN + 8];
+		nx_log_q(note, sizeof note, r->note);
+		say(s, NX_LOG_ERROR, "request failed", "method=%s path=%s status=%d who=%s error=%s", m,
+		    p, r->status, w, note);
+	} else
+		say(s, NX_LOG_INFO, "request", "method=%s path=%s status=%d who=%s", m, p, r->status, w);
+}
+
+/* Answer a framing problem and end the connection. The peer may still be sending (an
+ * oversized body): closing with unread bytes would reset the connection and could destroy
+ * the answer before it is read, so half-close and swallow a bounded amount first. */
+static int refuse(struct nx_serve *s, int in, int out, int status, const char *why)
+{
+	struct nx_api_resp r = {0};
+	nx_api_problem(&r, status, why);
+	int rc = send_resp(out, &r, 0, 0);
+	nx_api_resp_free(&r);
+	say(s, NX_LOG_INFO, "refused", "status=%d why=\"%s\"", status, why);
+	if (rc == 0 && shutdown(out, SHUT_WR) == 0) {
+		char sink[4096];
+		size_t total = 0;
+		uint64_t until = nx_now_ms() + 1000;
+		while (total < (1u << 20) && nx_now_ms() < until) {
+			struct pollfd p = {in, POLLIN, 0};
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			ssize_t n = read(in, sink, sizeof sink);
+			if (n <= 0)
+				break;
+			total += (size_t)n;
+		}
+	}
+	return rc;
+}
+
+int nx_serve_conn(struct nx_serve *s, int in, int out)
+{
+	size_t cap = NX_HTTP_HEAD_MAX + s->api->max_body, have = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	/* A peer that stops reading must not hold this process forever. */
+	struct timeval tv = {s->idle_ms / 1000, (s->idle_ms % 1000) * 1000};
+	setsockopt(out, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	int rc = 0;
+	static struct nx_http_req req; /* large; one connection per process */
+	for (;;) {
+		int pr = nx_http_req_parse(buf, have, &req);
+		if (pr == NX_HTTP_MORE) {
+			int m = read_more(in, buf, &have, cap, s->idle_ms);
+			if (m == 1)
+				continue;
+			if (m == -2 && have)
+				refuse(s, in, out, 408, "request not received in time");
+			rc = m == -1 ? -1 : 0;
+			break;
+		}
+		if (pr == NX_HTTP_INVALID) {
+			refuse(s, in, out, req.status, req.why);
+			break;
+		}
+		if (req.chunked) {
+			refuse(s, in, out, 411, "chunked bodies are not accepted: send a Content-Length");
+			break;
+		}
+		size_t cl = req.content_length < 0 ? 0 : (size_t)req.content_length;
+		if (req.content_length > (int64_t)s->api->max_body) {
+			char why[80];
+			snprintf(why, sizeof why, "request body over %zu bytes", s->api->max_body);
+			refuse(s, in, out, 413, why);
+			break;
+		}
+		while (have < req.head_len + cl) {
+			int m = read_more(in, buf, &have, cap, s->idle_ms);
+			if (m != 1) {
+				if (m == -2)
+					refuse(s, in, out, 408, "request body not received in time");
+				rc = m == -1 ? -1 : 0;
+				goto done;
+			}
+			nx_http_req_parse(buf, have, &req); /* buf may not move, but be exact */
+		}
+		struct nx_api_resp r;
+		nx_api_handle(s->api, &req, buf + req.head_len, cl, &r);
+		int head_only = nx_http_slice_is(req.method, "HEAD");
+		log_req(s, &req, &r);
+		int keep = req.keep_alive;
+		rc = send_resp(out, &r, keep, head_only);
+		nx_api_resp_free(&r);
+		if (rc < 0 || !keep)
+			break;
+		size_t used = req.head_len + cl;
+		memmove(buf, buf + used, have - used);
+		have -= used;
+	}
+done:
+	free(buf);
+	nx_api_reset(s->api);
+	return rc;
+}
+
+struct child {
+	pid_t pid;
+	char ip[48];
+};
+
+int nx_serve_listen(struct nx_serve *s, int lfd, volatile int *stop, char *err, size_t errlen)
+{
+	struct child *kids = calloc((size_t)s->max_conns, sizeof *kids);
+	if (!kids)
+		return nx_err(err, errlen, "out of memory");
+	int nkids = 0;
+	while (!*stop) {
+		pid_t pid;
+		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+			for (int i = 0; i < nkids; i++)
+				if (kids[i].pid == pid) {
+					kids[i] = kids[--nkids];
+					break;
+				}
+		struct pollfd p = {lfd, POLLIN, 0};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				usleep(100000); /* the backlog waits; do not spin */
+			continue;
+		}
+		char addr[64], ip[48] = "?";
+		nx_peer_addr(fd, addr, sizeof addr, ip, NULL);
+		int same = 0;
+		for (int i = 0; i < nkids; i++)
+			same += strcmp(kids[i].ip, ip) == 0;
+		if (nkids >= s->max_conns || same >= s->per_source) {
+			struct timeval tv = {1, 0};
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+			refuse(s, fd, fd, 503, nkids >= s->max_conns ? "too many connections"
+			                                          : "too many connections from this address");
+			close(fd);
+			continue;
+		}
+		pid = fork();
+		if (pid < 0) {
+			close(fd);
+			continue;
+		}
+		if (pid == 0) {
+			close(lfd);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			struct nx_store *st;
+			char e[NX_ERRLEN];
+			if (nx_store_open(s->db, &st, e, sizeof e) < 0) {
+				say(s, NX_LOG_ERROR, "store", "error=\"%s\"", e);
+				refuse(s, fd, fd, 503, "store unavailable");
+				_exit(1);
+			}
+			s->api->b->st = st;
+			s->api->b->origin = ip;
+			s->api->origin = ip;
+			int rc = nx_serve_conn(s, fd, fd);
+			close(fd);
+			nx_store_close(st);
+			_exit(rc < 0 ? 1 : 0);
+		}
+		close(fd);
+		kids[nkids].pid = pid;
+		snprintf(kids[nkids].ip, sizeof kids[nkids].ip, "%s", ip);
+		nkids++;
+	}
+	free(kids);
+	return 0;
+}

@@ -1,0 +1,141 @@
+/* http.c — see http.h. */
+#include "oauth/http.h"
+#include "core/util.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sink {
+	char *p;
+	size_t n;
+	int over;
+};
+
+static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = sz * nm;
+	if (s->n + n > NX_OAUTH_BODY_MAX) {
+		s->over = 1;
+		return 0;
+	}
+	char *np = realloc(s->p, s->n + n + 1);
+	if (!np)
+		return 0;
+	memcpy(np + s->n, d, n);
+	s->p = np;
+	s->n += n;
+	s->p[s->n] = '\0';
+	return n;
+}
+
+int nx_oauth_url_ok(const char *url)
+{
+	if (strncmp(url, "https://", 8) == 0)
+		return 1;
+	if (strncmp(url, "http://", 7) != 0)
+		return 0;
+	const char *h = url + 7;
+	static const char *loop[] = {"127.0.0.1", "[::1]", "localhost"};
+	for (int i = 0; i < 3; i++) {
+		size_t l = strlen(loop[i]);
+		if (strncmp(h, loop[i], l) == 0 && (h[l] == ':' || h[l] == '/' || h[l] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static int run(CURL *c, const char *url, json_t **out, long *status, char *err, size_t errlen)
+{
+	struct sink s = {0};
+	char cerr[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	CURLcode rc = curl_easy_perform(c);
+	curl_slist_free_all(h);
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (status)
+		*status = code;
+	if (rc != CURLE_OK) {
+		free(s.p);
+		return nx_err(err, errlen, "%s: %s", url,
+		              s.over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
+	}
+	json_error_t je;
+	json_t *j = s.p ? json_loadb(s.p, s.n, JSON_REJECT_DUPLICATES, &je) : NULL;
+	free(s.p);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return nx_err(err, errlen, "%s: HTTP %ld without a JSON object", url, code);
+	}
+	*out = j;
+	return 0;
+}
+
+int nx_oauth_get_json(const char *url, json_t **out, char *err, size_t errlen)
+{
+	if (!nx_oauth_url_ok(url))
+		return nx_err(err, errlen, "%s: only https:// (or http:// to loopback)", url);
+	CURL *c = curl_easy_init();
+	if (!c)
+		return nx_err(err, errlen, "curl_easy_init failed");
+	long st;
+	int rc = run(c, url, out, &st, err, errlen);
+	curl_easy_cleanup(c);
+	if (rc == 0 && (st < 200 || st > 299)) {
+		json_decref(*out);
+		return nx_err(err, errlen, "%s: HTTP %ld", url, st);
+	}
+	return rc;
+}
+
+int nx_oauth_post_form(const char *url, const char *form, const char *basic_user,
+                       const char *basic_pass, json_t **out, long *status, char *err,
+                       size_t errlen)
+{
+	if (!nx_oauth_url_ok(url))
+		return nx_err(err, errlen, "%s: only https:// (or http:// to loopback)", url);
+	CURL *c = curl_easy_init();
+	if (!c)
+		return nx_err(err, errlen, "curl_easy_init failed");
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+	if (basic_user && basic_pass) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, basic_user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, basic_pass);
+	}
+	int rc = run(c, url, out, status, err, errlen);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+int nx_oauth_form_add(char **form, const char *name, const char *value)
+{
+	char *v = curl_easy_escape(NULL, value, 0);
+	if (!v)
+		return -1;
+	size_t old = *form ? strlen(*form) : 0;
+	size_t n = old + strlen(name) + strlen(v) + 3;
+	char *f = realloc(*form, n);
+	if (!f) {
+		curl_free(v);
+		return -1;
+	}
+	snprintf(f + old, n - old, "%s%s=%s", old ? "&" : "", name, v);
+	curl_free(v);
+	*form = f;
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* http.h — the HTTP client side of OAuth (libcurl): JSON from a GET, JSON from a form POST.
+ * Answers are bounded (NX_OAUTH_BODY_MAX); http:// is allowed only to loopback hosts. */
+#ifndef NEXUS_OAUTH_HTTP_H
+#define NEXUS_OAUTH_HTTP_H
+#include <jansson.h>
+#include <stddef.h>
+
+#define NX_OAUTH_BODY_MAX (1u << 20)
+
+/* 1 if url is https://, or http:// to 127.0.0.1, [::1] or localhost. */
+int nx_oauth_url_ok(const char *url);
+
+/* GET url, expect a JSON object (any 2xx). */
+int nx_oauth_get_json(const char *url, json_t **out, char *err, size_t errlen);
+
+/* POST form (already encoded) to url; basic_user/pass (both or neither) as HTTP Basic
+ * client authentication. *out: the JSON object answered (2xx or 4xx), *status the code. */
+int nx_oauth_post_form(const char *url, const char *form, const char *basic_user,
+                       const char *basic_pass, json_t **out, long *status, char *err,
+                       size_t errlen);
+
+/* Append "&name=value" (the first without '&') to a malloc'd form string, value escaped.
+ * *form may be NULL to start. -1 on no memory. */
+int nx_oauth_form_add(char **form, const char *name, const char *value);
+
+#endif

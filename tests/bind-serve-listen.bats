@@ -1,0 +1,51 @@
+#!/usr/bin/env bats
+# nexus-bind serve --listen: the same flow through the listener (a process per
+# connection), and its per-source connection bound.
+load lib/common
+load lib/bind-serve
+
+BIND_BACKEND=sqlite
+setup_file() { bind_file_setup; }
+teardown_file() { bind_file_teardown; }
+
+@test "listener: pairing, claim, list, show, session (501), revoke, unbind, audit" {
+  serve_keys
+  start_serve listen
+  scenario_serve_flow
+  run cat "$T/serve.log"
+  assert_line --regexp '^level=info msg=request method=POST path=/v1/claim status=201 who=-$'
+  assert_line --regexp '^level=info msg=request method=GET path=/v1/devices status=200 who=alice$'
+  refute_output --partial 'eyJ'   # no token in the log
+}
+
+@test "listener: one address holds at most --per-source connections; the others get 503" {
+  serve_keys
+  start_serve listen --per-source 1
+  tok=$(user_token alice)
+  exec 5<>"/dev/tcp/127.0.0.1/$SERVE_PORT"   # an idle connection holds the one slot
+  # the listener counts it once it has accepted it: retry until the refusal shows
+  for i in $(seq 100); do
+    st=$(call GET /v1/devices -H "$(auth "$tok")" || true)
+    [ "$st" = 503 ] && break
+    sleep 0.1
+  done
+  [ "$st" = 503 ]
+  problem 503
+  body_is '.detail == "too many connections from this address"'
+  exec 5>&-
+  for i in $(seq 100); do
+    st=$(call GET /v1/devices -H "$(auth "$tok")" || true)
+    [ "$st" = 200 ] && break
+    sleep 0.1
+  done
+  [ "$st" = 200 ]
+}
+
+@test "listener: SIGTERM stops it" {
+  serve_keys
+  start_serve listen
+  kill -TERM "$SERVE_PID"
+  for i in $(seq 100); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+  run kill -0 "$SERVE_PID"
+  assert_failure
+}
