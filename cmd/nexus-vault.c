@@ -12,8 +12,10 @@
 
 #include "core/log.h"
 #include "core/opts.h"
+#include "core/units.h"
 #include "core/util.h"
 #include "vault/cred.h"
+#include "vault/refresh.h"
 #include "vault/seal.h"
 #include "vault/vault.h"
 
@@ -30,6 +32,7 @@ static const char usage[] =
     "  header NAME              print its HTTP header line (for curl -H @-)\n"
     "  exec NAME -- CMD [ARG]...  run CMD with the credential in its environment\n"
     "  rotate-key --new-key-file FILE  re-encrypt every credential under a new key version\n"
+    "  refresh [NAME]... [--before 5m]  refresh oauth credentials that expire within the margin\n"
     "\n"
     "Options:\n"
     "      --db PATH            the SQLite file (default $NEXUS_VAULT_DB, then\n"
@@ -37,6 +40,7 @@ static const char usage[] =
     "  -k, --key-file FILE      the master key: 32 bytes, raw or base64url (default: the\n"
     "                           key itself in $NEXUS_VAULT_KEY)\n"
     "      --new-key-file FILE  rotate-key: the new master key\n"
+    "      --before DUR         refresh: the margin before expiry (default 5m)\n"
     "      --json               get, ls: JSON output\n"
     "      --config FILE        read options from FILE (one 'name value' per line)\n"
     "  -h, --help               this help\n"
@@ -44,13 +48,14 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_VAULT_<OPTION> in the environment.\n";
 
-enum { O_DB = 256, O_NEWKEY, O_JSON, O_CONFIG };
+enum { O_DB = 256, O_NEWKEY, O_JSON, O_CONFIG, O_BEFORE };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, O_DB},
     {"key-file", required_argument, NULL, 'k'},
     {"new-key-file", required_argument, NULL, O_NEWKEY},
     {"json", no_argument, NULL, O_JSON},
+    {"before", required_argument, NULL, O_BEFORE},
     {"config", required_argument, NULL, O_CONFIG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -62,7 +67,10 @@ static struct nx_vault *vault; /* exec closes it before it runs the command */
 struct args {
 	const char *db, *key_file, *new_key_file;
 	int json;
-	char **cmd; /* exec: what follows "--" */
+	uint64_t before_ms;
+	char **cmd;   /* exec: what follows "--" */
+	char **names; /* refresh: the names given */
+	size_t nnames;
 };
 
 /* $XDG_DATA_HOME/nexus/vault.db, ~/.local/share/nexus/vault.db; root: /var/lib/nexus. */
@@ -253,6 +261,25 @@ static int verb_rotate(struct nx_vault *v, const struct args *a, const char *nam
 	return 0;
 }
 
+static void refresh_report(void *arg, const char *name, enum nx_refresh_outcome o,
+                           const char *msg)
+{
+	if (o == NX_REFRESH_DONE)
+		nx_say("%s: refreshed", name);
+	else if (o == NX_REFRESH_FAILED)
+		nx_say("%s: not refreshed, the stored credential is unchanged: %s", name, msg);
+}
+
+static int verb_refresh(struct nx_vault *v, const struct args *a, const char *name)
+{
+	char err[NX_ERRLEN];
+	int failed = nx_vault_refresh(v, a->names, a->nnames, (int64_t)(a->before_ms / 1000),
+	                              refresh_report, NULL, err, sizeof err);
+	if (failed < 0)
+		return nx_say("refresh: %s", err), 1;
+	return failed ? 1 : 0;
+}
+
 static const struct verb {
 	const char *name;
 	int (*run)(struct nx_vault *v, const struct args *a, const char *name);
@@ -261,7 +288,7 @@ static const struct verb {
     {"put", verb_put, 1, 1},       {"get", verb_get, 1, 0},
     {"ls", verb_ls, 0, 0},         {"rm", verb_rm, 1, 0},
     {"header", verb_header, 1, 0}, {"exec", verb_exec, 1, 0},
-    {"rotate-key", verb_rotate, 0, 0},
+    {"rotate-key", verb_rotate, 0, 0}, {"refresh", verb_refresh, -1, 0},
 };
 
 static int run(int argc, char **argv);
@@ -281,7 +308,7 @@ int main(int argc, char **argv)
 static int run(int argc, char **argv)
 {
 	char err[NX_ERRLEN], dbbuf[4096];
-	struct args a = {0};
+	struct args a = {.before_ms = 300000};
 	/* exec's command is everything after the first "--", never our options */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
@@ -296,6 +323,10 @@ static int run(int argc, char **argv)
 		case 'k': a.key_file = optarg; break;
 		case O_NEWKEY: a.new_key_file = optarg; break;
 		case O_JSON: a.json = 1; break;
+		case O_BEFORE:
+			if (nx_parse_duration(optarg, &a.before_ms, err, sizeof err) < 0)
+				return usage_error("--before: %s", err);
+			break;
 		case O_CONFIG: break; /* read by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': nx_print_version("nexus-vault"); return 0;
@@ -303,7 +334,8 @@ static int run(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return usage_error("a verb is needed: put, get, ls, rm, header, exec or rotate-key");
+		return usage_error("a verb is needed: put, get, ls, rm, header, exec, rotate-key or "
+		                   "refresh");
 	const char *vname = argv[optind++];
 	const struct verb *vb = NULL;
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
@@ -312,11 +344,20 @@ static int run(int argc, char **argv)
 	if (!vb)
 		return usage_error("unknown verb '%s'", vname);
 	int nargs = argc - optind;
-	if (vb->takes_name && nargs != 1)
+	if (vb->takes_name == 1 && nargs != 1)
 		return usage_error("%s takes exactly one credential name", vname);
 	if (!vb->takes_name && nargs != 0)
 		return usage_error("%s takes no arguments", vname);
-	const char *name = vb->takes_name ? argv[optind] : NULL;
+	const char *name = vb->takes_name == 1 ? argv[optind] : NULL;
+	if (vb->takes_name < 0) {
+		a.names = argv + optind;
+		a.nnames = (size_t)nargs;
+		for (int i = optind; i < argc; i++)
+			if (!nx_vault_name_ok(argv[i]))
+				return usage_error("credential name '%s': want 1 to %d of "
+				                   "[A-Za-z0-9._@:+-], not starting with '.' or '-'",
+				                   argv[i], NX_VAULT_NAME_MAX);
+	}
 	if (name && !nx_vault_name_ok(name))
 		return usage_error("credential name '%s': want 1 to %d of [A-Za-z0-9._@:+-], not "
 		                   "starting with '.' or '-'", name, NX_VAULT_NAME_MAX);

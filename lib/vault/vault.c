@@ -369,6 +369,18 @@ static char **all_names(struct nx_vault *v, size_t *n, char *err, size_t errlen)
 	return names;
 }
 
+char **nx_vault_names(struct nx_vault *v, size_t *n, char *err, size_t errlen)
+{
+	return all_names(v, n, err, errlen);
+}
+
+void nx_vault_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 int nx_vault_rotate(struct nx_vault *v, const uint8_t newkey[NX_VAULT_KEY_BYTES],
                     uint32_t *newver, size_t *count, char *err, size_t errlen)
 {

@@ -60,6 +60,10 @@ int nx_vault_list(struct nx_vault *v, nx_vault_list_fn fn, void *arg, char *err,
 int nx_vault_rotate(struct nx_vault *v, const uint8_t newkey[NX_VAULT_KEY_BYTES],
                     uint32_t *newver, size_t *count, char *err, size_t errlen);
 
+/* Every record name (sorted), malloc'd; free with nx_vault_names_free. NULL on failure. */
+char **nx_vault_names(struct nx_vault *v, size_t *n, char *err, size_t errlen);
+void nx_vault_names_free(char **names, size_t n);
+
 /* Transactions for a read-modify-write of one record (refresh): BEGIN IMMEDIATE takes the
  * write lock up front, so two writers never both read the old value. */
 int nx_vault_begin(struct nx_vault *v, char *err, size_t errlen);
