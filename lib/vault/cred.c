@@ -91,11 +91,11 @@ int nx_cred_parse(const char *buf, size_t len, json_t **out, char *err, size_t e
 		json_decref(c);
 		return nx_err(err, errlen, "credential must be a JSON object");
 	}
-	const char *t = json_string_value(json_object_get(c, "type"));
+	const char *tv = json_string_value(json_object_get(c, "type")), *t = NULL;
 	const struct member *ms = NULL;
-	for (size_t i = 0; t && i < sizeof types / sizeof types[0]; i++)
-		if (strcmp(t, types[i].name) == 0)
-			ms = types[i].m;
+	for (size_t i = 0; tv && i < sizeof types / sizeof types[0]; i++)
+		if (strcmp(tv, types[i].name) == 0)
+			ms = types[i].m, t = types[i].name; /* ours: messages outlive c */
 	if (!ms) {
 		json_decref(c);
 		return nx_err(err, errlen, "credential \"type\" must be bearer, basic, api_key or "

@@ -18,7 +18,8 @@ static int set(void *arg, const char *name, const char *value)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *c;
-	if (nx_cred_parse((const char *)data, size, &c, NULL, 0) < 0)
+	char err[NX_ERRLEN]; /* formatted, so a message that reads freed JSON is caught */
+	if (nx_cred_parse((const char *)data, size, &c, err, sizeof err) < 0)
 		return 0;
 	char *h = nx_cred_header(c), *s = nx_cred_secret(c);
 	if (!h || !s || strpbrk(h, "\r\n"))
