@@ -5,9 +5,15 @@
  *   "PUBLIC KEY" (SubjectPublicKeyInfo, RSA or EC), "RSA PUBLIC KEY" (PKCS#1),
  *   "CERTIFICATE" (X.509: its public key is used, the certificate is not validated).
  * "EC PARAMETERS" blocks (openssl ecparam -genkey) are skipped. Encrypted keys are refused.
- * Anything that is not PEM is an HMAC secret: the content with leading and trailing
- * whitespace removed, used as bytes, never decoded (the Nexus Proxy `hmacSecretFile`
- * convention, shared/protocol.md §2).
+ * Without PEM lines: DER of the same structures (SubjectPublicKeyInfo, PKCS#1, PKCS#8,
+ * SEC1, X.509); a JWK (RFC 7517: kty RSA or EC P-256 public, EC private, oct) or a JWKS
+ * holding exactly one key ("alg" and "use" are checked when present).
+ * Refused, never taken for a secret: OpenSSH / RFC 4716 public keys, a PEM body without
+ * its BEGIN/END lines, JSON that is not a usable JWK, DER that is not a key, any other PEM.
+ * Anything else is an HMAC secret: the content with leading and trailing whitespace
+ * removed, used as bytes, never decoded (the Nexus Proxy `hmacSecretFile` convention,
+ * shared/protocol.md §2). So a public key is never used as an HMAC secret (algorithm
+ * confusion: whoever has the public key could sign HS256 tokens). */
  *
  * EC keys must be on P-256 (ES256); RSA keys 1024 to 4096 bits (2048 or more advised).
  * Key material lives in the key object and is wiped by nx_key_free(). No function here
