@@ -20,6 +20,8 @@
 #include "core/loop.h"
 
 #define NX_HUB_MAX_ALLOW_PORTS 64
+/* How far ahead of the hub's clock (beyond --leeway) a backend token's iat may be. */
+#define NX_HUB_IAT_SKEW_S 60
 
 
 struct nx_hub_config {

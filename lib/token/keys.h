@@ -13,7 +13,7 @@
  * Anything else is an HMAC secret: the content with leading and trailing whitespace
  * removed, used as bytes, never decoded (the Nexus Proxy `hmacSecretFile` convention,
  * shared/protocol.md §2). So a public key is never used as an HMAC secret (algorithm
- * confusion: whoever has the public key could sign HS256 tokens). */
+ * confusion: whoever has the public key could sign HS256 tokens).
  *
  * EC keys must be on P-256 (ES256); RSA keys 1024 to 4096 bits (2048 or more advised).
  * Key material lives in the key object and is wiped by nx_key_free(). No function here
