@@ -31,7 +31,7 @@ static const char usage_text[] =
     "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
     "      --deny-list FILE       revoked token ids (jti), one per line\n"
     "      --idle-timeout D       close streams idle for D (default 5m)\n"
-    "      --leeway D             clock skew allowed on exp/nbf (default 0s)\n"
+    "      --leeway D             clock skew allowed on exp/nbf/iat (default 0s)\n"
     "      --auth-timeout D       time for each authentication stage (default 10s)\n"
     "      --ping-interval D      ping backends every D (default 54s)\n"
     "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
