@@ -24,6 +24,14 @@ struct nx_rows {
 /* `where` is a file path (SQLite, created with its directory missing parents) or a
  * postgresql:// / postgres:// URI or a "host=... dbname=..." conninfo string. */
 int nx_store_open(const char *where, struct nx_store **out, char *err, size_t errlen);
+
+/* 1 when `s` is a PostgreSQL connection string as libpq reads it (a postgresql:// or
+ * postgres:// URI, or key = value pairs, parsed by PQconninfoParse, so "password = x",
+ * quoting and ?password= in a URI are all seen); *has_password (may be NULL) is then 1
+ * when it carries a non-empty password. 0 for anything else (a SQLite path). A string that
+ * starts like a URI but does not parse is a connection string too, with *has_password 1
+ * when it mentions a password at all: it cannot be told apart, so it is not trusted. */
+int nx_store_is_conninfo(const char *s, int *has_password);
 void nx_store_close(struct nx_store *st);
 enum nx_store_kind nx_store_kind(const struct nx_store *st);
 
