@@ -66,6 +66,45 @@ suite_setup() {
   refused "$T/es.jwk" "HS256"
   refused "$T/rs.jwk" "HS256"
   refused "$T/es.jwks" "HS256"
+  refused "$T/two.jwks" "no key for algorithm HS256 in the key set"
+}
+
+@test "a JWKS of several keys: the token's kid picks the key" {
+  nexus-token keygen -t es256 -o "$T/es2.key" 2>/dev/null
+  sed 's/^{/{"kid":"one",/' "$T/es.jwk" > "$T/one.jwk"
+  ec_jwk "$T/es2.key.pub" pub | sed 's/^{/{"kid":"two",/' > "$T/two.jwk"
+  printf '{"keys":[%s,%s,%s]}\n' "$(cat "$T/one.jwk")" "$(cat "$T/two.jwk")" \
+    "$(cat "$T/rs.jwk")" > "$T/set.jwks"
+  for k in one two; do
+    f=$T/es.key; [ $k = two ] && f=$T/es2.key
+    tok=$(nexus-token issue -k "$f" --kid $k --sub "by-$k" --ttl 5m)
+    run --separate-stderr nexus-token verify -k "$T/set.jwks" "$tok"
+    assert_success
+    assert_output --partial "\"sub\":\"by-$k\""
+  done
+  # the wrong kid: the other key's signature does not verify
+  tok=$(nexus-token issue -k "$T/es2.key" --kid one --sub liar --ttl 5m)
+  run --separate-stderr nexus-token verify -k "$T/set.jwks" "$tok"
+  assert_failure 1
+  [[ "$stderr" == *"signature mismatch"* ]]
+  tok=$(nexus-token issue -k "$T/es.key" --kid three --ttl 5m)
+  run --separate-stderr nexus-token verify -k "$T/set.jwks" "$tok"
+  assert_failure 1
+  [[ "$stderr" == *"no key with kid 'three' in the key set"* ]]
+  # no kid: fine when one key fits the algorithm, refused when two do
+  tok=$(nexus-token issue -k "$T/rs.key" --sub rs-no-kid --ttl 5m)
+  run --separate-stderr nexus-token verify -k "$T/set.jwks" "$tok"
+  assert_success
+  tok=$(nexus-token issue -k "$T/es.key" --ttl 5m)
+  run --separate-stderr nexus-token verify -k "$T/set.jwks" "$tok"
+  assert_failure 1
+  [[ "$stderr" == *'token has no "kid" and the key set has 2 keys for ES256'* ]]
+  # a secret among several keys would be picked by the token's writer: refused
+  printf '{"keys":[%s,{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}' \
+    "$(cat "$T/one.jwk")" > "$T/mixed.jwks"
+  refused "$T/mixed.jwks" "a secret or private key in a key set"
+  printf '{"keys":[%s,%s]}' "$(cat "$T/one.jwk")" "$(cat "$T/one.jwk")" > "$T/dup.jwks"
+  refused "$T/dup.jwks" "two keys with kid 'one'"
 }
 
 @test "OpenSSH and RFC 4716 public keys are refused, naming the format" {
@@ -87,7 +126,6 @@ suite_setup() {
   refused "$T/okp.jwk" "JWK \"kty\" 'OKP' not supported"
   printf '{"kty":"EC","crv":"P-256","x":"AAAA"' > "$T/cut.jwk"
   refused "$T/cut.jwk" "JSON key file that does not parse"
-  refused "$T/two.jwks" "JWKS with 2 keys"
   printf '{"hello":"world"}' > "$T/other.json"
   refused "$T/other.json" "not a JWK"
   printf '\x30\x03\x02\x01\x01' > "$T/junk.der"

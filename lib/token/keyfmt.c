@@ -1,5 +1,5 @@
 /* keyfmt.c — key files that are not PEM: DER (SubjectPublicKeyInfo, PKCS#1, PKCS#8, SEC1,
- * X.509), JWK (RFC 7517/7518 §6: RSA, EC P-256, oct) and a JWKS holding one key; and the
+ * X.509), JWK (RFC 7517/7518 §6: RSA, EC P-256, oct) and JWKS (a key set); and the
  * public-key formats we do not load (OpenSSH, RFC 4716, base64 DER without PEM lines),
  * recognised so they are refused instead of becoming an HMAC secret. See keys_int.h. */
 #include "token/keys.h"
@@ -196,12 +196,64 @@ static int load_jwk(const json_t *jwk, struct nx_key **key, char *err, size_t er
 	nx_wipe(a, sizeof a), nx_wipe(b, sizeof b);
 	if (rc == 0)
 		rc = jwk_check_alg(jwk, k, err, errlen);
+	const json_t *kid = json_object_get(jwk, "kid");
+	if (rc == 0 && kid) {
+		if (!json_is_string(kid) || json_string_length(kid) >= sizeof k->kid)
+			rc = nx_err(err, errlen, "JWK \"kid\" is not a string of at most %zu bytes",
+			            sizeof k->kid - 1);
+		else
+			snprintf(k->kid, sizeof k->kid, "%s", json_string_value(kid));
+	}
 	if (rc < 0) {
 		nx_key_free(k);
 		return -1;
 	}
 	*key = k;
 	return 1;
+}
+
+#define JWKS_MAX 64
+
+/* A JWKS: one key is used as it is; several become a key set, chosen per token by its
+ * "kid" (nx_key_select). A set holds public keys only: a secret or private key among them
+ * would be chosen by whoever writes the token header. */
+static int load_jwks(const json_t *keys, struct nx_key **key, char *err, size_t errlen)
+{
+	size_t n = json_array_size(keys);
+	if (n == 0)
+		return nx_err(err, errlen, "JWKS with no keys");
+	if (n > JWKS_MAX)
+		return nx_err(err, errlen, "JWKS with %zu keys (at most %d)", n, JWKS_MAX);
+	if (n == 1)
+		return load_jwk(json_array_get(keys, 0), key, err, errlen);
+	struct nx_key *head = NULL, **tail = &head;
+	char e2[NX_ERRLEN];
+	for (size_t i = 0; i < n; i++) {
+		struct nx_key *k;
+		if (load_jwk(json_array_get(keys, i), &k, e2, sizeof e2) < 0) {
+			nx_err(err, errlen, "JWKS key %zu: %s", i + 1, e2);
+			goto fail;
+		}
+		*tail = k, tail = &k->next;
+		if (k->priv) {
+			nx_err(err, errlen, "JWKS key %zu: a secret or private key in a key set of "
+			                    "several (only public keys)", i + 1);
+			goto fail;
+		}
+		for (struct nx_key *c = head; c != k; c = c->next)
+			if (k->kid[0] && strcmp(c->kid, k->kid) == 0) {
+				char safe[64];
+				nx_err(err, errlen, "JWKS: two keys with kid '%s'",
+				       nx_sanitize(safe, sizeof safe, k->kid, strlen(k->kid)));
+				goto fail;
+			}
+	}
+	head->nkeys = (int)n;
+	*key = head;
+	return 1;
+fail:
+	nx_key_free(head);
+	return -1;
 }
 
 static int load_json(const char *buf, size_t len, struct nx_key **key, char *err,
@@ -215,11 +267,7 @@ static int load_json(const char *buf, size_t len, struct nx_key **key, char *err
 		              je.line, je.text);
 	const json_t *keys = json_object_get(j, "keys");
 	if (json_is_array(keys)) {
-		if (json_array_size(keys) != 1)
-			rc = nx_err(err, errlen, "JWKS with %zu keys (give a JWKS with one key, "
-			                         "or that key as a JWK)", json_array_size(keys));
-		else
-			rc = load_jwk(json_array_get(keys, 0), key, err, errlen);
+		rc = load_jwks(keys, key, err, errlen);
 	} else {
 		rc = load_jwk(j, key, err, errlen);
 	}

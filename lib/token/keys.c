@@ -45,7 +45,7 @@ struct nx_key *nx_keyi_new(enum nx_key_type type)
 {
 	struct nx_key *k = calloc(1, sizeof *k);
 	if (k)
-		k->type = type;
+		k->type = type, k->nkeys = 1;
 	return k;
 }
 
@@ -53,6 +53,7 @@ void nx_key_free(struct nx_key *k)
 {
 	if (!k)
 		return;
+	nx_key_free(k->next);
 	nx_free_secret(k->secret, k->secret_len);
 	nx_wipe(k, sizeof *k);
 	free(k);
@@ -434,12 +435,44 @@ int nx_key_load_file(const char *path, struct nx_key **key, char *err, size_t er
 
 enum nx_key_type nx_key_type(const struct nx_key *k) { return k->type; }
 int nx_key_is_secret(const struct nx_key *k) { return k->priv; }
-int nx_key_can_sign(const struct nx_key *k) { return k->priv; }
+int nx_key_can_sign(const struct nx_key *k) { return k->priv && !k->next; }
+
+const struct nx_key *nx_key_select(const struct nx_key *k, const char *kid, enum nx_alg alg,
+                                   char *err, size_t errlen)
+{
+	char safe[64];
+	if (!k->next)
+		return k; /* a single key: the token's kid is not ours to check */
+	if (kid) {
+		for (const struct nx_key *c = k; c; c = c->next)
+			if (strcmp(c->kid, kid) == 0)
+				return c;
+		nx_err(err, errlen, "no key with kid '%s' in the key set",
+		       nx_sanitize(safe, sizeof safe, kid, strlen(kid)));
+		return NULL;
+	}
+	const struct nx_key *found = NULL;
+	int n = 0;
+	for (const struct nx_key *c = k; c; c = c->next)
+		if (nx_key_allows_alg(c, alg))
+			found = c, n++;
+	if (n == 1)
+		return found;
+	if (n == 0)
+		nx_err(err, errlen, "no key for algorithm %s in the key set",
+		       nx_alg_name(alg) ? nx_alg_name(alg) : "?");
+	else
+		nx_err(err, errlen, "token has no \"kid\" and the key set has %d keys for %s", n,
+		       nx_alg_name(alg));
+	return NULL;
+}
 unsigned nx_key_bits(const struct nx_key *k) { return k->bits; }
 
 const char *nx_key_describe(const struct nx_key *k, char *buf, size_t n)
 {
-	if (k->type == NX_KEY_HMAC)
+	if (k->next)
+		snprintf(buf, n, "JWKS of %d public keys", k->nkeys);
+	else if (k->type == NX_KEY_HMAC)
 		snprintf(buf, n, "HMAC secret (%zu bytes)", k->secret_len);
 	else if (k->type == NX_KEY_RSA)
 		snprintf(buf, n, "RSA-%u %s key", k->bits, k->priv ? "private" : "public");

@@ -22,6 +22,9 @@ struct nx_key {
 	unsigned char *secret;  /* HMAC */
 	size_t secret_len;
 	size_t used;            /* bytes of mem in use */
+	char kid[128];          /* a JWK's "kid", "" when none */
+	struct nx_key *next;    /* the other keys of a JWKS (a key set; never secret) */
+	int nkeys;              /* keys in the set this one heads (1: a single key) */
 	unsigned char mem[KEY_MEM];
 };
 
