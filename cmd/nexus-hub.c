@@ -32,7 +32,7 @@ static const char usage_text[] =
     "      --deny-list FILE       revoked token ids (jti), one per line\n"
     "      --exclusive-hostnames  refuse a second sub for a hostname (1008)\n"
     "      --idle-timeout D       close streams idle for D (default 5m)\n"
-    "      --leeway D             clock skew allowed on exp/nbf (default 0s)\n"
+    "      --leeway D             clock skew allowed on exp/nbf/iat (default 0s)\n"
     "      --auth-timeout D       time for each authentication stage (default 5s)\n"
     "      --handshake-timeout D  time for the TLS handshake and upgrade (default 5s)\n"
     "      --max-pending-per-source N  unauthenticated connections from one address (16)\n"

@@ -31,6 +31,9 @@
 #define NX_HUB_STAGE_TIMEOUT_MS 5000      /* each token stage after the upgrade */
 #define NX_HUB_RELAY_SOCKET_MODE 0660
 
+/* How far ahead of the hub's clock (beyond --leeway) a backend token's iat may be. */
+#define NX_HUB_IAT_SKEW_S 60
+
 
 struct nx_hub_config {
 	const char *listen;        /* backend listener "host:port" */
