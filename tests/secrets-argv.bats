@@ -91,7 +91,10 @@ usage_refused() {
   run env PGPASSFILE="$T/pgpass" PGCONNECT_TIMEOUT=5 nexus-bind --db 'postgresql://u@127.0.0.1:1/d' ls
   assert_failure 1
   refute_output --partial 'no passwords'
-  # a SQLite path is not a connection string even with '=' in it
+  # a SQLite path is not a connection string even with '=' in it (ingest creates it; ls reads it)
+  run nexus-bind --db "$T/a=b.db" ingest < /dev/null
+  assert_success
+  assert_file_exist "$T/a=b.db"
   run nexus-bind --db "$T/a=b.db" ls
   assert_success
 }
