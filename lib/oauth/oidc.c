@@ -1,7 +1,6 @@
 /* oidc.c — discovery, JWKS and ID token verification (see oidc.h); the flows are in
  * flows.c. */
 #include "oauth/oidc.h"
-#include "core/b64url.h"
 #include "core/util.h"
 #include "oauth/http.h"
 #include "token/claims.h"
@@ -59,18 +58,6 @@ static int fetch_jwks(struct nx_oidc *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* Base64url member `name` of jwk into buf (exactly want bytes when want > 0). */
-static int member(const json_t *jwk, const char *name, unsigned char *buf, size_t cap,
-                  size_t want, size_t *len)
-{
-	const char *s = json_string_value(json_object_get(jwk, name));
-	if (!s)
-		return -1;
-	if (nx_b64url_decode(s, strlen(s), buf, cap, len, NULL, 0) < 0)
-		return -1;
-	return want && *len != want ? -1 : 0;
-}
-
 /* The key of kid (any key of the right type when the token names no kid). */
 static int find_key(struct nx_oidc *p, const char *kid, enum nx_alg alg, struct nx_key **key,
                     char *err, size_t errlen)
@@ -84,19 +71,18 @@ static int find_key(struct nx_oidc *p, const char *kid, enum nx_alg alg, struct 
 		const char *use = json_string_value(json_object_get(k, "use"));
 		if ((kid && (!kk || strcmp(kk, kid) != 0)) || !kty || (use && strcmp(use, "sig") != 0))
 			continue;
-		unsigned char a[520], b[520];
-		size_t al, bl;
-		if (alg == NX_ALG_RS256 && strcmp(kty, "RSA") == 0) {
-			if (member(k, "n", a, sizeof a, 0, &al) < 0 || member(k, "e", b, 8, 0, &bl) < 0)
-				return nx_err(err, errlen, "JWKS key %s: bad n or e", kk ? kk : "?");
-			return nx_key_from_rsa_public(a, al, b, bl, key, err, errlen);
-		}
-		if (alg == NX_ALG_ES256 && strcmp(kty, "EC") == 0) {
-			const char *crv = json_string_value(json_object_get(k, "crv"));
-			if (!crv || strcmp(crv, "P-256") != 0 || member(k, "x", a, 40, 32, &al) < 0 ||
-			    member(k, "y", b, 40, 32, &bl) < 0)
-				return nx_err(err, errlen, "JWKS key %s: not a P-256 key", kk ? kk : "?");
-			return nx_key_from_p256_public(a, b, key, err, errlen);
+		/* keys of other types (OKP, a second RSA for encryption…) are skipped, not fatal */
+		if ((alg == NX_ALG_RS256 && strcmp(kty, "RSA") == 0) ||
+		    (alg == NX_ALG_ES256 && strcmp(kty, "EC") == 0)) {
+			char why[NX_ERRLEN];
+			if (nx_key_from_jwk(k, key, why, sizeof why) < 0)
+				return nx_err(err, errlen, "JWKS key %s: %s", kk ? kk : "?", why);
+			if (nx_key_can_sign(*key)) { /* a private key published by mistake: refuse it */
+				nx_key_free(*key);
+				*key = NULL;
+				return nx_err(err, errlen, "JWKS key %s: a private key", kk ? kk : "?");
+			}
+			return 0;
 		}
 	}
 	return 1; /* not there */

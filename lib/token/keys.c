@@ -500,34 +500,3 @@ enum nx_alg nx_key_default_alg(const struct nx_key *k)
 	                                                                   : NX_ALG_ES256;
 }
 
-int nx_key_from_rsa_public(const void *n, size_t nlen, const void *e, size_t elen,
-                           struct nx_key **key, char *err, size_t errlen)
-{
-	struct nx_key *k = nx_keyi_new(NX_KEY_RSA);
-	if (!k)
-		return nx_err(err, errlen, "out of memory");
-	if (nx_keyi_set_rsa_public(k, n, nlen, e, elen, err, errlen) < 0) {
-		nx_key_free(k);
-		return -1;
-	}
-	*key = k;
-	return 0;
-}
-
-int nx_key_from_p256_public(const void *x, const void *y, struct nx_key **key, char *err,
-                            size_t errlen)
-{
-	unsigned char q[65];
-	q[0] = 0x04;
-	memcpy(q + 1, x, 32);
-	memcpy(q + 33, y, 32);
-	struct nx_key *k = nx_keyi_new(NX_KEY_EC);
-	if (!k)
-		return nx_err(err, errlen, "out of memory");
-	if (nx_keyi_set_ec_public(k, BR_EC_secp256r1, q, sizeof q, err, errlen) < 0) {
-		nx_key_free(k);
-		return -1;
-	}
-	*key = k;
-	return 0;
-}

@@ -22,6 +22,7 @@
  * ever puts a secret into an error message. */
 #ifndef NEXUS_KEYS_H
 #define NEXUS_KEYS_H
+#include <jansson.h>
 #include <stddef.h>
 
 /* JWS algorithms we implement (RFC 7518 §3.1 names). NX_ALG_NONE is never accepted. */
@@ -57,12 +58,9 @@ int nx_key_load_buf(const void *buf, size_t len, struct nx_key **key, char *err,
 int nx_key_from_secret(const void *secret, size_t len, struct nx_key **key, char *err,
                        size_t errlen);
 
-/* Public keys from their raw parts, as a JWK (RFC 7517/7518) carries them: an RSA modulus
- * and exponent (big-endian), or the x and y coordinates (32 bytes each) of a P-256 point. */
-int nx_key_from_rsa_public(const void *n, size_t nlen, const void *e, size_t elen,
-                           struct nx_key **key, char *err, size_t errlen);
-int nx_key_from_p256_public(const void *x, const void *y, struct nx_key **key, char *err,
-                            size_t errlen);
+/* One JWK (RFC 7517) as a key: RSA and EC P-256 public keys, EC private keys, "oct"
+ * secrets; its "use" and "alg", when present, must fit the key. */
+int nx_key_from_jwk(const json_t *jwk, struct nx_key **key, char *err, size_t errlen);
 
 /* Wipe and free; NULL is fine. */
 void nx_key_free(struct nx_key *key);
