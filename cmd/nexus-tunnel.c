@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "token/backend_claims.h"
+#include "token/keys.h"
 #include "core/log.h"
 #include "core/opts.h"
 #include "core/sock.h"
@@ -18,7 +19,8 @@
 #define MAX_LIST 64
 
 static const char usage_text[] =
-    "usage: nexus-tunnel --hub wss://HOST[:PORT]/connect (--secret-file FILE | --token-cmd CMD)\n"
+    "usage: nexus-tunnel --hub wss://HOST[:PORT]/connect\n"
+    "                    (--key FILE | --secret-file FILE | --token-cmd CMD)\n"
     "                    (--hostname NAME | --tcp-port N)...\n"
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
@@ -37,6 +39,7 @@ static const char usage_text[] =
     "the first session served ends it with exit 1.\n"
     "\n"
     "  --hub URL            the hub's backend endpoint (wss:// only)\n"
+    "  --key FILE           this backend's own private key (ES256/RS256; kid = its thumbprint)\n"
     "  --secret-file FILE   key to sign tokens with (never on the command line itself)\n"
     "  --token-cmd CMD      run CMD (sh -c) for each token; NEXUS_ATTESTATION_STAGE etc. set\n"
     "  --hostname NAME      route to claim (repeatable; *.example.com wildcards allowed)\n"
@@ -71,6 +74,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
+	    {"key", required_argument, 0, 'k'},
 	    {"token-cmd", required_argument, 0, 'T'},   {"hostname", required_argument, 0, 'n'},
 	    {"tcp-port", required_argument, 0, 'p'},    {"to", required_argument, 0, 't'},
 	    {"map", required_argument, 0, 'm'},         {"exec", required_argument, 0, 'e'},
@@ -89,6 +93,7 @@ int main(int argc, char **argv)
 	struct nx_tunnel_cfg cfg = {.weight = 1, .log = nx_log_sink};
 	enum nx_log_level level = NX_LOG_INFO;
 	char err[NX_ERRLEN], self[256];
+	const char *key_file = NULL;
 	long long v;
 	int c;
 
@@ -101,6 +106,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'H': cfg.hub_url = optarg; break;
 		case 's': cfg.secret_file = optarg; break;
+		case 'k': key_file = optarg; break;
 		case 'T': cfg.token_cmd = optarg; break;
 		case 'n':
 			if (cfg.n_hostnames == MAX_LIST)
@@ -174,8 +180,20 @@ int main(int argc, char **argv)
 	struct nx_hub_url url;
 	if (nx_tunnel_parse_url(cfg.hub_url, &url, err, sizeof err) < 0)
 		return usage_error("--hub: %s", err);
-	if (!cfg.secret_file == !cfg.token_cmd)
-		return usage_error("give exactly one of --secret-file and --token-cmd");
+	if ((cfg.secret_file != NULL) + (cfg.token_cmd != NULL) + (key_file != NULL) != 1)
+		return usage_error("give exactly one of --secret-file and --token-cmd (or --key)");
+	if (key_file) {
+		struct nx_key *k;
+		if (nx_key_load_file(key_file, &k, err, sizeof err) < 0) {
+			nx_say("%s", err);
+			return 1;
+		}
+		int pair = nx_key_type(k) != NX_KEY_HMAC && nx_key_can_sign(k);
+		nx_key_free(k);
+		if (!pair)
+			return usage_error("--key: %s is not a private key (ES256 or RS256)", key_file);
+		cfg.secret_file = key_file;
+	}
 	if (!cfg.n_hostnames && !cfg.n_tcp_ports)
 		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N");
 	if (cfg.exec_cmd && (cfg.to || cfg.n_map))

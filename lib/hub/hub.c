@@ -137,11 +137,11 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
-	char b[160];
-	hub_log(hub, 2, "backend registered", "session=%llu backend=%s peer=%s weight=%d routes=%s%s%s",
+	char b[160], kv[128];
+	hub_log(hub, 2, "backend registered", "session=%llu backend=%s%s peer=%s weight=%d routes=%s%s%s",
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
-	        s->peer, s->claims.weight, list, s->half_close ? " half_close=1" : "",
-	        s->initial_window ? " initial_window=1" : "");
+	        hub_backend_kv(s, kv, sizeof kv), s->peer, s->claims.weight, list,
+	        s->half_close ? " half_close=1" : "", s->initial_window ? " initial_window=1" : "");
 }
 
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
@@ -318,7 +318,11 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		goto fail;
 	}
 	const char *kf = cfg->secret_file ? cfg->secret_file : cfg->verify_key;
-	if (nx_key_load_file(kf, &hub->key, why, sizeof why) < 0) {
+	if (hub_backends_open(hub, why, sizeof why) < 0) {
+		nx_err(err, errlen, "%s", why);
+		goto fail;
+	}
+	if (kf && nx_key_load_file(kf, &hub->key, why, sizeof why) < 0) {
 		nx_err(err, errlen, "%s", why); /* it names the file */
 		goto fail;
 	}
@@ -387,6 +391,7 @@ void nx_hub_free(struct nx_hub *hub)
 	nx_routes_free(hub->routes);
 	nx_tls_server_creds_free(hub->creds);
 	nx_key_free(hub->key);
+	nx_backends_free(hub->backends);
 	free(hub);
 }
 
