@@ -2,7 +2,7 @@
 # Each backend its own key (nexus-hub --backends): two tunnels with their own ES256 and RS256
 # keys each serve the names their line grants, next to a shared-secret backend; a claim
 # outside the grant, an unknown key and an HS256 token naming a backend's kid are refused
-# with 1008 and a reason, and the tunnel exits 1 saying so.
+# with 1008 and a reason, and the tunnel exits 1 saying so; streams= caps open streams.
 load lib/common
 load lib/tunnel
 
@@ -16,6 +16,8 @@ suite_setup() {
   openssl genrsa -out "$T/edge-2.key" 2048 2>/dev/null
   openssl rsa -in "$T/edge-2.key" -pubout -out "$T/edge-2.pub" 2>/dev/null
   printf '# a key file beside this file, a wildcard and a port\nedge-2 ./edge-2.pub host=*.wild.test tcp=2222 weight=3\n' \
+    >> "$T/backends"
+  echo "$(nexus-token keygen -t es256 -o "$T/edge-3.key" --backends-line edge-3 held.test) streams=1" \
     >> "$T/backends"
   start_hub --backends "$T/backends"
   start_relay
@@ -93,4 +95,24 @@ refused() {
   run nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --key "$T/edge-2.pub" \
     --hostname app.test --to 127.0.0.1:9
   assert_failure 2
+}
+
+@test "streams= in the grant caps the streams open at once" {
+  start_web held --keep-alive; HELD_PORT=$WEB_PORT
+  key_tunnel edge-3 "$T/edge-3.key" --hostname held.test --to "127.0.0.1:$HELD_PORT"
+  wait_log "$T/hub.log" 'backend registered.*backend=edge-3'
+  held() { curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
+             --resolve "held.test:$RELAY_PORT:127.0.0.1" "http://held.test:$RELAY_PORT/who"; }
+  # one keep-alive connection holds the only stream edge-3 is granted
+  exec 8<>"/dev/tcp/127.0.0.1/$RELAY_PORT"
+  printf 'GET /who HTTP/1.1\r\nHost: held.test\r\n\r\n' >&8
+  read -r status <&8
+  [[ "$status" == "HTTP/1.1 200"* ]]
+  run held
+  assert_output 503
+  grep -q 'msg="stream refused".*backend=edge-3.*streams=1 reached' "$T/hub.log"
+  exec 8>&-
+  # once it is closed, the next client gets through
+  for _ in $(seq 100); do code=$(held); [ "$code" = 200 ] && break; sleep 0.1; done
+  assert_equal "$code" 200
 }
