@@ -194,8 +194,9 @@ int main(int argc, char **argv)
 			return usage_error("--key: %s is not a private key (ES256 or RS256)", key_file);
 		cfg.secret_file = key_file;
 	}
-	if (!cfg.n_hostnames && !cfg.n_tcp_ports)
-		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N");
+	if (!cfg.n_hostnames && !cfg.n_tcp_ports && !key_file)
+		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N "
+		                   "(or --key FILE: the hub assigns a name)");
 	if (cfg.exec_cmd && (cfg.to || cfg.n_map))
 		return usage_error("--exec cannot be combined with --to or --map");
 	if (!cfg.exec_cmd && !cfg.to && !cfg.n_map)

@@ -4,10 +4,13 @@
  * away or whose claims no longer fit their grant. */
 #include "hub/hub_int.h"
 #include "token/jws.h"
+#include "core/b64url.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int hub_backends_open(struct nx_hub *hub, char *err, size_t errlen)
@@ -80,6 +83,60 @@ int hub_backends_grant(struct hub_session *s, int stage, const struct nx_backend
 		s->max_streams = be->max_streams;
 	}
 	return 0;
+}
+
+/* Quick start: a backend with a key that claims nothing gets a name under its grant's first
+ * wildcard, the same each time for the same key: the first 12 hex digits of its kid's
+ * bytes ("3f1ac0de99b2.dev.example.com"). */
+int hub_backends_assign(struct hub_session *s, const struct nx_backend *be,
+                        struct nx_route_claims *c, char *why, size_t whylen)
+{
+	if (c->n_hostnames || c->n_tcp_ports || c->n_udp_routes)
+		return 0;
+	const char *wild = NULL;
+	for (size_t i = 0; i < be->n_hosts && !wild; i++)
+		if (nx_hostname_is_wildcard(be->hosts[i]))
+			wild = be->hosts[i];
+	if (!wild)
+		return nx_err(why, whylen, "nothing claimed, and no wildcard in this key's grant to "
+		                           "assign a name under");
+	unsigned char raw[32];
+	size_t rl = 0;
+	if (nx_b64url_decode(s->kid, strlen(s->kid), raw, sizeof raw, &rl, why, whylen) < 0 || rl < 6)
+		return nx_err(why, whylen, "cannot derive a name from the kid");
+	char name[NX_HOSTNAME_MAX + 1];
+	int n = snprintf(name, sizeof name, "%02x%02x%02x%02x%02x%02x%s", raw[0], raw[1], raw[2],
+	                 raw[3], raw[4], raw[5], wild + 1);
+	if (n < 0 || (size_t)n >= sizeof name)
+		return nx_err(why, whylen, "assigned name too long");
+	c->hostnames = calloc(1, sizeof *c->hostnames);
+	if (!c->hostnames || !(c->hostnames[0] = strdup(name)))
+		return nx_err(why, whylen, "out of memory");
+	c->n_hostnames = 1;
+	snprintf(s->assigned, sizeof s->assigned, "%s", name);
+	return 0;
+}
+
+/* The handshake challenge with the assigned name in "hostnames" (ours: only a backend that
+ * asked for a name by claiming nothing gets it; it claims the name from stage 1 on). */
+int hub_backends_challenge(const struct hub_session *s, char *text, size_t cap, int n)
+{
+	if (!s->assigned[0] || n < 0)
+		return n;
+	json_t *o = json_loadb(text, (size_t)n, 0, NULL);
+	if (!o)
+		return -1;
+	json_object_set_new(o, "hostnames", json_pack("[s]", s->assigned));
+	char *d = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!d || strlen(d) >= cap) {
+		free(d);
+		return -1;
+	}
+	n = (int)strlen(d);
+	memcpy(text, d, (size_t)n + 1);
+	free(d);
+	return n;
 }
 
 const char *hub_backend_kv(const struct hub_session *s, char *buf, size_t n)

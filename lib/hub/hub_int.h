@@ -81,6 +81,7 @@ struct hub_session {
 	char kid[NX_KID_MAX]; /* stage 0's header kid (--backends), "" if none */
 	char bname[NX_BACKEND_NAME_MAX]; /* the --backends line its kid names, "" if none */
 	int keyed;            /* authenticated by a --backends key (kid), not the shared key */
+	char assigned[NX_HOSTNAME_MAX + 1]; /* quick start: the name the hub gave it, or "" */
 	unsigned max_streams; /* its grant's streams= (0: no limit) */
 	/* timers */
 	struct nx_timer auth_timer;  /* auth stage deadline / close deadline */
@@ -220,6 +221,12 @@ int hub_backends_pick(struct hub_session *s, int stage, const char *token, size_
 /* The claims of a token checked by be's key: inside its grant? Names the session after it. */
 int hub_backends_grant(struct hub_session *s, int stage, const struct nx_backend *be,
                        struct nx_route_claims *c, char *why, size_t whylen);
+/* Quick start: a keyed backend claiming nothing gets a stable name under its grant's
+ * wildcard, put into c (and s->assigned). 0 (also when it claims something) or -1. */
+int hub_backends_assign(struct hub_session *s, const struct nx_backend *be,
+                        struct nx_route_claims *c, char *why, size_t whylen);
+/* The handshake challenge text[0..n) with the assigned name added; the new length or -1. */
+int hub_backends_challenge(const struct hub_session *s, char *text, size_t cap, int n);
 /* " kid=…" for log lines ("" without one). */
 const char *hub_backend_kv(const struct hub_session *s, char *buf, size_t n);
 /* 0 (and a log line) when the session has its grant's streams= open already. */
