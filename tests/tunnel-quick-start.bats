@@ -39,3 +39,18 @@ suite_setup() {
   assert_failure 1
   assert_output --partial 'no wildcard in this key'
 }
+
+@test "the everyday command: ~/.config/nexus/id.key and tunnel.conf by default" {
+  mkdir -p "$T/home/.config/nexus"
+  cp "$T/id.key" "$T/home/.config/nexus/id.key"
+  printf 'hub wss://127.0.0.1:%s/connect\nservername localhost\ncafile %s\n' "$HUB_PORT" \
+    "$T/hub.crt" > "$T/home/.config/nexus/tunnel.conf"
+  HOME="$T/home" bg tunnel nexus-tunnel --to "127.0.0.1:$QUICK_PORT"
+  wait_log "$T/tunnel.log" 'serving https://[0-9a-f]{12}\.dev\.test/'
+  name=$(grep -oE 'https://[0-9a-f]{12}\.dev\.test/' "$T/tunnel.log" | head -1 | cut -d/ -f3)
+  run curl -sS --max-time 20 --resolve "$name:$RELAY_PORT:127.0.0.1" "http://$name:$RELAY_PORT/who"
+  assert_output quick
+  # --hostname claims a granted name instead, with the same key
+  HOME="$T/home" bg tunnel-app nexus-tunnel --hostname app.test --to "127.0.0.1:$QUICK_PORT"
+  wait_log "$T/tunnel-app.log" 'serving app.test'
+}
