@@ -487,17 +487,15 @@ static const struct verb {
 
 static int run(int argc, char **argv);
 
-/* A PostgreSQL URI with user:password@ or a conninfo with password=: visible to every
- * user through ps, so refused on argv (the environment and ~/.pgpass are fine). */
+/* A PostgreSQL connection string with a password (libpq's parser decides, store.h):
+ * visible to every user through ps, so refused on argv (the environment and ~/.pgpass are
+ * fine). "--db=..." is looked at after its '='. */
 static int has_password(const char *s)
 {
-	const char *p = strstr(s, "://");
-	if (p) {
-		const char *at = strchr(p + 3, '@'), *colon = strchr(p + 3, ':');
-		if (at && colon && colon < at)
-			return 1;
-	}
-	return strstr(s, "password=") != NULL;
+	int pw = 0;
+	if (strncmp(s, "--", 2) == 0 && strchr(s, '='))
+		s = strchr(s, '=') + 1;
+	return nx_store_is_conninfo(s, &pw) && pw;
 }
 
 int main(int argc, char **argv)
@@ -506,8 +504,8 @@ int main(int argc, char **argv)
 	nx_log_setup("nexus-bind", NX_LOG_PLAIN, NX_LOG_INFO);
 	for (int i = 1; i < argc; i++)
 		if (has_password(argv[i]))
-			return usage_error("no passwords on the command line: use NEXUS_DB, PGPASSWORD or "
-			              "~/.pgpass");
+			return usage_error("no passwords on the command line: use NEXUS_DB, PGPASSWORD, "
+			              "PGPASSFILE or ~/.pgpass");
 	int orc = nx_opts_expand(&argc, &argv, "NEXUS_BIND_", longopts, err, sizeof err);
 	if (orc < 0)
 		return nx_opts_fail(orc, err);

@@ -34,8 +34,14 @@ static const char usage_text[] =
     "      --deny-list FILE       revoked token ids (jti), one per line\n"
     "      --exclusive-hostnames  refuse a second sub for a hostname (1008)\n"
     "      --idle-timeout D       close streams idle for D (default 5m)\n"
-    "      --leeway D             clock skew allowed on exp/nbf (default 0s)\n"
-    "      --auth-timeout D       time for each authentication stage (default 10s)\n"
+    "      --leeway D             clock skew allowed on exp/nbf/iat (default 0s)\n"
+    "      --auth-timeout D       time for each authentication stage (default 5s)\n"
+    "      --handshake-timeout D  time for the TLS handshake and upgrade (default 5s)\n"
+    "      --max-pending-per-source N  unauthenticated connections from one address (16)\n"
+    "      --relay-uid USER       also let USER hand connections over PATH (repeatable)\n"
+    "      --relay-group GROUP    also let members of GROUP do so (repeatable)\n"
+    "      --relay-socket-mode MODE  permissions of PATH (default 0660)\n"
+    "      --relay-socket-group GROUP  group of PATH (default: the hub's)\n"
     "      --ping-interval D      ping backends every D (default 54s)\n"
     "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
     "  -v, --verbose              log at debug level\n"
@@ -94,6 +100,12 @@ static const struct option lo[] = {
     {"deny-list", required_argument, 0, 'D'},
     {"exclusive-hostnames", no_argument, 0, 'X'},
     {"auth-timeout", required_argument, 0, 'A'},
+    {"handshake-timeout", required_argument, 0, 'T'},
+    {"max-pending-per-source", required_argument, 0, 'S'},
+    {"relay-uid", required_argument, 0, 'U'},
+    {"relay-group", required_argument, 0, 'G'},
+    {"relay-socket-mode", required_argument, 0, 'M'},
+    {"relay-socket-group", required_argument, 0, 'R'},
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
     {"verbose", no_argument, 0, 'v'},
@@ -148,6 +160,38 @@ static int run(int argc, char **argv)
 		case 'A':
 			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) != 0)
 				return 2;
+			break;
+		case 'T':
+			if (duration_opt("handshake-timeout", optarg, &cfg.handshake_timeout_ms) != 0)
+				return 2;
+			break;
+		case 'S':
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
+				return usage_error("--max-pending-per-source: %s", err);
+			cfg.max_pending_per_source = (size_t)v;
+			break;
+		case 'U':
+			if (cfg.n_relay_uids == NX_HUB_MAX_RELAY_IDS)
+				return usage_error("--relay-uid: at most %d", NX_HUB_MAX_RELAY_IDS);
+			if (nx_parse_uid(optarg, &cfg.relay_uids[cfg.n_relay_uids], err, sizeof err) < 0)
+				return usage_error("--relay-uid: %s", err);
+			cfg.n_relay_uids++;
+			break;
+		case 'G':
+			if (cfg.n_relay_gids == NX_HUB_MAX_RELAY_IDS)
+				return usage_error("--relay-group: at most %d", NX_HUB_MAX_RELAY_IDS);
+			if (nx_parse_gid(optarg, &cfg.relay_gids[cfg.n_relay_gids], err, sizeof err) < 0)
+				return usage_error("--relay-group: %s", err);
+			cfg.n_relay_gids++;
+			break;
+		case 'M':
+			if (nx_parse_mode(optarg, &cfg.relay_socket_mode, err, sizeof err) < 0)
+				return usage_error("--relay-socket-mode: %s", err);
+			break;
+		case 'R':
+			if (nx_parse_gid(optarg, &cfg.relay_socket_gid, err, sizeof err) < 0)
+				return usage_error("--relay-socket-group: %s", err);
+			cfg.relay_socket_group_set = 1;
 			break;
 		case 'I':
 			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) != 0)

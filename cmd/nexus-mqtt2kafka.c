@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bridge/bridge.h"
+#include "bridge/kafkaprops.h"
 #include "core/log.h"
 #include "bridge/mqttmap.h"
 #include "core/opts.h"
@@ -34,7 +35,7 @@ static const char usage[] =
     "  --receive-max N          MQTT 5 in-flight messages the broker may send (default 100)\n"
     "  --kafka BROKERS          Kafka bootstrap servers, host:port[,host:port...]\n"
     "  --map RULE               FILTER=KAFKA_TOPIC[,key=+|+N|#|topic|none]; repeatable, first match wins\n"
-    "  -X NAME=VALUE            librdkafka property (repeatable)\n"
+    "  -X NAME=VALUE            librdkafka property (repeatable); NAME=@FILE reads the value from FILE, as secrets must be (or $NEXUS_MQTT2KAFKA_X_NAME)\n"
     "  --spool DIR              spool directory (default $STATE_DIRECTORY or /var/lib/nexus-mqtt2kafka)\n"
     "  --spool-max SIZE         spool cap; MQTT intake pauses there (default 1GiB)\n"
     "  --fsync                  fdatasync every message before it is acknowledged (power-loss safe)\n"
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
 	static char *props[MAX_PROPS];
 	struct nx_bridge_config c = {
 	    .mqtt_version = 5, .keepalive_s = 60, .session_expiry_s = 7 * 86400, .receive_max = 100,
-	    .connect_timeout_ms = 10000, .rules = rules, .kafka_props = props,
+	    .connect_timeout_ms = 10000, .rules = rules,
 	    .spool = {.max_bytes = 1ull << 30}, .on_event = nx_log_sink,
 	};
 	const char *mqtt_url = NULL, *password_file = NULL;
@@ -200,10 +201,16 @@ int main(int argc, char **argv)
 		return usage_error("--cafile/--cert/--key need an mqtts:// URL");
 	if (!c.certfile != !c.keyfile)
 		return usage_error("--cert and --key go together");
-	if (nx_bridge_kafka_check(props, nprops, err, sizeof err) < 0)
+	if (nx_kafka_props_check_argv(props, nprops, err, sizeof err) < 0)
+		return usage_error("-X %s", err);
+	if (nx_kafka_props_load(props, nprops, &c.kafka_props, &c.nkafka_props, MAX_PROPS, getenv,
+	                        err, sizeof err) < 0) {
+		nx_say("%s", err);
+		return 1;
+	}
+	if (nx_bridge_kafka_check(c.kafka_props, c.nkafka_props, err, sizeof err) < 0)
 		return usage_error("-X: %s", err);
 	c.nrules = nrules;
-	c.nkafka_props = nprops;
 	if (!c.spool.dir)
 		c.spool.dir = getenv("STATE_DIRECTORY") ? getenv("STATE_DIRECTORY") : "/var/lib/nexus-mqtt2kafka";
 	c.spool.segment_bytes = c.spool.max_bytes / 16 < (64u << 20) ? c.spool.max_bytes / 16 : (64u << 20);
@@ -280,6 +287,7 @@ int main(int argc, char **argv)
 			nx_info("stopped", "pending=0");
 	}
 	nx_bridge_free(b);
+	nx_kafka_props_free(c.kafka_props, c.nkafka_props);
 	if (password)
 		nx_free_secret(password, pwlen);
 	return rc;

@@ -41,6 +41,7 @@ static const char usage[] =
     "      --idle-timeout D         close routed connections idle for D (default: never)\n"
     "      --hub-timeout D          the hub must answer a handoff within D (5s)\n"
     "      --max-conns N            connections in progress at once (4096)\n"
+    "      --max-conns-per-source N of which from one address, IPv6 /64 (256)\n"
     "      --splice                 --route connections: copy with splice(2), zero-copy\n"
     "      --proxy-protocol         --route connections: send a PROXY protocol v1 line first\n"
     "      --grace D                on SIGTERM, wait up to D for connections (10s)\n"
@@ -52,7 +53,7 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
 
-enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_GRACE,
+enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_MAXCS, O_GRACE,
        O_LOGLVL, O_CONFIG };
 
 static const struct option longopts[] = {
@@ -67,6 +68,7 @@ static const struct option longopts[] = {
     {"idle-timeout", required_argument, NULL, O_IDLE},
     {"hub-timeout", required_argument, NULL, O_HUBT},
     {"max-conns", required_argument, NULL, O_MAXC},
+    {"max-conns-per-source", required_argument, NULL, O_MAXCS},
     {"splice", no_argument, NULL, O_SPLICE},
     {"proxy-protocol", no_argument, NULL, O_PROXY},
     {"grace", required_argument, NULL, O_GRACE},
@@ -183,6 +185,11 @@ int main(int argc, char **argv)
 			if (nx_parse_int(optarg, 1, 1000000, &n, err, sizeof err) < 0)
 				return usage_error("--max-conns: %s", err);
 			cfg.max_conns = (size_t)n;
+			break;
+		case O_MAXCS:
+			if (nx_parse_int(optarg, 1, 1000000, &n, err, sizeof err) < 0)
+				return usage_error("--max-conns-per-source: %s", err);
+			cfg.max_conns_per_source = (size_t)n;
 			break;
 		case O_LOGLVL:
 			if (!strcmp(optarg, "error")) lvl = NX_LOG_ERROR;

@@ -8,7 +8,7 @@
 load lib/common
 bats_require_minimum_version 1.5.0
 
-COMMANDS="nexus-hub nexus-relay nexus-tunnel nexus-token nexus-bind nexus-mqtt2kafka nexus-agent"
+COMMANDS="nexus-hub nexus-relay nexus-tunnel nexus-token nexus-bind nexus-mqtt2kafka nexus-agent nexus-vault"
 
 setup_file() {
   F="$BATS_FILE_TMPDIR"
@@ -114,6 +114,9 @@ long_options() {
   usage_row nexus-bind "unknown option '--no-such-option'" ls --no-such-option
   usage_row nexus-bind "unknown verb" frobnicate
   usage_row nexus-agent "unknown option '--no-such-option'" send --no-such-option
+  usage_row nexus-vault "unknown option '--no-such-option'" ls --no-such-option
+  usage_row nexus-vault "unknown option '-Z'" get x -Z
+  usage_row nexus-vault "unknown verb" frobnicate
   report
 }
 
@@ -125,6 +128,7 @@ long_options() {
   usage_row nexus-bind "'--owner' needs a value" code --owner
   usage_row nexus-mqtt2kafka "'--kafka' needs a value" --kafka
   usage_row nexus-agent "'--mqtt' needs a value" --mqtt
+  usage_row nexus-vault "'--db' needs a value" ls --db
   report
 }
 
@@ -159,6 +163,7 @@ drop_each() {
   drop_each nexus-mqtt2kafka "" "--mqtt mqtt://127.0.0.1:9" "--kafka 127.0.0.1:9" "--map a/#=t"
   drop_each nexus-agent "" "--mqtt mqtt://127.0.0.1:9" "--device d1"
   drop_each nexus-agent "send" "--mqtt mqtt://127.0.0.1:9" "--device d1"
+  drop_each nexus-vault "rotate-key" "--new-key-file $F/s.secret"
   report
 }
 
@@ -178,6 +183,8 @@ drop_each() {
   usage_row nexus-bind "--ttl" code --owner alice --ttl 10x
   usage_row nexus-mqtt2kafka "--drain-timeout" --drain-timeout 10x
   usage_row nexus-agent "--interval" --interval 10x
+  # kind: a name (nexus-vault: a credential name)
+  usage_row nexus-vault "credential name" get '../etc'
   # kind: size
   usage_row nexus-mqtt2kafka "--spool-max" --spool-max 10Q
   # kind: integer
@@ -210,6 +217,9 @@ drop_each() {
   runtime_row nexus-mqtt2kafka "$missing" --mqtt mqtt://127.0.0.1:9 --kafka 127.0.0.1:9 \
     --map 'a/#=t' --password-file "$missing" --spool "$T/spool"
   runtime_row nexus-bind "$missing" --db "$T/db" claim CODE --device d1 --pubkey "$missing"
+  runtime_row nexus-vault "$missing" --db "$T/vault.db" --key-file "$missing" ls
+  runtime_row nexus-vault "$missing" --db "$T/vault.db" --key-file "$F/s.secret" rotate-key \
+    --new-key-file "$missing"
   report
 }
 
@@ -220,6 +230,7 @@ drop_each() {
   done
   runtime_row nexus-token "$missing" issue --config "$missing"
   runtime_row nexus-bind "$missing" --config "$missing" ls
+  runtime_row nexus-vault "$missing" --config "$missing" ls
   report
 }
 

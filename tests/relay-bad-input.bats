@@ -144,7 +144,7 @@ time.sleep(2)
 for s in ss: s.close()' "$RP" &
   holder=$!
   sleep 1
-  wait_log "$T/relay.log" "too-many-open-files"
+  wait_log "$T/relay.log" "msg=\"not accepting for now\""
   wait "$holder"
   run curl -sS --max-time 10 --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
   assert_output "backend web"

@@ -17,8 +17,7 @@ struct nx_store {
 
 static int is_pg(const char *where)
 {
-	return strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0 ||
-	       strstr(where, "dbname=") != NULL || strstr(where, "host=") != NULL;
+	return nx_store_is_conninfo(where, NULL);
 }
 
 int nx_store_open(const char *where, struct nx_store **out, char *err, size_t errlen)

@@ -30,6 +30,14 @@ int nx_store_open_existing(const char *where, struct nx_store **out, char *err, 
 /* Where a file that belongs with the database goes: `name` in a SQLite file's directory.
  * NULL for PostgreSQL (there is no file to be beside). */
 const char *nx_store_beside(const char *where, const char *name, char *buf, size_t n);
+
+/* 1 when `s` is a PostgreSQL connection string as libpq reads it (a postgresql:// or
+ * postgres:// URI, or key = value pairs, parsed by PQconninfoParse, so "password = x",
+ * quoting and ?password= in a URI are all seen); *has_password (may be NULL) is then 1
+ * when it carries a non-empty password. 0 for anything else (a SQLite path). A string that
+ * starts like a URI but does not parse is a connection string too, with *has_password 1
+ * when it mentions a password at all: it cannot be told apart, so it is not trusted. */
+int nx_store_is_conninfo(const char *s, int *has_password);
 void nx_store_close(struct nx_store *st);
 enum nx_store_kind nx_store_kind(const struct nx_store *st);
 

@@ -114,3 +114,25 @@ int nx_store_pg_open(const char *conninfo, void **be, const struct nx_store_ops 
 	*ops = &pg_ops;
 	return 0;
 }
+
+int nx_store_is_conninfo(const char *s, int *has_password)
+{
+	int uri = strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+	int pw = 0;
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(s, &why);
+	if (!opts) {
+		PQfreemem(why);
+		if (!uri)
+			return 0;
+		pw = strcasestr(s, "password") != NULL || strchr(s, '@') != NULL;
+	} else {
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+				pw = 1;
+		PQconninfoFree(opts);
+	}
+	if (has_password)
+		*has_password = pw;
+	return 1;
+}

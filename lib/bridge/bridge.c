@@ -2,6 +2,7 @@
  * (bridge_mqtt.c: spool append, produce); the caller's thread runs nx_bridge_poll (delivery
  * reports release spool records). One mutex guards the spool; counters are atomics. */
 #include "bridge/bridge_int.h"
+#include "bridge/kafkaprops.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -127,8 +128,12 @@ static int conf_set(rd_kafka_conf_t *conf, const char *kv, char *err, size_t err
 		return nx_err(err, errlen, "bad Kafka property '%s': want name=value", kv);
 	char name[256], why[256];
 	snprintf(name, sizeof name, "%.*s", (int)(eq - kv), kv);
-	if (rd_kafka_conf_set(conf, name, eq + 1, why, sizeof why) != RD_KAFKA_CONF_OK)
+	if (rd_kafka_conf_set(conf, name, eq + 1, why, sizeof why) != RD_KAFKA_CONF_OK) {
+		/* librdkafka quotes the value: not for a secret */
+		if (nx_kafka_prop_is_secret(name, strlen(name)))
+			return nx_err(err, errlen, "Kafka property %s: invalid value (not shown)", name);
 		return nx_err(err, errlen, "Kafka property %s: %s", name, why);
+	}
 	return 0;
 }
 

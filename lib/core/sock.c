@@ -115,22 +115,94 @@ static int unix_addr(const char *path, struct sockaddr_un *sun, char *err, size_
 	return 0;
 }
 
-int nx_listen_unix(const char *path, int type, char *err, size_t errlen)
+/* What is at path: 0 free (nothing, or a stale socket now removed), -1 refused (err). */
+static int unix_path_free(const char *path, int type, const struct sockaddr_un *sun, char *err,
+                          size_t errlen)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return nx_err(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return nx_err(err, errlen, "%s exists and is not a socket (not replaced)", path);
+	int p = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p < 0)
+		return nx_err(err, errlen, "socket: %s", strerror(errno));
+	int rc = connect(p, (const struct sockaddr *)sun, sizeof *sun), e = errno;
+	close(p);
+	if (rc == 0 || e == EAGAIN || e == EINPROGRESS || e == EPROTOTYPE)
+		return nx_err(err, errlen, "%s: another process is listening on it (not taken over)",
+		              path);
+	if (e == ENOENT)
+		return 0; /* gone meanwhile */
+	if (e != ECONNREFUSED)
+		return nx_err(err, errlen, "%s: cannot tell whether it is in use: %s", path,
+		              strerror(e));
+	if (unlink(path) < 0 && errno != ENOENT) /* stale: nobody listens */
+		return nx_err(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int nx_listen_unix_ex(const char *path, int type, const struct nx_unix_opts *o,
+                      struct nx_unix_id *id, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
+	unsigned mode = o && o->mode ? o->mode & 07777 : 0660;
+	if (id)
+		memset(id, 0, sizeof *id);
 	if (unix_addr(path, &sun, err, errlen) < 0)
+		return -1;
+	if (unix_path_free(path, type, &sun, err, errlen) < 0)
 		return -1;
 	int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return nx_err(err, errlen, "socket: %s", strerror(errno));
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, 0660) < 0 ||
-	    listen(fd, 128) < 0) {
-		int e = errno;
+	/* Owner-only from the moment it exists; group and mode are set before listen(), so
+	 * nobody connects through rights the file was never meant to have. */
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	int e = errno;
+	umask(old);
+	struct stat st;
+	const char *what = "bind";
+	if (rc == 0) {
+		if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+			rc = -1, e = errno ? errno : EEXIST, what = "stat";
+		else if (o && o->set_gid && chown(path, (uid_t)-1, (gid_t)o->gid) < 0)
+			rc = -1, e = errno, what = "chown";
+		else if (chmod(path, (mode_t)mode) < 0)
+			rc = -1, e = errno, what = "chmod";
+		else if (listen(fd, 128) < 0)
+			rc = -1, e = errno, what = "listen";
+		if (rc < 0)
+			unlink(path);
+	}
+	if (rc < 0) {
 		close(fd);
-		return nx_err(err, errlen, "listen %s: %s", path, strerror(e));
+		return nx_err(err, errlen, "%s %s: %s", what, path, strerror(e));
+	}
+	if (id) {
+		id->dev = (uint64_t)st.st_dev;
+		id->ino = (uint64_t)st.st_ino;
+		id->valid = 1;
 	}
 	return fd;
+}
+
+int nx_listen_unix(const char *path, int type, char *err, size_t errlen)
+{
+	return nx_listen_unix_ex(path, type, NULL, NULL, err, errlen);
+}
+
+int nx_unlink_unix_if_ours(const char *path, const struct nx_unix_id *id)
+{
+	struct stat st;
+	if (!id || !id->valid || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    (uint64_t)st.st_dev != id->dev || (uint64_t)st.st_ino != id->ino)
+		return 0;
+	return unlink(path) == 0;
 }
 
 int nx_dial_unix(const char *path, int type, char *err, size_t errlen)

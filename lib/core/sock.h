@@ -14,8 +14,30 @@ int nx_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
 /* Listening TCP socket on "host:port" (SO_REUSEADDR; port 0 picks one). Returns fd or -1. */
 int nx_listen_tcp(const char *addr, int backlog, char *err, size_t errlen);
 
-/* Listening unix stream/seqpacket socket at path (an old socket file is replaced), mode 0660. */
+/* Listening unix stream/seqpacket socket at path, mode 0660 (nx_listen_unix_ex with
+ * defaults). */
 int nx_listen_unix(const char *path, int type, char *err, size_t errlen);
+
+/* The file a unix socket was bound to, to tell later whether path is still ours. */
+struct nx_unix_id {
+	uint64_t dev, ino;
+	int valid;
+};
+struct nx_unix_opts {
+	unsigned mode;  /* permission bits of the socket file (0: 0660) */
+	int set_gid;    /* chown the file to gid */
+	uint32_t gid;
+};
+/* Listening unix socket at path. What is at path first: nothing → bind; a socket something
+ * still listens on (connect succeeds, or its queue is full) → refused, left alone; a stale
+ * socket (connect refused) → replaced; anything that is not a socket → refused, never
+ * deleted. The file is created owner-only (umask around bind), then given its group and
+ * mode, so it is never reachable with looser rights. *id (may be NULL) gets its identity. */
+int nx_listen_unix_ex(const char *path, int type, const struct nx_unix_opts *o,
+                      struct nx_unix_id *id, char *err, size_t errlen);
+/* Remove path if it is still the socket file id names (same device and inode); 1 if
+ * removed, 0 if it is something else now (left alone). */
+int nx_unlink_unix_if_ours(const char *path, const struct nx_unix_id *id);
 
 /* Connect to a unix socket (blocking connect, then non-blocking). */
 int nx_dial_unix(const char *path, int type, char *err, size_t errlen);

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,4 +188,52 @@ int64_t nx_unix_time(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec;
+}
+
+static int parse_id(const char *s, uint32_t *id)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v >= 0xffffffffUL || s[0] == '-' || s[0] == '+')
+		return -1;
+	*id = (uint32_t)v;
+	return 0;
+}
+
+int nx_parse_uid(const char *s, uint32_t *uid, char *err, size_t errlen)
+{
+	struct passwd *pw = getpwnam(s);
+	if (pw) {
+		*uid = (uint32_t)pw->pw_uid;
+		return 0;
+	}
+	if (parse_id(s, uid) == 0)
+		return 0;
+	return nx_err(err, errlen, "unknown user '%s'", s);
+}
+
+int nx_parse_gid(const char *s, uint32_t *gid, char *err, size_t errlen)
+{
+	struct group *gr = getgrnam(s);
+	if (gr) {
+		*gid = (uint32_t)gr->gr_gid;
+		return 0;
+	}
+	if (parse_id(s, gid) == 0)
+		return 0;
+	return nx_err(err, errlen, "unknown group '%s'", s);
+}
+
+int nx_parse_mode(const char *s, unsigned *mode, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 8);
+	if (!*s || *end || errno || v > 0777 || s[0] == '-' || s[0] == '+')
+		return nx_err(err, errlen, "want an octal mode like 0660, not '%s'", s);
+	if (v == 0)
+		return nx_err(err, errlen, "mode 0 would let nobody connect");
+	*mode = (unsigned)v;
+	return 0;
 }

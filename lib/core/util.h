@@ -47,4 +47,11 @@ char *nx_sanitize(char *dst, size_t n, const char *s, size_t slen);
 uint64_t nx_now_ms(void);
 int64_t nx_unix_time(void);
 
+/* A user or group given by name or number (getpwnam / getgrnam, else a decimal id that
+ * need not exist). 0 or -1 with the reason in err. */
+int nx_parse_uid(const char *s, uint32_t *uid, char *err, size_t errlen);
+int nx_parse_gid(const char *s, uint32_t *gid, char *err, size_t errlen);
+/* File permission bits in octal ("0660", "660"), at most 0777. */
+int nx_parse_mode(const char *s, unsigned *mode, char *err, size_t errlen);
+
 #endif

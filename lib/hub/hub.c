@@ -1,15 +1,13 @@
-/* hub.c — the hub object: backend listener, relay socket (handoff.h), route table, the
+/* hub.c — the hub object: listeners (pausing when fds run short), route table, the
  * graveyard of dead sessions and streams. See hub.h. */
 #include "hub/hub_int.h"
-#include "wire/handoff.h"
 #include "token/keys.h"
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/util.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,116 +170,69 @@ void hub_schedule_reap(struct nx_hub *hub)
 		nx_timer_start(hub->loop, &hub->reap_timer, 0, reap, hub);
 }
 
-/* ---- backend listener ------------------------------------------------------------------ */
+/* ---- listeners ------------------------------------------------------------------------ */
+
+static void listener_retry(struct nx_loop *loop, void *arg);
+
+/* Short of fds (or memory): a level-triggered listener would wake us again at once, so stop
+ * watching it; the kernel's backlog holds the connections until the timer tries again. */
+void hub_listener_pause(struct nx_hub *hub, struct hub_listener *l, const char *why)
+{
+	if (!l->paused) {
+		nx_loop_mod(hub->loop, l->fd, 0);
+		l->paused = 1;
+	}
+	if (!nx_timer_active(&l->retry))
+		nx_timer_start(hub->loop, &l->retry, NX_ACCEPT_RETRY_MS, listener_retry, l);
+	uint64_t n = nx_accept_guard_note(&hub->fdg, nx_loop_now(hub->loop));
+	if (n)
+		hub_log(hub, 1, "not accepting for now", "listener=%s reason=\"%s\" times=%llu "
+		        "fd_limit=%lu fd_reserve=%lu retry_ms=%u", l->name, why, (unsigned long long)n,
+		        hub->fdg.limit, hub->fdg.reserve, NX_ACCEPT_RETRY_MS);
+}
+
+static void listener_retry(struct nx_loop *loop, void *arg)
+{
+	struct hub_listener *l = arg;
+	struct nx_hub *hub = l->hub;
+	/* The backend listener waits until the reserve is free again; the relay socket only
+	 * needs one fd for a new relay. */
+	if (l == &hub->backend_l && !nx_accept_guard_room(&hub->fdg, l->fd)) {
+		hub_listener_pause(hub, l, "fd reserve in use");
+		return;
+	}
+	l->paused = 0;
+	nx_loop_mod(loop, l->fd, NX_EV_READ);
+}
+
+/* Accept on a listener. Returns the fd, or -1 when there is nothing (more) to take now (a
+ * shortage pauses the listener). */
+int hub_accept(struct nx_hub *hub, struct hub_listener *l)
+{
+	int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c >= 0)
+		return c;
+	if (nx_accept_shortage(errno))
+		hub_listener_pause(hub, l, strerror(errno));
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED &&
+	         nx_rate_note(&hub->fdg.rate, nx_loop_now(hub->loop), NX_ACCEPT_REPORT_MS))
+		hub_log(hub, 1, "accept failed", "listener=%s error=\"%s\"", l->name, strerror(errno));
+	return -1;
+}
 
 static void backend_accept(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct nx_hub *hub = arg;
 	for (int i = 0; i < 64; i++) {
-		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (c < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				hub_log(hub, 1, "accept failed", "error=\"%s\"", strerror(errno));
-			return;
-		}
-		hub_session_accept(hub, c);
-	}
-}
-
-/* ---- relay handoff --------------------------------------------------------------------- */
-
-static void relay_close(struct hub_relay_conn *rc)
-{
-	struct nx_hub *hub = rc->hub;
-	nx_loop_del(hub->loop, rc->fd);
-	close(rc->fd);
-	if (rc->prev)
-		rc->prev->next = rc->next;
-	else
-		hub->relays = rc->next;
-	if (rc->next)
-		rc->next->prev = rc->prev;
-	free(rc);
-}
-
-static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const struct nx_handoff *h)
-{
-	const char *matched = NULL;
-	struct hub_session *s = nx_routes_pick(hub->routes, h->route_key, &matched);
-	if (!s) {
-		char q[300];
-		hub_log(hub, 3, "no route", "route=%s client=%s",
-		        nx_sanitize(q, sizeof q, h->route_key, strlen(h->route_key)), h->client_addr);
-		close(cfd);
-		return NX_HANDOFF_NO_ROUTE;
-	}
-	nx_set_nonblock(cfd, 1);
-	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
-	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
-	                    h->prelude, h->prelude_len) < 0)
-		return NX_HANDOFF_BUSY;
-	return NX_HANDOFF_OK;
-}
-
-static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
-{
-	struct hub_relay_conn *rc = arg;
-	struct nx_hub *hub = rc->hub;
-	for (int i = 0; i < 64; i++) {
-		struct nx_handoff h;
-		int cfd = -1;
-		char err[NX_ERRLEN];
-		memset(&h, 0, sizeof h);
-		int r = nx_handoff_recv(fd, &cfd, &h, err, sizeof err);
-		if (r == 0) {
-			relay_close(rc);
-			return;
-		}
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return;
-			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
-				char q[NX_ERRLEN + 8];
-				hub_log(hub, 1, "bad handoff message", "error=%s", nx_log_q(q, sizeof q, err));
-				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
-				continue;
-			}
-			char q[NX_ERRLEN + 8];
-			hub_log(hub, 1, "relay connection failed", "error=%s", nx_log_q(q, sizeof q, err));
-			relay_close(rc);
-			return;
-		}
-		enum nx_handoff_status st = take_client(hub, cfd, &h);
-		free(h.prelude);
-		if (nx_handoff_reply(fd, st) < 0) {
-			relay_close(rc);
-			return;
-		}
-	}
-}
-
-static void relay_accept(struct nx_loop *loop, int fd, unsigned events, void *arg)
-{
-	struct nx_hub *hub = arg;
-	for (int i = 0; i < 16; i++) {
-		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int c = hub_accept(hub, &hub->backend_l);
 		if (c < 0)
 			return;
-		struct hub_relay_conn *rc = calloc(1, sizeof *rc);
-		if (!rc || nx_loop_add(loop, c, NX_EV_READ, relay_io, rc) < 0) {
-			free(rc);
-			close(c);
-			continue;
+		hub_session_accept(hub, c);
+		/* Into the reserve: the fds left are for relay handoffs and live backends. */
+		if (nx_accept_guard_low(&hub->fdg, c)) {
+			hub_listener_pause(hub, &hub->backend_l, "fd reserve reached");
+			return;
 		}
-		rc->hub = hub;
-		rc->fd = c;
-		rc->next = hub->relays;
-		if (rc->next)
-			rc->next->prev = rc;
-		hub->relays = rc;
-		hub_log(hub, 3, "relay connected", NULL);
 	}
 }
 
@@ -297,9 +248,21 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	}
 	hub->loop = loop;
 	hub->cfg = *cfg;
-	hub->listen_fd = hub->relay_fd = -1;
+	hub->backend_l.fd = hub->relay_l.fd = -1;
+	hub->backend_l.name = "backend";
+	hub->relay_l.name = "relay";
+	hub->backend_l.hub = hub->relay_l.hub = hub;
+	nx_accept_guard_init(&hub->fdg, NX_ACCEPT_RESERVE_AUTO);
 	if (!hub->cfg.auth_timeout_ms)
-		hub->cfg.auth_timeout_ms = NX_HUB_AUTH_TIMEOUT_MS;
+		hub->cfg.auth_timeout_ms = NX_HUB_STAGE_TIMEOUT_MS;
+	if (!hub->cfg.handshake_timeout_ms)
+		hub->cfg.handshake_timeout_ms = NX_HUB_HANDSHAKE_TIMEOUT_MS;
+	if (!hub->cfg.max_pending)
+		hub->cfg.max_pending = NX_HUB_MAX_PENDING;
+	if (!hub->cfg.max_pending_per_source)
+		hub->cfg.max_pending_per_source = NX_HUB_MAX_PENDING_PER_SOURCE;
+	if (!hub->cfg.relay_socket_mode)
+		hub->cfg.relay_socket_mode = NX_HUB_RELAY_SOCKET_MODE;
 	if (!hub->cfg.ping_ms)
 		hub->cfg.ping_ms = NX_HUB_PING_MS;
 	if (!hub->cfg.silent_ms)
@@ -308,7 +271,8 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		hub->cfg.idle_timeout_ms = 300000;
 	char why[NX_ERRLEN];
 	hub->routes = nx_routes_new();
-	if (!hub->routes) {
+	hub->pending_src = nx_srcmap_new();
+	if (!hub->routes || !hub->pending_src) {
 		nx_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -334,31 +298,32 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		nx_err(err, errlen, "%s: not a public key (use --secret-file for HMAC secrets)", kf);
 		goto fail;
 	}
-	if (cfg->listen_fd >= 0) {
-		hub->listen_fd = cfg->listen_fd;
-	} else {
-		hub->listen_fd = nx_listen_tcp(cfg->listen, 256, why, sizeof why);
-		if (hub->listen_fd < 0) {
-			nx_err(err, errlen, "%s", why);
-			goto fail;
-		}
-	}
-	if (nx_loop_add(loop, hub->listen_fd, NX_EV_READ, backend_accept, hub) < 0) {
-		nx_err(err, errlen, "cannot watch the listener");
-		goto fail;
+	/* As nexus-token issue warns: HS256 wants a key of at least its hash size. */
+	if (nx_key_type(hub->key) == NX_KEY_HMAC && nx_key_bits(hub->key) < 256) {
+		char q[300];
+		hub_log(hub, NX_LOG_WARN, "HMAC secret shorter than 32 bytes, the minimum for HS256 "
+		        "(RFC 7518 3.2)", "file=%s bytes=%u", nx_log_q(q, sizeof q, kf),
+		        nx_key_bits(hub->key) / 8);
 	}
 	if (strlen(cfg->relay_socket) >= sizeof hub->relay_path) {
 		nx_err(err, errlen, "relay socket path too long");
 		goto fail;
 	}
-	hub->relay_fd = nx_listen_unix(cfg->relay_socket, SOCK_SEQPACKET, why, sizeof why);
-	if (hub->relay_fd < 0) {
-		nx_err(err, errlen, "%s", why);
+	/* The relay socket first: a second hub started by mistake must stop here, before it
+	 * takes the backend port or anything else from the live one. */
+	if (hub_relay_open(hub, err, errlen) < 0)
 		goto fail;
+	if (cfg->listen_fd >= 0) {
+		hub->backend_l.fd = cfg->listen_fd;
+	} else {
+		hub->backend_l.fd = nx_listen_tcp(cfg->listen, 256, why, sizeof why);
+		if (hub->backend_l.fd < 0) {
+			nx_err(err, errlen, "%s", why);
+			goto fail;
+		}
 	}
-	snprintf(hub->relay_path, sizeof hub->relay_path, "%s", cfg->relay_socket);
-	if (nx_loop_add(loop, hub->relay_fd, NX_EV_READ, relay_accept, hub) < 0) {
-		nx_err(err, errlen, "cannot watch the relay socket");
+	if (nx_loop_add(loop, hub->backend_l.fd, NX_EV_READ, backend_accept, hub) < 0) {
+		nx_err(err, errlen, "cannot watch the listener");
 		goto fail;
 	}
 	return hub;
@@ -375,19 +340,15 @@ void nx_hub_free(struct nx_hub *hub)
 		hub_session_kill(hub->sessions, NULL);
 	while (hub->streams)
 		hub_stream_kill(hub->streams, 0);
-	while (hub->relays)
-		relay_close(hub->relays);
 	nx_timer_stop(hub->loop, &hub->reap_timer);
 	reap(hub->loop, hub);
-	if (hub->listen_fd >= 0) {
-		nx_loop_del(hub->loop, hub->listen_fd);
-		close(hub->listen_fd);
+	nx_timer_stop(hub->loop, &hub->backend_l.retry);
+	if (hub->backend_l.fd >= 0) {
+		nx_loop_del(hub->loop, hub->backend_l.fd);
+		close(hub->backend_l.fd);
 	}
-	if (hub->relay_fd >= 0) {
-		nx_loop_del(hub->loop, hub->relay_fd);
-		close(hub->relay_fd);
-		unlink(hub->relay_path);
-	}
+	hub_relay_close_all(hub);
+	nx_srcmap_free(hub->pending_src);
 	nx_routes_free(hub->routes);
 	nx_tls_server_creds_free(hub->creds);
 	nx_key_free(hub->key);
@@ -405,4 +366,4 @@ void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st)
 		st->buffered += hub_buf_pending(&s->out);
 }
 
-uint16_t nx_hub_port(const struct nx_hub *hub) { return nx_local_port(hub->listen_fd); }
+uint16_t nx_hub_port(const struct nx_hub *hub) { return nx_local_port(hub->backend_l.fd); }

@@ -7,9 +7,11 @@
  * stream on that backend's WebSocket and pumps bytes both ways under per-stream credits, so
  * one slow end user never stalls the others and no stream buffers more than its window.
  *
- * Modules: hub.c (listeners, relay handoff, route table), hub_session.c (one backend
- * WebSocket: upgrade, auth, keep-alive, message dispatch, output queue), hub_stream.c (one
- * end-user stream), hub_auth.c (token checks). The library does not print: what happens is
+ * Modules: hub.c (listeners that pause when fds run short, route table), hub_relay.c (the
+ * relay socket: creation, peer check, handoffs), hub_admit.c (caps on unauthenticated
+ * connections, per source and in all), hub_session.c (one backend WebSocket: upgrade, auth,
+ * keep-alive, message dispatch, output queue), hub_stream.c (one end-user stream),
+ * hub_auth.c (token checks). The library does not print: what happens is
  * reported through the config's log callback, one line each. */
 #ifndef NEXUS_HUB_H
 #define NEXUS_HUB_H
@@ -20,6 +22,17 @@
 #include "core/loop.h"
 
 #define NX_HUB_MAX_ALLOW_PORTS 64
+#define NX_HUB_MAX_RELAY_IDS 32
+
+/* Defaults of the defences (README "Security"). */
+#define NX_HUB_MAX_PENDING 1024           /* unauthenticated backend connections at once */
+#define NX_HUB_MAX_PENDING_PER_SOURCE 16  /* ... of which from one address (IPv6: one /64) */
+#define NX_HUB_HANDSHAKE_TIMEOUT_MS 5000  /* TLS handshake + WebSocket upgrade, from accept */
+#define NX_HUB_STAGE_TIMEOUT_MS 5000      /* each token stage after the upgrade */
+#define NX_HUB_RELAY_SOCKET_MODE 0660
+
+/* How far ahead of the hub's clock (beyond --leeway) a backend token's iat may be. */
+#define NX_HUB_IAT_SKEW_S 60
 
 
 struct nx_hub_config {
@@ -37,7 +50,19 @@ struct nx_hub_config {
 	int64_t leeway_s;          /* clock skew allowed on token times */
 	const char *deny_list;     /* jti deny-list (denylist.h) checked on every token; NULL */
 	int exclusive_hostnames;   /* refuse a backend whose sub differs from a hostname's holder */
-	uint64_t auth_timeout_ms;  /* per auth stage (default NX_HUB_AUTH_TIMEOUT_MS) */
+	uint64_t auth_timeout_ms;  /* per auth stage (default NX_HUB_STAGE_TIMEOUT_MS) */
+	uint64_t handshake_timeout_ms; /* TLS + upgrade (default NX_HUB_HANDSHAKE_TIMEOUT_MS) */
+	size_t max_pending;            /* 0: NX_HUB_MAX_PENDING */
+	size_t max_pending_per_source; /* 0: NX_HUB_MAX_PENDING_PER_SOURCE */
+	/* Who may hand connections over the relay socket (SO_PEERCRED): root and the hub's own
+	 * uid always, plus these uids and members (primary or supplementary) of these groups. */
+	uint32_t relay_uids[NX_HUB_MAX_RELAY_IDS];
+	size_t n_relay_uids;
+	uint32_t relay_gids[NX_HUB_MAX_RELAY_IDS];
+	size_t n_relay_gids;
+	unsigned relay_socket_mode;    /* 0: NX_HUB_RELAY_SOCKET_MODE */
+	int relay_socket_group_set;    /* give the socket file this group: */
+	uint32_t relay_socket_gid;
 	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
 	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */
 	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */

@@ -39,9 +39,10 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	    .aud = "nexus",
 	    .leeway = hub->cfg.leeway_s,
 	    .max_age = stage == 0 && c.handshake_max_age_s > 0 ? c.handshake_max_age_s : 0,
-	    /* §2 checks exp and nbf; a backend whose clock runs a second ahead must not be
-	     * refused for its iat (a Nexus Proxy server accepts it) */
-	    .iat_future_ok = 1,
+	    /* A backend whose clock runs a few seconds ahead must not be refused for its iat
+	     * (a Nexus Proxy server accepts it), but an iat far ahead would make a stage 0
+	     * token replayable past handshake_max_age_seconds: bound it. */
+	    .iat_skew = NX_HUB_IAT_SKEW_S,
 	    .deny_list = hub->cfg.deny_list,
 	};
 	if (nx_claims_check(claims, &pol, why, sizeof why) < 0)
@@ -159,10 +160,7 @@ static void go_live(struct hub_session *s)
 		return;
 	}
 	s->state = SESS_LIVE;
-	if (s->pending) {
-		s->pending = 0;
-		hub->n_pending--;
-	}
+	hub_session_unpend(s);
 	nx_timer_stop(hub->loop, &s->auth_timer);
 	hub_register_routes(hub, s);
 	hub->n_live++;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/accept.h"
+#include "core/sock.h"
 #include "hub/backends.h"
 #include "wire/route_claims.h"
 #include "wire/credits.h"
@@ -45,10 +47,11 @@ enum sess_state {
 
 #define SESS_STREAM_BUCKETS 256
 
-/* Connections still in TLS / upgrade / auth: each holds a TLS context (~38 KiB) for up to
- * the auth deadline. Beyond this many, new ones are closed at once, so unauthenticated peers
- * cannot grow the hub without bound. */
-#define HUB_MAX_PENDING 1024
+/* Connections still in TLS / upgrade / auth ("pending") each hold a TLS context (~38 KiB)
+ * and an fd for up to the handshake + auth deadlines. At most cfg.max_pending_per_source of
+ * them per source address (more are closed at once), at most cfg.max_pending in all: a new
+ * one beyond that sheds the pending connection that has been quiet longest, so one client
+ * cannot lock every new backend out and unauthenticated peers cannot grow the hub. */
 
 /* The session output queue: a stream reads its end user only while the queue is below
  * OUT_HIGH, so the queue stays bounded (≈ OUT_HIGH + one message per reading stream) and a
@@ -64,7 +67,10 @@ struct hub_session {
 	struct nx_tls *tls;
 	enum sess_state state;
 	int dead;
-	int pending;          /* counted in hub->n_pending (not yet LIVE) */
+	int pending;          /* counted in hub->n_pending (not yet LIVE), on hub->pend_* */
+	struct hub_session *pnext, *pprev; /* the pending list, oldest first */
+	struct nx_src src;    /* the peer's source key (accept.h) */
+	int has_src;          /* counted in hub->pending_src */
 	uint64_t id;          /* for log lines */
 	char peer[64];
 	struct hub_buf in;    /* upgrade head being read */
@@ -90,7 +96,7 @@ struct hub_session {
 	struct nx_timer reauth_timer;
 	struct nx_timer read_timer;  /* continue reading what the TLS engine holds */
 	struct hub_session *grave_next;
-	uint64_t last_rx;     /* monotonic ms of the last byte from the backend */
+	uint64_t last_rx;     /* monotonic ms of the last byte from the backend (or the accept) */
 	/* streams */
 	struct hub_stream *streams[SESS_STREAM_BUCKETS];
 	size_t n_streams;
@@ -138,6 +144,17 @@ struct hub_relay_conn {
 	int fd;
 };
 
+/* A listener that stops being watched while fds are short (accept.h) and a timer that
+ * tries again. */
+struct hub_listener {
+	struct nx_hub *hub;
+	int fd;
+	int paused;
+	struct nx_timer retry;
+	const char *name; /* for the log line */
+	nx_io_cb on_accept;
+};
+
 struct nx_hub {
 	struct nx_loop *loop;
 	struct nx_hub_config cfg;
@@ -145,9 +162,13 @@ struct nx_hub {
 	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
 	struct nx_backends *backends; /* --backends */
 	struct nx_routes *routes;
-	int listen_fd;
-	int relay_fd;
+	struct hub_listener backend_l, relay_l;
 	char relay_path[108];
+	struct nx_unix_id relay_id; /* the socket file we bound: unlinked at exit only if still it */
+	struct nx_accept_guard fdg;
+	struct hub_session *pend_head, *pend_tail;
+	struct nx_srcmap *pending_src;
+	struct nx_rate refused_src_rate, shed_rate, relay_denied_rate;
 	struct hub_session *sessions;
 	struct hub_stream *streams;
 	struct hub_relay_conn *relays;
@@ -158,6 +179,7 @@ struct nx_hub {
 	uint64_t next_session_id;
 	size_t n_live, n_streams, n_pending;
 	uint64_t refused_pending;  /* connections closed because too many were pending */
+	uint64_t shed_pending;     /* pending connections shed for a newer one */
 	uint64_t buffered;
 };
 
@@ -171,6 +193,14 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s);
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s);
 /* Free the dead soon (from a zero-delay timer). */
 void hub_schedule_reap(struct nx_hub *hub);
+/* Stop watching a listener short of fds (report the shortage), retry on a timer. */
+void hub_listener_pause(struct nx_hub *hub, struct hub_listener *l, const char *why);
+/* accept4 on l: the fd, or -1 (nothing now; a shortage has paused l). */
+int hub_accept(struct nx_hub *hub, struct hub_listener *l);
+
+/* hub_relay.c: the relay socket */
+int hub_relay_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_relay_close_all(struct nx_hub *hub);
 
 /* hub_session.c */
 void hub_session_accept(struct nx_hub *hub, int fd);
@@ -179,6 +209,15 @@ void hub_session_kill(struct hub_session *s, const char *why);
 void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason);
 void hub_session_start_keepalive(struct hub_session *s);
 void hub_session_free(struct hub_session *s); /* a dead session's memory */
+
+/* hub_admit.c */
+/* May one more unauthenticated connection from src come in (sheds the quietest pending one
+ * at the global cap)? 0 yes, -1 no: the caller closes fd. */
+int hub_admit(struct nx_hub *hub, int fd, const struct nx_src *src, int has_src);
+/* Count a new session as pending (src NULL: not an IP peer). */
+void hub_session_pend(struct hub_session *s, const struct nx_src *src);
+/* The session is no longer pending (it went live or died): off the list, uncounted. */
+void hub_session_unpend(struct hub_session *s);
 /* Queue one whole WebSocket message (server frames: unmasked, one frame). 0 or -1 (the
  * session was dropped). */
 int hub_session_send(struct hub_session *s, enum nx_ws_opcode op, const void *a, size_t alen,

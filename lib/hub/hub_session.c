@@ -155,10 +155,7 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
-	if (s->pending) {
-		s->pending = 0;
-		hub->n_pending--;
-	}
+	hub_session_unpend(s);
 	if (was_live) {
 		hub_unregister_routes(hub, s);
 		hub->n_live--;
@@ -464,6 +461,8 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct hub_session *s = arg;
 	if (s->state == SESS_TLS) {
+		if (events & NX_EV_READ) /* not idle: the handshake is moving */
+			s->last_rx = nx_loop_now(loop);
 		int r = nx_tls_handshake(s->tls);
 		if (r == NX_TLS_AGAIN) {
 			set_interest(s);
@@ -485,11 +484,9 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 void hub_session_accept(struct nx_hub *hub, int fd)
 {
 	char err[NX_ERRLEN];
-	if (hub->n_pending >= HUB_MAX_PENDING) {
-		if (hub->refused_pending++ % 1000 == 0)
-			hub_log(hub, 1, "too many connections still authenticating, closing new ones",
-			        "pending=%zu refused=%llu", hub->n_pending,
-			        (unsigned long long)hub->refused_pending);
+	struct nx_src src;
+	int has_src = nx_src_of_fd(fd, &src) == 0;
+	if (hub_admit(hub, fd, &src, has_src) < 0) {
 		close(fd);
 		return;
 	}
@@ -525,7 +522,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	if (s->next)
 		s->next->prev = s;
 	hub->sessions = s;
-	s->pending = 1;
-	hub->n_pending++;
-	nx_timer_start(hub->loop, &s->auth_timer, hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
+	hub_session_pend(s, has_src ? &src : NULL);
+	/* TLS and the upgrade together get one (short) deadline; each token stage its own. */
+	nx_timer_start(hub->loop, &s->auth_timer, hub->cfg.handshake_timeout_ms, hub_auth_deadline, s);
 }

@@ -1,5 +1,5 @@
-/* relay.c — see relay.h. Listeners, sniffing, local routes, life cycle; the hub side is in
- * relay_hub.c, route parsing/lookup/dialling in relay_route.c.
+/* relay.c — see relay.h. Sniffing, local routes, life cycle; the listeners are in
+ * relay_listen.c, the hub side in relay_hub.c, route parsing/lookup/dialling in relay_route.c.
  * One struct conn per client; its state says who owns its fd: SNIFF (we read), DIAL/PUMP
  * (local route), HUB_SEND/HUB_WAIT (queued for or sent to the hub), ABANDONED (the hub did
  * not answer in time: client told 503 and shut down, queue entry kept for the late reply),
@@ -33,7 +33,6 @@ void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ..
 
 /* ---- connection end ---------------------------------------------------------------------- */
 
-static void accept_resume(struct nx_relay *r);
 static void maybe_stop(struct nx_relay *r);
 
 static const char *proto_name(enum conn_proto p)
@@ -74,6 +73,8 @@ void conn_free(struct conn *c)
 		close(c->bfd);
 	}
 	free(c->in);
+	if (c->has_src)
+		nx_srcmap_dec(r->srcmap, &c->src);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -82,7 +83,7 @@ void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	r->nconns--;
 	free(c);
-	accept_resume(r);
+	relay_accept_resume(r);
 	maybe_stop(r);
 }
 
@@ -402,7 +403,7 @@ static void sniff_timeout(struct nx_loop *loop, void *arg)
 	conn_answer(c, "timeout", 408, NX_TLS_ALERT_DECODE_ERROR);
 }
 
-static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
+int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	unsigned char *in = malloc(SNIFF_BUF_FIRST);
@@ -441,67 +442,10 @@ static int conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- listeners ---------------------------------------------------------------------------- */
-
-static void accept_pause(struct nx_relay *r)
-{
-	if (!r->accepting)
-		return;
-	for (size_t i = 0; i < r->nlisteners; i++)
-		nx_loop_mod(r->loop, r->listeners[i], 0);
-	r->accepting = 0;
-}
-
-static void accept_resume(struct nx_relay *r)
-{
-	if (r->accepting || r->stopping || r->nconns >= r->cfg.max_conns)
-		return;
-	for (size_t i = 0; i < r->nlisteners; i++)
-		nx_loop_mod(r->loop, r->listeners[i], NX_EV_READ);
-	r->accepting = 1;
-}
-
-static void accept_retry(struct nx_loop *loop, void *arg) { accept_resume(arg); }
-
-static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
-{
-	struct nx_relay *r = arg;
-	char err[NX_ERRLEN];
-	for (int i = 0; i < 64; i++) {
-		if (r->nconns >= r->cfg.max_conns) {
-			accept_pause(r); /* the kernel's backlog holds the rest */
-			return;
-		}
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				relay_log(r, NX_LOG_WARN, "accept", "error=%s", "too-many-open-files");
-				accept_pause(r);
-				/* a closing connection resumes accepting; if none is open, a timer does */
-				nx_timer_start(loop, &r->accept_retry, 1000, accept_retry, r);
-			}
-			return;
-		}
-		if (conn_start(r, fd, err, sizeof err) < 0)
-			return;
-	}
-}
-
-int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen)
-{
-	if (r->nlisteners == MAX_LISTENERS)
-		return nx_err(err, errlen, "more than %d listeners", MAX_LISTENERS);
-	nx_set_nonblock(fd, 1);
-	if (nx_loop_add(r->loop, fd, r->accepting ? NX_EV_READ : 0, on_accept, r) < 0)
-		return nx_err(err, errlen, "epoll: %s", strerror(errno));
-	r->listeners[r->nlisteners++] = fd;
-	return 0;
-}
-
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	nx_set_nonblock(fd, 1); /* accepted fds already are (accept4), inherited ones may not be */
-	return conn_start(r, fd, err, errlen);
+	return relay_conn_start(r, fd, err, errlen);
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */
@@ -526,8 +470,14 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 		r->cfg.hub_reply_ms = 5000;
 	if (!r->cfg.max_conns)
 		r->cfg.max_conns = 4096;
+	if (!r->cfg.max_conns_per_source)
+		r->cfg.max_conns_per_source = 256;
+	nx_accept_guard_init(&r->fdg, 16);
 	r->targets = calloc(r->cfg.nroutes ? r->cfg.nroutes : 1, sizeof *r->targets);
-	if (!r->targets) {
+	r->srcmap = nx_srcmap_new();
+	if (!r->targets || !r->srcmap) {
+		free(r->targets);
+		nx_srcmap_free(r->srcmap);
 		free(r);
 		nx_err(err, errlen, "out of memory");
 		return NULL;
@@ -535,6 +485,7 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 	for (size_t i = 0; i < r->cfg.nroutes; i++)
 		if (relay_resolve_target(&r->cfg.routes[i], &r->targets[i], err, errlen) < 0) {
 			free(r->targets);
+			nx_srcmap_free(r->srcmap);
 			free(r);
 			return NULL;
 		}
@@ -601,5 +552,6 @@ void nx_relay_free(struct nx_relay *r)
 	}
 	relay_hub_close(r);
 	free(r->targets);
+	nx_srcmap_free(r->srcmap);
 	free(r);
 }

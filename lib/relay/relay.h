@@ -42,6 +42,8 @@ struct nx_relay_config {
 	uint64_t idle_ms;         /* local-route connections without traffic (0 = never) */
 	uint64_t hub_reply_ms;    /* hub must answer a handoff within this (default 5 s) */
 	size_t max_conns;         /* connections being sniffed/routed at once (default 4096) */
+	size_t max_conns_per_source; /* of which from one address, IPv6 /64 (default 256);
+	                              * more from it are closed at once */
 	int splice;               /* local routes: splice(2) once the prelude is out */
 	int proxy_protocol;       /* local routes: send a PROXY protocol v1 line first */
 	int exit_when_idle;       /* inetd mode: stop the loop when the last connection ends */

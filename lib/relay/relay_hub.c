@@ -32,8 +32,10 @@ static int dial_hub(const char *path, char *err, size_t errlen)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
 		int e = errno;
 		close(fd);
-		return nx_err(err, errlen, "%s: %s", path,
-		              e == EAGAIN ? "hub not accepting (queue full)" : strerror(e));
+		nx_err(err, errlen, "%s: %s", path,
+		       e == EAGAIN ? "hub not accepting (queue full)" : strerror(e));
+		errno = e;
+		return -1;
 	}
 	return fd;
 }
@@ -116,8 +118,9 @@ static void hub_down(struct nx_relay *r, const char *why, int stuck)
 		close(r->hub_fd);
 		r->hub_fd = -1;
 		char q[160], qw[64];
-		relay_log(r, NX_LOG_WARN, "hub down", "hub=%s why=%s",
-		          nx_log_q(q, sizeof q, r->cfg.hub_path), nx_log_q(qw, sizeof qw, why));
+		if (!r->hub_denied) /* a refusal has its own (error, rate-bounded) line */
+			relay_log(r, NX_LOG_WARN, "hub down", "hub=%s why=%s",
+			          nx_log_q(q, sizeof q, r->cfg.hub_path), nx_log_q(qw, sizeof qw, why));
 	}
 	/* Nobody will answer for these any more: tell their clients now. */
 	struct conn *c;
@@ -139,6 +142,22 @@ static void hub_down(struct nx_relay *r, const char *why, int stuck)
 }
 
 static int hub_read_replies(struct nx_relay *r);
+
+/* The hub will not have us: the socket file's rights (EACCES) or its allow list (a DENIED
+ * reply). Nothing fixes itself without the operator, so it is an error, and it is repeated
+ * (at most every HUB_DENIED_REPORT_MS, with a count) for as long as it lasts. */
+static void hub_denied(struct nx_relay *r, const char *why)
+{
+	r->hub_denied = 1;
+	uint64_t n = nx_rate_note(&r->denied_rate, nx_loop_now(r->loop), HUB_DENIED_REPORT_MS);
+	if (n) {
+		char q[160], qw[NX_ERRLEN + 8];
+		relay_log(r, NX_LOG_ERROR, "hub refuses this relay",
+		          "hub=%s why=%s uid=%ld gid=%ld times=%llu", nx_log_q(q, sizeof q, r->cfg.hub_path),
+		          nx_log_q(qw, sizeof qw, why), (long)geteuid(), (long)getegid(),
+		          (unsigned long long)n);
+	}
+}
 
 static void hub_wait_timeout(struct nx_loop *loop, void *arg)
 {
@@ -198,12 +217,25 @@ static int hub_read_replies(struct nx_relay *r)
 			hub_down(r, rc == 0 ? "closed" : "bad reply", 0);
 			return -1;
 		}
+		if (st == NX_HANDOFF_DENIED) {
+			hub_denied(r, "not on the hub's allow list (--relay-uid/--relay-group)");
+			hub_down(r, "refused", 0);
+			return -1;
+		}
 		struct conn *c = queue_pop(&r->wait_head, &r->wait_tail);
 		if (!c) {
 			hub_down(r, "reply without a handoff", 0);
 			return -1;
 		}
 		nx_timer_stop(r->loop, &c->timer);
+		if (r->hub_denied) { /* a real answer: the hub has us again */
+			char q[160];
+			r->hub_denied = 0;
+			r->hub_backoff = HUB_BACKOFF_MIN_MS;
+			r->hub_was_up = 1;
+			relay_log(r, NX_LOG_INFO, "hub connected", "hub=%s",
+			          nx_log_q(q, sizeof q, r->cfg.hub_path));
+		}
 		if (c->st == C_ABANDONED)
 			free_abandoned(c);
 		else if (st == NX_HANDOFF_OK) {
@@ -232,7 +264,16 @@ void relay_hub_connect(struct nx_relay *r)
 	if (r->hub_fd >= 0 || !r->cfg.hub_path || r->stopping)
 		return;
 	int fd = dial_hub(r->cfg.hub_path, err, sizeof err);
+	if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+		hub_denied(r, err);
+		r->hub_was_up = 0;
+		nx_timer_start(r->loop, &r->hub_timer, r->hub_backoff, hub_retry, r);
+		r->hub_backoff = r->hub_backoff * 2 > HUB_BACKOFF_MAX_MS ? HUB_BACKOFF_MAX_MS
+		                                                         : r->hub_backoff * 2;
+		return;
+	}
 	if (fd < 0) {
+		r->hub_denied = 0;
 		if (r->hub_was_up || r->hub_backoff == HUB_BACKOFF_MIN_MS) {
 			char q[300];
 			relay_log(r, r->hub_was_up ? NX_LOG_WARN : NX_LOG_INFO, "hub unreachable",
@@ -251,9 +292,15 @@ void relay_hub_connect(struct nx_relay *r)
 		return;
 	}
 	r->hub_fd = fd;
+	char q[160];
+	if (r->hub_denied) {
+		/* Connected, but a refused relay learns that only from the hub's first byte: keep
+		 * the backoff and the silence until a handoff has been answered. */
+		r->hub_was_up = 0;
+		return;
+	}
 	r->hub_backoff = HUB_BACKOFF_MIN_MS;
 	r->hub_was_up = 1;
-	char q[160];
 	relay_log(r, NX_LOG_INFO, "hub connected", "hub=%s", nx_log_q(q, sizeof q, r->cfg.hub_path));
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/accept.h"
 #include "core/loop.h"
 #include "wire/pump.h"
 #include "relay/relay.h"
@@ -18,6 +19,7 @@
 #define HUB_BACKOFF_MAX_MS 2000
 #define HUB_MAX_ABANDONED 8 /* this many unanswered handoffs: the hub is stuck, redial it */
 #define MAX_LISTENERS 64
+#define HUB_DENIED_REPORT_MS 10000 /* "the hub refuses us" is repeated this often */
 
 enum conn_state { C_SNIFF, C_DIAL, C_PUMP, C_HUB_SEND, C_HUB_WAIT, C_ANSWER, C_ABANDONED };
 enum conn_proto { P_UNKNOWN, P_TLS, P_HTTP, P_TCP };
@@ -41,6 +43,8 @@ struct conn {
 	uint16_t port, tls_version;
 	char key[256];
 	char peer[64];
+	struct nx_src src;
+	int has_src; /* counted in r->srcmap */
 	const char *outcome, *why;
 	uint64_t up, down;
 };
@@ -72,6 +76,11 @@ struct nx_relay {
 	int stopping;
 	struct nx_timer grace;
 	struct nx_timer accept_retry; /* out of fds: try accepting again a little later */
+	struct nx_accept_guard fdg;
+	struct nx_srcmap *srcmap;     /* connections per source */
+	struct nx_rate src_rate;      /* refusals for --max-conns-per-source, for the log */
+	struct nx_rate denied_rate;   /* the hub refusing us (permissions), for the log */
+	int hub_denied;               /* the last hub attempt was refused: keep quiet about the rest */
 };
 
 void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
@@ -82,6 +91,13 @@ void conn_free(struct conn *c);
 void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert);
 void answer_no_route(struct conn *c);
 void answer_busy(struct conn *c, const char *outcome);
+
+/* relay.c: a new client connection, sniffing from now on (fd taken in every case; it is
+ * first on r->conns on success). 0 or -1. */
+int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen);
+
+/* relay_listen.c: watch the listeners again if there is room (after a connection ended). */
+void relay_accept_resume(struct nx_relay *r);
 
 /* relay_route.c */
 const struct nx_relay_route *relay_route_find(const struct nx_relay *r, const char *key);

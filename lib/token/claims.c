@@ -55,7 +55,8 @@ int nx_claims_check(const json_t *claims, const struct nx_claims_policy *p, char
 	r = numeric_date(claims, "iat", &v);
 	if (r == 1)
 		return nx_err(err, errlen, "claim 'iat' is not a number");
-	if (r == 0 && v > now + leeway && !p->iat_future_ok)
+	double skew = (double)(p->iat_skew > 0 ? p->iat_skew : 0);
+	if (r == 0 && v > now + leeway + skew)
 		return nx_err(err, errlen, "token issued in the future (iat)");
 	if (p->max_age > 0) {
 		if (r != 0)

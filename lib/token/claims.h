@@ -3,8 +3,9 @@
  *
  * exp, nbf and iat, when present, must be numbers (NumericDate, seconds since the epoch).
  * A token is refused when now >= exp + leeway ("token expired"), now < nbf - leeway
- * ("token not yet valid"), iat > now + leeway ("token issued in the future"), and, with
- * max_age > 0, when iat is missing or now - iat > max_age + leeway ("token too old"). */
+ * ("token not yet valid"), iat > now + leeway + iat_skew ("token issued in the future"),
+ * and, with max_age > 0, when iat is missing or now - iat > max_age + leeway ("token too
+ * old"). An iat in the future must be bounded or it would defeat max_age. */
 #ifndef NEXUS_CLAIMS_H
 #define NEXUS_CLAIMS_H
 #include <jansson.h>
@@ -19,8 +20,8 @@ struct nx_claims_policy {
 	int64_t max_age;              /* > 0: iat required and at most this old (seconds) */
 	const char *const *required;  /* NULL-terminated claim names that must be present */
 	const char *deny_list;        /* path (denylist.h): a listed "jti" is refused; NULL */
-	int iat_future_ok;            /* do not refuse an iat in the future (max_age still
-	                               * applies) */
+	int64_t iat_skew;             /* seconds an iat may be in the future beyond leeway
+	                               * (a backend whose clock runs ahead), >= 0 */
 };
 
 /* 0 when `claims` passes every check of `policy` (a zeroed policy checks only the time

@@ -138,6 +138,9 @@ int nx_jws_verify(const struct nx_key *key, const char *token, size_t len, json_
 		nx_err(err, errlen, "unsupported algorithm '%s'", nx_sanitize(safe, sizeof safe, an, strlen(an)));
 	} else if (json_object_get(h, "crit")) {
 		nx_err(err, errlen, "header has \"crit\" extensions, none of which we understand");
+	} else if (!(key = nx_key_select(key, json_string_value(json_object_get(h, "kid")), alg,
+	                                 err, errlen))) {
+		/* err says why */
 	} else if (!nx_key_allows_alg(key, alg)) {
 		nx_key_verify(key, alg, "", 0, NULL, 0, err, errlen); /* says why */
 	} else {

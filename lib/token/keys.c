@@ -41,11 +41,11 @@ enum nx_alg nx_alg_from_name(const char *name)
 	return NX_ALG_NONE;
 }
 
-static struct nx_key *key_new(enum nx_key_type type)
+struct nx_key *nx_keyi_new(enum nx_key_type type)
 {
 	struct nx_key *k = calloc(1, sizeof *k);
 	if (k)
-		k->type = type;
+		k->type = type, k->nkeys = 1;
 	return k;
 }
 
@@ -53,6 +53,7 @@ void nx_key_free(struct nx_key *k)
 {
 	if (!k)
 		return;
+	nx_key_free(k->next);
 	nx_free_secret(k->secret, k->secret_len);
 	nx_wipe(k, sizeof *k);
 	free(k);
@@ -81,7 +82,7 @@ static unsigned bit_length(const unsigned char *x, size_t n)
 	return b;
 }
 
-static int set_rsa_public(struct nx_key *k, const unsigned char *n, size_t nlen,
+int nx_keyi_set_rsa_public(struct nx_key *k, const unsigned char *n, size_t nlen,
                           const unsigned char *e, size_t elen, char *err, size_t errlen)
 {
 	while (nlen > 0 && *n == 0)
@@ -104,7 +105,7 @@ static int set_rsa_public(struct nx_key *k, const unsigned char *n, size_t nlen,
 	return 0;
 }
 
-static int set_ec_public(struct nx_key *k, int curve, const unsigned char *q, size_t qlen,
+int nx_keyi_set_ec_public(struct nx_key *k, int curve, const unsigned char *q, size_t qlen,
                          char *err, size_t errlen)
 {
 	if (curve != BR_EC_secp256r1)
@@ -139,13 +140,13 @@ static int set_rsa_private(struct nx_key *k, const br_rsa_private_key *sk,
 		return nx_err(err, errlen, "invalid RSA private key");
 	k->priv = 1;
 	if (e)
-		return set_rsa_public(k, n, nlen, e->p, e->len, err, errlen);
+		return nx_keyi_set_rsa_public(k, n, nlen, e->p, e->len, err, errlen);
 	uint32_t ev = br_rsa_compute_pubexp_get_default()(&k->rsa_sk);
 	if (ev == 0)
 		return nx_err(err, errlen, "invalid RSA private key (public exponent not found)");
 	ebuf[0] = (unsigned char)(ev >> 24), ebuf[1] = (unsigned char)(ev >> 16);
 	ebuf[2] = (unsigned char)(ev >> 8), ebuf[3] = (unsigned char)ev;
-	return set_rsa_public(k, n, nlen, ebuf, 4, err, errlen);
+	return nx_keyi_set_rsa_public(k, n, nlen, ebuf, 4, err, errlen);
 }
 
 /* The public exponent as the private-key file states it. BearSSL keeps only the CRT parts
@@ -167,7 +168,7 @@ static int rsa_file_pubexp(const unsigned char *der, size_t len, struct nx_der *
 	return 0;
 }
 
-static int set_ec_private(struct nx_key *k, const br_ec_private_key *sk, char *err,
+int nx_keyi_set_ec_private(struct nx_key *k, const br_ec_private_key *sk, char *err,
                           size_t errlen)
 {
 	if (sk->curve != BR_EC_secp256r1)
@@ -182,11 +183,11 @@ static int set_ec_private(struct nx_key *k, const br_ec_private_key *sk, char *e
 	if (br_ec_compute_pub(br_ec_get_default(), &pk, q, &k->ec_sk) == 0)
 		return nx_err(err, errlen, "invalid EC private key");
 	k->priv = 1;
-	return set_ec_public(k, pk.curve, pk.q, pk.qlen, err, errlen);
+	return nx_keyi_set_ec_public(k, pk.curve, pk.q, pk.qlen, err, errlen);
 }
 
 /* SubjectPublicKeyInfo (RFC 5280 §4.1) for rsaEncryption or id-ecPublicKey on P-256. */
-static int parse_spki(struct nx_key *k, const unsigned char *der, size_t len, char *err,
+int nx_keyi_parse_spki(struct nx_key *k, const unsigned char *der, size_t len, char *err,
                       size_t errlen)
 {
 	struct nx_der in = {der, len}, spki, algid, oid, bits, rest;
@@ -201,19 +202,19 @@ static int parse_spki(struct nx_key *k, const unsigned char *der, size_t len, ch
 		if (nx_der_take(&body, NX_DER_SEQUENCE, &seq) < 0 || body.len != 0 ||
 		    nx_der_take_uint(&seq, &n) < 0 || nx_der_take_uint(&seq, &e) < 0 || seq.len != 0)
 			return nx_err(err, errlen, "malformed RSA public key");
-		return set_rsa_public(k, n.p, n.len, e.p, e.len, err, errlen);
+		return nx_keyi_set_rsa_public(k, n.p, n.len, e.p, e.len, err, errlen);
 	}
 	if (oid.len == sizeof OID_EC && memcmp(oid.p, OID_EC, oid.len) == 0) {
 		k->type = NX_KEY_EC;
 		if (nx_der_take(&algid, NX_DER_OID, &rest) < 0 || rest.len != sizeof OID_P256 ||
 		    memcmp(rest.p, OID_P256, rest.len) != 0)
 			return nx_err(err, errlen, "EC key not on P-256 (only ES256 is supported)");
-		return set_ec_public(k, BR_EC_secp256r1, bits.p + 1, bits.len - 1, err, errlen);
+		return nx_keyi_set_ec_public(k, BR_EC_secp256r1, bits.p + 1, bits.len - 1, err, errlen);
 	}
 	return nx_err(err, errlen, "public key algorithm not supported (RSA or EC P-256 only)");
 }
 
-static int parse_rsa_public(struct nx_key *k, const unsigned char *der, size_t len,
+int nx_keyi_parse_rsa_public(struct nx_key *k, const unsigned char *der, size_t len,
                             char *err, size_t errlen)
 {
 	struct nx_der in = {der, len}, seq, n, e;
@@ -221,10 +222,10 @@ static int parse_rsa_public(struct nx_key *k, const unsigned char *der, size_t l
 	if (nx_der_take(&in, NX_DER_SEQUENCE, &seq) < 0 || in.len != 0 ||
 	    nx_der_take_uint(&seq, &n) < 0 || nx_der_take_uint(&seq, &e) < 0 || seq.len != 0)
 		return nx_err(err, errlen, "malformed RSA public key");
-	return set_rsa_public(k, n.p, n.len, e.p, e.len, err, errlen);
+	return nx_keyi_set_rsa_public(k, n.p, n.len, e.p, e.len, err, errlen);
 }
 
-static int parse_private(struct nx_key *k, const unsigned char *der, size_t len, char *err,
+int nx_keyi_parse_private(struct nx_key *k, const unsigned char *der, size_t len, char *err,
                          size_t errlen)
 {
 	br_skey_decoder_context sd;
@@ -241,7 +242,7 @@ static int parse_private(struct nx_key *k, const unsigned char *der, size_t len,
 		                     rsa_file_pubexp(der, len, &e) == 0 ? &e : NULL, err, errlen);
 	} else if (br_skey_decoder_key_type(&sd) == BR_KEYTYPE_EC) {
 		k->type = NX_KEY_EC;
-		rc = set_ec_private(k, br_skey_decoder_get_ec(&sd), err, errlen);
+		rc = nx_keyi_set_ec_private(k, br_skey_decoder_get_ec(&sd), err, errlen);
 	} else {
 		rc = nx_err(err, errlen, "private key type not supported");
 	}
@@ -251,7 +252,7 @@ static int parse_private(struct nx_key *k, const unsigned char *der, size_t len,
 
 static void ignore_dn(void *ctx, const void *buf, size_t len) { (void)ctx, (void)buf, (void)len; }
 
-static int parse_certificate(struct nx_key *k, const unsigned char *der, size_t len,
+int nx_keyi_parse_certificate(struct nx_key *k, const unsigned char *der, size_t len,
                              char *err, size_t errlen)
 {
 	br_x509_decoder_context dc;
@@ -262,12 +263,12 @@ static int parse_certificate(struct nx_key *k, const unsigned char *der, size_t 
 		return nx_err(err, errlen, "malformed X.509 certificate");
 	if (pk->key_type == BR_KEYTYPE_RSA) {
 		k->type = NX_KEY_RSA;
-		return set_rsa_public(k, pk->key.rsa.n, pk->key.rsa.nlen, pk->key.rsa.e,
+		return nx_keyi_set_rsa_public(k, pk->key.rsa.n, pk->key.rsa.nlen, pk->key.rsa.e,
 		                      pk->key.rsa.elen, err, errlen);
 	}
 	if (pk->key_type == BR_KEYTYPE_EC) {
 		k->type = NX_KEY_EC;
-		return set_ec_public(k, pk->key.ec.curve, pk->key.ec.q, pk->key.ec.qlen, err, errlen);
+		return nx_keyi_set_ec_public(k, pk->key.ec.curve, pk->key.ec.q, pk->key.ec.qlen, err, errlen);
 	}
 	return nx_err(err, errlen, "certificate key type not supported");
 }
@@ -300,13 +301,13 @@ static int use_pem_object(struct nx_key *k, const char *name, const struct pem_o
 	int rc;
 	if (!strcmp(name, "RSA PRIVATE KEY") || !strcmp(name, "EC PRIVATE KEY") ||
 	    !strcmp(name, "PRIVATE KEY"))
-		rc = parse_private(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_private(k, o->buf, o->len, err, errlen);
 	else if (!strcmp(name, "PUBLIC KEY"))
-		rc = parse_spki(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_spki(k, o->buf, o->len, err, errlen);
 	else if (!strcmp(name, "RSA PUBLIC KEY"))
-		rc = parse_rsa_public(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_rsa_public(k, o->buf, o->len, err, errlen);
 	else if (!strcmp(name, "CERTIFICATE"))
-		rc = parse_certificate(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_certificate(k, o->buf, o->len, err, errlen);
 	else if (!strcmp(name, "ENCRYPTED PRIVATE KEY"))
 		rc = nx_err(err, errlen, "encrypted private keys are not supported "
 		                         "(decrypt with 'openssl pkey' first)");
@@ -373,7 +374,7 @@ int nx_key_from_secret(const void *secret, size_t len, struct nx_key **key, char
 	*key = NULL;
 	if (len == 0)
 		return nx_err(err, errlen, "empty HMAC secret");
-	struct nx_key *k = key_new(NX_KEY_HMAC);
+	struct nx_key *k = nx_keyi_new(NX_KEY_HMAC);
 	if (!k || !(k->secret = malloc(len))) {
 		free(k);
 		return nx_err(err, errlen, "out of memory");
@@ -391,8 +392,8 @@ int nx_key_load_buf(const void *buf, size_t len, struct nx_key **key, char *err,
 {
 	*key = NULL;
 	const char *s = buf;
-	if (memmem(s, len, "-----BEGIN ", 11)) {
-		struct nx_key *k = key_new(0);
+	if (memmem(s, len, "-----BEGIN", 10)) {
+		struct nx_key *k = nx_keyi_new(0);
 		if (!k)
 			return nx_err(err, errlen, "out of memory");
 		if (load_pem(k, s, len, err, errlen) < 0) {
@@ -402,7 +403,12 @@ int nx_key_load_buf(const void *buf, size_t len, struct nx_key **key, char *err,
 		*key = k;
 		return 0;
 	}
-	/* Not PEM: an HMAC secret, trimmed, used as bytes (shared/protocol.md §2). */
+	/* A public key in any other format must never become an HMAC secret: anyone who has
+	 * the public key could then sign HS256 tokens (algorithm confusion). */
+	int r = nx_keyi_load_other(s, len, key, err, errlen);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	/* Otherwise an HMAC secret, trimmed, used as bytes (shared/protocol.md §2). */
 	while (len > 0 && isspace((unsigned char)s[0]))
 		s++, len--;
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
@@ -429,12 +435,44 @@ int nx_key_load_file(const char *path, struct nx_key **key, char *err, size_t er
 
 enum nx_key_type nx_key_type(const struct nx_key *k) { return k->type; }
 int nx_key_is_secret(const struct nx_key *k) { return k->priv; }
-int nx_key_can_sign(const struct nx_key *k) { return k->priv; }
+int nx_key_can_sign(const struct nx_key *k) { return k->priv && !k->next; }
+
+const struct nx_key *nx_key_select(const struct nx_key *k, const char *kid, enum nx_alg alg,
+                                   char *err, size_t errlen)
+{
+	char safe[64];
+	if (!k->next)
+		return k; /* a single key: the token's kid is not ours to check */
+	if (kid) {
+		for (const struct nx_key *c = k; c; c = c->next)
+			if (strcmp(c->kid, kid) == 0)
+				return c;
+		nx_err(err, errlen, "no key with kid '%s' in the key set",
+		       nx_sanitize(safe, sizeof safe, kid, strlen(kid)));
+		return NULL;
+	}
+	const struct nx_key *found = NULL;
+	int n = 0;
+	for (const struct nx_key *c = k; c; c = c->next)
+		if (nx_key_allows_alg(c, alg))
+			found = c, n++;
+	if (n == 1)
+		return found;
+	if (n == 0)
+		nx_err(err, errlen, "no key for algorithm %s in the key set",
+		       nx_alg_name(alg) ? nx_alg_name(alg) : "?");
+	else
+		nx_err(err, errlen, "token has no \"kid\" and the key set has %d keys for %s", n,
+		       nx_alg_name(alg));
+	return NULL;
+}
 unsigned nx_key_bits(const struct nx_key *k) { return k->bits; }
 
 const char *nx_key_describe(const struct nx_key *k, char *buf, size_t n)
 {
-	if (k->type == NX_KEY_HMAC)
+	if (k->next)
+		snprintf(buf, n, "JWKS of %d public keys", k->nkeys);
+	else if (k->type == NX_KEY_HMAC)
 		snprintf(buf, n, "HMAC secret (%zu bytes)", k->secret_len);
 	else if (k->type == NX_KEY_RSA)
 		snprintf(buf, n, "RSA-%u %s key", k->bits, k->priv ? "private" : "public");
@@ -465,10 +503,10 @@ enum nx_alg nx_key_default_alg(const struct nx_key *k)
 int nx_key_from_rsa_public(const void *n, size_t nlen, const void *e, size_t elen,
                            struct nx_key **key, char *err, size_t errlen)
 {
-	struct nx_key *k = key_new(NX_KEY_RSA);
+	struct nx_key *k = nx_keyi_new(NX_KEY_RSA);
 	if (!k)
 		return nx_err(err, errlen, "out of memory");
-	if (set_rsa_public(k, n, nlen, e, elen, err, errlen) < 0) {
+	if (nx_keyi_set_rsa_public(k, n, nlen, e, elen, err, errlen) < 0) {
 		nx_key_free(k);
 		return -1;
 	}
@@ -483,10 +521,10 @@ int nx_key_from_p256_public(const void *x, const void *y, struct nx_key **key, c
 	q[0] = 0x04;
 	memcpy(q + 1, x, 32);
 	memcpy(q + 33, y, 32);
-	struct nx_key *k = key_new(NX_KEY_EC);
+	struct nx_key *k = nx_keyi_new(NX_KEY_EC);
 	if (!k)
 		return nx_err(err, errlen, "out of memory");
-	if (set_ec_public(k, BR_EC_secp256r1, q, sizeof q, err, errlen) < 0) {
+	if (nx_keyi_set_ec_public(k, BR_EC_secp256r1, q, sizeof q, err, errlen) < 0) {
 		nx_key_free(k);
 		return -1;
 	}

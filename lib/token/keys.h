@@ -5,9 +5,17 @@
  *   "PUBLIC KEY" (SubjectPublicKeyInfo, RSA or EC), "RSA PUBLIC KEY" (PKCS#1),
  *   "CERTIFICATE" (X.509: its public key is used, the certificate is not validated).
  * "EC PARAMETERS" blocks (openssl ecparam -genkey) are skipped. Encrypted keys are refused.
- * Anything that is not PEM is an HMAC secret: the content with leading and trailing
- * whitespace removed, used as bytes, never decoded (the Nexus Proxy `hmacSecretFile`
- * convention, shared/protocol.md §2).
+ * Without PEM lines: DER of the same structures (SubjectPublicKeyInfo, PKCS#1, PKCS#8,
+ * SEC1, X.509); a JWK (RFC 7517: kty RSA or EC P-256 public, EC private, oct; "alg" and
+ * "use" are checked when present); a JWKS: one key is that key, several (public keys only,
+ * at most 64, distinct kids) a key set that nx_jws_verify picks from by the token's "kid"
+ * (nx_key_select); a set cannot sign.
+ * Refused, never taken for a secret: OpenSSH / RFC 4716 public keys, a PEM body without
+ * its BEGIN/END lines, JSON that is not a usable JWK, DER that is not a key, any other PEM.
+ * Anything else is an HMAC secret: the content with leading and trailing whitespace
+ * removed, used as bytes, never decoded (the Nexus Proxy `hmacSecretFile` convention,
+ * shared/protocol.md §2). So a public key is never used as an HMAC secret (algorithm
+ * confusion: whoever has the public key could sign HS256 tokens).
  *
  * EC keys must be on P-256 (ES256); RSA keys 1024 to 4096 bits (2048 or more advised).
  * Key material lives in the key object and is wiped by nx_key_free(). No function here
@@ -68,6 +76,12 @@ int nx_key_can_sign(const struct nx_key *key);
 unsigned nx_key_bits(const struct nx_key *key);
 /* "HMAC secret (32 bytes)", "RSA-2048 private key", "EC P-256 public key", ... */
 const char *nx_key_describe(const struct nx_key *key, char *buf, size_t n);
+
+/* The key of a set (a JWKS) that verifies a token with header "kid" `kid` (NULL: none) and
+ * `alg`: the key with that kid; without a kid, the one key allowing alg. A single key is
+ * returned as is. NULL with err when there is no such key or, without a kid, several. */
+const struct nx_key *nx_key_select(const struct nx_key *key, const char *kid,
+                                   enum nx_alg alg, char *err, size_t errlen);
 
 /* 1 if `alg` is one this key is for: HMAC keys HS256/HS384/HS512, RSA keys RS256, EC P-256
  * keys ES256. Everything else (none, HS* with an RSA key, ...) is 0. */

@@ -209,7 +209,7 @@ int nx_handoff_read_reply(int sock, enum nx_handoff_status *st)
 		return -1;
 	if (n == 0)
 		return 0;
-	if (n != 1 || b[0] > NX_HANDOFF_BUSY) {
+	if (n != 1 || b[0] > NX_HANDOFF_DENIED) {
 		errno = EPROTO;
 		return -1;
 	}

@@ -19,6 +19,8 @@ enum nx_handoff_status {
 	NX_HANDOFF_OK = 0,       /* the hub took the connection */
 	NX_HANDOFF_NO_ROUTE = 1, /* no backend for that route key: relay answers the client */
 	NX_HANDOFF_BUSY = 2,     /* hub overloaded / shutting down: relay answers 503 or alert */
+	NX_HANDOFF_DENIED = 3,   /* sent unasked, then the hub closes: this relay's user is not
+	                          * allowed to hand connections over (SO_PEERCRED allow list) */
 };
 
 struct nx_handoff {

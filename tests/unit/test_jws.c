@@ -338,6 +338,14 @@ static void claim_checks(void **state)
 	json_object_set_new(c, "iat", json_integer(4102444000));
 	assert_int_equal(nx_claims_check(c, NULL, err, sizeof err), -1);
 	assert_string_equal(err, "token issued in the future (iat)");
+	/* iat_skew: a clock a little ahead is fine, far ahead is not, leeway adds to it */
+	struct nx_claims_policy sk = {.now = 4102444000 - 60, .iat_skew = 60};
+	assert_int_equal(nx_claims_check(c, &sk, err, sizeof err), 0);
+	sk.now -= 1;
+	assert_int_equal(nx_claims_check(c, &sk, err, sizeof err), -1);
+	assert_string_equal(err, "token issued in the future (iat)");
+	sk.leeway = 1;
+	assert_int_equal(nx_claims_check(c, &sk, err, sizeof err), 0);
 	json_decref(c);
 }
 

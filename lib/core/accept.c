@@ -1,0 +1,172 @@
+/* accept.c — see accept.h. */
+#include "core/accept.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void nx_accept_guard_init(struct nx_accept_guard *g, unsigned long reserve)
+{
+	struct rlimit rl;
+	memset(g, 0, sizeof *g);
+	g->limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+	               ? (unsigned long)rl.rlim_cur
+	               : 1UL << 20;
+	if (reserve == NX_ACCEPT_RESERVE_AUTO) {
+		reserve = g->limit / 8;
+		if (reserve < 16)
+			reserve = 16;
+		if (reserve > 1024)
+			reserve = 1024;
+	}
+	/* never reserve so much that nothing can be accepted at all */
+	if (reserve > g->limit / 2)
+		reserve = g->limit / 2;
+	g->reserve = reserve;
+}
+
+int nx_accept_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+int nx_accept_guard_low(const struct nx_accept_guard *g, int fd)
+{
+	return g->reserve && fd >= 0 && (unsigned long)fd + g->reserve >= g->limit;
+}
+
+int nx_accept_guard_room(const struct nx_accept_guard *g, int any_fd)
+{
+	int p = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
+	if (p < 0)
+		return 0;
+	int low = nx_accept_guard_low(g, p);
+	close(p);
+	return !low;
+}
+
+uint64_t nx_rate_note(struct nx_rate *r, uint64_t now, uint64_t interval_ms)
+{
+	r->count++;
+	r->total++;
+	if (now < r->next_report)
+		return 0;
+	uint64_t n = r->count;
+	r->count = 0;
+	r->next_report = now + interval_ms;
+	return n;
+}
+
+uint64_t nx_accept_guard_note(struct nx_accept_guard *g, uint64_t now)
+{
+	return nx_rate_note(&g->rate, now, NX_ACCEPT_REPORT_MS);
+}
+
+/* ---- per-source counts ---- */
+
+int nx_src_of_fd(int fd, struct nx_src *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	memset(out, 0, sizeof *out);
+	if (getpeername(fd, (struct sockaddr *)&ss, &l) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+		out->b[0] = 4;
+		memcpy(out->b + 1, &s4->sin_addr, 4);
+		return 0;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			out->b[0] = 4;
+			memcpy(out->b + 1, s6->sin6_addr.s6_addr + 12, 4);
+		} else {
+			out->b[0] = 6;
+			memcpy(out->b + 1, s6->sin6_addr.s6_addr, 8); /* the /64 */
+		}
+		return 0;
+	}
+	return -1;
+}
+
+#define SRC_BUCKETS 1024
+
+struct src_entry {
+	struct src_entry *next;
+	struct nx_src key;
+	size_t count;
+};
+
+struct nx_srcmap {
+	struct src_entry *b[SRC_BUCKETS];
+};
+
+static unsigned src_hash(const struct nx_src *k)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < sizeof k->b; i++)
+		h = (h ^ k->b[i]) * 16777619u;
+	return h % SRC_BUCKETS;
+}
+
+struct nx_srcmap *nx_srcmap_new(void) { return calloc(1, sizeof(struct nx_srcmap)); }
+
+void nx_srcmap_free(struct nx_srcmap *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < SRC_BUCKETS; i++)
+		while (m->b[i]) {
+			struct src_entry *e = m->b[i];
+			m->b[i] = e->next;
+			free(e);
+		}
+	free(m);
+}
+
+static struct src_entry **src_find(struct nx_srcmap *m, const struct nx_src *k)
+{
+	struct src_entry **pp = &m->b[src_hash(k)];
+	for (; *pp; pp = &(*pp)->next)
+		if (memcmp(&(*pp)->key, k, sizeof *k) == 0)
+			break;
+	return pp;
+}
+
+size_t nx_srcmap_get(const struct nx_srcmap *m, const struct nx_src *k)
+{
+	struct src_entry **pp = src_find((struct nx_srcmap *)m, k);
+	return *pp ? (*pp)->count : 0;
+}
+
+size_t nx_srcmap_inc(struct nx_srcmap *m, const struct nx_src *k)
+{
+	struct src_entry **pp = src_find(m, k);
+	if (!*pp) {
+		struct src_entry *e = calloc(1, sizeof *e);
+		if (!e)
+			return 0;
+		e->key = *k;
+		*pp = e;
+	}
+	return ++(*pp)->count;
+}
+
+void nx_srcmap_dec(struct nx_srcmap *m, const struct nx_src *k)
+{
+	struct src_entry **pp = src_find(m, k);
+	struct src_entry *e = *pp;
+	if (!e)
+		return;
+	if (--e->count == 0) {
+		*pp = e->next;
+		free(e);
+	}
+}

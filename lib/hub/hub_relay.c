@@ -1,0 +1,194 @@
+/* hub_relay.c — the relay socket: nexus-relay hands end-user connections over it
+ * (wire/handoff.h). Only peers on the allow list (SO_PEERCRED, SO_PEERGROUPS) may: anyone
+ * else could inject connections with a made-up client address and route key. The socket file
+ * is created with its mode and group from the start, never taken over from a live hub, and
+ * removed at exit only while it is still the one this hub bound. */
+#include "hub/hub_int.h"
+#include "wire/handoff.h"
+#include "core/log.h"
+#include "core/sock.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+#define DENIED_REPORT_MS 10000 /* a refused relay retries every few seconds: say so this often */
+
+static void relay_close(struct hub_relay_conn *rc)
+{
+	struct nx_hub *hub = rc->hub;
+	nx_loop_del(hub->loop, rc->fd);
+	close(rc->fd);
+	if (rc->prev)
+		rc->prev->next = rc->next;
+	else
+		hub->relays = rc->next;
+	if (rc->next)
+		rc->next->prev = rc->prev;
+	free(rc);
+}
+
+static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const struct nx_handoff *h)
+{
+	const char *matched = NULL;
+	struct hub_session *s = nx_routes_pick(hub->routes, h->route_key, &matched);
+	if (!s) {
+		char q[300];
+		hub_log(hub, 3, "no route", "route=%s client=%s",
+		        nx_sanitize(q, sizeof q, h->route_key, strlen(h->route_key)), h->client_addr);
+		close(cfd);
+		return NX_HANDOFF_NO_ROUTE;
+	}
+	nx_set_nonblock(cfd, 1);
+	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
+	                    h->prelude, h->prelude_len) < 0)
+		return NX_HANDOFF_BUSY;
+	return NX_HANDOFF_OK;
+}
+
+static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct hub_relay_conn *rc = arg;
+	struct nx_hub *hub = rc->hub;
+	for (int i = 0; i < 64; i++) {
+		struct nx_handoff h;
+		int cfd = -1;
+		char err[NX_ERRLEN];
+		memset(&h, 0, sizeof h);
+		int r = nx_handoff_recv(fd, &cfd, &h, err, sizeof err);
+		if (r == 0) {
+			relay_close(rc);
+			return;
+		}
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
+				char q[NX_ERRLEN + 8];
+				hub_log(hub, 1, "bad handoff message", "error=%s", nx_log_q(q, sizeof q, err));
+				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
+				continue;
+			}
+			char q[NX_ERRLEN + 8];
+			hub_log(hub, 1, "relay connection failed", "error=%s", nx_log_q(q, sizeof q, err));
+			relay_close(rc);
+			return;
+		}
+		enum nx_handoff_status st = take_client(hub, cfd, &h);
+		free(h.prelude);
+		if (nx_handoff_reply(fd, st) < 0) {
+			relay_close(rc);
+			return;
+		}
+	}
+}
+
+static int id_listed(uint32_t id, const uint32_t *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Root and the hub's own user always; then the configured uids and groups. */
+static int peer_allowed(const struct nx_hub *hub, int fd, struct ucred *uc)
+{
+	socklen_t l = sizeof *uc;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, uc, &l) < 0)
+		return 0;
+	if (uc->uid == 0 || uc->uid == geteuid() || id_listed(uc->uid, hub->cfg.relay_uids,
+	                                                      hub->cfg.n_relay_uids))
+		return 1;
+	if (!hub->cfg.n_relay_gids)
+		return 0;
+	if (id_listed(uc->gid, hub->cfg.relay_gids, hub->cfg.n_relay_gids))
+		return 1;
+	gid_t groups[256];
+	socklen_t gl = sizeof groups;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) < 0)
+		return 0; /* more than 256 groups (ERANGE), or an old kernel: primary gid only */
+	for (size_t i = 0; i < gl / sizeof *groups; i++)
+		if (id_listed(groups[i], hub->cfg.relay_gids, hub->cfg.n_relay_gids))
+			return 1;
+	return 0;
+}
+
+static void relay_accept(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct nx_hub *hub = arg;
+	for (int i = 0; i < 16; i++) {
+		int c = hub_accept(hub, &hub->relay_l);
+		if (c < 0)
+			return;
+		struct ucred uc = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+		if (!peer_allowed(hub, c, &uc)) {
+			/* Say why before closing, so the relay can log it as what it is. */
+			nx_handoff_reply(c, NX_HANDOFF_DENIED);
+			close(c);
+			uint64_t n = nx_rate_note(&hub->relay_denied_rate, nx_loop_now(loop),
+			                          DENIED_REPORT_MS);
+			if (n)
+				hub_log(hub, 0, "relay refused: peer not allowed",
+				        "uid=%ld gid=%ld pid=%ld times=%llu hint=\"--relay-uid/--relay-group\"",
+				        uc.uid == (uid_t)-1 ? -1L : (long)uc.uid,
+				        uc.gid == (gid_t)-1 ? -1L : (long)uc.gid, (long)uc.pid,
+				        (unsigned long long)n);
+			continue;
+		}
+		struct hub_relay_conn *rc = calloc(1, sizeof *rc);
+		if (!rc || nx_loop_add(loop, c, NX_EV_READ, relay_io, rc) < 0) {
+			free(rc);
+			close(c);
+			continue;
+		}
+		rc->hub = hub;
+		rc->fd = c;
+		rc->next = hub->relays;
+		if (rc->next)
+			rc->next->prev = rc;
+		hub->relays = rc;
+		hub_log(hub, 3, "relay connected", "uid=%ld pid=%ld", (long)uc.uid, (long)uc.pid);
+	}
+}
+
+int hub_relay_open(struct nx_hub *hub, char *err, size_t errlen)
+{
+	struct nx_unix_opts o = {.mode = hub->cfg.relay_socket_mode,
+	                         .set_gid = hub->cfg.relay_socket_group_set,
+	                         .gid = hub->cfg.relay_socket_gid};
+	hub->relay_l.fd = nx_listen_unix_ex(hub->cfg.relay_socket, SOCK_SEQPACKET, &o,
+	                                    &hub->relay_id, err, errlen);
+	if (hub->relay_l.fd < 0)
+		return -1;
+	snprintf(hub->relay_path, sizeof hub->relay_path, "%s", hub->cfg.relay_socket);
+	if (nx_loop_add(hub->loop, hub->relay_l.fd, NX_EV_READ, relay_accept, hub) < 0)
+		return nx_err(err, errlen, "cannot watch the relay socket");
+	return 0;
+}
+
+void hub_relay_close_all(struct nx_hub *hub)
+{
+	while (hub->relays)
+		relay_close(hub->relays);
+	nx_timer_stop(hub->loop, &hub->relay_l.retry);
+	if (hub->relay_l.fd >= 0) {
+		nx_loop_del(hub->loop, hub->relay_l.fd);
+		close(hub->relay_l.fd);
+		hub->relay_l.fd = -1;
+		/* Another hub may have replaced a socket we thought stale: never delete its file. */
+		nx_unlink_unix_if_ours(hub->relay_path, &hub->relay_id);
+	}
+}

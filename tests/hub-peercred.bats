@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# Only allowed users may hand connections to the hub: the relay socket is created with its
+# mode and group from the start (--relay-socket-mode, --relay-socket-group), and each peer is
+# checked with SO_PEERCRED / SO_PEERGROUPS against root, the hub's own uid, --relay-uid and
+# --relay-group. A relay that is refused, by the file's rights or by the allow list, says so
+# at error level, repeated at a bounded rate, and its clients get 503 at once.
+# Two users: the hub as root (or as daemon), the relay as nobody (setpriv).
+load lib/common
+load lib/tunnel
+
+suite_setup() {
+  tunnel_keys
+  start_web plain
+  # nobody must be able to reach the socket's directory ($T is 0700)
+  SOCKDIR=$(mktemp -d /tmp/nx-peercred.XXXXXX)
+  chmod 755 "$SOCKDIR"
+  SOCK="$SOCKDIR/hub.sock"
+}
+
+suite_teardown() {
+  rm -rf "$SOCKDIR"
+}
+
+# hub_on SOCK [args]: start_hub with its relay socket at $SOCK
+hub_on() {
+  start_hub "$@"
+  # start_hub's socket is $T/hub.sock: restart on ours
+  kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+  HUB_PORT=$(free_port)
+  bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$SOCK" -v "$@"
+  HUB_PID=$BG_PID
+  wait_port "$HUB_PORT"
+}
+
+# relay_as SETPRIV-ARGS...: nexus-relay as another user, handing everything to the hub
+relay_as() {
+  RELAY_PORT=$(free_port)
+  bg relay setpriv "$@" -- nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$SOCK"
+  RELAY_PID=$BG_PID
+  wait_port "$RELAY_PORT"
+}
+
+NOBODY=(--reuid nobody --regid nogroup --clear-groups)
+
+@test "default: the socket is 0660, a relay running as nobody is refused and says so" {
+  hub_on
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  [ "$(stat -c %a "$SOCK")" = 660 ]
+  relay_as "${NOBODY[@]}"
+  wait_log "$T/relay.log" '^level=error msg="hub refuses this relay".*Permission denied.*uid=65534'
+  run relay_curl -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who"
+  assert_output 503
+  sleep 3 # the relay redials every 2 s: still one error line, not one per attempt
+  [ "$(grep -c 'hub refuses this relay' "$T/relay.log")" -eq 1 ]
+  echo "# relay log after 3 s refused: $(wc -l < "$T/relay.log") lines" >&3
+}
+
+@test "a peer the socket's mode lets in but the allow list does not is refused by SO_PEERCRED" {
+  hub_on --relay-socket-mode 0666
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  [ "$(stat -c %a "$SOCK")" = 666 ]
+  relay_as "${NOBODY[@]}"
+  wait_log "$T/hub.log" '^level=error msg="relay refused: peer not allowed" uid=65534 gid=65534'
+  wait_log "$T/relay.log" '^level=error msg="hub refuses this relay".*allow list.*uid=65534'
+  run relay_curl -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who"
+  assert_output 503
+  sleep 3
+  [ "$(grep -c 'relay refused' "$T/hub.log")" -eq 1 ]
+  [ "$(grep -c 'hub refuses this relay' "$T/relay.log")" -eq 1 ]
+  # it may have seen one connect succeed before the refusal came, never more
+  [ "$(grep -c 'msg="hub connected"' "$T/relay.log")" -le 1 ]
+}
+
+@test "--relay-uid lets that user in" {
+  hub_on --relay-socket-mode 0666 --relay-uid nobody
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  relay_as "${NOBODY[@]}"
+  wait_log "$T/relay.log" 'msg="hub connected"'
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output plain
+}
+
+@test "--relay-group and --relay-socket-group: a shared group, as in the systemd units" {
+  hub_on --relay-group users --relay-socket-group users
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  [ "$(stat -c '%a %G' "$SOCK")" = "660 users" ]
+  # the relay is nobody with users as a supplementary group (SupplementaryGroups=nexus)
+  relay_as --reuid nobody --regid nogroup --groups users
+  wait_log "$T/relay.log" 'msg="hub connected"'
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output plain
+}
+
+@test "socket activation, two users: hub as daemon, relay as nobody, group users" {
+  # the hub's files where daemon can read them, owned by it ($T's parents are 0700)
+  cp "$T/hub.crt" "$T/hub.key" "$T/hub.secret" "$SOCKDIR/"
+  chown daemon "$SOCKDIR" "$SOCKDIR/hub.crt" "$SOCKDIR/hub.key" "$SOCKDIR/hub.secret"
+  HUB_PORT=$(free_port)
+  bg hub systemd-socket-activate -l "127.0.0.1:$HUB_PORT" -- \
+    setpriv --reuid daemon --regid daemon --groups users -- \
+    nexus-hub --cert "$SOCKDIR/hub.crt" --key "$SOCKDIR/hub.key" \
+    --secret-file "$SOCKDIR/hub.secret" --relay-socket "$SOCK" --relay-group users --relay-socket-group users -v
+  HUB_PID=$BG_PID
+  # systemd-socket-activate starts the program on the first connection
+  wait_port "$HUB_PORT"
+  wait_log "$T/hub.log" 'msg=listening'
+  [ "$(stat -c '%U %G %a' "$SOCK")" = "daemon users 660" ]
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  RELAY_PORT=$(free_port)
+  bg relay systemd-socket-activate -l "127.0.0.1:$RELAY_PORT" -- \
+    setpriv --reuid nobody --regid nogroup --groups users -- nexus-relay --hub "$SOCK"
+  RELAY_PID=$BG_PID
+  wait_port "$RELAY_PORT"
+  wait_log "$T/relay.log" 'msg="hub connected"'
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output plain
+}
+
+@test "bad values for the new options are usage errors" {
+  for a in "--relay-uid no-such-user-x" "--relay-group no-such-group-x" \
+           "--relay-socket-mode 999" "--relay-socket-mode 0" "--relay-socket-group no-such-group-x"; do
+    run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+      --secret-file "$T/hub.secret" --relay-socket "$SOCK" $a
+    assert_failure 2
+    assert_output --partial -- "${a%% *}"
+  done
+}

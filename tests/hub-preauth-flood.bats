@@ -1,0 +1,68 @@
+#!/usr/bin/env bats
+# One client holding 1 100 idle TCP connections to the hub's backend port (reopening each one
+# the hub closes) must not lock new backends out: at most --max-pending-per-source (16)
+# unauthenticated connections per source address are kept, and when the global cap (1 024)
+# is reached anyway the quietest pending connection is shed for the newcomer.
+# The attacker binds 127.0.0.2, the tunnels come from 127.0.0.1 (loopback has all of 127/8).
+load lib/common
+load lib/tunnel
+
+suite_setup() {
+  tunnel_keys
+  start_web plain
+}
+
+ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
+
+@test "1 100 idle connections from one address: a new tunnel still registers at once" {
+  start_hub
+  start_relay
+  bg flood "$HELPERS/conn-flood" --bind 127.0.0.2 --port "$HUB_PORT" --count 1100 --reopen \
+    --hold 60
+  FLOOD_PID=$BG_PID
+  wait_log "$T/flood.log" '^ready ' 1 30
+  wait_log "$T/hub.log" 'msg="too many unauthenticated connections from one source' 1 15
+  local t0 t1
+  t0=$(ms_now)
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  t1=$(ms_now)
+  echo "# a new tunnel registered $((t1 - t0)) ms after starting, during a 1 100-connection flood from one address" >&3
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output plain
+  kill "$FLOOD_PID"
+  wait_log "$T/flood.log" '^done ' 1 15
+  echo "# attacker: $(cat "$T/flood.log" | tail -1)" >&3
+  # the refusals are counted, not logged one by one
+  [ "$(grep -c 'from one source' "$T/hub.log")" -lt 100 ]
+  grep -q 'level=warn msg="too many unauthenticated connections from one source.*peer=127.0.0.2:.*max_per_source=16 times=' "$T/hub.log"
+}
+
+@test "at the global cap the quietest pending connection is shed for a new tunnel" {
+  # per-source cap lifted: the global one (1 024) is what the flood reaches; a long
+  # handshake deadline keeps the flood pending however slowly this machine runs it
+  start_hub --max-pending-per-source 5000 --handshake-timeout 120s
+  start_relay
+  bg flood "$HELPERS/conn-flood" --bind 127.0.0.2 --port "$HUB_PORT" --count 1100 --hold 60
+  FLOOD_PID=$BG_PID
+  wait_log "$T/flood.log" '^ready ' 1 30
+  # 1 100 > 1 024: the flood itself already had its quietest connections shed
+  wait_log "$T/hub.log" 'msg="too many unauthenticated connections, shedding the quietest".*max_pending=1024' 1 90
+  local t0 t1
+  t0=$(ms_now)
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  t1=$(ms_now)
+  echo "# a new tunnel registered $((t1 - t0)) ms after starting, with 1 024 connections pending" >&3
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output plain
+}
+
+@test "--max-pending-per-source takes a positive number" {
+  run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" --max-pending-per-source 0
+  assert_failure 2
+  assert_output --partial -- '--max-pending-per-source'
+}
