@@ -299,7 +299,7 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		goto fail;
 	}
 	/* As nexus-token issue warns: HS256 wants a key of at least its hash size. */
-	if (nx_key_type(hub->key) == NX_KEY_HMAC && nx_key_bits(hub->key) < 256) {
+	if (hub->key && nx_key_type(hub->key) == NX_KEY_HMAC && nx_key_bits(hub->key) < 256) {
 		char q[300];
 		hub_log(hub, NX_LOG_WARN, "HMAC secret shorter than 32 bytes, the minimum for HS256 "
 		        "(RFC 7518 3.2)", "file=%s bytes=%u", nx_log_q(q, sizeof q, kf),
