@@ -17,7 +17,8 @@
 
 static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
-    "                 (--secret-file FILE | --verify-key FILE.pub) --relay-socket PATH [options]\n"
+    "                 (--secret-file FILE | --verify-key FILE.pub | --backends FILE)\n"
+    "                 --relay-socket PATH [options]\n"
     "\n"
     "Backends connect to wss://ADDR/connect and authenticate with two JWTs; nexus-relay\n"
     "hands end-user connections over PATH and the hub carries them to the right backend.\n"
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "  -k, --key FILE             its private key (PEM)\n"
     "      --secret-file FILE     HMAC secret backend tokens are signed with (HS256/384/512)\n"
     "      --verify-key FILE.pub  public key backend tokens are signed with (RS256/ES256)\n"
+    "      --backends FILE        a key and a grant per backend (re-read on SIGHUP)\n"
     "  -r, --relay-socket PATH    unix socket nexus-relay hands connections over\n"
     "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
     "      --deny-list FILE       revoked token ids (jti), one per line\n"
@@ -62,8 +64,15 @@ static void status_tick(struct nx_loop *loop, void *arg)
 	nx_timer_start(loop, &status_timer, 5000, status_tick, arg);
 }
 
+static struct nx_hub *the_hub;
+
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
 {
+	if (signo == SIGHUP) {
+		if (the_hub)
+			nx_hub_reload(the_hub);
+		return;
+	}
 	nx_log(NX_LOG_INFO, "stopping", "signal=%d", signo);
 	nx_loop_stop(loop);
 }
@@ -83,6 +92,7 @@ static const struct option lo[] = {
     {"key", required_argument, 0, 'k'},
     {"secret-file", required_argument, 0, 's'},
     {"verify-key", required_argument, 0, 'p'},
+    {"backends", required_argument, 0, 'K'},
     {"relay-socket", required_argument, 0, 'r'},
     {"allow-tcp-port", required_argument, 0, 'P'},
     {"idle-timeout", required_argument, 0, 'i'},
@@ -125,6 +135,7 @@ static int run(int argc, char **argv)
 		case 'k': cfg.key_file = optarg; break;
 		case 's': cfg.secret_file = optarg; break;
 		case 'p': cfg.verify_key = optarg; break;
+		case 'K': cfg.backends_file = optarg; break;
 		case 'r': cfg.relay_socket = optarg; break;
 		case 'P':
 			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
@@ -205,8 +216,10 @@ static int run(int argc, char **argv)
 		return usage_error("--listen ADDR is required");
 	if (!cfg.cert_file || !cfg.key_file)
 		return usage_error("--cert FILE and --key FILE are required");
-	if (!cfg.secret_file == !cfg.verify_key)
-		return usage_error("give exactly one of --secret-file and --verify-key");
+	if (cfg.secret_file && cfg.verify_key)
+		return usage_error("give only one of --secret-file and --verify-key");
+	if (!cfg.secret_file && !cfg.verify_key && !cfg.backends_file)
+		return usage_error("give exactly one of --secret-file and --verify-key, or --backends");
 	if (!cfg.relay_socket)
 		return usage_error("--relay-socket PATH is required");
 	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
@@ -221,8 +234,8 @@ static int run(int argc, char **argv)
 		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
 		return 1;
 	}
-	static const int sigs[] = {SIGINT, SIGTERM};
-	if (nx_loop_signals(loop, sigs, 2, on_signal, NULL, err, sizeof err) < 0) {
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	if (nx_loop_signals(loop, sigs, 3, on_signal, NULL, err, sizeof err) < 0) {
 		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
 		nx_loop_free(loop);
 		return 1;
@@ -234,6 +247,7 @@ static int run(int argc, char **argv)
 		nx_loop_free(loop);
 		return 1;
 	}
+	the_hub = hub;
 	nx_log(NX_LOG_INFO, "listening", "backends=%u relay_socket=%s", nx_hub_port(hub),
 	       cfg.relay_socket);
 	nx_notify_ready();
@@ -241,6 +255,7 @@ static int run(int argc, char **argv)
 	int rc = nx_loop_run(loop) < 0 ? 1 : 0;
 	nx_notify_stopping();
 	nx_timer_stop(loop, &status_timer);
+	the_hub = NULL;
 	nx_hub_free(hub);
 	nx_loop_free(loop);
 	return rc;

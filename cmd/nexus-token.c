@@ -8,6 +8,7 @@
 #include "token/issue.h"
 #include "token/jws.h"
 #include "token/keys.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/opts.h"
 #include "core/random.h"
@@ -25,7 +26,8 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-    "usage: nexus-token keygen -t TYPE -o FILE [--bits N] [--force]\n"
+    "usage: nexus-token keygen -t TYPE -o FILE [--bits N] [--force] [--backends-line NAME HOST...]\n"
+    "       nexus-token thumbprint KEY\n"
     "       nexus-token issue -k KEY [options] [--backend] [-q]\n"
     "       nexus-token verify -k KEY [options] [-q] [TOKEN|-]\n"
     "       nexus-token inspect [--json|--human] [TOKEN|-]\n"
@@ -37,6 +39,9 @@ static const char usage_text[] =
     "  -o, --output FILE      where the secret or private key goes (FILE.pub: the public key)\n"
     "      --bits N           RSA key size, 2048 to 4096 (default 2048)\n"
     "      --force            overwrite FILE and FILE.pub\n"
+    "      --backends-line NAME  also print the nexus-hub --backends line granting HOST...\n"
+    "thumbprint:\n"
+    "  KEY                    print the RFC 7638 thumbprint (the kid) of a public or private key\n"
     "issue:\n"
     "  -k, --key FILE         HMAC secret or private key to sign with\n"
     "  -a, --alg ALG          HS256, HS384, HS512, RS256 or ES256 (default: the key's)\n"
@@ -171,13 +176,30 @@ static int expand_opts(int *argc, char ***argv, const struct option *lo, char *e
 
 /* ---- keygen ---------------------------------------------------------------------- */
 
+/* The line to add to nexus-hub's --backends file: NAME, the public key inline, the grant. */
+static int print_backends_line(const struct nx_key *k, const char *name, int nhosts,
+                               char **hosts)
+{
+	char *spki, err[NX_ERRLEN];
+	if (nx_key_spki_base64(k, &spki, err, sizeof err) < 0) {
+		nx_say("--backends-line: %s", err);
+		return 1;
+	}
+	printf("%s %s host=", name, spki);
+	for (int i = 0; i < nhosts; i++)
+		printf("%s%s", i ? "," : "", hosts[i]);
+	printf("\n");
+	free(spki);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"type", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
 	    {"bits", required_argument, 0, 'b'}, {"force", no_argument, 0, 'f'},
-	    {"config", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
-	const char *type = NULL, *out = NULL;
+	    {"backends-line", required_argument, 0, 'B'}, {"config", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+	const char *type = NULL, *out = NULL, *line_name = NULL;
 	long long bits = 0;
 	int force = 0, c;
 	char err[NX_ERRLEN];
@@ -193,14 +215,27 @@ static int cmd_keygen(int argc, char **argv)
 				return usage_error("--bits: %s", err);
 			break;
 		case 'f': force = 1; break;
+		case 'B':
+			if (!*optarg || strcspn(optarg, " \t\n#") != strlen(optarg))
+				return usage_error("--backends-line: bad backend name '%s'", optarg);
+			line_name = optarg;
+			break;
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': nx_print_version("nexus-token"); return 0;
 		default: return nx_usage_getopt(c, argv);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc && !line_name)
 		return usage_error("keygen: unexpected argument '%s'", argv[optind]);
+	if (line_name && optind == argc)
+		return usage_error("--backends-line NAME needs at least one HOST to grant");
+	for (int i = optind; i < argc; i++) {
+		char h[300];
+		if (nx_hostname_normalize(argv[i], strlen(argv[i]), h, sizeof h, NX_HOSTNAME_WILDCARD_OK,
+		                          err, sizeof err) < 0)
+			return usage_error("--backends-line: '%s': %s", argv[i], err);
+	}
 	if (!type || !out)
 		return usage_error("keygen needs -t TYPE and -o FILE");
 	char up[16];
@@ -213,6 +248,8 @@ static int cmd_keygen(int argc, char **argv)
 		                   type);
 	if (strcmp(out, "-") == 0)
 		return usage_error("keygen: refusing to write a private key to stdout");
+	if (line_name && alg != NX_ALG_RS256 && alg != NX_ALG_ES256)
+		return usage_error("--backends-line needs a key pair (-t es256 or rs256)");
 	char pub[4096];
 	snprintf(pub, sizeof pub, "%s.pub", out);
 	int has_pub = alg == NX_ALG_RS256 || alg == NX_ALG_ES256;
@@ -230,8 +267,39 @@ static int cmd_keygen(int argc, char **argv)
 		nx_say("%s", err);
 		return 1;
 	}
+	int rc = line_name ? print_backends_line(k, line_name, argc - optind, argv + optind) : 0;
 	nx_key_free(k);
-	return 0;
+	return rc;
+}
+
+/* ---- thumbprint ------------------------------------------------------------------ */
+
+static int cmd_thumbprint(int argc, char **argv)
+{
+	static const struct option lo[] = {{"help", no_argument, 0, 'h'},
+	                                   {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, ":hV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': nx_print_version("nexus-token"); return 0;
+		default: return nx_usage_getopt(c, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("thumbprint takes one KEY file");
+	struct nx_key *k = load_key(argv[optind]);
+	if (!k)
+		return 1;
+	char kid[NX_KID_MAX], err[NX_ERRLEN];
+	int rc = nx_key_thumbprint(k, kid, err, sizeof err);
+	nx_key_free(k);
+	if (rc < 0) {
+		nx_say("%s: %s", argv[optind], err);
+		return 1;
+	}
+	printf("%s\n", kid);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* ---- issue ----------------------------------------------------------------------- */
@@ -784,7 +852,7 @@ int main(int argc, char **argv)
 {
 	nx_log_setup("nexus-token", NX_LOG_PLAIN, NX_LOG_INFO);
 	if (argc < 2)
-		return usage_error("a verb is needed: keygen, issue, verify, inspect, revoke or login");
+		return usage_error("a verb is needed: keygen, thumbprint, issue, verify, inspect, revoke or login");
 	const char *verb = argv[1];
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
 		fputs(usage_text, stdout);
@@ -797,7 +865,7 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*run)(int, char **);
-	} verbs[] = {{"keygen", cmd_keygen}, {"issue", cmd_issue}, {"verify", cmd_verify},
+	} verbs[] = {{"keygen", cmd_keygen}, {"thumbprint", cmd_thumbprint}, {"issue", cmd_issue}, {"verify", cmd_verify},
 	             {"inspect", cmd_inspect}, {"revoke", cmd_revoke}, {"login", cmd_login}};
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
 		if (strcmp(verb, verbs[i].name) != 0)
@@ -806,5 +874,5 @@ int main(int argc, char **argv)
 		nx_opts_free(expanded_argv);
 		return rc;
 	}
-	return usage_error("unknown verb '%s' (keygen, issue, verify, inspect, revoke, login)", verb);
+	return usage_error("unknown verb '%s' (keygen, thumbprint, issue, verify, inspect, revoke, login)", verb);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "token/backend_claims.h"
+#include "token/keys.h"
 #include "core/log.h"
 #include "core/opts.h"
 #include "core/sock.h"
@@ -18,7 +19,8 @@
 #define MAX_LIST 64
 
 static const char usage_text[] =
-    "usage: nexus-tunnel --hub wss://HOST[:PORT]/connect (--secret-file FILE | --token-cmd CMD)\n"
+    "usage: nexus-tunnel --hub wss://HOST[:PORT]/connect\n"
+    "                    (--key FILE | --secret-file FILE | --token-cmd CMD)\n"
     "                    (--hostname NAME | --tcp-port N)...\n"
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
@@ -37,6 +39,7 @@ static const char usage_text[] =
     "the first session served ends it with exit 1.\n"
     "\n"
     "  --hub URL            the hub's backend endpoint (wss:// only)\n"
+    "  --key FILE           own private key (ES256/RS256; default ~/.config/nexus/id.key)\n"
     "  --secret-file FILE   key to sign tokens with (never on the command line itself)\n"
     "  --token-cmd CMD      run CMD (sh -c) for each token; NEXUS_ATTESTATION_STAGE etc. set\n"
     "  --hostname NAME      route to claim (repeatable; *.example.com wildcards allowed)\n"
@@ -55,7 +58,7 @@ static const char usage_text[] =
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
-    "  --config FILE        read options from FILE (one 'name value' per line)\n"
+    "  --config FILE        read options from FILE (default ~/.config/nexus/tunnel.conf)\n"
     "  -h, --help           this help\n"
     "  -V, --version        print the version\n"
     "\n"
@@ -67,10 +70,44 @@ char **kept_args;
 
 #define usage_error nx_usage_error
 
+/* ~/.config/nexus/NAME into buf when that file exists; NULL otherwise (or without $HOME). */
+static const char *home_file(const char *name, char *buf, size_t n)
+{
+	const char *home = getenv("HOME");
+	if (!home || !*home)
+		return NULL;
+	int w = snprintf(buf, n, "%s/.config/nexus/%s", home, name);
+	return w > 0 && (size_t)w < n && access(buf, F_OK) == 0 ? buf : NULL;
+}
+
+/* The everyday command is short: ~/.config/nexus/tunnel.conf is read as a --config file
+ * when there is one and no --config is given. A new vector, or argv itself. */
+static char **with_default_config(int *argc, char **argv)
+{
+	static char conf[4096];
+	for (int i = 1; i < *argc; i++)
+		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0)
+			return argv;
+	if (!home_file("tunnel.conf", conf, sizeof conf))
+		return argv;
+	static char **v; /* lives as long as the program, like kept_args */
+	v = calloc((size_t)*argc + 3, sizeof *v);
+	if (!v)
+		return argv;
+	v[0] = argv[0];
+	v[1] = "--config";
+	v[2] = conf;
+	for (int i = 1; i < *argc; i++)
+		v[i + 2] = argv[i];
+	*argc += 2;
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
+	    {"key", required_argument, 0, 'k'},
 	    {"token-cmd", required_argument, 0, 'T'},   {"hostname", required_argument, 0, 'n'},
 	    {"tcp-port", required_argument, 0, 'p'},    {"to", required_argument, 0, 't'},
 	    {"map", required_argument, 0, 'm'},         {"exec", required_argument, 0, 'e'},
@@ -89,10 +126,12 @@ int main(int argc, char **argv)
 	struct nx_tunnel_cfg cfg = {.weight = 1, .log = nx_log_sink};
 	enum nx_log_level level = NX_LOG_INFO;
 	char err[NX_ERRLEN], self[256];
+	const char *key_file = NULL;
 	long long v;
 	int c;
 
 	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, NX_LOG_INFO);
+	argv = with_default_config(&argc, argv);
 	int orc = nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err);
 	if (orc < 0)
 		return nx_opts_fail(orc, err);
@@ -101,6 +140,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'H': cfg.hub_url = optarg; break;
 		case 's': cfg.secret_file = optarg; break;
+		case 'k': key_file = optarg; break;
 		case 'T': cfg.token_cmd = optarg; break;
 		case 'n':
 			if (cfg.n_hostnames == MAX_LIST)
@@ -174,10 +214,26 @@ int main(int argc, char **argv)
 	struct nx_hub_url url;
 	if (nx_tunnel_parse_url(cfg.hub_url, &url, err, sizeof err) < 0)
 		return usage_error("--hub: %s", err);
-	if (!cfg.secret_file == !cfg.token_cmd)
-		return usage_error("give exactly one of --secret-file and --token-cmd");
-	if (!cfg.n_hostnames && !cfg.n_tcp_ports)
-		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N");
+	static char default_key[4096];
+	if (!cfg.secret_file && !cfg.token_cmd && !key_file)
+		key_file = home_file("id.key", default_key, sizeof default_key);
+	if ((cfg.secret_file != NULL) + (cfg.token_cmd != NULL) + (key_file != NULL) != 1)
+		return usage_error("give exactly one of --secret-file and --token-cmd (or --key)");
+	if (key_file) {
+		struct nx_key *k;
+		if (nx_key_load_file(key_file, &k, err, sizeof err) < 0) {
+			nx_say("%s", err);
+			return 1;
+		}
+		int pair = nx_key_type(k) != NX_KEY_HMAC && nx_key_can_sign(k);
+		nx_key_free(k);
+		if (!pair)
+			return usage_error("--key: %s is not a private key (ES256 or RS256)", key_file);
+		cfg.secret_file = key_file;
+	}
+	if (!cfg.n_hostnames && !cfg.n_tcp_ports && !key_file)
+		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N "
+		                   "(or --key FILE: the hub assigns a name)");
 	if (cfg.exec_cmd && (cfg.to || cfg.n_map))
 		return usage_error("--exec cannot be combined with --to or --map");
 	if (!cfg.exec_cmd && !cfg.to && !cfg.n_map)

@@ -1,5 +1,5 @@
 # fish completion for nexus-token
-set -l verbs keygen issue verify inspect revoke login
+set -l verbs keygen thumbprint issue verify inspect revoke login
 complete -c nexus-token -f
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a keygen -d 'make a secret or key pair'
 complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a issue -d 'sign claims into a token'
@@ -14,6 +14,9 @@ complete -c nexus-token -n "__fish_seen_subcommand_from keygen" -s t -l type -x 
 complete -c nexus-token -n "__fish_seen_subcommand_from keygen" -s o -l output -r -F -d 'private key file'
 complete -c nexus-token -n "__fish_seen_subcommand_from keygen" -l bits -x -a '2048 3072 4096' -d 'RSA size'
 complete -c nexus-token -n "__fish_seen_subcommand_from keygen" -l force -d 'overwrite'
+complete -c nexus-token -n "__fish_seen_subcommand_from keygen" -l backends-line -x -d 'print the nexus-hub --backends line for NAME'
+complete -c nexus-token -n "not __fish_seen_subcommand_from $verbs" -a thumbprint -d 'print the kid (RFC 7638 thumbprint) of a key'
+complete -c nexus-token -n "__fish_seen_subcommand_from thumbprint" -r -F
 
 complete -c nexus-token -n "__fish_seen_subcommand_from issue verify" -s k -l key -r -F -d 'key file'
 complete -c nexus-token -n "__fish_seen_subcommand_from issue" -s a -l alg -x -a 'HS256 HS384 HS512 RS256 ES256' -d 'algorithm'

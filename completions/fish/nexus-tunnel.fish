@@ -1,6 +1,7 @@
 # fish completion for nexus-tunnel
 complete -c nexus-tunnel -f
 complete -c nexus-tunnel -l hub -x -d 'hub backend endpoint (wss://HOST:PORT/connect)'
+complete -c nexus-tunnel -l key -r -F -d "this backend's own private key"
 complete -c nexus-tunnel -l secret-file -r -F -d 'key to sign tokens with'
 complete -c nexus-tunnel -l token-cmd -x -a '(__fish_complete_command)' -d 'command printing a token'
 complete -c nexus-tunnel -l hostname -x -a '(__fish_print_hostnames)' -d 'route to claim'

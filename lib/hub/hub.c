@@ -135,11 +135,11 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
-	char b[160];
-	hub_log(hub, 2, "backend registered", "session=%llu backend=%s peer=%s weight=%d routes=%s%s%s",
+	char b[160], kv[128];
+	hub_log(hub, 2, "backend registered", "session=%llu backend=%s%s peer=%s weight=%d routes=%s%s%s",
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
-	        s->peer, s->claims.weight, list, s->half_close ? " half_close=1" : "",
-	        s->initial_window ? " initial_window=1" : "");
+	        hub_backend_kv(s, kv, sizeof kv), s->peer, s->claims.weight, list,
+	        s->half_close ? " half_close=1" : "", s->initial_window ? " initial_window=1" : "");
 }
 
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
@@ -282,7 +282,11 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		goto fail;
 	}
 	const char *kf = cfg->secret_file ? cfg->secret_file : cfg->verify_key;
-	if (nx_key_load_file(kf, &hub->key, why, sizeof why) < 0) {
+	if (hub_backends_open(hub, why, sizeof why) < 0) {
+		nx_err(err, errlen, "%s", why);
+		goto fail;
+	}
+	if (kf && nx_key_load_file(kf, &hub->key, why, sizeof why) < 0) {
 		nx_err(err, errlen, "%s", why); /* it names the file */
 		goto fail;
 	}
@@ -295,7 +299,7 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		goto fail;
 	}
 	/* As nexus-token issue warns: HS256 wants a key of at least its hash size. */
-	if (nx_key_type(hub->key) == NX_KEY_HMAC && nx_key_bits(hub->key) < 256) {
+	if (hub->key && nx_key_type(hub->key) == NX_KEY_HMAC && nx_key_bits(hub->key) < 256) {
 		char q[300];
 		hub_log(hub, NX_LOG_WARN, "HMAC secret shorter than 32 bytes, the minimum for HS256 "
 		        "(RFC 7518 3.2)", "file=%s bytes=%u", nx_log_q(q, sizeof q, kf),
@@ -348,6 +352,7 @@ void nx_hub_free(struct nx_hub *hub)
 	nx_routes_free(hub->routes);
 	nx_tls_server_creds_free(hub->creds);
 	nx_key_free(hub->key);
+	nx_backends_free(hub->backends);
 	free(hub);
 }
 

@@ -41,7 +41,8 @@ struct nx_hub_config {
 	const char *cert_file;     /* TLS certificate chain (PEM) */
 	const char *key_file;      /* TLS private key (PEM) */
 	const char *secret_file;   /* HMAC secret for backend tokens, or */
-	const char *verify_key;    /* an RS256/ES256 public key */
+	const char *verify_key;    /* an RS256/ES256 public key (both may be absent with */
+	const char *backends_file; /* a key and a grant per backend, hub/backends.h) */
 	const char *relay_socket;  /* unix SOCK_SEQPACKET path nexus-relay hands clients to */
 	uint16_t allow_tcp_ports[NX_HUB_MAX_ALLOW_PORTS];
 	size_t n_allow_tcp_ports;
@@ -84,6 +85,11 @@ struct nx_hub_stats {
 	uint64_t buffered; /* bytes the hub holds for end users and backends now */
 };
 void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st);
+
+/* Re-read the --backends file (SIGHUP): backends whose line is gone, or whose claims the
+ * new grant refuses, are disconnected (1008); a file that does not load keeps the old
+ * table. What happens is logged. */
+void nx_hub_reload(struct nx_hub *hub);
 
 /* The port the backend listener is bound to. */
 uint16_t nx_hub_port(const struct nx_hub *hub);

@@ -26,7 +26,11 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	int rc = -1;
 	while (len && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
 		len--;
-	if (nx_jws_verify(hub->key, token, len, NULL, &claims, why, sizeof why) < 0)
+	const struct nx_key *key;
+	const struct nx_backend *be; /* --backends: the key the kid names, and its grant */
+	if (hub_backends_pick(s, stage, token, len, &key, &be, why, sizeof why) < 0)
+		goto out;
+	if (nx_jws_verify(key, token, len, NULL, &claims, why, sizeof why) < 0)
 		goto out;
 	if (nx_route_claims_parse(claims, &c, why, sizeof why) < 0)
 		goto out;
@@ -43,8 +47,14 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	};
 	if (nx_claims_check(claims, &pol, why, sizeof why) < 0)
 		goto out;
+	if (be && hub_backends_grant(s, stage, be, &c, why, sizeof why) < 0)
+		goto out;
 	if (stage == 0) {
 		struct nx_route_policy bp = {hub->cfg.allow_tcp_ports, hub->cfg.n_allow_tcp_ports};
+		if (be) /* its grant's ports replace --allow-tcp-port */
+			bp = (struct nx_route_policy){be->tcp, be->n_tcp};
+		if (be && hub_backends_assign(s, be, &c, why, sizeof why) < 0)
+			goto out;
 		if (nx_route_claims_check_stage0(&c, &bp, why, sizeof why) < 0)
 			goto out;
 		nx_route_claims_free(&s->claims);
@@ -109,6 +119,8 @@ static int send_challenge(struct hub_session *s, enum nx_hub_challenge_type type
 	static const char *const ext[] = {NX_HUB_EXT_HALF_CLOSE, NX_HUB_EXT_INITIAL_WINDOW, NULL};
 	int n = nx_hub_challenge_encode(type, s->nonce, type == NX_HUB_CHALLENGE_HANDSHAKE ? ext : NULL,
 	                                text, sizeof text);
+	if (type == NX_HUB_CHALLENGE_HANDSHAKE)
+		n = hub_backends_challenge(s, text, sizeof text, n); /* a quick start's name */
 	if (n < 0)
 		return -1;
 	return hub_session_send(s, NX_WS_OP_TEXT, text, (size_t)n, NULL, 0);

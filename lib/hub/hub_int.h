@@ -13,6 +13,7 @@
 
 #include "core/accept.h"
 #include "core/sock.h"
+#include "hub/backends.h"
 #include "wire/route_claims.h"
 #include "wire/credits.h"
 #include "hub/hub.h"
@@ -83,6 +84,11 @@ struct hub_session {
 	int reauth_pending;
 	int half_close;       /* §6 extension negotiated */
 	int initial_window;   /* §6: connect counts as the backend's first grant of a window */
+	char kid[NX_KID_MAX]; /* stage 0's header kid (--backends), "" if none */
+	char bname[NX_BACKEND_NAME_MAX]; /* the --backends line its kid names, "" if none */
+	int keyed;            /* authenticated by a --backends key (kid), not the shared key */
+	char assigned[NX_HOSTNAME_MAX + 1]; /* quick start: the name the hub gave it, or "" */
+	unsigned max_streams; /* its grant's streams= (0: no limit) */
 	/* timers */
 	struct nx_timer auth_timer;  /* auth stage deadline / close deadline */
 	struct nx_timer ping_timer;
@@ -153,7 +159,8 @@ struct nx_hub {
 	struct nx_loop *loop;
 	struct nx_hub_config cfg;
 	struct nx_tls_server_creds *creds;
-	struct nx_key *key;
+	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
+	struct nx_backends *backends; /* --backends */
 	struct nx_routes *routes;
 	struct hub_listener backend_l, relay_l;
 	char relay_path[108];
@@ -241,6 +248,28 @@ void hub_stream_backend_gone(struct hub_stream *st);
 void hub_stream_update(struct hub_stream *st);
 void hub_stream_kill(struct hub_stream *st, int tell_backend);
 void hub_stream_free(struct hub_stream *st); /* a dead stream's memory */
+
+/* hub_backends.c */
+int hub_backends_open(struct nx_hub *hub, char *err, size_t errlen);
+/* The key to check a token for `stage` with: the --backends entry its kid names (*be), else
+ * the shared key. -1 with why: an HMAC token with a backend's kid, an unknown kid, another
+ * key than stage 0's. */
+int hub_backends_pick(struct hub_session *s, int stage, const char *token, size_t len,
+                      const struct nx_key **key, const struct nx_backend **be, char *why,
+                      size_t whylen);
+/* The claims of a token checked by be's key: inside its grant? Names the session after it. */
+int hub_backends_grant(struct hub_session *s, int stage, const struct nx_backend *be,
+                       struct nx_route_claims *c, char *why, size_t whylen);
+/* Quick start: a keyed backend claiming nothing gets a stable name under its grant's
+ * wildcard, put into c (and s->assigned). 0 (also when it claims something) or -1. */
+int hub_backends_assign(struct hub_session *s, const struct nx_backend *be,
+                        struct nx_route_claims *c, char *why, size_t whylen);
+/* The handshake challenge text[0..n) with the assigned name added; the new length or -1. */
+int hub_backends_challenge(const struct hub_session *s, char *text, size_t cap, int n);
+/* " kid=…" for log lines ("" without one). */
+const char *hub_backend_kv(const struct hub_session *s, char *buf, size_t n);
+/* 0 (and a log line) when the session has its grant's streams= open already. */
+int hub_backends_stream_allowed(struct hub_session *s);
 
 /* hub_auth.c */
 /* Timer callback: the current auth stage (or a close) took too long. */

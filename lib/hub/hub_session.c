@@ -159,10 +159,11 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	if (was_live) {
 		hub_unregister_routes(hub, s);
 		hub->n_live--;
-		char q[NX_ERRLEN + 8], b[160];
-		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s streams=%zu%s%s",
+		char q[NX_ERRLEN + 8], b[160], kv[128];
+		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s%s streams=%zu%s%s",
 		        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
-		        s->n_streams, why ? " reason=" : "", why ? nx_log_q(q, sizeof q, why) : "");
+		        hub_backend_kv(s, kv, sizeof kv), s->n_streams, why ? " reason=" : "",
+		        why ? nx_log_q(q, sizeof q, why) : "");
 	} else if (why) {
 		char q[NX_ERRLEN + 8];
 		hub_log(hub, 3, "backend connection closed", "session=%llu peer=%s reason=%s",
@@ -204,9 +205,10 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return;
-	char q[NX_ERRLEN + 8];
-	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s code=%u reason=%s",
-	        (unsigned long long)s->id, s->peer, code, nx_log_q(q, sizeof q, reason));
+	char q[NX_ERRLEN + 8], kv[128];
+	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s%s code=%u reason=%s",
+	        (unsigned long long)s->id, s->peer, hub_backend_kv(s, kv, sizeof kv), code,
+	        nx_log_q(q, sizeof q, reason));
 	uint8_t frame[NX_WS_MAX_HEADER + NX_WS_MAX_CONTROL];
 	size_t n = nx_ws_close_encode(frame, sizeof frame, code, reason, NULL);
 	if (n)

@@ -389,6 +389,10 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 {
 	struct nx_hub *hub = s->hub;
 	uint8_t rnd[16];
+	if (!hub_backends_stream_allowed(s)) { /* its --backends grant's streams= */
+		close(fd);
+		return -1;
+	}
 	struct hub_stream *st = calloc(1, sizeof *st);
 	if (!st || nx_random_bytes(rnd, sizeof rnd, NULL, 0) < 0) {
 		free(st);

@@ -119,4 +119,14 @@ int nx_key_sign(const struct nx_key *key, enum nx_alg alg, const void *data, siz
 int nx_key_verify(const struct nx_key *key, enum nx_alg alg, const void *data, size_t len,
                   const unsigned char *sig, size_t siglen, char *err, size_t errlen);
 
+/* The RFC 7638 JWK thumbprint of an RSA or EC key (public or private): base64url of the
+ * SHA-256 of its canonical JWK, 43 characters. A backend's token carries it as "kid" and
+ * the hub's --backends file is looked up by it. HMAC secrets have none (-1). */
+#define NX_KID_MAX 44
+int nx_key_thumbprint(const struct nx_key *key, char out[NX_KID_MAX], char *err,
+                      size_t errlen);
+/* The SubjectPublicKeyInfo as one line of standard base64 (the PEM body, joined): how a
+ * backends file line carries a key inline. malloc'd; free() it. */
+int nx_key_spki_base64(const struct nx_key *key, char **out, char *err, size_t errlen);
+
 #endif

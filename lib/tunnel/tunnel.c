@@ -264,6 +264,13 @@ static void session_start(struct tunnel *t)
 static void say_serving(struct tunnel *t)
 {
 	char line[900];
+	if (t->assigned[0]) { /* quick start: the URL the hub gave us, as ngrok prints it */
+		tunnel_say(t, NX_LOG_INFO, "serving https://%s/ and http://%s/ → %s via %s",
+		           t->assigned, t->assigned, t->cfg->to ? t->cfg->to : "--map/--exec",
+		           t->cfg->hub_url);
+		nx_notify_status("serving https://%s/", t->assigned);
+		return;
+	}
 	nx_tunnel_describe(t->cfg, line, sizeof line);
 	tunnel_say(t, NX_LOG_INFO, "serving %s", line);
 	/* systemctl status shows it (NotifyAccess=main in the unit); harmless elsewhere */
@@ -315,6 +322,8 @@ static void on_text(struct tunnel *t, const uint8_t *p, size_t n)
 	}
 	if (ch.type == NX_HUB_CHALLENGE_HANDSHAKE && t->state == T_AUTH0) {
 		snprintf(t->nonce, sizeof t->nonce, "%s", ch.nonce);
+		if (!t->cfg->n_hostnames && !t->cfg->n_tcp_ports && t->key) /* quick start */
+			snprintf(t->assigned, sizeof t->assigned, "%s", ch.assigned);
 		/* §6: take half_close when offered; the claim goes into tokens we sign ourselves
 		 * (an external command does not know about it, so then we do not use it) */
 		for (int i = 0; i < ch.n_extensions && t->key; i++) {

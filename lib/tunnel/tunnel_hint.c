@@ -28,6 +28,11 @@ const char *nx_tunnel_hint_refusal(const char *reason)
 	    {"too old", "check this machine's clock (the token's iat is too old)"},
 	    {"issuer", "tokens need iss \"authorizer\" (nexus-token issue --backend sets it)"},
 	    {"audience", "tokens need aud \"nexus\" (nexus-token issue --backend sets it)"},
+	    {"not granted", "the hub's --backends file does not grant this key that name or port: "
+	                    "claim a granted one, or ask for the grant"},
+	    {"unknown key", "the hub does not know this --key: add its line to the hub's --backends "
+	                    "file (nexus-token keygen --backends-line; kid: nexus-token thumbprint)"},
+	    {"backend key", "the hub's --backends file no longer lists this --key"},
 	    {"tcp port", "the hub does not allow that --tcp-port: drop it, or have the hub add "
 	                 "--allow-tcp-port"},
 	    {"udp", "the hub serves no UDP routes: drop them from the token"},

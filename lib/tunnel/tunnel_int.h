@@ -118,6 +118,7 @@ struct tunnel {
 	int exit_code;        /* 1: a refusal retrying cannot fix (fatal says what to change) */
 	char fatal[768];
 	char nonce[NX_HUB_NONCE_MAX + 1];
+	char assigned[254];   /* quick start: the name the hub gave us (claimed from stage 1 on) */
 	struct token_job job;
 	struct stream *streams[STREAM_BUCKETS];
 	size_t n_streams;

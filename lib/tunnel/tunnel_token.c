@@ -38,6 +38,10 @@ static int sign_builtin(struct tunnel *t, enum token_stage stage, const char *no
 	for (size_t i = 0; i < c->n_hostnames; i++)
 		if (nx_claims_add_hostname(claims, c->hostnames[i], err, errlen) < 0)
 			goto out;
+	/* quick start: stage 0 claims nothing, so the hub assigns a name; claim it after */
+	if (stage != STAGE_HANDSHAKE && t->assigned[0] &&
+	    nx_claims_add_hostname(claims, t->assigned, err, errlen) < 0)
+		goto out;
 	for (size_t i = 0; i < c->n_tcp_ports; i++) {
 		char p[8];
 		snprintf(p, sizeof p, "%u", c->tcp_ports[i]);
@@ -65,7 +69,13 @@ static int sign_builtin(struct tunnel *t, enum token_stage stage, const char *no
 	json_object_set_new(claims, "aud", aud);
 	json_object_set_new(claims, "exp", json_integer(now + (json_int_t)((ttl + 999) / 1000)));
 	json_object_set_new(claims, "iat", json_integer(now));
-	rc = nx_jws_sign(t->key, NX_ALG_NONE, NULL, claims, token, err, errlen);
+	/* a key pair's tokens name it: the hub's --backends file is looked up by this kid */
+	json_t *hdr = NULL;
+	char kid[NX_KID_MAX];
+	if (nx_key_type(t->key) != NX_KEY_HMAC && nx_key_thumbprint(t->key, kid, err, errlen) == 0)
+		hdr = json_pack("{s:s}", "kid", kid);
+	rc = nx_jws_sign(t->key, NX_ALG_NONE, hdr, claims, token, err, errlen);
+	json_decref(hdr);
 out:
 	json_decref(claims);
 	return rc;

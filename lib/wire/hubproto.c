@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hostname.h"
 #include "core/util.h"
 
 /* ---- UUID ------------------------------------------------------------------------------ */
@@ -371,6 +372,11 @@ int nx_hub_challenge_parse(const char *text, size_t len, struct nx_hub_challenge
 		memcpy(c->extensions[c->n_extensions], json_string_value(e), json_string_length(e) + 1);
 		c->n_extensions++;
 	}
+	json_t *hn = json_array_get(json_object_get(o, "hostnames"), 0);
+	if (json_is_string(hn) &&
+	    nx_hostname_normalize(json_string_value(hn), json_string_length(hn), c->assigned,
+	                          sizeof c->assigned, 0, NULL, 0) < 0)
+		c->assigned[0] = 0;
 out:
 	json_decref(o);
 	return rc;

@@ -165,6 +165,9 @@ struct nx_hub_challenge {
 	/* §6: extensions the hub offers (absent in Nexus Proxy) */
 	char extensions[NX_HUB_MAX_EXTENSIONS][32];
 	int n_extensions;
+	/* ours: the name a hub assigned a backend that claimed nothing (quick start), normalised;
+	 * "" when absent or not a usable hostname */
+	char assigned[254];
 };
 
 /* Parse a text message from the hub. 0 = a challenge (type set), or NX_HUB_CHALLENGE_NONE
