@@ -130,7 +130,7 @@ static int jwk_check_alg(const json_t *jwk, struct nx_key *k, char *err, size_t 
 	return 0;
 }
 
-int nx_key_from_jwk(const json_t *jwk, struct nx_key **key, char *err, size_t errlen)
+static int load_jwk(const json_t *jwk, struct nx_key **key, char *err, size_t errlen)
 {
 	const char *kty = json_string_value(json_object_get(jwk, "kty"));
 	unsigned char a[RSA_MAX_BITS / 8 + 1], b[RSA_MAX_BITS / 8 + 1];
@@ -212,6 +212,11 @@ int nx_key_from_jwk(const json_t *jwk, struct nx_key **key, char *err, size_t er
 	return 1;
 }
 
+int nx_key_from_jwk(const json_t *jwk, struct nx_key **key, char *err, size_t errlen)
+{
+	return load_jwk(jwk, key, err, errlen) < 0 ? -1 : 0;
+}
+
 #define JWKS_MAX 64
 
 /* A JWKS: one key is used as it is; several become a key set, chosen per token by its
@@ -225,12 +230,12 @@ static int load_jwks(const json_t *keys, struct nx_key **key, char *err, size_t 
 	if (n > JWKS_MAX)
 		return nx_err(err, errlen, "JWKS with %zu keys (at most %d)", n, JWKS_MAX);
 	if (n == 1)
-		return nx_key_from_jwk(json_array_get(keys, 0), key, err, errlen);
+		return load_jwk(json_array_get(keys, 0), key, err, errlen);
 	struct nx_key *head = NULL, **tail = &head;
 	char e2[NX_ERRLEN];
 	for (size_t i = 0; i < n; i++) {
 		struct nx_key *k;
-		if (nx_key_from_jwk(json_array_get(keys, i), &k, e2, sizeof e2) < 0) {
+		if (load_jwk(json_array_get(keys, i), &k, e2, sizeof e2) < 0) {
 			nx_err(err, errlen, "JWKS key %zu: %s", i + 1, e2);
 			goto fail;
 		}
@@ -269,7 +274,7 @@ static int load_json(const char *buf, size_t len, struct nx_key **key, char *err
 	if (json_is_array(keys)) {
 		rc = load_jwks(keys, key, err, errlen);
 	} else {
-		rc = nx_key_from_jwk(j, key, err, errlen);
+		rc = load_jwk(j, key, err, errlen);
 	}
 	json_decref(j);
 	return rc;
