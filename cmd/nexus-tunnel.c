@@ -23,7 +23,7 @@ static const char usage_text[] =
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
     "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
-    "                    [--max-frame SIZE] [--retry]\n"
+    "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
     "                    [-v | -q]\n"
     "                    [--config FILE]\n"
     "       nexus-tunnel --help | --version\n"
@@ -43,6 +43,7 @@ static const char usage_text[] =
     "  --tcp-port N         relay port to claim (repeatable)\n"
     "  --to HOST:PORT       where streams go by default\n"
     "  --map KEY=HOST:PORT  where streams for KEY go: NAME, *.WILDCARD, PORT or NAME:PORT\n"
+    "                       (,proxy=v1|v2|none after the address: that entry's PROXY header)\n"
     "  --exec CMD           run CMD per stream (PROTO, TCPREMOTEIP, TCPREMOTEPORT, NEXUS_HOSTNAME)\n"
     "  --cafile FILE        CA bundle for the hub's certificate (default: system bundle)\n"
     "  --servername NAME    name the hub certificate must carry (default: the URL's host)\n"
@@ -52,6 +53,7 @@ static const char usage_text[] =
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
     "  --max-streams N      streams open at once, more are refused (default 1024)\n"
     "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
+    "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
 	    {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
 	    {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
 	    {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
-	    {"max-frame", required_argument, 0, 'F'},
+	    {"max-frame", required_argument, 0, 'F'},   {"proxy-protocol", required_argument, 0, 'X'},
 	    {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
 	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
@@ -157,6 +159,13 @@ int main(int argc, char **argv)
 			if (b < NX_TUNNEL_MAX_FRAME_MIN || b > NX_TUNNEL_MAX_FRAME_MAX)
 				return usage_error("--max-frame: %s is outside 32785 bytes .. 64MiB", optarg);
 			cfg.max_frame = (size_t)b;
+			break;
+		}
+		case 'X': {
+			int pv = nx_proxy_version_parse(optarg);
+			if (pv < 0)
+				return usage_error("--proxy-protocol: '%s' is not v1, v2 or none", optarg);
+			cfg.proxy = (enum nx_proxy_version)pv;
 			break;
 		}
 		case 'v': level = NX_LOG_DEBUG; break;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/log.h"
+#include "wire/proxyproto.h"
 
 struct nx_tunnel_cfg;
 
@@ -38,9 +39,12 @@ struct nx_tunnel_route {
 	char host[256]; /* normalised hostname or wildcard; "" for any */
 	uint16_t port;  /* relay port; 0 for any */
 	char addr[300];
+	int proxy;      /* PROXY protocol header to the target: enum nx_proxy_version, or
+	                 * NX_TUNNEL_PROXY_INHERIT (the global --proxy-protocol) */
 };
+#define NX_TUNNEL_PROXY_INHERIT (-1)
 
-/* Parse "KEY=HOST:PORT" (a --map argument). */
+/* Parse "KEY=HOST:PORT[,proxy=v1|v2|none]" (a --map argument). */
 int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen);
 
 /* Where a stream for `hostname` (may be NULL or "") on relay port `port` goes, most specific
@@ -48,6 +52,9 @@ int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, 
  * else `dflt` (may be NULL). */
 const char *nx_tunnel_route_lookup(const struct nx_tunnel_route *map, size_t n,
                                    const char *hostname, uint16_t port, const char *dflt);
+/* The same, as the map entry (NULL: none matches, the default applies). */
+const struct nx_tunnel_route *nx_tunnel_route_find(const struct nx_tunnel_route *map, size_t n,
+                                                   const char *hostname, uint16_t port);
 
 /* The "serving" line: what the hub accepted (the claims) and every way a stream can go
  * ("app.test, port 2222 via URL: app.test:443 → A, port 2222 → B, otherwise → C"). */
@@ -75,6 +82,9 @@ struct nx_tunnel_cfg {
 	size_t n_map;
 	const char *to;
 	const char *exec_cmd;
+	/* PROXY protocol header before each stream's first byte to --to / --exec and to maps
+	 * that do not say otherwise (the end user's address from connect's client_ip) */
+	enum nx_proxy_version proxy;
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
 	bool retry;               /* a refusal before the first session served: retry anyway */
 	/* Largest WebSocket message taken from the hub (0 = NX_TUNNEL_MAX_FRAME_DEFAULT). The

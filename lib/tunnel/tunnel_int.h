@@ -62,6 +62,8 @@ struct stream {
 	int64_t credits;      /* data frames we may still send to the hub */
 	int unacked;          /* frames written locally since our last grant */
 	struct nx_chunkq out; /* hub → local, one chunk per data frame */
+	uint8_t *pp;          /* PROXY protocol header still to write before `out`, or NULL */
+	size_t pp_len, pp_off;
 	char hostname[256];
 	char target[300];
 	uint16_t conn_port;
