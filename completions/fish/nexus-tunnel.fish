@@ -21,5 +21,6 @@ complete -c nexus-tunnel -l proxy-protocol -x -a 'v1 v2 none' -d 'PROXY protocol
 complete -c nexus-tunnel -s v -l verbose -d 'log every stream'
 complete -c nexus-tunnel -s q -l quiet -d 'warnings and errors only'
 complete -c nexus-tunnel -l config -r -F -d 'options file'
+complete -c nexus-tunnel -s n -l check-config -d 'check the configuration and exit'
 complete -c nexus-tunnel -s h -l help -d 'show usage'
 complete -c nexus-tunnel -s V -l version -d 'show version'

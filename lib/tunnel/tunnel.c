@@ -544,6 +544,48 @@ static void on_hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		tunnel_flush(t);
 }
 
+/* ---- reload ---------------------------------------------------------------------------- */
+
+/* SIGHUP: new targets for new streams. A stream keeps the target it was given (its own
+ * copy and its own socket), so nothing in flight notices. Names in the new targets are
+ * looked up now, once, as at session start. */
+static void reload(struct tunnel *t)
+{
+	char err[NX_ERRLEN], line[900];
+	struct nx_tunnel_targets n = {0};
+	if (!t->live.reload) {
+		tunnel_say(t, NX_LOG_INFO, "SIGHUP ignored: nothing to reload");
+		return;
+	}
+	if (t->live.reload(t->live.reload_arg, &n, err, sizeof err) < 0) {
+		tunnel_say(t, NX_LOG_ERROR, "reload refused, keeping the running configuration: %s",
+		           err);
+		return;
+	}
+	struct resolved_target *res = calloc(n.n_map + 1, sizeof *res);
+	if (!res) {
+		if (n.free_mem)
+			n.free_mem(n.mem);
+		tunnel_say(t, NX_LOG_ERROR, "reload refused, keeping the running configuration: %s",
+		           "out of memory");
+		return;
+	}
+	if (t->reloaded.free_mem)
+		t->reloaded.free_mem(t->reloaded.mem);
+	t->reloaded = n;
+	t->live.map = n.map;
+	t->live.n_map = n.n_map;
+	t->live.to = n.to;
+	t->live.proxy = n.proxy;
+	free(t->resolved);
+	t->resolved = res;
+	streams_resolve_targets(t);
+	t->reloads++;
+	nx_tunnel_describe(t->cfg, line, sizeof line);
+	tunnel_say(t, NX_LOG_INFO, "reloaded: serving %s (%zu streams in flight keep their targets)",
+	           line, t->n_streams);
+}
+
 /* ---- signals --------------------------------------------------------------------------- */
 
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
@@ -555,6 +597,11 @@ static void on_signal(struct nx_loop *loop, int signo, void *arg)
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			if (!token_child_exited(t, pid, status))
 				streams_child_exited(t, pid);
+		return;
+	}
+	if (signo == SIGHUP) {
+		if (!t->stopping)
+			reload(t);
 		return;
 	}
 	if (t->stopping)
@@ -586,7 +633,8 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 	struct tunnel *t = calloc(1, sizeof *t);
 	if (!t)
 		return nx_err(err, errlen, "out of memory");
-	t->cfg = cfg;
+	t->live = *cfg;
+	t->cfg = &t->live;
 	t->fd = -1;
 	t->job.fd = -1;
 	t->resolved = calloc(cfg->n_map + 1, sizeof *t->resolved);
@@ -645,6 +693,31 @@ out:
 	if (t->loop)
 		nx_loop_free(t->loop);
 	free(t->resolved);
+	if (t->reloaded.free_mem)
+		t->reloaded.free_mem(t->reloaded.mem);
 	free(t);
 	return rc;
+}
+
+int nx_tunnel_check(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
+{
+	struct nx_hub_url url;
+	if (nx_tunnel_parse_url(cfg->hub_url, &url, err, errlen) < 0)
+		return -1;
+	struct nx_tls_trust *trust = nx_tls_trust_load(cfg->ca_file, err, errlen);
+	if (!trust)
+		return -1;
+	nx_tls_trust_free(trust);
+	if (cfg->secret_file) {
+		struct nx_key *key;
+		if (nx_key_load_file(cfg->secret_file, &key, err, errlen) < 0)
+			return -1;
+		bool ok = nx_key_can_sign(key);
+		nx_key_free(key);
+		if (!ok)
+			return nx_err(err, errlen, "%s: a public key cannot sign tokens", cfg->secret_file);
+	} else if (!cfg->token_cmd) {
+		return nx_err(err, errlen, "no way to make tokens (secret file or token command)");
+	}
+	return 0;
 }

@@ -61,6 +61,20 @@ const struct nx_tunnel_route *nx_tunnel_route_find(const struct nx_tunnel_route 
 void nx_tunnel_describe(const struct nx_tunnel_cfg *cfg, char *out, size_t outlen);
 
 
+/* What SIGHUP replaces: where new streams go. mem (freed with free_mem when replaced
+ * again or at exit) owns the strings map and to point into. */
+struct nx_tunnel_targets {
+	struct nx_tunnel_route *map;
+	size_t n_map;
+	const char *to;
+	enum nx_proxy_version proxy;
+	void *mem;
+	void (*free_mem)(void *mem);
+};
+/* Read the configuration again (-1 with err: refused, the running one stays). */
+typedef int (*nx_tunnel_reload_fn)(void *arg, struct nx_tunnel_targets *out, char *err,
+                                   size_t errlen);
+
 #define NX_TUNNEL_MAX_FRAME_DEFAULT ((size_t)1 << 20)
 #define NX_TUNNEL_MAX_FRAME_MIN 32785 /* NX_HUB_MAX_MESSAGE: what the protocol allows */
 #define NX_TUNNEL_MAX_FRAME_MAX ((size_t)64 << 20)
@@ -96,7 +110,15 @@ struct nx_tunnel_cfg {
 	uint64_t ping_ms, idle_ms, backoff_min_ms, backoff_max_ms, token_ttl_ms;
 	nx_log_sink_fn log;   /* one line per event as msg, kv NULL (log.h); NULL: nowhere */
 	void *log_arg;
+	/* SIGHUP: new targets for new streams (streams in flight keep theirs); NULL: SIGHUP
+	 * is logged and ignored */
+	nx_tunnel_reload_fn reload;
+	void *reload_arg;
 };
+
+/* -n: what nx_tunnel_run would refuse at start, without dialling: the hub URL, the CA
+ * file, the key (readable, a private key or secret that can sign). 0, or -1 with err. */
+int nx_tunnel_check(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen);
 
 /* Run until SIGTERM/SIGINT (returns 0). Returns -1 with err for what retrying cannot fix:
  * setup failures (bad URL, unreadable key or CA file) and, unless cfg->retry, a permanent

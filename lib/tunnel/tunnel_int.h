@@ -91,7 +91,10 @@ struct resolved_target {
 };
 
 struct tunnel {
-	const struct nx_tunnel_cfg *cfg;
+	const struct nx_tunnel_cfg *cfg; /* &live */
+	struct nx_tunnel_cfg live;       /* the caller's, with the targets of the last SIGHUP */
+	struct nx_tunnel_targets reloaded; /* what live's targets point into (mem NULL: the caller's) */
+	uint64_t reloads;
 	struct resolved_target *resolved; /* n_map + 1 (the last is --to) */
 	struct nx_loop *loop;
 	struct nx_hub_url url;
