@@ -234,6 +234,7 @@ static void touch_idle(struct tunnel *t)
 static void session_start(struct tunnel *t)
 {
 	char err[NX_ERRLEN];
+	t->stats.dials++;
 	streams_resolve_targets(t);
 	t->fd = nx_dial_tcp(t->url.dial, err, sizeof err);
 	if (t->fd < 0) {
@@ -276,6 +277,7 @@ static void confirm_serving(struct tunnel *t)
 		return;
 	t->confirm_pending = false;
 	t->ever_served = true;
+	t->stats.sessions_served++;
 	say_serving(t);
 }
 
@@ -586,6 +588,36 @@ static void reload(struct tunnel *t)
 	           line, t->n_streams);
 }
 
+/* ---- status ---------------------------------------------------------------------------- */
+
+static const char *state_name(const struct tunnel *t)
+{
+	static const char *const names[] = {"idle",   "dialing", "tls",     "upgrade",
+	                                    "auth",   "auth",    "serving", "closing"};
+	if (t->failing)
+		return "ending";
+	if (t->state == T_SERVING && t->confirm_pending)
+		return "auth";
+	return names[t->state];
+}
+
+/* SIGUSR1: one line saying how things stand. */
+static void say_status(struct tunnel *t)
+{
+	char since[32] = "-";
+	if (t->state == T_SERVING && !t->confirm_pending)
+		nx_fmt_duration(since, sizeof since, nx_loop_now(t->loop) - t->serving_since);
+	const struct tunnel_stats *st = &t->stats;
+	tunnel_say(t, NX_LOG_INFO,
+	           "status: session=%s for=%s streams=%zu streams_total=%llu refused=%llu "
+	           "bytes_from_hub=%llu bytes_to_hub=%llu sessions=%llu reconnects=%llu reloads=%llu",
+	           state_name(t), since, t->n_streams, (unsigned long long)st->streams_total,
+	           (unsigned long long)st->streams_refused, (unsigned long long)st->bytes_from_hub,
+	           (unsigned long long)st->bytes_to_hub, (unsigned long long)st->sessions_served,
+	           (unsigned long long)(st->dials ? st->dials - 1 : 0),
+	           (unsigned long long)t->reloads);
+}
+
 /* ---- signals --------------------------------------------------------------------------- */
 
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
@@ -602,6 +634,10 @@ static void on_signal(struct nx_loop *loop, int signo, void *arg)
 	if (signo == SIGHUP) {
 		if (!t->stopping)
 			reload(t);
+		return;
+	}
+	if (signo == SIGUSR1) {
+		say_status(t);
 		return;
 	}
 	if (t->stopping)
@@ -663,8 +699,8 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 		goto out;
 	if (!(t->loop = nx_loop_new(err, errlen)))
 		goto out;
-	int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP};
-	if (nx_loop_signals(t->loop, sigs, 4, on_signal, t, err, errlen) < 0)
+	int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGUSR1};
+	if (nx_loop_signals(t->loop, sigs, 5, on_signal, t, err, errlen) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	session_start(t);

@@ -95,6 +95,15 @@ struct tunnel {
 	struct nx_tunnel_cfg live;       /* the caller's, with the targets of the last SIGHUP */
 	struct nx_tunnel_targets reloaded; /* what live's targets point into (mem NULL: the caller's) */
 	uint64_t reloads;
+	/* counters for SIGUSR1's status line (and metrics) */
+	struct tunnel_stats {
+		uint64_t bytes_from_hub;  /* end user → local service */
+		uint64_t bytes_to_hub;    /* local service → end user */
+		uint64_t streams_total;   /* streams that got a local side */
+		uint64_t streams_refused; /* turned away: no target, --max-streams, unreachable */
+		uint64_t dials;           /* sessions started (the first and every reconnect) */
+		uint64_t sessions_served; /* sessions the hub accepted */
+	} stats;
 	struct resolved_target *resolved; /* n_map + 1 (the last is --to) */
 	struct nx_loop *loop;
 	struct nx_hub_url url;

@@ -103,6 +103,7 @@ static void tell_end_user(struct tunnel *t, const struct nx_uuid *id, bool is_tl
 	char resp[256];
 	const void *body;
 	size_t len;
+	t->stats.streams_refused++;
 	if (is_tls) {
 		len = nx_tls_alert(alert, 0, NX_TLS_ALERT_INTERNAL_ERROR);
 		body = alert;
@@ -313,6 +314,7 @@ static void stream_read(struct stream *s)
 	uint8_t hdr[NX_HUB_DATA_HEADER];
 	nx_hub_data_header(hdr, &s->id);
 	tunnel_send_frame(t, NX_WS_OP_BINARY, hdr, sizeof hdr, t->readbuf, (size_t)n);
+	t->stats.bytes_to_hub += (uint64_t)n;
 	if (s->limited)
 		s->credits--;
 	tunnel_flush(t);
@@ -525,6 +527,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		return;
 	}
 	s->registered = true;
+	t->stats.streams_total++;
 	if (s->connecting)
 		nx_timer_start(t->loop, &s->dial_timer, STREAM_DIAL_TIMEOUT_MS, on_dial_timeout, s);
 	char client[80];
@@ -587,6 +590,7 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 	}
 	if (s->hub_closed)
 		return;
+	t->stats.bytes_from_hub += n;
 	if (n == 0 || s->write_dead) {
 		s->unacked++; /* an empty frame is written at once; nobody reads a dead side */
 		grant_credits(s);
