@@ -24,6 +24,7 @@ static const char usage_text[] =
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
     "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
     "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
+    "                    [--metrics HOST:PORT]\n"
     "                    [-v | -q]\n"
     "                    [--config FILE] [-n]\n"
     "       nexus-tunnel --help | --version\n"
@@ -55,6 +56,7 @@ static const char usage_text[] =
     "  --max-streams N      streams open at once, more are refused (default 1024)\n"
     "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
     "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
+    "  --metrics HOST:PORT  serve Prometheus metrics on GET /metrics there (a local address)\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
@@ -92,7 +94,7 @@ static const struct option lo[] = {
     {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
     {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
     {"max-frame", required_argument, 0, 'F'},   {"proxy-protocol", required_argument, 0, 'X'},
-    {"check-config", no_argument, 0, 'n'},
+    {"check-config", no_argument, 0, 'n'},     {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
     {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
@@ -213,6 +215,14 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 				return nx_err(err, errlen, "--proxy-protocol: '%s' is not v1, v2 or none",
 				              optarg);
 			cfg->proxy = (enum nx_proxy_version)pv;
+			break;
+		}
+		case 'Z': {
+			char host[256];
+			uint16_t port;
+			if (nx_split_hostport(optarg, host, sizeof host, &port, e, sizeof e) < 0)
+				return nx_err(err, errlen, "--metrics: %s", e);
+			cfg->metrics_addr = optarg;
 			break;
 		}
 		case 'n': a->check = true; break;

@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "token/keys.h"
+#include "core/promtext.h"
 #include "core/random.h"
 #include "core/sock.h"
 #include "tunnel/tunnel_int.h"
 #include "core/units.h"
 #include "core/util.h"
+#include "wire/metrics_http.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 1000
 #define DEFAULT_BACKOFF_MAX_MS 30000
@@ -618,6 +620,40 @@ static void say_status(struct tunnel *t)
 	           (unsigned long long)t->reloads);
 }
 
+/* --metrics: the same counters as Prometheus text. */
+static long render_metrics(void *arg, char *buf, size_t cap)
+{
+	struct tunnel *t = arg;
+	const struct tunnel_stats *st = &t->stats;
+	struct nx_prom p;
+	nx_prom_init(&p, buf, cap);
+	nx_prom_family(&p, "nexus_tunnel_session_up", "gauge",
+	               "1 while the hub has accepted this tunnel's session.");
+	nx_prom_u64(&p, "nexus_tunnel_session_up", NULL, NULL,
+	            t->state == T_SERVING && !t->confirm_pending && !t->failing);
+	nx_prom_family(&p, "nexus_tunnel_sessions_total", "counter",
+	               "Sessions the hub accepted.");
+	nx_prom_u64(&p, "nexus_tunnel_sessions_total", NULL, NULL, st->sessions_served);
+	nx_prom_family(&p, "nexus_tunnel_reconnects_total", "counter",
+	               "Sessions started after the first one.");
+	nx_prom_u64(&p, "nexus_tunnel_reconnects_total", NULL, NULL, st->dials ? st->dials - 1 : 0);
+	nx_prom_family(&p, "nexus_tunnel_streams", "gauge", "Streams open now.");
+	nx_prom_u64(&p, "nexus_tunnel_streams", NULL, NULL, t->n_streams);
+	nx_prom_family(&p, "nexus_tunnel_streams_total", "counter",
+	               "Streams that got a local service or command.");
+	nx_prom_u64(&p, "nexus_tunnel_streams_total", NULL, NULL, st->streams_total);
+	nx_prom_family(&p, "nexus_tunnel_stream_refusals_total", "counter",
+	               "Streams turned away: no target, over --max-streams, local service unreachable.");
+	nx_prom_u64(&p, "nexus_tunnel_stream_refusals_total", NULL, NULL, st->streams_refused);
+	nx_prom_family(&p, "nexus_tunnel_bytes_total", "counter",
+	               "Stream bytes: from_hub (end users to local services), to_hub (back).");
+	nx_prom_u64(&p, "nexus_tunnel_bytes_total", "direction", "from_hub", st->bytes_from_hub);
+	nx_prom_u64(&p, "nexus_tunnel_bytes_total", "direction", "to_hub", st->bytes_to_hub);
+	nx_prom_family(&p, "nexus_tunnel_reloads_total", "counter", "Configurations taken on SIGHUP.");
+	nx_prom_u64(&p, "nexus_tunnel_reloads_total", NULL, NULL, t->reloads);
+	return nx_prom_len(&p);
+}
+
 /* ---- signals --------------------------------------------------------------------------- */
 
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
@@ -703,6 +739,12 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 	if (nx_loop_signals(t->loop, sigs, 5, on_signal, t, err, errlen) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg->metrics_addr) {
+		if (!(t->metrics = nx_metrics_listen(t->loop, cfg->metrics_addr, render_metrics, t, err,
+		                                     errlen)))
+			goto out;
+		tunnel_say(t, NX_LOG_INFO, "metrics on http://%s/metrics", nx_metrics_addr(t->metrics));
+	}
 	session_start(t);
 	if (nx_loop_run(t->loop) < 0) {
 		nx_err(err, errlen, "event loop failed: %s", strerror(errno));
@@ -726,6 +768,7 @@ out:
 	nx_chunkq_clear(&t->out);
 	nx_tls_trust_free(t->trust);
 	nx_key_free(t->key);
+	nx_metrics_free(t->metrics);
 	if (t->loop)
 		nx_loop_free(t->loop);
 	free(t->resolved);

@@ -114,6 +114,8 @@ struct nx_tunnel_cfg {
 	 * is logged and ignored */
 	nx_tunnel_reload_fn reload;
 	void *reload_arg;
+	/* "host:port": serve GET /metrics (Prometheus text) there; NULL: none */
+	const char *metrics_addr;
 };
 
 /* -n: what nx_tunnel_run would refuse at start, without dialling: the hub URL, the CA

@@ -13,6 +13,7 @@
 #include "wire/ws.h"
 
 struct nx_key;
+struct nx_metrics_srv;
 
 /* Session output above this stops local reads until it drains (the TLS link is the
  * bottleneck then, for every stream alike). */
@@ -95,6 +96,7 @@ struct tunnel {
 	struct nx_tunnel_cfg live;       /* the caller's, with the targets of the last SIGHUP */
 	struct nx_tunnel_targets reloaded; /* what live's targets point into (mem NULL: the caller's) */
 	uint64_t reloads;
+	struct nx_metrics_srv *metrics;
 	/* counters for SIGUSR1's status line (and metrics) */
 	struct tunnel_stats {
 		uint64_t bytes_from_hub;  /* end user → local service */
