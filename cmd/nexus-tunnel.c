@@ -25,9 +25,10 @@ static const char usage_text[] =
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
     "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
-    "                    [--max-frame SIZE] [--retry]\n"
+    "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
+    "                    [--metrics HOST:PORT]\n"
     "                    [-v | -q]\n"
-    "                    [--config FILE]\n"
+    "                    [--config FILE] [-n]\n"
     "       nexus-tunnel --help | --version\n"
     "\n"
     "Dials the hub, authenticates with a token (built-in signer from --secret-file: an HMAC\n"
@@ -36,7 +37,8 @@ static const char usage_text[] =
     "hostname (exact, then *.wildcard) or its relay port, else to --to; or to a --exec\n"
     "command spawned per stream with the stream on stdin/stdout. Reconnects with backoff\n"
     "until SIGTERM; a refusal retrying cannot fix (wrong secret, certificate, path) before\n"
-    "the first session served ends it with exit 1.\n"
+    "the first session served ends it with exit 1. SIGHUP re-reads --config and the\n"
+    "environment and takes the new --map, --to and --proxy-protocol for new streams.\n"
     "\n"
     "  --hub URL            the hub's backend endpoint (wss:// only)\n"
     "  --key FILE           own private key (ES256/RS256; default ~/.config/nexus/id.key)\n"
@@ -46,6 +48,7 @@ static const char usage_text[] =
     "  --tcp-port N         relay port to claim (repeatable)\n"
     "  --to HOST:PORT       where streams go by default\n"
     "  --map KEY=HOST:PORT  where streams for KEY go: NAME, *.WILDCARD, PORT or NAME:PORT\n"
+    "                       (,proxy=v1|v2|none after the address: that entry's PROXY header)\n"
     "  --exec CMD           run CMD per stream (PROTO, TCPREMOTEIP, TCPREMOTEPORT, NEXUS_HOSTNAME)\n"
     "  --cafile FILE        CA bundle for the hub's certificate (default: system bundle)\n"
     "  --servername NAME    name the hub certificate must carry (default: the URL's host)\n"
@@ -55,10 +58,13 @@ static const char usage_text[] =
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
     "  --max-streams N      streams open at once, more are refused (default 1024)\n"
     "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
+    "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
+    "  --metrics HOST:PORT  serve Prometheus metrics on GET /metrics there (a local address)\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
     "  --config FILE        read options from FILE (default ~/.config/nexus/tunnel.conf)\n"
+    "  -n, --check-config   check the options, maps, key and CA files, print a summary, exit\n"
     "  -h, --help           this help\n"
     "  -V, --version        print the version\n"
     "\n"
@@ -103,164 +109,281 @@ static char **with_default_config(int *argc, char **argv)
 	return v;
 }
 
-int main(int argc, char **argv)
+struct args {
+	struct nx_tunnel_cfg cfg;
+	enum nx_log_level level;
+	bool check;
+	const char *key_file; /* --key: own private key, signs with its kid */
+	char hostbuf[MAX_LIST][NX_HOSTNAME_MAX + 1];
+	const char *hostnames[MAX_LIST];
+	uint16_t ports[MAX_LIST];
+	struct nx_tunnel_route map[MAX_LIST];
+	char **vec; /* the vector nx_opts_expand() built: optarg points into it */
+};
+
+static const struct option lo[] = {
+    {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
+    {"key", required_argument, 0, 'k'},
+    {"token-cmd", required_argument, 0, 'T'},   {"hostname", required_argument, 0, 'A'},
+    {"tcp-port", required_argument, 0, 'p'},    {"to", required_argument, 0, 't'},
+    {"map", required_argument, 0, 'm'},         {"exec", required_argument, 0, 'e'},
+    {"cafile", required_argument, 0, 'c'},      {"servername", required_argument, 0, 'S'},
+    {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
+    {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
+    {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
+    {"max-frame", required_argument, 0, 'F'},   {"proxy-protocol", required_argument, 0, 'X'},
+    {"check-config", no_argument, 0, 'n'},     {"metrics", required_argument, 0, 'Z'},
+    {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
+    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+
+enum { PARSED = 0, PARSED_HELP = 1, PARSED_VERSION = 2, PARSE_USAGE = -1, PARSE_UNREADABLE = -2 };
+
+static void args_free(void *mem)
 {
-	static const struct option lo[] = {
-	    {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
-	    {"key", required_argument, 0, 'k'},
-	    {"token-cmd", required_argument, 0, 'T'},   {"hostname", required_argument, 0, 'n'},
-	    {"tcp-port", required_argument, 0, 'p'},    {"to", required_argument, 0, 't'},
-	    {"map", required_argument, 0, 'm'},         {"exec", required_argument, 0, 'e'},
-	    {"cafile", required_argument, 0, 'c'},      {"servername", required_argument, 0, 'S'},
-	    {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
-	    {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
-	    {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
-	    {"max-frame", required_argument, 0, 'F'},
-	    {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
-	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
-	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
-	static char hostbuf[MAX_LIST][NX_HOSTNAME_MAX + 1];
-	static const char *hostnames[MAX_LIST];
-	static uint16_t ports[MAX_LIST];
-	static struct nx_tunnel_route map[MAX_LIST];
-	struct nx_tunnel_cfg cfg = {.weight = 1, .log = nx_log_sink};
-	enum nx_log_level level = NX_LOG_INFO;
-	char err[NX_ERRLEN], self[256];
-	const char *key_file = NULL;
+	struct args *a = mem;
+	if (a)
+		nx_opts_free(a->vec);
+	free(a);
+}
+
+/* Environment, --config FILE and argv into a (the usage checks included, nothing read
+ * but the config file). Also what SIGHUP runs again. */
+static int parse_args(int argc, char **argv, struct args *a, char *err, size_t errlen)
+{
+	struct nx_tunnel_cfg *cfg = &a->cfg;
 	long long v;
 	int c;
-
-	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, NX_LOG_INFO);
-	argv = with_default_config(&argc, argv);
-	int orc = nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, sizeof err);
+	char e[NX_ERRLEN];
+#define BAD(name)                                                                       \
+	do {                                                                                \
+		snprintf(e, sizeof e, "%s", *err ? err : "must be more than 0");                \
+		return nx_err(err, errlen, "%s: %s", name, e);                                  \
+	} while (0)
+	cfg->weight = 1;
+	cfg->log = nx_log_sink;
+	a->level = NX_LOG_INFO;
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_TUNNEL_", lo, err, errlen);
 	if (orc < 0)
-		return nx_opts_fail(orc, err);
-	kept_args = argv;
-	while ((c = getopt_long(argc, argv, ":vqhV", lo, NULL)) != -1) {
+		return orc == NX_OPTS_UNREADABLE ? PARSE_UNREADABLE : PARSE_USAGE;
+	a->vec = argv;
+	optind = 0; /* a full reset: SIGHUP parses again */
+	while ((c = getopt_long(argc, argv, ":nvqhV", lo, NULL)) != -1) {
 		switch (c) {
-		case 'H': cfg.hub_url = optarg; break;
-		case 's': cfg.secret_file = optarg; break;
-		case 'k': key_file = optarg; break;
-		case 'T': cfg.token_cmd = optarg; break;
-		case 'n':
-			if (cfg.n_hostnames == MAX_LIST)
-				return usage_error("too many --hostname options");
-			if (nx_hostname_normalize(optarg, strlen(optarg), hostbuf[cfg.n_hostnames],
-			                          sizeof hostbuf[0], NX_HOSTNAME_WILDCARD_OK, err,
-			                          sizeof err) < 0)
-				return usage_error("--hostname: %s", err);
-			hostnames[cfg.n_hostnames] = hostbuf[cfg.n_hostnames];
-			cfg.n_hostnames++;
+		case 'H': cfg->hub_url = optarg; break;
+		case 's': cfg->secret_file = optarg; break;
+		case 'k': a->key_file = optarg; break;
+		case 'T': cfg->token_cmd = optarg; break;
+		case 'A':
+			if (cfg->n_hostnames == MAX_LIST)
+				return nx_err(err, errlen, "too many --hostname options");
+			if (nx_hostname_normalize(optarg, strlen(optarg), a->hostbuf[cfg->n_hostnames],
+			                          sizeof a->hostbuf[0], NX_HOSTNAME_WILDCARD_OK, err,
+			                          errlen) < 0)
+				BAD("--hostname");
+			a->hostnames[cfg->n_hostnames] = a->hostbuf[cfg->n_hostnames];
+			cfg->n_hostnames++;
 			break;
 		case 'p':
-			if (cfg.n_tcp_ports == MAX_LIST)
-				return usage_error("too many --tcp-port options");
-			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
-				return usage_error("--tcp-port: %s", err);
-			ports[cfg.n_tcp_ports++] = (uint16_t)v;
+			if (cfg->n_tcp_ports == MAX_LIST)
+				return nx_err(err, errlen, "too many --tcp-port options");
+			if (nx_parse_int(optarg, 1, 65535, &v, err, errlen) < 0)
+				BAD("--tcp-port");
+			a->ports[cfg->n_tcp_ports++] = (uint16_t)v;
 			break;
-		case 't': cfg.to = optarg; break;
+		case 't': cfg->to = optarg; break;
 		case 'm':
-			if (cfg.n_map == MAX_LIST)
-				return usage_error("too many --map options");
-			if (nx_tunnel_parse_map(optarg, &map[cfg.n_map], err, sizeof err) < 0)
-				return usage_error("%s", err);
-			cfg.n_map++;
+			if (cfg->n_map == MAX_LIST)
+				return nx_err(err, errlen, "too many --map options");
+			if (nx_tunnel_parse_map(optarg, &a->map[cfg->n_map], err, errlen) < 0)
+				return PARSE_USAGE;
+			cfg->n_map++;
 			break;
-		case 'e': cfg.exec_cmd = optarg; break;
-		case 'c': cfg.ca_file = optarg; break;
-		case 'S': cfg.server_name = optarg; break;
-		case 'N': cfg.name = optarg; break;
+		case 'e': cfg->exec_cmd = optarg; break;
+		case 'c': cfg->ca_file = optarg; break;
+		case 'S': cfg->server_name = optarg; break;
+		case 'N': cfg->name = optarg; break;
 		case 'w':
-			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
-				return usage_error("--weight: %s", err);
-			cfg.weight = (int)v;
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, errlen) < 0)
+				BAD("--weight");
+			cfg->weight = (int)v;
 			break;
 		case 'P':
-			if (nx_parse_duration(optarg, &cfg.ping_ms, err, sizeof err) < 0 || !cfg.ping_ms)
-				return usage_error("--ping: %s", *err ? err : "must be more than 0");
+			*err = 0;
+			if (nx_parse_duration(optarg, &cfg->ping_ms, err, errlen) < 0 || !cfg->ping_ms)
+				BAD("--ping");
 			break;
 		case 'I':
-			if (nx_parse_duration(optarg, &cfg.idle_ms, err, sizeof err) < 0 || !cfg.idle_ms)
-				return usage_error("--idle-timeout: %s", *err ? err : "must be more than 0");
+			*err = 0;
+			if (nx_parse_duration(optarg, &cfg->idle_ms, err, errlen) < 0 || !cfg->idle_ms)
+				BAD("--idle-timeout");
 			break;
 		case 'M':
-			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
-				return usage_error("--max-streams: %s", err);
-			cfg.max_streams = (size_t)v;
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, errlen) < 0)
+				BAD("--max-streams");
+			cfg->max_streams = (size_t)v;
 			break;
-		case 'R': cfg.retry = true; break;
+		case 'R': cfg->retry = true; break;
 		case 'F': {
 			uint64_t b;
-			if (nx_parse_size(optarg, &b, err, sizeof err) < 0)
-				return usage_error("--max-frame: %s", err);
+			if (nx_parse_size(optarg, &b, err, errlen) < 0)
+				BAD("--max-frame");
 			if (b < NX_TUNNEL_MAX_FRAME_MIN || b > NX_TUNNEL_MAX_FRAME_MAX)
-				return usage_error("--max-frame: %s is outside 32785 bytes .. 64MiB", optarg);
-			cfg.max_frame = (size_t)b;
+				return nx_err(err, errlen, "--max-frame: %s is outside 32785 bytes .. 64MiB",
+				              optarg);
+			cfg->max_frame = (size_t)b;
 			break;
 		}
-		case 'v': level = NX_LOG_DEBUG; break;
-		case 'q': level = NX_LOG_WARN; break;
+		case 'X': {
+			int pv = nx_proxy_version_parse(optarg);
+			if (pv < 0)
+				return nx_err(err, errlen, "--proxy-protocol: '%s' is not v1, v2 or none",
+				              optarg);
+			cfg->proxy = (enum nx_proxy_version)pv;
+			break;
+		}
+		case 'Z': {
+			char host[256];
+			uint16_t port;
+			if (nx_split_hostport(optarg, host, sizeof host, &port, e, sizeof e) < 0)
+				return nx_err(err, errlen, "--metrics: %s", e);
+			cfg->metrics_addr = optarg;
+			break;
+		}
+		case 'n': a->check = true; break;
+		case 'v': a->level = NX_LOG_DEBUG; break;
+		case 'q': a->level = NX_LOG_WARN; break;
 		case 'C': break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': nx_print_version("nexus-tunnel"); return 0;
-		default: return nx_usage_getopt(c, argv);
+		case 'h': return PARSED_HELP;
+		case 'V': return PARSED_VERSION;
+		default: return nx_getopt_error(c, argv, err, errlen);
 		}
 	}
 	if (optind != argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!cfg.hub_url)
-		return usage_error("--hub URL is required");
+		return nx_err(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (!cfg->hub_url)
+		return nx_err(err, errlen, "--hub URL is required");
 	struct nx_hub_url url;
-	if (nx_tunnel_parse_url(cfg.hub_url, &url, err, sizeof err) < 0)
-		return usage_error("--hub: %s", err);
+	if (nx_tunnel_parse_url(cfg->hub_url, &url, e, sizeof e) < 0)
+		return nx_err(err, errlen, "--hub: %s", e);
 	static char default_key[4096];
-	if (!cfg.secret_file && !cfg.token_cmd && !key_file)
-		key_file = home_file("id.key", default_key, sizeof default_key);
-	if ((cfg.secret_file != NULL) + (cfg.token_cmd != NULL) + (key_file != NULL) != 1)
-		return usage_error("give exactly one of --secret-file and --token-cmd (or --key)");
-	if (key_file) {
+	if (!cfg->secret_file && !cfg->token_cmd && !a->key_file)
+		a->key_file = home_file("id.key", default_key, sizeof default_key);
+	if ((cfg->secret_file != NULL) + (cfg->token_cmd != NULL) + (a->key_file != NULL) != 1)
+		return nx_err(err, errlen, "give exactly one of --secret-file and --token-cmd (or --key)");
+	if (a->key_file) {
 		struct nx_key *k;
-		if (nx_key_load_file(key_file, &k, err, sizeof err) < 0) {
-			nx_say("%s", err);
-			return 1;
-		}
+		if (nx_key_load_file(a->key_file, &k, err, errlen) < 0)
+			return PARSE_UNREADABLE;
 		int pair = nx_key_type(k) != NX_KEY_HMAC && nx_key_can_sign(k);
 		nx_key_free(k);
 		if (!pair)
-			return usage_error("--key: %s is not a private key (ES256 or RS256)", key_file);
-		cfg.secret_file = key_file;
+			return nx_err(err, errlen, "--key: %s is not a private key (ES256 or RS256)",
+			              a->key_file);
+		cfg->secret_file = a->key_file;
 	}
-	if (!cfg.n_hostnames && !cfg.n_tcp_ports && !key_file)
-		return usage_error("nothing to serve: give --hostname NAME or --tcp-port N "
-		                   "(or --key FILE: the hub assigns a name)");
-	if (cfg.exec_cmd && (cfg.to || cfg.n_map))
-		return usage_error("--exec cannot be combined with --to or --map");
-	if (!cfg.exec_cmd && !cfg.to && !cfg.n_map)
-		return usage_error("no target: give --to HOST:PORT, --map KEY=HOST:PORT or --exec CMD");
-	if (cfg.to) {
+	if (!cfg->n_hostnames && !cfg->n_tcp_ports && !a->key_file)
+		return nx_err(err, errlen, "nothing to serve: give --hostname NAME or --tcp-port N "
+		              "(or --key FILE: the hub assigns a name)");
+	if (cfg->exec_cmd && (cfg->to || cfg->n_map))
+		return nx_err(err, errlen, "--exec cannot be combined with --to or --map");
+	if (!cfg->exec_cmd && !cfg->to && !cfg->n_map)
+		return nx_err(err, errlen,
+		              "no target: give --to HOST:PORT, --map KEY=HOST:PORT or --exec CMD");
+	if (cfg->to) {
 		char host[256];
 		uint16_t port;
-		if (nx_split_hostport(cfg.to, host, sizeof host, &port, err, sizeof err) < 0 || !port)
-			return usage_error("--to: bad address %s", cfg.to);
+		if (nx_split_hostport(cfg->to, host, sizeof host, &port, NULL, 0) < 0 || !port)
+			return nx_err(err, errlen, "--to: bad address %s", cfg->to);
 	}
-	if (cfg.secret_file && access(cfg.secret_file, R_OK) != 0) {
-		nx_say("cannot read %s: %s", cfg.secret_file, strerror(errno));
+	cfg->hostnames = a->hostnames;
+	cfg->tcp_ports = a->ports;
+	cfg->map = a->map;
+	return PARSED;
+#undef BAD
+}
+
+/* SIGHUP: the same arguments, the config file and environment as they are now; only the
+ * targets are taken (lib/tunnel says so in its log). The old vector stays alive while
+ * streams may still point into it: lib/tunnel frees it through args_free. */
+static int saved_argc;
+static char **saved_argv;
+static struct args *running;
+
+static int reload(void *arg, struct nx_tunnel_targets *out, char *err, size_t errlen)
+{
+	struct args *n = calloc(1, sizeof *n);
+	if (!n)
+		return nx_err(err, errlen, "out of memory");
+	int r = parse_args(saved_argc, saved_argv, n, err, errlen);
+	if (r != PARSED) {
+		if (r > 0)
+			nx_err(err, errlen, "--help / --version in the configuration");
+		args_free(n);
+		return -1;
+	}
+	if (!n->cfg.exec_cmd != !running->cfg.exec_cmd) {
+		args_free(n);
+		return nx_err(err, errlen, "switching between --exec and --to/--map needs a restart");
+	}
+	out->map = n->map;
+	out->n_map = n->cfg.n_map;
+	out->to = n->cfg.to;
+	out->proxy = n->cfg.proxy;
+	out->mem = n;
+	out->free_mem = args_free;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct args a;
+	char err[NX_ERRLEN], self[256], line[900];
+
+	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, NX_LOG_INFO);
+	argv = with_default_config(&argc, argv);
+	saved_argc = argc;
+	saved_argv = argv;
+	running = &a;
+	int r = parse_args(argc, argv, &a, err, sizeof err);
+	kept_args = a.vec;
+	if (r == PARSE_UNREADABLE)
+		return nx_opts_fail(NX_OPTS_UNREADABLE, err);
+	if (r < 0)
+		return usage_error("%s", err);
+	if (r == PARSED_HELP) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (r == PARSED_VERSION) {
+		nx_print_version("nexus-tunnel");
+		return 0;
+	}
+	struct nx_tunnel_cfg *cfg = &a.cfg;
+	if (cfg->secret_file && access(cfg->secret_file, R_OK) != 0) {
+		nx_say("cannot read %s: %s", cfg->secret_file, strerror(errno));
 		return 1;
 	}
-	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
-		nx_say("warning: %s is readable by group or others", cfg.secret_file);
-	if (!cfg.name) {
+	if (cfg->secret_file && nx_file_is_loose(cfg->secret_file))
+		nx_say("warning: %s is readable by group or others", cfg->secret_file);
+	if (!cfg->name) {
 		if (gethostname(self, sizeof self) < 0 || !self[0])
 			snprintf(self, sizeof self, "nexus-tunnel");
 		self[sizeof self - 1] = 0;
-		cfg.name = self;
+		cfg->name = self;
 	}
-	cfg.hostnames = hostnames;
-	cfg.tcp_ports = ports;
-	cfg.map = map;
-	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, level);
-	if (nx_tunnel_run(&cfg, err, sizeof err) < 0) {
+	if (a.check) {
+		if (nx_tunnel_check(cfg, err, sizeof err) < 0) {
+			nx_say("%s", err);
+			return 1;
+		}
+		nx_tunnel_describe(cfg, line, sizeof line);
+		printf("nexus-tunnel: configuration OK: %s\n", line);
+		return 0;
+	}
+	cfg->reload = reload;
+	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, a.level);
+	if (nx_tunnel_run(cfg, err, sizeof err) < 0) {
 		nx_say("%s", err);
 		return 1;
 	}

@@ -92,19 +92,28 @@ int nx_usage_error(const char *fmt, ...)
 	return 2;
 }
 
-int nx_usage_getopt(int c, char **argv)
+int nx_getopt_error(int c, char **argv, char *err, size_t errlen)
 {
 	/* getopt_long has already stepped past the offending word */
 	const char *word = optind > 0 ? argv[optind - 1] : "";
 	if (c == ':') {
 		if (optopt && word[0] == '-' && word[1] != '-')
-			return nx_usage_error("option '-%c' needs a value", optopt);
-		return nx_usage_error("option '%s' needs a value", word);
+			snprintf(err, errlen, "option '-%c' needs a value", optopt);
+		else
+			snprintf(err, errlen, "option '%s' needs a value", word);
+	} else if (optopt) {
+		snprintf(err, errlen, "unknown option '-%c'", optopt);
+	} else {
+		snprintf(err, errlen, "unknown option '%.*s'", (int)strcspn(word, "="), word);
 	}
-	if (optopt)
-		return nx_usage_error("unknown option '-%c'", optopt);
-	size_t n = strcspn(word, "=");
-	return nx_usage_error("unknown option '%.*s'", (int)n, word);
+	return -1;
+}
+
+int nx_usage_getopt(int c, char **argv)
+{
+	char msg[600];
+	nx_getopt_error(c, argv, msg, sizeof msg);
+	return nx_usage_error("%s", msg);
 }
 
 void nx_log_sink(void *arg, int level, const char *msg, const char *kv)

@@ -6,6 +6,7 @@
 #ifndef NEXUS_LOG_H
 #define NEXUS_LOG_H
 #include <stdarg.h>
+#include <stddef.h>
 
 enum nx_log_level { NX_LOG_ERROR = 0, NX_LOG_WARN = 1, NX_LOG_INFO = 2, NX_LOG_DEBUG = 3 };
 enum nx_log_style { NX_LOG_PLAIN = 0, NX_LOG_LOGFMT = 1 };
@@ -36,6 +37,8 @@ void nx_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * for a bad option ('?' or ':') to nx_usage_getopt(), which names the option. */
 int nx_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int nx_usage_getopt(int c, char **argv);
+/* The same words into err, for a parser that reports rather than prints (returns -1). */
+int nx_getopt_error(int c, char **argv, char *err, size_t errlen);
 
 /* How a lib module that runs a daemon (hub, relay, tunnel, bridge) reports what happens
  * without printing: it calls the command's sink with a level, a message and logfmt

@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "token/keys.h"
+#include "core/promtext.h"
 #include "core/random.h"
 #include "core/sock.h"
 #include "tunnel/tunnel_int.h"
 #include "core/units.h"
 #include "core/util.h"
+#include "wire/metrics_http.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 1000
 #define DEFAULT_BACKOFF_MAX_MS 30000
@@ -234,6 +236,7 @@ static void touch_idle(struct tunnel *t)
 static void session_start(struct tunnel *t)
 {
 	char err[NX_ERRLEN];
+	t->stats.dials++;
 	streams_resolve_targets(t);
 	t->fd = nx_dial_tcp(t->url.dial, err, sizeof err);
 	if (t->fd < 0) {
@@ -283,6 +286,7 @@ static void confirm_serving(struct tunnel *t)
 		return;
 	t->confirm_pending = false;
 	t->ever_served = true;
+	t->stats.sessions_served++;
 	say_serving(t);
 }
 
@@ -553,6 +557,112 @@ static void on_hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		tunnel_flush(t);
 }
 
+/* ---- reload ---------------------------------------------------------------------------- */
+
+/* SIGHUP: new targets for new streams. A stream keeps the target it was given (its own
+ * copy and its own socket), so nothing in flight notices. Names in the new targets are
+ * looked up now, once, as at session start. */
+static void reload(struct tunnel *t)
+{
+	char err[NX_ERRLEN], line[900];
+	struct nx_tunnel_targets n = {0};
+	if (!t->live.reload) {
+		tunnel_say(t, NX_LOG_INFO, "SIGHUP ignored: nothing to reload");
+		return;
+	}
+	if (t->live.reload(t->live.reload_arg, &n, err, sizeof err) < 0) {
+		tunnel_say(t, NX_LOG_ERROR, "reload refused, keeping the running configuration: %s",
+		           err);
+		return;
+	}
+	struct resolved_target *res = calloc(n.n_map + 1, sizeof *res);
+	if (!res) {
+		if (n.free_mem)
+			n.free_mem(n.mem);
+		tunnel_say(t, NX_LOG_ERROR, "reload refused, keeping the running configuration: %s",
+		           "out of memory");
+		return;
+	}
+	if (t->reloaded.free_mem)
+		t->reloaded.free_mem(t->reloaded.mem);
+	t->reloaded = n;
+	t->live.map = n.map;
+	t->live.n_map = n.n_map;
+	t->live.to = n.to;
+	t->live.proxy = n.proxy;
+	free(t->resolved);
+	t->resolved = res;
+	streams_resolve_targets(t);
+	t->reloads++;
+	nx_tunnel_describe(t->cfg, line, sizeof line);
+	tunnel_say(t, NX_LOG_INFO, "reloaded: serving %s (%zu streams in flight keep their targets)",
+	           line, t->n_streams);
+}
+
+/* ---- status ---------------------------------------------------------------------------- */
+
+static const char *state_name(const struct tunnel *t)
+{
+	static const char *const names[] = {"idle",   "dialing", "tls",     "upgrade",
+	                                    "auth",   "auth",    "serving", "closing"};
+	if (t->failing)
+		return "ending";
+	if (t->state == T_SERVING && t->confirm_pending)
+		return "auth";
+	return names[t->state];
+}
+
+/* SIGUSR1: one line saying how things stand. */
+static void say_status(struct tunnel *t)
+{
+	char since[32] = "-";
+	if (t->state == T_SERVING && !t->confirm_pending)
+		nx_fmt_duration(since, sizeof since, nx_loop_now(t->loop) - t->serving_since);
+	const struct tunnel_stats *st = &t->stats;
+	tunnel_say(t, NX_LOG_INFO,
+	           "status: session=%s for=%s streams=%zu streams_total=%llu refused=%llu "
+	           "bytes_from_hub=%llu bytes_to_hub=%llu sessions=%llu reconnects=%llu reloads=%llu",
+	           state_name(t), since, t->n_streams, (unsigned long long)st->streams_total,
+	           (unsigned long long)st->streams_refused, (unsigned long long)st->bytes_from_hub,
+	           (unsigned long long)st->bytes_to_hub, (unsigned long long)st->sessions_served,
+	           (unsigned long long)(st->dials ? st->dials - 1 : 0),
+	           (unsigned long long)t->reloads);
+}
+
+/* --metrics: the same counters as Prometheus text. */
+static long render_metrics(void *arg, char *buf, size_t cap)
+{
+	struct tunnel *t = arg;
+	const struct tunnel_stats *st = &t->stats;
+	struct nx_prom p;
+	nx_prom_init(&p, buf, cap);
+	nx_prom_family(&p, "nexus_tunnel_session_up", "gauge",
+	               "1 while the hub has accepted this tunnel's session.");
+	nx_prom_u64(&p, "nexus_tunnel_session_up", NULL, NULL,
+	            t->state == T_SERVING && !t->confirm_pending && !t->failing);
+	nx_prom_family(&p, "nexus_tunnel_sessions_total", "counter",
+	               "Sessions the hub accepted.");
+	nx_prom_u64(&p, "nexus_tunnel_sessions_total", NULL, NULL, st->sessions_served);
+	nx_prom_family(&p, "nexus_tunnel_reconnects_total", "counter",
+	               "Sessions started after the first one.");
+	nx_prom_u64(&p, "nexus_tunnel_reconnects_total", NULL, NULL, st->dials ? st->dials - 1 : 0);
+	nx_prom_family(&p, "nexus_tunnel_streams", "gauge", "Streams open now.");
+	nx_prom_u64(&p, "nexus_tunnel_streams", NULL, NULL, t->n_streams);
+	nx_prom_family(&p, "nexus_tunnel_streams_total", "counter",
+	               "Streams that got a local service or command.");
+	nx_prom_u64(&p, "nexus_tunnel_streams_total", NULL, NULL, st->streams_total);
+	nx_prom_family(&p, "nexus_tunnel_stream_refusals_total", "counter",
+	               "Streams turned away: no target, over --max-streams, local service unreachable.");
+	nx_prom_u64(&p, "nexus_tunnel_stream_refusals_total", NULL, NULL, st->streams_refused);
+	nx_prom_family(&p, "nexus_tunnel_bytes_total", "counter",
+	               "Stream bytes: from_hub (end users to local services), to_hub (back).");
+	nx_prom_u64(&p, "nexus_tunnel_bytes_total", "direction", "from_hub", st->bytes_from_hub);
+	nx_prom_u64(&p, "nexus_tunnel_bytes_total", "direction", "to_hub", st->bytes_to_hub);
+	nx_prom_family(&p, "nexus_tunnel_reloads_total", "counter", "Configurations taken on SIGHUP.");
+	nx_prom_u64(&p, "nexus_tunnel_reloads_total", NULL, NULL, t->reloads);
+	return nx_prom_len(&p);
+}
+
 /* ---- signals --------------------------------------------------------------------------- */
 
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
@@ -564,6 +674,15 @@ static void on_signal(struct nx_loop *loop, int signo, void *arg)
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			if (!token_child_exited(t, pid, status))
 				streams_child_exited(t, pid);
+		return;
+	}
+	if (signo == SIGHUP) {
+		if (!t->stopping)
+			reload(t);
+		return;
+	}
+	if (signo == SIGUSR1) {
+		say_status(t);
 		return;
 	}
 	if (t->stopping)
@@ -595,7 +714,8 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 	struct tunnel *t = calloc(1, sizeof *t);
 	if (!t)
 		return nx_err(err, errlen, "out of memory");
-	t->cfg = cfg;
+	t->live = *cfg;
+	t->cfg = &t->live;
 	t->fd = -1;
 	t->job.fd = -1;
 	t->resolved = calloc(cfg->n_map + 1, sizeof *t->resolved);
@@ -624,10 +744,16 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 		goto out;
 	if (!(t->loop = nx_loop_new(err, errlen)))
 		goto out;
-	int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP};
-	if (nx_loop_signals(t->loop, sigs, 4, on_signal, t, err, errlen) < 0)
+	int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGUSR1};
+	if (nx_loop_signals(t->loop, sigs, 5, on_signal, t, err, errlen) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg->metrics_addr) {
+		if (!(t->metrics = nx_metrics_listen(t->loop, cfg->metrics_addr, render_metrics, t, err,
+		                                     errlen)))
+			goto out;
+		tunnel_say(t, NX_LOG_INFO, "metrics on http://%s/metrics", nx_metrics_addr(t->metrics));
+	}
 	session_start(t);
 	if (nx_loop_run(t->loop) < 0) {
 		nx_err(err, errlen, "event loop failed: %s", strerror(errno));
@@ -651,9 +777,35 @@ out:
 	nx_chunkq_clear(&t->out);
 	nx_tls_trust_free(t->trust);
 	nx_key_free(t->key);
+	nx_metrics_free(t->metrics);
 	if (t->loop)
 		nx_loop_free(t->loop);
 	free(t->resolved);
+	if (t->reloaded.free_mem)
+		t->reloaded.free_mem(t->reloaded.mem);
 	free(t);
 	return rc;
+}
+
+int nx_tunnel_check(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
+{
+	struct nx_hub_url url;
+	if (nx_tunnel_parse_url(cfg->hub_url, &url, err, errlen) < 0)
+		return -1;
+	struct nx_tls_trust *trust = nx_tls_trust_load(cfg->ca_file, err, errlen);
+	if (!trust)
+		return -1;
+	nx_tls_trust_free(trust);
+	if (cfg->secret_file) {
+		struct nx_key *key;
+		if (nx_key_load_file(cfg->secret_file, &key, err, errlen) < 0)
+			return -1;
+		bool ok = nx_key_can_sign(key);
+		nx_key_free(key);
+		if (!ok)
+			return nx_err(err, errlen, "%s: a public key cannot sign tokens", cfg->secret_file);
+	} else if (!cfg->token_cmd) {
+		return nx_err(err, errlen, "no way to make tokens (secret file or token command)");
+	}
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/log.h"
+#include "wire/proxyproto.h"
 
 struct nx_tunnel_cfg;
 
@@ -38,9 +39,12 @@ struct nx_tunnel_route {
 	char host[256]; /* normalised hostname or wildcard; "" for any */
 	uint16_t port;  /* relay port; 0 for any */
 	char addr[300];
+	int proxy;      /* PROXY protocol header to the target: enum nx_proxy_version, or
+	                 * NX_TUNNEL_PROXY_INHERIT (the global --proxy-protocol) */
 };
+#define NX_TUNNEL_PROXY_INHERIT (-1)
 
-/* Parse "KEY=HOST:PORT" (a --map argument). */
+/* Parse "KEY=HOST:PORT[,proxy=v1|v2|none]" (a --map argument). */
 int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen);
 
 /* Where a stream for `hostname` (may be NULL or "") on relay port `port` goes, most specific
@@ -48,11 +52,28 @@ int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, 
  * else `dflt` (may be NULL). */
 const char *nx_tunnel_route_lookup(const struct nx_tunnel_route *map, size_t n,
                                    const char *hostname, uint16_t port, const char *dflt);
+/* The same, as the map entry (NULL: none matches, the default applies). */
+const struct nx_tunnel_route *nx_tunnel_route_find(const struct nx_tunnel_route *map, size_t n,
+                                                   const char *hostname, uint16_t port);
 
 /* The "serving" line: what the hub accepted (the claims) and every way a stream can go
  * ("app.test, port 2222 via URL: app.test:443 → A, port 2222 → B, otherwise → C"). */
 void nx_tunnel_describe(const struct nx_tunnel_cfg *cfg, char *out, size_t outlen);
 
+
+/* What SIGHUP replaces: where new streams go. mem (freed with free_mem when replaced
+ * again or at exit) owns the strings map and to point into. */
+struct nx_tunnel_targets {
+	struct nx_tunnel_route *map;
+	size_t n_map;
+	const char *to;
+	enum nx_proxy_version proxy;
+	void *mem;
+	void (*free_mem)(void *mem);
+};
+/* Read the configuration again (-1 with err: refused, the running one stays). */
+typedef int (*nx_tunnel_reload_fn)(void *arg, struct nx_tunnel_targets *out, char *err,
+                                   size_t errlen);
 
 #define NX_TUNNEL_MAX_FRAME_DEFAULT ((size_t)1 << 20)
 #define NX_TUNNEL_MAX_FRAME_MIN 32785 /* NX_HUB_MAX_MESSAGE: what the protocol allows */
@@ -75,6 +96,9 @@ struct nx_tunnel_cfg {
 	size_t n_map;
 	const char *to;
 	const char *exec_cmd;
+	/* PROXY protocol header before each stream's first byte to --to / --exec and to maps
+	 * that do not say otherwise (the end user's address from connect's client_ip) */
+	enum nx_proxy_version proxy;
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
 	bool retry;               /* a refusal before the first session served: retry anyway */
 	/* Largest WebSocket message taken from the hub (0 = NX_TUNNEL_MAX_FRAME_DEFAULT). The
@@ -86,7 +110,17 @@ struct nx_tunnel_cfg {
 	uint64_t ping_ms, idle_ms, backoff_min_ms, backoff_max_ms, token_ttl_ms;
 	nx_log_sink_fn log;   /* one line per event as msg, kv NULL (log.h); NULL: nowhere */
 	void *log_arg;
+	/* SIGHUP: new targets for new streams (streams in flight keep theirs); NULL: SIGHUP
+	 * is logged and ignored */
+	nx_tunnel_reload_fn reload;
+	void *reload_arg;
+	/* "host:port": serve GET /metrics (Prometheus text) there; NULL: none */
+	const char *metrics_addr;
 };
+
+/* -n: what nx_tunnel_run would refuse at start, without dialling: the hub URL, the CA
+ * file, the key (readable, a private key or secret that can sign). 0, or -1 with err. */
+int nx_tunnel_check(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen);
 
 /* Run until SIGTERM/SIGINT (returns 0). Returns -1 with err for what retrying cannot fix:
  * setup failures (bad URL, unreadable key or CA file) and, unless cfg->retry, a permanent

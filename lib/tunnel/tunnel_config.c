@@ -69,16 +69,28 @@ int nx_tunnel_parse_url(const char *url, struct nx_hub_url *u, char *err, size_t
 int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen)
 {
 	memset(r, 0, sizeof *r);
+	r->proxy = NX_TUNNEL_PROXY_INHERIT;
 	const char *eq = strchr(spec, '=');
 	if (!eq || eq == spec || !eq[1])
 		return nx_err(err, errlen, "--map %s: expected HOSTNAME=HOST:PORT or PORT=HOST:PORT",
 		              spec);
 	size_t kl = (size_t)(eq - spec);
-	if (kl >= sizeof r->key || strlen(eq + 1) >= sizeof r->addr)
+	/* the address, then options: ",proxy=v1" */
+	const char *opt = strchr(eq + 1, ',');
+	size_t al = opt ? (size_t)(opt - eq - 1) : strlen(eq + 1);
+	if (kl >= sizeof r->key || al >= sizeof r->addr)
 		return nx_err(err, errlen, "--map %s: too long", spec);
 	for (size_t i = 0; i < kl; i++)
 		r->key[i] = (char)((spec[i] >= 'A' && spec[i] <= 'Z') ? spec[i] + 32 : spec[i]);
-	snprintf(r->addr, sizeof r->addr, "%s", eq + 1);
+	memcpy(r->addr, eq + 1, al);
+	r->addr[al] = 0;
+	if (opt) {
+		int v = strncmp(opt, ",proxy=", 7) == 0 ? nx_proxy_version_parse(opt + 7) : -1;
+		if (v < 0)
+			return nx_err(err, errlen, "--map %s: bad option '%s' (want ,proxy=v1|v2|none)",
+			              spec, opt + 1);
+		r->proxy = v;
+	}
 	char host[256], e[NX_ERRLEN];
 	uint16_t port;
 	if (nx_split_hostport(r->addr, host, sizeof host, &port, e, sizeof e) < 0 || port == 0)
@@ -118,6 +130,13 @@ static int host_matches(const struct nx_tunnel_route *r, const char *hostname, b
 const char *nx_tunnel_route_lookup(const struct nx_tunnel_route *map, size_t n,
                                    const char *hostname, uint16_t port, const char *dflt)
 {
+	const struct nx_tunnel_route *r = nx_tunnel_route_find(map, n, hostname, port);
+	return r ? r->addr : dflt;
+}
+
+const struct nx_tunnel_route *nx_tunnel_route_find(const struct nx_tunnel_route *map, size_t n,
+                                                   const char *hostname, uint16_t port)
+{
 	/* passes, most specific first: (exact, port) (exact) (wildcard, port) (wildcard) (port) */
 	for (int pass = 0; pass < 5; pass++) {
 		bool wild = pass == 2 || pass == 3, need_port = pass == 0 || pass == 2 || pass == 4;
@@ -127,10 +146,10 @@ const char *nx_tunnel_route_lookup(const struct nx_tunnel_route *map, size_t n,
 				continue;
 			if (pass == 4 ? r->host[0] != 0 : !host_matches(r, hostname, wild))
 				continue;
-			return r->addr;
+			return r;
 		}
 	}
-	return dflt;
+	return NULL;
 }
 
 void nx_tunnel_describe(const struct nx_tunnel_cfg *c, char *out, size_t outlen)
@@ -151,6 +170,8 @@ void nx_tunnel_describe(const struct nx_tunnel_cfg *c, char *out, size_t outlen)
 		for (size_t i = 0; i < c->n_tcp_ports; i++)
 			PUT("%sport %u → %s", i || c->n_hostnames ? ", " : "", c->tcp_ports[i], to);
 		PUT(" via %s", c->hub_url);
+		if (c->proxy != NX_PROXY_NONE)
+			PUT(" (PROXY %s)", nx_proxy_version_name(c->proxy));
 		return;
 	}
 	for (size_t i = 0; i < c->n_hostnames; i++)
@@ -164,8 +185,13 @@ void nx_tunnel_describe(const struct nx_tunnel_cfg *c, char *out, size_t outlen)
 			PUT("%s%s → %s", i ? ", " : "", r->key, r->addr);
 		else
 			PUT("%sport %u → %s", i ? ", " : "", r->port, r->addr);
+		int pv = r->proxy == NX_TUNNEL_PROXY_INHERIT ? (int)c->proxy : r->proxy;
+		if (pv != NX_PROXY_NONE)
+			PUT(" (PROXY %s)", nx_proxy_version_name((enum nx_proxy_version)pv));
 	}
 	PUT(", otherwise → %s", c->to ? c->to : "refused");
+	if (c->to && c->proxy != NX_PROXY_NONE)
+		PUT(" (PROXY %s)", nx_proxy_version_name(c->proxy));
 #undef PUT
 	if (o >= outlen && outlen > 4)
 		memcpy(out + outlen - 4, "...", 4);

@@ -13,6 +13,7 @@
 #include "wire/ws.h"
 
 struct nx_key;
+struct nx_metrics_srv;
 
 /* Session output above this stops local reads until it drains (the TLS link is the
  * bottleneck then, for every stream alike). */
@@ -62,6 +63,8 @@ struct stream {
 	int64_t credits;      /* data frames we may still send to the hub */
 	int unacked;          /* frames written locally since our last grant */
 	struct nx_chunkq out; /* hub → local, one chunk per data frame */
+	uint8_t *pp;          /* PROXY protocol header still to write before `out`, or NULL */
+	size_t pp_len, pp_off;
 	char hostname[256];
 	char target[300];
 	uint16_t conn_port;
@@ -89,7 +92,20 @@ struct resolved_target {
 };
 
 struct tunnel {
-	const struct nx_tunnel_cfg *cfg;
+	const struct nx_tunnel_cfg *cfg; /* &live */
+	struct nx_tunnel_cfg live;       /* the caller's, with the targets of the last SIGHUP */
+	struct nx_tunnel_targets reloaded; /* what live's targets point into (mem NULL: the caller's) */
+	uint64_t reloads;
+	struct nx_metrics_srv *metrics;
+	/* counters for SIGUSR1's status line (and metrics) */
+	struct tunnel_stats {
+		uint64_t bytes_from_hub;  /* end user → local service */
+		uint64_t bytes_to_hub;    /* local service → end user */
+		uint64_t streams_total;   /* streams that got a local side */
+		uint64_t streams_refused; /* turned away: no target, --max-streams, unreachable */
+		uint64_t dials;           /* sessions started (the first and every reconnect) */
+		uint64_t sessions_served; /* sessions the hub accepted */
+	} stats;
 	struct resolved_target *resolved; /* n_map + 1 (the last is --to) */
 	struct nx_loop *loop;
 	struct nx_hub_url url;

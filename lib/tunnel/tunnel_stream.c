@@ -103,6 +103,7 @@ static void tell_end_user(struct tunnel *t, const struct nx_uuid *id, bool is_tl
 	char resp[256];
 	const void *body;
 	size_t len;
+	t->stats.streams_refused++;
 	if (is_tls) {
 		len = nx_tls_alert(alert, 0, NX_TLS_ALERT_INTERNAL_ERROR);
 		body = alert;
@@ -134,7 +135,7 @@ static void stream_update(struct stream *s)
 	if (s->connecting) {
 		ev = NX_EV_WRITE;
 	} else {
-		if (!nx_chunkq_empty(&s->out))
+		if (!nx_chunkq_empty(&s->out) || s->pp)
 			ev |= NX_EV_WRITE;
 		if (!s->hub_closed && !s->local_eof && !t->out_blocked && !t->failing &&
 		    (!s->limited || s->credits > 0))
@@ -164,6 +165,7 @@ static void stream_close(struct stream *s, const char *reason)
 	if (s->pid > 0)
 		kill(s->pid, SIGTERM);
 	nx_chunkq_clear(&s->out);
+	free(s->pp);
 	stream_unlink(t, s);
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s closed (%s)", s->idtext,
 	           reason ? reason : "hub closed it");
@@ -192,7 +194,7 @@ static void grant_credits(struct stream *s)
  * directions are done the stream is. Returns -1 if the stream was closed. */
 static int stream_maybe_shut(struct stream *s)
 {
-	if (!s->peer_shut || s->local_shut || s->connecting || !nx_chunkq_empty(&s->out))
+	if (!s->peer_shut || s->local_shut || s->connecting || s->pp || !nx_chunkq_empty(&s->out))
 		return 0;
 	shutdown(s->fd, SHUT_WR);
 	s->local_shut = true;
@@ -219,6 +221,8 @@ static int write_failed(struct stream *s)
 	while (!nx_chunkq_empty(&s->out))
 		if (nx_chunkq_consume(&s->out, s->out.head->len - s->out.head->off))
 			s->unacked++;
+	free(s->pp);
+	s->pp = NULL;
 	s->write_dead = true;
 	grant_credits(s);
 	if (s->local_eof) {
@@ -228,11 +232,35 @@ static int write_failed(struct stream *s)
 	return 0;
 }
 
+/* The PROXY protocol header goes first. 1: written (or none), 0: not yet, -1: closed. */
+static int stream_write_pp(struct stream *s)
+{
+	while (s->pp) {
+		ssize_t w = send(s->fd, s->pp + s->pp_off, s->pp_len - s->pp_off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return write_failed(s) < 0 ? -1 : 1;
+		}
+		s->pp_off += (size_t)w;
+		if (s->pp_off == s->pp_len) {
+			free(s->pp);
+			s->pp = NULL;
+		}
+	}
+	return 1;
+}
+
 /* Write what the hub sent to the local side. Returns -1 if the stream was closed. */
 static int stream_write_out(struct stream *s)
 {
 	const uint8_t *p;
 	size_t n;
+	int r = stream_write_pp(s);
+	if (r <= 0)
+		return r;
 	while ((n = nx_chunkq_front(&s->out, &p)) > 0) {
 		ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
 		if (w < 0) {
@@ -286,6 +314,7 @@ static void stream_read(struct stream *s)
 	uint8_t hdr[NX_HUB_DATA_HEADER];
 	nx_hub_data_header(hdr, &s->id);
 	tunnel_send_frame(t, NX_WS_OP_BINARY, hdr, sizeof hdr, t->readbuf, (size_t)n);
+	t->stats.bytes_to_hub += (uint64_t)n;
 	if (s->limited)
 		s->credits--;
 	tunnel_flush(t);
@@ -379,6 +408,41 @@ static void send_disconnect_for(struct tunnel *t, const struct nx_uuid *id, cons
 	tunnel_flush(t);
 }
 
+/* The PROXY protocol version for a stream: its --map entry's, else --proxy-protocol. */
+static enum nx_proxy_version proxy_for(const struct tunnel *t, const char *hostname,
+                                       uint16_t port)
+{
+	const struct nx_tunnel_cfg *c = t->cfg;
+	const struct nx_tunnel_route *r =
+	    c->exec_cmd ? NULL : nx_tunnel_route_find(c->map, c->n_map, hostname, port);
+	if (r && r->proxy != NX_TUNNEL_PROXY_INHERIT)
+		return (enum nx_proxy_version)r->proxy;
+	return c->proxy;
+}
+
+/* The end user's address as the hub saw it, the relay port it came in on (the relay's own
+ * address is not known here: the unspecified one), the route key, the stream id and our
+ * backend name. -1: it does not fit (a name over 255 bytes). */
+static int make_proxy_header(struct tunnel *t, struct stream *s, const struct nx_hub_control *c)
+{
+	enum nx_proxy_version v = proxy_for(t, c->hostname, (uint16_t)c->conn_port);
+	if (v == NX_PROXY_NONE)
+		return 0;
+	struct nx_proxy_info pi = {.src = c->client_ip,
+	                           .dst_port = (uint16_t)c->conn_port,
+	                           .authority = c->hostname,
+	                           .unique_id = s->idtext,
+	                           .backend = t->cfg->name};
+	uint8_t buf[NX_PROXY_MAX];
+	int n = nx_proxy_encode(v, &pi, buf, sizeof buf);
+	if (n < 0 || !(s->pp = malloc((size_t)n)))
+		return -1;
+	memcpy(s->pp, buf, (size_t)n);
+	s->pp_len = (size_t)n;
+	s->pp_off = 0;
+	return 0;
+}
+
 static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 {
 	char err[NX_ERRLEN], host[160];
@@ -420,6 +484,13 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	s->is_tls = c->is_tls;
 	snprintf(s->hostname, sizeof s->hostname, "%s", host);
 	snprintf(s->target, sizeof s->target, "%s", target);
+	if (make_proxy_header(t, s, c) < 0) {
+		tunnel_say(t, NX_LOG_WARN, "%s: cannot build the PROXY protocol header", host);
+		free(s);
+		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
+		return;
+	}
 	if (c->credits > 0) {
 		s->limited = true;
 		s->credits = c->credits > NX_HUB_CREDIT_CLAMP ? NX_HUB_CREDIT_CLAMP : c->credits;
@@ -427,6 +498,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	if (t->cfg->exec_cmd) {
 		if (spawn_exec(t, s, c) < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot start %s: %s", host, target, strerror(errno));
+			free(s->pp);
 			free(s);
 			tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
 			send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
@@ -436,6 +508,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		s->fd = nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
+			free(s->pp);
 			free(s);
 			tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
 			send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
@@ -454,6 +527,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		return;
 	}
 	s->registered = true;
+	t->stats.streams_total++;
 	if (s->connecting)
 		nx_timer_start(t->loop, &s->dial_timer, STREAM_DIAL_TIMEOUT_MS, on_dial_timeout, s);
 	char client[80];
@@ -516,6 +590,7 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 	}
 	if (s->hub_closed)
 		return;
+	t->stats.bytes_from_hub += n;
 	if (n == 0 || s->write_dead) {
 		s->unacked++; /* an empty frame is written at once; nobody reads a dead side */
 		grant_credits(s);
@@ -530,7 +605,7 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 		return;
 	}
 	size_t off = 0;
-	if (!s->connecting && nx_chunkq_empty(&s->out)) {
+	if (!s->connecting && !s->pp && nx_chunkq_empty(&s->out)) {
 		/* the common case: the local side keeps up, no copy */
 		for (;;) {
 			ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);

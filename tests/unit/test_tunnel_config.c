@@ -184,6 +184,39 @@ static void refusal_hints(void **state)
 	assert_non_null(strstr(nx_tunnel_hint_cert(62), "--cafile"));
 }
 
+static void map_proxy_option(void **state)
+{
+	struct nx_tunnel_route r[3];
+	char err[NX_ERRLEN];
+	assert_int_equal(nx_tunnel_parse_map("app.test=127.0.0.1:80", &r[0], err, sizeof err), 0);
+	assert_int_equal(r[0].proxy, NX_TUNNEL_PROXY_INHERIT);
+	assert_int_equal(nx_tunnel_parse_map("app.test:443=127.0.0.1:8443,proxy=v2", &r[1], err,
+	                                     sizeof err), 0);
+	assert_string_equal(r[1].addr, "127.0.0.1:8443");
+	assert_int_equal(r[1].port, 443);
+	assert_int_equal(r[1].proxy, NX_PROXY_V2);
+	assert_int_equal(nx_tunnel_parse_map("2222=[::1]:22,proxy=none", &r[2], err, sizeof err), 0);
+	assert_string_equal(r[2].addr, "[::1]:22");
+	assert_int_equal(r[2].proxy, NX_PROXY_NONE);
+	assert_ptr_equal(nx_tunnel_route_find(r, 3, "app.test", 443), &r[1]);
+	assert_ptr_equal(nx_tunnel_route_find(r, 3, "app.test", 80), &r[0]);
+	assert_null(nx_tunnel_route_find(r, 3, "other.test", 80));
+	assert_int_equal(nx_tunnel_parse_map("a.test=127.0.0.1:80,proxy=v3", &r[0], err, sizeof err),
+	                 -1);
+	assert_non_null(strstr(err, "proxy=v1|v2|none"));
+	assert_int_equal(nx_tunnel_parse_map("a.test=127.0.0.1:80,pp=v1", &r[0], err, sizeof err), -1);
+	assert_int_equal(nx_tunnel_parse_map("a.test=127.0.0.1:80,", &r[0], err, sizeof err), -1);
+	/* the serving line says which entries get a header */
+	struct nx_tunnel_cfg c = {.hub_url = "wss://h/connect", .map = r, .n_map = 2,
+	                          .to = "127.0.0.1:9", .proxy = NX_PROXY_V1};
+	nx_tunnel_parse_map("app.test=127.0.0.1:80", &r[0], err, sizeof err);
+	char line[512];
+	nx_tunnel_describe(&c, line, sizeof line);
+	assert_string_equal(line, " via wss://h/connect: app.test → 127.0.0.1:80 (PROXY v1), "
+	                          "app.test:443 → 127.0.0.1:8443 (PROXY v2), "
+	                          "otherwise → 127.0.0.1:9 (PROXY v1)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +225,7 @@ int main(void)
 		cmocka_unit_test(map_lookup),
 		cmocka_unit_test(serving_line),
 		cmocka_unit_test(refusal_hints),
+		cmocka_unit_test(map_proxy_option),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
