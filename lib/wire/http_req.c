@@ -17,9 +17,9 @@ static int invalid(struct nx_http_req *r, int status, const char *why)
 	return NX_HTTP_INVALID;
 }
 
-/* The end of the head: the byte after the blank line, or 0 when it is not in buf yet. */
-static size_t head_end(const char *buf, size_t len)
+size_t nx_http_head_end(const void *data, size_t len)
 {
+	const char *buf = data;
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] != '\n')
 			continue;
@@ -87,7 +87,7 @@ int nx_http_req_parse(const char *buf, size_t len, struct nx_http_req *r)
 {
 	memset(r, 0, sizeof *r);
 	r->content_length = -1;
-	size_t end = head_end(buf, len);
+	size_t end = nx_http_head_end(buf, len);
 	if (end == 0 || end > NX_HTTP_HEAD_MAX) {
 		if (len >= NX_HTTP_HEAD_MAX || end > NX_HTTP_HEAD_MAX)
 			return invalid(r, 431, "request head too large");

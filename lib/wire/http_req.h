@@ -40,6 +40,10 @@ struct nx_http_req {
 
 int nx_http_req_parse(const char *buf, size_t len, struct nx_http_req *r);
 
+/* Length of an HTTP head including its blank line (CRLF CRLF, or bare LFs as Go's reader
+ * takes them); 0 while the blank line is not in buf yet. Shared by every head reader. */
+size_t nx_http_head_end(const void *buf, size_t len);
+
 /* The first field called `name` (case-insensitive), or NULL. */
 const struct nx_http_slice *nx_http_req_field(const struct nx_http_req *r, const char *name);
 

@@ -2,6 +2,7 @@
  * (→ NEED_MORE) and the length field that encloses it (→ INVALID): the parser never trusts
  * an inner length to fit its outer one. */
 #include "wire/sniff.h"
+#include "wire/http_req.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -308,19 +309,7 @@ enum nx_sniff_result nx_sniff_http(const unsigned char *buf, size_t len, struct 
 
 	/* Find the end of the head: an empty line (CRLF CRLF, or bare LFs). */
 	size_t scan = len < NX_SNIFF_HTTP_HEAD_MAX ? len : NX_SNIFF_HTTP_HEAD_MAX;
-	size_t head_end = 0;
-	for (size_t i = 0; i < scan; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (i + 1 < scan && buf[i + 1] == '\n') {
-			head_end = i + 2;
-			break;
-		}
-		if (i + 2 < scan && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
-			head_end = i + 3;
-			break;
-		}
-	}
+	size_t head_end = nx_http_head_end(buf, scan);
 	/* Validate the request line as soon as it is complete, so garbage is refused early. */
 	const unsigned char *eol = memchr(buf, '\n', scan);
 	if (!eol) {

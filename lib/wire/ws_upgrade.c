@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "core/util.h"
+#include "wire/http_req.h"
 #include "wire/ws.h"
 
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -63,21 +64,6 @@ int nx_ws_client_request(char *out, size_t cap, const char *host, const char *pa
 }
 
 /* ---- head parsing ---------------------------------------------------------------------- */
-
-/* Length of the head including its blank line, 0 if not complete yet. Bare LF line ends
- * are accepted like Go's reader does. */
-static size_t head_end(const char *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (i + 1 < len && buf[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
 
 struct line {
 	const char *p;
@@ -169,7 +155,7 @@ static int valid_key(const struct line *v)
 int nx_ws_client_parse_response(const char *buf, size_t len, const char *key, size_t *head_len,
                                 int *status, char *err, size_t errlen)
 {
-	size_t end = head_end(buf, len < NX_WS_MAX_HEAD ? len : NX_WS_MAX_HEAD);
+	size_t end = nx_http_head_end(buf, len < NX_WS_MAX_HEAD ? len : NX_WS_MAX_HEAD);
 	*status = 0;
 	if (!end) {
 		if (len >= NX_WS_MAX_HEAD)
@@ -238,7 +224,7 @@ int nx_ws_server_parse_request(const char *buf, size_t len, const char *want_pat
                                struct nx_ws_request *req, char *err, size_t errlen)
 {
 	memset(req, 0, sizeof *req);
-	size_t end = head_end(buf, len < NX_WS_MAX_HEAD ? len : NX_WS_MAX_HEAD);
+	size_t end = nx_http_head_end(buf, len < NX_WS_MAX_HEAD ? len : NX_WS_MAX_HEAD);
 	if (!end) {
 		if (len >= NX_WS_MAX_HEAD) {
 			req->status = 400;
