@@ -61,5 +61,5 @@ CONF
   assert_failure 2
   run nexus-tunnel -n --hub wss://127.0.0.1:1/connect --secret-file "$T/hub.secret" --to 127.0.0.1:1
   assert_failure 2
-  assert_line --index 0 "nexus-tunnel: nothing to serve: give --hostname NAME or --tcp-port N"
+  assert_line --index 0 --partial "nexus-tunnel: nothing to serve: give --hostname NAME or --tcp-port N"
 }
