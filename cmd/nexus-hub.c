@@ -37,6 +37,7 @@ static const char usage_text[] =
     "      --leeway D             clock skew allowed on exp/nbf/iat (default 0s)\n"
     "      --auth-timeout D       time for each authentication stage (default 5s)\n"
     "      --handshake-timeout D  time for the TLS handshake and upgrade (default 5s)\n"
+    "      --max-pending N        unauthenticated connections in all (1024)\n"
     "      --max-pending-per-source N  unauthenticated connections from one address (16)\n"
     "      --relay-uid USER       also let USER hand connections over PATH (repeatable)\n"
     "      --relay-group GROUP    also let members of GROUP do so (repeatable)\n"
@@ -101,6 +102,7 @@ static const struct option lo[] = {
     {"exclusive-hostnames", no_argument, 0, 'X'},
     {"auth-timeout", required_argument, 0, 'A'},
     {"handshake-timeout", required_argument, 0, 'T'},
+    {"max-pending", required_argument, 0, 'Q'},
     {"max-pending-per-source", required_argument, 0, 'S'},
     {"relay-uid", required_argument, 0, 'U'},
     {"relay-group", required_argument, 0, 'G'},
@@ -164,6 +166,11 @@ static int run(int argc, char **argv)
 		case 'T':
 			if (duration_opt("handshake-timeout", optarg, &cfg.handshake_timeout_ms) != 0)
 				return 2;
+			break;
+		case 'Q':
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
+				return usage_error("--max-pending: %s", err);
+			cfg.max_pending = (size_t)v;
 			break;
 		case 'S':
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)

@@ -1,11 +1,13 @@
 /* hub_admit.c — who may start a backend connection: unauthenticated ("pending") connections
  * are held to cfg.max_pending_per_source per source address (core/accept.h) and
- * cfg.max_pending in all; at the global cap the pending connection that has been quiet
- * longest is shed for the newcomer, so neither one client nor a crowd of idle ones can keep
+ * cfg.max_pending in all; at the global cap the pending connection that has made the least
+ * progress, and the quietest of those, is shed for the newcomer, so neither one client nor a crowd of idle ones can keep
  * a new backend out. Refusals and sheddings are logged at most once a second, counted. */
 #include "hub/hub_int.h"
 #include "core/log.h"
 #include "core/sock.h"
+
+#include <sys/ioctl.h>
 
 void hub_session_pend(struct hub_session *s, const struct nx_src *src)
 {
@@ -48,15 +50,53 @@ void hub_session_unpend(struct hub_session *s)
 	}
 }
 
-/* The pending connection that has been quiet longest (oldest first on ties). O(pending),
- * and pending is bounded by cfg.max_pending. */
+/* How far a pending connection has come: one that never sent a byte is shed before one in
+ * the middle of its TLS handshake, which is shed before one that finished it. A reconnecting
+ * flood of silent sockets then only ever sheds itself, and a real backend, which speaks at
+ * once and moves on, keeps its place. */
+static int progress(const struct hub_session *s)
+{
+	if (!s->spoke)
+		return 0;
+	switch (s->state) {
+	case SESS_TLS: return 1;
+	case SESS_UPGRADE: return 2;
+	default: return 3;
+	}
+}
+
+/* Bytes waiting on a connection the loop has not read yet: a peer that spoke right after
+ * connecting, while this batch of accepts was being handled, has spoken. */
+static int has_unread(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* The pending connection with the least progress, the quietest of those (oldest first on
+ * ties). O(pending) per look, and pending is bounded by cfg.max_pending; a silent-looking
+ * candidate with unread bytes is marked as having spoken and the look repeated, at most
+ * once per connection. */
 static struct hub_session *quietest_pending(struct nx_hub *hub)
 {
-	struct hub_session *best = NULL;
-	for (struct hub_session *s = hub->pend_head; s; s = s->pnext)
-		if (s->state != SESS_CLOSING && (!best || s->last_rx < best->last_rx))
-			best = s;
-	return best ? best : hub->pend_head;
+	for (;;) {
+		struct hub_session *best = NULL;
+		int bp = 0;
+		for (struct hub_session *s = hub->pend_head; s; s = s->pnext) {
+			if (s->state == SESS_CLOSING)
+				continue;
+			int p = progress(s);
+			if (!best || p < bp || (p == bp && s->last_rx < best->last_rx)) {
+				best = s;
+				bp = p;
+			}
+		}
+		if (!best)
+			return hub->pend_head;
+		if (best->spoke || !has_unread(best->fd))
+			return best;
+		best->spoke = 1;
+	}
 }
 
 int hub_admit(struct nx_hub *hub, int fd, const struct nx_src *src, int has_src)

@@ -50,8 +50,9 @@ enum sess_state {
 /* Connections still in TLS / upgrade / auth ("pending") each hold a TLS context (~38 KiB)
  * and an fd for up to the handshake + auth deadlines. At most cfg.max_pending_per_source of
  * them per source address (more are closed at once), at most cfg.max_pending in all: a new
- * one beyond that sheds the pending connection that has been quiet longest, so one client
- * cannot lock every new backend out and unauthenticated peers cannot grow the hub. */
+ * one beyond that sheds the pending connection that has made the least progress (never sent
+ * a byte < in the TLS handshake < upgrade < token stages), the quietest among those, so one
+ * client cannot lock every new backend out and unauthenticated peers cannot grow the hub. */
 
 /* The session output queue: a stream reads its end user only while the queue is below
  * OUT_HIGH, so the queue stays bounded (≈ OUT_HIGH + one message per reading stream) and a
@@ -71,6 +72,7 @@ struct hub_session {
 	struct hub_session *pnext, *pprev; /* the pending list, oldest first */
 	struct nx_src src;    /* the peer's source key (accept.h) */
 	int has_src;          /* counted in hub->pending_src */
+	int spoke;            /* the peer has sent at least one byte */
 	uint64_t id;          /* for log lines */
 	char peer[64];
 	struct hub_buf in;    /* upgrade head being read */

@@ -461,8 +461,10 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct hub_session *s = arg;
 	if (s->state == SESS_TLS) {
-		if (events & NX_EV_READ) /* not idle: the handshake is moving */
+		if (events & NX_EV_READ) { /* not idle: the handshake is moving */
 			s->last_rx = nx_loop_now(loop);
+			s->spoke = 1;
+		}
 		int r = nx_tls_handshake(s->tls);
 		if (r == NX_TLS_AGAIN) {
 			set_interest(s);
