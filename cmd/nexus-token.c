@@ -750,18 +750,6 @@ static int cmd_revoke(int argc, char **argv)
 
 /* ---- login: the work is in lib/oauth/login.c ---------------------------------------- */
 
-static void login_show(void *arg, const char *url, const char *user_code, const char *complete)
-{
-	/* stderr: stdout carries only the token, for $(...) */
-	if (user_code) {
-		fprintf(stderr, "nexus-token: to log in, open %s and enter the code %s\n", url, user_code);
-		if (complete)
-			fprintf(stderr, "nexus-token: or open %s\n", complete);
-	} else
-		fprintf(stderr, "nexus-token: to log in, open this URL in a browser:\n%s\n", url);
-	fflush(stderr);
-}
-
 static int cmd_login(int argc, char **argv)
 {
 	enum { L_ISSUER = 256, L_CLIENT, L_SECRET, L_SCOPE, L_DEVICE, L_IDTOK, L_TIMEOUT, L_LEEWAY,
@@ -777,7 +765,7 @@ static int cmd_login(int argc, char **argv)
 	    {"token-iss", required_argument, 0, L_TISS}, {"token-aud", required_argument, 0, L_TAUD},
 	    {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
-	struct nx_login l = {.leeway = -1, .show = login_show};
+	struct nx_login l = {.leeway = -1, .show = nx_oidc_show_say};
 	char err[NX_ERRLEN], scope[1024] = "";
 	size_t sl = 0;
 	uint64_t ms;

@@ -14,6 +14,9 @@
 #include "core/opts.h"
 #include "core/units.h"
 #include "core/util.h"
+#include "oauth/http.h"
+#include "oauth/oidc.h"
+#include "vault/connect.h"
 #include "vault/cred.h"
 #include "vault/refresh.h"
 #include "vault/seal.h"
@@ -25,6 +28,8 @@ static const char usage[] =
     "usage: nexus-vault [--db PATH] [--key-file FILE] VERB [ARGS] [options]\n"
     "\n"
     "Verbs:\n"
+    "  connect NAME --issuer URL --client-id ID [--scope S]...  log in to an OpenID\n"
+    "                           provider and store its access and refresh token as NAME\n"
     "  put NAME                 store the credential JSON read on stdin as NAME\n"
     "  get NAME [--json]        print its secret (basic: user:password), or all of it as JSON\n"
     "  ls [--json]              names, types and expiry (never secrets)\n"
@@ -41,6 +46,12 @@ static const char usage[] =
     "                           key itself in $NEXUS_VAULT_KEY)\n"
     "      --new-key-file FILE  rotate-key: the new master key\n"
     "      --before DUR         refresh: the margin before expiry (default 5m)\n"
+    "      --issuer URL         connect: the OpenID provider\n"
+    "      --client-id ID       connect: our client at the provider\n"
+    "      --client-secret-file FILE  connect: the client secret (a confidential client)\n"
+    "      --scope S            connect: a scope to ask for (repeatable; offline_access added)\n"
+    "      --device-flow        connect: the device grant, for a terminal without a browser\n"
+    "      --timeout DUR        connect: how long to wait for the user (default 5m)\n"
     "      --json               get, ls: JSON output\n"
     "      --config FILE        read options from FILE (one 'name value' per line)\n"
     "  -h, --help               this help\n"
@@ -48,7 +59,8 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_VAULT_<OPTION> in the environment.\n";
 
-enum { O_DB = 256, O_NEWKEY, O_JSON, O_CONFIG, O_BEFORE };
+enum { O_DB = 256, O_NEWKEY, O_JSON, O_CONFIG, O_BEFORE, O_ISSUER, O_CLIENT, O_SECRET, O_SCOPE,
+       O_DEVICE, O_TIMEOUT };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, O_DB},
@@ -56,6 +68,12 @@ static const struct option longopts[] = {
     {"new-key-file", required_argument, NULL, O_NEWKEY},
     {"json", no_argument, NULL, O_JSON},
     {"before", required_argument, NULL, O_BEFORE},
+    {"issuer", required_argument, NULL, O_ISSUER},
+    {"client-id", required_argument, NULL, O_CLIENT},
+    {"client-secret-file", required_argument, NULL, O_SECRET},
+    {"scope", required_argument, NULL, O_SCOPE},
+    {"device-flow", no_argument, NULL, O_DEVICE},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
     {"config", required_argument, NULL, O_CONFIG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -71,6 +89,10 @@ struct args {
 	char **cmd;   /* exec: what follows "--" */
 	char **names; /* refresh: the names given */
 	size_t nnames;
+	/* connect */
+	const char *issuer, *client_id, *client_secret_file;
+	char scope[1024];
+	int device_flow, timeout_s, connect_opts;
 };
 
 /* $XDG_DATA_HOME/nexus/vault.db, ~/.local/share/nexus/vault.db; root: /var/lib/nexus. */
@@ -261,6 +283,25 @@ static int verb_rotate(struct nx_vault *v, const struct args *a, const char *nam
 	return 0;
 }
 
+static int verb_connect(struct nx_vault *v, const struct args *a, const char *name)
+{
+	char err[NX_ERRLEN], what[NX_VAULT_NAME_MAX + 16];
+	snprintf(what, sizeof what, "connect %s", name);
+	struct nx_vault_connect c = {a->issuer, a->client_id, a->client_secret_file, a->scope,
+	                             a->device_flow, a->timeout_s, nx_oidc_show_say, what};
+	json_t *cred;
+	if (nx_vault_connect(&c, &cred, err, sizeof err) < 0)
+		return nx_say("connect %s: %s", name, err), 1;
+	int rc = nx_vault_put(v, name, cred, err, sizeof err);
+	int refreshable = json_object_get(cred, "refresh_token") != NULL;
+	nx_oauth_json_free_secret(cred);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	nx_say("%s: connected%s", name,
+	       refreshable ? "" : " (the provider gave no refresh token: it cannot be refreshed)");
+	return 0;
+}
+
 static void refresh_report(void *arg, const char *name, enum nx_refresh_outcome o,
                            const char *msg)
 {
@@ -285,7 +326,7 @@ static const struct verb {
 	int (*run)(struct nx_vault *v, const struct args *a, const char *name);
 	int takes_name, creates;
 } verbs[] = {
-    {"put", verb_put, 1, 1},       {"get", verb_get, 1, 0},
+    {"connect", verb_connect, 1, 1}, {"put", verb_put, 1, 1}, {"get", verb_get, 1, 0},
     {"ls", verb_ls, 0, 0},         {"rm", verb_rm, 1, 0},
     {"header", verb_header, 1, 0}, {"exec", verb_exec, 1, 0},
     {"rotate-key", verb_rotate, 0, 0}, {"refresh", verb_refresh, -1, 0},
@@ -327,6 +368,28 @@ static int run(int argc, char **argv)
 			if (nx_parse_duration(optarg, &a.before_ms, err, sizeof err) < 0)
 				return usage_error("--before: %s", err);
 			break;
+		case O_ISSUER: a.issuer = optarg; a.connect_opts = 1; break;
+		case O_CLIENT: a.client_id = optarg; a.connect_opts = 1; break;
+		case O_SECRET: a.client_secret_file = optarg; a.connect_opts = 1; break;
+		case O_DEVICE: a.device_flow = 1; a.connect_opts = 1; break;
+		case O_SCOPE: {
+			size_t sl = strlen(a.scope);
+			a.connect_opts = 1;
+			if (!*optarg || strchr(optarg, ' ') || sl + strlen(optarg) + 2 > sizeof a.scope)
+				return usage_error("--scope: '%s' is not one scope", optarg);
+			snprintf(a.scope + sl, sizeof a.scope - sl, "%s%s", sl ? " " : "", optarg);
+			break;
+		}
+		case O_TIMEOUT: {
+			uint64_t ms;
+			a.connect_opts = 1;
+			if (nx_parse_duration(optarg, &ms, err, sizeof err) < 0)
+				return usage_error("--timeout: %s", err);
+			if (ms < 1000 || ms > 86400000)
+				return usage_error("--timeout: between 1s and 1d");
+			a.timeout_s = (int)(ms / 1000);
+			break;
+		}
 		case O_CONFIG: break; /* read by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': nx_print_version("nexus-vault"); return 0;
@@ -334,8 +397,8 @@ static int run(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return usage_error("a verb is needed: put, get, ls, rm, header, exec, rotate-key or "
-		                   "refresh");
+		return usage_error("a verb is needed: connect, put, get, ls, rm, header, exec, "
+		                   "rotate-key or refresh");
 	const char *vname = argv[optind++];
 	const struct verb *vb = NULL;
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
@@ -367,6 +430,11 @@ static int run(int argc, char **argv)
 		return usage_error("%s takes no command after '--'", vname);
 	if (vb->run == verb_rotate && !a.new_key_file)
 		return usage_error("rotate-key needs --new-key-file FILE");
+	if (vb->run == verb_connect && (!a.issuer || !a.client_id))
+		return usage_error("connect needs --issuer URL and --client-id ID");
+	if (vb->run != verb_connect && a.connect_opts)
+		return usage_error("--issuer, --client-id, --client-secret-file, --scope, --device-flow "
+		                   "and --timeout go with connect");
 	if (a.json && vb->run != verb_get && vb->run != verb_ls)
 		return usage_error("--json goes with get and ls");
 

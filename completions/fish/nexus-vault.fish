@@ -1,6 +1,7 @@
 # fish completion for nexus-vault
-set -l verbs put get ls rm header exec rotate-key refresh
+set -l verbs connect put get ls rm header exec rotate-key refresh
 complete -c nexus-vault -f
+complete -c nexus-vault -n "not __fish_seen_subcommand_from $verbs" -a connect -d 'log in to an OpenID provider and store its tokens'
 complete -c nexus-vault -n "not __fish_seen_subcommand_from $verbs" -a put -d 'store the credential JSON on stdin'
 complete -c nexus-vault -n "not __fish_seen_subcommand_from $verbs" -a get -d 'print a secret, or the credential as JSON'
 complete -c nexus-vault -n "not __fish_seen_subcommand_from $verbs" -a ls -d 'names, types and expiry'
@@ -18,3 +19,9 @@ complete -c nexus-vault -s V -l version -d 'version'
 complete -c nexus-vault -n "__fish_seen_subcommand_from get ls" -l json -d 'JSON output'
 complete -c nexus-vault -n "__fish_seen_subcommand_from rotate-key" -l new-key-file -r -F -d 'the new master key'
 complete -c nexus-vault -n "__fish_seen_subcommand_from refresh" -l before -x -a '1m 5m 10m 30m 1h' -d 'margin before expiry'
+complete -c nexus-vault -n "__fish_seen_subcommand_from connect" -l issuer -x -d 'the OpenID provider'
+complete -c nexus-vault -n "__fish_seen_subcommand_from connect" -l client-id -x -d 'our client id'
+complete -c nexus-vault -n "__fish_seen_subcommand_from connect" -l client-secret-file -r -F -d 'the client secret'
+complete -c nexus-vault -n "__fish_seen_subcommand_from connect" -l scope -x -d 'a scope to ask for'
+complete -c nexus-vault -n "__fish_seen_subcommand_from connect" -l device-flow -d 'the device grant'
+complete -c nexus-vault -n "__fish_seen_subcommand_from connect" -l timeout -x -d 'how long to wait for the user'

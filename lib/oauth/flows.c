@@ -1,6 +1,7 @@
 /* flows.c — the authorization code flow with PKCE and a loopback redirect, and the device
  * authorization grant (see oidc.h). */
 #include "core/b64url.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "core/sock.h"
 #include "core/util.h"
@@ -61,12 +62,12 @@ static int token_request(struct nx_oidc *p, const struct nx_oidc_client *c, char
 			snprintf(oerr, oerrlen, "%s", e ? e : "");
 		nx_err(err, errlen, "token endpoint: %s%s%s", e ? e : "error", d ? ": " : "",
 		       d ? clean : "");
-		json_decref(ans);
+		nx_oauth_json_free_secret(ans);
 		return -1;
 	}
 	const char *idt = json_string_value(json_object_get(ans, "id_token"));
 	if (!idt) {
-		json_decref(ans);
+		nx_oauth_json_free_secret(ans);
 		return nx_err(err, errlen, "token endpoint answered no id_token (is openid in --scope?)");
 	}
 	rc = nx_oidc_verify_id_token(p, c->client_id, idt, nonce, claims, err, errlen);
@@ -74,8 +75,24 @@ static int token_request(struct nx_oidc *p, const struct nx_oidc_client *c, char
 		json_decref(*claims);
 		rc = nx_err(err, errlen, "out of memory");
 	}
-	json_decref(ans);
+	if (rc == 0 && c->tokens) {
+		*c->tokens = ans; /* the caller's now, tokens and all */
+		return 0;
+	}
+	nx_oauth_json_free_secret(ans);
 	return rc;
+}
+
+void nx_oidc_show_say(void *arg, const char *url, const char *user_code,
+                      const char *complete_url)
+{
+	const char *what = arg ? arg : "log in";
+	if (user_code) {
+		nx_say("to %s, open %s and enter the code %s", what, url, user_code);
+		if (complete_url)
+			nx_say("or open %s", complete_url);
+	} else
+		nx_say("to %s, open this URL in a browser:\n%s", what, url);
 }
 
 static void reply(int fd, int status, const char *text)
@@ -187,7 +204,8 @@ int nx_oidc_code_flow(struct nx_oidc *p, const struct nx_oidc_client *c, nx_oidc
 	    nx_oauth_form_add(&q, "scope", scope) < 0 || nx_oauth_form_add(&q, "state", state) < 0 ||
 	    nx_oauth_form_add(&q, "nonce", nonce) < 0 ||
 	    nx_oauth_form_add(&q, "code_challenge", challenge) < 0 ||
-	    nx_oauth_form_add(&q, "code_challenge_method", "S256") < 0) {
+	    nx_oauth_form_add(&q, "code_challenge_method", "S256") < 0 ||
+	    (c->prompt && nx_oauth_form_add(&q, "prompt", c->prompt) < 0)) {
 		nx_err(err, errlen, "out of memory");
 		goto out;
 	}

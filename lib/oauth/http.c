@@ -139,3 +139,15 @@ int nx_oauth_form_add(char **form, const char *name, const char *value)
 	*form = f;
 	return 0;
 }
+
+void nx_oauth_json_free_secret(json_t *o)
+{
+	const char *k;
+	json_t *v;
+	/* only what no one else holds: the last reference to the object and to the string */
+	if (o && o->refcount == 1 && json_is_object(o))
+		json_object_foreach(o, k, v)
+			if (json_is_string(v) && v->refcount == 1)
+				nx_wipe((char *)json_string_value(v), json_string_length(v));
+	json_decref(o);
+}

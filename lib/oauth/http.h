@@ -19,6 +19,10 @@ int nx_oauth_post_form(const char *url, const char *form, const char *basic_user
                        const char *basic_pass, json_t **out, long *status, char *err,
                        size_t errlen);
 
+/* Wipe every string member of a JSON object (tokens in an answer), then json_decref it.
+ * NULL is fine. */
+void nx_oauth_json_free_secret(json_t *o);
+
 /* Append "&name=value" (the first without '&') to a malloc'd form string, value escaped.
  * *form may be NULL to start. -1 on no memory. */
 int nx_oauth_form_add(char **form, const char *name, const char *value);

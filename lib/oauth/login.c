@@ -128,7 +128,8 @@ int nx_login_run(const struct nx_login *l, char **out, char *err, size_t errlen)
 			goto out;
 		trim_secret(secret, &sl);
 	}
-	struct nx_oidc_client c = {l->client_id, secret, l->scope, l->timeout_s};
+	struct nx_oidc_client c = {.client_id = l->client_id, .client_secret = secret,
+	                           .scope = l->scope, .timeout_s = l->timeout_s};
 	if (l->id_token_file) {
 		size_t n;
 		if (nx_read_file(l->id_token_file, 65536, &idt, &n, err, errlen) < 0)

@@ -24,6 +24,10 @@ struct nx_oidc_client {
 	const char *client_secret; /* NULL: a public client (PKCE alone) */
 	const char *scope;         /* space-separated, "openid" added when missing */
 	int timeout_s;             /* how long to wait for the browser / the user (default 300) */
+	const char *prompt;        /* code flow: the prompt parameter ("consent"), or NULL */
+	json_t **tokens;           /* non-NULL: gets the token endpoint's whole answer (access,
+	                              refresh token, expires_in, scope); free it with
+	                              nx_oauth_json_free_secret */
 };
 
 /* Fetch ISSUER/.well-known/openid-configuration; its "issuer" must equal `issuer`. */
@@ -41,6 +45,11 @@ int nx_oidc_verify_id_token(struct nx_oidc *p, const char *client_id, const char
  * flow's user code and verification URLs (complete may be NULL). */
 typedef void (*nx_oidc_show_fn)(void *arg, const char *url, const char *user_code,
                                 const char *complete_url);
+
+/* A show function that tells a person on stderr, through nx_say; arg is the verb of what
+ * they are doing ("log in", "connect github"). */
+void nx_oidc_show_say(void *arg, const char *url, const char *user_code,
+                      const char *complete_url);
 
 /* The authorization code flow through the system browser (or whatever opens the URL shown)
  * and a loopback listener on 127.0.0.1, port chosen by the kernel. *id_token: malloc'd. */

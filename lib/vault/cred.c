@@ -22,7 +22,8 @@ static const struct member api_key_m[] = {{"header", 's', 1}, {"key", 's', 1}, {
 static const struct member oauth_m[] = {
     {"access_token", 's', 1}, {"refresh_token", 's', 0}, {"expires_at", 'i', 0},
     {"scopes", 'S', 0},       {"token_endpoint", 's', 0}, {"client_id", 's', 0},
-    {"issuer", 's', 0},       {"token_type", 's', 0},     {0}};
+    {"issuer", 's', 0},       {"token_type", 's', 0},     {"client_secret", 's', 0},
+    {0}};
 
 static const struct {
 	const char *name;

@@ -6,7 +6,7 @@
  *   {"type":"api_key","header":"X-Api-Key","key":K}
  *   {"type":"oauth","access_token":A [,"refresh_token":R] [,"expires_at":UNIX]
  *      [,"scopes":"S ..." | ["S",...]] [,"token_endpoint":URL] [,"client_id":ID]
- *      [,"issuer":URL] [,"token_type":"Bearer"]}
+ *      [,"issuer":URL] [,"token_type":"Bearer"] [,"client_secret":S]}
  *
  * Unknown members are refused (a typo is not silently stored); every string is 1 to 16 KiB
  * of printable text without control bytes, so it can never split a header line. */

@@ -16,6 +16,7 @@ static int grant(json_t *cred, char *err, size_t errlen)
 	const char *ep = json_string_value(json_object_get(cred, "token_endpoint"));
 	const char *rt = json_string_value(json_object_get(cred, "refresh_token"));
 	const char *cid = json_string_value(json_object_get(cred, "client_id"));
+	const char *cs = json_string_value(json_object_get(cred, "client_secret"));
 	char *form = NULL;
 	if (nx_oauth_form_add(&form, "grant_type", "refresh_token") < 0 ||
 	    nx_oauth_form_add(&form, "refresh_token", rt) < 0 ||
@@ -25,7 +26,9 @@ static int grant(json_t *cred, char *err, size_t errlen)
 	}
 	json_t *ans = NULL;
 	long status = 0;
-	int rc = nx_oauth_post_form(ep, form, NULL, NULL, &ans, &status, err, errlen);
+	/* a confidential client authenticates as it did in connect (HTTP Basic) */
+	int rc = nx_oauth_post_form(ep, form, cid && cs ? cid : NULL, cid && cs ? cs : NULL, &ans,
+	                            &status, err, errlen);
 	nx_free_secret(form, strlen(form));
 	if (rc < 0)
 		return -1;
@@ -34,7 +37,7 @@ static int grant(json_t *cred, char *err, size_t errlen)
 		const char *e = json_string_value(json_object_get(ans, "error"));
 		char safe[96];
 		nx_sanitize(safe, sizeof safe, e ? e : "no access_token", strlen(e ? e : "no access_token"));
-		json_decref(ans);
+		nx_oauth_json_free_secret(ans);
 		return nx_err(err, errlen, "%s: HTTP %ld: %s", ep, status, safe);
 	}
 	json_t *next = json_deep_copy(cred);
@@ -51,7 +54,7 @@ static int grant(json_t *cred, char *err, size_t errlen)
 	const char *sc = json_string_value(json_object_get(ans, "scope"));
 	if (sc && *sc)
 		json_object_set_new(next, "scopes", json_string(sc));
-	json_decref(ans);
+	nx_oauth_json_free_secret(ans);
 	/* what the provider sent must pass the same checks as a put */
 	char *text = json_dumps(next, JSON_COMPACT);
 	json_decref(next);

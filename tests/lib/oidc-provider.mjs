@@ -1,7 +1,10 @@
 // A real OpenID provider for the nexus-token login tests: npm oidc-provider on
 // http://127.0.0.1:PORT, in memory. Clients: nexus-cli (native, public: PKCE alone),
 // nexus-secret (native, client_secret_basic). An interaction that logs in $OIDC_ACCOUNT
-// (default alice) and consents at once, so curl can play the browser. The device
+// (default alice) and consents at once, so curl can play the browser. nexus-vault and
+// nexus-vault-secret (public / client_secret_basic) may also use the refresh_token grant:
+// asked for offline_access with prompt=consent they get refresh tokens (rotated for the
+// public one). OIDC_ACCESS_TTL sets the access token lifetime (seconds). The device
 // authorization answer gets "interval": 1; with OIDC_SLOW_DOWN=1 the first pending poll is
 // answered slow_down. OIDC_IDTOKEN_TTL sets the ID token lifetime (seconds).
 // Prints "poll MS RESULT" for each device-code poll of the token endpoint.
@@ -29,12 +32,19 @@ const provider = new Provider(issuer, {
     { ...native, client_id: 'nexus-cli', token_endpoint_auth_method: 'none' },
     { ...native, client_id: 'nexus-secret', client_secret: 'shh-its-a-secret',
       token_endpoint_auth_method: 'client_secret_basic' },
+    { ...native, client_id: 'nexus-vault', token_endpoint_auth_method: 'none',
+      grant_types: [...native.grant_types, 'refresh_token'] },
+    { ...native, client_id: 'nexus-vault-secret', client_secret: 'vault-client-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [...native.grant_types, 'refresh_token'] },
   ],
   features: { devInteractions: { enabled: false }, deviceFlow: { enabled: true } },
   pkce: { required: () => true },
   claims: { openid: ['sub'], email: ['email', 'email_verified'] },
   conformIdTokenClaims: false,
-  ttl: { IdToken: Number(process.env.OIDC_IDTOKEN_TTL || 3600) },
+  ttl: { IdToken: Number(process.env.OIDC_IDTOKEN_TTL || 3600),
+         AccessToken: Number(process.env.OIDC_ACCESS_TTL || 3600) },
+  scopes: ['openid', 'offline_access', 'email', 'files:read'],
   findAccount: async (ctx, sub) => ({
     accountId: sub,
     claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true }),
