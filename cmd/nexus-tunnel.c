@@ -61,6 +61,7 @@ static const char usage_text[] =
     "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
     "  --metrics HOST:PORT  serve Prometheus metrics on GET /metrics there (a local address)\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
+    "  --random-name        quick start: a random name instead of the one derived from the key\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
     "  --config FILE        read options from FILE (default ~/.config/nexus/tunnel.conf)\n"
@@ -131,6 +132,7 @@ static const struct option lo[] = {
     {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
     {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
     {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
+    {"random-name", no_argument, 0, 'D'},
     {"max-frame", required_argument, 0, 'F'},   {"proxy-protocol", required_argument, 0, 'X'},
     {"check-config", no_argument, 0, 'n'},     {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
@@ -224,6 +226,7 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			cfg->max_streams = (size_t)v;
 			break;
 		case 'R': cfg->retry = true; break;
+		case 'D': cfg->random_name = true; break;
 		case 'F': {
 			uint64_t b;
 			if (nx_parse_size(optarg, &b, err, errlen) < 0)
@@ -285,6 +288,9 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 	if (!cfg->n_hostnames && !cfg->n_tcp_ports && !a->key_file)
 		return nx_err(err, errlen, "nothing to serve: give --hostname NAME or --tcp-port N "
 		              "(or --key FILE: the hub assigns a name)");
+	if (cfg->random_name && (cfg->n_hostnames || cfg->n_tcp_ports || !a->key_file))
+		return nx_err(err, errlen, "--random-name asks the hub for a name: it goes with --key and "
+		              "without --hostname or --tcp-port");
 	if (cfg->exec_cmd && (cfg->to || cfg->n_map))
 		return nx_err(err, errlen, "--exec cannot be combined with --to or --map");
 	if (!cfg->exec_cmd && !cfg->to && !cfg->n_map)

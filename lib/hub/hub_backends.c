@@ -5,6 +5,7 @@
 #include "hub/hub_int.h"
 #include "token/jws.h"
 #include "core/b64url.h"
+#include "core/random.h"
 #include "core/hostname.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -87,7 +88,8 @@ int hub_backends_grant(struct hub_session *s, int stage, const struct nx_backend
 
 /* Quick start: a backend with a key that claims nothing gets a name under its grant's first
  * wildcard, the same each time for the same key: the first 12 hex digits of its kid's
- * bytes ("3f1ac0de99b2.dev.example.com"). */
+ * bytes ("3f1ac0de99b2.dev.example.com"); or, when its stage-0 token lists the random_name
+ * extension, 12 random hex digits. */
 int hub_backends_assign(struct hub_session *s, const struct nx_backend *be,
                         struct nx_route_claims *c, char *why, size_t whylen)
 {
@@ -102,7 +104,11 @@ int hub_backends_assign(struct hub_session *s, const struct nx_backend *be,
 		                           "assign a name under");
 	unsigned char raw[32];
 	size_t rl = 0;
-	if (nx_b64url_decode(s->kid, strlen(s->kid), raw, sizeof raw, &rl, why, whylen) < 0 || rl < 6)
+	if (c->has_random_name) {
+		if (nx_random_bytes(raw, 6, why, whylen) < 0)
+			return -1;
+	} else if (nx_b64url_decode(s->kid, strlen(s->kid), raw, sizeof raw, &rl, why, whylen) < 0 ||
+	           rl < 6)
 		return nx_err(why, whylen, "cannot derive a name from the kid");
 	char name[NX_HOSTNAME_MAX + 1];
 	int n = snprintf(name, sizeof name, "%02x%02x%02x%02x%02x%02x%s", raw[0], raw[1], raw[2],

@@ -101,6 +101,7 @@ struct nx_tunnel_cfg {
 	enum nx_proxy_version proxy;
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
 	bool retry;               /* a refusal before the first session served: retry anyway */
+	bool random_name;         /* quick start: ask for a random name, kept across reconnects */
 	/* Largest WebSocket message taken from the hub (0 = NX_TUNNEL_MAX_FRAME_DEFAULT). The
 	 * protocol says 32 785, but a Nexus Proxy server sends an HTTP head over 32 KiB as one
 	 * message (protocol.md §7): accepting it costs that stream's buffer, while refusing it

@@ -38,10 +38,13 @@ static int sign_builtin(struct tunnel *t, enum token_stage stage, const char *no
 	for (size_t i = 0; i < c->n_hostnames; i++)
 		if (nx_claims_add_hostname(claims, c->hostnames[i], err, errlen) < 0)
 			goto out;
-	/* quick start: stage 0 claims nothing, so the hub assigns a name; claim it after */
-	if (stage != STAGE_HANDSHAKE && t->assigned[0] &&
+	/* quick start: stage 0 claims nothing, so the hub assigns a name; claim it after. A
+	 * random name is claimed from stage 0 on once we have one, so a reconnect keeps it. */
+	if ((stage != STAGE_HANDSHAKE || c->random_name) && t->assigned[0] &&
 	    nx_claims_add_hostname(claims, t->assigned, err, errlen) < 0)
 		goto out;
+	if (stage == STAGE_HANDSHAKE && c->random_name && !t->assigned[0])
+		json_object_set_new(claims, "extensions", json_pack("[s]", NX_HUB_EXT_RANDOM_NAME));
 	for (size_t i = 0; i < c->n_tcp_ports; i++) {
 		char p[8];
 		snprintf(p, sizeof p, "%u", c->tcp_ports[i]);

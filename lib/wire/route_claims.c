@@ -163,6 +163,8 @@ int nx_route_claims_parse(const json_t *claims, struct nx_route_claims *c, char 
 				c->has_half_close = 1;
 			if (s && strcmp(s, NX_HUB_EXT_INITIAL_WINDOW) == 0)
 				c->has_initial_window = 1;
+			if (s && strcmp(s, NX_HUB_EXT_RANDOM_NAME) == 0)
+				c->has_random_name = 1;
 		}
 	}
 	return 0;

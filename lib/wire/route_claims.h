@@ -38,6 +38,7 @@ struct nx_route_claims {
 	int64_t reauth_grace_s; /* 10 when absent or ≤ 0 */
 	int has_half_close;     /* "extensions" lists "half_close" (§6) */
 	int has_initial_window; /* "extensions" lists "initial_window" (§6) */
+	int has_random_name;    /* ours: "random_name", a stage-0 ask for a random name */
 };
 
 struct nx_route_policy {
