@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define RATE_WINDOW_MS 60000
 
 static const char schema_v1[] =
@@ -39,6 +39,14 @@ static const char schema_v2[] =
     " id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL,"
     " hash TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT);"
     "CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys(owner)";
+
+/* v3: browser sessions (session.h): what the gate is told to honour, and when it ended. */
+static const char schema_v3[] =
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    " id TEXT PRIMARY KEY, device TEXT NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
+    " grant_jti TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+    " ended_at BIGINT);"
+    "CREATE INDEX IF NOT EXISTS sessions_device ON sessions(device)";
 
 static const char audit_sqlite[] =
     "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -107,6 +115,13 @@ int nx_bind_migrate(struct nx_store *st, char *err, size_t errlen)
 		if (nx_store_script(st, schema_v2, err, errlen) < 0 ||
 		    q(st, NULL, err, errlen,
 		      "INSERT INTO meta(k, v) VALUES('schema', '2') "
+		      "ON CONFLICT(k) DO UPDATE SET v = excluded.v", 0) < 0)
+			goto fail;
+	}
+	if (have < 3) {
+		if (nx_store_script(st, schema_v3, err, errlen) < 0 ||
+		    q(st, NULL, err, errlen,
+		      "INSERT INTO meta(k, v) VALUES('schema', '3') "
 		      "ON CONFLICT(k) DO UPDATE SET v = excluded.v", 0) < 0)
 			goto fail;
 	}
