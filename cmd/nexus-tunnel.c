@@ -29,7 +29,7 @@ static const char usage_text[] =
     "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
     "                    [--metrics HOST:PORT]\n"
     "                    [--gate-host NAME... --gate-verify-key FILE --gate-cert FILE\n"
-    "                     --gate-cert-key FILE]\n"
+    "                     --gate-cert-key FILE [--gate-revocations URL]]\n"
     "                    [-v | -q]\n"
     "                    [--config FILE] [-n]\n"
     "       nexus-tunnel --help | --version\n"
@@ -67,6 +67,7 @@ static const char usage_text[] =
     "  --gate-verify-key F  public key of nexus-bind's session grants (ES256)\n"
     "  --gate-cert FILE     the gated host's certificate chain (PEM)\n"
     "  --gate-cert-key FILE its private key (PEM)\n"
+    "  --gate-revocations U nexus-bind serve's /v1/revocations: fetched every 10s, fail closed\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
@@ -130,7 +131,7 @@ struct args {
 	struct nx_gate_cfg gate;
 };
 
-enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY };
+enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE };
 
 static const struct option lo[] = {
     {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
@@ -151,6 +152,7 @@ static const struct option lo[] = {
     {"gate-verify-key", required_argument, 0, O_GATE_VKEY},
     {"gate-cert", required_argument, 0, O_GATE_CERT},
     {"gate-cert-key", required_argument, 0, O_GATE_CERT_KEY},
+    {"gate-revocations", required_argument, 0, O_GATE_REVOKE},
     {0, 0, 0, 0}};
 
 enum { PARSED = 0, PARSED_HELP = 1, PARSED_VERSION = 2, PARSE_USAGE = -1, PARSE_UNREADABLE = -2 };
@@ -274,6 +276,12 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 		case O_GATE_VKEY: a->gate.verify_key = optarg; break;
 		case O_GATE_CERT: a->gate.cert = optarg; break;
 		case O_GATE_CERT_KEY: a->gate.cert_key = optarg; break;
+		case O_GATE_REVOKE:
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+				return nx_err(err, errlen, "--gate-revocations: '%s' is not an http(s):// URL",
+				              optarg);
+			a->gate.revocations_url = optarg;
+			break;
 		case 'n': a->check = true; break;
 		case 'v': a->level = NX_LOG_DEBUG; break;
 		case 'q': a->level = NX_LOG_WARN; break;
@@ -324,6 +332,8 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 	    !a->gate.n_hosts != !a->gate.cert_key)
 		return nx_err(err, errlen, "the gate needs --gate-host, --gate-verify-key, --gate-cert "
 		              "and --gate-cert-key together");
+	if (a->gate.revocations_url && !a->gate.n_hosts)
+		return nx_err(err, errlen, "--gate-revocations needs --gate-host");
 	if (a->gate.n_hosts && cfg->exec_cmd)
 		return nx_err(err, errlen, "--gate-host cannot be combined with --exec");
 	a->gate.hosts = a->gate_hosts;

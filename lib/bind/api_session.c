@@ -54,3 +54,20 @@ void nx_api_session_end(struct nx_api *api, const char *owner, const char *sid,
 		return nx_api_problemf(out, 404, "no open session %s", sid);
 	reply(out, 200, json_pack("{s:s, s:b}", "session", sid, "ended", 1));
 }
+
+void nx_api_revocations(struct nx_api *api, struct nx_api_resp *out)
+{
+	char err[NX_ERRLEN], *tok = NULL;
+	if (!api->grant_key)
+		return nx_api_problem(out, 501, "this server has no --grant-key for browser sessions");
+	if (nx_session_revocations(api->b, api->grant_key, &tok, err, sizeof err) < 0) {
+		snprintf(out->note, sizeof out->note, "%s", err);
+		return nx_api_problem(out, 500, "store failure");
+	}
+	free(out->body);
+	out->body = tok;
+	out->len = strlen(tok);
+	out->status = 200;
+	out->ctype = "application/jwt";
+	nx_api_add_header(out, "Cache-Control: no-store\r\n");
+}

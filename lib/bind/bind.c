@@ -43,7 +43,8 @@ static const char schema_v2[] =
 /* v3: browser sessions (session.h): what the gate is told to honour, and when it ended. */
 static const char schema_v3[] =
     "CREATE TABLE IF NOT EXISTS sessions ("
-    " id TEXT PRIMARY KEY, device TEXT NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
+    " id TEXT PRIMARY KEY, device TEXT NOT NULL, owner TEXT NOT NULL, usr TEXT NOT NULL,"
+    " host TEXT NOT NULL,"
     " grant_jti TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
     " ended_at BIGINT);"
     "CREATE INDEX IF NOT EXISTS sessions_device ON sessions(device)";
@@ -473,7 +474,9 @@ int nx_bind_unbind(struct nx_bind *b, const char *device, char *err, size_t errl
 		nx_store_rollback(b->st);
 		return 0;
 	}
-	int rc = audit(b, now_ms(), "unbind", device, nx_rows_get(&r, 0, 0), NULL, err, errlen);
+	int rc = nx_bind_sessions_end_all(b, device, now_ms(), err, errlen) < 0
+	             ? -1
+	             : audit(b, now_ms(), "unbind", device, nx_rows_get(&r, 0, 0), NULL, err, errlen);
 	nx_rows_free(&r);
 	if (rc < 0 || nx_store_commit(b->st, err, errlen) < 0)
 		goto fail;
@@ -520,6 +523,7 @@ int nx_bind_revoke(struct nx_bind *b, const char *device, const char *denylist, 
 	      "UPDATE tokens SET revoked_at = $2 WHERE device = $1 AND revoked_at IS NULL", 2,
 	      device, tnow) < 0 ||
 	    q(b->st, NULL, err, errlen, "DELETE FROM bindings WHERE device = $1", 1, device) < 0 ||
+	    nx_bind_sessions_end_all(b, device, now, err, errlen) < 0 ||
 	    audit(b, now, "revoke", device, nx_rows_get(&ro, 0, 0), NULL, err, errlen) < 0 ||
 	    nx_store_commit(b->st, err, errlen) < 0) {
 		json_decref(a);

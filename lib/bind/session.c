@@ -88,12 +88,12 @@ int nx_bind_session_new(struct nx_bind *b, const struct nx_session_req *r, json_
 	char tnow[24], texp[24];
 	snprintf(tnow, sizeof tnow, "%lld", (long long)now);
 	snprintf(texp, sizeof texp, "%lld", (long long)sexp * 1000);
-	const char *p2[] = {sid, r->device, r->user, host, jti, tnow, texp};
+	const char *p2[] = {sid, r->device, owner, r->user, host, jti, tnow, texp};
 	if (nx_store_exec(b->st,
-	                  "INSERT INTO sessions(id, device, owner, host, grant_jti, created_at, "
-	                  "expires_at) VALUES($1, $2, $3, $4, $5, CAST($6 AS BIGINT), "
-	                  "CAST($7 AS BIGINT))",
-	                  7, p2, NULL, err, errlen) < 0)
+	                  "INSERT INTO sessions(id, device, owner, usr, host, grant_jti, created_at, "
+	                  "expires_at) VALUES($1, $2, $3, $4, $5, $6, CAST($7 AS BIGINT), "
+	                  "CAST($8 AS BIGINT))",
+	                  8, p2, NULL, err, errlen) < 0)
 		goto fail;
 	char detail[400];
 	snprintf(detail, sizeof detail, "session %s host %s user %s", sid, host, r->user);
@@ -188,5 +188,50 @@ int nx_session_user_token(const struct nx_key *vk, const char *iss, const char *
 		snprintf(scope, slen, "%s", sc ? sc : "");
 	}
 	json_decref(claims);
+	return rc;
+}
+
+int nx_bind_sessions_end_all(struct nx_bind *b, const char *device, int64_t now, char *err,
+                             size_t errlen)
+{
+	char tnow[24];
+	snprintf(tnow, sizeof tnow, "%lld", (long long)now);
+	const char *p[] = {device, tnow};
+	return nx_store_exec(b->st,
+	                     "UPDATE sessions SET ended_at = CAST($2 AS BIGINT) WHERE device = $1 "
+	                     "AND ended_at IS NULL",
+	                     2, p, NULL, err, errlen) < 0
+	           ? -1
+	           : 0;
+}
+
+int nx_session_revocations(struct nx_bind *b, const struct nx_key *grant_key, char **token,
+                           char *err, size_t errlen)
+{
+	struct nx_rows r = {0};
+	char tnow[24];
+	int64_t now = now_ms();
+	snprintf(tnow, sizeof tnow, "%lld", (long long)now);
+	const char *p[] = {tnow};
+	/* ended, or the device no longer bound to the owner it had (belt and braces: unbind
+	 * and revoke end the sessions themselves) */
+	if (nx_store_exec(b->st,
+	                  "SELECT s.id FROM sessions s LEFT JOIN bindings b ON b.device = s.device "
+	                  "WHERE s.expires_at > CAST($1 AS BIGINT) AND (s.ended_at IS NOT NULL OR "
+	                  "b.device IS NULL OR b.owner <> s.owner) ORDER BY s.id LIMIT 10000",
+	                  1, p, &r, err, errlen) < 0)
+		return -1;
+	json_t *ids = json_array();
+	for (int i = 0; ids && i < r.nrows; i++)
+		json_array_append_new(ids, json_string(nx_rows_get(&r, i, 0)));
+	nx_rows_free(&r);
+	json_t *c = ids ? json_pack("{s:s, s:s, s:I, s:I, s:o}", "typ", "nx-revocations", "iss",
+	                            "nexus-bind", "iat", (json_int_t)(now / 1000), "exp",
+	                            (json_int_t)(now / 1000 + NX_SESSION_REVOCATIONS_TTL),
+	                            "revoked", ids)
+	                : NULL;
+	int rc = c ? nx_jws_sign(grant_key, NX_ALG_ES256, NULL, c, token, err, errlen)
+	           : nx_err(err, errlen, "out of memory");
+	json_decref(c);
 	return rc;
 }

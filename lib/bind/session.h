@@ -43,6 +43,14 @@ int nx_bind_session_new(struct nx_bind *b, const struct nx_session_req *r, json_
 /* End a session early (the user's own, unless only_owner is NULL). 1 ended, 0 unknown. */
 int nx_bind_session_end(struct nx_bind *b, const char *sid, char *err, size_t errlen);
 
+/* The signed revocation list the gates fetch (GET /v1/revocations): an ES256 JWT with
+ * the grant key, {"typ":"nx-revocations","iss":"nexus-bind","iat","exp":iat+120,
+ * "revoked":[session ids]}: every session not yet expired that was ended, or whose device
+ * was unbound or revoked. *token is malloc'd. 0 or -1 with err. */
+#define NX_SESSION_REVOCATIONS_TTL 120
+int nx_session_revocations(struct nx_bind *b, const struct nx_key *grant_key, char **token,
+                           char *err, size_t errlen);
+
 /* Verify a user token as nexus-bind serve does (signature, time claims, iss/aud when
  * given, deny-list; "sub" required) and copy its sub and scope. 0 or -1 with err. */
 int nx_session_user_token(const struct nx_key *vk, const char *iss, const char *aud,

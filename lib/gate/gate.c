@@ -72,6 +72,8 @@ struct nx_gate *nx_gate_new(const struct nx_gate_cfg *cfg, char *err, size_t err
 		goto fail;
 	}
 	nx_wipe(secret, sizeof secret);
+	if (gate_revocations_start(g, err, errlen) < 0)
+		goto fail;
 	return g;
 fail:
 	nx_gate_free(g);
@@ -87,6 +89,7 @@ void nx_gate_free(struct nx_gate *g)
 	nx_tls_server_creds_free(g->creds);
 	pthread_mutex_destroy(&g->mu);
 	free(g->replay);
+	json_decref(g->revoked);
 	free(g);
 }
 
@@ -301,7 +304,7 @@ static int copy_body(struct conn *c, const struct nx_http_req *r, int up)
 }
 
 /* After the UI's 101: bytes both ways until one side ends or the session does. */
-static void pump_ws(struct conn *c, int up, int64_t exp)
+static void pump_ws(struct conn *c, int up, int64_t exp, const char *sid)
 {
 	char b[16384];
 	if (c->len && nx_write_all(up, c->buf, c->len) < 0)
@@ -310,7 +313,7 @@ static void pump_ws(struct conn *c, int up, int64_t exp)
 	nx_set_nonblock(up, 1);
 	for (;;) {
 		int64_t left = exp - gate_now();
-		if (left <= 0)
+		if (left <= 0 || gate_session_live(c->g, sid) != GATE_LIVE)
 			return;
 		ssize_t n;
 		while ((n = nx_tls_read(c->tls, b, sizeof b)) > 0)
@@ -321,7 +324,7 @@ static void pump_ws(struct conn *c, int up, int64_t exp)
 		unsigned want = nx_tls_want(c->tls);
 		struct pollfd p[2] = {{c->fd, (short)((want & 1 ? POLLIN : 0) | (want & 2 ? POLLOUT : 0)), 0},
 		                      {up, POLLIN, 0}};
-		int ms = left > 60 ? 60000 : (int)left * 1000;
+		int ms = left > 5 ? 5000 : (int)left * 1000;
 		if (poll(p, 2, ms) < 0 && errno != EINTR)
 			return;
 		if (p[1].revents) {
@@ -380,7 +383,7 @@ static int forward(struct conn *c, const struct nx_http_req *r, const struct gat
 				goto done;
 			gate_log(c->g, NX_LOG_INFO, "gate: websocket open", "host=%s user=%s sid=%s",
 			         c->host, s->user, s->sid);
-			pump_ws(c, up, s->exp);
+			pump_ws(c, up, s->exp, s->sid);
 			gate_log(c->g, NX_LOG_INFO, "gate: websocket closed", "host=%s sid=%s", c->host,
 			         s->sid);
 			goto done;
@@ -403,6 +406,24 @@ static int forward(struct conn *c, const struct nx_http_req *r, const struct gat
 done:
 	close(up);
 	return rc;
+}
+
+/* A session that was revoked, or cannot be told apart from one (the list is stale). */
+static int refuse_dead(struct conn *c, const struct nx_http_req *r, const struct gate_session *s,
+                       int live, int close)
+{
+	gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s user=%s sid=%s reason=%s", c->host,
+	         s->user, s->sid, live == GATE_REVOKED ? "\"session revoked\""
+	                                               : "\"revocation list stale: failing closed\"");
+	if (live == GATE_STALE)
+		return answer(c, 503, "text/plain", "Retry-After: 10\r\n",
+		              "session state unknown (revocation list stale); try again shortly\n", close);
+	if (wants_html(r))
+		return answer(c, 401, "text/html; charset=utf-8", NULL, page_ended, close);
+	return answer(c, 401, "application/problem+json", NULL,
+	              "{\"type\":\"about:blank\",\"title\":\"Unauthorized\",\"status\":401,"
+	              "\"detail\":\"session revoked\"}",
+	              close);
 }
 
 /* One request from the browser: 0 go on, -1 the connection ends. */
@@ -439,6 +460,9 @@ static int one_request(struct conn *c)
 			         LQ(err));
 			return answer(c, 403, "text/html; charset=utf-8", NULL, page_bad_link, 0);
 		}
+		int live = gate_session_live(c->g, s.sid);
+		if (live != GATE_LIVE)
+			return refuse_dead(c, &r, &s, live, 0);
 		char *cookie = gate_cookie_make(c->g, c->host, &s, err, sizeof err);
 		if (!cookie)
 			return answer(c, 500, NULL, NULL, NULL, 1);
@@ -465,6 +489,12 @@ static int one_request(struct conn *c)
 		              "{\"type\":\"about:blank\",\"title\":\"Unauthorized\",\"status\":401,"
 		              "\"detail\":\"no valid session\"}",
 		              has_body);
+	}
+	int live = gate_session_live(c->g, s.sid);
+	if (live != GATE_LIVE) {
+		if (!has_body)
+			consume(c, r.head_len);
+		return refuse_dead(c, &r, &s, live, has_body);
 	}
 	const struct nx_http_slice *upg = nx_http_req_field(&r, "upgrade");
 	int upgrade = upg != NULL;

@@ -23,6 +23,8 @@
 #define NX_GATE_MAX_CONNS 256
 #define NX_GATE_REPLAY_MAX 4096 /* grant ids remembered until they expire */
 #define NX_GATE_GRANT_LIFE_MAX 60
+#define NX_GATE_REVOCATIONS_EVERY 10
+#define NX_GATE_REVOCATIONS_STALE 60
 
 struct nx_gate_cfg {
 	const char *const *hosts; /* normalised host names the gate serves */
@@ -31,6 +33,11 @@ struct nx_gate_cfg {
 	const char *cert, *cert_key; /* the device's certificate chain and key (PEM) */
 	int64_t session_max_s;    /* longest session (0: as the grant says) */
 	int idle_ms;              /* close a browser connection quiet this long (0: 60 s) */
+	/* nexus-bind serve's GET /v1/revocations (http:// or https://), fetched every
+	 * NX_GATE_REVOCATIONS_EVERY s; stale beyond NX_GATE_REVOCATIONS_STALE s, nothing goes
+	 * through. NULL: sessions end only by expiry (and with this process). */
+	const char *revocations_url;
+	const char *revocations_ca; /* CA bundle for https (NULL: the system's) */
 	nx_log_sink_fn log;
 	void *log_arg;
 };

@@ -1,7 +1,9 @@
 /* gate_int.h — shared by gate.c (connections), gate_session.c (grants, cookies). */
 #ifndef NEXUS_GATE_INT_H
 #define NEXUS_GATE_INT_H
+#include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 
 #include "gate/gate.h"
 #include "core/hostname.h"
@@ -25,7 +27,14 @@ struct nx_gate {
 	struct replay_entry *replay;
 	size_t n_replay;
 	int conns;
+	json_t *revoked;  /* session ids of the newest revocation list */
+	int64_t rev_iat;  /* its iat (0: none yet) */
 };
+
+/* gate_revoke.c */
+enum { GATE_LIVE = 0, GATE_REVOKED = 1, GATE_STALE = 2 };
+int gate_revocations_start(struct nx_gate *g, char *err, size_t errlen);
+int gate_session_live(struct nx_gate *g, const char *sid);
 
 /* What a verified grant or session cookie says. */
 struct gate_session {
