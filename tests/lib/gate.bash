@@ -4,7 +4,8 @@
 # the same tunnel is passed through to a TLS web server untouched).
 # In a suite:  load lib/common; load lib/tunnel; load lib/gate
 #
-#   gate_stack              everything above; UI_PORT, UI_LOG (the UI's request log)
+#   gate_stack              everything above (gate_keys, then gate_start [UI args]); UI_PORT, UI_LOG (the UI's request log);
+#                           GATE_TUNNEL_ARGS (an array) are added to nexus-tunnel's options
 #   session_url USER DEV    nexus-bind session … → the https://DEV.ui.test/?nx=… URL
 #   gcurl ARGS...           curl with the test CA, *.ui.test:443 and app.test:443 → the relay
 
@@ -35,9 +36,17 @@ session_url() {
 }
 
 gate_stack() {
+  gate_keys
+  gate_start "$@"
+}
+
+gate_keys() {
   tunnel_keys
   gate_certs
   gate_bind
+}
+
+gate_start() {
   UI_LOG="$T/ui-requests.jsonl"
   : > "$UI_LOG"
   bg ui "$HELPERS/gate-ui" --log "$UI_LOG" "$@"
@@ -49,7 +58,8 @@ gate_stack() {
   start_tunnel gate --hostname dev1.ui.test --hostname dev2.ui.test --hostname app.test \
     --map "app.test=127.0.0.1:$WEB_PORT" --to "127.0.0.1:$UI_PORT" \
     --gate-host dev1.ui.test --gate-host dev2.ui.test \
-    --gate-verify-key "$T/grant.key.pub" --gate-cert "$T/ui.crt" --gate-cert-key "$T/ui.key"
+    --gate-verify-key "$T/grant.key.pub" --gate-cert "$T/ui.crt" --gate-cert-key "$T/ui.key" \
+    ${GATE_TUNNEL_ARGS[@]+"${GATE_TUNNEL_ARGS[@]}"}
   wait_backends 1
 }
 
