@@ -393,14 +393,41 @@ static int forward(struct conn *c, const struct nx_http_req *r, const struct gat
 			break;
 		}
 	}
+	/* the body, by its framing (a UI that keeps its side open despite our close is
+	 * fine), or until the UI closes when it has none */
+	int framed = !nx_gate_resp_close_delimited(&resp, head_req);
+	int no_body = head_req || resp.status == 204 || resp.status == 304;
+	int64_t left = no_body ? 0 : resp.content_length;
+	struct nx_gate_chunked ch = {0};
 	for (;;) {
-		if (ul && send_tls(c, ub, ul) < 0) {
+		size_t take = ul;
+		int end = 0;
+		if (framed && (no_body || !resp.chunked)) {
+			if ((int64_t)take >= left)
+				take = (size_t)left, end = 1;
+			left -= (int64_t)take;
+		} else if (framed) {
+			size_t used;
+			int sc = nx_gate_chunked_scan(&ch, ub, ul, &used);
+			if (sc == NX_HTTP_INVALID) {
+				rc = -1;
+				break;
+			}
+			take = used;
+			end = sc == NX_HTTP_DONE;
+		}
+		if (take && send_tls(c, ub, take) < 0) {
 			rc = -1;
 			break;
 		}
-		ssize_t got = read(up, ub, sizeof ub);
-		if (got <= 0)
+		if (end)
 			break;
+		ssize_t got = read(up, ub, sizeof ub);
+		if (got <= 0) {
+			if (framed)
+				rc = -1; /* cut short: the browser must not wait for the rest */
+			break;
+		}
 		ul = (size_t)got;
 	}
 done:
