@@ -413,7 +413,7 @@ int main(int argc, char **argv)
 		self[sizeof self - 1] = 0;
 		cfg->name = self;
 	}
-	struct nx_gate *gate = NULL;
+	static struct nx_gate *gate; /* lives as long as the program, like kept_args */
 	if (a.gate.n_hosts) {
 		a.gate.log = nx_log_sink;
 		if (!(gate = nx_gate_new(&a.gate, err, sizeof err))) {
