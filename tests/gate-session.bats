@@ -184,3 +184,12 @@ open_session() {
   run grep -l -e "$COOKIE" -e 'X-Nexus' -e '__Host-nx' -e 'GET /' "$T/hub.log" "$T/relay.log"
   assert_failure
 }
+
+@test "the tunnel ends cleanly on SIGTERM after gated sessions (no sanitizer report)" {
+  open_session "$(session_url alice dev1)" a
+  gcurl -H "Cookie: __Host-nx=$COOKIE" https://dev1.ui.test/headers >/dev/null
+  kill -TERM "$TUNNEL_PID"
+  wait "$TUNNEL_PID" || true
+  run grep -E 'Sanitizer|runtime error|leak' "$T/tunnel-gate.log"
+  assert_failure
+}

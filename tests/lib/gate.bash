@@ -60,6 +60,7 @@ gate_start() {
     --gate-host dev1.ui.test --gate-host dev2.ui.test \
     --gate-verify-key "$T/grant.key.pub" --gate-cert "$T/ui.crt" --gate-cert-key "$T/ui.key" \
     ${GATE_TUNNEL_ARGS[@]+"${GATE_TUNNEL_ARGS[@]}"}
+  TUNNEL_PID=$BG_PID
   wait_backends 1
 }
 
