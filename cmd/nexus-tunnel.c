@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gate/gate.h"
 #include "token/backend_claims.h"
 #include "token/keys.h"
 #include "core/log.h"
@@ -27,6 +28,8 @@ static const char usage_text[] =
     "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
     "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
     "                    [--metrics HOST:PORT]\n"
+    "                    [--gate-host NAME... --gate-verify-key FILE --gate-cert FILE\n"
+    "                     --gate-cert-key FILE [--gate-revocations URL]]\n"
     "                    [-v | -q]\n"
     "                    [--config FILE] [-n]\n"
     "       nexus-tunnel --help | --version\n"
@@ -60,6 +63,11 @@ static const char usage_text[] =
     "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
     "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
     "  --metrics HOST:PORT  serve Prometheus metrics on GET /metrics there (a local address)\n"
+    "  --gate-host NAME     serve NAME's browser sessions through the gate (repeatable)\n"
+    "  --gate-verify-key F  public key of nexus-bind's session grants (ES256)\n"
+    "  --gate-cert FILE     the gated host's certificate chain (PEM)\n"
+    "  --gate-cert-key FILE its private key (PEM)\n"
+    "  --gate-revocations U nexus-bind serve's /v1/revocations: fetched every 10s, fail closed\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  --random-name        quick start: a random name instead of the one derived from the key\n"
     "  -v, --verbose        one line per stream\n"
@@ -120,7 +128,11 @@ struct args {
 	uint16_t ports[MAX_LIST];
 	struct nx_tunnel_route map[MAX_LIST];
 	char **vec; /* the vector nx_opts_expand() built: optarg points into it */
+	const char *gate_hosts[NX_GATE_MAX_HOSTS];
+	struct nx_gate_cfg gate;
 };
+
+enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE };
 
 static const struct option lo[] = {
     {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
@@ -137,7 +149,13 @@ static const struct option lo[] = {
     {"check-config", no_argument, 0, 'n'},     {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
     {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
-    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+    {"version", no_argument, 0, 'V'},
+    {"gate-host", required_argument, 0, O_GATE_HOST},
+    {"gate-verify-key", required_argument, 0, O_GATE_VKEY},
+    {"gate-cert", required_argument, 0, O_GATE_CERT},
+    {"gate-cert-key", required_argument, 0, O_GATE_CERT_KEY},
+    {"gate-revocations", required_argument, 0, O_GATE_REVOKE},
+    {0, 0, 0, 0}};
 
 enum { PARSED = 0, PARSED_HELP = 1, PARSED_VERSION = 2, PARSE_USAGE = -1, PARSE_UNREADABLE = -2 };
 
@@ -253,6 +271,20 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			cfg->metrics_addr = optarg;
 			break;
 		}
+		case O_GATE_HOST:
+			if (a->gate.n_hosts == NX_GATE_MAX_HOSTS)
+				return nx_err(err, errlen, "too many --gate-host options");
+			a->gate_hosts[a->gate.n_hosts++] = optarg;
+			break;
+		case O_GATE_VKEY: a->gate.verify_key = optarg; break;
+		case O_GATE_CERT: a->gate.cert = optarg; break;
+		case O_GATE_CERT_KEY: a->gate.cert_key = optarg; break;
+		case O_GATE_REVOKE:
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+				return nx_err(err, errlen, "--gate-revocations: '%s' is not an http(s):// URL",
+				              optarg);
+			a->gate.revocations_url = optarg;
+			break;
 		case 'n': a->check = true; break;
 		case 'v': a->level = NX_LOG_DEBUG; break;
 		case 'q': a->level = NX_LOG_WARN; break;
@@ -302,6 +334,15 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 		if (nx_split_hostport(cfg->to, host, sizeof host, &port, NULL, 0) < 0 || !port)
 			return nx_err(err, errlen, "--to: bad address %s", cfg->to);
 	}
+	if (!a->gate.n_hosts != !a->gate.verify_key || !a->gate.n_hosts != !a->gate.cert ||
+	    !a->gate.n_hosts != !a->gate.cert_key)
+		return nx_err(err, errlen, "the gate needs --gate-host, --gate-verify-key, --gate-cert "
+		              "and --gate-cert-key together");
+	if (a->gate.revocations_url && !a->gate.n_hosts)
+		return nx_err(err, errlen, "--gate-revocations needs --gate-host");
+	if (a->gate.n_hosts && cfg->exec_cmd)
+		return nx_err(err, errlen, "--gate-host cannot be combined with --exec");
+	a->gate.hosts = a->gate_hosts;
 	cfg->hostnames = a->hostnames;
 	cfg->tcp_ports = a->ports;
 	cfg->map = a->map;
@@ -378,6 +419,16 @@ int main(int argc, char **argv)
 		self[sizeof self - 1] = 0;
 		cfg->name = self;
 	}
+	static struct nx_gate *gate; /* lives as long as the program, like kept_args */
+	if (a.gate.n_hosts) {
+		a.gate.log = nx_log_sink;
+		if (!(gate = nx_gate_new(&a.gate, err, sizeof err))) {
+			nx_say("%s", err);
+			return 1;
+		}
+		cfg->stream_hook = nx_gate_hook;
+		cfg->stream_hook_arg = gate;
+	}
 	if (a.check) {
 		if (nx_tunnel_check(cfg, err, sizeof err) < 0) {
 			nx_say("%s", err);
@@ -393,5 +444,5 @@ int main(int argc, char **argv)
 		nx_say("%s", err);
 		return 1;
 	}
-	return 0;
+	return 0; /* the gate's threads may still run: it is not freed */
 }

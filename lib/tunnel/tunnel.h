@@ -117,6 +117,12 @@ struct nx_tunnel_cfg {
 	void *reload_arg;
 	/* "host:port": serve GET /metrics (Prometheus text) there; NULL: none */
 	const char *metrics_addr;
+	/* A stream's local side from elsewhere (the session gate, lib/gate): returns a
+	 * connected fd, -1 with err (refused), or -2 (not its host: dial target as usual).
+	 * target is the numeric "ip:port" the stream would dial. NULL: none. */
+	int (*stream_hook)(void *arg, const char *hostname, const char *target, char *err,
+	                   size_t errlen);
+	void *stream_hook_arg;
 };
 
 /* -n: what nx_tunnel_run would refuse at start, without dialling: the hub URL, the CA

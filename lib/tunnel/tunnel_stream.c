@@ -505,7 +505,11 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 			return;
 		}
 	} else {
-		s->fd = nx_dial_tcp(dial_target(t, target), err, sizeof err);
+		int hooked = t->cfg->stream_hook ? t->cfg->stream_hook(t->cfg->stream_hook_arg,
+		                                                       c->hostname, dial_target(t, target),
+		                                                       err, sizeof err)
+		                                 : -2;
+		s->fd = hooked != -2 ? hooked : nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
 			free(s->pp);
