@@ -86,7 +86,9 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			relay_close(rc);
 			return;
 		}
-		enum nx_handoff_status st = take_client(hub, cfd, &h);
+		enum nx_handoff_status st = h.kind == NX_HANDOFF_UDP
+		                                ? (enum nx_handoff_status)hub_udp_take(hub, cfd, &h)
+		                                : take_client(hub, cfd, &h);
 		free(h.prelude);
 		if (nx_handoff_reply(fd, st) < 0) {
 			relay_close(rc);
