@@ -239,8 +239,11 @@ int main(int argc, char **argv)
 	if (user && !getpwnam(user))
 		return usage_error("--user: unknown user '%s'", user);
 	if (check) {
-		nx_say("configuration OK (%zu listen address%s, %zu UDP, %zu route%s%s%s)", nlisten,
-		       nlisten == 1 ? "" : "es", nudp, nroutes, nroutes == 1 ? "" : "s",
+		char udp[32] = "";
+		if (nudp)
+			snprintf(udp, sizeof udp, ", %zu UDP", nudp);
+		nx_say("configuration OK (%zu listen address%s%s, %zu route%s%s%s)", nlisten,
+		       nlisten == 1 ? "" : "es", udp, nroutes, nroutes == 1 ? "" : "s",
 		       cfg.hub_path ? ", hub " : "", cfg.hub_path ? cfg.hub_path : "");
 		return 0;
 	}

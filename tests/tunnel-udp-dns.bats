@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # A real UDP service behind the tunnel: dig asks dnsmasq (on 127.0.0.1 only, a free port,
 # no upstream, one made-up name) through relay → hub → tunnel and gets its answer, for a
-# name it knows, and REFUSED (it has no upstream) for one it does not.
+# name it knows, and REFUSED (it has no upstream) for one it does not. The tunnel's tokens
+# come from nexus-token as its --token-cmd, so the UDP claim goes through NEXUS_UDP_ROUTES.
 load lib/common
 load lib/tunnel
 
@@ -17,7 +18,10 @@ suite_setup() {
   UDP_PORT=$(free_port)
   start_hub --allow-udp-port "$UDP_PORT"
   start_relay --listen-udp "127.0.0.1:$UDP_PORT"
-  start_tunnel dns --udp-port "$UDP_PORT=127.0.0.1:$DNS_PORT"
+  # tokens from the attestation command this time: the claim travels as NEXUS_UDP_ROUTES
+  bg tunnel-dns nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --servername localhost \
+    --cafile "$T/hub.crt" --name dns -v --udp-port "$UDP_PORT:20s=127.0.0.1:$DNS_PORT" \
+    --token-cmd "nexus-token issue -k '$T/hub.secret' --backend"
   wait_backends 1
 }
 
@@ -29,4 +33,5 @@ suite_setup() {
   assert_success
   assert_output --partial 'status: REFUSED'
   grep -q 'query\[A\] www.x.test from 127.0.0.1' "$T/dnsmasq.log"
+  grep -q "routes=udp:$UDP_PORT" "$T/hub.log"
 }
