@@ -222,8 +222,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (inetd && nlisten)
-		return usage_error("--inetd serves fd 0: it takes no --listen");
+	if (inetd && (nlisten || nudp))
+		return usage_error("--inetd serves fd 0: it takes no --listen%s", nudp ? "-udp" : "");
 	if (!cfg.hub_path && nroutes == 0)
 		return usage_error("nothing to route to: give --hub PATH and/or --route NAME=ADDR");
 	char host[256];

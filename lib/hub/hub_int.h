@@ -219,7 +219,12 @@ void hub_relay_close_all(struct nx_hub *hub);
 /* hub_udp.c: UDP port claims (§5) */
 /* A relay's UDP socket for h->conn_port (fd taken in every case): the hub owns it now.
  * Returns the handoff status to answer. */
-int hub_udp_take(struct nx_hub *hub, int fd, const struct nx_handoff *h);
+int hub_udp_take(struct nx_hub *hub, struct hub_relay_conn *from, int fd,
+                 const struct nx_handoff *h);
+/* That relay connection is closing: the sockets it handed over are closed too (a relay that
+ * stops must free its ports, and one that restarts binds them again); their flows stay
+ * until the next relay hands the port over or they idle out. */
+void hub_udp_relay_gone(struct nx_hub *hub, struct hub_relay_conn *rc);
 void hub_udp_close_all(struct nx_hub *hub); /* after every stream is gone */
 /* One datagram from the backend for the flow's client. */
 void hub_udp_flow_on_data(struct hub_stream *st, const uint8_t *data, size_t len);

@@ -41,6 +41,7 @@ struct hub_udp_port {
 	uint16_t port;
 	char local[64];
 	char key[16]; /* "udp:N" */
+	struct hub_relay_conn *from; /* the relay connection that handed fd over */
 	struct hub_stream *flows[UDP_BUCKETS];
 	size_t n_flows;
 	struct nx_srcmap *per_src;
@@ -289,7 +290,7 @@ void hub_udp_flow_on_data(struct hub_stream *st, const uint8_t *data, size_t len
 {
 	nx_credits_received(&st->cr);
 	struct hub_udp_port *p = st->udp;
-	ssize_t n = sendto(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+	ssize_t n = p->fd < 0 ? -1 : sendto(p->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
 	                   (const struct sockaddr *)&st->udp_peer, st->udp_peer_len);
 	if (n < 0)
 		report(p, &p->send_fail, NX_LOG_INFO, "udp reply dropped: send failed", st->client,
@@ -318,7 +319,8 @@ static int port_allowed(const struct nx_hub *hub, uint16_t port)
 	return 0;
 }
 
-int hub_udp_take(struct nx_hub *hub, int fd, const struct nx_handoff *h)
+int hub_udp_take(struct nx_hub *hub, struct hub_relay_conn *from, int fd,
+                 const struct nx_handoff *h)
 {
 	int type = 0;
 	socklen_t tl = sizeof type;
@@ -340,9 +342,11 @@ int hub_udp_take(struct nx_hub *hub, int fd, const struct nx_handoff *h)
 	struct hub_udp_port *p = hub->udp_ports;
 	while (p && p->port != h->conn_port)
 		p = p->next;
-	if (p) { /* the relay reconnected: the new fd is the same socket, keep the flows */
-		nx_loop_del(hub->loop, p->fd);
-		close(p->fd);
+	if (p) { /* a relay (re)connected: keep the flows, take the new socket */
+		if (p->fd >= 0) {
+			nx_loop_del(hub->loop, p->fd);
+			close(p->fd);
+		}
 		p->fd = fd;
 	} else {
 		p = calloc(1, sizeof *p);
@@ -359,13 +363,29 @@ int hub_udp_take(struct nx_hub *hub, int fd, const struct nx_handoff *h)
 		hub->udp_ports = p;
 	}
 	snprintf(p->local, sizeof p->local, "%s", h->client_addr);
+	p->from = from;
 	if (nx_loop_add(hub->loop, fd, NX_EV_READ, udp_io, p) < 0) {
 		close(fd);
 		p->fd = -1;
+		p->from = NULL;
 		return NX_HANDOFF_BUSY;
 	}
 	hub_log(hub, NX_LOG_INFO, "udp listener taken", "route=%s addr=%s", p->key, q);
 	return NX_HANDOFF_OK;
+}
+
+void hub_udp_relay_gone(struct nx_hub *hub, struct hub_relay_conn *rc)
+{
+	for (struct hub_udp_port *p = hub->udp_ports; p; p = p->next) {
+		if (p->from != rc || p->fd < 0)
+			continue;
+		nx_loop_del(hub->loop, p->fd);
+		close(p->fd);
+		p->fd = -1;
+		p->from = NULL;
+		hub_log(hub, NX_LOG_INFO, "udp listener released: its relay is gone", "route=%s flows=%zu",
+		        p->key, p->n_flows);
+	}
 }
 
 void hub_udp_close_all(struct nx_hub *hub)
