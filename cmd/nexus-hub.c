@@ -31,6 +31,9 @@ static const char usage_text[] =
     "      --backends FILE        a key and a grant per backend (re-read on SIGHUP)\n"
     "  -r, --relay-socket PATH    unix socket nexus-relay hands connections over\n"
     "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
+    "      --allow-udp-port N     backends may claim udp:N (repeatable)\n"
+    "      --max-udp-flows N      UDP flows per port at once (default 4096)\n"
+    "      --max-udp-flows-per-source N  of which from one address (default 256)\n"
     "      --deny-list FILE       revoked token ids (jti), one per line\n"
     "      --exclusive-hostnames  refuse a second sub for a hostname (1008)\n"
     "      --idle-timeout D       close streams idle for D (default 5m)\n"
@@ -96,6 +99,9 @@ static const struct option lo[] = {
     {"backends", required_argument, 0, 'K'},
     {"relay-socket", required_argument, 0, 'r'},
     {"allow-tcp-port", required_argument, 0, 'P'},
+    {"allow-udp-port", required_argument, 0, 'Q'},
+    {"max-udp-flows", required_argument, 0, 'F'},
+    {"max-udp-flows-per-source", required_argument, 0, 'f'},
     {"idle-timeout", required_argument, 0, 'i'},
     {"leeway", required_argument, 0, 'L'},
     {"deny-list", required_argument, 0, 'D'},
@@ -145,6 +151,19 @@ static int run(int argc, char **argv)
 			if (cfg.n_allow_tcp_ports == NX_HUB_MAX_ALLOW_PORTS)
 				return usage_error("--allow-tcp-port: at most %d ports", NX_HUB_MAX_ALLOW_PORTS);
 			cfg.allow_tcp_ports[cfg.n_allow_tcp_ports++] = (uint16_t)v;
+			break;
+		case 'Q':
+			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
+				return usage_error("--allow-udp-port: %s", err);
+			if (cfg.n_allow_udp_ports == NX_HUB_MAX_ALLOW_PORTS)
+				return usage_error("--allow-udp-port: at most %d ports", NX_HUB_MAX_ALLOW_PORTS);
+			cfg.allow_udp_ports[cfg.n_allow_udp_ports++] = (uint16_t)v;
+			break;
+		case 'F':
+		case 'f':
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
+				return usage_error("--max-udp-flows%s: %s", c == 'f' ? "-per-source" : "", err);
+			*(c == 'F' ? &cfg.max_udp_flows : &cfg.max_udp_flows_per_source) = (size_t)v;
 			break;
 		case 'i':
 			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) != 0)

@@ -31,6 +31,8 @@ static const char usage[] =
     "terminating TLS: to a TCP address of its own (--route), else to nexus-hub (--hub).\n"
     "\n"
     "  -l, --listen ADDR            listen on host:port (repeatable; default: systemd sockets)\n"
+    "      --listen-udp ADDR        UDP on host:port, flows carried by the hub (repeatable;\n"
+    "                               also --listen udp:ADDR)\n"
     "  -H, --hub PATH               nexus-hub's handoff socket (SOCK_SEQPACKET)\n"
     "  -r, --route NAME=ADDR        NAME (host, *.wildcard, tcp:PORT) to host:port (repeatable)\n"
     "      --inetd                  serve the one connection on fd 0 (inetd, Accept=yes)\n"
@@ -53,11 +55,13 @@ static const char usage[] =
     "\n"
     "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
 
+enum { O_LISTEN_UDP = 300 };
 enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_MAXCS, O_GRACE,
        O_LOGLVL, O_CONFIG };
 
 static const struct option longopts[] = {
     {"listen", required_argument, NULL, 'l'},
+    {"listen-udp", required_argument, NULL, O_LISTEN_UDP},
     {"hub", required_argument, NULL, 'H'},
     {"route", required_argument, NULL, 'r'},
     {"inetd", no_argument, NULL, O_INETD},
@@ -138,8 +142,8 @@ static int parse_dur(const char *name, const char *v, uint64_t *out)
 int main(int argc, char **argv)
 {
 	char err[NX_ERRLEN];
-	const char *listen[MAX_LISTEN];
-	size_t nlisten = 0, nroutes = 0;
+	const char *listen[MAX_LISTEN], *listen_udp[MAX_LISTEN];
+	size_t nlisten = 0, nroutes = 0, nudp = 0;
 	static struct nx_relay_route routes[MAX_ROUTES];
 	struct nx_relay_config cfg = {0};
 	const char *user = NULL;
@@ -156,9 +160,19 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":l:H:r:u:nhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
+			if (strncmp(optarg, "udp:", 4) == 0) { /* a config file's "listen udp:ADDR" */
+				optarg += 4;
+				goto udp;
+			}
 			if (nlisten == MAX_LISTEN)
 				return usage_error("more than %d --listen addresses", MAX_LISTEN);
 			listen[nlisten++] = optarg;
+			break;
+		case O_LISTEN_UDP:
+		udp:
+			if (nudp == MAX_LISTEN)
+				return usage_error("more than %d --listen-udp addresses", MAX_LISTEN);
+			listen_udp[nudp++] = optarg;
 			break;
 		case 'H': cfg.hub_path = optarg; break;
 		case 'r':
@@ -208,8 +222,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (inetd && nlisten)
-		return usage_error("--inetd serves fd 0: it takes no --listen");
+	if (inetd && (nlisten || nudp))
+		return usage_error("--inetd serves fd 0: it takes no --listen%s", nudp ? "-udp" : "");
 	if (!cfg.hub_path && nroutes == 0)
 		return usage_error("nothing to route to: give --hub PATH and/or --route NAME=ADDR");
 	char host[256];
@@ -217,11 +231,19 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nlisten; i++)
 		if (nx_split_hostport(listen[i], host, sizeof host, &port, err, sizeof err) < 0)
 			return usage_error("--listen: %s", err);
+	for (size_t i = 0; i < nudp; i++)
+		if (nx_split_hostport(listen_udp[i], host, sizeof host, &port, err, sizeof err) < 0)
+			return usage_error("--listen-udp: %s", err);
+	if (nudp && !cfg.hub_path)
+		return usage_error("--listen-udp needs --hub PATH (the hub carries UDP flows)");
 	if (user && !getpwnam(user))
 		return usage_error("--user: unknown user '%s'", user);
 	if (check) {
-		nx_say("configuration OK (%zu listen address%s, %zu route%s%s%s)", nlisten,
-		       nlisten == 1 ? "" : "es", nroutes, nroutes == 1 ? "" : "s",
+		char udp[32] = "";
+		if (nudp)
+			snprintf(udp, sizeof udp, ", %zu UDP", nudp);
+		nx_say("configuration OK (%zu listen address%s%s, %zu route%s%s%s)", nlisten,
+		       nlisten == 1 ? "" : "es", udp, nroutes, nroutes == 1 ? "" : "s",
 		       cfg.hub_path ? ", hub " : "", cfg.hub_path ? cfg.hub_path : "");
 		return 0;
 	}
@@ -241,7 +263,15 @@ int main(int argc, char **argv)
 		}
 		lfds[nl++] = fd;
 	}
-	if (!inetd && nlisten == 0) {
+	int ufds[MAX_LISTEN];
+	for (size_t i = 0; i < nudp; i++) {
+		ufds[i] = nx_bind_udp(listen_udp[i], err, sizeof err);
+		if (ufds[i] < 0) {
+			nx_error("cannot listen", "error=\"%s\"", err);
+			return 1;
+		}
+	}
+	if (!inetd && nlisten == 0 && nudp == 0) {
 		int k = nx_listen_fds();
 		for (int i = 0; i < k && nl < sizeof lfds / sizeof *lfds; i++)
 			lfds[nl++] = 3 + i;
@@ -272,6 +302,14 @@ int main(int argc, char **argv)
 		}
 		char a[64];
 		nx_info("listening", "addr=%s", nx_local_addr(lfds[i], a, sizeof a, NULL, NULL));
+	}
+	for (size_t i = 0; i < nudp; i++) {
+		if (nx_relay_add_udp(relay, ufds[i], err, sizeof err) < 0) {
+			nx_error("listener", "error=\"%s\"", err);
+			return 1;
+		}
+		char a[64];
+		nx_info("listening", "addr=%s proto=udp", nx_local_addr(ufds[i], a, sizeof a, NULL, NULL));
 	}
 	if (inetd && nx_relay_add_conn(relay, 0, err, sizeof err) < 0) {
 		nx_error("inetd connection", "error=\"%s\"", err);

@@ -22,7 +22,7 @@
 static const char usage_text[] =
     "usage: nexus-tunnel --hub wss://HOST[:PORT]/connect\n"
     "                    (--key FILE | --secret-file FILE | --token-cmd CMD)\n"
-    "                    (--hostname NAME | --tcp-port N)...\n"
+    "                    (--hostname NAME | --tcp-port N | --udp-port N[:IDLE]=ADDR)...\n"
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
     "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
@@ -49,6 +49,7 @@ static const char usage_text[] =
     "  --token-cmd CMD      run CMD (sh -c) for each token; NEXUS_ATTESTATION_STAGE etc. set\n"
     "  --hostname NAME      route to claim (repeatable; *.example.com wildcards allowed)\n"
     "  --tcp-port N         relay port to claim (repeatable)\n"
+    "  --udp-port N[:IDLE]=HOST:PORT  UDP relay port to claim, its flows to HOST:PORT (repeatable)\n"
     "  --to HOST:PORT       where streams go by default\n"
     "  --map KEY=HOST:PORT  where streams for KEY go: NAME, *.WILDCARD, PORT or NAME:PORT\n"
     "                       (,proxy=v1|v2|none after the address: that entry's PROXY header)\n"
@@ -126,6 +127,7 @@ struct args {
 	char hostbuf[MAX_LIST][NX_HOSTNAME_MAX + 1];
 	const char *hostnames[MAX_LIST];
 	uint16_t ports[MAX_LIST];
+	struct nx_tunnel_udp udp[MAX_LIST];
 	struct nx_tunnel_route map[MAX_LIST];
 	char **vec; /* the vector nx_opts_expand() built: optarg points into it */
 	const char *gate_hosts[NX_GATE_MAX_HOSTS];
@@ -139,6 +141,7 @@ static const struct option lo[] = {
     {"key", required_argument, 0, 'k'},
     {"token-cmd", required_argument, 0, 'T'},   {"hostname", required_argument, 0, 'A'},
     {"tcp-port", required_argument, 0, 'p'},    {"to", required_argument, 0, 't'},
+    {"udp-port", required_argument, 0, 'u'},
     {"map", required_argument, 0, 'm'},         {"exec", required_argument, 0, 'e'},
     {"cafile", required_argument, 0, 'c'},      {"servername", required_argument, 0, 'S'},
     {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
@@ -210,6 +213,16 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			if (nx_parse_int(optarg, 1, 65535, &v, err, errlen) < 0)
 				BAD("--tcp-port");
 			a->ports[cfg->n_tcp_ports++] = (uint16_t)v;
+			break;
+		case 'u':
+			if (cfg->n_udp == MAX_LIST)
+				return nx_err(err, errlen, "too many --udp-port options");
+			if (nx_tunnel_parse_udp(optarg, &a->udp[cfg->n_udp], err, errlen) < 0)
+				BAD("--udp-port");
+			for (size_t i = 0; i < cfg->n_udp; i++)
+				if (a->udp[i].port == a->udp[cfg->n_udp].port)
+					return nx_err(err, errlen, "--udp-port %u given twice", a->udp[i].port);
+			cfg->n_udp++;
 			break;
 		case 't': cfg->to = optarg; break;
 		case 'm':
@@ -317,15 +330,16 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			              a->key_file);
 		cfg->secret_file = a->key_file;
 	}
-	if (!cfg->n_hostnames && !cfg->n_tcp_ports && !a->key_file)
+	if (!cfg->n_hostnames && !cfg->n_tcp_ports && !cfg->n_udp && !a->key_file)
 		return nx_err(err, errlen, "nothing to serve: give --hostname NAME or --tcp-port N "
 		              "(or --key FILE: the hub assigns a name)");
-	if (cfg->random_name && (cfg->n_hostnames || cfg->n_tcp_ports || !a->key_file))
+	if (cfg->random_name && (cfg->n_hostnames || cfg->n_tcp_ports || cfg->n_udp || !a->key_file))
 		return nx_err(err, errlen, "--random-name asks the hub for a name: it goes with --key and "
 		              "without --hostname or --tcp-port");
 	if (cfg->exec_cmd && (cfg->to || cfg->n_map))
 		return nx_err(err, errlen, "--exec cannot be combined with --to or --map");
-	if (!cfg->exec_cmd && !cfg->to && !cfg->n_map)
+	if (!cfg->exec_cmd && !cfg->to && !cfg->n_map &&
+	    (cfg->n_hostnames || cfg->n_tcp_ports || !cfg->n_udp))
 		return nx_err(err, errlen,
 		              "no target: give --to HOST:PORT, --map KEY=HOST:PORT or --exec CMD");
 	if (cfg->to) {
@@ -345,6 +359,7 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 	a->gate.hosts = a->gate_hosts;
 	cfg->hostnames = a->hostnames;
 	cfg->tcp_ports = a->ports;
+	cfg->udp = a->udp;
 	cfg->map = a->map;
 	return PARSED;
 #undef BAD

@@ -1,5 +1,6 @@
 # fish completion for nexus-relay
 complete -c nexus-relay -s l -l listen -r -d 'listen on host:port'
+complete -c nexus-relay -l listen-udp -r -d 'UDP on host:port, flows carried by the hub'
 complete -c nexus-relay -s H -l hub -r -F -d 'nexus-hub handoff socket'
 complete -c nexus-relay -s r -l route -r -d 'route NAME=host:port'
 complete -c nexus-relay -l inetd -d 'serve the connection on fd 0'

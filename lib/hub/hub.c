@@ -135,6 +135,12 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
+	for (size_t i = 0; i < s->claims.n_udp_routes; i++) {
+		snprintf(key, sizeof key, "udp:%u", s->claims.udp_routes[i].port);
+		nx_routes_add(hub->routes, key, s, s->claims.weight);
+		if (o < sizeof list)
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
+	}
 	char b[160], kv[128];
 	hub_log(hub, 2, "backend registered", "session=%llu backend=%s%s peer=%s weight=%d routes=%s%s%s",
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
@@ -342,6 +348,7 @@ void nx_hub_free(struct nx_hub *hub)
 		hub_stream_kill(hub->streams, 0);
 	nx_timer_stop(hub->loop, &hub->reap_timer);
 	reap(hub->loop, hub);
+	hub_udp_close_all(hub);
 	nx_timer_stop(hub->loop, &hub->backend_l.retry);
 	if (hub->backend_l.fd >= 0) {
 		nx_loop_del(hub->loop, hub->backend_l.fd);

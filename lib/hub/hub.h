@@ -30,6 +30,8 @@
 #define NX_HUB_HANDSHAKE_TIMEOUT_MS 5000  /* TLS handshake + WebSocket upgrade, from accept */
 #define NX_HUB_STAGE_TIMEOUT_MS 5000      /* each token stage after the upgrade */
 #define NX_HUB_RELAY_SOCKET_MODE 0660
+#define NX_HUB_MAX_UDP_FLOWS 4096           /* UDP flows per port at once */
+#define NX_HUB_MAX_UDP_FLOWS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
 
 /* How far ahead of the hub's clock (beyond --leeway) a backend token's iat may be. */
 #define NX_HUB_IAT_SKEW_S 60
@@ -46,6 +48,10 @@ struct nx_hub_config {
 	const char *relay_socket;  /* unix SOCK_SEQPACKET path nexus-relay hands clients to */
 	uint16_t allow_tcp_ports[NX_HUB_MAX_ALLOW_PORTS];
 	size_t n_allow_tcp_ports;
+	uint16_t allow_udp_ports[NX_HUB_MAX_ALLOW_PORTS]; /* backends may claim udp:N */
+	size_t n_allow_udp_ports;
+	size_t max_udp_flows;            /* flows per UDP port (0: NX_HUB_MAX_UDP_FLOWS) */
+	size_t max_udp_flows_per_source; /* of which from one address (0: ..._PER_SOURCE) */
 	uint64_t idle_timeout_ms;  /* a stream with no bytes either way this long is closed */
 	int64_t leeway_s;          /* clock skew allowed on token times */
 	const char *deny_list;     /* jti deny-list (denylist.h) checked on every token; NULL */

@@ -50,9 +50,10 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	if (be && hub_backends_grant(s, stage, be, &c, why, sizeof why) < 0)
 		goto out;
 	if (stage == 0) {
-		struct nx_route_policy bp = {hub->cfg.allow_tcp_ports, hub->cfg.n_allow_tcp_ports};
-		if (be) /* its grant's ports replace --allow-tcp-port */
-			bp = (struct nx_route_policy){be->tcp, be->n_tcp};
+		struct nx_route_policy bp = {hub->cfg.allow_tcp_ports, hub->cfg.n_allow_tcp_ports,
+		                             hub->cfg.allow_udp_ports, hub->cfg.n_allow_udp_ports};
+		if (be) /* its grant's ports replace --allow-tcp-port / --allow-udp-port */
+			bp = (struct nx_route_policy){be->tcp, be->n_tcp, be->udp, be->n_udp};
 		if (be && hub_backends_assign(s, be, &c, why, sizeof why) < 0)
 			goto out;
 		if (nx_route_claims_check_stage0(&c, &bp, why, sizeof why) < 0)

@@ -10,6 +10,7 @@
 #define NEXUS_HUB_INT_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/accept.h"
 #include "core/sock.h"
@@ -25,6 +26,8 @@
 
 struct nx_key;
 struct hub_stream;
+struct hub_udp_port;
+struct nx_handoff;
 
 /* A byte queue: bytes [off, len) are pending. Compacted when it would grow. */
 struct hub_buf {
@@ -127,6 +130,16 @@ struct hub_stream {
 	struct hub_stream *grave_next;
 	char route[NX_ROUTE_KEY_MAX];
 	uint64_t up_bytes, down_bytes;
+	/* A UDP flow (hub_udp.c) has no fd of its own (fd -1): its datagrams come from and go
+	 * out of its port's socket, to udp_peer. */
+	struct hub_udp_port *udp;
+	struct hub_stream *udp_next; /* bucket chain in the port's flow table */
+	struct sockaddr_storage udp_peer;
+	socklen_t udp_peer_len;
+	struct nx_src udp_src;
+	int udp_has_src;             /* counted in the port's per-source map */
+	uint64_t udp_idle_ms;
+	char client[64];
 };
 
 struct hub_chunk {
@@ -174,6 +187,7 @@ struct nx_hub {
 	struct hub_session *sessions;
 	struct hub_stream *streams;
 	struct hub_relay_conn *relays;
+	struct hub_udp_port *udp_ports; /* sockets the relay handed over (--listen-udp) */
 	struct hub_session *grave_sessions;
 	struct hub_stream *grave_streams;
 	struct nx_timer reap_timer;
@@ -203,6 +217,21 @@ int hub_accept(struct nx_hub *hub, struct hub_listener *l);
 /* hub_relay.c: the relay socket */
 int hub_relay_open(struct nx_hub *hub, char *err, size_t errlen);
 void hub_relay_close_all(struct nx_hub *hub);
+
+/* hub_udp.c: UDP port claims (§5) */
+/* A relay's UDP socket for h->conn_port (fd taken in every case): the hub owns it now.
+ * Returns the handoff status to answer. */
+int hub_udp_take(struct nx_hub *hub, struct hub_relay_conn *from, int fd,
+                 const struct nx_handoff *h);
+/* That relay connection is closing: the sockets it handed over are closed too (a relay that
+ * stops must free its ports, and one that restarts binds them again); their flows stay
+ * until the next relay hands the port over or they idle out. */
+void hub_udp_relay_gone(struct nx_hub *hub, struct hub_relay_conn *rc);
+void hub_udp_close_all(struct nx_hub *hub); /* after every stream is gone */
+/* One datagram from the backend for the flow's client. */
+void hub_udp_flow_on_data(struct hub_stream *st, const uint8_t *data, size_t len);
+/* The flow is being killed: out of its port's table. */
+void hub_udp_flow_gone(struct hub_stream *st);
 
 /* hub_session.c */
 void hub_session_accept(struct nx_hub *hub, int fd);

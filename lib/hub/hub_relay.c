@@ -27,6 +27,7 @@
 static void relay_close(struct hub_relay_conn *rc)
 {
 	struct nx_hub *hub = rc->hub;
+	hub_udp_relay_gone(hub, rc);
 	nx_loop_del(hub->loop, rc->fd);
 	close(rc->fd);
 	if (rc->prev)
@@ -86,7 +87,9 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			relay_close(rc);
 			return;
 		}
-		enum nx_handoff_status st = take_client(hub, cfd, &h);
+		enum nx_handoff_status st = h.kind == NX_HANDOFF_UDP
+		                                ? (enum nx_handoff_status)hub_udp_take(hub, rc, cfd, &h)
+		                                : take_client(hub, cfd, &h);
 		free(h.prelude);
 		if (nx_handoff_reply(fd, st) < 0) {
 			relay_close(rc);

@@ -45,7 +45,7 @@ static int can_read_user(struct hub_stream *st)
 
 void hub_stream_update(struct hub_stream *st)
 {
-	if (st->dead)
+	if (st->dead || st->udp) /* a UDP flow has no fd to watch (hub_udp.c) */
 		return;
 	unsigned ev = 0;
 	if (st->q_head)
@@ -93,8 +93,12 @@ void hub_stream_kill(struct hub_stream *st, int tell_backend)
 	hub_log(hub, 3, "stream closed", "stream=%s route=%s up=%llu down=%llu", st->id_text,
 	        st->route, (unsigned long long)st->up_bytes, (unsigned long long)st->down_bytes);
 	nx_timer_stop(hub->loop, &st->idle_timer);
-	nx_loop_del(hub->loop, st->fd);
-	close(st->fd);
+	if (st->udp) {
+		hub_udp_flow_gone(st);
+	} else {
+		nx_loop_del(hub->loop, st->fd);
+		close(st->fd);
+	}
 	st->fd = -1;
 	hub->buffered -= st->q_bytes;
 	if (st->prev)
@@ -161,6 +165,10 @@ void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 {
 	if (st->dead || st->user_shut)
 		return;
+	if (st->udp) {
+		hub_udp_flow_on_data(st, data, len);
+		return;
+	}
 	nx_credits_received(&st->cr); /* an overrun is tolerated up to STREAM_Q_MAX bytes */
 	st->last_active = now_ms(st);
 	size_t off = 0;
@@ -216,6 +224,8 @@ void hub_stream_on_control(struct hub_stream *st, const struct nx_hub_control *c
 
 void hub_stream_on_shutdown_write(struct hub_stream *st)
 {
+	if (st->udp)
+		return;
 	st->backend_shut = 1;
 	if (write_queue(st) == 0)
 		hub_stream_update(st);
@@ -225,6 +235,10 @@ void hub_stream_backend_gone(struct hub_stream *st)
 {
 	if (st->dead)
 		return;
+	if (st->udp) { /* a flow ends with its backend: the next datagram opens a new one */
+		hub_stream_kill(st, 0);
+		return;
+	}
 	if (st->sess)
 		hub_session_unlink(st->sess, st);
 	st->backend_done = 1;

@@ -551,6 +551,7 @@ void nx_relay_free(struct nx_relay *r)
 		close(r->listeners[i]);
 	}
 	relay_hub_close(r);
+	relay_udp_close(r);
 	free(r->targets);
 	nx_srcmap_free(r->srcmap);
 	free(r);

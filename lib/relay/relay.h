@@ -57,6 +57,9 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
                               size_t errlen);
 /* A listening socket to accept from (the relay owns it from now on). */
 int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen);
+/* A bound UDP socket (--listen-udp): handed to the hub, which carries its flows. Needs
+ * cfg.hub_path. */
+int nx_relay_add_udp(struct nx_relay *r, int fd, char *err, size_t errlen);
 /* One already accepted client connection (inetd mode: fd 0). */
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen);
 /* Graceful stop: close listeners, let connections being sniffed/dialled finish (at most

@@ -55,6 +55,13 @@ struct relay_target {
 	socklen_t len;
 };
 
+/* A --listen-udp socket, handed to each hub connection (relay_udp.c). */
+struct relay_udp {
+	int fd;
+	uint16_t port;
+	char addr[64];
+};
+
 struct nx_relay {
 	struct nx_loop *loop;
 	struct nx_relay_config cfg;
@@ -81,6 +88,10 @@ struct nx_relay {
 	struct nx_rate src_rate;      /* refusals for --max-conns-per-source, for the log */
 	struct nx_rate denied_rate;   /* the hub refusing us (permissions), for the log */
 	int hub_denied;               /* the last hub attempt was refused: keep quiet about the rest */
+	struct relay_udp udp[MAX_LISTENERS];
+	size_t nudp;
+	size_t udp_sent[MAX_LISTENERS]; /* which were sent to this hub connection, in order */
+	size_t udp_wait, udp_reply;     /* replies still due for them; the next one's index */
 };
 
 void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
@@ -105,6 +116,13 @@ int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t
                          size_t errlen);
 /* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
 int relay_dial_target(const struct relay_target *t);
+
+/* relay_udp.c */
+/* Hand every UDP socket to the hub just connected (r->hub_fd). */
+void relay_udp_handoff(struct nx_relay *r);
+/* The hub's reply to the next UDP handoff (r->udp_wait > 0). */
+void relay_udp_reply(struct nx_relay *r, int status);
+void relay_udp_close(struct nx_relay *r);
 
 /* relay_hub.c */
 void relay_hub_connect(struct nx_relay *r);

@@ -326,7 +326,8 @@ static void on_text(struct tunnel *t, const uint8_t *p, size_t n)
 	}
 	if (ch.type == NX_HUB_CHALLENGE_HANDSHAKE && t->state == T_AUTH0) {
 		snprintf(t->nonce, sizeof t->nonce, "%s", ch.nonce);
-		if (!t->cfg->n_hostnames && !t->cfg->n_tcp_ports && t->key && /* quick start */
+		if (!t->cfg->n_hostnames && !t->cfg->n_tcp_ports && !t->cfg->n_udp &&
+		    t->key && /* quick start */
 		    (ch.assigned[0] || !t->cfg->random_name)) /* a random name we claimed stays */
 			snprintf(t->assigned, sizeof t->assigned, "%s", ch.assigned);
 		/* §6: take half_close when offered; the claim goes into tokens we sign ourselves

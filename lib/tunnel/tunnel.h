@@ -44,6 +44,15 @@ struct nx_tunnel_route {
 };
 #define NX_TUNNEL_PROXY_INHERIT (-1)
 
+/* A UDP port claim and where its flows go (--udp-port N[:IDLE]=HOST:PORT). */
+struct nx_tunnel_udp {
+	uint16_t port;
+	uint16_t idle_s; /* flow_idle_timeout_seconds claimed; 0: left to the hub (30 s) */
+	char addr[300];
+};
+/* Parse "PORT[:IDLE]=HOST:PORT" (IDLE a duration in whole seconds, units.h). */
+int nx_tunnel_parse_udp(const char *spec, struct nx_tunnel_udp *out, char *err, size_t errlen);
+
 /* Parse "KEY=HOST:PORT[,proxy=v1|v2|none]" (a --map argument). */
 int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen);
 
@@ -90,6 +99,8 @@ struct nx_tunnel_cfg {
 	size_t n_hostnames;
 	const uint16_t *tcp_ports;
 	size_t n_tcp_ports;
+	const struct nx_tunnel_udp *udp; /* UDP port claims, each with its local address */
+	size_t n_udp;
 	int weight;               /* ≤ 0: claim left out (the hub counts it as 1) */
 	/* targets: map first (exact hostname, wildcard, relay port), then `to`; or exec */
 	const struct nx_tunnel_route *map;

@@ -14,6 +14,7 @@
 
 struct nx_key;
 struct nx_metrics_srv;
+struct tunnel_udp_flow;
 
 /* Session output above this stops local reads until it drains (the TLS link is the
  * bottleneck then, for every stream alike). */
@@ -138,6 +139,8 @@ struct tunnel {
 	struct token_job job;
 	struct stream *streams[STREAM_BUCKETS];
 	size_t n_streams;
+	struct tunnel_udp_flow *udp_flows[STREAM_BUCKETS]; /* tunnel_udp.c */
+	size_t n_udp_flows;
 	uint8_t readbuf[NX_HUB_MAX_PAYLOAD];
 };
 
@@ -171,6 +174,13 @@ void streams_resume_reading(struct tunnel *t);
 void streams_child_exited(struct tunnel *t, pid_t pid);
 /* Look up the targets' names now (session start: no stream is waiting). */
 void streams_resolve_targets(struct tunnel *t);
+
+/* tunnel_udp.c: UDP flows (§5). Each returns false when the event is not theirs. */
+bool tunnel_udp_connect(struct tunnel *t, const struct nx_hub_control *c);
+bool tunnel_udp_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n);
+bool tunnel_udp_on_control(struct tunnel *t, const struct nx_hub_control *c);
+/* Close every flow; tell the hub reason unless NULL. */
+void tunnel_udp_close_all(struct tunnel *t, const char *reason);
 
 /* tunnel_token.c: make a token for a stage; calls tunnel_token_ready() (maybe at once). */
 int token_start(struct tunnel *t, enum token_stage stage, const char *nonce);
