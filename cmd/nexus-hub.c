@@ -108,7 +108,7 @@ static const struct option lo[] = {
     {"exclusive-hostnames", no_argument, 0, 'X'},
     {"auth-timeout", required_argument, 0, 'A'},
     {"handshake-timeout", required_argument, 0, 'T'},
-    {"max-pending", required_argument, 0, 'Q'},
+    {"max-pending", required_argument, 0, 'N'},
     {"max-pending-per-source", required_argument, 0, 'S'},
     {"relay-uid", required_argument, 0, 'U'},
     {"relay-group", required_argument, 0, 'G'},
@@ -186,7 +186,7 @@ static int run(int argc, char **argv)
 			if (duration_opt("handshake-timeout", optarg, &cfg.handshake_timeout_ms) != 0)
 				return 2;
 			break;
-		case 'Q':
+		case 'N':
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-pending: %s", err);
 			cfg.max_pending = (size_t)v;
