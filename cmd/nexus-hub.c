@@ -48,7 +48,8 @@ static const char usage_text[] =
     "      --relay-socket-group GROUP  group of PATH (default: the hub's)\n"
     "      --ping-interval D      ping backends every D (default 54s)\n"
     "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
-    "  -v, --verbose              log at debug level\n"
+    "      --metrics HOST:PORT    serve GET /metrics and /backends there (a local address)\n"
+    "  -v, --verbose              log at debug level (one line per stream)\n"
     "      --config FILE          read options from FILE (one 'name value' per line)\n"
     "  -h, --help                 this help\n"
     "  -V, --version              print the version\n"
@@ -75,6 +76,11 @@ static void on_signal(struct nx_loop *loop, int signo, void *arg)
 	if (signo == SIGHUP) {
 		if (the_hub)
 			nx_hub_reload(the_hub);
+		return;
+	}
+	if (signo == SIGUSR1) {
+		if (the_hub)
+			nx_hub_log_status(the_hub);
 		return;
 	}
 	nx_log(NX_LOG_INFO, "stopping", "signal=%d", signo);
@@ -116,6 +122,7 @@ static const struct option lo[] = {
     {"relay-socket-group", required_argument, 0, 'R'},
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
+    {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},
     {"config", required_argument, 0, 'C'},
     {"help", no_argument, 0, 'h'},
@@ -227,6 +234,14 @@ static int run(int argc, char **argv)
 			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) != 0)
 				return 2;
 			break;
+		case 'Z': {
+			char host[256];
+			uint16_t port;
+			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+				return usage_error("--metrics: %s", err);
+			cfg.metrics_addr = optarg;
+			break;
+		}
 		case 'v': verbose = 1; break;
 		case 'C': break;
 		case 'h': fputs(usage_text, stdout); return 0;
@@ -260,8 +275,8 @@ static int run(int argc, char **argv)
 		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
 		return 1;
 	}
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	if (nx_loop_signals(loop, sigs, 3, on_signal, NULL, err, sizeof err) < 0) {
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+	if (nx_loop_signals(loop, sigs, 4, on_signal, NULL, err, sizeof err) < 0) {
 		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
 		nx_loop_free(loop);
 		return 1;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- byte queue ------------------------------------------------------------------------ */
@@ -141,6 +142,8 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
+	hub->ctr.sessions_total++;
+	s->live_since = (int64_t)time(NULL);
 	char b[160], kv[128];
 	hub_log(hub, 2, "backend registered", "session=%llu backend=%s%s peer=%s weight=%d routes=%s%s%s",
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
@@ -332,6 +335,8 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		nx_err(err, errlen, "cannot watch the listener");
 		goto fail;
 	}
+	if (hub_metrics_open(hub, err, errlen) < 0)
+		goto fail;
 	return hub;
 fail:
 	nx_hub_free(hub);
@@ -355,6 +360,7 @@ void nx_hub_free(struct nx_hub *hub)
 		close(hub->backend_l.fd);
 	}
 	hub_relay_close_all(hub);
+	hub_metrics_close(hub);
 	nx_srcmap_free(hub->pending_src);
 	nx_routes_free(hub->routes);
 	nx_tls_server_creds_free(hub->creds);

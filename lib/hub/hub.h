@@ -71,6 +71,7 @@ struct nx_hub_config {
 	uint32_t relay_socket_gid;
 	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
 	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */
+	const char *metrics_addr;  /* --metrics: GET /metrics and /backends there; NULL: none */
 	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */
 	void *log_arg;
 };
@@ -96,6 +97,9 @@ void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st);
  * new grant refuses, are disconnected (1008); a file that does not load keeps the old
  * table. What happens is logged. */
 void nx_hub_reload(struct nx_hub *hub);
+
+/* SIGUSR1: one "status" log line with the gauges and counters --metrics shows. */
+void nx_hub_log_status(struct nx_hub *hub);
 
 /* The port the backend listener is bound to. */
 uint16_t nx_hub_port(const struct nx_hub *hub);

@@ -88,6 +88,8 @@ out:
 void hub_auth_deadline(struct nx_loop *loop, void *arg)
 {
 	struct hub_session *s = arg;
+	if (s->state != SESS_CLOSING)
+		hub_hs_failed(s, HS_TIMEOUT);
 	switch (s->state) {
 	case SESS_TLS:
 	case SESS_UPGRADE:

@@ -102,6 +102,8 @@ struct hub_session {
 	struct nx_timer read_timer;  /* continue reading what the TLS engine holds */
 	struct hub_session *grave_next;
 	uint64_t last_rx;     /* monotonic ms of the last byte from the backend (or the accept) */
+	int hs_counted;       /* its handshake failure is counted (hub_metrics.c) */
+	int64_t live_since;   /* wall-clock seconds it registered (GET /backends) */
 	/* streams */
 	struct hub_stream *streams[SESS_STREAM_BUCKETS];
 	size_t n_streams;
@@ -139,7 +141,10 @@ struct hub_stream {
 	struct nx_src udp_src;
 	int udp_has_src;             /* counted in the port's per-source map */
 	uint64_t udp_idle_ms;
-	char client[64];
+	char client[64];      /* the end user's address, for the -v line */
+	uint64_t opened;      /* monotonic ms */
+	int stalled;          /* out of credits now (counted once per stall) */
+	const char *why;      /* close reason for the -v line, NULL: from the flags */
 };
 
 struct hub_chunk {
@@ -170,8 +175,33 @@ struct hub_listener {
 	nx_io_cb on_accept;
 };
 
+/* Handshake failures by reason (nexus_hub_handshake_failures_total{reason}). */
+enum hub_hs_fail {
+	HS_TLS,      /* the TLS handshake failed */
+	HS_UPGRADE,  /* not a good WebSocket upgrade */
+	HS_REFUSED,  /* refused with a close frame: a token, a claim, a protocol error */
+	HS_TIMEOUT,  /* a handshake or auth stage took too long */
+	HS_CLOSED,   /* the peer went away before it was registered */
+	HS_SHED,     /* shed for a newer pending connection */
+	HS_N
+};
+
+/* What --metrics counts (hub_metrics.c); gauges are read off the live objects. */
+struct hub_counters {
+	uint64_t sessions_total, streams_total;
+	uint64_t bytes_up, bytes_down; /* of streams closed already */
+	uint64_t hs_fail[HS_N];
+	uint64_t credit_stalls;
+	uint64_t handoff_no_route, handoff_busy, handoff_bad;
+	uint64_t reloads, reload_failures;
+};
+
+struct nx_metrics_srv;
+
 struct nx_hub {
 	struct nx_loop *loop;
+	struct hub_counters ctr;
+	struct nx_metrics_srv *metrics;
 	struct nx_hub_config cfg;
 	struct nx_tls_server_creds *creds;
 	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
@@ -301,6 +331,13 @@ int hub_backends_challenge(const struct hub_session *s, char *text, size_t cap, 
 const char *hub_backend_kv(const struct hub_session *s, char *buf, size_t n);
 /* 0 (and a log line) when the session has its grant's streams= open already. */
 int hub_backends_stream_allowed(struct hub_session *s);
+
+/* hub_metrics.c */
+/* --metrics ADDR: the listener with GET /metrics and GET /backends. 0 or -1. */
+int hub_metrics_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_metrics_close(struct nx_hub *hub);
+/* Count a connection that never registered, once, for reason r (no-op once it was live). */
+void hub_hs_failed(struct hub_session *s, enum hub_hs_fail r);
 
 /* hub_auth.c */
 /* Timer callback: the current auth stage (or a close) took too long. */

@@ -155,6 +155,9 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
+	hub_hs_failed(s, s->state == SESS_TLS       ? HS_TLS
+	                 : s->state == SESS_UPGRADE ? HS_UPGRADE
+	                                            : HS_CLOSED);
 	hub_session_unpend(s);
 	if (was_live) {
 		hub_unregister_routes(hub, s);
@@ -205,6 +208,7 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return;
+	hub_hs_failed(s, HS_REFUSED);
 	char q[NX_ERRLEN + 8], kv[128];
 	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s%s code=%u reason=%s",
 	        (unsigned long long)s->id, s->peer, hub_backend_kv(s, kv, sizeof kv), code,
@@ -400,6 +404,7 @@ static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t l
 	if (req.status != 101) {
 		hub_log(s->hub, 3, "upgrade refused", "session=%llu peer=%s status=%d",
 		        (unsigned long long)s->id, s->peer, req.status);
+		hub_hs_failed(s, HS_UPGRADE);
 		s->state = SESS_CLOSING;
 		nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, hub_auth_deadline, s);
 		return;
