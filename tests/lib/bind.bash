@@ -37,7 +37,7 @@ sql() {
   if [ "$BIND_BACKEND" = pg ]; then
     psql "$NEXUS_DB" -AtqX -F $'\t' -c "$1"
   else
-    sqlite3 -separator $'\t' "$NEXUS_DB" "$1"
+    sqlite3 -cmd ".timeout 10000" -separator $'\t' "$NEXUS_DB" "$1"
   fi
 }
 
