@@ -34,7 +34,7 @@ int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err
 
 struct nx_relay_config {
 	const char *hub_path;               /* NULL: no hub, local routes only */
-	const struct nx_relay_route *routes; /* addresses resolved once, in nx_relay_new */
+	const struct nx_relay_route *routes; /* copied and resolved in nx_relay_new/_reload */
 	size_t nroutes;
 	uint64_t first_bytes_ms;  /* silent client → tcp:<port> after this (default 1 s) */
 	uint64_t header_ms;       /* whole sniff phase bound (default 10 s) */
@@ -62,6 +62,12 @@ int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen);
 int nx_relay_add_udp(struct nx_relay *r, int fd, char *err, size_t errlen);
 /* One already accepted client connection (inetd mode: fd 0). */
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen);
+/* SIGHUP: new routes (resolved first: one that does not resolve refuses the whole reload,
+ * -1 with err, nothing changed) and the new timeouts, limits, --splice and
+ * --proxy-protocol for connections from now on. Connections in flight keep their route.
+ * hub_path, exit_when_idle and the listeners stay as they started. */
+int nx_relay_reload(struct nx_relay *r, const struct nx_relay_config *cfg, char *err,
+                    size_t errlen);
 /* Graceful stop: close listeners, let connections being sniffed/dialled finish (at most
  * grace_ms), then stop the loop. Pumping connections are closed at the end of the grace. */
 void nx_relay_shutdown(struct nx_relay *r, uint64_t grace_ms);
