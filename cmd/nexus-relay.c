@@ -48,6 +48,7 @@ static const char usage[] =
     "      --proxy-protocol         --route connections: send a PROXY protocol v1 line first\n"
     "      --grace D                on SIGTERM, wait up to D for connections (10s)\n"
     "      --log-level LEVEL        error, warn, info (default) or debug\n"
+    "      --metrics HOST:PORT      serve GET /metrics there (Prometheus; a local address)\n"
     "  -n, --check-config           check the configuration and exit (also --check)\n"
     "      --config FILE            read options from FILE (one 'name value' per line)\n"
     "  -h, --help                   this help\n"
@@ -58,7 +59,7 @@ static const char usage[] =
 
 enum { O_LISTEN_UDP = 300 };
 enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_MAXCS, O_GRACE,
-       O_LOGLVL, O_CONFIG };
+       O_LOGLVL, O_CONFIG, O_METRICS };
 
 static const struct option longopts[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -78,6 +79,7 @@ static const struct option longopts[] = {
     {"proxy-protocol", no_argument, NULL, O_PROXY},
     {"grace", required_argument, NULL, O_GRACE},
     {"log-level", required_argument, NULL, O_LOGLVL},
+    {"metrics", required_argument, NULL, O_METRICS},
     {"check", no_argument, NULL, 'n'},
     {"check-config", no_argument, NULL, 'n'},
     {"config", required_argument, NULL, O_CONFIG},
@@ -221,6 +223,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			else
 				return usage_error("--log-level: want error, warn, info or debug, not '%s'", optarg);
 			break;
+		case O_METRICS: o->cfg.metrics_addr = optarg; break;
 		case 'n': o->check = 1; break;
 		case O_CONFIG: break; /* already read by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;
@@ -242,6 +245,9 @@ static int parse(int argc, char **argv, struct opts *o)
 	for (size_t i = 0; i < o->nudp; i++)
 		if (nx_split_hostport(o->listen_udp[i], host, sizeof host, &port, err, sizeof err) < 0)
 			return usage_error("--listen-udp: %s", err);
+	if (o->cfg.metrics_addr &&
+	    nx_split_hostport(o->cfg.metrics_addr, host, sizeof host, &port, err, sizeof err) < 0)
+		return usage_error("--metrics: %s", err);
 	if (o->nudp && !o->cfg.hub_path)
 		return usage_error("--listen-udp needs --hub PATH (the hub carries UDP flows)");
 	if (o->user && !getpwnam(o->user))
@@ -284,13 +290,16 @@ static void reload(void)
 	char err[NX_ERRLEN];
 	int argc = saved_argc;
 	char **argv = saved_argv;
-	if (nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err) < 0)
+	if (nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err) < 0) {
+		nx_relay_reload_failed(relay);
 		return reload_refused(err);
+	}
 	struct opts *o = calloc(1, sizeof *o);
 	int rc = o ? parse(argc, argv, o) : 1;
 	if (rc != -1) {
 		nx_opts_free(argv);
 		free(o);
+		nx_relay_reload_failed(relay);
 		return reload_refused(!o ? "out of memory"
 		                      : rc == 0 ? "--help or --version in the configuration"
 		                                : "a usage error in the options (see the line above)");
@@ -308,8 +317,10 @@ static void reload(void)
 	nx_info("configuration reloaded", "routes=%zu", o->nroutes);
 	if (!same_list(o->listen, o->nlisten, first.listen, first.nlisten) ||
 	    !same_list(o->listen_udp, o->nudp, first.listen_udp, first.nudp) ||
-	    !same_str(o->cfg.hub_path, first.cfg.hub_path) || !same_str(o->user, first.user))
-		nx_warn("not reloaded: --listen, --listen-udp, --hub and --user need a restart", NULL);
+	    !same_str(o->cfg.hub_path, first.cfg.hub_path) || !same_str(o->user, first.user) ||
+	    !same_str(o->cfg.metrics_addr, first.cfg.metrics_addr))
+		nx_warn("not reloaded: --listen, --listen-udp, --hub, --user and --metrics need a restart",
+		        NULL);
 	nx_opts_free(reload_vec);
 	free(reload_opts);
 	reload_vec = argv;

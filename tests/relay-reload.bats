@@ -85,7 +85,7 @@ suite_setup() {
   assert_success
   assert_output --partial "configuration OK (1 listen address, 1 route, hub $T/hub.sock)"
   kill -HUP "$RELAY_PID"
-  wait_log "$T/relay.log" 'level=warn msg="not reloaded: --listen, --listen-udp, --hub and --user need a restart"'
+  wait_log "$T/relay.log" 'level=warn msg="not reloaded: --listen, --listen-udp, --hub, --user and --metrics need a restart"'
   run relay_curl "http://app.test:$RELAY_PORT/who"
   assert_output two
   run nexus-relay --check-config --listen 127.0.0.1:1 --route 'bad route'

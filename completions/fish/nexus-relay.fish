@@ -15,6 +15,7 @@ complete -c nexus-relay -l max-conns-per-source -x -d 'of which from one address
 complete -c nexus-relay -l grace -x -d 'shutdown grace period'
 complete -c nexus-relay -l splice -d 'copy --route connections with splice(2)'
 complete -c nexus-relay -l proxy-protocol -d 'send a PROXY protocol v1 line to --route backends'
+complete -c nexus-relay -l metrics -x -d 'serve Prometheus metrics on HOST:PORT'
 complete -c nexus-relay -l log-level -x -a 'error warn info debug' -d 'log level'
 complete -c nexus-relay -s n -l check-config -d 'check the configuration and exit'
 complete -c nexus-relay -l check -d 'check the configuration and exit'

@@ -49,6 +49,7 @@ static void conn_log(struct conn *c)
 	if (c->pump)
 		snprintf(bytes, sizeof bytes, " up=%llu down=%llu", (unsigned long long)c->up,
 		         (unsigned long long)c->down);
+	relay_count_conn(r, c);
 	relay_log(r, NX_LOG_INFO, "conn",
 	          "client=%s port=%u proto=%s key=%s route=%s outcome=%s%s%s%s ms=%llu", c->peer,
 	          c->port, proto_name(c->proto),
@@ -476,8 +477,11 @@ int nx_relay_reload(struct nx_relay *r, const struct nx_relay_config *cfg, char 
                     size_t errlen)
 {
 	struct relay_table *t = relay_table_new(cfg->routes, cfg->nroutes, err, errlen);
-	if (!t)
+	if (!t) {
+		r->ctr.reload_failures++;
 		return -1;
+	}
+	r->ctr.reloads++;
 	relay_table_drop(r->tab); /* connections on an old route keep it */
 	r->tab = t;
 	struct nx_relay_config nc = *cfg;
@@ -517,6 +521,12 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 		return NULL;
 	}
 	if (!(r->tab = relay_table_new(cfg->routes, cfg->nroutes, err, errlen))) {
+		nx_srcmap_free(r->srcmap);
+		free(r);
+		return NULL;
+	}
+	if (relay_metrics_open(r, err, errlen) < 0) {
+		relay_table_drop(r->tab);
 		nx_srcmap_free(r->srcmap);
 		free(r);
 		return NULL;
@@ -584,6 +594,7 @@ void nx_relay_free(struct nx_relay *r)
 	}
 	relay_hub_close(r);
 	relay_udp_close(r);
+	relay_metrics_close(r);
 	relay_table_drop(r->tab);
 	nx_srcmap_free(r->srcmap);
 	free(r);

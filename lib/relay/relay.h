@@ -47,6 +47,7 @@ struct nx_relay_config {
 	int splice;               /* local routes: splice(2) once the prelude is out */
 	int proxy_protocol;       /* local routes: send a PROXY protocol v1 line first */
 	int exit_when_idle;       /* inetd mode: stop the loop when the last connection ends */
+	const char *metrics_addr; /* --metrics: GET /metrics there (a local address); NULL: none */
 	nx_log_sink_fn log;          /* where events go (log.h); NULL: nowhere */
 	void *log_arg;
 };
@@ -68,6 +69,11 @@ int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen);
  * hub_path, exit_when_idle and the listeners stay as they started. */
 int nx_relay_reload(struct nx_relay *r, const struct nx_relay_config *cfg, char *err,
                     size_t errlen);
+/* A reload the caller refused before nx_relay_reload (a usage error): counted in
+ * nexus_relay_reloads_total{result="failed"} (nx_relay_reload counts the rest). */
+void nx_relay_reload_failed(struct nx_relay *r);
+/* The --metrics address actually bound ("ip:port"), or NULL. */
+const char *nx_relay_metrics_addr(const struct nx_relay *r);
 /* Graceful stop: close listeners, let connections being sniffed/dialled finish (at most
  * grace_ms), then stop the loop. Pumping connections are closed at the end of the grace. */
 void nx_relay_shutdown(struct nx_relay *r, uint64_t grace_ms);

@@ -71,10 +71,28 @@ struct relay_udp {
 	char addr[64];
 };
 
+/* relay_metrics.c */
+#define RELAY_MAX_OUTCOMES 24
+#define RELAY_NPROTO 4
+struct relay_counters {
+	struct {
+		const char *name;
+		uint64_t n;
+	} outcome[RELAY_MAX_OUTCOMES];
+	size_t noutcomes;
+	uint64_t proto[RELAY_NPROTO]; /* by enum conn_proto */
+	uint64_t bytes_up, bytes_down; /* closed --route connections */
+	uint64_t source_refused, accept_pauses, reloads, reload_failures;
+};
+
+struct nx_metrics_srv;
+
 struct nx_relay {
 	struct nx_loop *loop;
 	struct nx_relay_config cfg;
 	struct relay_table *tab; /* the routes now (cfg.routes is only read by new/reload) */
+	struct relay_counters ctr;
+	struct nx_metrics_srv *metrics; /* --metrics */
 	int listeners[MAX_LISTENERS];
 	size_t nlisteners;
 	int accepting; /* listeners in the poll set */
@@ -115,6 +133,11 @@ void answer_busy(struct conn *c, const char *outcome);
 /* relay.c: a new client connection, sniffing from now on (fd taken in every case; it is
  * first on r->conns on success). 0 or -1. */
 int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen);
+
+/* relay_metrics.c: count an ending connection (from its log line); --metrics. */
+void relay_count_conn(struct nx_relay *r, const struct conn *c);
+int relay_metrics_open(struct nx_relay *r, char *err, size_t errlen);
+void relay_metrics_close(struct nx_relay *r);
 
 /* relay_listen.c: watch the listeners again if there is room (after a connection ended). */
 void relay_accept_resume(struct nx_relay *r);
