@@ -346,6 +346,10 @@ int main(int argc0, char **argv0)
 	struct nx_relay_config cfg = o->cfg;
 	grace_ms = o->grace_ms;
 	if (o->check) {
+		if (nx_relay_check_routes(o->routes, o->nroutes, err, sizeof err) < 0) {
+			nx_say("%s", err);
+			return 1;
+		}
 		char udp[32] = "";
 		if (o->nudp)
 			snprintf(udp, sizeof udp, ", %zu UDP", o->nudp);

@@ -31,6 +31,9 @@ struct nx_relay_route {
 /* Parse "NAME=host:port" (NAME a host name, "*.wildcard" or "tcp:PORT"). */
 int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err, size_t errlen);
 
+/* -n: resolve every route's address as nx_relay_new would. 0, or -1 with err. */
+int nx_relay_check_routes(const struct nx_relay_route *routes, size_t n, char *err,
+                          size_t errlen);
 
 struct nx_relay_config {
 	const char *hub_path;               /* NULL: no hub, local routes only */

@@ -133,3 +133,10 @@ int relay_dial_target(const struct relay_target *t)
 	}
 	return fd;
 }
+
+int nx_relay_check_routes(const struct nx_relay_route *routes, size_t n, char *err, size_t errlen)
+{
+	struct relay_table *t = relay_table_new(routes, n, err, errlen);
+	relay_table_drop(t);
+	return t ? 0 : -1;
+}
