@@ -90,4 +90,7 @@ suite_setup() {
   assert_output two
   run nexus-relay --check-config --listen 127.0.0.1:1 --route 'bad route'
   assert_failure 2
+  run nexus-relay -n --listen 127.0.0.1:1 --route app.test=no-such-host.invalid:80
+  assert_failure 1
+  assert_output --partial 'route app.test: cannot resolve no-such-host.invalid:80'
 }
