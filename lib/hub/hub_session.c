@@ -190,6 +190,8 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	nx_loop_del(loop, s->fd);
 	nx_tls_free(s->tls);
 	s->tls = NULL;
+	hub_creds_drop(s->creds);
+	s->creds = NULL;
 	close(s->fd);
 	s->fd = -1;
 	if (s->prev)
@@ -512,7 +514,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
-	s->tls = nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err);
+	s->tls = nx_tls_server_new(hub->creds->c, fd, NULL, err, sizeof err);
 	if (!s->tls) {
 		hub_log(hub, 0, "tls setup failed", "reason=\"%s\"", err);
 		close(fd);
@@ -527,6 +529,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 		free(s);
 		return;
 	}
+	s->creds = hub_creds_hold(hub->creds);
 	s->next = hub->sessions;
 	if (s->next)
 		s->next->prev = s;
