@@ -168,3 +168,14 @@ serves() {
   assert_failure 2
   assert_line --index 0 --partial 'nexus-hub: --verify-timeout:'
 }
+
+@test "--check-config accepts --verify-url alone and says so" {
+  run nexus-hub --check-config --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --relay-socket "$T/hub.sock" "${VERIFY[@]}"
+  assert_success
+  assert_output --partial 'auth=verify-url '
+  run nexus-hub --check-config --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --relay-socket "$T/hub.sock" "${VERIFY[@]}" --secret-file "$T/hub.secret"
+  assert_success
+  assert_output --partial 'auth=secret+verify-url '
+}
