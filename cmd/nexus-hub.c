@@ -32,6 +32,7 @@ static const char usage_text[] =
     "      --verify-url URL       POST backend tokens to this https verifier\n"
     "      --verify-ca FILE       CA certificates for the verifier's (default: the system's)\n"
     "      --verify-timeout D     time for one verification (default 10s)\n"
+    "      --max-verify N         verifications in flight at once (default 64)\n"
     "  -r, --relay-socket PATH    unix socket nexus-relay hands connections over\n"
     "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
     "      --allow-udp-port N     backends may claim udp:N (repeatable)\n"
@@ -111,6 +112,7 @@ static const struct option lo[] = {
     {"verify-url", required_argument, 0, 'W'},
     {"verify-ca", required_argument, 0, 'a'},
     {"verify-timeout", required_argument, 0, 'w'},
+    {"max-verify", required_argument, 0, 'Y'},
     {"relay-socket", required_argument, 0, 'r'},
     {"allow-tcp-port", required_argument, 0, 'P'},
     {"allow-udp-port", required_argument, 0, 'Q'},
@@ -173,6 +175,11 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 		case 'w':
 			if (duration_opt("verify-timeout", optarg, &cfg->verify_timeout_ms) != 0)
 				return 2;
+			break;
+		case 'Y':
+			if (nx_parse_int(optarg, 1, 100000, &v, err, sizeof err) < 0)
+				return usage_error("--max-verify: %s", err);
+			cfg->max_verify = (size_t)v;
 			break;
 		case 'r': cfg->relay_socket = optarg; break;
 		case 'P':

@@ -147,6 +147,30 @@ serves() {
   serves
 }
 
+@test "--max-verify: past it a token is checked locally" {
+  echo hang > "$T/verifier.mode"
+  start_vhub --secret-file "$T/hub.secret" --max-verify 1 --auth-timeout 30s
+  start_relay
+  tunnel_args held "$T/hub.secret" app.test
+  bg tunnel "${TA[@]}"
+  wait_log "$T/verifier.log" '^request mode=hang'
+  tunnel_args local "$T/hub.secret" app.test
+  bg tunnel2 "${TA[@]}"
+  wait_backends 1
+  grep -q 'msg="token verifier busy" in_flight=1 .*local=1' "$T/hub.log"
+  serves
+}
+
+@test "--max-verify without a local key: past it the backend is refused, busy" {
+  echo hang > "$T/verifier.mode"
+  start_vhub --max-verify 1 --auth-timeout 30s
+  tunnel_args held "$T/hub.secret" app.test
+  bg tunnel "${TA[@]}"
+  wait_log "$T/verifier.log" '^request mode=hang'
+  refused "$T/hub.secret"
+  assert_output --partial 'token verifier busy'
+}
+
 @test "a verifier slower than --verify-timeout: falls back to --secret-file" {
   echo hang > "$T/verifier.mode"
   start_vhub --secret-file "$T/hub.secret" --verify-timeout 1s --auth-timeout 30s
