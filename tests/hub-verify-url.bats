@@ -130,6 +130,16 @@ serves() {
   assert_output --partial 'tcp port 2222 not allowed'
 }
 
+@test "re-auth tokens go to the verifier too: it can end a session it let in" {
+  start_vhub
+  start_fake re --hostname app.test --reauth-interval 1 --target "127.0.0.1:$PLAIN_PORT"
+  wait_backends 1
+  wait_log "$T/backend-re.log" '^reauth-answered' 2 20
+  echo invalid > "$T/verifier.mode"
+  wait_log "$T/backend-re.log" '^closed code=1008' 1 20
+  wait_log "$T/hub.log" 'reauth token validation failed: verifier: backend suspended by policy'
+}
+
 @test "a verifier that hangs: the stage deadline refuses the backend, streams keep flowing" {
   start_vhub --secret-file "$T/hub.secret" --auth-timeout 10s
   start_relay
