@@ -140,6 +140,41 @@ serves() {
   wait_log "$T/hub.log" 'reauth token validation failed: verifier: backend suspended by policy'
 }
 
+@test "a reconnect with the same stage-0 token is not sent to the verifier again" {
+  # stage 0: one token minted once (10 minutes); stage 1: a fresh one with the nonce
+  NEXUS_ATTESTATION_STAGE=handshake NEXUS_HOSTNAMES=app.test \
+    nexus-token issue -k "$T/other.secret" --backend --sub same --ttl 10m > "$T/stage0"
+  cat > "$T/token-cmd" <<EOS
+#!/bin/sh
+[ "\$NEXUS_ATTESTATION_STAGE" = handshake ] && exec cat "$T/stage0"
+exec nexus-token issue -k "$T/other.secret" --backend --sub same
+EOS
+  chmod +x "$T/token-cmd"
+  start_vhub --deny-list "$T/deny"
+  start_relay
+  TA=(nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --servername localhost
+      --cafile "$T/hub.crt" --token-cmd "$T/token-cmd" --name same --hostname app.test
+      --to "127.0.0.1:$PLAIN_PORT")
+  bg tunnel "${TA[@]}"
+  wait_backends 1
+  kill "$BG_PID"
+  wait_log "$T/hub.log" 'msg="backend session ended"'
+  bg tunnel2 "${TA[@]}"
+  wait_backends 2
+  serves
+  # stage 0 + stage 1, then stage 1 only
+  run grep -c '^request' "$T/verifier.log"
+  assert_output 3
+  grep -q 'msg="token verified before".*stage=stage0' "$T/hub.log"
+  # what was remembered still gets the checks: revoked now, it is refused
+  nexus-token revoke --deny-list "$T/deny" "$(cat "$T/stage0")"
+  run timeout 30 "${TA[@]}"
+  assert_failure 1
+  assert_output --partial 'token revoked'
+  run grep -c '^request' "$T/verifier.log"
+  assert_output 3
+}
+
 @test "a verifier that hangs: the stage deadline refuses the backend, streams keep flowing" {
   start_vhub --secret-file "$T/hub.secret" --auth-timeout 10s
   start_relay

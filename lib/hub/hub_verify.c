@@ -14,20 +14,36 @@
  * HTTP >= 500 fall back to the local --secret-file / --verify-key / --backends when one is
  * configured; anything else (valid:false, another status, an answer that is not one)
  * refuses. A token whose kid names a --backends key is always checked locally: that line's
- * grant decides what it may claim. The token is never logged, and wiped once sent. */
+ * grant decides what it may claim. The token is never logged, and wiped once sent.
+ *
+ * A stage-0 token the verifier found valid (and the hub let in) is remembered by its
+ * SHA-256 until its exp, at most CACHE_MAX_S: a backend that reconnects with the same
+ * stage-0 token is not sent to the verifier again for it (its claims still get every
+ * check, exp and the deny list included). Stage 1 and re-auth tokens carry a fresh nonce,
+ * so they always go. CACHE_SLOTS entries, direct-mapped: a newcomer takes its slot. */
 #include "hub/hub_int.h"
 #include "hub/verify_answer.h"
 #include "token/jws.h"
 #include "core/log.h"
 #include "core/util.h"
 
+#include <bearssl.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TOKEN_MAX (64 * 1024)
 #define BUSY_REPORT_MS 10000
+#define CACHE_SLOTS 256
+#define CACHE_MAX_S 300
+
+struct cache_ent {
+	uint8_t h[br_sha256_SIZE];
+	int64_t until; /* wall-clock seconds; 0: empty */
+	json_t *claims;
+};
 
 struct hub_verify_req {
 	struct hub_verifier *v;
@@ -53,7 +69,52 @@ struct hub_verifier {
 	struct hub_verify_req *reqs;
 	size_t n;
 	struct nx_rate busy_rate;
+	struct cache_ent cache[CACHE_SLOTS];
 };
+
+/* ---- the stage-0 cache ----------------------------------------------------------------- */
+
+static struct cache_ent *cache_slot(struct hub_verifier *v, const char *t, size_t len,
+                                    uint8_t h[br_sha256_SIZE])
+{
+	br_sha256_context c;
+	br_sha256_init(&c);
+	br_sha256_update(&c, t, len);
+	br_sha256_out(&c, h);
+	return &v->cache[h[0] % CACHE_SLOTS];
+}
+
+static const json_t *cache_get(struct hub_verifier *v, const char *t, size_t len)
+{
+	uint8_t h[br_sha256_SIZE];
+	struct cache_ent *e = cache_slot(v, t, len, h);
+	if (!e->until || memcmp(e->h, h, sizeof h) != 0)
+		return NULL;
+	if ((int64_t)time(NULL) >= e->until) {
+		json_decref(e->claims);
+		memset(e, 0, sizeof *e);
+		return NULL;
+	}
+	return e->claims;
+}
+
+static void cache_put(struct hub_verifier *v, const char *t, size_t len, json_t *claims)
+{
+	json_t *exp = json_object_get(claims, "exp");
+	if (!json_is_number(exp))
+		return; /* no end: not remembered */
+	int64_t now = (int64_t)time(NULL), until = (int64_t)json_number_value(exp);
+	if (until > now + CACHE_MAX_S)
+		until = now + CACHE_MAX_S;
+	if (until <= now)
+		return;
+	uint8_t h[br_sha256_SIZE];
+	struct cache_ent *e = cache_slot(v, t, len, h);
+	json_decref(e->claims);
+	memcpy(e->h, h, sizeof h);
+	e->until = until;
+	e->claims = json_incref(claims);
+}
 
 static int has_local(const struct nx_hub *hub) { return hub->key || hub->backends; }
 
@@ -207,6 +268,8 @@ static void finish(struct hub_verify_req *r, CURLcode cc)
 	} else {
 		nx_err(err, sizeof err, "%s token validation failed: %s", stage, why);
 	}
+	if (o == OUT_CLAIMS && r->stage == 0 && rc == 0)
+		cache_put(r->v, r->token, r->token_len, claims);
 	int st = r->stage;
 	req_free(r);
 	json_decref(claims);
@@ -283,6 +346,14 @@ int hub_verify_start(struct hub_session *s, int stage, const char *token, size_t
 	if (len > TOKEN_MAX)
 		return nx_err(err, errlen, "%s token validation failed: token longer than %d bytes", sn,
 		              TOKEN_MAX);
+	const json_t *cached = stage == 0 ? cache_get(v, token, len) : NULL;
+	if (cached) {
+		hub_log(hub, NX_LOG_DEBUG, "token verified before", "session=%llu stage=%s",
+		        (unsigned long long)s->id, sn);
+		char e[NX_ERRLEN];
+		hub_auth_verdict(s, 0, hub_auth_claims(s, 0, cached, e, sizeof e), e);
+		return 1;
+	}
 	if (v->n >= hub->cfg.max_verify) {
 		uint64_t n = nx_rate_note(&v->busy_rate, nx_loop_now(hub->loop), BUSY_REPORT_MS);
 		if (n)
@@ -390,6 +461,8 @@ void hub_verify_close(struct nx_hub *hub)
 		curl_multi_cleanup(v->multi); /* its sockets leave the loop through on_socket */
 	nx_timer_stop(hub->loop, &v->timer);
 	curl_slist_free_all(v->headers);
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		json_decref(v->cache[i].claims);
 	free(v);
 	hub->verifier = NULL;
 }
