@@ -24,7 +24,7 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 static void set_interest(struct hub_session *s)
 {
 	if (!s->dead)
-		nx_loop_mod(s->hub->loop, s->fd, nx_tls_want(s->tls));
+		nx_loop_mod(s->hub->loop, s->fd, s->tls ? nx_tls_want(s->tls) : NX_EV_READ);
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -474,6 +474,15 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			s->last_rx = nx_loop_now(loop);
 			s->spoke = 1;
 		}
+		if (!s->tls) {
+			char err[NX_ERRLEN];
+			if (!(s->tls = nx_tls_server_new(s->creds->c, fd, NULL, err, sizeof err))) {
+				char why[NX_ERRLEN + 16];
+				snprintf(why, sizeof why, "tls setup: %s", err);
+				hub_session_kill(s, why);
+				return;
+			}
+		}
 		int r = nx_tls_handshake(s->tls);
 		if (r == NX_TLS_AGAIN) {
 			set_interest(s);
@@ -494,7 +503,6 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 
 void hub_session_accept(struct nx_hub *hub, int fd)
 {
-	char err[NX_ERRLEN];
 	struct nx_src src;
 	int has_src = nx_src_of_fd(fd, &src) == 0;
 	if (hub_admit(hub, fd, &src, has_src) < 0) {
@@ -514,17 +522,11 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
-	s->tls = nx_tls_server_new(hub->creds->c, fd, NULL, err, sizeof err);
-	if (!s->tls) {
-		hub_log(hub, 0, "tls setup failed", "reason=\"%s\"", err);
-		close(fd);
-		free(s);
-		return;
-	}
+	/* The TLS engine and its 33 KiB of buffers wait for the first byte (session_io): a
+	 * connection that never speaks costs only this struct and the kernel's socket. */
 	nx_ws_reader_init(&s->ws, NX_WS_SERVER, NX_HUB_MAX_MESSAGE);
 	s->last_rx = nx_loop_now(hub->loop);
-	if (nx_loop_add(hub->loop, fd, nx_tls_want(s->tls), session_io, s) < 0) {
-		nx_tls_free(s->tls);
+	if (nx_loop_add(hub->loop, fd, NX_EV_READ, session_io, s) < 0) {
 		close(fd);
 		free(s);
 		return;
