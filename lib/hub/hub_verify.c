@@ -427,6 +427,11 @@ int hub_verify_open(struct nx_hub *hub, char *err, size_t errlen)
 		cfg->max_verify = NX_HUB_MAX_VERIFY;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return nx_err(err, errlen, "--verify-url: libcurl did not initialise");
+	/* Name lookups run on curl's resolver thread (Debian's libcurl has AsynchDNS); without
+	 * one, a slow DNS answer for the verifier's host would stall the whole hub. */
+	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
+		hub_log(hub, NX_LOG_WARN, "libcurl resolves names synchronously: give --verify-url an "
+		        "IP address or a name in /etc/hosts", "url_host_lookup=blocking");
 	struct hub_verifier *v = calloc(1, sizeof *v);
 	if (!v)
 		return nx_err(err, errlen, "out of memory");
