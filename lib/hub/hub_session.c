@@ -155,6 +155,7 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
+	hub_verify_cancel(s);
 	hub_hs_failed(s, s->state == SESS_TLS       ? HS_TLS
 	                 : s->state == SESS_UPGRADE ? HS_UPGRADE
 	                                            : HS_CLOSED);
@@ -210,6 +211,7 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return;
+	hub_verify_cancel(s);
 	hub_hs_failed(s, HS_REFUSED);
 	char q[NX_ERRLEN + 8], kv[128];
 	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s%s code=%u reason=%s",
