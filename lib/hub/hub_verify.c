@@ -24,6 +24,7 @@
 #include "hub/hub_int.h"
 #include "hub/verify_answer.h"
 #include "token/jws.h"
+#include "core/sbuf.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -55,9 +56,7 @@ struct hub_verify_req {
 	size_t body_len;
 	char *token;  /* for a local fallback (wiped) */
 	size_t token_len;
-	char *ans;
-	size_t ans_len;
-	int too_big;
+	struct nx_sbuf ans; /* the verifier's answer (core/sbuf: bounded, wiped) */
 	char cerr[CURL_ERROR_SIZE];
 };
 
@@ -174,17 +173,7 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
 {
 	struct hub_verify_req *r = arg;
 	size_t n = sz * nm;
-	if (r->ans_len + n > NX_VERIFY_ANSWER_MAX) {
-		r->too_big = 1;
-		return 0;
-	}
-	char *q = realloc(r->ans, r->ans_len + n + 1);
-	if (!q)
-		return 0;
-	memcpy(q + r->ans_len, p, n);
-	r->ans = q;
-	r->ans_len += n;
-	return n;
+	return nx_sbuf_add(&r->ans, p, n, NX_VERIFY_ANSWER_MAX) == 0 ? n : 0;
 }
 
 /* ---- requests -------------------------------------------------------------------------- */
@@ -209,7 +198,7 @@ static void req_free(struct hub_verify_req *r)
 		nx_wipe(r->token, r->token_len);
 	free(r->body);
 	free(r->token);
-	free(r->ans);
+	nx_sbuf_free(&r->ans);
 	free(r);
 }
 
@@ -234,7 +223,7 @@ static void finish(struct hub_verify_req *r, CURLcode cc)
 	long status = 0;
 	enum outcome o = OUT_REFUSE;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (r->too_big) {
+	if (r->ans.over) {
 		nx_err(why, sizeof why, "bad verifier answer: longer than %d bytes", NX_VERIFY_ANSWER_MAX);
 	} else if (cc != CURLE_OK) {
 		o = OUT_FALLBACK;
@@ -246,7 +235,7 @@ static void finish(struct hub_verify_req *r, CURLcode cc)
 		nx_err(why, sizeof why, "verifier answered HTTP %ld", status);
 	} else {
 		char a[NX_ERRLEN];
-		switch (nx_verify_answer_parse(r->ans ? r->ans : "", r->ans_len, &claims, a, sizeof a)) {
+		switch (nx_verify_answer_parse(r->ans.p ? r->ans.p : "", r->ans.n, &claims, a, sizeof a)) {
 		case NX_VERIFY_VALID: o = OUT_CLAIMS; break;
 		case NX_VERIFY_INVALID: nx_err(why, sizeof why, "verifier: %s", a); break;
 		default: nx_err(why, sizeof why, "bad verifier answer: %s", a); break;

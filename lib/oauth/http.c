@@ -1,5 +1,6 @@
 /* http.c — see http.h. */
 #include "oauth/http.h"
+#include "core/sbuf.h"
 #include "core/util.h"
 
 #include <curl/curl.h>
@@ -8,40 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sink {
-	char *p;
-	size_t n, cap;
-	int over;
-};
-
-/* The answer holds tokens: it grows by copying, and every block let go is wiped first
- * (realloc would leave the old one in the heap as it was). */
+/* The answer holds tokens: core/sbuf grows it by copying and wipes what it lets go. */
 static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
 {
-	struct sink *s = arg;
 	size_t n = sz * nm;
-	if (s->n + n > NX_OAUTH_BODY_MAX) {
-		s->over = 1;
-		return 0;
-	}
-	if (s->n + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->n + n + 1)
-			cap *= 2;
-		char *np = malloc(cap);
-		if (!np)
-			return 0;
-		if (s->p) {
-			memcpy(np, s->p, s->n);
-			nx_free_secret(s->p, s->cap);
-		}
-		s->p = np;
-		s->cap = cap;
-	}
-	memcpy(s->p + s->n, d, n);
-	s->n += n;
-	s->p[s->n] = '\0';
-	return n;
+	return nx_sbuf_add(arg, d, n, NX_OAUTH_BODY_MAX) == 0 ? n : 0;
 }
 
 int nx_oauth_url_ok(const char *url)
@@ -62,7 +34,7 @@ int nx_oauth_url_ok(const char *url)
 
 static int run(CURL *c, const char *url, json_t **out, long *status, char *err, size_t errlen)
 {
-	struct sink s = {0};
+	struct nx_sbuf s = {0};
 	char cerr[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -83,15 +55,14 @@ static int run(CURL *c, const char *url, json_t **out, long *status, char *err, 
 	if (status)
 		*status = code;
 	if (rc != CURLE_OK) {
-		if (s.p)
-			nx_free_secret(s.p, s.cap);
+		int over = s.over;
+		nx_sbuf_free(&s);
 		return nx_err(err, errlen, "%s: %s", url,
-		              s.over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
+		              over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
 	}
 	json_error_t je;
 	json_t *j = s.p ? json_loadb(s.p, s.n, JSON_REJECT_DUPLICATES, &je) : NULL;
-	if (s.p)
-		nx_free_secret(s.p, s.cap);
+	nx_sbuf_free(&s);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return nx_err(err, errlen, "%s: HTTP %ld without a JSON object", url, code);
