@@ -1,5 +1,6 @@
 /* nexus-relay — the public edge: route client connections by TLS SNI / HTTP Host without
  * terminating TLS, to a TCP address (--route) or to nexus-hub over a unix socket (--hub). */
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/opts.h"
@@ -22,6 +23,7 @@
 #define usage_error nx_usage_error
 #define MAX_LISTEN 32
 #define MAX_ROUTES 1024
+#define MAX_ACME_HOSTS 64
 
 static const char usage[] =
     "usage: nexus-relay --listen ADDR... [--hub PATH] [--route NAME=ADDR]... [options]\n"
@@ -44,6 +46,8 @@ static const char usage[] =
     "      --hub-timeout D          the hub must answer a handoff within D (5s)\n"
     "      --max-conns N            connections in progress at once (4096)\n"
     "      --max-conns-per-source N of which from one address, IPv6 /64 (256)\n"
+    "      --acme-challenge-dir DIR answer ACME HTTP-01 challenges for --acme-host names from DIR\n"
+    "      --acme-host NAME         a name of the hub's own (repeatable; needs --acme-challenge-dir)\n"
     "      --splice                 --route connections: copy with splice(2), zero-copy\n"
     "      --proxy-protocol         --route connections: send a PROXY protocol v1 line first\n"
     "      --grace D                on SIGTERM, wait up to D for connections (10s)\n"
@@ -56,6 +60,7 @@ static const char usage[] =
     "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
 
 enum { O_LISTEN_UDP = 300 };
+enum { O_ACME_DIR = 320, O_ACME_HOST };
 enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_MAXCS, O_GRACE,
        O_LOGLVL, O_CONFIG };
 
@@ -73,6 +78,8 @@ static const struct option longopts[] = {
     {"hub-timeout", required_argument, NULL, O_HUBT},
     {"max-conns", required_argument, NULL, O_MAXC},
     {"max-conns-per-source", required_argument, NULL, O_MAXCS},
+    {"acme-challenge-dir", required_argument, NULL, O_ACME_DIR},
+    {"acme-host", required_argument, NULL, O_ACME_HOST},
     {"splice", no_argument, NULL, O_SPLICE},
     {"proxy-protocol", no_argument, NULL, O_PROXY},
     {"grace", required_argument, NULL, O_GRACE},
@@ -148,6 +155,8 @@ int main(int argc, char **argv)
 	struct nx_relay_config cfg = {0};
 	const char *user = NULL;
 	int inetd = 0, check = 0;
+	const char *acme_hosts[MAX_ACME_HOSTS];
+	size_t nacme = 0;
 	enum nx_log_level lvl = NX_LOG_INFO;
 
 	nx_log_setup(PROG, NX_LOG_LOGFMT, NX_LOG_INFO);
@@ -185,6 +194,16 @@ int main(int argc, char **argv)
 					return usage_error("route for '%s' given twice", routes[i].key);
 			nroutes++;
 			break;
+		case O_ACME_DIR: cfg.acme_challenge_dir = optarg; break;
+		case O_ACME_HOST: {
+			char h[256];
+			if (nacme == MAX_ACME_HOSTS)
+				return usage_error("more than %d --acme-host names", MAX_ACME_HOSTS);
+			if (nx_hostname_normalize(optarg, strlen(optarg), h, sizeof h, 0, err, sizeof err) < 0)
+				return usage_error("--acme-host: %s", err);
+			acme_hosts[nacme++] = optarg;
+			break;
+		}
 		case O_INETD: inetd = 1; break;
 		case O_SPLICE: cfg.splice = 1; break;
 		case O_PROXY: cfg.proxy_protocol = 1; break;
@@ -226,6 +245,15 @@ int main(int argc, char **argv)
 		return usage_error("--inetd serves fd 0: it takes no --listen%s", nudp ? "-udp" : "");
 	if (!cfg.hub_path && nroutes == 0)
 		return usage_error("nothing to route to: give --hub PATH and/or --route NAME=ADDR");
+	if (nacme && !cfg.acme_challenge_dir)
+		return usage_error("--acme-host needs --acme-challenge-dir DIR");
+	if (cfg.acme_challenge_dir && !nacme)
+		return usage_error("--acme-challenge-dir needs the names to answer for (--acme-host)");
+	struct stat ast;
+	if (cfg.acme_challenge_dir && (stat(cfg.acme_challenge_dir, &ast) < 0 || !S_ISDIR(ast.st_mode)))
+		return usage_error("--acme-challenge-dir: %s is not a directory", cfg.acme_challenge_dir);
+	cfg.acme_hosts = acme_hosts;
+	cfg.n_acme_hosts = nacme;
 	char host[256];
 	uint16_t port;
 	for (size_t i = 0; i < nlisten; i++)
