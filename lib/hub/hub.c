@@ -285,11 +285,15 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		nx_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	hub->creds = nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
-	if (!hub->creds) {
-		nx_err(err, errlen, "%s", why);
-		goto fail;
+	if (cfg->cert_file || !cfg->acme_directory) {
+		hub->creds = nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
+		if (!hub->creds) {
+			nx_err(err, errlen, "%s", why);
+			goto fail;
+		}
 	}
+	if (hub_acme_open(hub, err, errlen) < 0)
+		goto fail;
 	const char *kf = cfg->secret_file ? cfg->secret_file : cfg->verify_key;
 	if (hub_backends_open(hub, why, sizeof why) < 0) {
 		nx_err(err, errlen, "%s", why);
@@ -361,6 +365,7 @@ void nx_hub_free(struct nx_hub *hub)
 	}
 	hub_relay_close_all(hub);
 	hub_metrics_close(hub);
+	hub_acme_close(hub);
 	nx_srcmap_free(hub->pending_src);
 	nx_routes_free(hub->routes);
 	nx_tls_server_creds_free(hub->creds);

@@ -203,7 +203,8 @@ struct nx_hub {
 	struct hub_counters ctr;
 	struct nx_metrics_srv *metrics;
 	struct nx_hub_config cfg;
-	struct nx_tls_server_creds *creds;
+	struct nx_tls_server_creds *creds; /* NULL only while ACME has none yet */
+	struct hub_acme *acme;             /* --acme-directory; NULL without */
 	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
 	struct nx_backends *backends; /* --backends */
 	struct nx_routes *routes;
@@ -230,6 +231,10 @@ struct nx_hub {
 };
 
 /* hub.c */
+/* hub_acme.c: obtain/renew/install the hub's certificate (--acme-directory). */
+int hub_acme_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_acme_close(struct nx_hub *hub);
+
 void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Before registering s: -1 with why when --exclusive-hostnames refuses it (a hostname is

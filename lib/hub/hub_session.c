@@ -510,7 +510,9 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
-	s->tls = nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err);
+	s->tls = hub->creds ? nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err) : NULL;
+	if (!hub->creds)
+		snprintf(err, sizeof err, "no certificate yet (ACME has not got one)");
 	if (!s->tls) {
 		hub_log(hub, 0, "tls setup failed", "reason=\"%s\"", err);
 		close(fd);
