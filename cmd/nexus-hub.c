@@ -20,6 +20,7 @@ static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
     "                 (--secret-file FILE | --verify-key FILE.pub | --backends FILE)\n"
     "                 --relay-socket PATH [options]\n"
+    "       nexus-hub ... --acme-directory URL --hub-hostname NAME (instead of --cert/--key)\n"
     "\n"
     "Backends connect to wss://ADDR/connect and authenticate with two JWTs; nexus-relay\n"
     "hands end-user connections over PATH and the hub carries them to the right backend.\n"

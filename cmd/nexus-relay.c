@@ -249,9 +249,10 @@ int main(int argc, char **argv)
 		return usage_error("--acme-host needs --acme-challenge-dir DIR");
 	if (cfg.acme_challenge_dir && !nacme)
 		return usage_error("--acme-challenge-dir needs the names to answer for (--acme-host)");
+	/* the hub makes it (it may start after us): until then, challenges are answered 404 */
 	struct stat ast;
 	if (cfg.acme_challenge_dir && (stat(cfg.acme_challenge_dir, &ast) < 0 || !S_ISDIR(ast.st_mode)))
-		return usage_error("--acme-challenge-dir: %s is not a directory", cfg.acme_challenge_dir);
+		nx_say("warning: --acme-challenge-dir %s is not a directory (yet)", cfg.acme_challenge_dir);
 	cfg.acme_hosts = acme_hosts;
 	cfg.n_acme_hosts = nacme;
 	char host[256];
