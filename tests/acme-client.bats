@@ -79,3 +79,34 @@ acme_get() {
   assert_output --partial "https://127.0.0.1:$port/dir"
   assert_output --partial "onnect"
 }
+
+fake_acme() {
+  bg fake-acme "$HELPERS/fake-acme" --mode "$1"
+  wait_log "$T/fake-acme.log" '^listening '
+  FAKE_DIR="http://127.0.0.1:$(awk '/^listening /{print $2; exit}' "$T/fake-acme.log")/dir"
+}
+
+@test "rateLimited: the error says when to retry, and the result carries that time" {
+  fake_acme ratelimit
+  local before; before=$(date +%s)
+  run "$NEXUS_TESTBIN/acme-get" "$FAKE_DIR" "$T/state" "$T/chal" "" hub.test
+  assert_failure 1
+  assert_output --partial 'rate limited (too many new registrations), retry after 120 s'
+  local at; at=$(sed -n 's/.*retry_at=\([0-9]*\).*/\1/p' <<<"$output")
+  [ "$at" -ge $((before + 120)) ] && [ "$at" -le $(($(date +%s) + 120)) ]
+}
+
+@test "untrusted answers: a directory that is not JSON, a token that is not base64url" {
+  fake_acme garbage
+  run "$NEXUS_TESTBIN/acme-get" "$FAKE_DIR" "$T/state" "$T/chal" "" hub.test
+  assert_failure 1
+  assert_output --partial 'answer is not a JSON object'
+  kill "$BG_PID"
+  fake_acme badtoken
+  mkdir -p "$T/deep/a/b"
+  run "$NEXUS_TESTBIN/acme-get" "$FAKE_DIR" "$T/state" "$T/deep/a/b" "" hub.test
+  assert_failure 1
+  assert_output --partial 'token that is not base64url'
+  run find "$T/deep" -type f
+  assert_output ''
+}

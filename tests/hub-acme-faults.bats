@@ -44,6 +44,17 @@ suite_setup() {
   kill -0 "$HUB_PID"
 }
 
+@test "rateLimited: the hub logs the CA's retry time and waits that long" {
+  bg fake-acme "$HELPERS/fake-acme" --mode ratelimit
+  wait_log "$T/fake-acme.log" '^listening '
+  acme_hub --acme-directory "http://127.0.0.1:$(awk '/^listening /{print $2}' "$T/fake-acme.log")/dir" \
+    --cert "$T/hub.crt" --key "$T/hub.key"
+  wait_log "$T/hub.log" 'msg="acme failed"' 1 30
+  run grep 'msg="acme failed"' "$T/hub.log"
+  assert_output --partial 'rate limited (too many new registrations), retry after 120 s'
+  assert_output --regexp 'retry_in_s=1(1[0-9]|20) certificate=kept'
+}
+
 @test "badNonce from the server is retried and the certificate still arrives" {
   RELAY_PORT=$(free_port)
   ACME_HTTP_PORT=$RELAY_PORT

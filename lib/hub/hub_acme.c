@@ -143,6 +143,14 @@ static void child(struct nx_hub *hub, int wfd)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* keep only stdio and the result pipe: a copy of a session's socket held here would keep
+	 * that TCP connection open after the hub closes it (no FIN until we exit) */
+	if (wfd != 3) {
+		if (dup2(wfd, 3) < 0)
+			_exit(1);
+		wfd = 3;
+	}
+	close_range(4, ~0U, 0);
 	const struct nx_hub_config *h = &hub->cfg;
 	struct nx_acme_config c = {
 	    .directory_url = h->acme_directory,
