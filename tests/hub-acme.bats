@@ -28,7 +28,7 @@ suite_setup() {
   start_web app
   RELAY_PORT=$(free_port)
   ACME_HTTP_PORT=$RELAY_PORT
-  start_relay --acme-challenge-dir "$T/acme/challenges" --acme-host hub.test
+  start_relay --acme-challenge-dir "$T/acme/challenges" --acme-host hub.test --acme-host hub2.test
 }
 
 @test "the hub gets its certificate, a tunnel trusting pebble's root serves, renewal keeps the session" {
@@ -71,7 +71,7 @@ suite_setup() {
   wait_backends 2
 }
 
-@test "a restarted hub loads the certificate it has instead of ordering again" {
+@test "a restarted hub loads the certificate it has instead of ordering again, unless a name is new" {
   start_pebble
   start_acme_hub
   wait_log "$T/hub.log" 'msg="acme certificate installed"' 1 60
@@ -83,4 +83,12 @@ suite_setup() {
   assert_equal "$(hub_serial)" "$s1"
   run grep -c 'acme ordering' "$T/hub.log"
   assert_output 0
+  # one more --hub-hostname: the stored certificate lacks it, so the hub orders at once
+  kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+  mv "$T/hub.log" "$T/hub2.log"
+  start_acme_hub --hub-hostname hub2.test
+  wait_log "$T/hub.log" 'msg="acme certificate lacks a --hub-hostname, ordering now"' 1 30
+  wait_log "$T/hub.log" 'msg="acme certificate installed"' 1 60
+  run openssl x509 -in "$T/acme/cert.pem" -noout -ext subjectAltName
+  assert_output --partial 'DNS:hub.test, DNS:hub2.test'
 }

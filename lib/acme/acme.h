@@ -60,6 +60,11 @@ int nx_acme_obtain(const struct nx_acme_config *cfg, struct nx_acme_result *res,
 int nx_acme_cert_info(const char *path, int64_t *not_before, int64_t *not_after,
                       char serial[80], char *err, size_t errlen);
 
+/* 1 if the leaf of a PEM file has a dNSName SAN for each of names (case-insensitive),
+ * 0 if one is missing, -1 with err when it cannot be read. */
+int nx_acme_cert_covers(const char *path, const char *const *names, size_t n, char *err,
+                        size_t errlen);
+
 /* When to renew a certificate valid from nb to na: at 2/3 of its life, minus up to 1/18 of
  * it (jitter, from `rnd`, any 32-bit value), so a fleet does not renew in step. */
 int64_t nx_acme_renew_at(int64_t nb, int64_t na, uint32_t rnd);

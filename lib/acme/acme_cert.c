@@ -3,11 +3,13 @@
 #include "acme/acme.h"
 #include "core/der.h"
 #include "core/util.h"
+#include "wire/x509_names.h"
 
 #include <bearssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DAYS_0AD_TO_1970 719528 /* BearSSL counts days from January 1st, 0 AD */
 
@@ -35,8 +37,9 @@ static void dn_skip(void *ctx, const void *d, size_t n)
 	(void)ctx, (void)d, (void)n;
 }
 
-int nx_acme_cert_info(const char *path, int64_t *nb, int64_t *na, char serial[80], char *err,
-                      size_t errlen)
+/* The first CERTIFICATE of a PEM file (the leaf), DER, malloc'd. */
+static int leaf_der(const char *path, unsigned char **out, size_t *outlen, char *err,
+                    size_t errlen)
 {
 	char *text;
 	size_t len;
@@ -71,6 +74,52 @@ int nx_acme_cert_info(const char *path, int64_t *nb, int64_t *na, char serial[80
 		free(der.p);
 		return nx_err(err, errlen, "%s: no certificate found", path);
 	}
+	*out = der.p;
+	*outlen = der.n;
+	return 0;
+}
+
+struct want {
+	const char *name;
+	int found;
+};
+
+static int name_cb(void *arg, enum nx_x509_name_type type, const unsigned char *v, size_t n)
+{
+	struct want *w = arg;
+	if (type == NX_X509_DNS && n == strlen(w->name) && strncasecmp((const char *)v, w->name, n) == 0)
+		w->found = 1;
+	return w->found;
+}
+
+int nx_acme_cert_covers(const char *path, const char *const *names, size_t n, char *err,
+                        size_t errlen)
+{
+	unsigned char *der;
+	size_t len;
+	if (leaf_der(path, &der, &len, err, errlen) < 0)
+		return -1;
+	int rc = 1;
+	for (size_t i = 0; i < n && rc == 1; i++) {
+		struct want w = {names[i], 0};
+		if (nx_x509_names(der, len, name_cb, &w) < 0)
+			rc = nx_err(err, errlen, "%s: unreadable names", path);
+		else if (!w.found)
+			rc = 0;
+	}
+	free(der);
+	return rc;
+}
+
+int nx_acme_cert_info(const char *path, int64_t *nb, int64_t *na, char serial[80], char *err,
+                      size_t errlen)
+{
+	struct {
+		unsigned char *p;
+		size_t n;
+	} der;
+	if (leaf_der(path, &der.p, &der.n, err, errlen) < 0)
+		return -1;
 	br_x509_decoder_context dc;
 	br_x509_decoder_init(&dc, dn_skip, NULL);
 	br_x509_decoder_push(&dc, der.p, der.n);

@@ -144,6 +144,9 @@ static int account_key(struct ctx *x, char *err, size_t errlen)
 			return -1;
 		if (nx_key_type(x->akey) != NX_KEY_EC || !nx_key_can_sign(x->akey))
 			return nx_err(err, errlen, "%s: not an EC P-256 private key", path);
+		if (nx_file_is_loose(path))
+			say(x, NX_LOG_WARN, "acme account key readable by group or others", "file=%s",
+			    path);
 	} else {
 		if (nx_key_generate(NX_ALG_ES256, 0, &x->akey, err, errlen) < 0 ||
 		    nx_key_write_private(x->akey, path, err, errlen) < 0)

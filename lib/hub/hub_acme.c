@@ -230,8 +230,14 @@ int hub_acme_open(struct nx_hub *hub, char *err, size_t errlen)
 	 * the files in it hold nothing secret (token.thumbprint, served to anyone anyway) */
 	if (mkdir(a->chal_dir, 0755) < 0 && errno != EEXIST)
 		return nx_err(err, errlen, "%s: %s", a->chal_dir, strerror(errno));
-	if (access(a->cert_path, F_OK) == 0 && install(hub, "acme certificate loaded") == 0)
-		return 0; /* renewal scheduled */
+	if (access(a->cert_path, F_OK) == 0 && install(hub, "acme certificate loaded") == 0) {
+		char e2[NX_ERRLEN], q[600];
+		if (nx_acme_cert_covers(a->cert_path, c->hostnames, c->n_hostnames, e2, sizeof e2) == 1)
+			return 0; /* renewal scheduled */
+		/* --hub-hostname changed: serve the old one until the new order is done */
+		hub_log(hub, NX_LOG_INFO, "acme certificate lacks a --hub-hostname, ordering now",
+		        "file=%s", nx_log_q(q, sizeof q, a->cert_path));
+	}
 	schedule(hub, 0);
 	return 0;
 }
