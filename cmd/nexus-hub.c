@@ -30,7 +30,7 @@ static const char usage_text[] =
     "  -k, --key FILE             its private key (PEM)\n"
     "      --secret-file FILE     HMAC secret backend tokens are signed with (HS256/384/512)\n"
     "      --verify-key FILE.pub  public key backend tokens are signed with (RS256/ES256)\n"
-    "      --backends FILE        a key and a grant per backend (re-read on SIGHUP)\n"
+    "      --backends FILE        a key and a grant per backend (re-read when it changes)\n"
     "  -r, --relay-socket PATH    unix socket nexus-relay hands connections over\n"
     "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
     "      --allow-udp-port N     backends may claim udp:N (repeatable)\n"
@@ -59,10 +59,12 @@ static const char usage_text[] =
     "      --acme-ca FILE         CA bundle to trust the ACME server with (default: system)\n"
     "  -v, --verbose              log at debug level (one line per stream)\n"
     "      --config FILE          read options from FILE (one 'name value' per line)\n"
+    "  -n, --check-config         load and check the configuration, print a summary, exit\n"
     "  -h, --help                 this help\n"
     "  -V, --version              print the version\n"
     "\n"
-    "Every option can also be set as NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
+    "Every option can also be set as NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n"
+    "SIGHUP re-reads the options and the files they name; SIGUSR1 logs a status line.\n";
 
 #define usage_error nx_usage_error
 
@@ -139,113 +141,118 @@ static const struct option lo[] = {
     {"acme-ca", required_argument, 0, 305},
     {"verbose", no_argument, 0, 'v'},
     {"config", required_argument, 0, 'C'},
+    {"check-config", no_argument, 0, 'n'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
 
-static int run(int argc, char **argv)
+/* Environment, --config FILE and argv into *cfg, with the usage checks: -1 to go on, else
+ * the exit status (0 after --help / --version, 2 after a usage error). Also what SIGHUP
+ * runs again (reloading: the systemd socket is not looked for again). */
+static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *verbose, int *check,
+                      int reloading)
 {
-	struct nx_hub_config cfg = {.listen_fd = -1};
 	char err[NX_ERRLEN];
-	int c, verbose = 0;
+	int c;
 	long long v;
 	uint64_t ms;
-	while ((c = getopt_long(argc, argv, ":l:c:k:r:vhV", lo, NULL)) != -1) {
+	optind = 0; /* a fresh scan (SIGHUP parses again) */
+	while ((c = getopt_long(argc, argv, ":l:c:k:r:nvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l': {
 			char host[256];
 			uint16_t port;
 			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
 				return usage_error("--listen: %s", err);
-			cfg.listen = optarg;
+			cfg->listen = optarg;
 			break;
 		}
-		case 'c': cfg.cert_file = optarg; break;
-		case 'k': cfg.key_file = optarg; break;
-		case 's': cfg.secret_file = optarg; break;
-		case 'p': cfg.verify_key = optarg; break;
-		case 'K': cfg.backends_file = optarg; break;
-		case 'r': cfg.relay_socket = optarg; break;
+		case 'c': cfg->cert_file = optarg; break;
+		case 'k': cfg->key_file = optarg; break;
+		case 's': cfg->secret_file = optarg; break;
+		case 'p': cfg->verify_key = optarg; break;
+		case 'K': cfg->backends_file = optarg; break;
+		case 'r': cfg->relay_socket = optarg; break;
 		case 'P':
 			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
 				return usage_error("--allow-tcp-port: %s", err);
-			if (cfg.n_allow_tcp_ports == NX_HUB_MAX_ALLOW_PORTS)
+			if (cfg->n_allow_tcp_ports == NX_HUB_MAX_ALLOW_PORTS)
 				return usage_error("--allow-tcp-port: at most %d ports", NX_HUB_MAX_ALLOW_PORTS);
-			cfg.allow_tcp_ports[cfg.n_allow_tcp_ports++] = (uint16_t)v;
+			cfg->allow_tcp_ports[cfg->n_allow_tcp_ports++] = (uint16_t)v;
 			break;
 		case 'Q':
 			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
 				return usage_error("--allow-udp-port: %s", err);
-			if (cfg.n_allow_udp_ports == NX_HUB_MAX_ALLOW_PORTS)
+			if (cfg->n_allow_udp_ports == NX_HUB_MAX_ALLOW_PORTS)
 				return usage_error("--allow-udp-port: at most %d ports", NX_HUB_MAX_ALLOW_PORTS);
-			cfg.allow_udp_ports[cfg.n_allow_udp_ports++] = (uint16_t)v;
+			cfg->allow_udp_ports[cfg->n_allow_udp_ports++] = (uint16_t)v;
 			break;
 		case 'F':
 		case 'f':
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-udp-flows%s: %s", c == 'f' ? "-per-source" : "", err);
-			*(c == 'F' ? &cfg.max_udp_flows : &cfg.max_udp_flows_per_source) = (size_t)v;
+			*(c == 'F' ? &cfg->max_udp_flows : &cfg->max_udp_flows_per_source) = (size_t)v;
 			break;
 		case 'i':
-			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) != 0)
+			if (duration_opt("idle-timeout", optarg, &cfg->idle_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'L':
 			if (nx_parse_duration(optarg, &ms, err, sizeof err) < 0)
 				return usage_error("--leeway: %s", err);
-			cfg.leeway_s = (int64_t)(ms / 1000);
+			cfg->leeway_s = (int64_t)(ms / 1000);
 			break;
 		case 'D':
-			cfg.deny_list = optarg;
+			cfg->deny_list = optarg;
 			break;
-		case 'X': cfg.exclusive_hostnames = 1; break;
+		case 'X': cfg->exclusive_hostnames = 1; break;
 		case 'A':
-			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) != 0)
+			if (duration_opt("auth-timeout", optarg, &cfg->auth_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'T':
-			if (duration_opt("handshake-timeout", optarg, &cfg.handshake_timeout_ms) != 0)
+			if (duration_opt("handshake-timeout", optarg, &cfg->handshake_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'N':
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-pending: %s", err);
-			cfg.max_pending = (size_t)v;
+			cfg->max_pending = (size_t)v;
 			break;
 		case 'S':
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-pending-per-source: %s", err);
-			cfg.max_pending_per_source = (size_t)v;
+			cfg->max_pending_per_source = (size_t)v;
 			break;
 		case 'U':
-			if (cfg.n_relay_uids == NX_HUB_MAX_RELAY_IDS)
+			if (cfg->n_relay_uids == NX_HUB_MAX_RELAY_IDS)
 				return usage_error("--relay-uid: at most %d", NX_HUB_MAX_RELAY_IDS);
-			if (nx_parse_uid(optarg, &cfg.relay_uids[cfg.n_relay_uids], err, sizeof err) < 0)
+			if (nx_parse_uid(optarg, &cfg->relay_uids[cfg->n_relay_uids], err, sizeof err) < 0)
 				return usage_error("--relay-uid: %s", err);
-			cfg.n_relay_uids++;
+			cfg->n_relay_uids++;
 			break;
 		case 'G':
-			if (cfg.n_relay_gids == NX_HUB_MAX_RELAY_IDS)
+			if (cfg->n_relay_gids == NX_HUB_MAX_RELAY_IDS)
 				return usage_error("--relay-group: at most %d", NX_HUB_MAX_RELAY_IDS);
-			if (nx_parse_gid(optarg, &cfg.relay_gids[cfg.n_relay_gids], err, sizeof err) < 0)
+			if (nx_parse_gid(optarg, &cfg->relay_gids[cfg->n_relay_gids], err, sizeof err) < 0)
 				return usage_error("--relay-group: %s", err);
-			cfg.n_relay_gids++;
+			cfg->n_relay_gids++;
 			break;
 		case 'M':
-			if (nx_parse_mode(optarg, &cfg.relay_socket_mode, err, sizeof err) < 0)
+			if (nx_parse_mode(optarg, &cfg->relay_socket_mode, err, sizeof err) < 0)
 				return usage_error("--relay-socket-mode: %s", err);
 			break;
 		case 'R':
-			if (nx_parse_gid(optarg, &cfg.relay_socket_gid, err, sizeof err) < 0)
+			if (nx_parse_gid(optarg, &cfg->relay_socket_gid, err, sizeof err) < 0)
 				return usage_error("--relay-socket-group: %s", err);
-			cfg.relay_socket_group_set = 1;
+			cfg->relay_socket_group_set = 1;
 			break;
 		case 'I':
-			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) != 0)
+			if (duration_opt("ping-interval", optarg, &cfg->ping_ms) != 0)
 				return 2;
 			break;
 		case 'B':
-			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) != 0)
+			if (duration_opt("backend-timeout", optarg, &cfg->silent_ms) != 0)
 				return 2;
 			break;
 		case 'Z': {
@@ -253,25 +260,26 @@ static int run(int argc, char **argv)
 			uint16_t port;
 			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
 				return usage_error("--metrics: %s", err);
-			cfg.metrics_addr = optarg;
+			cfg->metrics_addr = optarg;
 			break;
 		}
-		case 300: cfg.acme_directory = optarg; break;
-		case 301: cfg.acme_email = optarg; break;
+		case 300: cfg->acme_directory = optarg; break;
+		case 301: cfg->acme_email = optarg; break;
 		case 302: {
 			char h[256];
-			if (cfg.n_hostnames == NX_HUB_MAX_HOSTNAMES)
+			if (cfg->n_hostnames == NX_HUB_MAX_HOSTNAMES)
 				return usage_error("more than %d --hub-hostname names", NX_HUB_MAX_HOSTNAMES);
 			if (nx_hostname_normalize(optarg, strlen(optarg), h, sizeof h, 0, err, sizeof err) < 0)
 				return usage_error("--hub-hostname: %s", err);
-			cfg.hostnames[cfg.n_hostnames++] = optarg;
+			cfg->hostnames[cfg->n_hostnames++] = optarg;
 			break;
 		}
-		case 303: cfg.acme_dir = optarg; break;
-		case 304: cfg.acme_challenge_dir = optarg; break;
-		case 305: cfg.acme_ca = optarg; break;
-		case 'v': verbose = 1; break;
+		case 303: cfg->acme_dir = optarg; break;
+		case 304: cfg->acme_challenge_dir = optarg; break;
+		case 305: cfg->acme_ca = optarg; break;
+		case 'v': *verbose = 1; break;
 		case 'C': break;
+		case 'n': *check = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': nx_print_version("nexus-hub"); return 0;
 		default: return nx_usage_getopt(c, argv);
@@ -279,36 +287,86 @@ static int run(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (nx_listen_fds() > 0)
-		cfg.listen_fd = 3;
-	if (!cfg.listen && cfg.listen_fd < 0)
+	if (!reloading && nx_listen_fds() > 0)
+		cfg->listen_fd = 3;
+	if (!cfg->listen && cfg->listen_fd < 0)
 		return usage_error("--listen ADDR is required");
-	if (cfg.acme_directory) {
+	if (cfg->acme_directory) {
 		static char acme_dir[4096];
 		const char *sd = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
-		if (!cfg.acme_dir && sd && !strchr(sd, ':')) {
+		if (!cfg->acme_dir && sd && !strchr(sd, ':')) {
 			snprintf(acme_dir, sizeof acme_dir, "%s/acme", sd);
-			cfg.acme_dir = acme_dir;
+			cfg->acme_dir = acme_dir;
 		}
-		if (!cfg.acme_dir)
+		if (!cfg->acme_dir)
 			return usage_error("--acme-directory needs --acme-dir DIR");
-		if (!cfg.n_hostnames)
+		if (!cfg->n_hostnames)
 			return usage_error("--acme-directory needs --hub-hostname NAME");
-		if (!cfg.cert_file != !cfg.key_file)
+		if (!cfg->cert_file != !cfg->key_file)
 			return usage_error("give both --cert FILE and --key FILE, or neither (ACME only)");
-	} else if (cfg.acme_email || cfg.n_hostnames || cfg.acme_dir || cfg.acme_ca ||
-	           cfg.acme_challenge_dir) {
+	} else if (cfg->acme_email || cfg->n_hostnames || cfg->acme_dir || cfg->acme_ca ||
+	           cfg->acme_challenge_dir) {
 		return usage_error("--acme-email, --hub-hostname, --acme-dir, --acme-challenge-dir and "
 		                   "--acme-ca need --acme-directory URL");
-	} else if (!cfg.cert_file || !cfg.key_file) {
+	} else if (!cfg->cert_file || !cfg->key_file) {
 		return usage_error("--cert FILE and --key FILE are required (or --acme-directory URL)");
 	}
-	if (cfg.secret_file && cfg.verify_key)
+	if (cfg->secret_file && cfg->verify_key)
 		return usage_error("give only one of --secret-file and --verify-key");
-	if (!cfg.secret_file && !cfg.verify_key && !cfg.backends_file)
+	if (!cfg->secret_file && !cfg->verify_key && !cfg->backends_file)
 		return usage_error("give exactly one of --secret-file and --verify-key, or --backends");
-	if (!cfg.relay_socket)
+	if (!cfg->relay_socket)
 		return usage_error("--relay-socket PATH is required");
+	return -1;
+}
+
+/* SIGHUP: the options, --config file and environment as they are now. The hub copies
+ * what it keeps, so a reload's vector lives until the next one. */
+static int saved_argc;
+static char **saved_argv;
+static char **reload_vec;
+static struct nx_hub_config first_cfg;
+
+static int reload(void *arg, struct nx_hub_config *out, char *err, size_t errlen)
+{
+	(void)arg;
+	nx_opts_free(reload_vec);
+	reload_vec = NULL;
+	int argc = saved_argc;
+	char **argv = saved_argv;
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, errlen);
+	if (orc < 0)
+		return -1;
+	reload_vec = argv;
+	struct nx_hub_config nc = {.listen_fd = first_cfg.listen_fd};
+	int verbose = 0, check = 0;
+	int rc = parse_opts(argc, argv, &nc, &verbose, &check, 1);
+	if (rc != -1)
+		return nx_err(err, errlen, rc == 0 ? "--help / --version in the configuration"
+		                                   : "usage error in the options (see above)");
+	*out = nc;
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	struct nx_hub_config cfg = {.listen_fd = -1};
+	char err[NX_ERRLEN];
+	int verbose = 0, check = 0;
+	int prc = parse_opts(argc, argv, &cfg, &verbose, &check, 0);
+	if (prc != -1)
+		return prc;
+	if (check) {
+		char line[600];
+		if (nx_hub_check(&cfg, line, sizeof line, err, sizeof err) < 0) {
+			nx_say("%s", err);
+			return 1;
+		}
+		printf("nexus-hub: configuration OK: %s\n", line);
+		return 0;
+	}
+	first_cfg = cfg;
+	cfg.reload = reload;
 	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
 		nx_say("warning: %s is readable by group or others (chmod 600 %s)", cfg.secret_file,
 		       cfg.secret_file);
@@ -352,6 +410,8 @@ int main(int argc, char **argv)
 {
 	char err[NX_ERRLEN];
 	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
+	saved_argc = argc;
+	saved_argv = argv;
 	int orc = nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err);
 	if (orc < 0)
 		return nx_opts_fail(orc, err);
@@ -359,5 +419,6 @@ int main(int argc, char **argv)
 	char **v = argv;
 	int rc = run(argc, argv);
 	nx_opts_free(v);
+	nx_opts_free(reload_vec);
 	return rc;
 }

@@ -24,6 +24,7 @@ complete -c nexus-hub -l acme-challenge-dir -r -a '(__fish_complete_directories)
 complete -c nexus-hub -l acme-ca -r -F -d 'CA bundle to trust the ACME server with'
 complete -c nexus-hub -s v -l verbose -d 'log every stream'
 complete -c nexus-hub -l config -r -F -d 'read options from a file'
+complete -c nexus-hub -s n -l check-config -d 'check the configuration and exit'
 complete -c nexus-hub -s h -l help -d 'show usage'
 complete -c nexus-hub -s V -l version -d 'show the version'
 complete -c nexus-hub -l deny-list -r -F -d 'refuse backend tokens whose jti is listed'

@@ -286,8 +286,9 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		goto fail;
 	}
 	if (cfg->cert_file || !cfg->acme_directory) {
-		hub->creds = nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
-		if (!hub->creds) {
+		struct nx_tls_server_creds *creds =
+		    nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
+		if (!creds || !(hub->creds = hub_creds_new(creds))) {
 			nx_err(err, errlen, "%s", why);
 			goto fail;
 		}
@@ -356,6 +357,7 @@ void nx_hub_free(struct nx_hub *hub)
 	while (hub->streams)
 		hub_stream_kill(hub->streams, 0);
 	nx_timer_stop(hub->loop, &hub->reap_timer);
+	nx_timer_stop(hub->loop, &hub->backends_timer);
 	reap(hub->loop, hub);
 	hub_udp_close_all(hub);
 	nx_timer_stop(hub->loop, &hub->backend_l.retry);
@@ -368,7 +370,9 @@ void nx_hub_free(struct nx_hub *hub)
 	hub_acme_close(hub);
 	nx_srcmap_free(hub->pending_src);
 	nx_routes_free(hub->routes);
-	nx_tls_server_creds_free(hub->creds);
+	hub_creds_drop(hub->creds);
+	for (int i = 0; i < HUB_OWNED; i++)
+		free(hub->owned[i]);
 	nx_key_free(hub->key);
 	nx_backends_free(hub->backends);
 	free(hub);

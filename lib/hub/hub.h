@@ -72,6 +72,11 @@ struct nx_hub_config {
 	uint32_t relay_socket_gid;
 	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
 	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */
+	/* SIGHUP: fill *out with the configuration as it is now (options, --config file,
+	 * environment; strings that outlive the hub). NULL: the same options, files re-read.
+	 * 0, or -1 with err (the reload is refused). */
+	int (*reload)(void *arg, struct nx_hub_config *out, char *err, size_t errlen);
+	void *reload_arg;
 	const char *metrics_addr;  /* --metrics: GET /metrics and /backends there; NULL: none */
 	/* ACME (hub_acme.c): with acme_directory the hub obtains its certificate for hostnames
 	 * into acme_dir/cert.pem, answers HTTP-01 through files in acme_dir/challenges (for
@@ -106,10 +111,19 @@ struct nx_hub_stats {
 };
 void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st);
 
-/* Re-read the --backends file (SIGHUP): backends whose line is gone, or whose claims the
- * new grant refuses, are disconnected (1008); a file that does not load keeps the old
- * table. What happens is logged. */
+/* SIGHUP (hub_reload.c): take cfg.reload's configuration and re-read the certificate and
+ * key, the secret or verify key, the deny-list, the allow-lists (--allow-tcp-port,
+ * --relay-uid/--relay-group) and the --backends file. Everything is loaded first: one that
+ * does not load refuses the reload (logged) and the old configuration stays. Sessions and
+ * streams in flight keep going; new connections and tokens use the new one. With
+ * --backends, backends whose line is gone, or whose claims the new grant refuses, are
+ * disconnected (1008); a backends file that does not load keeps the old table. */
 void nx_hub_reload(struct nx_hub *hub);
+
+/* -n/--check-config: load and check everything cfg names (nothing bound); a one-line
+ * summary into summary. 0, or -1 with err. */
+int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char *err,
+                 size_t errlen);
 
 /* SIGUSR1: one "status" log line with the gauges and counters --metrics shows. */
 void nx_hub_log_status(struct nx_hub *hub);

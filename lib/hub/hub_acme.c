@@ -1,7 +1,7 @@
 /* hub_acme.c — the hub's own certificate from ACME (--acme-directory): obtained at start
  * when --acme-dir holds none that is valid, renewed at ~2/3 of its life (with jitter),
  * installed without a restart: new backend connections get the new certificate, existing
- * sessions keep theirs (the TLS creds are counted, wire/tls.h).
+ * sessions keep theirs (the creds are counted, hub_creds in hub_reload.c).
  *
  * The ACME flow (lib/acme) blocks on libcurl, so it runs in a child process forked for
  * each attempt; the loop only watches a pipe on which the child writes one result record
@@ -45,6 +45,7 @@ struct hub_acme {
 	size_t got;
 	struct nx_timer timer;
 	unsigned failures;
+	int installed; /* hub->creds is an ACME certificate (a SIGHUP keeps it) */
 };
 
 static void run(struct nx_loop *loop, void *arg);
@@ -73,8 +74,14 @@ static int install(struct nx_hub *hub, const char *why)
 	                                                         sizeof err);
 	if (!c)
 		goto bad;
-	nx_tls_server_creds_free(hub->creds); /* sessions using it keep their reference */
-	hub->creds = c;
+	struct hub_creds *hc = hub_creds_new(c); /* takes c */
+	if (!hc) {
+		nx_err(err, sizeof err, "out of memory");
+		goto bad;
+	}
+	hub_creds_drop(hub->creds); /* sessions made with it keep their reference */
+	hub->creds = hc;
+	hub->acme->installed = 1;
 	uint32_t rnd = 0;
 	nx_random_bytes(&rnd, sizeof rnd, NULL, 0);
 	int64_t at = nx_acme_renew_at(nb, na, rnd);
@@ -241,6 +248,8 @@ int hub_acme_open(struct nx_hub *hub, char *err, size_t errlen)
 	schedule(hub, 0);
 	return 0;
 }
+
+int hub_acme_installed(const struct nx_hub *hub) { return hub->acme && hub->acme->installed; }
 
 void hub_acme_close(struct nx_hub *hub)
 {

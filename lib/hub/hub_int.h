@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "core/accept.h"
 #include "core/sock.h"
@@ -69,6 +71,7 @@ struct hub_session {
 	struct hub_session *next, *prev; /* hub->sessions */
 	int fd;
 	struct nx_tls *tls;
+	struct hub_creds *creds; /* what tls was made with */
 	enum sess_state state;
 	int dead;
 	int pending;          /* counted in hub->n_pending (not yet LIVE), on hub->pend_* */
@@ -198,15 +201,36 @@ struct hub_counters {
 
 struct nx_metrics_srv;
 
+struct hub_file_sig {
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+#define HUB_OWNED 6 /* cert, key, secret, verify key, backends, deny-list */
+
+/* TLS credentials shared by the hub (the current ones) and each session that started its
+ * handshake with them: a reload swaps the hub's, a session keeps its own (hub_reload.c). */
+struct hub_creds {
+	struct nx_tls_server_creds *c;
+	unsigned refs;
+};
+struct hub_creds *hub_creds_new(struct nx_tls_server_creds *c); /* takes c; NULL: freed */
+struct hub_creds *hub_creds_hold(struct hub_creds *h);
+void hub_creds_drop(struct hub_creds *h); /* NULL is fine */
+
 struct nx_hub {
 	struct nx_loop *loop;
 	struct hub_counters ctr;
 	struct nx_metrics_srv *metrics;
 	struct nx_hub_config cfg;
-	struct nx_tls_server_creds *creds; /* NULL only while ACME has none yet */
-	struct hub_acme *acme;             /* --acme-directory; NULL without */
+	struct hub_creds *creds;     /* NULL only while ACME has none yet */
+	char *owned[HUB_OWNED];      /* cfg's file names after a reload (hub_reload.c) */
+	struct hub_acme *acme;       /* --acme-directory; NULL without */
 	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
 	struct nx_backends *backends; /* --backends */
+	struct hub_file_sig backends_sig; /* the file as last read (hub_backends.c) */
+	struct nx_timer backends_timer;   /* polls it for changes */
 	struct nx_routes *routes;
 	struct hub_listener backend_l, relay_l;
 	char relay_path[108];
@@ -234,6 +258,8 @@ struct nx_hub {
 /* hub_acme.c: obtain/renew/install the hub's certificate (--acme-directory). */
 int hub_acme_open(struct nx_hub *hub, char *err, size_t errlen);
 void hub_acme_close(struct nx_hub *hub);
+/* 1 when the hub serves an ACME certificate now (a reload keeps it, --cert or not). */
+int hub_acme_installed(const struct nx_hub *hub);
 
 void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -317,6 +343,8 @@ void hub_stream_free(struct hub_stream *st); /* a dead stream's memory */
 
 /* hub_backends.c */
 int hub_backends_open(struct nx_hub *hub, char *err, size_t errlen);
+/* Re-read the --backends file (from nx_hub_reload): see hub.h. */
+void hub_backends_reload(struct nx_hub *hub);
 /* The key to check a token for `stage` with: the --backends entry its kid names (*be), else
  * the shared key. -1 with why: an HMAC token with a backend's kid, an unknown kid, another
  * key than stage 0's. */

@@ -189,6 +189,8 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	nx_loop_del(loop, s->fd);
 	nx_tls_free(s->tls);
 	s->tls = NULL;
+	hub_creds_drop(s->creds);
+	s->creds = NULL;
 	close(s->fd);
 	s->fd = -1;
 	if (s->prev)
@@ -510,7 +512,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
-	s->tls = hub->creds ? nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err) : NULL;
+	s->tls = hub->creds ? nx_tls_server_new(hub->creds->c, fd, NULL, err, sizeof err) : NULL;
 	if (!hub->creds)
 		snprintf(err, sizeof err, "no certificate yet (ACME has not got one)");
 	if (!s->tls) {
@@ -527,6 +529,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 		free(s);
 		return;
 	}
+	s->creds = hub_creds_hold(hub->creds);
 	s->next = hub->sessions;
 	if (s->next)
 		s->next->prev = s;

@@ -48,7 +48,6 @@ struct nx_tls {
 	char alpn_buf[ALPN_MAX][32];
 	br_ssl_engine_context *eng;
 	br_x509_minimal_context *xc; /* client only */
-	struct nx_tls_server_creds *screds; /* server only: held (counted) until freed */
 	struct name_check nc;
 	union {
 		br_ssl_client_context cc;
@@ -283,9 +282,6 @@ struct nx_tls *nx_tls_server_new(const struct nx_tls_server_creds *creds, int fd
 	if (!c)
 		return NULL;
 	br_ssl_server_context *sc = &c->u.sc;
-	/* counted: whoever swaps the creds (ACME renewal) frees its reference at any time */
-	c->screds = (struct nx_tls_server_creds *)creds;
-	c->screds->refs++;
 	if (creds->key_type == BR_KEYTYPE_RSA)
 		br_ssl_server_init_full_rsa(sc, creds->chain, creds->chain_len,
 		                            br_skey_decoder_get_rsa(&creds->skey));
@@ -350,9 +346,7 @@ void nx_tls_free(struct nx_tls *c)
 	if (c->xc)
 		free(c->xc);
 	free(c->nc.ee);
-	struct nx_tls_server_creds *sc = c->screds;
 	nx_free_secret(c, sizeof *c);
-	nx_tls_server_creds_free(sc);
 }
 
 size_t nx_tls_conn_size(const struct nx_tls *c)

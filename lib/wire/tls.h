@@ -59,10 +59,7 @@ struct nx_tls;
 
 /* Certificate chain (PEM, leaf first) and private key (PEM: PKCS#8 "PRIVATE KEY", PKCS#1
  * "RSA PRIVATE KEY" or SEC1 "EC PRIVATE KEY"; RSA or EC P-256/384/521). The key must
- * match the leaf certificate. Key material is wiped when the creds are freed.
- * Counted: each server connection made from them holds a reference until nx_tls_free, so
- * the owner may free (swap) them while connections still use them (certificate renewal
- * without restart: existing connections keep theirs, new ones get the new). */
+ * match the leaf certificate. Key material is wiped when the creds are freed. */
 struct nx_tls_server_creds *nx_tls_server_creds_load(const char *cert_file,
                                                      const char *key_file, char *err,
                                                      size_t errlen);
@@ -75,7 +72,7 @@ void nx_tls_trust_free(struct nx_tls_trust *trust);
 size_t nx_tls_trust_count(const struct nx_tls_trust *trust);
 
 /* Server side of a connection on fd. alpn: NULL-terminated list of protocol names the
- * server accepts (NULL = no ALPN). The connection holds a reference to creds. */
+ * server accepts (NULL = no ALPN). creds must outlive the connection. */
 struct nx_tls *nx_tls_server_new(const struct nx_tls_server_creds *creds, int fd,
                                  const char *const *alpn, char *err, size_t errlen);
 

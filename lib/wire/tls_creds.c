@@ -182,7 +182,6 @@ struct nx_tls_server_creds *nx_tls_server_creds_load(const char *cert_file,
 		nx_err(err, errlen, "out of memory");
 		return NULL;
 	}
-	c->refs = 1;
 	if (pem_load(cert_file, &objs, &n, err, errlen) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -263,7 +262,7 @@ fail:
 
 void nx_tls_server_creds_free(struct nx_tls_server_creds *c)
 {
-	if (!c || --c->refs > 0)
+	if (!c)
 		return;
 	for (size_t i = 0; i < c->chain_len; i++)
 		free(c->chain[i].data);

@@ -11,7 +11,6 @@ struct nx_tls_server_creds {
 	br_skey_decoder_context skey; /* holds the private key (wiped on free) */
 	int key_type;                 /* BR_KEYTYPE_RSA / BR_KEYTYPE_EC */
 	unsigned issuer_key_type;     /* key type of the CA that signed the leaf */
-	int refs;                     /* the loader's, plus one per server connection */
 };
 
 struct nx_tls_trust {
