@@ -349,11 +349,12 @@ static void reload(void)
 	if (!same_list(o->listen, o->nlisten, first.listen, first.nlisten) ||
 	    !same_list(o->listen_udp, o->nudp, first.listen_udp, first.nudp) ||
 	    !same_str(o->cfg.hub_path, first.cfg.hub_path) || !same_str(o->user, first.user) ||
-	    !same_str(o->cfg.metrics_addr, first.cfg.metrics_addr) ||
-	    !same_str(o->cfg.acme_challenge_dir, first.cfg.acme_challenge_dir) ||
+	    !same_str(o->cfg.metrics_addr, first.cfg.metrics_addr))
+		nx_warn("not reloaded: --listen, --listen-udp, --hub, --user and --metrics need a restart",
+		        NULL);
+	if (!same_str(o->cfg.acme_challenge_dir, first.cfg.acme_challenge_dir) ||
 	    !same_list(o->acme_hosts, o->nacme, first.acme_hosts, first.nacme))
-		nx_warn("not reloaded: --listen, --listen-udp, --hub, --user, --metrics and the --acme-* "
-		        "options need a restart", NULL);
+		nx_warn("not reloaded: --acme-challenge-dir and --acme-host need a restart", NULL);
 	nx_opts_free(reload_vec);
 	free(reload_opts);
 	reload_vec = argv;

@@ -71,7 +71,7 @@ suite_setup() {
   wait_backends 2
 }
 
-@test "a restarted hub loads the certificate it has instead of ordering again, unless a name is new" {
+@test "a restarted hub loads the certificate it has (SIGHUP keeps it), a new name orders at once" {
   start_pebble
   start_acme_hub
   wait_log "$T/hub.log" 'msg="acme certificate installed"' 1 60
@@ -83,6 +83,10 @@ suite_setup() {
   assert_equal "$(hub_serial)" "$s1"
   run grep -c 'acme ordering' "$T/hub.log"
   assert_output 0
+  # SIGHUP re-reads the rest of the configuration and keeps the ACME certificate
+  kill -HUP "$HUB_PID"
+  wait_log "$T/hub.log" 'msg="configuration reloaded" cert=acme '
+  assert_equal "$(hub_serial)" "$s1"
   # one more --hub-hostname: the stored certificate lacks it, so the hub orders at once
   kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
   mv "$T/hub.log" "$T/hub2.log"
