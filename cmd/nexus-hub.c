@@ -18,8 +18,8 @@
 
 static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
-    "                 (--secret-file FILE | --verify-key FILE.pub | --backends FILE)\n"
-    "                 --relay-socket PATH [options]\n"
+    "                 (--secret-file FILE | --verify-key FILE.pub | --backends FILE |\n"
+    "                  --verify-url URL) --relay-socket PATH [options]\n"
     "       nexus-hub ... --acme-directory URL --hub-hostname NAME (instead of --cert/--key)\n"
     "\n"
     "Backends connect to wss://ADDR/connect and authenticate with two JWTs; nexus-relay\n"
@@ -31,6 +31,10 @@ static const char usage_text[] =
     "      --secret-file FILE     HMAC secret backend tokens are signed with (HS256/384/512)\n"
     "      --verify-key FILE.pub  public key backend tokens are signed with (RS256/ES256)\n"
     "      --backends FILE        a key and a grant per backend (re-read when it changes)\n"
+    "      --verify-url URL       POST backend tokens to this https verifier\n"
+    "      --verify-ca FILE       CA certificates for the verifier's (default: the system's)\n"
+    "      --verify-timeout D     time for one verification (default 10s)\n"
+    "      --max-verify N         verifications in flight at once (default 64)\n"
     "  -r, --relay-socket PATH    unix socket nexus-relay hands connections over\n"
     "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
     "      --allow-udp-port N     backends may claim udp:N (repeatable)\n"
@@ -113,6 +117,10 @@ static const struct option lo[] = {
     {"secret-file", required_argument, 0, 's'},
     {"verify-key", required_argument, 0, 'p'},
     {"backends", required_argument, 0, 'K'},
+    {"verify-url", required_argument, 0, 'W'},
+    {"verify-ca", required_argument, 0, 'a'},
+    {"verify-timeout", required_argument, 0, 'w'},
+    {"max-verify", required_argument, 0, 'Y'},
     {"relay-socket", required_argument, 0, 'r'},
     {"allow-tcp-port", required_argument, 0, 'P'},
     {"allow-udp-port", required_argument, 0, 'Q'},
@@ -172,6 +180,21 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 		case 's': cfg->secret_file = optarg; break;
 		case 'p': cfg->verify_key = optarg; break;
 		case 'K': cfg->backends_file = optarg; break;
+		case 'W':
+			if (strncmp(optarg, "https://", 8) != 0 || !optarg[8])
+				return usage_error("--verify-url: want an https:// URL, not '%s'", optarg);
+			cfg->verify_url = optarg;
+			break;
+		case 'a': cfg->verify_ca = optarg; break;
+		case 'w':
+			if (duration_opt("verify-timeout", optarg, &cfg->verify_timeout_ms) != 0)
+				return 2;
+			break;
+		case 'Y':
+			if (nx_parse_int(optarg, 1, 100000, &v, err, sizeof err) < 0)
+				return usage_error("--max-verify: %s", err);
+			cfg->max_verify = (size_t)v;
+			break;
 		case 'r': cfg->relay_socket = optarg; break;
 		case 'P':
 			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
@@ -313,8 +336,9 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 	}
 	if (cfg->secret_file && cfg->verify_key)
 		return usage_error("give only one of --secret-file and --verify-key");
-	if (!cfg->secret_file && !cfg->verify_key && !cfg->backends_file)
-		return usage_error("give exactly one of --secret-file and --verify-key, or --backends");
+	if (!cfg->secret_file && !cfg->verify_key && !cfg->backends_file && !cfg->verify_url)
+		return usage_error("give exactly one of --secret-file and --verify-key, or --backends "
+		                   "or --verify-url");
 	if (!cfg->relay_socket)
 		return usage_error("--relay-socket PATH is required");
 	return -1;

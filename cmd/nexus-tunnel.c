@@ -69,6 +69,7 @@ static const char usage_text[] =
     "  --gate-cert FILE     the gated host's certificate chain (PEM)\n"
     "  --gate-cert-key FILE its private key (PEM)\n"
     "  --gate-revocations U nexus-bind serve's /v1/revocations: fetched every 10s, fail closed\n"
+    "  --gate-revocations-max-age D  fail closed once the list is older than D (60s)\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  --random-name        quick start: a random name instead of the one derived from the key\n"
     "  -v, --verbose        one line per stream\n"
@@ -134,7 +135,7 @@ struct args {
 	struct nx_gate_cfg gate;
 };
 
-enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE };
+enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE };
 
 static const struct option lo[] = {
     {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
@@ -158,6 +159,7 @@ static const struct option lo[] = {
     {"gate-cert", required_argument, 0, O_GATE_CERT},
     {"gate-cert-key", required_argument, 0, O_GATE_CERT_KEY},
     {"gate-revocations", required_argument, 0, O_GATE_REVOKE},
+    {"gate-revocations-max-age", required_argument, 0, O_GATE_MAXAGE},
     {0, 0, 0, 0}};
 
 enum { PARSED = 0, PARSED_HELP = 1, PARSED_VERSION = 2, PARSE_USAGE = -1, PARSE_UNREADABLE = -2 };
@@ -298,6 +300,17 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 				              optarg);
 			a->gate.revocations_url = optarg;
 			break;
+		case O_GATE_MAXAGE: {
+			uint64_t ms;
+			char why[NX_ERRLEN];
+			if (nx_parse_duration(optarg, &ms, why, sizeof why) < 0)
+				return nx_err(err, errlen, "--gate-revocations-max-age: %s", why);
+			if (ms < 3000 || ms > 86400000)
+				return nx_err(err, errlen,
+				              "--gate-revocations-max-age: want 3s to 24h, not '%s'", optarg);
+			a->gate.revocations_max_age_s = (int)(ms / 1000);
+			break;
+		}
 		case 'n': a->check = true; break;
 		case 'v': a->level = NX_LOG_DEBUG; break;
 		case 'q': a->level = NX_LOG_WARN; break;
@@ -352,6 +365,8 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 	    !a->gate.n_hosts != !a->gate.cert_key)
 		return nx_err(err, errlen, "the gate needs --gate-host, --gate-verify-key, --gate-cert "
 		              "and --gate-cert-key together");
+	if (a->gate.revocations_max_age_s && !a->gate.revocations_url)
+		return nx_err(err, errlen, "--gate-revocations-max-age needs --gate-revocations");
 	if (a->gate.revocations_url && !a->gate.n_hosts)
 		return nx_err(err, errlen, "--gate-revocations needs --gate-host");
 	if (a->gate.n_hosts && cfg->exec_cmd)

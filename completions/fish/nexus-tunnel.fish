@@ -24,6 +24,7 @@ complete -c nexus-tunnel -l gate-verify-key -r -F -d 'public key of session gran
 complete -c nexus-tunnel -l gate-cert -r -F -d 'gated host certificate chain'
 complete -c nexus-tunnel -l gate-cert-key -r -F -d 'gated host private key'
 complete -c nexus-tunnel -l gate-revocations -x -d 'signed revocation list URL'
+complete -c nexus-tunnel -l gate-revocations-max-age -x -d 'fail closed once the list is this old'
 complete -c nexus-tunnel -l max-frame -x -d 'largest message accepted from the hub'
 complete -c nexus-tunnel -l metrics -x -d 'serve Prometheus metrics at HOST:PORT'
 complete -c nexus-tunnel -l proxy-protocol -x -a 'v1 v2 none' -d 'PROXY protocol header to local services'

@@ -38,6 +38,9 @@ struct nx_gate_cfg {
 	 * through. NULL: sessions end only by expiry (and with this process). */
 	const char *revocations_url;
 	const char *revocations_ca; /* CA bundle for https (NULL: the system's) */
+	/* stale beyond this many seconds (0: NX_GATE_REVOCATIONS_STALE); fetched every
+	 * NX_GATE_REVOCATIONS_EVERY s, or a third of this when that is shorter */
+	int revocations_max_age_s;
 	nx_log_sink_fn log;
 	void *log_arg;
 };

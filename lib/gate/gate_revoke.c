@@ -94,6 +94,21 @@ static int fetch(struct nx_gate *g, char *err, size_t errlen)
 	return out;
 }
 
+static int max_age(const struct nx_gate *g)
+{
+	return g->cfg.revocations_max_age_s > 0 ? g->cfg.revocations_max_age_s
+	                                        : NX_GATE_REVOCATIONS_STALE;
+}
+
+/* Three tries within the staleness bound, so one lost fetch never fails the gate closed. */
+static unsigned fetch_every(const struct nx_gate *g)
+{
+	int every = max_age(g) / 3;
+	if (every > NX_GATE_REVOCATIONS_EVERY)
+		every = NX_GATE_REVOCATIONS_EVERY;
+	return every < 1 ? 1 : (unsigned)every;
+}
+
 static void *fetcher(void *arg)
 {
 	struct nx_gate *g = arg;
@@ -112,7 +127,7 @@ static void *fetcher(void *arg)
 				         g->cfg.revocations_url);
 			failing = 0;
 		}
-		sleep(NX_GATE_REVOCATIONS_EVERY);
+		sleep(fetch_every(g));
 	}
 	return NULL;
 }
@@ -136,7 +151,7 @@ int gate_session_live(struct nx_gate *g, const char *sid)
 		return GATE_LIVE;
 	int rc = GATE_LIVE;
 	pthread_mutex_lock(&g->mu);
-	if (gate_now() - g->rev_iat > NX_GATE_REVOCATIONS_STALE) {
+	if (gate_now() - g->rev_iat > max_age(g)) {
 		rc = GATE_STALE;
 	} else {
 		size_t i;

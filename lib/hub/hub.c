@@ -319,6 +319,10 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		        "(RFC 7518 3.2)", "file=%s bytes=%u", nx_log_q(q, sizeof q, kf),
 		        nx_key_bits(hub->key) / 8);
 	}
+	if (hub_verify_open(hub, why, sizeof why) < 0) {
+		nx_err(err, errlen, "%s", why);
+		goto fail;
+	}
 	if (strlen(cfg->relay_socket) >= sizeof hub->relay_path) {
 		nx_err(err, errlen, "relay socket path too long");
 		goto fail;
@@ -360,6 +364,7 @@ void nx_hub_free(struct nx_hub *hub)
 	nx_timer_stop(hub->loop, &hub->backends_timer);
 	reap(hub->loop, hub);
 	hub_udp_close_all(hub);
+	hub_verify_close(hub);
 	nx_timer_stop(hub->loop, &hub->backend_l.retry);
 	if (hub->backend_l.fd >= 0) {
 		nx_loop_del(hub->loop, hub->backend_l.fd);

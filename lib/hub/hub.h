@@ -11,7 +11,7 @@
  * relay socket: creation, peer check, handoffs), hub_admit.c (caps on unauthenticated
  * connections, per source and in all), hub_session.c (one backend WebSocket: upgrade, auth,
  * keep-alive, message dispatch, output queue), hub_stream.c (one end-user stream),
- * hub_auth.c (token checks). The library does not print: what happens is
+ * hub_auth.c (token checks), hub_verify.c (the remote verifier, --verify-url). The library does not print: what happens is
  * reported through the config's log callback, one line each. */
 #ifndef NEXUS_HUB_H
 #define NEXUS_HUB_H
@@ -33,6 +33,8 @@
 #define NX_HUB_RELAY_SOCKET_MODE 0660
 #define NX_HUB_MAX_UDP_FLOWS 4096           /* UDP flows per port at once */
 #define NX_HUB_MAX_UDP_FLOWS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
+#define NX_HUB_VERIFY_TIMEOUT_MS 10000    /* --verify-url: one verification */
+#define NX_HUB_MAX_VERIFY 64              /* --verify-url: verifications in flight at once */
 
 /* How far ahead of the hub's clock (beyond --leeway) a backend token's iat may be. */
 #define NX_HUB_IAT_SKEW_S 60
@@ -46,6 +48,10 @@ struct nx_hub_config {
 	const char *secret_file;   /* HMAC secret for backend tokens, or */
 	const char *verify_key;    /* an RS256/ES256 public key (both may be absent with */
 	const char *backends_file; /* a key and a grant per backend, hub/backends.h) */
+	const char *verify_url;    /* --verify-url: an https URL every other token is POSTed to */
+	const char *verify_ca;     /* CA file for its certificate (NULL: the system's) */
+	uint64_t verify_timeout_ms; /* 0: NX_HUB_VERIFY_TIMEOUT_MS */
+	size_t max_verify;         /* verifications in flight at once (0: NX_HUB_MAX_VERIFY) */
 	const char *relay_socket;  /* unix SOCK_SEQPACKET path nexus-relay hands clients to */
 	uint16_t allow_tcp_ports[NX_HUB_MAX_ALLOW_PORTS];
 	size_t n_allow_tcp_ports;

@@ -30,6 +30,8 @@ struct nx_key;
 struct hub_stream;
 struct hub_udp_port;
 struct nx_handoff;
+struct hub_verifier;
+struct hub_verify_req;
 
 /* A byte queue: bytes [off, len) are pending. Compacted when it would grow. */
 struct hub_buf {
@@ -97,6 +99,7 @@ struct hub_session {
 	int keyed;            /* authenticated by a --backends key (kid), not the shared key */
 	char assigned[NX_HOSTNAME_MAX + 1]; /* quick start: the name the hub gave it, or "" */
 	unsigned max_streams; /* its grant's streams= (0: no limit) */
+	struct hub_verify_req *verify; /* its token at the remote verifier (hub_verify.c) */
 	/* timers */
 	struct nx_timer auth_timer;  /* auth stage deadline / close deadline */
 	struct nx_timer ping_timer;
@@ -229,6 +232,7 @@ struct nx_hub {
 	struct hub_acme *acme;       /* --acme-directory; NULL without */
 	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
 	struct nx_backends *backends; /* --backends */
+	struct hub_verifier *verifier; /* --verify-url, NULL without */
 	struct hub_file_sig backends_sig; /* the file as last read (hub_backends.c) */
 	struct nx_timer backends_timer;   /* polls it for changes */
 	struct nx_routes *routes;
@@ -381,5 +385,23 @@ void hub_auth_on_text(struct hub_session *s, const uint8_t *data, size_t len);
  * 0, or -1 with a reason suitable for a close frame. */
 int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t len, char *err,
                    size_t errlen);
+/* The same checks (times, deny list, route claims) of claims a remote verifier vouched for
+ * (no signature, iss or aud check: that is the verifier's job). 0, or -1 as above. */
+int hub_auth_claims(struct hub_session *s, int stage, const json_t *claims, char *err,
+                    size_t errlen);
+/* A token's verdict for `stage` (rc 0, or -1 with err): go on, or refuse the session. */
+void hub_auth_verdict(struct hub_session *s, int stage, int rc, const char *err);
+const char *hub_auth_stage_name(int stage);
+
+/* hub_verify.c: --verify-url, the reference's remote verifier (shared/protocol.md §2) */
+int hub_verify_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_verify_close(struct nx_hub *hub); /* after every session is gone */
+/* Hand the token for `stage` to the verifier: 1 (its verdict comes later through
+ * hub_auth_verdict), 0 (check it locally now: no verifier, a --backends key's token, or
+ * the verifier is busy and a local key is configured), -1 (refused now, err). */
+int hub_verify_start(struct hub_session *s, int stage, const char *token, size_t len,
+                     char *err, size_t errlen);
+/* The session dies or is refused: its verification, if any, is dropped. */
+void hub_verify_cancel(struct hub_session *s);
 
 #endif

@@ -72,9 +72,9 @@ static int load_all(const struct nx_hub_config *cfg, struct loaded *l, char *err
 		return nx_err(err, errlen, "give only one of --secret-file and --verify-key");
 	}
 	const char *kf = cfg->secret_file ? cfg->secret_file : cfg->verify_key;
-	if (!kf && !cfg->backends_file) {
+	if (!kf && !cfg->backends_file && !cfg->verify_url) {
 		loaded_free(l);
-		return nx_err(err, errlen, "no --secret-file, --verify-key or --backends");
+		return nx_err(err, errlen, "no --secret-file, --verify-key, --backends or --verify-url");
 	}
 	if (kf && nx_key_load_file(kf, &l->key, why, sizeof why) < 0) {
 		loaded_free(l);
@@ -112,10 +112,13 @@ int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char 
 	struct loaded l;
 	if (load_all(cfg, &l, err, errlen) < 0)
 		return -1;
-	snprintf(summary, n, "listen=%s relay_socket=%s auth=%s%s allow_tcp_ports=%zu%s%s%s%s",
+	snprintf(summary, n, "listen=%s relay_socket=%s auth=%s%s%s allow_tcp_ports=%zu%s%s%s%s",
 	         cfg->listen ? cfg->listen : "(systemd)", cfg->relay_socket,
-	         cfg->secret_file ? "secret" : cfg->verify_key ? "verify-key" : "backends",
+	         cfg->secret_file ? "secret" : cfg->verify_key ? "verify-key"
+	                                     : cfg->backends_file ? "backends" : "verify-url",
 	         cfg->backends_file && (cfg->secret_file || cfg->verify_key) ? "+backends" : "",
+	         cfg->verify_url && (cfg->secret_file || cfg->verify_key || cfg->backends_file)
+	             ? "+verify-url" : "",
 	         cfg->n_allow_tcp_ports, cfg->deny_list ? " deny_list=" : "",
 	         cfg->deny_list ? cfg->deny_list : "", cfg->metrics_addr ? " metrics=" : "",
 	         cfg->metrics_addr ? cfg->metrics_addr : "");

@@ -24,7 +24,7 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 static void set_interest(struct hub_session *s)
 {
 	if (!s->dead)
-		nx_loop_mod(s->hub->loop, s->fd, nx_tls_want(s->tls));
+		nx_loop_mod(s->hub->loop, s->fd, s->tls ? nx_tls_want(s->tls) : NX_EV_READ);
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -155,6 +155,7 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
+	hub_verify_cancel(s);
 	hub_hs_failed(s, s->state == SESS_TLS       ? HS_TLS
 	                 : s->state == SESS_UPGRADE ? HS_UPGRADE
 	                                            : HS_CLOSED);
@@ -210,6 +211,7 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return;
+	hub_verify_cancel(s);
 	hub_hs_failed(s, HS_REFUSED);
 	char q[NX_ERRLEN + 8], kv[128];
 	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s%s code=%u reason=%s",
@@ -472,6 +474,15 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			s->last_rx = nx_loop_now(loop);
 			s->spoke = 1;
 		}
+		if (!s->tls) {
+			char err[NX_ERRLEN];
+			if (!(s->tls = nx_tls_server_new(s->creds->c, fd, NULL, err, sizeof err))) {
+				char why[NX_ERRLEN + 16];
+				snprintf(why, sizeof why, "tls setup: %s", err);
+				hub_session_kill(s, why);
+				return;
+			}
+		}
 		int r = nx_tls_handshake(s->tls);
 		if (r == NX_TLS_AGAIN) {
 			set_interest(s);
@@ -492,7 +503,12 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 
 void hub_session_accept(struct nx_hub *hub, int fd)
 {
-	char err[NX_ERRLEN];
+	if (!hub->creds) { /* --acme-directory without --cert: no certificate yet */
+		hub_log(hub, NX_LOG_DEBUG, "tls setup failed",
+		        "reason=\"no certificate yet (ACME has not got one)\"");
+		close(fd);
+		return;
+	}
 	struct nx_src src;
 	int has_src = nx_src_of_fd(fd, &src) == 0;
 	if (hub_admit(hub, fd, &src, has_src) < 0) {
@@ -512,19 +528,11 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
-	s->tls = hub->creds ? nx_tls_server_new(hub->creds->c, fd, NULL, err, sizeof err) : NULL;
-	if (!hub->creds)
-		snprintf(err, sizeof err, "no certificate yet (ACME has not got one)");
-	if (!s->tls) {
-		hub_log(hub, 0, "tls setup failed", "reason=\"%s\"", err);
-		close(fd);
-		free(s);
-		return;
-	}
+	/* The TLS engine and its 33 KiB of buffers wait for the first byte (session_io): a
+	 * connection that never speaks costs only this struct and the kernel's socket. */
 	nx_ws_reader_init(&s->ws, NX_WS_SERVER, NX_HUB_MAX_MESSAGE);
 	s->last_rx = nx_loop_now(hub->loop);
-	if (nx_loop_add(hub->loop, fd, nx_tls_want(s->tls), session_io, s) < 0) {
-		nx_tls_free(s->tls);
+	if (nx_loop_add(hub->loop, fd, NX_EV_READ, session_io, s) < 0) {
 		close(fd);
 		free(s);
 		return;
