@@ -39,7 +39,8 @@ suite_setup() {
   assert_equal "$(stat -c %a "$T/acme/account.key")" 600
   local s1; s1=$(hub_serial)
   [ -n "$s1" ]
-  grep -q "msg=\"acme certificate installed\".*serial=$s1 " "$T/hub.log"
+  grep -q "msg=\"acme certificate installed\".*serial=$s1 " "$T/hub.log" ||
+    { echo "s_client saw serial '$s1'; the hub logged:"; grep 'msg="acme' "$T/hub.log"; false; }
   # pebble validated through the relay, which answered from the hub's files
   grep -q 'key=hub.test route=acme-challenge outcome=acme ' "$T/relay.log"
 
@@ -56,7 +57,8 @@ suite_setup() {
   echo "# serials: first $s1, after renewal $s2" >&3
   [ -n "$s2" ]
   [ "$s1" != "$s2" ]
-  grep -q "msg=\"acme certificate installed\".*serial=$s2 " "$T/hub.log"
+  grep -q "msg=\"acme certificate installed\".*serial=$s2 " "$T/hub.log" ||
+    { echo "s_client saw serial '$s2'; the hub logged:"; grep 'msg="acme' "$T/hub.log"; false; }
   # the session made with the first certificate is still the one serving
   run curl -sS --max-time 20 --resolve "app.test:$RELAY_PORT:127.0.0.1" "http://app.test:$RELAY_PORT/who"
   assert_output app
