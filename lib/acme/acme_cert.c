@@ -136,9 +136,13 @@ int nx_acme_cert_info(const char *path, int64_t *nb, int64_t *na, char serial[80
 	    nx_der_take(&cert, NX_DER_SEQUENCE, &tbs) == 0) {
 		if (tbs.len && tbs.p[0] == 0xa0)
 			nx_der_take(&tbs, 0xa0, &ver);
-		if (nx_der_take(&tbs, NX_DER_INTEGER, &sn) == 0)
+		if (nx_der_take(&tbs, NX_DER_INTEGER, &sn) == 0) {
+			/* as openssl prints it: the magnitude, without the sign byte */
+			while (sn.len > 1 && sn.p[0] == 0)
+				sn.p++, sn.len--;
 			for (size_t i = 0; i < sn.len && i < 39; i++)
 				snprintf(serial + 2 * i, 3, "%02X", sn.p[i]);
+		}
 	}
 	free(der.p);
 	return 0;
