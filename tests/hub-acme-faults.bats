@@ -55,6 +55,24 @@ suite_setup() {
   assert_output --regexp 'retry_in_s=1(1[0-9]|20) certificate=kept'
 }
 
+@test "the ACME process holds none of the hub's sockets (a closed session really closes)" {
+  bg fake-acme "$HELPERS/fake-acme" --mode hang
+  wait_log "$T/fake-acme.log" '^listening '
+  acme_hub --acme-directory "http://127.0.0.1:$(awk '/^listening /{print $2}' "$T/fake-acme.log")/dir" \
+    --cert "$T/hub.crt" --key "$T/hub.key"
+  start_tunnel t --hostname app.test --to 127.0.0.1:9
+  wait_backends 1
+  wait_log "$T/hub.log" 'msg="acme ordering a certificate"'
+  local child="" i
+  for i in $(seq 100); do child=$(pgrep -P "$HUB_PID" | head -1); [ -n "$child" ] && break; sleep 0.1; done
+  [ -n "$child" ]
+  socks() { ls -l "/proc/$1/fd" 2>/dev/null | grep -o 'socket:\[[0-9]*\]' | sort -u; }
+  local hub_socks; hub_socks=$(socks "$HUB_PID")
+  [ -n "$hub_socks" ]
+  run comm -12 <(echo "$hub_socks") <(socks "$child")
+  assert_output ''
+}
+
 @test "badNonce from the server is retried and the certificate still arrives" {
   RELAY_PORT=$(free_port)
   ACME_HTTP_PORT=$RELAY_PORT
