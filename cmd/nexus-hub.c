@@ -1,6 +1,7 @@
 /* nexus-hub — the centre of the reverse tunnel: backends dial in over TLS WebSocket, the
  * relay hands it end-user connections, it carries them over the right backend's WebSocket.
  * The work is in lib/hub*.c; this file reads options, sets up the loop and signals, logs. */
+#include "wire/tls.h"
 #include "hub/hub.h"
 #include "core/hostname.h"
 #include "core/log.h"
@@ -419,6 +420,13 @@ static int run(int argc, char **argv)
 	the_hub = hub;
 	nx_log(NX_LOG_INFO, "listening", "backends=%u relay_socket=%s", nx_hub_port(hub),
 	       cfg.relay_socket);
+	int fast;
+	const char *impl = nx_tls_crypto_impl(&fast);
+	if (fast)
+		nx_log(NX_LOG_DEBUG, "tls crypto", "impl=\"%s\"", impl);
+	else
+		nx_log(NX_LOG_WARN, "tls crypto without AES-NI/PCLMULQDQ: bulk costs several times the CPU",
+		       "impl=\"%s\"", impl);
 	nx_notify_ready();
 	status_tick(loop, hub);
 	int rc = nx_loop_run(loop) < 0 ? 1 : 0;

@@ -25,7 +25,7 @@ static const char usage_text[] =
     "                    (--hostname NAME | --tcp-port N | --udp-port N[:IDLE]=ADDR)...\n"
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
-    "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
+    "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N] [--connections N]\n"
     "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
     "                    [--metrics HOST:PORT]\n"
     "                    [--gate-host NAME... --gate-verify-key FILE --gate-cert FILE\n"
@@ -60,7 +60,8 @@ static const char usage_text[] =
     "  --weight N           share of traffic among backends of a route (default 1)\n"
     "  --ping DURATION      WebSocket ping interval (default 5s)\n"
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
-    "  --max-streams N      streams open at once, more are refused (default 1024)\n"
+    "  --max-streams N      streams open at once per connection, more are refused (1024)\n"
+    "  --connections N      N sessions to the hub, streams spread over them (default 1)\n"
     "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
     "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
     "  --metrics HOST:PORT  serve Prometheus metrics on GET /metrics there (a local address)\n"
@@ -135,7 +136,7 @@ struct args {
 	struct nx_gate_cfg gate;
 };
 
-enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE };
+enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE, O_CONNECTIONS };
 
 static const struct option lo[] = {
     {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
@@ -149,6 +150,7 @@ static const struct option lo[] = {
     {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
     {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
     {"random-name", no_argument, 0, 'D'},
+    {"connections", required_argument, 0, O_CONNECTIONS},
     {"max-frame", required_argument, 0, 'F'},   {"proxy-protocol", required_argument, 0, 'X'},
     {"check-config", no_argument, 0, 'n'},     {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
@@ -257,6 +259,11 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, errlen) < 0)
 				BAD("--max-streams");
 			cfg->max_streams = (size_t)v;
+			break;
+		case O_CONNECTIONS:
+			if (nx_parse_int(optarg, 1, NX_TUNNEL_MAX_CONNECTIONS, &v, err, errlen) < 0)
+				BAD("--connections");
+			cfg->connections = (size_t)v;
 			break;
 		case 'R': cfg->retry = true; break;
 		case 'D': cfg->random_name = true; break;

@@ -248,3 +248,24 @@ EOS
   assert_success
   assert_output --partial 'auth=secret+verify-url '
 }
+
+@test "SIGHUP: a new --verify-url from the --config file is used for the next tokens; removing it is refused" {
+  dead=$(free_port)
+  printf 'verify-url https://127.0.0.1:%s/verify\nverify-ca %s\n' "$dead" "$T/hub.crt" > "$T/hub.conf"
+  VERIFY=(--config "$T/hub.conf")
+  start_vhub
+  start_relay
+  refused "$T/other.secret"
+  printf 'verify-url https://127.0.0.1:%s/verify\nverify-ca %s\n' "$VERIFIER_PORT" "$T/hub.crt" > "$T/hub.conf"
+  kill -HUP "$HUB_PID"
+  wait_log "$T/hub.log" 'msg="configuration reloaded"'
+  tunnel_args remote "$T/other.secret" app.test
+  bg tunnel "${TA[@]}"
+  wait_backends 1
+  serves
+  : > "$T/hub.conf"
+  printf 'secret-file %s\n' "$T/hub.secret" > "$T/hub.conf"
+  kill -HUP "$HUB_PID"
+  wait_log "$T/hub.log" 'configuration not reloaded, keeping the old one" error="adding or removing --verify-url needs a restart"'
+  serves
+}

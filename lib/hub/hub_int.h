@@ -210,7 +210,7 @@ struct hub_file_sig {
 	struct timespec mtime;
 };
 
-#define HUB_OWNED 6 /* cert, key, secret, verify key, backends, deny-list */
+#define HUB_OWNED 8 /* cert, key, secret, verify key, backends, deny-list, verify url, ca */
 
 /* TLS credentials shared by the hub (the current ones) and each session that started its
  * handshake with them: a reload swaps the hub's, a session keeps its own (hub_reload.c). */

@@ -148,6 +148,14 @@ void nx_hub_reload(struct nx_hub *hub)
 		refuse(hub, "adding or removing --backends needs a restart");
 		return;
 	}
+	if (!nc.verify_url != !hub->cfg.verify_url) {
+		refuse(hub, "adding or removing --verify-url needs a restart");
+		return;
+	}
+	if (nc.verify_url && strncmp(nc.verify_url, "https://", 8) != 0) {
+		refuse(hub, "--verify-url: want an https:// URL");
+		return;
+	}
 	struct loaded l;
 	if (load_all(&nc, &l, err, sizeof err) < 0) {
 		refuse(hub, err);
@@ -155,8 +163,9 @@ void nx_hub_reload(struct nx_hub *hub)
 	}
 	/* The file names are the hub's own copies: the caller's vector goes with its next
 	 * reload. */
-	const char *names[HUB_OWNED] = {nc.cert_file, nc.key_file, nc.secret_file,
-	                                nc.verify_key, nc.backends_file, nc.deny_list};
+	const char *names[HUB_OWNED] = {nc.cert_file,     nc.key_file,  nc.secret_file,
+	                                nc.verify_key,    nc.backends_file, nc.deny_list,
+	                                nc.verify_url,    nc.verify_ca};
 	char *copies[HUB_OWNED] = {0};
 	int oom = 0;
 	for (int i = 0; i < HUB_OWNED; i++)
@@ -199,6 +208,11 @@ void nx_hub_reload(struct nx_hub *hub)
 	c->verify_key = copies[3];
 	c->backends_file = copies[4];
 	c->deny_list = copies[5];
+	/* a verification in flight keeps what libcurl copied when it started */
+	c->verify_url = copies[6];
+	c->verify_ca = copies[7];
+	c->verify_timeout_ms = nc.verify_timeout_ms ? nc.verify_timeout_ms : NX_HUB_VERIFY_TIMEOUT_MS;
+	c->max_verify = nc.max_verify ? nc.max_verify : NX_HUB_MAX_VERIFY;
 	c->exclusive_hostnames = nc.exclusive_hostnames;
 	c->leeway_s = nc.leeway_s;
 	memcpy(c->allow_tcp_ports, nc.allow_tcp_ports, sizeof c->allow_tcp_ports);

@@ -88,6 +88,8 @@ typedef int (*nx_tunnel_reload_fn)(void *arg, struct nx_tunnel_targets *out, cha
 #define NX_TUNNEL_MAX_FRAME_MIN 32785 /* NX_HUB_MAX_MESSAGE: what the protocol allows */
 #define NX_TUNNEL_MAX_FRAME_MAX ((size_t)64 << 20)
 
+#define NX_TUNNEL_MAX_CONNECTIONS 64
+
 struct nx_tunnel_cfg {
 	const char *hub_url;
 	const char *server_name;  /* name the hub certificate must carry (default: URL host) */
@@ -126,6 +128,9 @@ struct nx_tunnel_cfg {
 	 * is logged and ignored */
 	nx_tunnel_reload_fn reload;
 	void *reload_arg;
+	/* sessions to the hub at once (0 = 1; at most NX_TUNNEL_MAX_CONNECTIONS): the hub
+	 * spreads new streams over them */
+	size_t connections;
 	/* "host:port": serve GET /metrics (Prometheus text) there; NULL: none */
 	const char *metrics_addr;
 	/* A stream's local side from elsewhere (the session gate, lib/gate): returns a

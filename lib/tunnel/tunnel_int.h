@@ -92,12 +92,24 @@ struct resolved_target {
 	char numeric[80];   /* "ip:port" / "[v6]:port", or "" if the lookup failed */
 };
 
+/* The process (tunnel_group.c): one event loop, the signals and --metrics, and
+ * --connections sessions to the hub (1 by default), each a struct tunnel. */
+struct tunnel_group {
+	struct nx_loop *loop;
+	struct tunnel **t;
+	size_t n;
+	size_t started; /* sessions 1.. start once the first has served (quick start names) */
+	size_t stopped; /* members whose session ended for good */
+	struct nx_metrics_srv *metrics;
+};
+
 struct tunnel {
+	struct tunnel_group *grp;
+	size_t index; /* in grp->t */
 	const struct nx_tunnel_cfg *cfg; /* &live */
 	struct nx_tunnel_cfg live;       /* the caller's, with the targets of the last SIGHUP */
 	struct nx_tunnel_targets reloaded; /* what live's targets point into (mem NULL: the caller's) */
 	uint64_t reloads;
-	struct nx_metrics_srv *metrics;
 	/* counters for SIGUSR1's status line (and metrics) */
 	struct tunnel_stats {
 		uint64_t bytes_from_hub;  /* end user → local service */
@@ -160,6 +172,17 @@ void tunnel_fail(struct tunnel *t, const char *why);
 /* A refusal retrying cannot fix: before the first session served (and without --retry)
  * the tunnel ends with `why: hint`; otherwise logged like tunnel_fail and retried. */
 void tunnel_refused(struct tunnel *t, const char *why, const char *hint);
+
+void tunnel_session_start(struct tunnel *t);
+void tunnel_reload(struct tunnel *t);     /* SIGHUP */
+void tunnel_say_status(struct tunnel *t); /* SIGUSR1 */
+void tunnel_stop(struct tunnel *t, int signo); /* SIGTERM / SIGINT */
+bool tunnel_up(const struct tunnel *t);   /* the hub accepted this session */
+
+/* tunnel_group.c: a member's session ended for good (stopping): the loop stops with the
+ * last one; a member that served for the first time lets the others start. */
+void tunnel_group_stopped(struct tunnel *t);
+void tunnel_group_served(struct tunnel *t);
 
 /* tunnel_stream.c */
 /* Where a stream for hostname / relay port goes: "host:port", "`cmd`" for exec, or NULL. */
