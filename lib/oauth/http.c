@@ -155,7 +155,7 @@ int nx_oauth_fetch(struct nx_http_fetch *f, char *err, size_t errlen)
 	CURL *c = curl_easy_init();
 	if (!c)
 		return nx_err(err, errlen, "curl_easy_init failed");
-	struct sink s = {0};
+	struct nx_sbuf s = {0};
 	char cerr[CURL_ERROR_SIZE] = "", hbuf[300];
 	struct curl_slist *h = NULL;
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
@@ -192,10 +192,10 @@ int nx_oauth_fetch(struct nx_http_fetch *f, char *err, size_t errlen)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &f->status);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
-		if (s.p)
-			nx_free_secret(s.p, s.cap);
+		int over = s.over;
+		nx_sbuf_free(&s);
 		return nx_err(err, errlen, "%s: %s", f->url,
-		              s.over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
+		              over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
 	}
 	f->resp = s.p;
 	f->resp_len = s.n;
