@@ -200,6 +200,7 @@ struct hub_counters {
 	uint64_t credit_stalls;
 	uint64_t handoff_no_route, handoff_busy, handoff_bad;
 	uint64_t reloads, reload_failures;
+	uint64_t verify_valid, verify_refused, verify_unavailable; /* --verify-url answers */
 };
 
 struct nx_metrics_srv;

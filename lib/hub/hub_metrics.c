@@ -123,6 +123,16 @@ static long render_metrics(void *arg, char *buf, size_t cap)
 	               "SIGHUP reloads, by result.");
 	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "ok", c->reloads);
 	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "failed", c->reload_failures);
+	if (hub->cfg.verify_url) {
+		nx_prom_family(&p, "nexus_hub_verifications_total", "counter",
+		               "Tokens sent to --verify-url, by answer: valid, refused (valid:false, a "
+		               "4xx, a bad answer), unavailable (down, 5xx, timeout: local key used "
+		               "if there is one).");
+		nx_prom_u64(&p, "nexus_hub_verifications_total", "result", "valid", c->verify_valid);
+		nx_prom_u64(&p, "nexus_hub_verifications_total", "result", "refused", c->verify_refused);
+		nx_prom_u64(&p, "nexus_hub_verifications_total", "result", "unavailable",
+		            c->verify_unavailable);
+	}
 	return nx_prom_len(&p);
 }
 

@@ -68,6 +68,7 @@ struct hub_verifier {
 	struct hub_verify_req *reqs;
 	size_t n;
 	struct nx_rate busy_rate;
+	struct nx_rate down_rate; /* "verifier unavailable", logged once a second with a count */
 	struct cache_ent cache[CACHE_SLOTS];
 };
 
@@ -243,16 +244,27 @@ static void finish(struct hub_verify_req *r, CURLcode cc)
 	}
 	s->verify = NULL;
 	int rc = -1;
+	uint64_t times = 0;
+	if (o == OUT_CLAIMS)
+		hub->ctr.verify_valid++;
+	else if (o == OUT_FALLBACK) {
+		hub->ctr.verify_unavailable++;
+		times = nx_rate_note(&r->v->down_rate, nx_loop_now(hub->loop), NX_ACCEPT_REPORT_MS);
+	} else
+		hub->ctr.verify_refused++;
 	if (o == OUT_CLAIMS) {
 		rc = hub_auth_claims(s, r->stage, claims, err, sizeof err);
 	} else if (o == OUT_FALLBACK && has_local(hub)) {
-		hub_log(hub, NX_LOG_WARN, "token verifier unavailable, checking the token locally",
-		        "session=%llu stage=%s error=%s", (unsigned long long)s->id, stage,
-		        nx_log_q(q, sizeof q, why));
+		if (times)
+			hub_log(hub, NX_LOG_WARN, "token verifier unavailable, checking the token locally",
+			        "session=%llu stage=%s error=%s times=%llu", (unsigned long long)s->id,
+			        stage, nx_log_q(q, sizeof q, why), (unsigned long long)times);
 		rc = hub_auth_token(s, r->stage, r->token, r->token_len, err, sizeof err);
 	} else if (o == OUT_FALLBACK) {
-		hub_log(hub, NX_LOG_WARN, "token verifier unavailable", "session=%llu stage=%s error=%s",
-		        (unsigned long long)s->id, stage, nx_log_q(q, sizeof q, why));
+		if (times)
+			hub_log(hub, NX_LOG_WARN, "token verifier unavailable",
+			        "session=%llu stage=%s error=%s times=%llu", (unsigned long long)s->id,
+			        stage, nx_log_q(q, sizeof q, why), (unsigned long long)times);
 		nx_err(err, sizeof err, "%s token validation failed: token verifier unavailable", stage);
 	} else {
 		nx_err(err, sizeof err, "%s token validation failed: %s", stage, why);
