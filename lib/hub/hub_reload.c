@@ -122,6 +122,10 @@ int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char 
 	         cfg->n_allow_tcp_ports, cfg->deny_list ? " deny_list=" : "",
 	         cfg->deny_list ? cfg->deny_list : "", cfg->metrics_addr ? " metrics=" : "",
 	         cfg->metrics_addr ? cfg->metrics_addr : "");
+	if (cfg->acme_directory) {
+		size_t used = strlen(summary);
+		snprintf(summary + used, n - used, " acme=%s", cfg->acme_directory);
+	}
 	loaded_free(&l);
 	return 0;
 }
