@@ -1,5 +1,6 @@
 /* acme_cert.c — what a certificate file tells about renewal: the leaf's validity and
  * serial (BearSSL's decoder, core/der for the serial), and when to renew. */
+#include "core/pem.h"
 #include "acme/acme.h"
 #include "core/der.h"
 #include "core/util.h"
@@ -12,25 +13,6 @@
 #include <strings.h>
 
 #define DAYS_0AD_TO_1970 719528 /* BearSSL counts days from January 1st, 0 AD */
-
-static void der_out(void *ctx, const void *d, size_t n)
-{
-	struct {
-		unsigned char *p;
-		size_t n;
-		int oom;
-	} *b = ctx;
-	if (b->oom)
-		return;
-	unsigned char *p = realloc(b->p, b->n + n);
-	if (!p) {
-		b->oom = 1;
-		return;
-	}
-	memcpy(p + b->n, d, n);
-	b->p = p;
-	b->n += n;
-}
 
 static void dn_skip(void *ctx, const void *d, size_t n)
 {
@@ -45,37 +27,10 @@ static int leaf_der(const char *path, unsigned char **out, size_t *outlen, char 
 	size_t len;
 	if (nx_read_file(path, 1u << 20, &text, &len, err, errlen) < 0)
 		return -1;
-	br_pem_decoder_context pc;
-	br_pem_decoder_init(&pc);
-	struct {
-		unsigned char *p;
-		size_t n;
-		int oom;
-	} der = {0};
-	int in = 0, done = 0;
-	const char *p = text;
-	size_t left = len;
-	while (left > 0 && !done) {
-		size_t k = br_pem_decoder_push(&pc, p, left);
-		p += k;
-		left -= k;
-		switch (br_pem_decoder_event(&pc)) {
-		case BR_PEM_BEGIN_OBJ:
-			in = strcmp(br_pem_decoder_name(&pc), "CERTIFICATE") == 0;
-			br_pem_decoder_setdest(&pc, in ? der_out : NULL, &der);
-			break;
-		case BR_PEM_END_OBJ: done = in; break;
-		case BR_PEM_ERROR: left = 0; break;
-		default: break;
-		}
-	}
+	int rc = nx_pem_first(text, len, "CERTIFICATE", out, outlen);
 	nx_free_secret(text, len); /* the file may hold the private key too */
-	if (!done || der.oom) {
-		free(der.p);
+	if (rc <= 0)
 		return nx_err(err, errlen, "%s: no certificate found", path);
-	}
-	*out = der.p;
-	*outlen = der.n;
 	return 0;
 }
 

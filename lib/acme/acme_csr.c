@@ -2,6 +2,7 @@
  * (the first name, when it fits 64 characters), the subjectAltName dNSNames in an
  * extensionRequest attribute, ecdsa-with-SHA256. BearSSL encodes no DER: core/der writes
  * the headers, lib/token signs. */
+#include "core/pem.h"
 #include "acme/acme_int.h"
 #include "core/der.h"
 #include "core/util.h"
@@ -50,8 +51,6 @@ static void put_tlv(struct b *out, unsigned char tag, const void *d, size_t n)
 	wrap(out, tag, &in);
 }
 
-static void pem_out(void *ctx, const void *d, size_t n) { put(ctx, d, n); }
-
 /* The key's SubjectPublicKeyInfo: lib/token writes it as PEM; BearSSL decodes that. */
 static int spki_der(const struct nx_key *key, struct b *out, char *err, size_t errlen)
 {
@@ -59,33 +58,14 @@ static int spki_der(const struct nx_key *key, struct b *out, char *err, size_t e
 	size_t len;
 	if (nx_key_public_pem(key, &pem, &len, err, errlen) < 0)
 		return -1;
-	br_pem_decoder_context pc;
-	br_pem_decoder_init(&pc);
-	struct b der = {0};
-	int in = 0, done = 0;
-	const char *p = pem;
-	size_t left = len;
-	while (left > 0 && !done) {
-		size_t k = br_pem_decoder_push(&pc, p, left);
-		p += k;
-		left -= k;
-		switch (br_pem_decoder_event(&pc)) {
-		case BR_PEM_BEGIN_OBJ:
-			in = 1;
-			br_pem_decoder_setdest(&pc, pem_out, &der);
-			break;
-		case BR_PEM_END_OBJ: done = in; break;
-		case BR_PEM_ERROR: left = 0; break;
-		default: break;
-		}
-	}
+	unsigned char *d = NULL;
+	size_t dn = 0;
+	int rc = nx_pem_first(pem, len, NULL, &d, &dn);
 	free(pem);
-	if (!done || der.oom) {
-		free(der.p);
+	if (rc <= 0)
 		return nx_err(err, errlen, "cannot encode the public key");
-	}
-	put(out, der.p, der.n);
-	free(der.p);
+	put(out, d, dn);
+	free(d);
 	return 0;
 }
 
