@@ -9,9 +9,11 @@
 #include "bind/pairing.h"
 #include "bind/qrterm.h"
 #include "bind/serve.h"
+#include "bind/session.h"
 #include "bind/store.h"
 #include "core/units.h"
 #include "core/util.h"
+#include "token/jws.h"
 #include "token/keys.h"
 
 #include <getopt.h>
@@ -43,6 +45,9 @@ static const char usage[] =
     "                           JSON lines on stdin update each device's state\n"
     "  audit [--since 1h|DATE] [--json]\n"
     "                           who paired, claimed, unbound and revoked what\n"
+    "  session ID --user-token FILE --verify-key FILE --grant-key FILE --host HOST [--ttl 15m]\n"
+    "                           a one-time URL to the device's own web UI (through its gate)\n"
+    "  end-session SID          end a browser session early\n"
     "  serve [--listen ADDR] --verify-key FILE [--iss I] [--aud A] [--rate N]\n"
     "                           the HTTP JSON API, one connection on stdin/stdout or a listener\n"
     "\n"
@@ -66,7 +71,10 @@ static const char usage[] =
     "      --jti JTI            reissue: the token id to record\n"
     "      --fail-rate N        wrong claims per minute, all codes together (default 30)\n"
     "      --listen ADDR        serve: listen on ADDR (host:port), a process per connection\n"
-    "      --verify-key FILE    serve: key that verifies user tokens (HMAC secret or public)\n"
+    "      --verify-key FILE    serve, session: key that verifies user tokens (HMAC or public)\n"
+    "      --user-token FILE    session: the user's token (a JWT from nexus-token issue)\n"
+    "      --grant-key FILE     session, serve: EC P-256 private key that signs session grants\n"
+    "      --host HOST          session, serve: the device UI's host name; {device} is replaced\n"
     "      --iss ISS            serve: user tokens must have this issuer\n"
     "      --aud AUD            serve: user tokens must have this audience\n"
     "      --rate N             serve: requests per minute per token or API key (default 300)\n"
@@ -82,7 +90,8 @@ static const char usage[] =
 
 enum { O_DB = 256, O_KEY, O_DENY, O_TTL, O_QR, O_PUBKEY, O_JSON, O_IDFIELD, O_BATCH,
        O_FLUSH, O_SINCE, O_JTI, O_FAILRATE, O_CONFIG, O_HELP, O_VERSION, O_LISTEN, O_VKEY,
-       O_ISS, O_AUD, O_RATE, O_MAXBODY, O_IDLE, O_MAXCONNS, O_PERSRC };
+       O_ISS, O_AUD, O_RATE, O_MAXBODY, O_IDLE, O_MAXCONNS, O_PERSRC, O_UTOKEN,
+       O_GKEY, O_HOST };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, O_DB},          {"key", required_argument, NULL, O_KEY},
@@ -100,17 +109,19 @@ static const struct option longopts[] = {
     {"idle-timeout", required_argument, NULL, O_IDLE},
     {"max-conns", required_argument, NULL, O_MAXCONNS},
     {"per-source", required_argument, NULL, O_PERSRC},
+    {"user-token", required_argument, NULL, O_UTOKEN},
+    {"grant-key", required_argument, NULL, O_GKEY}, {"host", required_argument, NULL, O_HOST},
     {"config", required_argument, NULL, O_CONFIG},  {"help", no_argument, NULL, O_HELP},
     {"version", no_argument, NULL, O_VERSION},      {NULL, 0, NULL, 0},
 };
 
 struct args {
 	const char *db, *key, *deny, *owner, *device, *pubkey, *idfield, *since, *jti;
-	const char *listen, *vkey, *iss, *aud;
+	const char *listen, *vkey, *iss, *aud, *utoken, *gkey, *host;
 	char scope[1024];
 	uint64_t ttl_ms, flush_ms, max_body, idle_ms;
 	long long batch, fail_rate, rate, max_conns, per_source;
-	int qr, json;
+	int qr, json, ttl_set;
 };
 
 static volatile int stop_ingest;
@@ -427,6 +438,70 @@ static int verb_ingest(struct nx_bind *b, const struct args *a, const char *id)
 	return run_ingest(b->st, a);
 }
 
+/* A key file: loaded, and a secret one readable by others is worth a warning. */
+static int load_key(const char *path, struct nx_key **k)
+{
+	char err[NX_ERRLEN];
+	if (nx_key_load_file(path, k, err, sizeof err) < 0)
+		return nx_say("%s: %s", path, err), -1;
+	if ((nx_key_is_secret(*k) || nx_key_can_sign(*k)) && nx_file_is_loose(path))
+		nx_warn("key file is readable by others", "file=%s", path);
+	return 0;
+}
+
+/* session: the work is in lib/bind/session.c. */
+static int verb_session(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN], user[NX_DEVICE_ID_MAX + 1], scope[1024], *tok = NULL;
+	size_t tlen;
+	struct nx_key *vk = NULL, *gk = NULL;
+	json_t *out = NULL;
+	int rc = 1;
+	if (nx_read_file(a->utoken, NX_JWS_MAX + 16, &tok, &tlen, err, sizeof err) < 0) {
+		nx_say("%s", err);
+		goto done;
+	}
+	while (tlen && (tok[tlen - 1] == '\n' || tok[tlen - 1] == '\r' || tok[tlen - 1] == ' '))
+		tok[--tlen] = '\0';
+	if (load_key(a->vkey, &vk) < 0 || load_key(a->gkey, &gk) < 0)
+		goto done;
+	if (nx_session_user_token(vk, a->iss, a->aud, a->deny, tok, tlen, user, sizeof user, scope,
+	                          sizeof scope, err, sizeof err) < 0) {
+		nx_say("%s: %s", a->utoken, err);
+		goto done;
+	}
+	struct nx_session_req r = {id, user, scope, a->host, gk, NX_SESSION_GRANT_TTL_MAX,
+	                           a->ttl_set ? (int64_t)(a->ttl_ms / 1000) : NX_SESSION_TTL_DEFAULT};
+	int n = nx_bind_session_new(b, &r, &out, err, sizeof err);
+	if (n <= 0) {
+		nx_say("%s", err);
+		goto done;
+	}
+	if (a->json)
+		rc = print_json(out, 0), out = NULL;
+	else
+		rc = printf("%s\n", json_string_value(json_object_get(out, "url"))) < 0 ||
+		     fflush(stdout) != 0;
+done:
+	json_decref(out);
+	if (tok)
+		nx_free_secret(tok, strlen(tok));
+	nx_key_free(vk);
+	nx_key_free(gk);
+	return rc;
+}
+
+static int verb_end_session(struct nx_bind *b, const struct args *a, const char *id)
+{
+	char err[NX_ERRLEN];
+	int rc = nx_bind_session_end(b, id, err, sizeof err);
+	if (rc < 0)
+		return nx_say("%s", err), 1;
+	if (rc == 0)
+		return nx_say("no open session %s", id), 1;
+	return 0;
+}
+
 /* serve: the work is in lib/bind/serve.c and lib/bind/api.c. */
 static int verb_serve(struct nx_bind *b, const struct args *a, const char *id)
 {
@@ -439,7 +514,11 @@ static int verb_serve(struct nx_bind *b, const struct args *a, const char *id)
 			nx_warn("key file is readable by others", "file=%s", a->vkey);
 	}
 	nx_log_setup("nexus-bind", NX_LOG_LOGFMT, NX_LOG_INFO);
+	struct nx_key *gk = NULL;
+	if (a->gkey && load_key(a->gkey, &gk) < 0)
+		return nx_key_free(vk), 1;
 	struct nx_api api = {.b = b, .verify_key = vk, .iss = a->iss, .aud = a->aud,
+	                     .grant_key = gk, .session_host = a->host,
 	                     .deny_list = a->deny, .rate = (long)a->rate,
 	                     .max_body = (size_t)a->max_body, .origin = b->origin};
 	struct nx_serve s = {.api = &api, .idle_ms = (int)a->idle_ms, .log = nx_log_sink,
@@ -450,6 +529,7 @@ static int verb_serve(struct nx_bind *b, const struct args *a, const char *id)
 		int lfd = nx_listen_tcp(a->listen, 128, err, sizeof err);
 		if (lfd < 0) {
 			nx_key_free(vk);
+			nx_key_free(gk);
 			return nx_say("--listen %s: %s", a->listen, err), 1;
 		}
 		struct sigaction sa = {0};
@@ -467,6 +547,7 @@ static int verb_serve(struct nx_bind *b, const struct args *a, const char *id)
 			api.origin = b->origin = ip;
 		rc = nx_serve_conn(&s, STDIN_FILENO, STDOUT_FILENO) < 0 ? 1 : 0;
 	}
+	nx_key_free(gk);
 	nx_key_free(vk);
 	return rc;
 }
@@ -483,6 +564,7 @@ static const struct verb {
     {"unbind", verb_unbind, 1, 0, 0},   {"revoke", verb_revoke, 1, 0, 0},
     {"reissue", verb_reissue, 1, 0, 0}, {"ingest", verb_ingest, 0, 0, 0},
     {"audit", verb_audit, 0, 0, 1},     {"serve", verb_serve, 0, 1, 0},
+    {"session", verb_session, 1, 0, 0}, {"end-session", verb_end_session, 1, 0, 0},
 };
 
 static int run(int argc, char **argv);
@@ -540,6 +622,9 @@ static int run(int argc, char **argv)
 		case O_VKEY: a.vkey = optarg; break;
 		case O_ISS: a.iss = optarg; break;
 		case O_AUD: a.aud = optarg; break;
+		case O_UTOKEN: a.utoken = optarg; break;
+		case O_GKEY: a.gkey = optarg; break;
+		case O_HOST: a.host = optarg; break;
 		case O_RATE:
 			if (nx_parse_int(optarg, 1, 1000000, &a.rate, err, sizeof err) < 0)
 				return usage_error("--rate: %s", err);
@@ -574,6 +659,7 @@ static int run(int argc, char **argv)
 				return usage_error("--ttl: %s", err);
 			if (a.ttl_ms < 1000 || a.ttl_ms > 7 * 86400000ull)
 				return usage_error("--ttl: between 1s and 7d");
+			a.ttl_set = 1;
 			break;
 		case O_FLUSH:
 			if (nx_parse_duration(optarg, &a.flush_ms, err, sizeof err) < 0)
@@ -598,7 +684,7 @@ static int run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("a verb is needed: code, claim, ls, show, unbind, revoke, reissue, "
-		                   "ingest, audit or serve");
+		                   "ingest, audit, serve, session or end-session");
 	const char *v = argv[optind++];
 	int nargs = argc - optind;
 	const struct verb *vb = NULL;
@@ -634,8 +720,17 @@ static int run(int argc, char **argv)
 		return 2;
 	if (a.jti && !need_name("--jti", a.jti))
 		return 2;
-	if (strcmp(v, "serve") != 0 && (a.listen || a.vkey))
+	int sess = strcmp(v, "session") == 0;
+	if (strcmp(v, "serve") != 0 && (a.listen || (a.vkey && !sess)))
 		return usage_error("--listen and --verify-key are options of serve");
+	if (!sess && a.utoken)
+		return usage_error("--user-token is an option of session");
+	if (!sess && strcmp(v, "serve") != 0 && (a.gkey || a.host))
+		return usage_error("--grant-key and --host are options of session and serve");
+	if (sess && (!a.utoken || !a.vkey || !a.gkey || !a.host))
+		return usage_error("session needs --user-token, --verify-key, --grant-key and --host");
+	if (!sess && strcmp(v, "serve") == 0 && !a.gkey != !a.host)
+		return usage_error("serve: --grant-key and --host go together");
 
 	if (!a.db)
 		a.db = getenv("NEXUS_DB");

@@ -17,8 +17,8 @@
 
 static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
-    "                 (--secret-file FILE | --verify-key FILE.pub | --backends FILE)\n"
-    "                 --relay-socket PATH [options]\n"
+    "                 (--secret-file FILE | --verify-key FILE.pub | --backends FILE |\n"
+    "                  --verify-url URL) --relay-socket PATH [options]\n"
     "\n"
     "Backends connect to wss://ADDR/connect and authenticate with two JWTs; nexus-relay\n"
     "hands end-user connections over PATH and the hub carries them to the right backend.\n"
@@ -28,9 +28,16 @@ static const char usage_text[] =
     "  -k, --key FILE             its private key (PEM)\n"
     "      --secret-file FILE     HMAC secret backend tokens are signed with (HS256/384/512)\n"
     "      --verify-key FILE.pub  public key backend tokens are signed with (RS256/ES256)\n"
-    "      --backends FILE        a key and a grant per backend (re-read on SIGHUP)\n"
+    "      --backends FILE        a key and a grant per backend (re-read when it changes)\n"
+    "      --verify-url URL       POST backend tokens to this https verifier\n"
+    "      --verify-ca FILE       CA certificates for the verifier's (default: the system's)\n"
+    "      --verify-timeout D     time for one verification (default 10s)\n"
+    "      --max-verify N         verifications in flight at once (default 64)\n"
     "  -r, --relay-socket PATH    unix socket nexus-relay hands connections over\n"
     "      --allow-tcp-port N     backends may claim tcp:N (repeatable)\n"
+    "      --allow-udp-port N     backends may claim udp:N (repeatable)\n"
+    "      --max-udp-flows N      UDP flows per port at once (default 4096)\n"
+    "      --max-udp-flows-per-source N  of which from one address (default 256)\n"
     "      --deny-list FILE       revoked token ids (jti), one per line\n"
     "      --exclusive-hostnames  refuse a second sub for a hostname (1008)\n"
     "      --idle-timeout D       close streams idle for D (default 5m)\n"
@@ -45,12 +52,15 @@ static const char usage_text[] =
     "      --relay-socket-group GROUP  group of PATH (default: the hub's)\n"
     "      --ping-interval D      ping backends every D (default 54s)\n"
     "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
-    "  -v, --verbose              log at debug level\n"
+    "      --metrics HOST:PORT    serve GET /metrics and /backends there (a local address)\n"
+    "  -v, --verbose              log at debug level (one line per stream)\n"
     "      --config FILE          read options from FILE (one 'name value' per line)\n"
+    "  -n, --check-config         load and check the configuration, print a summary, exit\n"
     "  -h, --help                 this help\n"
     "  -V, --version              print the version\n"
     "\n"
-    "Every option can also be set as NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n";
+    "Every option can also be set as NEXUS_HUB_<OPTION> (e.g. NEXUS_HUB_IDLE_TIMEOUT=10m).\n"
+    "SIGHUP re-reads the options and the files they name; SIGUSR1 logs a status line.\n";
 
 #define usage_error nx_usage_error
 
@@ -74,6 +84,11 @@ static void on_signal(struct nx_loop *loop, int signo, void *arg)
 			nx_hub_reload(the_hub);
 		return;
 	}
+	if (signo == SIGUSR1) {
+		if (the_hub)
+			nx_hub_log_status(the_hub);
+		return;
+	}
 	nx_log(NX_LOG_INFO, "stopping", "signal=%d", signo);
 	nx_loop_stop(loop);
 }
@@ -94,15 +109,22 @@ static const struct option lo[] = {
     {"secret-file", required_argument, 0, 's'},
     {"verify-key", required_argument, 0, 'p'},
     {"backends", required_argument, 0, 'K'},
+    {"verify-url", required_argument, 0, 'W'},
+    {"verify-ca", required_argument, 0, 'a'},
+    {"verify-timeout", required_argument, 0, 'w'},
+    {"max-verify", required_argument, 0, 'Y'},
     {"relay-socket", required_argument, 0, 'r'},
     {"allow-tcp-port", required_argument, 0, 'P'},
+    {"allow-udp-port", required_argument, 0, 'Q'},
+    {"max-udp-flows", required_argument, 0, 'F'},
+    {"max-udp-flows-per-source", required_argument, 0, 'f'},
     {"idle-timeout", required_argument, 0, 'i'},
     {"leeway", required_argument, 0, 'L'},
     {"deny-list", required_argument, 0, 'D'},
     {"exclusive-hostnames", no_argument, 0, 'X'},
     {"auth-timeout", required_argument, 0, 'A'},
     {"handshake-timeout", required_argument, 0, 'T'},
-    {"max-pending", required_argument, 0, 'Q'},
+    {"max-pending", required_argument, 0, 'N'},
     {"max-pending-per-source", required_argument, 0, 'S'},
     {"relay-uid", required_argument, 0, 'U'},
     {"relay-group", required_argument, 0, 'G'},
@@ -110,106 +132,149 @@ static const struct option lo[] = {
     {"relay-socket-group", required_argument, 0, 'R'},
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
+    {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},
     {"config", required_argument, 0, 'C'},
+    {"check-config", no_argument, 0, 'n'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0}};
 
-static int run(int argc, char **argv)
+/* Environment, --config FILE and argv into *cfg, with the usage checks: -1 to go on, else
+ * the exit status (0 after --help / --version, 2 after a usage error). Also what SIGHUP
+ * runs again (reloading: the systemd socket is not looked for again). */
+static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *verbose, int *check,
+                      int reloading)
 {
-	struct nx_hub_config cfg = {.listen_fd = -1};
 	char err[NX_ERRLEN];
-	int c, verbose = 0;
+	int c;
 	long long v;
 	uint64_t ms;
-	while ((c = getopt_long(argc, argv, ":l:c:k:r:vhV", lo, NULL)) != -1) {
+	optind = 0; /* a fresh scan (SIGHUP parses again) */
+	while ((c = getopt_long(argc, argv, ":l:c:k:r:nvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l': {
 			char host[256];
 			uint16_t port;
 			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
 				return usage_error("--listen: %s", err);
-			cfg.listen = optarg;
+			cfg->listen = optarg;
 			break;
 		}
-		case 'c': cfg.cert_file = optarg; break;
-		case 'k': cfg.key_file = optarg; break;
-		case 's': cfg.secret_file = optarg; break;
-		case 'p': cfg.verify_key = optarg; break;
-		case 'K': cfg.backends_file = optarg; break;
-		case 'r': cfg.relay_socket = optarg; break;
+		case 'c': cfg->cert_file = optarg; break;
+		case 'k': cfg->key_file = optarg; break;
+		case 's': cfg->secret_file = optarg; break;
+		case 'p': cfg->verify_key = optarg; break;
+		case 'K': cfg->backends_file = optarg; break;
+		case 'W':
+			if (strncmp(optarg, "https://", 8) != 0 || !optarg[8])
+				return usage_error("--verify-url: want an https:// URL, not '%s'", optarg);
+			cfg->verify_url = optarg;
+			break;
+		case 'a': cfg->verify_ca = optarg; break;
+		case 'w':
+			if (duration_opt("verify-timeout", optarg, &cfg->verify_timeout_ms) != 0)
+				return 2;
+			break;
+		case 'Y':
+			if (nx_parse_int(optarg, 1, 100000, &v, err, sizeof err) < 0)
+				return usage_error("--max-verify: %s", err);
+			cfg->max_verify = (size_t)v;
+			break;
+		case 'r': cfg->relay_socket = optarg; break;
 		case 'P':
 			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
 				return usage_error("--allow-tcp-port: %s", err);
-			if (cfg.n_allow_tcp_ports == NX_HUB_MAX_ALLOW_PORTS)
+			if (cfg->n_allow_tcp_ports == NX_HUB_MAX_ALLOW_PORTS)
 				return usage_error("--allow-tcp-port: at most %d ports", NX_HUB_MAX_ALLOW_PORTS);
-			cfg.allow_tcp_ports[cfg.n_allow_tcp_ports++] = (uint16_t)v;
+			cfg->allow_tcp_ports[cfg->n_allow_tcp_ports++] = (uint16_t)v;
+			break;
+		case 'Q':
+			if (nx_parse_int(optarg, 1, 65535, &v, err, sizeof err) < 0)
+				return usage_error("--allow-udp-port: %s", err);
+			if (cfg->n_allow_udp_ports == NX_HUB_MAX_ALLOW_PORTS)
+				return usage_error("--allow-udp-port: at most %d ports", NX_HUB_MAX_ALLOW_PORTS);
+			cfg->allow_udp_ports[cfg->n_allow_udp_ports++] = (uint16_t)v;
+			break;
+		case 'F':
+		case 'f':
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
+				return usage_error("--max-udp-flows%s: %s", c == 'f' ? "-per-source" : "", err);
+			*(c == 'F' ? &cfg->max_udp_flows : &cfg->max_udp_flows_per_source) = (size_t)v;
 			break;
 		case 'i':
-			if (duration_opt("idle-timeout", optarg, &cfg.idle_timeout_ms) != 0)
+			if (duration_opt("idle-timeout", optarg, &cfg->idle_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'L':
 			if (nx_parse_duration(optarg, &ms, err, sizeof err) < 0)
 				return usage_error("--leeway: %s", err);
-			cfg.leeway_s = (int64_t)(ms / 1000);
+			cfg->leeway_s = (int64_t)(ms / 1000);
 			break;
 		case 'D':
-			cfg.deny_list = optarg;
+			cfg->deny_list = optarg;
 			break;
-		case 'X': cfg.exclusive_hostnames = 1; break;
+		case 'X': cfg->exclusive_hostnames = 1; break;
 		case 'A':
-			if (duration_opt("auth-timeout", optarg, &cfg.auth_timeout_ms) != 0)
+			if (duration_opt("auth-timeout", optarg, &cfg->auth_timeout_ms) != 0)
 				return 2;
 			break;
 		case 'T':
-			if (duration_opt("handshake-timeout", optarg, &cfg.handshake_timeout_ms) != 0)
+			if (duration_opt("handshake-timeout", optarg, &cfg->handshake_timeout_ms) != 0)
 				return 2;
 			break;
-		case 'Q':
+		case 'N':
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-pending: %s", err);
-			cfg.max_pending = (size_t)v;
+			cfg->max_pending = (size_t)v;
 			break;
 		case 'S':
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-pending-per-source: %s", err);
-			cfg.max_pending_per_source = (size_t)v;
+			cfg->max_pending_per_source = (size_t)v;
 			break;
 		case 'U':
-			if (cfg.n_relay_uids == NX_HUB_MAX_RELAY_IDS)
+			if (cfg->n_relay_uids == NX_HUB_MAX_RELAY_IDS)
 				return usage_error("--relay-uid: at most %d", NX_HUB_MAX_RELAY_IDS);
-			if (nx_parse_uid(optarg, &cfg.relay_uids[cfg.n_relay_uids], err, sizeof err) < 0)
+			if (nx_parse_uid(optarg, &cfg->relay_uids[cfg->n_relay_uids], err, sizeof err) < 0)
 				return usage_error("--relay-uid: %s", err);
-			cfg.n_relay_uids++;
+			cfg->n_relay_uids++;
 			break;
 		case 'G':
-			if (cfg.n_relay_gids == NX_HUB_MAX_RELAY_IDS)
+			if (cfg->n_relay_gids == NX_HUB_MAX_RELAY_IDS)
 				return usage_error("--relay-group: at most %d", NX_HUB_MAX_RELAY_IDS);
-			if (nx_parse_gid(optarg, &cfg.relay_gids[cfg.n_relay_gids], err, sizeof err) < 0)
+			if (nx_parse_gid(optarg, &cfg->relay_gids[cfg->n_relay_gids], err, sizeof err) < 0)
 				return usage_error("--relay-group: %s", err);
-			cfg.n_relay_gids++;
+			cfg->n_relay_gids++;
 			break;
 		case 'M':
-			if (nx_parse_mode(optarg, &cfg.relay_socket_mode, err, sizeof err) < 0)
+			if (nx_parse_mode(optarg, &cfg->relay_socket_mode, err, sizeof err) < 0)
 				return usage_error("--relay-socket-mode: %s", err);
 			break;
 		case 'R':
-			if (nx_parse_gid(optarg, &cfg.relay_socket_gid, err, sizeof err) < 0)
+			if (nx_parse_gid(optarg, &cfg->relay_socket_gid, err, sizeof err) < 0)
 				return usage_error("--relay-socket-group: %s", err);
-			cfg.relay_socket_group_set = 1;
+			cfg->relay_socket_group_set = 1;
 			break;
 		case 'I':
-			if (duration_opt("ping-interval", optarg, &cfg.ping_ms) != 0)
+			if (duration_opt("ping-interval", optarg, &cfg->ping_ms) != 0)
 				return 2;
 			break;
 		case 'B':
-			if (duration_opt("backend-timeout", optarg, &cfg.silent_ms) != 0)
+			if (duration_opt("backend-timeout", optarg, &cfg->silent_ms) != 0)
 				return 2;
 			break;
-		case 'v': verbose = 1; break;
+		case 'Z': {
+			char host[256];
+			uint16_t port;
+			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+				return usage_error("--metrics: %s", err);
+			cfg->metrics_addr = optarg;
+			break;
+		}
+		case 'v': *verbose = 1; break;
 		case 'C': break;
+		case 'n': *check = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': nx_print_version("nexus-hub"); return 0;
 		default: return nx_usage_getopt(c, argv);
@@ -217,18 +282,69 @@ static int run(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (nx_listen_fds() > 0)
-		cfg.listen_fd = 3;
-	if (!cfg.listen && cfg.listen_fd < 0)
+	if (!reloading && nx_listen_fds() > 0)
+		cfg->listen_fd = 3;
+	if (!cfg->listen && cfg->listen_fd < 0)
 		return usage_error("--listen ADDR is required");
-	if (!cfg.cert_file || !cfg.key_file)
+	if (!cfg->cert_file || !cfg->key_file)
 		return usage_error("--cert FILE and --key FILE are required");
-	if (cfg.secret_file && cfg.verify_key)
+	if (cfg->secret_file && cfg->verify_key)
 		return usage_error("give only one of --secret-file and --verify-key");
-	if (!cfg.secret_file && !cfg.verify_key && !cfg.backends_file)
-		return usage_error("give exactly one of --secret-file and --verify-key, or --backends");
-	if (!cfg.relay_socket)
+	if (!cfg->secret_file && !cfg->verify_key && !cfg->backends_file && !cfg->verify_url)
+		return usage_error("give exactly one of --secret-file and --verify-key, or --backends "
+		                   "or --verify-url");
+	if (!cfg->relay_socket)
 		return usage_error("--relay-socket PATH is required");
+	return -1;
+}
+
+/* SIGHUP: the options, --config file and environment as they are now. The hub copies
+ * what it keeps, so a reload's vector lives until the next one. */
+static int saved_argc;
+static char **saved_argv;
+static char **reload_vec;
+static struct nx_hub_config first_cfg;
+
+static int reload(void *arg, struct nx_hub_config *out, char *err, size_t errlen)
+{
+	(void)arg;
+	nx_opts_free(reload_vec);
+	reload_vec = NULL;
+	int argc = saved_argc;
+	char **argv = saved_argv;
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, errlen);
+	if (orc < 0)
+		return -1;
+	reload_vec = argv;
+	struct nx_hub_config nc = {.listen_fd = first_cfg.listen_fd};
+	int verbose = 0, check = 0;
+	int rc = parse_opts(argc, argv, &nc, &verbose, &check, 1);
+	if (rc != -1)
+		return nx_err(err, errlen, rc == 0 ? "--help / --version in the configuration"
+		                                   : "usage error in the options (see above)");
+	*out = nc;
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	struct nx_hub_config cfg = {.listen_fd = -1};
+	char err[NX_ERRLEN];
+	int verbose = 0, check = 0;
+	int prc = parse_opts(argc, argv, &cfg, &verbose, &check, 0);
+	if (prc != -1)
+		return prc;
+	if (check) {
+		char line[600];
+		if (nx_hub_check(&cfg, line, sizeof line, err, sizeof err) < 0) {
+			nx_say("%s", err);
+			return 1;
+		}
+		printf("nexus-hub: configuration OK: %s\n", line);
+		return 0;
+	}
+	first_cfg = cfg;
+	cfg.reload = reload;
 	if (cfg.secret_file && nx_file_is_loose(cfg.secret_file))
 		nx_say("warning: %s is readable by group or others (chmod 600 %s)", cfg.secret_file,
 		       cfg.secret_file);
@@ -241,8 +357,8 @@ static int run(int argc, char **argv)
 		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
 		return 1;
 	}
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	if (nx_loop_signals(loop, sigs, 3, on_signal, NULL, err, sizeof err) < 0) {
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+	if (nx_loop_signals(loop, sigs, 4, on_signal, NULL, err, sizeof err) < 0) {
 		nx_log(NX_LOG_ERROR, "cannot start", "error=\"%s\"", err);
 		nx_loop_free(loop);
 		return 1;
@@ -272,6 +388,8 @@ int main(int argc, char **argv)
 {
 	char err[NX_ERRLEN];
 	nx_log_setup("nexus-hub", NX_LOG_PLAIN, NX_LOG_INFO);
+	saved_argc = argc;
+	saved_argv = argv;
 	int orc = nx_opts_expand(&argc, &argv, "NEXUS_HUB_", lo, err, sizeof err);
 	if (orc < 0)
 		return nx_opts_fail(orc, err);
@@ -279,5 +397,6 @@ int main(int argc, char **argv)
 	char **v = argv;
 	int rc = run(argc, argv);
 	nx_opts_free(v);
+	nx_opts_free(reload_vec);
 	return rc;
 }

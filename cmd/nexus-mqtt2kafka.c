@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "bridge/mqttmap.h"
 #include "core/opts.h"
+#include "core/sock.h"
 #include "core/units.h"
 #include "core/util.h"
 
@@ -42,6 +43,7 @@ static const char usage[] =
     "  --stats-interval DUR     stats period for -v and sd_notify STATUS= (default 10s)\n"
     "  --drain-timeout DUR      on SIGTERM, wait this long for Kafka (default 10s)\n"
     "  --connect-timeout DUR    first MQTT connection (default 10s)\n"
+    "  --metrics HOST:PORT      serve GET /metrics there (Prometheus; a local address)\n"
     "  -v, --verbose            periodic stats on stderr; twice: debug\n"
     "  --config FILE            read options from FILE (one 'name value' per line)\n"
     "  -h, --help               this help\n"
@@ -96,6 +98,7 @@ int main(int argc, char **argv)
 	    {"stats-interval", required_argument, 0, 'I'},
 	    {"drain-timeout", required_argument, 0, 'D'},
 	    {"connect-timeout", required_argument, 0, 'T'},
+	    {"metrics", required_argument, 0, 257},
 	    {"verbose", no_argument, 0, 'v'},         {"config", required_argument, 0, 'c'},
 	    {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 	    {0, 0, 0, 0}};
@@ -112,7 +115,7 @@ int main(int argc, char **argv)
 	    .connect_timeout_ms = 10000, .rules = rules,
 	    .spool = {.max_bytes = 1ull << 30}, .on_event = nx_log_sink,
 	};
-	const char *mqtt_url = NULL, *password_file = NULL;
+	const char *mqtt_url = NULL, *password_file = NULL, *metrics_addr = NULL;
 	uint64_t stats_ms = 10000, drain_ms = 10000, v;
 	int verbose = 0, nrules = 0, nprops = 0, opt;
 	while ((opt = getopt_long(argc, argv, ":X:vhV", lo, NULL)) != -1) {
@@ -180,6 +183,14 @@ int main(int argc, char **argv)
 			if (nx_parse_duration(optarg, &c.connect_timeout_ms, err, sizeof err) < 0)
 				return usage_error("--connect-timeout: %s", err);
 			break;
+		case 257: {
+			char host[256];
+			uint16_t port;
+			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+				return usage_error("--metrics: %s", err);
+			metrics_addr = optarg;
+			break;
+		}
 		case 'v': verbose++; break;
 		case 'c': break; /* expanded by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;
@@ -244,8 +255,20 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct nx_bridge *b = NULL;
+	struct nx_bridge_metrics *metrics = NULL;
 	int rc = 0, started = 0;
 	c.interrupt = &got_term;
+	if (metrics_addr) {
+		if (!(metrics = nx_bridge_metrics_start(metrics_addr, err, sizeof err))) {
+			char q[sizeof err + 8];
+			nx_error("cannot serve --metrics", "error=%s", nx_log_q(q, sizeof q, err));
+			if (password)
+				nx_free_secret(password, pwlen);
+			nx_kafka_props_free(c.kafka_props, c.nkafka_props);
+			return 1;
+		}
+		nx_info("metrics", "url=http://%s/metrics", nx_bridge_metrics_addr(metrics));
+	}
 	int st = nx_bridge_start(&b, &c, err, sizeof err);
 	if (st < 0) {
 		char q[sizeof err + 8];
@@ -255,6 +278,7 @@ int main(int argc, char **argv)
 		nx_info("stopped during the spool replay; the rest stays in the spool", NULL);
 	} else {
 		started = 1;
+		nx_bridge_metrics_attach(metrics, b);
 		char q[300];
 		nx_info("running", "mqtt=%s:%d kafka=%s rules=%d spool=%s", c.mqtt.host, c.mqtt.port,
 		        nx_log_q(q, sizeof q, c.kafka_brokers), nrules, c.spool.dir);
@@ -275,6 +299,7 @@ int main(int argc, char **argv)
 		}
 		sd_notify(0, "STOPPING=1");
 	}
+	nx_bridge_metrics_stop(metrics);
 	if (b) {
 		uint64_t left = 0;
 		nx_bridge_stop(b, drain_ms, &left);

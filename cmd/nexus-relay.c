@@ -31,6 +31,8 @@ static const char usage[] =
     "terminating TLS: to a TCP address of its own (--route), else to nexus-hub (--hub).\n"
     "\n"
     "  -l, --listen ADDR            listen on host:port (repeatable; default: systemd sockets)\n"
+    "      --listen-udp ADDR        UDP on host:port, flows carried by the hub (repeatable;\n"
+    "                               also --listen udp:ADDR)\n"
     "  -H, --hub PATH               nexus-hub's handoff socket (SOCK_SEQPACKET)\n"
     "  -r, --route NAME=ADDR        NAME (host, *.wildcard, tcp:PORT) to host:port (repeatable)\n"
     "      --inetd                  serve the one connection on fd 0 (inetd, Accept=yes)\n"
@@ -46,18 +48,22 @@ static const char usage[] =
     "      --proxy-protocol         --route connections: send a PROXY protocol v1 line first\n"
     "      --grace D                on SIGTERM, wait up to D for connections (10s)\n"
     "      --log-level LEVEL        error, warn, info (default) or debug\n"
-    "  -n, --check                  check the configuration and exit\n"
+    "      --metrics HOST:PORT      serve GET /metrics there (Prometheus; a local address)\n"
+    "  -n, --check-config           check the configuration and exit (also --check)\n"
     "      --config FILE            read options from FILE (one 'name value' per line)\n"
     "  -h, --help                   this help\n"
     "  -V, --version                print the version\n"
     "\n"
-    "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n";
+    "Every option can also be set as NEXUS_RELAY_<OPTION> in the environment.\n"
+    "SIGHUP re-reads the options and --config file: routes, timeouts and limits.\n";
 
+enum { O_LISTEN_UDP = 300 };
 enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_MAXCS, O_GRACE,
-       O_LOGLVL, O_CONFIG };
+       O_LOGLVL, O_CONFIG, O_METRICS };
 
 static const struct option longopts[] = {
     {"listen", required_argument, NULL, 'l'},
+    {"listen-udp", required_argument, NULL, O_LISTEN_UDP},
     {"hub", required_argument, NULL, 'H'},
     {"route", required_argument, NULL, 'r'},
     {"inetd", no_argument, NULL, O_INETD},
@@ -73,7 +79,9 @@ static const struct option longopts[] = {
     {"proxy-protocol", no_argument, NULL, O_PROXY},
     {"grace", required_argument, NULL, O_GRACE},
     {"log-level", required_argument, NULL, O_LOGLVL},
+    {"metrics", required_argument, NULL, O_METRICS},
     {"check", no_argument, NULL, 'n'},
+    {"check-config", no_argument, NULL, 'n'},
     {"config", required_argument, NULL, O_CONFIG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -86,10 +94,11 @@ static struct nx_relay *relay;
 char **nexus_relay_argv;
 static uint64_t grace_ms = 10000;
 
+static void reload(void);
 static void on_signal(struct nx_loop *loop, int signo, void *arg)
 {
-	if (signo == SIGHUP) { /* e.g. from log rotation: must not kill the edge */
-		nx_info("SIGHUP ignored", "reason=\"routes are fixed at start; restart to change them\"");
+	if (signo == SIGHUP) {
+		reload();
 		return;
 	}
 	nx_info("stopping", "signal=%d active=%zu", signo, nx_relay_active(relay));
@@ -135,71 +144,87 @@ static int parse_dur(const char *name, const char *v, uint64_t *out)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Everything the options say. The routes are copied by the relay; the strings point into
+ * the option vector. */
+struct opts {
+	const char *listen[MAX_LISTEN], *listen_udp[MAX_LISTEN];
+	size_t nlisten, nroutes, nudp;
+	struct nx_relay_route routes[MAX_ROUTES];
+	struct nx_relay_config cfg;
+	const char *user;
+	int inetd, check;
+	enum nx_log_level lvl;
+	uint64_t grace_ms;
+};
+
+/* Parse argv into *o with the usage checks: -1 to go on, else the exit status (0 after
+ * --help / --version, 2 after a usage error). SIGHUP runs it again. */
+static int parse(int argc, char **argv, struct opts *o)
 {
 	char err[NX_ERRLEN];
-	const char *listen[MAX_LISTEN];
-	size_t nlisten = 0, nroutes = 0;
-	static struct nx_relay_route routes[MAX_ROUTES];
-	struct nx_relay_config cfg = {0};
-	const char *user = NULL;
-	int inetd = 0, check = 0;
-	enum nx_log_level lvl = NX_LOG_INFO;
-
-	nx_log_setup(PROG, NX_LOG_LOGFMT, NX_LOG_INFO);
-	int orc = nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err);
-	if (orc < 0)
-		return nx_opts_fail(orc, err);
-	nexus_relay_argv = argv;
+	o->lvl = NX_LOG_INFO;
+	o->grace_ms = 10000;
+	optind = 0;
 	int c;
 	long long n;
 	while ((c = getopt_long(argc, argv, ":l:H:r:u:nhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if (nlisten == MAX_LISTEN)
+			if (strncmp(optarg, "udp:", 4) == 0) { /* a config file's "listen udp:ADDR" */
+				optarg += 4;
+				goto udp;
+			}
+			if (o->nlisten == MAX_LISTEN)
 				return usage_error("more than %d --listen addresses", MAX_LISTEN);
-			listen[nlisten++] = optarg;
+			o->listen[o->nlisten++] = optarg;
 			break;
-		case 'H': cfg.hub_path = optarg; break;
+		case O_LISTEN_UDP:
+		udp:
+			if (o->nudp == MAX_LISTEN)
+				return usage_error("more than %d --listen-udp addresses", MAX_LISTEN);
+			o->listen_udp[o->nudp++] = optarg;
+			break;
+		case 'H': o->cfg.hub_path = optarg; break;
 		case 'r':
-			if (nroutes == MAX_ROUTES)
+			if (o->nroutes == MAX_ROUTES)
 				return usage_error("more than %d routes", MAX_ROUTES);
-			if (nx_relay_parse_route(optarg, &routes[nroutes], err, sizeof err) < 0)
+			if (nx_relay_parse_route(optarg, &o->routes[o->nroutes], err, sizeof err) < 0)
 				return usage_error("--route: %s", err);
-			for (size_t i = 0; i < nroutes; i++)
-				if (strcmp(routes[i].key, routes[nroutes].key) == 0)
-					return usage_error("route for '%s' given twice", routes[i].key);
-			nroutes++;
+			for (size_t i = 0; i < o->nroutes; i++)
+				if (strcmp(o->routes[i].key, o->routes[o->nroutes].key) == 0)
+					return usage_error("route for '%s' given twice", o->routes[i].key);
+			o->nroutes++;
 			break;
-		case O_INETD: inetd = 1; break;
-		case O_SPLICE: cfg.splice = 1; break;
-		case O_PROXY: cfg.proxy_protocol = 1; break;
-		case 'u': user = optarg; break;
-		case O_FIRST: if (parse_dur("first-bytes-timeout", optarg, &cfg.first_bytes_ms)) return 2; break;
-		case O_HEADER: if (parse_dur("header-timeout", optarg, &cfg.header_ms)) return 2; break;
-		case O_DIAL: if (parse_dur("dial-timeout", optarg, &cfg.dial_ms)) return 2; break;
-		case O_IDLE: if (parse_dur("idle-timeout", optarg, &cfg.idle_ms)) return 2; break;
-		case O_HUBT: if (parse_dur("hub-timeout", optarg, &cfg.hub_reply_ms)) return 2; break;
-		case O_GRACE: if (parse_dur("grace", optarg, &grace_ms)) return 2; break;
+		case O_INETD: o->inetd = 1; break;
+		case O_SPLICE: o->cfg.splice = 1; break;
+		case O_PROXY: o->cfg.proxy_protocol = 1; break;
+		case 'u': o->user = optarg; break;
+		case O_FIRST: if (parse_dur("first-bytes-timeout", optarg, &o->cfg.first_bytes_ms)) return 2; break;
+		case O_HEADER: if (parse_dur("header-timeout", optarg, &o->cfg.header_ms)) return 2; break;
+		case O_DIAL: if (parse_dur("dial-timeout", optarg, &o->cfg.dial_ms)) return 2; break;
+		case O_IDLE: if (parse_dur("idle-timeout", optarg, &o->cfg.idle_ms)) return 2; break;
+		case O_HUBT: if (parse_dur("hub-timeout", optarg, &o->cfg.hub_reply_ms)) return 2; break;
+		case O_GRACE: if (parse_dur("grace", optarg, &o->grace_ms)) return 2; break;
 		case O_MAXC:
 			if (nx_parse_int(optarg, 1, 1000000, &n, err, sizeof err) < 0)
 				return usage_error("--max-conns: %s", err);
-			cfg.max_conns = (size_t)n;
+			o->cfg.max_conns = (size_t)n;
 			break;
 		case O_MAXCS:
 			if (nx_parse_int(optarg, 1, 1000000, &n, err, sizeof err) < 0)
 				return usage_error("--max-conns-per-source: %s", err);
-			cfg.max_conns_per_source = (size_t)n;
+			o->cfg.max_conns_per_source = (size_t)n;
 			break;
 		case O_LOGLVL:
-			if (!strcmp(optarg, "error")) lvl = NX_LOG_ERROR;
-			else if (!strcmp(optarg, "warn")) lvl = NX_LOG_WARN;
-			else if (!strcmp(optarg, "info")) lvl = NX_LOG_INFO;
-			else if (!strcmp(optarg, "debug")) lvl = NX_LOG_DEBUG;
+			if (!strcmp(optarg, "error")) o->lvl = NX_LOG_ERROR;
+			else if (!strcmp(optarg, "warn")) o->lvl = NX_LOG_WARN;
+			else if (!strcmp(optarg, "info")) o->lvl = NX_LOG_INFO;
+			else if (!strcmp(optarg, "debug")) o->lvl = NX_LOG_DEBUG;
 			else
 				return usage_error("--log-level: want error, warn, info or debug, not '%s'", optarg);
 			break;
-		case 'n': check = 1; break;
+		case O_METRICS: o->cfg.metrics_addr = optarg; break;
+		case 'n': o->check = 1; break;
 		case O_CONFIG: break; /* already read by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': nx_print_version(PROG); return 0;
@@ -208,47 +233,163 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (inetd && nlisten)
-		return usage_error("--inetd serves fd 0: it takes no --listen");
-	if (!cfg.hub_path && nroutes == 0)
+	if (o->inetd && (o->nlisten || o->nudp))
+		return usage_error("--inetd serves fd 0: it takes no --listen%s", o->nudp ? "-udp" : "");
+	if (!o->cfg.hub_path && o->nroutes == 0)
 		return usage_error("nothing to route to: give --hub PATH and/or --route NAME=ADDR");
 	char host[256];
 	uint16_t port;
-	for (size_t i = 0; i < nlisten; i++)
-		if (nx_split_hostport(listen[i], host, sizeof host, &port, err, sizeof err) < 0)
+	for (size_t i = 0; i < o->nlisten; i++)
+		if (nx_split_hostport(o->listen[i], host, sizeof host, &port, err, sizeof err) < 0)
 			return usage_error("--listen: %s", err);
-	if (user && !getpwnam(user))
-		return usage_error("--user: unknown user '%s'", user);
-	if (check) {
-		nx_say("configuration OK (%zu listen address%s, %zu route%s%s%s)", nlisten,
-		       nlisten == 1 ? "" : "es", nroutes, nroutes == 1 ? "" : "s",
+	for (size_t i = 0; i < o->nudp; i++)
+		if (nx_split_hostport(o->listen_udp[i], host, sizeof host, &port, err, sizeof err) < 0)
+			return usage_error("--listen-udp: %s", err);
+	if (o->cfg.metrics_addr &&
+	    nx_split_hostport(o->cfg.metrics_addr, host, sizeof host, &port, err, sizeof err) < 0)
+		return usage_error("--metrics: %s", err);
+	if (o->nudp && !o->cfg.hub_path)
+		return usage_error("--listen-udp needs --hub PATH (the hub carries UDP flows)");
+	if (o->user && !getpwnam(o->user))
+		return usage_error("--user: unknown user '%s'", o->user);
+	return -1;
+}
+
+/* SIGHUP: the options, --config file and environment as they are now. The relay copies
+ * the routes; the rest of a reload's vector and options live until the next reload. */
+static int saved_argc;
+static char **saved_argv;
+static char **reload_vec;
+static struct opts *reload_opts;
+static struct opts first; /* what the relay started with */
+
+static int same_list(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void reload_refused(const char *why)
+{
+	char q[NX_ERRLEN + 8];
+	nx_error("configuration not reloaded, keeping the old one", "error=%s",
+	         nx_log_q(q, sizeof q, why));
+}
+
+static void reload(void)
+{
+	char err[NX_ERRLEN];
+	int argc = saved_argc;
+	char **argv = saved_argv;
+	if (nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err) < 0) {
+		nx_relay_reload_failed(relay);
+		return reload_refused(err);
+	}
+	struct opts *o = calloc(1, sizeof *o);
+	int rc = o ? parse(argc, argv, o) : 1;
+	if (rc != -1) {
+		nx_opts_free(argv);
+		free(o);
+		nx_relay_reload_failed(relay);
+		return reload_refused(!o ? "out of memory"
+		                      : rc == 0 ? "--help or --version in the configuration"
+		                                : "a usage error in the options (see the line above)");
+	}
+	struct nx_relay_config cfg = o->cfg;
+	cfg.routes = o->routes;
+	cfg.nroutes = o->nroutes;
+	if (nx_relay_reload(relay, &cfg, err, sizeof err) < 0) {
+		nx_opts_free(argv);
+		free(o);
+		return reload_refused(err);
+	}
+	nx_log_setup(PROG, NX_LOG_LOGFMT, o->lvl);
+	grace_ms = o->grace_ms;
+	nx_info("configuration reloaded", "routes=%zu", o->nroutes);
+	if (!same_list(o->listen, o->nlisten, first.listen, first.nlisten) ||
+	    !same_list(o->listen_udp, o->nudp, first.listen_udp, first.nudp) ||
+	    !same_str(o->cfg.hub_path, first.cfg.hub_path) || !same_str(o->user, first.user) ||
+	    !same_str(o->cfg.metrics_addr, first.cfg.metrics_addr))
+		nx_warn("not reloaded: --listen, --listen-udp, --hub, --user and --metrics need a restart",
+		        NULL);
+	nx_opts_free(reload_vec);
+	free(reload_opts);
+	reload_vec = argv;
+	reload_opts = o;
+}
+
+int main(int argc0, char **argv0)
+{
+	int argc = argc0;
+	char **argv = argv0;
+	char err[NX_ERRLEN];
+	nx_log_setup(PROG, NX_LOG_LOGFMT, NX_LOG_INFO);
+	int orc = nx_opts_expand(&argc, &argv, "NEXUS_RELAY_", longopts, err, sizeof err);
+	if (orc < 0)
+		return nx_opts_fail(orc, err);
+	nexus_relay_argv = argv;
+	saved_argc = argc0;
+	saved_argv = argv0;
+	struct opts *o = &first;
+	int prc = parse(argc, argv, o);
+	if (prc != -1)
+		return prc;
+	struct nx_relay_config cfg = o->cfg;
+	grace_ms = o->grace_ms;
+	if (o->check) {
+		if (nx_relay_check_routes(o->routes, o->nroutes, err, sizeof err) < 0) {
+			nx_say("%s", err);
+			return 1;
+		}
+		char udp[32] = "";
+		if (o->nudp)
+			snprintf(udp, sizeof udp, ", %zu UDP", o->nudp);
+		nx_say("configuration OK (%zu listen address%s%s, %zu route%s%s%s)", o->nlisten,
+		       o->nlisten == 1 ? "" : "es", udp, o->nroutes, o->nroutes == 1 ? "" : "s",
 		       cfg.hub_path ? ", hub " : "", cfg.hub_path ? cfg.hub_path : "");
 		return 0;
 	}
-	if (inetd)
+	if (o->inetd)
 		protect_client_stream();
-	nx_log_setup(PROG, NX_LOG_LOGFMT, lvl);
+	nx_log_setup(PROG, NX_LOG_LOGFMT, o->lvl);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Bind first, then drop privileges: a relay on :443 needs root only for the bind. */
 	int lfds[MAX_LISTEN + 64];
 	size_t nl = 0;
-	for (size_t i = 0; i < nlisten; i++) {
-		int fd = nx_listen_tcp(listen[i], 1024, err, sizeof err);
+	for (size_t i = 0; i < o->nlisten; i++) {
+		int fd = nx_listen_tcp(o->listen[i], 1024, err, sizeof err);
 		if (fd < 0) {
 			nx_error("cannot listen", "error=\"%s\"", err);
 			return 1;
 		}
 		lfds[nl++] = fd;
 	}
-	if (!inetd && nlisten == 0) {
+	int ufds[MAX_LISTEN];
+	for (size_t i = 0; i < o->nudp; i++) {
+		ufds[i] = nx_bind_udp(o->listen_udp[i], err, sizeof err);
+		if (ufds[i] < 0) {
+			nx_error("cannot listen", "error=\"%s\"", err);
+			return 1;
+		}
+	}
+	if (!o->inetd && o->nlisten == 0 && o->nudp == 0) {
 		int k = nx_listen_fds();
 		for (int i = 0; i < k && nl < sizeof lfds / sizeof *lfds; i++)
 			lfds[nl++] = 3 + i;
 		if (nl == 0)
 			return usage_error("no --listen address and no sockets from systemd (LISTEN_FDS)");
 	}
-	if (user && drop_privileges(user) < 0)
+	if (o->user && drop_privileges(o->user) < 0)
 		return 1;
 
 	struct nx_loop *loop = nx_loop_new(err, sizeof err);
@@ -256,9 +397,9 @@ int main(int argc, char **argv)
 		nx_error("event loop", "error=\"%s\"", err);
 		return 1;
 	}
-	cfg.routes = routes;
-	cfg.nroutes = nroutes;
-	cfg.exit_when_idle = inetd;
+	cfg.routes = o->routes;
+	cfg.nroutes = o->nroutes;
+	cfg.exit_when_idle = o->inetd;
 	cfg.log = nx_log_sink;
 	relay = nx_relay_new(loop, &cfg, err, sizeof err);
 	if (!relay) {
@@ -273,7 +414,15 @@ int main(int argc, char **argv)
 		char a[64];
 		nx_info("listening", "addr=%s", nx_local_addr(lfds[i], a, sizeof a, NULL, NULL));
 	}
-	if (inetd && nx_relay_add_conn(relay, 0, err, sizeof err) < 0) {
+	for (size_t i = 0; i < o->nudp; i++) {
+		if (nx_relay_add_udp(relay, ufds[i], err, sizeof err) < 0) {
+			nx_error("listener", "error=\"%s\"", err);
+			return 1;
+		}
+		char a[64];
+		nx_info("listening", "addr=%s proto=udp", nx_local_addr(ufds[i], a, sizeof a, NULL, NULL));
+	}
+	if (o->inetd && nx_relay_add_conn(relay, 0, err, sizeof err) < 0) {
 		nx_error("inetd connection", "error=\"%s\"", err);
 		return 1;
 	}
@@ -286,7 +435,9 @@ int main(int argc, char **argv)
 	int rc = nx_loop_run(loop);
 	nx_relay_free(relay);
 	nx_loop_free(loop);
-	if (!inetd)
+	nx_opts_free(reload_vec);
+	free(reload_opts);
+	if (!o->inetd)
 		nx_info("stopped", NULL);
 	return rc < 0 ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* nexus-token — keys and JWTs, one verb per job (in the spirit of signify):
  * keygen, issue, verify, inspect, revoke. The work is done by libnexus (keys.h, jws.h,
  * claims.h, backend_claims.h, denylist.h); this file reads options and prints answers. */
+#include "oauth/http.h"
 #include "oauth/login.h"
 #include "token/backend_claims.h"
 #include "token/claims.h"
@@ -839,6 +840,7 @@ static int cmd_login(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	nx_log_setup("nexus-token", NX_LOG_PLAIN, NX_LOG_INFO);
+	nx_oauth_json_wipe_frees(); /* tokens pass through jansson: wipe what it frees */
 	if (argc < 2)
 		return usage_error("a verb is needed: keygen, thumbprint, issue, verify, inspect, revoke or login");
 	const char *verb = argv[1];

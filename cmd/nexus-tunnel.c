@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gate/gate.h"
 #include "token/backend_claims.h"
 #include "token/keys.h"
 #include "core/log.h"
@@ -21,12 +22,14 @@
 static const char usage_text[] =
     "usage: nexus-tunnel --hub wss://HOST[:PORT]/connect\n"
     "                    (--key FILE | --secret-file FILE | --token-cmd CMD)\n"
-    "                    (--hostname NAME | --tcp-port N)...\n"
+    "                    (--hostname NAME | --tcp-port N | --udp-port N[:IDLE]=ADDR)...\n"
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
-    "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
+    "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N] [--connections N]\n"
     "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
     "                    [--metrics HOST:PORT]\n"
+    "                    [--gate-host NAME... --gate-verify-key FILE --gate-cert FILE\n"
+    "                     --gate-cert-key FILE [--gate-revocations URL]]\n"
     "                    [-v | -q]\n"
     "                    [--config FILE] [-n]\n"
     "       nexus-tunnel --help | --version\n"
@@ -46,6 +49,7 @@ static const char usage_text[] =
     "  --token-cmd CMD      run CMD (sh -c) for each token; NEXUS_ATTESTATION_STAGE etc. set\n"
     "  --hostname NAME      route to claim (repeatable; *.example.com wildcards allowed)\n"
     "  --tcp-port N         relay port to claim (repeatable)\n"
+    "  --udp-port N[:IDLE]=HOST:PORT  UDP relay port to claim, its flows to HOST:PORT (repeatable)\n"
     "  --to HOST:PORT       where streams go by default\n"
     "  --map KEY=HOST:PORT  where streams for KEY go: NAME, *.WILDCARD, PORT or NAME:PORT\n"
     "                       (,proxy=v1|v2|none after the address: that entry's PROXY header)\n"
@@ -56,11 +60,19 @@ static const char usage_text[] =
     "  --weight N           share of traffic among backends of a route (default 1)\n"
     "  --ping DURATION      WebSocket ping interval (default 5s)\n"
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
-    "  --max-streams N      streams open at once, more are refused (default 1024)\n"
+    "  --max-streams N      streams open at once per connection, more are refused (1024)\n"
+    "  --connections N      N sessions to the hub, streams spread over them (default 1)\n"
     "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
     "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
     "  --metrics HOST:PORT  serve Prometheus metrics on GET /metrics there (a local address)\n"
+    "  --gate-host NAME     serve NAME's browser sessions through the gate (repeatable)\n"
+    "  --gate-verify-key F  public key of nexus-bind's session grants (ES256)\n"
+    "  --gate-cert FILE     the gated host's certificate chain (PEM)\n"
+    "  --gate-cert-key FILE its private key (PEM)\n"
+    "  --gate-revocations U nexus-bind serve's /v1/revocations: fetched every 10s, fail closed\n"
+    "  --gate-revocations-max-age D  fail closed once the list is older than D (60s)\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
+    "  --random-name        quick start: a random name instead of the one derived from the key\n"
     "  -v, --verbose        one line per stream\n"
     "  -q, --quiet          warnings and errors only\n"
     "  --config FILE        read options from FILE (default ~/.config/nexus/tunnel.conf)\n"
@@ -117,25 +129,40 @@ struct args {
 	char hostbuf[MAX_LIST][NX_HOSTNAME_MAX + 1];
 	const char *hostnames[MAX_LIST];
 	uint16_t ports[MAX_LIST];
+	struct nx_tunnel_udp udp[MAX_LIST];
 	struct nx_tunnel_route map[MAX_LIST];
 	char **vec; /* the vector nx_opts_expand() built: optarg points into it */
+	const char *gate_hosts[NX_GATE_MAX_HOSTS];
+	struct nx_gate_cfg gate;
 };
+
+enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE, O_CONNECTIONS };
 
 static const struct option lo[] = {
     {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
     {"key", required_argument, 0, 'k'},
     {"token-cmd", required_argument, 0, 'T'},   {"hostname", required_argument, 0, 'A'},
     {"tcp-port", required_argument, 0, 'p'},    {"to", required_argument, 0, 't'},
+    {"udp-port", required_argument, 0, 'u'},
     {"map", required_argument, 0, 'm'},         {"exec", required_argument, 0, 'e'},
     {"cafile", required_argument, 0, 'c'},      {"servername", required_argument, 0, 'S'},
     {"name", required_argument, 0, 'N'},        {"weight", required_argument, 0, 'w'},
     {"ping", required_argument, 0, 'P'},        {"idle-timeout", required_argument, 0, 'I'},
     {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
+    {"random-name", no_argument, 0, 'D'},
+    {"connections", required_argument, 0, O_CONNECTIONS},
     {"max-frame", required_argument, 0, 'F'},   {"proxy-protocol", required_argument, 0, 'X'},
     {"check-config", no_argument, 0, 'n'},     {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
     {"config", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
-    {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+    {"version", no_argument, 0, 'V'},
+    {"gate-host", required_argument, 0, O_GATE_HOST},
+    {"gate-verify-key", required_argument, 0, O_GATE_VKEY},
+    {"gate-cert", required_argument, 0, O_GATE_CERT},
+    {"gate-cert-key", required_argument, 0, O_GATE_CERT_KEY},
+    {"gate-revocations", required_argument, 0, O_GATE_REVOKE},
+    {"gate-revocations-max-age", required_argument, 0, O_GATE_MAXAGE},
+    {0, 0, 0, 0}};
 
 enum { PARSED = 0, PARSED_HELP = 1, PARSED_VERSION = 2, PARSE_USAGE = -1, PARSE_UNREADABLE = -2 };
 
@@ -191,6 +218,16 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 				BAD("--tcp-port");
 			a->ports[cfg->n_tcp_ports++] = (uint16_t)v;
 			break;
+		case 'u':
+			if (cfg->n_udp == MAX_LIST)
+				return nx_err(err, errlen, "too many --udp-port options");
+			if (nx_tunnel_parse_udp(optarg, &a->udp[cfg->n_udp], err, errlen) < 0)
+				BAD("--udp-port");
+			for (size_t i = 0; i < cfg->n_udp; i++)
+				if (a->udp[i].port == a->udp[cfg->n_udp].port)
+					return nx_err(err, errlen, "--udp-port %u given twice", a->udp[i].port);
+			cfg->n_udp++;
+			break;
 		case 't': cfg->to = optarg; break;
 		case 'm':
 			if (cfg->n_map == MAX_LIST)
@@ -223,7 +260,13 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 				BAD("--max-streams");
 			cfg->max_streams = (size_t)v;
 			break;
+		case O_CONNECTIONS:
+			if (nx_parse_int(optarg, 1, NX_TUNNEL_MAX_CONNECTIONS, &v, err, errlen) < 0)
+				BAD("--connections");
+			cfg->connections = (size_t)v;
+			break;
 		case 'R': cfg->retry = true; break;
+		case 'D': cfg->random_name = true; break;
 		case 'F': {
 			uint64_t b;
 			if (nx_parse_size(optarg, &b, err, errlen) < 0)
@@ -248,6 +291,31 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			if (nx_split_hostport(optarg, host, sizeof host, &port, e, sizeof e) < 0)
 				return nx_err(err, errlen, "--metrics: %s", e);
 			cfg->metrics_addr = optarg;
+			break;
+		}
+		case O_GATE_HOST:
+			if (a->gate.n_hosts == NX_GATE_MAX_HOSTS)
+				return nx_err(err, errlen, "too many --gate-host options");
+			a->gate_hosts[a->gate.n_hosts++] = optarg;
+			break;
+		case O_GATE_VKEY: a->gate.verify_key = optarg; break;
+		case O_GATE_CERT: a->gate.cert = optarg; break;
+		case O_GATE_CERT_KEY: a->gate.cert_key = optarg; break;
+		case O_GATE_REVOKE:
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+				return nx_err(err, errlen, "--gate-revocations: '%s' is not an http(s):// URL",
+				              optarg);
+			a->gate.revocations_url = optarg;
+			break;
+		case O_GATE_MAXAGE: {
+			uint64_t ms;
+			char why[NX_ERRLEN];
+			if (nx_parse_duration(optarg, &ms, why, sizeof why) < 0)
+				return nx_err(err, errlen, "--gate-revocations-max-age: %s", why);
+			if (ms < 3000 || ms > 86400000)
+				return nx_err(err, errlen,
+				              "--gate-revocations-max-age: want 3s to 24h, not '%s'", optarg);
+			a->gate.revocations_max_age_s = (int)(ms / 1000);
 			break;
 		}
 		case 'n': a->check = true; break;
@@ -282,12 +350,16 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			              a->key_file);
 		cfg->secret_file = a->key_file;
 	}
-	if (!cfg->n_hostnames && !cfg->n_tcp_ports && !a->key_file)
+	if (!cfg->n_hostnames && !cfg->n_tcp_ports && !cfg->n_udp && !a->key_file)
 		return nx_err(err, errlen, "nothing to serve: give --hostname NAME or --tcp-port N "
 		              "(or --key FILE: the hub assigns a name)");
+	if (cfg->random_name && (cfg->n_hostnames || cfg->n_tcp_ports || cfg->n_udp || !a->key_file))
+		return nx_err(err, errlen, "--random-name asks the hub for a name: it goes with --key and "
+		              "without --hostname or --tcp-port");
 	if (cfg->exec_cmd && (cfg->to || cfg->n_map))
 		return nx_err(err, errlen, "--exec cannot be combined with --to or --map");
-	if (!cfg->exec_cmd && !cfg->to && !cfg->n_map)
+	if (!cfg->exec_cmd && !cfg->to && !cfg->n_map &&
+	    (cfg->n_hostnames || cfg->n_tcp_ports || !cfg->n_udp))
 		return nx_err(err, errlen,
 		              "no target: give --to HOST:PORT, --map KEY=HOST:PORT or --exec CMD");
 	if (cfg->to) {
@@ -296,8 +368,20 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 		if (nx_split_hostport(cfg->to, host, sizeof host, &port, NULL, 0) < 0 || !port)
 			return nx_err(err, errlen, "--to: bad address %s", cfg->to);
 	}
+	if (!a->gate.n_hosts != !a->gate.verify_key || !a->gate.n_hosts != !a->gate.cert ||
+	    !a->gate.n_hosts != !a->gate.cert_key)
+		return nx_err(err, errlen, "the gate needs --gate-host, --gate-verify-key, --gate-cert "
+		              "and --gate-cert-key together");
+	if (a->gate.revocations_max_age_s && !a->gate.revocations_url)
+		return nx_err(err, errlen, "--gate-revocations-max-age needs --gate-revocations");
+	if (a->gate.revocations_url && !a->gate.n_hosts)
+		return nx_err(err, errlen, "--gate-revocations needs --gate-host");
+	if (a->gate.n_hosts && cfg->exec_cmd)
+		return nx_err(err, errlen, "--gate-host cannot be combined with --exec");
+	a->gate.hosts = a->gate_hosts;
 	cfg->hostnames = a->hostnames;
 	cfg->tcp_ports = a->ports;
+	cfg->udp = a->udp;
 	cfg->map = a->map;
 	return PARSED;
 #undef BAD
@@ -372,6 +456,16 @@ int main(int argc, char **argv)
 		self[sizeof self - 1] = 0;
 		cfg->name = self;
 	}
+	static struct nx_gate *gate; /* lives as long as the program, like kept_args */
+	if (a.gate.n_hosts) {
+		a.gate.log = nx_log_sink;
+		if (!(gate = nx_gate_new(&a.gate, err, sizeof err))) {
+			nx_say("%s", err);
+			return 1;
+		}
+		cfg->stream_hook = nx_gate_hook;
+		cfg->stream_hook_arg = gate;
+	}
 	if (a.check) {
 		if (nx_tunnel_check(cfg, err, sizeof err) < 0) {
 			nx_say("%s", err);
@@ -387,5 +481,5 @@ int main(int argc, char **argv)
 		nx_say("%s", err);
 		return 1;
 	}
-	return 0;
+	return 0; /* the gate's threads may still run: it is not freed */
 }

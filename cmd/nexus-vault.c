@@ -338,6 +338,7 @@ int main(int argc, char **argv)
 {
 	char err[NX_ERRLEN];
 	nx_log_setup("nexus-vault", NX_LOG_PLAIN, NX_LOG_INFO);
+	nx_oauth_json_wipe_frees(); /* tokens pass through jansson: wipe what it frees */
 	int orc = nx_opts_expand(&argc, &argv, "NEXUS_VAULT_", longopts, err, sizeof err);
 	if (orc < 0)
 		return nx_opts_fail(orc, err);

@@ -8,7 +8,7 @@ BIND_BACKEND=pg
 setup_file() { bind_file_setup; }
 teardown_file() { bind_file_teardown; }
 
-@test "PostgreSQL: pairing, claim, list, show, session (501), revoke, unbind, audit" {
+@test "PostgreSQL: pairing, claim, list, show, session, revoke, unbind, audit" {
   serve_keys
   start_serve listen
   scenario_serve_flow

@@ -145,7 +145,7 @@ while True:
 @test "SIGTERM: the relay stops gracefully and says so (SIGHUP does not kill it)" {
   relay --route "web.test=127.0.0.1:$PH"
   kill -HUP "$RELAY_PID"
-  wait_log "$T/relay.log" "SIGHUP ignored"
+  wait_log "$T/relay.log" "configuration reloaded"
   run curl -sS --resolve "web.test:$RP:127.0.0.1" "http://web.test:$RP/who"
   assert_output "backend web"
   kill -TERM "$RELAY_PID"

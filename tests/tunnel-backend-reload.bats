@@ -61,3 +61,21 @@ suite_setup() {
   run relay_curl "http://other.test:$RELAY_PORT/who"
   assert_output two
 }
+
+@test "an edited file is reloaded without SIGHUP: a line removed disconnects, one added lets in" {
+  # as an editor saves: a new file renamed over the old one
+  cp "$T/edge-1.line" "$T/backends.new"
+  mv "$T/backends.new" "$T/backends"
+  wait_log "$T/hub.log" 'msg="backends file changed, reloading"'
+  wait_log "$T/hub.log" 'msg="backend disconnected".*key=edge-2 .*reason="backend key removed from the backends file"'
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_output one
+  run relay_curl -o /dev/null -w '%{http_code}' "http://other.test:$RELAY_PORT/who"
+  refute_output 200
+  # an append, as echo >> does: edge-2, retrying all along, is let in again
+  cat "$T/edge-2.line" >> "$T/backends"
+  wait_log "$T/hub.log" 'msg="backends file changed, reloading"' 2
+  wait_log "$T/hub.log" 'msg="backend registered".*backend=edge-2' 2 120
+  run relay_curl "http://other.test:$RELAY_PORT/who"
+  assert_output two
+}

@@ -54,3 +54,38 @@ suite_setup() {
   HOME="$T/home" bg tunnel-app nexus-tunnel --hostname app.test --to "127.0.0.1:$QUICK_PORT"
   wait_log "$T/tunnel-app.log" 'serving app.test'
 }
+
+@test "--random-name: a random name under the wildcard, kept when the tunnel reconnects" {
+  bg tunnel nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --servername localhost \
+    --cafile "$T/hub.crt" --key "$T/id.key" --random-name --to "127.0.0.1:$QUICK_PORT"
+  TUN_PID=$BG_PID
+  wait_log "$T/tunnel.log" 'serving https://[0-9a-f]{12}\.dev\.test/'
+  name=$(grep -oE 'https://[0-9a-f]{12}\.dev\.test/' "$T/tunnel.log" | head -1 | cut -d/ -f3)
+  # a second tunnel with the same key and --random-name gets another name; without it, the
+  # derived one, which is neither
+  bg tunnel2 nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --servername localhost \
+    --cafile "$T/hub.crt" --key "$T/id.key" --random-name --to "127.0.0.1:$QUICK_PORT"
+  wait_log "$T/tunnel2.log" 'serving https://[0-9a-f]{12}\.dev\.test/'
+  name2=$(grep -oE 'https://[0-9a-f]{12}\.dev\.test/' "$T/tunnel2.log" | head -1 | cut -d/ -f3)
+  [ "$name" != "$name2" ]
+  bg tunnel3 nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --servername localhost \
+    --cafile "$T/hub.crt" --key "$T/id.key" --to "127.0.0.1:$QUICK_PORT"
+  wait_log "$T/tunnel3.log" 'serving https://[0-9a-f]{12}\.dev\.test/'
+  name3=$(grep -oE 'https://[0-9a-f]{12}\.dev\.test/' "$T/tunnel3.log" | head -1 | cut -d/ -f3)
+  [ "$name3" != "$name" ] && [ "$name3" != "$name2" ]
+  run curl -sS --max-time 20 --resolve "$name:$RELAY_PORT:127.0.0.1" "http://$name:$RELAY_PORT/who"
+  assert_output quick
+  # the hub restarts: the tunnel reconnects and claims the same random name
+  kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+  bg hub2 nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --relay-socket "$T/hub2.sock" --backends "$T/backends" -v
+  wait_log "$T/hub2.log" "backend registered.*backend=laptop .*routes=$name" 1 60
+  [ "$(grep -c "serving https://$name/" "$T/tunnel.log")" -ge 2 ]
+}
+
+@test "--random-name goes with a key and no --hostname" {
+  run nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --key "$T/id.key" --random-name \
+    --hostname app.test --to 127.0.0.1:9
+  assert_failure 2
+  assert_output --partial -- '--random-name asks the hub for a name'
+}

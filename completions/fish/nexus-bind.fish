@@ -1,5 +1,5 @@
 # fish completion for nexus-bind
-set -l verbs code claim ls show unbind revoke reissue ingest audit serve
+set -l verbs code claim ls show unbind revoke reissue ingest audit serve session end-session
 complete -c nexus-bind -f
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a code -d 'create a single-use pairing code'
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a claim -d 'bind a device with a pairing code'
@@ -11,6 +11,12 @@ complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a reissue -d
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a ingest -d 'telemetry JSON lines into device state'
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a audit -d 'who did what, when, from where'
 complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a serve -d 'the HTTP JSON API'
+complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a session -d 'a one-time URL to the device web UI'
+complete -c nexus-bind -n "not __fish_seen_subcommand_from $verbs" -a end-session -d 'end a browser session'
+complete -c nexus-bind -n "__fish_seen_subcommand_from session" -l user-token -r -F -d 'user token file'
+complete -c nexus-bind -n "__fish_seen_subcommand_from session serve" -l grant-key -r -F -d 'grant signing key'
+complete -c nexus-bind -n "__fish_seen_subcommand_from session serve" -l host -x -d 'device UI host name'
+complete -c nexus-bind -n "__fish_seen_subcommand_from session" -l verify-key -r -F -d 'key verifying user tokens'
 complete -c nexus-bind -l db -r -F -d 'SQLite file or postgresql:// URI'
 complete -c nexus-bind -l key -r -F -d 'pairing key file'
 complete -c nexus-bind -l fail-rate -x -d 'wrong claims per minute'

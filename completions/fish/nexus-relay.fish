@@ -1,5 +1,6 @@
 # fish completion for nexus-relay
 complete -c nexus-relay -s l -l listen -r -d 'listen on host:port'
+complete -c nexus-relay -l listen-udp -r -d 'UDP on host:port, flows carried by the hub'
 complete -c nexus-relay -s H -l hub -r -F -d 'nexus-hub handoff socket'
 complete -c nexus-relay -s r -l route -r -d 'route NAME=host:port'
 complete -c nexus-relay -l inetd -d 'serve the connection on fd 0'
@@ -14,8 +15,10 @@ complete -c nexus-relay -l max-conns-per-source -x -d 'of which from one address
 complete -c nexus-relay -l grace -x -d 'shutdown grace period'
 complete -c nexus-relay -l splice -d 'copy --route connections with splice(2)'
 complete -c nexus-relay -l proxy-protocol -d 'send a PROXY protocol v1 line to --route backends'
+complete -c nexus-relay -l metrics -x -d 'serve Prometheus metrics on HOST:PORT'
 complete -c nexus-relay -l log-level -x -a 'error warn info debug' -d 'log level'
-complete -c nexus-relay -s n -l check -d 'check the configuration and exit'
+complete -c nexus-relay -s n -l check-config -d 'check the configuration and exit'
+complete -c nexus-relay -l check -d 'check the configuration and exit'
 complete -c nexus-relay -l config -r -F -d 'options file'
 complete -c nexus-relay -s h -l help -d 'show usage'
 complete -c nexus-relay -s V -l version -d 'show version'

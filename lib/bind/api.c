@@ -74,7 +74,7 @@ void nx_api_add_header(struct nx_api_resp *out, const char *fmt, ...)
 
 /* ---- routing ---------------------------------------------------------------------- */
 
-enum ep { EP_NONE, EP_DEVICES, EP_DEVICE, EP_UNBIND, EP_REVOKE, EP_SESSION, EP_CODES,
+enum ep { EP_NONE, EP_DEVICES, EP_DEVICE, EP_UNBIND, EP_REVOKE, EP_SESSION, EP_SESSION_END, EP_REVOCATIONS, EP_CODES,
           EP_CLAIM, EP_KEYS, EP_KEY, EP_AUDIT };
 
 static const struct route {
@@ -87,6 +87,8 @@ static const struct route {
     {EP_UNBIND, "POST", "devices:write", "/v1/devices/*/unbind"},
     {EP_REVOKE, "POST", "devices:write", "/v1/devices/*/revoke"},
     {EP_SESSION, "POST", "sessions", "/v1/devices/*/session"},
+    {EP_SESSION_END, "POST", "sessions", "/v1/sessions/*/end"},
+    {EP_REVOCATIONS, "GET", NULL, "/v1/revocations"},
     {EP_CODES, "POST", "pairing", "/v1/pairing-codes"},
     {EP_CLAIM, "POST", NULL, "/v1/claim"},
     {EP_KEYS, "GET", "keys", "/v1/api-keys"},
@@ -495,9 +497,9 @@ void nx_api_handle(struct nx_api *api, const struct nx_http_req *req, const char
 	case EP_DEVICE: h_device(api, &who, seg, out); break;
 	case EP_UNBIND: h_unbind(api, &who, seg, out); break;
 	case EP_REVOKE: h_revoke(api, &who, seg, out); break;
-	case EP_SESSION:
-		nx_api_problem(out, 501, "browser sessions are not implemented yet");
-		break;
+	case EP_SESSION: nx_api_session(api, who.owner, who.scope, seg, out); break;
+	case EP_SESSION_END: nx_api_session_end(api, who.owner, seg, out); break;
+	case EP_REVOCATIONS: nx_api_revocations(api, out); break;
 	case EP_CODES: h_codes(api, &who, obj, out); break;
 	case EP_CLAIM: h_claim(api, obj, out); break;
 	case EP_KEYS: h_keys(api, &who, nx_http_slice_is(req->method, "POST"), obj, out); break;

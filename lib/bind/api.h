@@ -7,7 +7,8 @@
  *   GET    /v1/devices/{id}              devices:read   one, with its latest state
  *   POST   /v1/devices/{id}/unbind       devices:write
  *   POST   /v1/devices/{id}/revoke       devices:write  deny-list its token ids, unbind
- *   POST   /v1/devices/{id}/session      sessions       501 (the browser-session issue)
+ *   POST   /v1/devices/{id}/session      sessions       a one-time URL to its web UI (session.h)
+ *   POST   /v1/sessions/{id}/end         sessions       end a browser session
  *   POST   /v1/pairing-codes             pairing        {"scope","ttl"} → code + QR (SVG)
  *   POST   /v1/claim                     (the code)     {"code","device","pubkey"}
  *   GET    /v1/api-keys, POST, DELETE /v1/api-keys/{id}  keys
@@ -32,6 +33,8 @@ struct nx_api {
 	const char *iss, *aud;           /* required in user tokens when non-NULL */
 	const char *deny_list;           /* revoked token ids: written by revoke, read for
 	                                  * user tokens */
+	const struct nx_key *grant_key;  /* signs session grants; NULL: sessions answer 501 */
+	const char *session_host;        /* the device UI host, "{device}" replaced */
 	long rate;                       /* requests per minute per token / key */
 	size_t max_body;
 	const char *origin;              /* the peer, for the audit trail */

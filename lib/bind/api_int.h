@@ -29,4 +29,12 @@ int nx_api_authenticate(struct nx_api *api, const struct nx_http_req *req, struc
  * 0 answered (429 / 500). */
 int nx_api_rate_check(struct nx_api *api, const struct principal *who, struct nx_api_resp *out);
 
+/* api_session.c: POST /v1/devices/{id}/session and /v1/sessions/{id}/end. */
+void nx_api_session(struct nx_api *api, const char *owner, const char *scope,
+                    const char *device, struct nx_api_resp *out);
+/* GET /v1/revocations: no credential (it is signed and names only session ids). */
+void nx_api_revocations(struct nx_api *api, struct nx_api_resp *out);
+void nx_api_session_end(struct nx_api *api, const char *owner, const char *sid,
+                        struct nx_api_resp *out);
+
 #endif

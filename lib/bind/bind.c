@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define RATE_WINDOW_MS 60000
 
 static const char schema_v1[] =
@@ -39,6 +39,15 @@ static const char schema_v2[] =
     " id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL,"
     " hash TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT);"
     "CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys(owner)";
+
+/* v3: browser sessions (session.h): what the gate is told to honour, and when it ended. */
+static const char schema_v3[] =
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    " id TEXT PRIMARY KEY, device TEXT NOT NULL, owner TEXT NOT NULL, usr TEXT NOT NULL,"
+    " host TEXT NOT NULL,"
+    " grant_jti TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+    " ended_at BIGINT);"
+    "CREATE INDEX IF NOT EXISTS sessions_device ON sessions(device)";
 
 static const char audit_sqlite[] =
     "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -107,6 +116,13 @@ int nx_bind_migrate(struct nx_store *st, char *err, size_t errlen)
 		if (nx_store_script(st, schema_v2, err, errlen) < 0 ||
 		    q(st, NULL, err, errlen,
 		      "INSERT INTO meta(k, v) VALUES('schema', '2') "
+		      "ON CONFLICT(k) DO UPDATE SET v = excluded.v", 0) < 0)
+			goto fail;
+	}
+	if (have < 3) {
+		if (nx_store_script(st, schema_v3, err, errlen) < 0 ||
+		    q(st, NULL, err, errlen,
+		      "INSERT INTO meta(k, v) VALUES('schema', '3') "
 		      "ON CONFLICT(k) DO UPDATE SET v = excluded.v", 0) < 0)
 			goto fail;
 	}
@@ -458,7 +474,9 @@ int nx_bind_unbind(struct nx_bind *b, const char *device, char *err, size_t errl
 		nx_store_rollback(b->st);
 		return 0;
 	}
-	int rc = audit(b, now_ms(), "unbind", device, nx_rows_get(&r, 0, 0), NULL, err, errlen);
+	int rc = nx_bind_sessions_end_all(b, device, now_ms(), err, errlen) < 0
+	             ? -1
+	             : audit(b, now_ms(), "unbind", device, nx_rows_get(&r, 0, 0), NULL, err, errlen);
 	nx_rows_free(&r);
 	if (rc < 0 || nx_store_commit(b->st, err, errlen) < 0)
 		goto fail;
@@ -505,6 +523,7 @@ int nx_bind_revoke(struct nx_bind *b, const char *device, const char *denylist, 
 	      "UPDATE tokens SET revoked_at = $2 WHERE device = $1 AND revoked_at IS NULL", 2,
 	      device, tnow) < 0 ||
 	    q(b->st, NULL, err, errlen, "DELETE FROM bindings WHERE device = $1", 1, device) < 0 ||
+	    nx_bind_sessions_end_all(b, device, now, err, errlen) < 0 ||
 	    audit(b, now, "revoke", device, nx_rows_get(&ro, 0, 0), NULL, err, errlen) < 0 ||
 	    nx_store_commit(b->st, err, errlen) < 0) {
 		json_decref(a);

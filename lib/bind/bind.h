@@ -64,6 +64,11 @@ int nx_bind_revoke(struct nx_bind *b, const char *device, const char *denylist, 
 int nx_bind_reissue(struct nx_bind *b, const char *device, const char *jti, json_t **binding,
                     char *err, size_t errlen);
 
+/* session.c: every open browser session of device ends at now_ms (unbind, revoke; inside
+ * the caller's transaction). */
+int nx_bind_sessions_end_all(struct nx_bind *b, const char *device, int64_t now_ms, char *err,
+                             size_t errlen);
+
 /* Audit records at or after since_ms, oldest first: a JSON array. */
 int nx_bind_audit(struct nx_bind *b, int64_t since_ms, json_t **out, char *err, size_t errlen);
 

@@ -73,6 +73,16 @@ int nx_bridge_poll(struct nx_bridge *b, int timeout_ms, char *err, size_t errlen
 
 void nx_bridge_get_stats(struct nx_bridge *b, struct nx_bridge_stats *st);
 
+/* --metrics ADDR: Prometheus text of nx_bridge_get_stats() on GET /metrics, served by a
+ * thread of its own (bridge_metrics.c). Started (bound) before the bridge, so a bad address
+ * fails before anything connects; attach the bridge once it runs; stop it before
+ * nx_bridge_free(b). */
+struct nx_bridge_metrics;
+struct nx_bridge_metrics *nx_bridge_metrics_start(const char *addr, char *err, size_t errlen);
+void nx_bridge_metrics_attach(struct nx_bridge_metrics *m, struct nx_bridge *b);
+const char *nx_bridge_metrics_addr(const struct nx_bridge_metrics *m);
+void nx_bridge_metrics_stop(struct nx_bridge_metrics *m); /* NULL is fine */
+
 /* Stop taking from MQTT, disconnect, flush Kafka for up to drain_ms. *left: messages not
  * confirmed by Kafka (they stay in the spool for the next start). */
 void nx_bridge_stop(struct nx_bridge *b, uint64_t drain_ms, uint64_t *left);

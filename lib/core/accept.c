@@ -76,14 +76,20 @@ int nx_src_of_fd(int fd, struct nx_src *out)
 	memset(out, 0, sizeof *out);
 	if (getpeername(fd, (struct sockaddr *)&ss, &l) < 0)
 		return -1;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)&ss;
+	return nx_src_of_sockaddr((const struct sockaddr *)&ss, out);
+}
+
+int nx_src_of_sockaddr(const struct sockaddr *sa, struct nx_src *out)
+{
+	memset(out, 0, sizeof *out);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
 		out->b[0] = 4;
 		memcpy(out->b + 1, &s4->sin_addr, 4);
 		return 0;
 	}
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&ss;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
 			out->b[0] = 4;
 			memcpy(out->b + 1, s6->sin6_addr.s6_addr + 12, 4);

@@ -57,6 +57,9 @@ struct nx_src {
 };
 /* The source of a connected socket's peer; 0, or -1 (not IP: all such peers share a key). */
 int nx_src_of_fd(int fd, struct nx_src *out);
+/* The same for an address (a UDP datagram's sender). */
+struct sockaddr;
+int nx_src_of_sockaddr(const struct sockaddr *sa, struct nx_src *out);
 
 struct nx_srcmap;
 struct nx_srcmap *nx_srcmap_new(void);

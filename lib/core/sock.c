@@ -105,6 +105,38 @@ int nx_listen_tcp(const char *addr, int backlog, char *err, size_t errlen)
 	return first_socket(addr, 1, "listen", try_listen, backlog, err, errlen);
 }
 
+int nx_bind_udp(const char *addr, char *err, size_t errlen)
+{
+	char host[256], ports[8];
+	uint16_t port;
+	if (nx_split_hostport(addr, host, sizeof host, &port, err, errlen) < 0)
+		return -1;
+	snprintf(ports, sizeof ports, "%u", port);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host[0] ? host : "127.0.0.1", ports, &hints, &res);
+	if (rc != 0)
+		return nx_err(err, errlen, "%s: %s", addr, gai_strerror(rc));
+	int fd = -1, e = 0;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return nx_err(err, errlen, "bind udp %s: %s", addr, strerror(e));
+	int big = 4 << 20; /* bursts of datagrams wait here while the hub is busy */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	return fd;
+}
+
 static int unix_addr(const char *path, struct sockaddr_un *sun, char *err, size_t errlen)
 {
 	memset(sun, 0, sizeof *sun);

@@ -13,6 +13,8 @@ int nx_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
 
 /* Listening TCP socket on "host:port" (SO_REUSEADDR; port 0 picks one). Returns fd or -1. */
 int nx_listen_tcp(const char *addr, int backlog, char *err, size_t errlen);
+/* Bound UDP socket on "host:port" (port 0 picks one), with a large receive buffer. */
+int nx_bind_udp(const char *addr, char *err, size_t errlen);
 
 /* Listening unix stream/seqpacket socket at path, mode 0660 (nx_listen_unix_ex with
  * defaults). */

@@ -366,8 +366,14 @@ int nx_backend_grant_check(const struct nx_backend *be, const struct nx_route_cl
 		if (j == be->n_tcp)
 			return nx_err(why, whylen, "tcp port %u is not granted to this key", c->tcp_ports[i]);
 	}
-	if (c->n_udp_routes && !be->n_udp)
-		return nx_err(why, whylen, "udp routes are not granted to this key");
+	for (size_t i = 0; i < c->n_udp_routes; i++) {
+		size_t j = 0;
+		while (j < be->n_udp && be->udp[j] != c->udp_routes[i].port)
+			j++;
+		if (j == be->n_udp)
+			return nx_err(why, whylen, "udp port %u is not granted to this key",
+			              c->udp_routes[i].port);
+	}
 	if (be->max_weight && c->weight > be->max_weight)
 		return nx_err(why, whylen, "weight %d is above this key's grant (%d)", c->weight,
 		              be->max_weight);

@@ -15,7 +15,7 @@
  *   host=H[,H...]    hostnames and *.wildcards the backend may claim (a wildcard grant
  *                    covers claims of the wildcard itself and of one label under it)
  *   tcp=N[,N...]     relay TCP ports it may claim (these replace --allow-tcp-port for it)
- *   udp=N[,N...]     UDP ports it may claim (the hub carries no UDP yet: still refused)
+ *   udp=N[,N...]     UDP ports it may claim (udp_routes)
  *   weight=N         the highest weight it may claim (1–1000; default no limit)
  *   streams=N        the most end-user streams open on its session at once (default none)
  * '#' starts a comment line; blank lines are skipped. Names and kids (RFC 7638 thumbprints

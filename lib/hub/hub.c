@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- byte queue ------------------------------------------------------------------------ */
@@ -135,6 +136,14 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
+	for (size_t i = 0; i < s->claims.n_udp_routes; i++) {
+		snprintf(key, sizeof key, "udp:%u", s->claims.udp_routes[i].port);
+		nx_routes_add(hub->routes, key, s, s->claims.weight);
+		if (o < sizeof list)
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
+	}
+	hub->ctr.sessions_total++;
+	s->live_since = (int64_t)time(NULL);
 	char b[160], kv[128];
 	hub_log(hub, 2, "backend registered", "session=%llu backend=%s%s peer=%s weight=%d routes=%s%s%s",
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
@@ -276,8 +285,9 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		nx_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	hub->creds = nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
-	if (!hub->creds) {
+	struct nx_tls_server_creds *creds =
+	    nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
+	if (!creds || !(hub->creds = hub_creds_new(creds))) {
 		nx_err(err, errlen, "%s", why);
 		goto fail;
 	}
@@ -305,6 +315,10 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		        "(RFC 7518 3.2)", "file=%s bytes=%u", nx_log_q(q, sizeof q, kf),
 		        nx_key_bits(hub->key) / 8);
 	}
+	if (hub_verify_open(hub, why, sizeof why) < 0) {
+		nx_err(err, errlen, "%s", why);
+		goto fail;
+	}
 	if (strlen(cfg->relay_socket) >= sizeof hub->relay_path) {
 		nx_err(err, errlen, "relay socket path too long");
 		goto fail;
@@ -326,6 +340,8 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		nx_err(err, errlen, "cannot watch the listener");
 		goto fail;
 	}
+	if (hub_metrics_open(hub, err, errlen) < 0)
+		goto fail;
 	return hub;
 fail:
 	nx_hub_free(hub);
@@ -341,16 +357,22 @@ void nx_hub_free(struct nx_hub *hub)
 	while (hub->streams)
 		hub_stream_kill(hub->streams, 0);
 	nx_timer_stop(hub->loop, &hub->reap_timer);
+	nx_timer_stop(hub->loop, &hub->backends_timer);
 	reap(hub->loop, hub);
+	hub_udp_close_all(hub);
+	hub_verify_close(hub);
 	nx_timer_stop(hub->loop, &hub->backend_l.retry);
 	if (hub->backend_l.fd >= 0) {
 		nx_loop_del(hub->loop, hub->backend_l.fd);
 		close(hub->backend_l.fd);
 	}
 	hub_relay_close_all(hub);
+	hub_metrics_close(hub);
 	nx_srcmap_free(hub->pending_src);
 	nx_routes_free(hub->routes);
-	nx_tls_server_creds_free(hub->creds);
+	hub_creds_drop(hub->creds);
+	for (int i = 0; i < HUB_OWNED; i++)
+		free(hub->owned[i]);
 	nx_key_free(hub->key);
 	nx_backends_free(hub->backends);
 	free(hub);

@@ -11,7 +11,7 @@
  * relay socket: creation, peer check, handoffs), hub_admit.c (caps on unauthenticated
  * connections, per source and in all), hub_session.c (one backend WebSocket: upgrade, auth,
  * keep-alive, message dispatch, output queue), hub_stream.c (one end-user stream),
- * hub_auth.c (token checks). The library does not print: what happens is
+ * hub_auth.c (token checks), hub_verify.c (the remote verifier, --verify-url). The library does not print: what happens is
  * reported through the config's log callback, one line each. */
 #ifndef NEXUS_HUB_H
 #define NEXUS_HUB_H
@@ -30,6 +30,10 @@
 #define NX_HUB_HANDSHAKE_TIMEOUT_MS 5000  /* TLS handshake + WebSocket upgrade, from accept */
 #define NX_HUB_STAGE_TIMEOUT_MS 5000      /* each token stage after the upgrade */
 #define NX_HUB_RELAY_SOCKET_MODE 0660
+#define NX_HUB_MAX_UDP_FLOWS 4096           /* UDP flows per port at once */
+#define NX_HUB_MAX_UDP_FLOWS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
+#define NX_HUB_VERIFY_TIMEOUT_MS 10000    /* --verify-url: one verification */
+#define NX_HUB_MAX_VERIFY 64              /* --verify-url: verifications in flight at once */
 
 /* How far ahead of the hub's clock (beyond --leeway) a backend token's iat may be. */
 #define NX_HUB_IAT_SKEW_S 60
@@ -43,9 +47,17 @@ struct nx_hub_config {
 	const char *secret_file;   /* HMAC secret for backend tokens, or */
 	const char *verify_key;    /* an RS256/ES256 public key (both may be absent with */
 	const char *backends_file; /* a key and a grant per backend, hub/backends.h) */
+	const char *verify_url;    /* --verify-url: an https URL every other token is POSTed to */
+	const char *verify_ca;     /* CA file for its certificate (NULL: the system's) */
+	uint64_t verify_timeout_ms; /* 0: NX_HUB_VERIFY_TIMEOUT_MS */
+	size_t max_verify;         /* verifications in flight at once (0: NX_HUB_MAX_VERIFY) */
 	const char *relay_socket;  /* unix SOCK_SEQPACKET path nexus-relay hands clients to */
 	uint16_t allow_tcp_ports[NX_HUB_MAX_ALLOW_PORTS];
 	size_t n_allow_tcp_ports;
+	uint16_t allow_udp_ports[NX_HUB_MAX_ALLOW_PORTS]; /* backends may claim udp:N */
+	size_t n_allow_udp_ports;
+	size_t max_udp_flows;            /* flows per UDP port (0: NX_HUB_MAX_UDP_FLOWS) */
+	size_t max_udp_flows_per_source; /* of which from one address (0: ..._PER_SOURCE) */
 	uint64_t idle_timeout_ms;  /* a stream with no bytes either way this long is closed */
 	int64_t leeway_s;          /* clock skew allowed on token times */
 	const char *deny_list;     /* jti deny-list (denylist.h) checked on every token; NULL */
@@ -65,6 +77,12 @@ struct nx_hub_config {
 	uint32_t relay_socket_gid;
 	uint64_t ping_ms;          /* keep-alive ping interval (default NX_HUB_PING_MS) */
 	uint64_t silent_ms;        /* drop a backend silent this long (default NX_HUB_IDLE_MS) */
+	/* SIGHUP: fill *out with the configuration as it is now (options, --config file,
+	 * environment; strings that outlive the hub). NULL: the same options, files re-read.
+	 * 0, or -1 with err (the reload is refused). */
+	int (*reload)(void *arg, struct nx_hub_config *out, char *err, size_t errlen);
+	void *reload_arg;
+	const char *metrics_addr;  /* --metrics: GET /metrics and /backends there; NULL: none */
 	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */
 	void *log_arg;
 };
@@ -86,10 +104,22 @@ struct nx_hub_stats {
 };
 void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st);
 
-/* Re-read the --backends file (SIGHUP): backends whose line is gone, or whose claims the
- * new grant refuses, are disconnected (1008); a file that does not load keeps the old
- * table. What happens is logged. */
+/* SIGHUP (hub_reload.c): take cfg.reload's configuration and re-read the certificate and
+ * key, the secret or verify key, the deny-list, the allow-lists (--allow-tcp-port,
+ * --relay-uid/--relay-group) and the --backends file. Everything is loaded first: one that
+ * does not load refuses the reload (logged) and the old configuration stays. Sessions and
+ * streams in flight keep going; new connections and tokens use the new one. With
+ * --backends, backends whose line is gone, or whose claims the new grant refuses, are
+ * disconnected (1008); a backends file that does not load keeps the old table. */
 void nx_hub_reload(struct nx_hub *hub);
+
+/* -n/--check-config: load and check everything cfg names (nothing bound); a one-line
+ * summary into summary. 0, or -1 with err. */
+int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char *err,
+                 size_t errlen);
+
+/* SIGUSR1: one "status" log line with the gauges and counters --metrics shows. */
+void nx_hub_log_status(struct nx_hub *hub);
 
 /* The port the backend listener is bound to. */
 uint16_t nx_hub_port(const struct nx_hub *hub);

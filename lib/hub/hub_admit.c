@@ -125,6 +125,7 @@ int hub_admit(struct nx_hub *hub, int fd, const struct nx_src *src, int has_src)
 		hub_log(hub, 1, "too many unauthenticated connections, shedding the quietest",
 		        "pending=%zu max_pending=%zu times=%llu", hub->n_pending, hub->cfg.max_pending,
 		        (unsigned long long)n);
+	hub_hs_failed(victim, HS_SHED);
 	hub_session_kill(victim, "shed: too many unauthenticated connections");
 	return 0;
 }

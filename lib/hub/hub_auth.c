@@ -11,32 +11,24 @@
 
 #include <string.h>
 
-static const char *stage_name(int stage)
+const char *hub_auth_stage_name(int stage)
 {
 	return stage == 0 ? "stage0" : stage == 1 ? "stage1" : "reauth";
 }
 
-int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t len, char *err,
-                   size_t errlen)
+/* A verified token's claims for `stage`: times and deny list (iss/aud too unless a remote
+ * verifier vouched for them), the route claims, be's grant. -1 with why. */
+static int check_claims(struct hub_session *s, int stage, const json_t *claims,
+                        const struct nx_backend *be, int remote, char *why, size_t whylen)
 {
 	struct nx_hub *hub = s->hub;
-	json_t *claims = NULL;
 	struct nx_route_claims c = {0};
-	char why[NX_ERRLEN];
 	int rc = -1;
-	while (len && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
-		len--;
-	const struct nx_key *key;
-	const struct nx_backend *be; /* --backends: the key the kid names, and its grant */
-	if (hub_backends_pick(s, stage, token, len, &key, &be, why, sizeof why) < 0)
-		goto out;
-	if (nx_jws_verify(key, token, len, NULL, &claims, why, sizeof why) < 0)
-		goto out;
-	if (nx_route_claims_parse(claims, &c, why, sizeof why) < 0)
+	if (nx_route_claims_parse(claims, &c, why, whylen) < 0)
 		goto out;
 	struct nx_claims_policy pol = {
-	    .iss = "authorizer",
-	    .aud = "nexus",
+	    .iss = remote ? NULL : "authorizer",
+	    .aud = remote ? NULL : "nexus",
 	    .leeway = hub->cfg.leeway_s,
 	    .max_age = stage == 0 && c.handshake_max_age_s > 0 ? c.handshake_max_age_s : 0,
 	    /* A backend whose clock runs a few seconds ahead must not be refused for its iat
@@ -45,17 +37,18 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	    .iat_skew = NX_HUB_IAT_SKEW_S,
 	    .deny_list = hub->cfg.deny_list,
 	};
-	if (nx_claims_check(claims, &pol, why, sizeof why) < 0)
+	if (nx_claims_check(claims, &pol, why, whylen) < 0)
 		goto out;
-	if (be && hub_backends_grant(s, stage, be, &c, why, sizeof why) < 0)
+	if (be && hub_backends_grant(s, stage, be, &c, why, whylen) < 0)
 		goto out;
 	if (stage == 0) {
-		struct nx_route_policy bp = {hub->cfg.allow_tcp_ports, hub->cfg.n_allow_tcp_ports};
-		if (be) /* its grant's ports replace --allow-tcp-port */
-			bp = (struct nx_route_policy){be->tcp, be->n_tcp};
-		if (be && hub_backends_assign(s, be, &c, why, sizeof why) < 0)
+		struct nx_route_policy bp = {hub->cfg.allow_tcp_ports, hub->cfg.n_allow_tcp_ports,
+		                             hub->cfg.allow_udp_ports, hub->cfg.n_allow_udp_ports};
+		if (be) /* its grant's ports replace --allow-tcp-port / --allow-udp-port */
+			bp = (struct nx_route_policy){be->tcp, be->n_tcp, be->udp, be->n_udp};
+		if (be && hub_backends_assign(s, be, &c, why, whylen) < 0)
 			goto out;
-		if (nx_route_claims_check_stage0(&c, &bp, why, sizeof why) < 0)
+		if (nx_route_claims_check_stage0(&c, &bp, why, whylen) < 0)
 			goto out;
 		nx_route_claims_free(&s->claims);
 		s->claims = c;
@@ -64,7 +57,7 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 		rc = 0;
 		goto out;
 	}
-	if (nx_route_claims_check_followup(&s->claims, &c, s->nonce, why, sizeof why) < 0)
+	if (nx_route_claims_check_followup(&s->claims, &c, s->nonce, why, whylen) < 0)
 		goto out;
 	/* The identity is stage 0's; how often to re-authenticate comes from the latest token. */
 	s->claims.reauth_interval_s = c.reauth_interval_s;
@@ -75,11 +68,36 @@ int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t l
 	}
 	rc = 0;
 out:
-	if (rc < 0)
-		nx_err(err, errlen, "%s token validation failed: %s", stage_name(stage), why);
 	nx_route_claims_free(&c);
+	return rc;
+}
+
+int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t len, char *err,
+                   size_t errlen)
+{
+	json_t *claims = NULL;
+	char why[NX_ERRLEN];
+	int rc = -1;
+	while (len && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
+		len--;
+	const struct nx_key *key;
+	const struct nx_backend *be; /* --backends: the key the kid names, and its grant */
+	if (hub_backends_pick(s, stage, token, len, &key, &be, why, sizeof why) == 0 &&
+	    nx_jws_verify(key, token, len, NULL, &claims, why, sizeof why) == 0)
+		rc = check_claims(s, stage, claims, be, 0, why, sizeof why);
+	if (rc < 0)
+		nx_err(err, errlen, "%s token validation failed: %s", hub_auth_stage_name(stage), why);
 	json_decref(claims);
 	return rc;
+}
+
+int hub_auth_claims(struct hub_session *s, int stage, const json_t *claims, char *err,
+                    size_t errlen)
+{
+	char why[NX_ERRLEN];
+	if (check_claims(s, stage, claims, NULL, 1, why, sizeof why) == 0)
+		return 0;
+	return nx_err(err, errlen, "%s token validation failed: %s", hub_auth_stage_name(stage), why);
 }
 
 /* ---- the session's auth state machine ----------------------------------------------- */
@@ -87,20 +105,25 @@ out:
 void hub_auth_deadline(struct nx_loop *loop, void *arg)
 {
 	struct hub_session *s = arg;
+	if (s->state != SESS_CLOSING)
+		hub_hs_failed(s, HS_TIMEOUT);
 	switch (s->state) {
 	case SESS_TLS:
 	case SESS_UPGRADE:
 		hub_session_kill(s, "no upgrade in time");
 		break;
 	case SESS_AUTH0:
-		hub_session_fail(s, NX_WS_CLOSE_POLICY, "stage0 token not received in time");
+		hub_session_fail(s, NX_WS_CLOSE_POLICY, s->verify ? "stage0 token not verified in time"
+		                                                  : "stage0 token not received in time");
 		break;
 	case SESS_AUTH1:
-		hub_session_fail(s, NX_WS_CLOSE_POLICY, "stage1 token not received in time");
+		hub_session_fail(s, NX_WS_CLOSE_POLICY, s->verify ? "stage1 token not verified in time"
+		                                                  : "stage1 token not received in time");
 		break;
 	case SESS_LIVE:
 		if (s->reauth_pending)
-			hub_session_fail(s, NX_WS_CLOSE_POLICY, "reauth token not received in time");
+			hub_session_fail(s, NX_WS_CLOSE_POLICY, s->verify ? "reauth token not verified in time"
+			                                                  : "reauth token not received in time");
 		break;
 	case SESS_CLOSING:
 		hub_session_kill(s, NULL);
@@ -168,39 +191,43 @@ static void go_live(struct hub_session *s)
 	schedule_reauth(s);
 }
 
-void hub_auth_on_text(struct hub_session *s, const uint8_t *data, size_t len)
+void hub_auth_verdict(struct hub_session *s, int stage, int rc, const char *err)
 {
-	char err[NX_ERRLEN];
-	switch (s->state) {
-	case SESS_AUTH0:
-		if (hub_auth_token(s, 0, (const char *)data, len, err, sizeof err) < 0) {
-			hub_session_fail(s, NX_WS_CLOSE_POLICY, err);
-			return;
-		}
+	if (rc < 0) {
+		hub_session_fail(s, NX_WS_CLOSE_POLICY, err);
+		return;
+	}
+	switch (stage) {
+	case 0:
 		if (send_challenge(s, NX_HUB_CHALLENGE_HANDSHAKE) < 0)
 			return;
 		s->state = SESS_AUTH1;
 		nx_timer_start(s->hub->loop, &s->auth_timer, s->hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
 		return;
-	case SESS_AUTH1:
-		if (hub_auth_token(s, 1, (const char *)data, len, err, sizeof err) < 0) {
-			hub_session_fail(s, NX_WS_CLOSE_POLICY, err);
-			return;
-		}
+	case 1:
 		go_live(s);
 		return;
-	case SESS_LIVE:
-		if (!s->reauth_pending)
-			return; /* text nobody asked for is ignored */
-		if (hub_auth_token(s, 2, (const char *)data, len, err, sizeof err) < 0) {
-			hub_session_fail(s, NX_WS_CLOSE_POLICY, err);
-			return;
-		}
+	default:
 		s->reauth_pending = 0;
 		nx_timer_stop(s->hub->loop, &s->auth_timer);
 		schedule_reauth(s);
 		return;
-	default:
-		return;
 	}
+}
+
+void hub_auth_on_text(struct hub_session *s, const uint8_t *data, size_t len)
+{
+	char err[NX_ERRLEN];
+	int stage = s->state == SESS_AUTH0                      ? 0
+	            : s->state == SESS_AUTH1                    ? 1
+	            : s->state == SESS_LIVE && s->reauth_pending ? 2
+	                                                        : -1;
+	if (stage < 0 || s->verify)
+		return; /* text nobody asked for (or while the verifier decides) is ignored */
+	int r = hub_verify_start(s, stage, (const char *)data, len, err, sizeof err);
+	if (r > 0)
+		return; /* the verdict comes from the verifier */
+	if (r == 0)
+		r = hub_auth_token(s, stage, (const char *)data, len, err, sizeof err);
+	hub_auth_verdict(s, stage, r, err);
 }

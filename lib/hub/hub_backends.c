@@ -5,6 +5,7 @@
 #include "hub/hub_int.h"
 #include "token/jws.h"
 #include "core/b64url.h"
+#include "core/random.h"
 #include "core/hostname.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -12,12 +13,47 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* The file is looked at every HUB_BACKENDS_POLL_MS: a change of inode, size or mtime
+ * (an editor's rename, an append, a touch) reloads it as SIGHUP would. One stat per poll. */
+#define HUB_BACKENDS_POLL_MS 2000
+
+static void file_sig(const char *path, struct hub_file_sig *sig)
+{
+	struct stat st;
+	memset(sig, 0, sizeof *sig);
+	if (stat(path, &st) == 0) {
+		sig->ino = st.st_ino;
+		sig->size = st.st_size;
+		sig->mtime = st.st_mtim;
+	}
+}
+
+static void backends_poll(struct nx_loop *loop, void *arg)
+{
+	struct nx_hub *hub = arg;
+	struct hub_file_sig now;
+	if (hub->cfg.backends_file) {
+		file_sig(hub->cfg.backends_file, &now);
+		if (memcmp(&now, &hub->backends_sig, sizeof now) != 0) {
+			hub_log(hub, NX_LOG_INFO, "backends file changed, reloading", "file=%s",
+			        hub->cfg.backends_file);
+			hub_backends_reload(hub);
+		}
+	}
+	nx_timer_start(loop, &hub->backends_timer, HUB_BACKENDS_POLL_MS, backends_poll, hub);
+}
 
 int hub_backends_open(struct nx_hub *hub, char *err, size_t errlen)
 {
 	if (!hub->cfg.backends_file)
 		return 0;
-	return nx_backends_load_file(hub->cfg.backends_file, &hub->backends, err, errlen);
+	file_sig(hub->cfg.backends_file, &hub->backends_sig);
+	if (nx_backends_load_file(hub->cfg.backends_file, &hub->backends, err, errlen) < 0)
+		return -1;
+	nx_timer_start(hub->loop, &hub->backends_timer, HUB_BACKENDS_POLL_MS, backends_poll, hub);
+	return 0;
 }
 
 static int kid_ok(const char *k)
@@ -87,7 +123,8 @@ int hub_backends_grant(struct hub_session *s, int stage, const struct nx_backend
 
 /* Quick start: a backend with a key that claims nothing gets a name under its grant's first
  * wildcard, the same each time for the same key: the first 12 hex digits of its kid's
- * bytes ("3f1ac0de99b2.dev.example.com"). */
+ * bytes ("3f1ac0de99b2.dev.example.com"); or, when its stage-0 token lists the random_name
+ * extension, 12 random hex digits. */
 int hub_backends_assign(struct hub_session *s, const struct nx_backend *be,
                         struct nx_route_claims *c, char *why, size_t whylen)
 {
@@ -102,7 +139,11 @@ int hub_backends_assign(struct hub_session *s, const struct nx_backend *be,
 		                           "assign a name under");
 	unsigned char raw[32];
 	size_t rl = 0;
-	if (nx_b64url_decode(s->kid, strlen(s->kid), raw, sizeof raw, &rl, why, whylen) < 0 || rl < 6)
+	if (c->has_random_name) {
+		if (nx_random_bytes(raw, 6, why, whylen) < 0)
+			return -1;
+	} else if (nx_b64url_decode(s->kid, strlen(s->kid), raw, sizeof raw, &rl, why, whylen) < 0 ||
+	           rl < 6)
 		return nx_err(why, whylen, "cannot derive a name from the kid");
 	char name[NX_HOSTNAME_MAX + 1];
 	int n = snprintf(name, sizeof name, "%02x%02x%02x%02x%02x%02x%s", raw[0], raw[1], raw[2],
@@ -159,7 +200,7 @@ int hub_backends_stream_allowed(struct hub_session *s)
 	return 0;
 }
 
-void nx_hub_reload(struct nx_hub *hub)
+void hub_backends_reload(struct nx_hub *hub)
 {
 	char err[NX_ERRLEN], q[NX_ERRLEN + 8];
 	if (!hub->cfg.backends_file) {
@@ -167,6 +208,8 @@ void nx_hub_reload(struct nx_hub *hub)
 		return;
 	}
 	struct nx_backends *nb;
+	/* what was read, changed or not: a bad file is logged once, not every poll */
+	file_sig(hub->cfg.backends_file, &hub->backends_sig);
 	if (nx_backends_load_file(hub->cfg.backends_file, &nb, err, sizeof err) < 0) {
 		hub_log(hub, 1, "backends file not reloaded, keeping the old one", "error=%s",
 		        nx_log_q(q, sizeof q, err));

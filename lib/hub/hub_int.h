@@ -10,6 +10,9 @@
 #define NEXUS_HUB_INT_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "core/accept.h"
 #include "core/sock.h"
@@ -25,6 +28,10 @@
 
 struct nx_key;
 struct hub_stream;
+struct hub_udp_port;
+struct nx_handoff;
+struct hub_verifier;
+struct hub_verify_req;
 
 /* A byte queue: bytes [off, len) are pending. Compacted when it would grow. */
 struct hub_buf {
@@ -66,6 +73,7 @@ struct hub_session {
 	struct hub_session *next, *prev; /* hub->sessions */
 	int fd;
 	struct nx_tls *tls;
+	struct hub_creds *creds; /* what tls was made with */
 	enum sess_state state;
 	int dead;
 	int pending;          /* counted in hub->n_pending (not yet LIVE), on hub->pend_* */
@@ -91,6 +99,7 @@ struct hub_session {
 	int keyed;            /* authenticated by a --backends key (kid), not the shared key */
 	char assigned[NX_HOSTNAME_MAX + 1]; /* quick start: the name the hub gave it, or "" */
 	unsigned max_streams; /* its grant's streams= (0: no limit) */
+	struct hub_verify_req *verify; /* its token at the remote verifier (hub_verify.c) */
 	/* timers */
 	struct nx_timer auth_timer;  /* auth stage deadline / close deadline */
 	struct nx_timer ping_timer;
@@ -99,6 +108,8 @@ struct hub_session {
 	struct nx_timer read_timer;  /* continue reading what the TLS engine holds */
 	struct hub_session *grave_next;
 	uint64_t last_rx;     /* monotonic ms of the last byte from the backend (or the accept) */
+	int hs_counted;       /* its handshake failure is counted (hub_metrics.c) */
+	int64_t live_since;   /* wall-clock seconds it registered (GET /backends) */
 	/* streams */
 	struct hub_stream *streams[SESS_STREAM_BUCKETS];
 	size_t n_streams;
@@ -127,6 +138,19 @@ struct hub_stream {
 	struct hub_stream *grave_next;
 	char route[NX_ROUTE_KEY_MAX];
 	uint64_t up_bytes, down_bytes;
+	/* A UDP flow (hub_udp.c) has no fd of its own (fd -1): its datagrams come from and go
+	 * out of its port's socket, to udp_peer. */
+	struct hub_udp_port *udp;
+	struct hub_stream *udp_next; /* bucket chain in the port's flow table */
+	struct sockaddr_storage udp_peer;
+	socklen_t udp_peer_len;
+	struct nx_src udp_src;
+	int udp_has_src;             /* counted in the port's per-source map */
+	uint64_t udp_idle_ms;
+	char client[64];      /* the end user's address, for the -v line */
+	uint64_t opened;      /* monotonic ms */
+	int stalled;          /* out of credits now (counted once per stall) */
+	const char *why;      /* close reason for the -v line, NULL: from the flags */
 };
 
 struct hub_chunk {
@@ -157,12 +181,59 @@ struct hub_listener {
 	nx_io_cb on_accept;
 };
 
+/* Handshake failures by reason (nexus_hub_handshake_failures_total{reason}). */
+enum hub_hs_fail {
+	HS_TLS,      /* the TLS handshake failed */
+	HS_UPGRADE,  /* not a good WebSocket upgrade */
+	HS_REFUSED,  /* refused with a close frame: a token, a claim, a protocol error */
+	HS_TIMEOUT,  /* a handshake or auth stage took too long */
+	HS_CLOSED,   /* the peer went away before it was registered */
+	HS_SHED,     /* shed for a newer pending connection */
+	HS_N
+};
+
+/* What --metrics counts (hub_metrics.c); gauges are read off the live objects. */
+struct hub_counters {
+	uint64_t sessions_total, streams_total;
+	uint64_t bytes_up, bytes_down; /* of streams closed already */
+	uint64_t hs_fail[HS_N];
+	uint64_t credit_stalls;
+	uint64_t handoff_no_route, handoff_busy, handoff_bad;
+	uint64_t reloads, reload_failures;
+};
+
+struct nx_metrics_srv;
+
+struct hub_file_sig {
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+#define HUB_OWNED 8 /* cert, key, secret, verify key, backends, deny-list, verify url, ca */
+
+/* TLS credentials shared by the hub (the current ones) and each session that started its
+ * handshake with them: a reload swaps the hub's, a session keeps its own (hub_reload.c). */
+struct hub_creds {
+	struct nx_tls_server_creds *c;
+	unsigned refs;
+};
+struct hub_creds *hub_creds_new(struct nx_tls_server_creds *c); /* takes c; NULL: freed */
+struct hub_creds *hub_creds_hold(struct hub_creds *h);
+void hub_creds_drop(struct hub_creds *h); /* NULL is fine */
+
 struct nx_hub {
 	struct nx_loop *loop;
+	struct hub_counters ctr;
+	struct nx_metrics_srv *metrics;
 	struct nx_hub_config cfg;
-	struct nx_tls_server_creds *creds;
+	struct hub_creds *creds;
+	char *owned[HUB_OWNED];      /* cfg's file names after a reload (hub_reload.c) */
 	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
 	struct nx_backends *backends; /* --backends */
+	struct hub_verifier *verifier; /* --verify-url, NULL without */
+	struct hub_file_sig backends_sig; /* the file as last read (hub_backends.c) */
+	struct nx_timer backends_timer;   /* polls it for changes */
 	struct nx_routes *routes;
 	struct hub_listener backend_l, relay_l;
 	char relay_path[108];
@@ -174,6 +245,7 @@ struct nx_hub {
 	struct hub_session *sessions;
 	struct hub_stream *streams;
 	struct hub_relay_conn *relays;
+	struct hub_udp_port *udp_ports; /* sockets the relay handed over (--listen-udp) */
 	struct hub_session *grave_sessions;
 	struct hub_stream *grave_streams;
 	struct nx_timer reap_timer;
@@ -203,6 +275,21 @@ int hub_accept(struct nx_hub *hub, struct hub_listener *l);
 /* hub_relay.c: the relay socket */
 int hub_relay_open(struct nx_hub *hub, char *err, size_t errlen);
 void hub_relay_close_all(struct nx_hub *hub);
+
+/* hub_udp.c: UDP port claims (§5) */
+/* A relay's UDP socket for h->conn_port (fd taken in every case): the hub owns it now.
+ * Returns the handoff status to answer. */
+int hub_udp_take(struct nx_hub *hub, struct hub_relay_conn *from, int fd,
+                 const struct nx_handoff *h);
+/* That relay connection is closing: the sockets it handed over are closed too (a relay that
+ * stops must free its ports, and one that restarts binds them again); their flows stay
+ * until the next relay hands the port over or they idle out. */
+void hub_udp_relay_gone(struct nx_hub *hub, struct hub_relay_conn *rc);
+void hub_udp_close_all(struct nx_hub *hub); /* after every stream is gone */
+/* One datagram from the backend for the flow's client. */
+void hub_udp_flow_on_data(struct hub_stream *st, const uint8_t *data, size_t len);
+/* The flow is being killed: out of its port's table. */
+void hub_udp_flow_gone(struct hub_stream *st);
 
 /* hub_session.c */
 void hub_session_accept(struct nx_hub *hub, int fd);
@@ -253,6 +340,8 @@ void hub_stream_free(struct hub_stream *st); /* a dead stream's memory */
 
 /* hub_backends.c */
 int hub_backends_open(struct nx_hub *hub, char *err, size_t errlen);
+/* Re-read the --backends file (from nx_hub_reload): see hub.h. */
+void hub_backends_reload(struct nx_hub *hub);
 /* The key to check a token for `stage` with: the --backends entry its kid names (*be), else
  * the shared key. -1 with why: an HMAC token with a backend's kid, an unknown kid, another
  * key than stage 0's. */
@@ -273,6 +362,13 @@ const char *hub_backend_kv(const struct hub_session *s, char *buf, size_t n);
 /* 0 (and a log line) when the session has its grant's streams= open already. */
 int hub_backends_stream_allowed(struct hub_session *s);
 
+/* hub_metrics.c */
+/* --metrics ADDR: the listener with GET /metrics and GET /backends. 0 or -1. */
+int hub_metrics_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_metrics_close(struct nx_hub *hub);
+/* Count a connection that never registered, once, for reason r (no-op once it was live). */
+void hub_hs_failed(struct hub_session *s, enum hub_hs_fail r);
+
 /* hub_auth.c */
 /* Timer callback: the current auth stage (or a close) took too long. */
 void hub_auth_deadline(struct nx_loop *loop, void *arg);
@@ -282,5 +378,23 @@ void hub_auth_on_text(struct hub_session *s, const uint8_t *data, size_t len);
  * 0, or -1 with a reason suitable for a close frame. */
 int hub_auth_token(struct hub_session *s, int stage, const char *token, size_t len, char *err,
                    size_t errlen);
+/* The same checks (times, deny list, route claims) of claims a remote verifier vouched for
+ * (no signature, iss or aud check: that is the verifier's job). 0, or -1 as above. */
+int hub_auth_claims(struct hub_session *s, int stage, const json_t *claims, char *err,
+                    size_t errlen);
+/* A token's verdict for `stage` (rc 0, or -1 with err): go on, or refuse the session. */
+void hub_auth_verdict(struct hub_session *s, int stage, int rc, const char *err);
+const char *hub_auth_stage_name(int stage);
+
+/* hub_verify.c: --verify-url, the reference's remote verifier (shared/protocol.md §2) */
+int hub_verify_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_verify_close(struct nx_hub *hub); /* after every session is gone */
+/* Hand the token for `stage` to the verifier: 1 (its verdict comes later through
+ * hub_auth_verdict), 0 (check it locally now: no verifier, a --backends key's token, or
+ * the verifier is busy and a local key is configured), -1 (refused now, err). */
+int hub_verify_start(struct hub_session *s, int stage, const char *token, size_t len,
+                     char *err, size_t errlen);
+/* The session dies or is refused: its verification, if any, is dropped. */
+void hub_verify_cancel(struct hub_session *s);
 
 #endif

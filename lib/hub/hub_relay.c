@@ -27,6 +27,7 @@
 static void relay_close(struct hub_relay_conn *rc)
 {
 	struct nx_hub *hub = rc->hub;
+	hub_udp_relay_gone(hub, rc);
 	nx_loop_del(hub->loop, rc->fd);
 	close(rc->fd);
 	if (rc->prev)
@@ -47,14 +48,17 @@ static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const str
 		hub_log(hub, 3, "no route", "route=%s client=%s",
 		        nx_sanitize(q, sizeof q, h->route_key, strlen(h->route_key)), h->client_addr);
 		close(cfd);
+		hub->ctr.handoff_no_route++;
 		return NX_HANDOFF_NO_ROUTE;
 	}
 	nx_set_nonblock(cfd, 1);
 	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
 	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
-	                    h->prelude, h->prelude_len) < 0)
+	                    h->prelude, h->prelude_len) < 0) {
+		hub->ctr.handoff_busy++;
 		return NX_HANDOFF_BUSY;
+	}
 	return NX_HANDOFF_OK;
 }
 
@@ -79,6 +83,7 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 				char q[NX_ERRLEN + 8];
 				hub_log(hub, 1, "bad handoff message", "error=%s", nx_log_q(q, sizeof q, err));
 				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
+				hub->ctr.handoff_bad++;
 				continue;
 			}
 			char q[NX_ERRLEN + 8];
@@ -86,7 +91,9 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			relay_close(rc);
 			return;
 		}
-		enum nx_handoff_status st = take_client(hub, cfd, &h);
+		enum nx_handoff_status st = h.kind == NX_HANDOFF_UDP
+		                                ? (enum nx_handoff_status)hub_udp_take(hub, rc, cfd, &h)
+		                                : take_client(hub, cfd, &h);
 		free(h.prelude);
 		if (nx_handoff_reply(fd, st) < 0) {
 			relay_close(rc);

@@ -24,7 +24,7 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 static void set_interest(struct hub_session *s)
 {
 	if (!s->dead)
-		nx_loop_mod(s->hub->loop, s->fd, nx_tls_want(s->tls));
+		nx_loop_mod(s->hub->loop, s->fd, s->tls ? nx_tls_want(s->tls) : NX_EV_READ);
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -155,6 +155,10 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
+	hub_verify_cancel(s);
+	hub_hs_failed(s, s->state == SESS_TLS       ? HS_TLS
+	                 : s->state == SESS_UPGRADE ? HS_UPGRADE
+	                                            : HS_CLOSED);
 	hub_session_unpend(s);
 	if (was_live) {
 		hub_unregister_routes(hub, s);
@@ -186,6 +190,8 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	nx_loop_del(loop, s->fd);
 	nx_tls_free(s->tls);
 	s->tls = NULL;
+	hub_creds_drop(s->creds);
+	s->creds = NULL;
 	close(s->fd);
 	s->fd = -1;
 	if (s->prev)
@@ -205,6 +211,8 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return;
+	hub_verify_cancel(s);
+	hub_hs_failed(s, HS_REFUSED);
 	char q[NX_ERRLEN + 8], kv[128];
 	hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s%s code=%u reason=%s",
 	        (unsigned long long)s->id, s->peer, hub_backend_kv(s, kv, sizeof kv), code,
@@ -400,6 +408,7 @@ static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t l
 	if (req.status != 101) {
 		hub_log(s->hub, 3, "upgrade refused", "session=%llu peer=%s status=%d",
 		        (unsigned long long)s->id, s->peer, req.status);
+		hub_hs_failed(s, HS_UPGRADE);
 		s->state = SESS_CLOSING;
 		nx_timer_start(s->hub->loop, &s->auth_timer, CLOSE_GRACE_MS, hub_auth_deadline, s);
 		return;
@@ -465,6 +474,15 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			s->last_rx = nx_loop_now(loop);
 			s->spoke = 1;
 		}
+		if (!s->tls) {
+			char err[NX_ERRLEN];
+			if (!(s->tls = nx_tls_server_new(s->creds->c, fd, NULL, err, sizeof err))) {
+				char why[NX_ERRLEN + 16];
+				snprintf(why, sizeof why, "tls setup: %s", err);
+				hub_session_kill(s, why);
+				return;
+			}
+		}
 		int r = nx_tls_handshake(s->tls);
 		if (r == NX_TLS_AGAIN) {
 			set_interest(s);
@@ -485,7 +503,6 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 
 void hub_session_accept(struct nx_hub *hub, int fd)
 {
-	char err[NX_ERRLEN];
 	struct nx_src src;
 	int has_src = nx_src_of_fd(fd, &src) == 0;
 	if (hub_admit(hub, fd, &src, has_src) < 0) {
@@ -505,21 +522,16 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nx_peer_addr(fd, s->peer, sizeof s->peer, NULL, NULL);
-	s->tls = nx_tls_server_new(hub->creds, fd, NULL, err, sizeof err);
-	if (!s->tls) {
-		hub_log(hub, 0, "tls setup failed", "reason=\"%s\"", err);
-		close(fd);
-		free(s);
-		return;
-	}
+	/* The TLS engine and its 33 KiB of buffers wait for the first byte (session_io): a
+	 * connection that never speaks costs only this struct and the kernel's socket. */
 	nx_ws_reader_init(&s->ws, NX_WS_SERVER, NX_HUB_MAX_MESSAGE);
 	s->last_rx = nx_loop_now(hub->loop);
-	if (nx_loop_add(hub->loop, fd, nx_tls_want(s->tls), session_io, s) < 0) {
-		nx_tls_free(s->tls);
+	if (nx_loop_add(hub->loop, fd, NX_EV_READ, session_io, s) < 0) {
 		close(fd);
 		free(s);
 		return;
 	}
+	s->creds = hub_creds_hold(hub->creds);
 	s->next = hub->sessions;
 	if (s->next)
 		s->next->prev = s;

@@ -8,6 +8,7 @@
  * reads holds at most its window, and nothing it does stops the other streams. */
 #include "hub/hub_int.h"
 #include "core/random.h"
+#include "core/units.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -34,8 +35,13 @@ static int can_read_user(struct hub_stream *st)
 {
 	if (st->dead || st->user_eof || st->backend_done || !session_live(st))
 		return 0;
-	if (!nx_credits_can_send(&st->cr))
+	if (!nx_credits_can_send(&st->cr)) {
+		if (!st->stalled)
+			st->hub->ctr.credit_stalls++;
+		st->stalled = 1;
 		return 0;
+	}
+	st->stalled = 0;
 	if (hub_session_out_full(st->sess)) {
 		st->sess->out_blocked = 1;
 		return 0;
@@ -45,7 +51,7 @@ static int can_read_user(struct hub_stream *st)
 
 void hub_stream_update(struct hub_stream *st)
 {
-	if (st->dead)
+	if (st->dead || st->udp) /* a UDP flow has no fd to watch (hub_udp.c) */
 		return;
 	unsigned ev = 0;
 	if (st->q_head)
@@ -90,11 +96,27 @@ void hub_stream_kill(struct hub_stream *st, int tell_backend)
 			send_control(st, NX_HUB_EV_DISCONNECT, 0);
 		hub_session_unlink(st->sess, st);
 	}
-	hub_log(hub, 3, "stream closed", "stream=%s route=%s up=%llu down=%llu", st->id_text,
-	        st->route, (unsigned long long)st->up_bytes, (unsigned long long)st->down_bytes);
+	hub->ctr.bytes_up += st->up_bytes;
+	hub->ctr.bytes_down += st->down_bytes;
+	/* why it ended, when no caller said: who finished first */
+	const char *why = st->why            ? st->why
+	                  : st->backend_done ? (st->user_eof ? "done" : "backend_closed")
+	                  : st->user_eof     ? "user_closed"
+	                  : tell_backend     ? "user_error"
+	                                     : "backend_closed";
+	char dur[32];
+	nx_fmt_duration(dur, sizeof dur, nx_loop_now(hub->loop) - st->opened);
+	hub_log(hub, 3, "stream closed",
+	        "stream=%s route=%s client=%s up=%llu down=%llu duration=%s reason=%s", st->id_text,
+	        st->route, st->client, (unsigned long long)st->up_bytes,
+	        (unsigned long long)st->down_bytes, dur, why);
 	nx_timer_stop(hub->loop, &st->idle_timer);
-	nx_loop_del(hub->loop, st->fd);
-	close(st->fd);
+	if (st->udp) {
+		hub_udp_flow_gone(st);
+	} else {
+		nx_loop_del(hub->loop, st->fd);
+		close(st->fd);
+	}
 	st->fd = -1;
 	hub->buffered -= st->q_bytes;
 	if (st->prev)
@@ -161,6 +183,10 @@ void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 {
 	if (st->dead || st->user_shut)
 		return;
+	if (st->udp) {
+		hub_udp_flow_on_data(st, data, len);
+		return;
+	}
 	nx_credits_received(&st->cr); /* an overrun is tolerated up to STREAM_Q_MAX bytes */
 	st->last_active = now_ms(st);
 	size_t off = 0;
@@ -183,6 +209,7 @@ void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 	if (st->q_bytes + len > STREAM_Q_MAX) {
 		hub_log(st->hub, 1, "stream dropped: backend overran its credits", "stream=%s route=%s",
 		        st->id_text, st->route);
+		st->why = "credit_overrun";
 		hub_stream_kill(st, 1);
 		return;
 	}
@@ -216,6 +243,8 @@ void hub_stream_on_control(struct hub_stream *st, const struct nx_hub_control *c
 
 void hub_stream_on_shutdown_write(struct hub_stream *st)
 {
+	if (st->udp)
+		return;
 	st->backend_shut = 1;
 	if (write_queue(st) == 0)
 		hub_stream_update(st);
@@ -225,6 +254,10 @@ void hub_stream_backend_gone(struct hub_stream *st)
 {
 	if (st->dead)
 		return;
+	if (st->udp) { /* a flow ends with its backend: the next datagram opens a new one */
+		hub_stream_kill(st, 0);
+		return;
+	}
 	if (st->sess)
 		hub_session_unlink(st->sess, st);
 	st->backend_done = 1;
@@ -373,6 +406,7 @@ static void stream_idle(struct nx_loop *loop, void *arg)
 		else if (!st->backend_done)
 			hub_log(st->hub, 2, "stream idle timeout", "stream=%s route=%s", st->id_text,
 			        st->route);
+		st->why = gave_up ? "user_gone_backend_stuck" : st->backend_done ? "done" : "idle_timeout";
 		hub_stream_kill(st, 1);
 		if (s && !s->dead)
 			hub_session_flush(s);
@@ -407,7 +441,8 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 	if (s->initial_window) /* §6: connect stands for the backend's first grant */
 		nx_credits_grant(&st->cr, NX_CREDITS_WINDOW);
 	snprintf(st->route, sizeof st->route, "%s", route);
-	st->last_active = nx_loop_now(hub->loop);
+	snprintf(st->client, sizeof st->client, "%s", client_addr);
+	st->last_active = st->opened = nx_loop_now(hub->loop);
 	if (nx_loop_add(hub->loop, fd, 0, stream_io, st) < 0) {
 		close(fd);
 		free(st);
@@ -418,6 +453,7 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 		st->next->prev = st;
 	hub->streams = st;
 	hub->n_streams++;
+	hub->ctr.streams_total++;
 	/* Registered before connect goes out, so the backend's first reply always finds it. */
 	hub_session_link(s, st);
 	struct nx_hub_control c = {

@@ -3,16 +3,19 @@
 #include "core/util.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct sink {
 	char *p;
-	size_t n;
+	size_t n, cap;
 	int over;
 };
 
+/* The answer holds tokens: it grows by copying, and every block let go is wiped first
+ * (realloc would leave the old one in the heap as it was). */
 static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
 {
 	struct sink *s = arg;
@@ -21,11 +24,21 @@ static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
 		s->over = 1;
 		return 0;
 	}
-	char *np = realloc(s->p, s->n + n + 1);
-	if (!np)
-		return 0;
-	memcpy(np + s->n, d, n);
-	s->p = np;
+	if (s->n + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->n + n + 1)
+			cap *= 2;
+		char *np = malloc(cap);
+		if (!np)
+			return 0;
+		if (s->p) {
+			memcpy(np, s->p, s->n);
+			nx_free_secret(s->p, s->cap);
+		}
+		s->p = np;
+		s->cap = cap;
+	}
+	memcpy(s->p + s->n, d, n);
 	s->n += n;
 	s->p[s->n] = '\0';
 	return n;
@@ -70,13 +83,15 @@ static int run(CURL *c, const char *url, json_t **out, long *status, char *err, 
 	if (status)
 		*status = code;
 	if (rc != CURLE_OK) {
-		free(s.p);
+		if (s.p)
+			nx_free_secret(s.p, s.cap);
 		return nx_err(err, errlen, "%s: %s", url,
 		              s.over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
 	}
 	json_error_t je;
 	json_t *j = s.p ? json_loadb(s.p, s.n, JSON_REJECT_DUPLICATES, &je) : NULL;
-	free(s.p);
+	if (s.p)
+		nx_free_secret(s.p, s.cap);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return nx_err(err, errlen, "%s: HTTP %ld without a JSON object", url, code);
@@ -129,13 +144,19 @@ int nx_oauth_form_add(char **form, const char *name, const char *value)
 		return -1;
 	size_t old = *form ? strlen(*form) : 0;
 	size_t n = old + strlen(name) + strlen(v) + 3;
-	char *f = realloc(*form, n);
+	/* forms carry codes, verifiers and refresh tokens: copy, and wipe what is let go */
+	char *f = malloc(n);
 	if (!f) {
-		curl_free(v);
+		nx_free_secret(v, strlen(v));
 		return -1;
 	}
+	if (*form)
+		memcpy(f, *form, old);
 	snprintf(f + old, n - old, "%s%s=%s", old ? "&" : "", name, v);
+	nx_wipe(v, strlen(v));
 	curl_free(v);
+	if (*form)
+		nx_free_secret(*form, old);
 	*form = f;
 	return 0;
 }
@@ -150,4 +171,19 @@ void nx_oauth_json_free_secret(json_t *o)
 			if (json_is_string(v) && v->refcount == 1)
 				nx_wipe((char *)json_string_value(v), json_string_length(v));
 	json_decref(o);
+}
+
+/* jansson's free: wipe the whole block first. jansson never reallocs (its string buffers
+ * grow by malloc, copy, free), so every copy of a token it made passes through here. */
+static void wiping_free(void *p)
+{
+	if (p) {
+		nx_wipe(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+void nx_oauth_json_wipe_frees(void)
+{
+	json_set_alloc_funcs(malloc, wiping_free);
 }

@@ -23,6 +23,12 @@ int nx_oauth_post_form(const char *url, const char *form, const char *basic_user
  * NULL is fine. */
 void nx_oauth_json_free_secret(json_t *o);
 
+/* From now on every block jansson frees is wiped first: the copies of tokens that
+ * json_loads, json_dumps, json_deep_copy and json_decref leave behind included. For a
+ * process that holds credentials in JSON (nexus-vault, nexus-token login); call it before
+ * any JSON is made. */
+void nx_oauth_json_wipe_frees(void);
+
 /* Append "&name=value" (the first without '&') to a malloc'd form string, value escaped.
  * *form may be NULL to start. -1 on no memory. */
 int nx_oauth_form_add(char **form, const char *name, const char *value);

@@ -43,16 +43,21 @@ static const char *proto_name(enum conn_proto p)
 static void conn_log(struct conn *c)
 {
 	struct nx_relay *r = c->r;
-	char qkey[300], qwhy[160], qvia[300];
+	char qkey[300], qwhy[160], qvia[300], bytes[64] = "";
+	/* bytes only where the relay carried them: a connection handed to the hub is counted
+	 * by the hub (its stream log line and --metrics) */
+	if (c->pump)
+		snprintf(bytes, sizeof bytes, " up=%llu down=%llu", (unsigned long long)c->up,
+		         (unsigned long long)c->down);
+	relay_count_conn(r, c);
 	relay_log(r, NX_LOG_INFO, "conn",
-	          "client=%s port=%u proto=%s key=%s route=%s outcome=%s%s%s up=%llu down=%llu "
-	          "ms=%llu",
-	          c->peer, c->port, proto_name(c->proto),
+	          "client=%s port=%u proto=%s key=%s route=%s outcome=%s%s%s%s ms=%llu", c->peer,
+	          c->port, proto_name(c->proto),
 	          nx_log_q(qkey, sizeof qkey, c->key[0] ? c->key : "-"),
 	          nx_log_q(qvia, sizeof qvia, c->via ? c->via : "-"),
 	          c->outcome ? c->outcome : "closed", c->why ? " why=" : "",
-	          c->why ? nx_log_q(qwhy, sizeof qwhy, c->why) : "", (unsigned long long)c->up,
-	          (unsigned long long)c->down, (unsigned long long)(nx_loop_now(r->loop) - c->t0));
+	          c->why ? nx_log_q(qwhy, sizeof qwhy, c->why) : "", bytes,
+	          (unsigned long long)(nx_loop_now(r->loop) - c->t0));
 }
 
 void conn_free(struct conn *c)
@@ -73,6 +78,7 @@ void conn_free(struct conn *c)
 		close(c->bfd);
 	}
 	free(c->in);
+	relay_table_drop(c->tab);
 	if (c->has_src)
 		nx_srcmap_dec(r->srcmap, &c->src);
 	if (c->prev)
@@ -225,7 +231,7 @@ static void route_local(struct conn *c)
 	c->st = C_DIAL;
 	nx_timer_stop(r->loop, &c->timer);
 	nx_loop_del(r->loop, c->fd); /* the pump takes the client fd over */
-	c->bfd = relay_dial_target(&r->targets[c->route - r->cfg.routes]);
+	c->bfd = relay_dial_target(&c->tab->targets[c->route - c->tab->routes]);
 	if (c->bfd < 0)
 		return dial_failed(c, "connect failed");
 	/* A pump forwards whatever it has at once: Nagle would only add delay (TLS records
@@ -243,8 +249,9 @@ static void route_local(struct conn *c)
 static void conn_route(struct conn *c)
 {
 	struct nx_relay *r = c->r;
-	c->route = relay_route_find(r, c->key);
+	c->route = relay_route_find(r->tab, c->key);
 	if (c->route) {
+		c->tab = relay_table_hold(r->tab);
 		c->via = c->route->addr;
 		return route_local(c);
 	}
@@ -450,6 +457,51 @@ int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 
+static void with_defaults(struct nx_relay_config *c)
+{
+	if (!c->first_bytes_ms)
+		c->first_bytes_ms = 1000;
+	if (!c->header_ms)
+		c->header_ms = 10000;
+	if (!c->dial_ms)
+		c->dial_ms = 5000;
+	if (!c->hub_reply_ms)
+		c->hub_reply_ms = 5000;
+	if (!c->max_conns)
+		c->max_conns = 4096;
+	if (!c->max_conns_per_source)
+		c->max_conns_per_source = 256;
+}
+
+int nx_relay_reload(struct nx_relay *r, const struct nx_relay_config *cfg, char *err,
+                    size_t errlen)
+{
+	struct relay_table *t = relay_table_new(cfg->routes, cfg->nroutes, err, errlen);
+	if (!t) {
+		r->ctr.reload_failures++;
+		return -1;
+	}
+	r->ctr.reloads++;
+	relay_table_drop(r->tab); /* connections on an old route keep it */
+	r->tab = t;
+	struct nx_relay_config nc = *cfg;
+	with_defaults(&nc);
+	struct nx_relay_config *c = &r->cfg;
+	c->first_bytes_ms = nc.first_bytes_ms;
+	c->header_ms = nc.header_ms;
+	c->dial_ms = nc.dial_ms;
+	c->idle_ms = nc.idle_ms;
+	c->hub_reply_ms = nc.hub_reply_ms;
+	c->max_conns = nc.max_conns;
+	c->max_conns_per_source = nc.max_conns_per_source;
+	c->splice = nc.splice;
+	c->proxy_protocol = nc.proxy_protocol;
+	c->routes = NULL; /* the caller's array may go now */
+	c->nroutes = t->n;
+	relay_accept_resume(r); /* a higher --max-conns may let the listeners back in */
+	return 0;
+}
+
 struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config *cfg, char *err,
                               size_t errlen)
 {
@@ -460,35 +512,25 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 	}
 	r->loop = loop;
 	r->cfg = *cfg;
-	if (!r->cfg.first_bytes_ms)
-		r->cfg.first_bytes_ms = 1000;
-	if (!r->cfg.header_ms)
-		r->cfg.header_ms = 10000;
-	if (!r->cfg.dial_ms)
-		r->cfg.dial_ms = 5000;
-	if (!r->cfg.hub_reply_ms)
-		r->cfg.hub_reply_ms = 5000;
-	if (!r->cfg.max_conns)
-		r->cfg.max_conns = 4096;
-	if (!r->cfg.max_conns_per_source)
-		r->cfg.max_conns_per_source = 256;
+	with_defaults(&r->cfg);
 	nx_accept_guard_init(&r->fdg, 16);
-	r->targets = calloc(r->cfg.nroutes ? r->cfg.nroutes : 1, sizeof *r->targets);
 	r->srcmap = nx_srcmap_new();
-	if (!r->targets || !r->srcmap) {
-		free(r->targets);
-		nx_srcmap_free(r->srcmap);
+	if (!r->srcmap) {
 		free(r);
 		nx_err(err, errlen, "out of memory");
 		return NULL;
 	}
-	for (size_t i = 0; i < r->cfg.nroutes; i++)
-		if (relay_resolve_target(&r->cfg.routes[i], &r->targets[i], err, errlen) < 0) {
-			free(r->targets);
-			nx_srcmap_free(r->srcmap);
-			free(r);
-			return NULL;
-		}
+	if (!(r->tab = relay_table_new(cfg->routes, cfg->nroutes, err, errlen))) {
+		nx_srcmap_free(r->srcmap);
+		free(r);
+		return NULL;
+	}
+	if (relay_metrics_open(r, err, errlen) < 0) {
+		relay_table_drop(r->tab);
+		nx_srcmap_free(r->srcmap);
+		free(r);
+		return NULL;
+	}
 	r->hub_fd = -1;
 	r->hub_backoff = HUB_BACKOFF_MIN_MS;
 	r->accepting = 1;
@@ -551,7 +593,9 @@ void nx_relay_free(struct nx_relay *r)
 		close(r->listeners[i]);
 	}
 	relay_hub_close(r);
-	free(r->targets);
+	relay_udp_close(r);
+	relay_metrics_close(r);
+	relay_table_drop(r->tab);
 	nx_srcmap_free(r->srcmap);
 	free(r);
 }

@@ -31,10 +31,13 @@ struct nx_relay_route {
 /* Parse "NAME=host:port" (NAME a host name, "*.wildcard" or "tcp:PORT"). */
 int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err, size_t errlen);
 
+/* -n: resolve every route's address as nx_relay_new would. 0, or -1 with err. */
+int nx_relay_check_routes(const struct nx_relay_route *routes, size_t n, char *err,
+                          size_t errlen);
 
 struct nx_relay_config {
 	const char *hub_path;               /* NULL: no hub, local routes only */
-	const struct nx_relay_route *routes; /* addresses resolved once, in nx_relay_new */
+	const struct nx_relay_route *routes; /* copied and resolved in nx_relay_new/_reload */
 	size_t nroutes;
 	uint64_t first_bytes_ms;  /* silent client → tcp:<port> after this (default 1 s) */
 	uint64_t header_ms;       /* whole sniff phase bound (default 10 s) */
@@ -47,6 +50,7 @@ struct nx_relay_config {
 	int splice;               /* local routes: splice(2) once the prelude is out */
 	int proxy_protocol;       /* local routes: send a PROXY protocol v1 line first */
 	int exit_when_idle;       /* inetd mode: stop the loop when the last connection ends */
+	const char *metrics_addr; /* --metrics: GET /metrics there (a local address); NULL: none */
 	nx_log_sink_fn log;          /* where events go (log.h); NULL: nowhere */
 	void *log_arg;
 };
@@ -57,8 +61,22 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
                               size_t errlen);
 /* A listening socket to accept from (the relay owns it from now on). */
 int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen);
+/* A bound UDP socket (--listen-udp): handed to the hub, which carries its flows. Needs
+ * cfg.hub_path. */
+int nx_relay_add_udp(struct nx_relay *r, int fd, char *err, size_t errlen);
 /* One already accepted client connection (inetd mode: fd 0). */
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen);
+/* SIGHUP: new routes (resolved first: one that does not resolve refuses the whole reload,
+ * -1 with err, nothing changed) and the new timeouts, limits, --splice and
+ * --proxy-protocol for connections from now on. Connections in flight keep their route.
+ * hub_path, exit_when_idle and the listeners stay as they started. */
+int nx_relay_reload(struct nx_relay *r, const struct nx_relay_config *cfg, char *err,
+                    size_t errlen);
+/* A reload the caller refused before nx_relay_reload (a usage error): counted in
+ * nexus_relay_reloads_total{result="failed"} (nx_relay_reload counts the rest). */
+void nx_relay_reload_failed(struct nx_relay *r);
+/* The --metrics address actually bound ("ip:port"), or NULL. */
+const char *nx_relay_metrics_addr(const struct nx_relay *r);
 /* Graceful stop: close listeners, let connections being sniffed/dialled finish (at most
  * grace_ms), then stop the loop. Pumping connections are closed at the end of the grace. */
 void nx_relay_shutdown(struct nx_relay *r, uint64_t grace_ms);

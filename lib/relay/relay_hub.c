@@ -117,6 +117,7 @@ static void hub_down(struct nx_relay *r, const char *why, int stuck)
 		nx_loop_del(r->loop, r->hub_fd);
 		close(r->hub_fd);
 		r->hub_fd = -1;
+		r->udp_wait = 0;
 		char q[160], qw[64];
 		if (!r->hub_denied) /* a refusal has its own (error, rate-bounded) line */
 			relay_log(r, NX_LOG_WARN, "hub down", "hub=%s why=%s",
@@ -222,6 +223,10 @@ static int hub_read_replies(struct nx_relay *r)
 			hub_down(r, "refused", 0);
 			return -1;
 		}
+		if (r->udp_wait) { /* the first replies are the UDP listeners' (relay_udp.c) */
+			relay_udp_reply(r, (int)st);
+			continue;
+		}
 		struct conn *c = queue_pop(&r->wait_head, &r->wait_tail);
 		if (!c) {
 			hub_down(r, "reply without a handoff", 0);
@@ -292,6 +297,7 @@ void relay_hub_connect(struct nx_relay *r)
 		return;
 	}
 	r->hub_fd = fd;
+	relay_udp_handoff(r);
 	char q[160];
 	if (r->hub_denied) {
 		/* Connected, but a refused relay learns that only from the hub's first byte: keep

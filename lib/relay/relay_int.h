@@ -37,7 +37,8 @@ struct conn {
 	int http_eol;     /* HTTP: the request line is complete */
 	struct nx_timer timer;
 	struct nx_pump *pump;
-	const struct nx_relay_route *route;
+	const struct nx_relay_route *route; /* in tab, which the connection holds */
+	struct relay_table *tab;
 	const char *via; /* for the log line: the route address, "hub" or "-" */
 	uint64_t t0;
 	uint16_t port, tls_version;
@@ -55,10 +56,43 @@ struct relay_target {
 	socklen_t len;
 };
 
+/* The --route table in use: cfg.routes copied, each address resolved. */
+struct relay_table {
+	unsigned refs;
+	size_t n;
+	struct nx_relay_route *routes;
+	struct relay_target *targets; /* targets[i] is where routes[i] goes */
+};
+
+/* A --listen-udp socket, handed to each hub connection (relay_udp.c). */
+struct relay_udp {
+	int fd;
+	uint16_t port;
+	char addr[64];
+};
+
+/* relay_metrics.c */
+#define RELAY_MAX_OUTCOMES 24
+#define RELAY_NPROTO 4
+struct relay_counters {
+	struct {
+		const char *name;
+		uint64_t n;
+	} outcome[RELAY_MAX_OUTCOMES];
+	size_t noutcomes;
+	uint64_t proto[RELAY_NPROTO]; /* by enum conn_proto */
+	uint64_t bytes_up, bytes_down; /* closed --route connections */
+	uint64_t source_refused, accept_pauses, reloads, reload_failures;
+};
+
+struct nx_metrics_srv;
+
 struct nx_relay {
 	struct nx_loop *loop;
 	struct nx_relay_config cfg;
-	struct relay_target *targets; /* targets[i] is where cfg.routes[i] goes */
+	struct relay_table *tab; /* the routes now (cfg.routes is only read by new/reload) */
+	struct relay_counters ctr;
+	struct nx_metrics_srv *metrics; /* --metrics */
 	int listeners[MAX_LISTENERS];
 	size_t nlisteners;
 	int accepting; /* listeners in the poll set */
@@ -81,6 +115,10 @@ struct nx_relay {
 	struct nx_rate src_rate;      /* refusals for --max-conns-per-source, for the log */
 	struct nx_rate denied_rate;   /* the hub refusing us (permissions), for the log */
 	int hub_denied;               /* the last hub attempt was refused: keep quiet about the rest */
+	struct relay_udp udp[MAX_LISTENERS];
+	size_t nudp;
+	size_t udp_sent[MAX_LISTENERS]; /* which were sent to this hub connection, in order */
+	size_t udp_wait, udp_reply;     /* replies still due for them; the next one's index */
 };
 
 void relay_log(struct nx_relay *r, int lvl, const char *msg, const char *fmt, ...)
@@ -96,15 +134,34 @@ void answer_busy(struct conn *c, const char *outcome);
  * first on r->conns on success). 0 or -1. */
 int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen);
 
+/* relay_metrics.c: count an ending connection (from its log line); --metrics. */
+void relay_count_conn(struct nx_relay *r, const struct conn *c);
+int relay_metrics_open(struct nx_relay *r, char *err, size_t errlen);
+void relay_metrics_close(struct nx_relay *r);
+
 /* relay_listen.c: watch the listeners again if there is room (after a connection ended). */
 void relay_accept_resume(struct nx_relay *r);
 
 /* relay_route.c */
-const struct nx_relay_route *relay_route_find(const struct nx_relay *r, const char *key);
+const struct nx_relay_route *relay_route_find(const struct relay_table *t, const char *key);
+/* The routes, copied and resolved (blocking on DNS: at start and on reload only); -1 with
+ * err when one does not resolve. Refcounted: a connection on a local route holds the table
+ * it was routed by, so a reload never pulls its route from under it. */
+struct relay_table *relay_table_new(const struct nx_relay_route *routes, size_t n, char *err,
+                                    size_t errlen);
+struct relay_table *relay_table_hold(struct relay_table *t);
+void relay_table_drop(struct relay_table *t); /* NULL is fine */
 int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t, char *err,
                          size_t errlen);
 /* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
 int relay_dial_target(const struct relay_target *t);
+
+/* relay_udp.c */
+/* Hand every UDP socket to the hub just connected (r->hub_fd). */
+void relay_udp_handoff(struct nx_relay *r);
+/* The hub's reply to the next UDP handoff (r->udp_wait > 0). */
+void relay_udp_reply(struct nx_relay *r, int status);
+void relay_udp_close(struct nx_relay *r);
 
 /* relay_hub.c */
 void relay_hub_connect(struct nx_relay *r);

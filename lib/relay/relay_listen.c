@@ -18,6 +18,7 @@ static void accept_pause(struct nx_relay *r)
 {
 	if (!r->accepting)
 		return;
+	r->ctr.accept_pauses++;
 	for (size_t i = 0; i < r->nlisteners; i++)
 		nx_loop_mod(r->loop, r->listeners[i], 0);
 	r->accepting = 0;
@@ -62,6 +63,7 @@ static int source_full(struct nx_relay *r, int fd, struct nx_src *src, int *has_
 	*has_src = nx_src_of_fd(fd, src) == 0;
 	if (!*has_src || nx_srcmap_get(r->srcmap, src) < r->cfg.max_conns_per_source)
 		return 0;
+	r->ctr.source_refused++;
 	uint64_t n = nx_rate_note(&r->src_rate, nx_loop_now(r->loop), NX_ACCEPT_REPORT_MS);
 	if (n) {
 		char peer[64];

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,19 +45,58 @@ int nx_relay_parse_route(const char *spec, struct nx_relay_route *out, char *err
 	return 0;
 }
 
-const struct nx_relay_route *relay_route_find(const struct nx_relay *r, const char *key)
+const struct nx_relay_route *relay_route_find(const struct relay_table *t, const char *key)
 {
 	char wild[NX_HOSTNAME_MAX + 2];
 	int have_wild = strncmp(key, "tcp:", 4) != 0 &&
 	                nx_hostname_wildcard_of(key, wild, sizeof wild) == 0;
 	const struct nx_relay_route *w = NULL;
-	for (size_t i = 0; i < r->cfg.nroutes; i++) {
-		if (strcmp(r->cfg.routes[i].key, key) == 0)
-			return &r->cfg.routes[i];
-		if (have_wild && !w && strcmp(r->cfg.routes[i].key, wild) == 0)
-			w = &r->cfg.routes[i];
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->routes[i].key, key) == 0)
+			return &t->routes[i];
+		if (have_wild && !w && strcmp(t->routes[i].key, wild) == 0)
+			w = &t->routes[i];
 	}
 	return w;
+}
+
+struct relay_table *relay_table_new(const struct nx_relay_route *routes, size_t n, char *err,
+                                    size_t errlen)
+{
+	struct relay_table *t = calloc(1, sizeof *t);
+	if (!t || !(t->routes = calloc(n ? n : 1, sizeof *t->routes)) ||
+	    !(t->targets = calloc(n ? n : 1, sizeof *t->targets))) {
+		relay_table_drop(t);
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->refs = 1;
+	t->n = n;
+	if (n)
+		memcpy(t->routes, routes, n * sizeof *routes);
+	for (size_t i = 0; i < n; i++)
+		if (relay_resolve_target(&t->routes[i], &t->targets[i], err, errlen) < 0) {
+			relay_table_drop(t);
+			return NULL;
+		}
+	return t;
+}
+
+struct relay_table *relay_table_hold(struct relay_table *t)
+{
+	t->refs++;
+	return t;
+}
+
+void relay_table_drop(struct relay_table *t)
+{
+	if (t && (t->refs <= 1)) {
+		free(t->routes);
+		free(t->targets);
+		free(t);
+	} else if (t) {
+		t->refs--;
+	}
 }
 
 
@@ -92,4 +132,11 @@ int relay_dial_target(const struct relay_target *t)
 		return -1;
 	}
 	return fd;
+}
+
+int nx_relay_check_routes(const struct nx_relay_route *routes, size_t n, char *err, size_t errlen)
+{
+	struct relay_table *t = relay_table_new(routes, n, err, errlen);
+	relay_table_drop(t);
+	return t ? 0 : -1;
 }

@@ -33,9 +33,12 @@ void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 	if (!t->cfg->log)
 		return;
 	char line[1024];
+	int n = 0;
+	if (t->index > 0) /* --connections: which one speaks (the first is the voice) */
+		n = snprintf(line, sizeof line, "connection %zu/%zu: ", t->index + 1, t->grp->n);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
 	va_end(ap);
 	t->cfg->log(t->cfg->log_arg, lvl, line, NULL);
 }
@@ -112,10 +115,9 @@ void tunnel_flush(struct tunnel *t)
 
 /* ---- session life ---------------------------------------------------------------------- */
 
-static void session_start(struct tunnel *t);
 static void on_hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
 
-static void on_reconnect(struct nx_loop *loop, void *arg) { session_start(arg); }
+static void on_reconnect(struct nx_loop *loop, void *arg) { tunnel_session_start(arg); }
 
 static void schedule_reconnect(struct tunnel *t)
 {
@@ -169,7 +171,7 @@ static void session_end(struct tunnel *t)
 	t->state = T_IDLE;
 	t->failing = false;
 	if (t->stopping)
-		nx_loop_stop(t->loop);
+		tunnel_group_stopped(t);
 	else
 		schedule_reconnect(t);
 }
@@ -233,7 +235,7 @@ static void touch_idle(struct tunnel *t)
 	               on_idle, t);
 }
 
-static void session_start(struct tunnel *t)
+void tunnel_session_start(struct tunnel *t)
 {
 	char err[NX_ERRLEN];
 	t->stats.dials++;
@@ -267,6 +269,10 @@ static void session_start(struct tunnel *t)
 static void say_serving(struct tunnel *t)
 {
 	char line[900];
+	if (t->index > 0) { /* --connections: the first one says what is served */
+		tunnel_say(t, NX_LOG_DEBUG, "serving too");
+		return;
+	}
 	if (t->assigned[0]) { /* quick start: the URL the hub gave us, as ngrok prints it */
 		tunnel_say(t, NX_LOG_INFO, "serving https://%s/ and http://%s/ → %s via %s",
 		           t->assigned, t->assigned, t->cfg->to ? t->cfg->to : "--map/--exec",
@@ -285,9 +291,12 @@ static void confirm_serving(struct tunnel *t)
 	if (!t->confirm_pending || t->state != T_SERVING)
 		return;
 	t->confirm_pending = false;
+	bool first = !t->ever_served;
 	t->ever_served = true;
 	t->stats.sessions_served++;
 	say_serving(t);
+	if (first)
+		tunnel_group_served(t);
 }
 
 /* ---- tokens and auth ------------------------------------------------------------------- */
@@ -326,7 +335,9 @@ static void on_text(struct tunnel *t, const uint8_t *p, size_t n)
 	}
 	if (ch.type == NX_HUB_CHALLENGE_HANDSHAKE && t->state == T_AUTH0) {
 		snprintf(t->nonce, sizeof t->nonce, "%s", ch.nonce);
-		if (!t->cfg->n_hostnames && !t->cfg->n_tcp_ports && t->key) /* quick start */
+		if (!t->cfg->n_hostnames && !t->cfg->n_tcp_ports && !t->cfg->n_udp &&
+		    t->key && /* quick start */
+		    (ch.assigned[0] || !t->cfg->random_name)) /* a random name we claimed stays */
 			snprintf(t->assigned, sizeof t->assigned, "%s", ch.assigned);
 		/* §6: take half_close when offered; the claim goes into tokens we sign ourselves
 		 * (an external command does not know about it, so then we do not use it) */
@@ -562,7 +573,7 @@ static void on_hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 /* SIGHUP: new targets for new streams. A stream keeps the target it was given (its own
  * copy and its own socket), so nothing in flight notices. Names in the new targets are
  * looked up now, once, as at session start. */
-static void reload(struct tunnel *t)
+void tunnel_reload(struct tunnel *t)
 {
 	char err[NX_ERRLEN], line[900];
 	struct nx_tunnel_targets n = {0};
@@ -613,7 +624,7 @@ static const char *state_name(const struct tunnel *t)
 }
 
 /* SIGUSR1: one line saying how things stand. */
-static void say_status(struct tunnel *t)
+void tunnel_say_status(struct tunnel *t)
 {
 	char since[32] = "-";
 	if (t->state == T_SERVING && !t->confirm_pending)
@@ -629,69 +640,16 @@ static void say_status(struct tunnel *t)
 	           (unsigned long long)t->reloads);
 }
 
-/* --metrics: the same counters as Prometheus text. */
-static long render_metrics(void *arg, char *buf, size_t cap)
+/* The SIGTERM path of one session: say goodbye to the hub, end the session. */
+void tunnel_stop(struct tunnel *t, int signo)
 {
-	struct tunnel *t = arg;
-	const struct tunnel_stats *st = &t->stats;
-	struct nx_prom p;
-	nx_prom_init(&p, buf, cap);
-	nx_prom_family(&p, "nexus_tunnel_session_up", "gauge",
-	               "1 while the hub has accepted this tunnel's session.");
-	nx_prom_u64(&p, "nexus_tunnel_session_up", NULL, NULL,
-	            t->state == T_SERVING && !t->confirm_pending && !t->failing);
-	nx_prom_family(&p, "nexus_tunnel_sessions_total", "counter",
-	               "Sessions the hub accepted.");
-	nx_prom_u64(&p, "nexus_tunnel_sessions_total", NULL, NULL, st->sessions_served);
-	nx_prom_family(&p, "nexus_tunnel_reconnects_total", "counter",
-	               "Sessions started after the first one.");
-	nx_prom_u64(&p, "nexus_tunnel_reconnects_total", NULL, NULL, st->dials ? st->dials - 1 : 0);
-	nx_prom_family(&p, "nexus_tunnel_streams", "gauge", "Streams open now.");
-	nx_prom_u64(&p, "nexus_tunnel_streams", NULL, NULL, t->n_streams);
-	nx_prom_family(&p, "nexus_tunnel_streams_total", "counter",
-	               "Streams that got a local service or command.");
-	nx_prom_u64(&p, "nexus_tunnel_streams_total", NULL, NULL, st->streams_total);
-	nx_prom_family(&p, "nexus_tunnel_stream_refusals_total", "counter",
-	               "Streams turned away: no target, over --max-streams, local service unreachable.");
-	nx_prom_u64(&p, "nexus_tunnel_stream_refusals_total", NULL, NULL, st->streams_refused);
-	nx_prom_family(&p, "nexus_tunnel_bytes_total", "counter",
-	               "Stream bytes: from_hub (end users to local services), to_hub (back).");
-	nx_prom_u64(&p, "nexus_tunnel_bytes_total", "direction", "from_hub", st->bytes_from_hub);
-	nx_prom_u64(&p, "nexus_tunnel_bytes_total", "direction", "to_hub", st->bytes_to_hub);
-	nx_prom_family(&p, "nexus_tunnel_reloads_total", "counter", "Configurations taken on SIGHUP.");
-	nx_prom_u64(&p, "nexus_tunnel_reloads_total", NULL, NULL, t->reloads);
-	return nx_prom_len(&p);
-}
-
-/* ---- signals --------------------------------------------------------------------------- */
-
-static void on_signal(struct nx_loop *loop, int signo, void *arg)
-{
-	struct tunnel *t = arg;
-	if (signo == SIGCHLD) {
-		int status;
-		pid_t pid;
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			if (!token_child_exited(t, pid, status))
-				streams_child_exited(t, pid);
-		return;
-	}
-	if (signo == SIGHUP) {
-		if (!t->stopping)
-			reload(t);
-		return;
-	}
-	if (signo == SIGUSR1) {
-		say_status(t);
-		return;
-	}
 	if (t->stopping)
 		return;
 	t->stopping = true;
 	tunnel_say(t, NX_LOG_INFO, "stopping (%s)", strsignal(signo));
 	if (t->state == T_IDLE) {
-		nx_timer_stop(loop, &t->reconnect);
-		nx_loop_stop(loop);
+		nx_timer_stop(t->loop, &t->reconnect);
+		tunnel_group_stopped(t);
 		return;
 	}
 	if (t->state == T_SERVING && !t->failing)
@@ -707,84 +665,9 @@ static void on_signal(struct nx_loop *loop, int signo, void *arg)
 	tunnel_fail(t, "stopping");
 }
 
-/* ---- entry ----------------------------------------------------------------------------- */
-
-int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
+bool tunnel_up(const struct tunnel *t)
 {
-	struct tunnel *t = calloc(1, sizeof *t);
-	if (!t)
-		return nx_err(err, errlen, "out of memory");
-	t->live = *cfg;
-	t->cfg = &t->live;
-	t->fd = -1;
-	t->job.fd = -1;
-	t->resolved = calloc(cfg->n_map + 1, sizeof *t->resolved);
-	if (!t->resolved) {
-		free(t);
-		return nx_err(err, errlen, "out of memory");
-	}
-	int rc = -1;
-	if (nx_tunnel_parse_url(cfg->hub_url, &t->url, err, errlen) < 0)
-		goto out;
-	if (!(t->trust = nx_tls_trust_load(cfg->ca_file, err, errlen)))
-		goto out;
-	if (cfg->secret_file) {
-		if (nx_key_load_file(cfg->secret_file, &t->key, err, errlen) < 0)
-			goto out;
-		if (!nx_key_can_sign(t->key)) {
-			nx_err(err, errlen, "%s: a public key cannot sign tokens", cfg->secret_file);
-			goto out;
-		}
-	} else if (!cfg->token_cmd) {
-		nx_err(err, errlen, "no way to make tokens (secret file or token command)");
-		goto out;
-	}
-	char rb[4];
-	if (nx_random_bytes(rb, sizeof rb, err, errlen) < 0)
-		goto out;
-	if (!(t->loop = nx_loop_new(err, errlen)))
-		goto out;
-	int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGUSR1};
-	if (nx_loop_signals(t->loop, sigs, 5, on_signal, t, err, errlen) < 0)
-		goto out;
-	signal(SIGPIPE, SIG_IGN);
-	if (cfg->metrics_addr) {
-		if (!(t->metrics = nx_metrics_listen(t->loop, cfg->metrics_addr, render_metrics, t, err,
-		                                     errlen)))
-			goto out;
-		tunnel_say(t, NX_LOG_INFO, "metrics on http://%s/metrics", nx_metrics_addr(t->metrics));
-	}
-	session_start(t);
-	if (nx_loop_run(t->loop) < 0) {
-		nx_err(err, errlen, "event loop failed: %s", strerror(errno));
-		goto out;
-	}
-	rc = 0;
-	if (t->exit_code) {
-		nx_err(err, errlen, "%s", t->fatal);
-		rc = -1;
-	}
-out:
-	if (t->state != T_IDLE && t->loop) {
-		t->stopping = true;
-		streams_close_all(t);
-		token_cancel(t);
-	}
-	if (t->fd >= 0)
-		close(t->fd);
-	nx_tls_free(t->tls);
-	nx_ws_reader_free(&t->rd);
-	nx_chunkq_clear(&t->out);
-	nx_tls_trust_free(t->trust);
-	nx_key_free(t->key);
-	nx_metrics_free(t->metrics);
-	if (t->loop)
-		nx_loop_free(t->loop);
-	free(t->resolved);
-	if (t->reloaded.free_mem)
-		t->reloaded.free_mem(t->reloaded.mem);
-	free(t);
-	return rc;
+	return t->state == T_SERVING && !t->confirm_pending && !t->failing;
 }
 
 int nx_tunnel_check(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)

@@ -44,6 +44,15 @@ struct nx_tunnel_route {
 };
 #define NX_TUNNEL_PROXY_INHERIT (-1)
 
+/* A UDP port claim and where its flows go (--udp-port N[:IDLE]=HOST:PORT). */
+struct nx_tunnel_udp {
+	uint16_t port;
+	uint16_t idle_s; /* flow_idle_timeout_seconds claimed; 0: left to the hub (30 s) */
+	char addr[300];
+};
+/* Parse "PORT[:IDLE]=HOST:PORT" (IDLE a duration in whole seconds, units.h). */
+int nx_tunnel_parse_udp(const char *spec, struct nx_tunnel_udp *out, char *err, size_t errlen);
+
 /* Parse "KEY=HOST:PORT[,proxy=v1|v2|none]" (a --map argument). */
 int nx_tunnel_parse_map(const char *spec, struct nx_tunnel_route *r, char *err, size_t errlen);
 
@@ -79,6 +88,8 @@ typedef int (*nx_tunnel_reload_fn)(void *arg, struct nx_tunnel_targets *out, cha
 #define NX_TUNNEL_MAX_FRAME_MIN 32785 /* NX_HUB_MAX_MESSAGE: what the protocol allows */
 #define NX_TUNNEL_MAX_FRAME_MAX ((size_t)64 << 20)
 
+#define NX_TUNNEL_MAX_CONNECTIONS 64
+
 struct nx_tunnel_cfg {
 	const char *hub_url;
 	const char *server_name;  /* name the hub certificate must carry (default: URL host) */
@@ -90,6 +101,8 @@ struct nx_tunnel_cfg {
 	size_t n_hostnames;
 	const uint16_t *tcp_ports;
 	size_t n_tcp_ports;
+	const struct nx_tunnel_udp *udp; /* UDP port claims, each with its local address */
+	size_t n_udp;
 	int weight;               /* ≤ 0: claim left out (the hub counts it as 1) */
 	/* targets: map first (exact hostname, wildcard, relay port), then `to`; or exec */
 	const struct nx_tunnel_route *map;
@@ -101,6 +114,7 @@ struct nx_tunnel_cfg {
 	enum nx_proxy_version proxy;
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
 	bool retry;               /* a refusal before the first session served: retry anyway */
+	bool random_name;         /* quick start: ask for a random name, kept across reconnects */
 	/* Largest WebSocket message taken from the hub (0 = NX_TUNNEL_MAX_FRAME_DEFAULT). The
 	 * protocol says 32 785, but a Nexus Proxy server sends an HTTP head over 32 KiB as one
 	 * message (protocol.md §7): accepting it costs that stream's buffer, while refusing it
@@ -114,8 +128,17 @@ struct nx_tunnel_cfg {
 	 * is logged and ignored */
 	nx_tunnel_reload_fn reload;
 	void *reload_arg;
+	/* sessions to the hub at once (0 = 1; at most NX_TUNNEL_MAX_CONNECTIONS): the hub
+	 * spreads new streams over them */
+	size_t connections;
 	/* "host:port": serve GET /metrics (Prometheus text) there; NULL: none */
 	const char *metrics_addr;
+	/* A stream's local side from elsewhere (the session gate, lib/gate): returns a
+	 * connected fd, -1 with err (refused), or -2 (not its host: dial target as usual).
+	 * target is the numeric "ip:port" the stream would dial. NULL: none. */
+	int (*stream_hook)(void *arg, const char *hostname, const char *target, char *err,
+	                   size_t errlen);
+	void *stream_hook_arg;
 };
 
 /* -n: what nx_tunnel_run would refuse at start, without dialling: the hub URL, the CA

@@ -169,6 +169,9 @@ void nx_tunnel_describe(const struct nx_tunnel_cfg *c, char *out, size_t outlen)
 			PUT("%s%s → %s", i ? ", " : "", c->hostnames[i], to);
 		for (size_t i = 0; i < c->n_tcp_ports; i++)
 			PUT("%sport %u → %s", i || c->n_hostnames ? ", " : "", c->tcp_ports[i], to);
+		for (size_t i = 0; i < c->n_udp; i++)
+			PUT("%sudp %u → %s", i || c->n_hostnames || c->n_tcp_ports ? ", " : "",
+			    c->udp[i].port, c->udp[i].addr);
 		PUT(" via %s", c->hub_url);
 		if (c->proxy != NX_PROXY_NONE)
 			PUT(" (PROXY %s)", nx_proxy_version_name(c->proxy));
@@ -178,6 +181,9 @@ void nx_tunnel_describe(const struct nx_tunnel_cfg *c, char *out, size_t outlen)
 		PUT("%s%s", i ? ", " : "", c->hostnames[i]);
 	for (size_t i = 0; i < c->n_tcp_ports; i++)
 		PUT("%sport %u", i || c->n_hostnames ? ", " : "", c->tcp_ports[i]);
+	for (size_t i = 0; i < c->n_udp; i++)
+		PUT("%sudp %u → %s", i || c->n_hostnames || c->n_tcp_ports ? ", " : "", c->udp[i].port,
+		    c->udp[i].addr);
 	PUT(" via %s: ", c->hub_url);
 	for (size_t i = 0; i < c->n_map; i++) {
 		const struct nx_tunnel_route *r = &c->map[i];

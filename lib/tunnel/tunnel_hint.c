@@ -35,7 +35,8 @@ const char *nx_tunnel_hint_refusal(const char *reason)
 	    {"backend key", "the hub's --backends file no longer lists this --key"},
 	    {"tcp port", "the hub does not allow that --tcp-port: drop it, or have the hub add "
 	                 "--allow-tcp-port"},
-	    {"udp", "the hub serves no UDP routes: drop them from the token"},
+	    {"udp port", "the hub does not allow that --udp-port: drop it, or have the hub add "
+	                 "--allow-udp-port"},
 	    {"held by", "another backend serves that --hostname on this hub: pick another name "
 	                "or stop the other tunnel"},
 	    {"hostname", "the hub refused a --hostname claim: check the names"},

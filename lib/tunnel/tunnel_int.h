@@ -14,6 +14,7 @@
 
 struct nx_key;
 struct nx_metrics_srv;
+struct tunnel_udp_flow;
 
 /* Session output above this stops local reads until it drains (the TLS link is the
  * bottleneck then, for every stream alike). */
@@ -91,12 +92,24 @@ struct resolved_target {
 	char numeric[80];   /* "ip:port" / "[v6]:port", or "" if the lookup failed */
 };
 
+/* The process (tunnel_group.c): one event loop, the signals and --metrics, and
+ * --connections sessions to the hub (1 by default), each a struct tunnel. */
+struct tunnel_group {
+	struct nx_loop *loop;
+	struct tunnel **t;
+	size_t n;
+	size_t started; /* sessions 1.. start once the first has served (quick start names) */
+	size_t stopped; /* members whose session ended for good */
+	struct nx_metrics_srv *metrics;
+};
+
 struct tunnel {
+	struct tunnel_group *grp;
+	size_t index; /* in grp->t */
 	const struct nx_tunnel_cfg *cfg; /* &live */
 	struct nx_tunnel_cfg live;       /* the caller's, with the targets of the last SIGHUP */
 	struct nx_tunnel_targets reloaded; /* what live's targets point into (mem NULL: the caller's) */
 	uint64_t reloads;
-	struct nx_metrics_srv *metrics;
 	/* counters for SIGUSR1's status line (and metrics) */
 	struct tunnel_stats {
 		uint64_t bytes_from_hub;  /* end user → local service */
@@ -138,6 +151,8 @@ struct tunnel {
 	struct token_job job;
 	struct stream *streams[STREAM_BUCKETS];
 	size_t n_streams;
+	struct tunnel_udp_flow *udp_flows[STREAM_BUCKETS]; /* tunnel_udp.c */
+	size_t n_udp_flows;
 	uint8_t readbuf[NX_HUB_MAX_PAYLOAD];
 };
 
@@ -158,6 +173,17 @@ void tunnel_fail(struct tunnel *t, const char *why);
  * the tunnel ends with `why: hint`; otherwise logged like tunnel_fail and retried. */
 void tunnel_refused(struct tunnel *t, const char *why, const char *hint);
 
+void tunnel_session_start(struct tunnel *t);
+void tunnel_reload(struct tunnel *t);     /* SIGHUP */
+void tunnel_say_status(struct tunnel *t); /* SIGUSR1 */
+void tunnel_stop(struct tunnel *t, int signo); /* SIGTERM / SIGINT */
+bool tunnel_up(const struct tunnel *t);   /* the hub accepted this session */
+
+/* tunnel_group.c: a member's session ended for good (stopping): the loop stops with the
+ * last one; a member that served for the first time lets the others start. */
+void tunnel_group_stopped(struct tunnel *t);
+void tunnel_group_served(struct tunnel *t);
+
 /* tunnel_stream.c */
 /* Where a stream for hostname / relay port goes: "host:port", "`cmd`" for exec, or NULL. */
 const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint16_t port);
@@ -171,6 +197,13 @@ void streams_resume_reading(struct tunnel *t);
 void streams_child_exited(struct tunnel *t, pid_t pid);
 /* Look up the targets' names now (session start: no stream is waiting). */
 void streams_resolve_targets(struct tunnel *t);
+
+/* tunnel_udp.c: UDP flows (§5). Each returns false when the event is not theirs. */
+bool tunnel_udp_connect(struct tunnel *t, const struct nx_hub_control *c);
+bool tunnel_udp_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n);
+bool tunnel_udp_on_control(struct tunnel *t, const struct nx_hub_control *c);
+/* Close every flow; tell the hub reason unless NULL. */
+void tunnel_udp_close_all(struct tunnel *t, const char *reason);
 
 /* tunnel_token.c: make a token for a stage; calls tunnel_token_ready() (maybe at once). */
 int token_start(struct tunnel *t, enum token_stage stage, const char *nonce);

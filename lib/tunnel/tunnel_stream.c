@@ -449,11 +449,8 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	nx_sanitize(host, sizeof host, c->hostname, strlen(c->hostname));
 	if (stream_find(t, &c->client_id))
 		return; /* a repeated connect: the stream exists */
-	if (strcmp(c->transport, "udp") == 0) {
-		tunnel_say(t, NX_LOG_WARN, "%s: UDP streams are not supported", host);
-		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
+	if (tunnel_udp_connect(t, c)) /* transport "udp": tunnel_udp.c */
 		return;
-	}
 	size_t max = t->cfg->max_streams ? t->cfg->max_streams : 1024;
 	if (t->n_streams >= max) {
 		/* fds (and with --exec, processes) are finite: refuse rather than fail later */
@@ -505,7 +502,11 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 			return;
 		}
 	} else {
-		s->fd = nx_dial_tcp(dial_target(t, target), err, sizeof err);
+		int hooked = t->cfg->stream_hook ? t->cfg->stream_hook(t->cfg->stream_hook_arg,
+		                                                       c->hostname, dial_target(t, target),
+		                                                       err, sizeof err)
+		                                 : -2;
+		s->fd = hooked != -2 ? hooked : nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
 			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
 			free(s->pp);
@@ -552,8 +553,10 @@ void stream_on_control(struct tunnel *t, const struct nx_hub_control *c)
 		on_connect(t, c);
 		break;
 	case NX_HUB_EV_DISCONNECT:
-		if (!(s = stream_find(t, &c->client_id)))
+		if (!(s = stream_find(t, &c->client_id))) {
+			tunnel_udp_on_control(t, c);
 			return; /* already gone: nothing to answer */
+		}
 		s->hub_closed = true;
 		if (!s->connecting && nx_chunkq_empty(&s->out))
 			stream_close(s, NULL);
@@ -561,8 +564,10 @@ void stream_on_control(struct tunnel *t, const struct nx_hub_control *c)
 			stream_update(s);
 		break;
 	case NX_HUB_EV_RESUME_STREAM:
-		if (!(s = stream_find(t, &c->client_id)))
+		if (!(s = stream_find(t, &c->client_id))) {
+			tunnel_udp_on_control(t, c);
 			return;
+		}
 		if (s->limited)
 			nx_hub_credit_add(&s->credits, c->credits);
 		stream_update(s);
@@ -583,6 +588,8 @@ void stream_on_control(struct tunnel *t, const struct nx_hub_control *c)
 void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n)
 {
 	struct stream *s = stream_find(t, id);
+	if (!s && tunnel_udp_on_data(t, id, p, n))
+		return;
 	if (!s) {
 		/* data for a stream we do not know: tell the hub once per message (§3) */
 		send_disconnect_for(t, id, NX_HUB_REASON_UNKNOWN);
@@ -649,6 +656,7 @@ void streams_shutdown(struct tunnel *t)
 	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
 		while (t->streams[b])
 			stream_close(t->streams[b], NX_HUB_REASON_SHUTDOWN);
+	tunnel_udp_close_all(t, NX_HUB_REASON_SHUTDOWN);
 }
 
 void streams_close_all(struct tunnel *t)
@@ -656,6 +664,7 @@ void streams_close_all(struct tunnel *t)
 	for (unsigned b = 0; b < STREAM_BUCKETS; b++)
 		while (t->streams[b])
 			stream_close(t->streams[b], NULL);
+	tunnel_udp_close_all(t, NULL);
 }
 
 void streams_child_exited(struct tunnel *t, pid_t pid)

@@ -38,14 +38,26 @@ static int sign_builtin(struct tunnel *t, enum token_stage stage, const char *no
 	for (size_t i = 0; i < c->n_hostnames; i++)
 		if (nx_claims_add_hostname(claims, c->hostnames[i], err, errlen) < 0)
 			goto out;
-	/* quick start: stage 0 claims nothing, so the hub assigns a name; claim it after */
-	if (stage != STAGE_HANDSHAKE && t->assigned[0] &&
+	/* quick start: stage 0 claims nothing, so the hub assigns a name; claim it after. A
+	 * random name is claimed from stage 0 on once we have one, so a reconnect keeps it. */
+	if ((stage != STAGE_HANDSHAKE || c->random_name) && t->assigned[0] &&
 	    nx_claims_add_hostname(claims, t->assigned, err, errlen) < 0)
 		goto out;
+	if (stage == STAGE_HANDSHAKE && c->random_name && !t->assigned[0])
+		json_object_set_new(claims, "extensions", json_pack("[s]", NX_HUB_EXT_RANDOM_NAME));
 	for (size_t i = 0; i < c->n_tcp_ports; i++) {
 		char p[8];
 		snprintf(p, sizeof p, "%u", c->tcp_ports[i]);
 		if (nx_claims_add_tcp_port(claims, p, err, errlen) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < c->n_udp; i++) {
+		char r[24];
+		if (c->udp[i].idle_s)
+			snprintf(r, sizeof r, "%u:%us", c->udp[i].port, c->udp[i].idle_s);
+		else
+			snprintf(r, sizeof r, "%u", c->udp[i].port);
+		if (nx_claims_add_udp_route(claims, r, err, errlen) < 0)
 			goto out;
 	}
 	if (c->weight > 0)
@@ -218,6 +230,17 @@ static void join_ports(const struct nx_tunnel_cfg *c, char *out, size_t n)
 		o += (size_t)snprintf(out + o, n - o, "%s%u", i ? "," : "", c->tcp_ports[i]);
 }
 
+static void join_udp(const struct nx_tunnel_cfg *c, char *out, size_t n)
+{
+	size_t o = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < c->n_udp && o < n; i++)
+		o += (size_t)(c->udp[i].idle_s
+		                  ? snprintf(out + o, n - o, "%s%u:%u", i ? "," : "", c->udp[i].port,
+		                             c->udp[i].idle_s)
+		                  : snprintf(out + o, n - o, "%s%u", i ? "," : "", c->udp[i].port));
+}
+
 static int start_command(struct tunnel *t, enum token_stage stage, const char *nonce)
 {
 	const struct nx_tunnel_cfg *c = t->cfg;
@@ -236,8 +259,10 @@ static int start_command(struct tunnel *t, enum token_stage stage, const char *n
 	snprintf(e_hosts, sizeof e_hosts, "NEXUS_HOSTNAMES=%s", hosts);
 	snprintf(e_weight, sizeof e_weight, "NEXUS_WEIGHT=%s", weight);
 	snprintf(e_ports, sizeof e_ports, "NEXUS_TCP_PORTS=%s", ports);
-	char *env[] = {e_stage, e_nonce, e_name, e_hosts, e_weight, e_ports, "NEXUS_UDP_ROUTES=",
-	               NULL};
+	char udp[1024], e_udp[1100];
+	join_udp(c, udp, sizeof udp);
+	snprintf(e_udp, sizeof e_udp, "NEXUS_UDP_ROUTES=%s", udp);
+	char *env[] = {e_stage, e_nonce, e_name, e_hosts, e_weight, e_ports, e_udp, NULL};
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pid_t pid = nx_spawn_sh(c->token_cmd, devnull >= 0 ? devnull : 0, pfd[1], env, NULL, 0);
 	if (devnull >= 0)

@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@ static void put32(unsigned char *p, uint32_t v)
 static int build_and_send(int sock, int client_fd, const struct nx_handoff *h, char *err,
                           size_t errlen)
 {
+	int udp = h->kind == NX_HANDOFF_UDP;
 	size_t klen = strnlen(h->route_key, sizeof h->route_key);
 	size_t alen = strnlen(h->client_addr, sizeof h->client_addr);
 	if (klen == 0 || klen > 255)
@@ -36,8 +38,8 @@ static int build_and_send(int sock, int client_fd, const struct nx_handoff *h, c
 		return nx_err(err, errlen, "handoff: no fd to pass");
 
 	unsigned char hdr[NX_HANDOFF_HDR];
-	memcpy(hdr, "NXH1", 4);
-	hdr[4] = h->is_tls ? 1 : 0;
+	memcpy(hdr, udp ? "NXU1" : "NXH1", 4);
+	hdr[4] = h->is_tls && !udp ? 1 : 0;
 	hdr[5] = (unsigned char)klen;
 	hdr[6] = (unsigned char)alen;
 	hdr[7] = 0;
@@ -80,6 +82,18 @@ int nx_handoff_try_send(int sock, int client_fd, const struct nx_handoff *h, cha
 	return build_and_send(sock, client_fd, h, err, errlen);
 }
 
+int nx_handoff_send_udp(int sock, int udp_fd, uint16_t port, const char *local_addr,
+                        char *err, size_t errlen)
+{
+	struct nx_handoff h = {.kind = NX_HANDOFF_UDP, .conn_port = port};
+	snprintf(h.route_key, sizeof h.route_key, "udp:%u", port);
+	snprintf(h.client_addr, sizeof h.client_addr, "%s", local_addr ? local_addr : "");
+	int rc = build_and_send(sock, udp_fd, &h, err, errlen);
+	if (rc == 1)
+		return nx_err(err, errlen, "handoff send: hub queue full");
+	return rc;
+}
+
 int nx_handoff_send(int sock, int client_fd, const struct nx_handoff *h, char *err, size_t errlen)
 {
 	int rc = build_and_send(sock, client_fd, h, err, errlen);
@@ -109,6 +123,39 @@ static int close_passed_fds(struct msghdr *msg, int *first)
 	return count;
 }
 
+int nx_handoff_parse(const unsigned char *buf, size_t n, struct nx_handoff *h, char *err,
+                     size_t errlen)
+{
+	memset(h, 0, sizeof *h);
+	if (n < NX_HANDOFF_HDR || (memcmp(buf, "NXH1", 4) != 0 && memcmp(buf, "NXU1", 4) != 0))
+		return nx_err(err, errlen, "bad header");
+	int udp = memcmp(buf, "NXU1", 4) == 0;
+	size_t klen = buf[5], alen = buf[6];
+	size_t plen = (size_t)buf[10] << 24 | (size_t)buf[11] << 16 | (size_t)buf[12] << 8 | buf[13];
+	if (buf[4] > 1 || buf[7] != 0 || klen == 0 || alen > 63 || plen > NX_HANDOFF_PRELUDE_MAX)
+		return nx_err(err, errlen, "bad header field");
+	if (NX_HANDOFF_HDR + klen + alen + plen != n)
+		return nx_err(err, errlen, "lengths do not add up to the message");
+	if (memchr(buf + NX_HANDOFF_HDR, '\0', klen + alen))
+		return nx_err(err, errlen, "NUL byte in route key or address");
+	h->kind = udp ? NX_HANDOFF_UDP : NX_HANDOFF_CONN;
+	h->is_tls = buf[4];
+	h->conn_port = (uint16_t)(buf[8] << 8 | buf[9]);
+	memcpy(h->route_key, buf + NX_HANDOFF_HDR, klen);
+	memcpy(h->client_addr, buf + NX_HANDOFF_HDR + klen, alen);
+	h->prelude_len = plen;
+	h->prelude = (unsigned char *)buf + NX_HANDOFF_HDR + klen + alen;
+	if (udp) {
+		char want[16];
+		snprintf(want, sizeof want, "udp:%u", h->conn_port);
+		if (h->is_tls || plen || h->conn_port == 0 || strcmp(h->route_key, want) != 0) {
+			memset(h, 0, sizeof *h);
+			return nx_err(err, errlen, "bad UDP listener message");
+		}
+	}
+	return 1;
+}
+
 int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, size_t errlen)
 {
 	memset(h, 0, sizeof *h);
@@ -136,53 +183,38 @@ int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, s
 	}
 	int fd = -1;
 	int nfds = close_passed_fds(&msg, &fd);
-	const char *bad = NULL;
-	size_t klen = 0, alen = 0, plen = 0;
 	if (n == 0 && nfds == 0) {
 		free(buf);
 		return 0;
 	}
+	const char *bad = NULL;
+	char why[NX_ERRLEN];
 	if (msg.msg_flags & MSG_TRUNC)
 		bad = "message too long";
 	else if (msg.msg_flags & MSG_CTRUNC)
 		bad = "control data truncated";
 	else if (nfds != 1)
 		bad = nfds ? "more than one fd" : "no fd attached";
-	else if ((size_t)n < NX_HANDOFF_HDR || memcmp(buf, "NXH1", 4) != 0)
-		bad = "bad header";
-	else {
-		klen = buf[5];
-		alen = buf[6];
-		plen = (size_t)buf[10] << 24 | (size_t)buf[11] << 16 | (size_t)buf[12] << 8 | buf[13];
-		if (buf[4] > 1 || buf[7] != 0 || klen == 0 || alen > 63 ||
-		    plen > NX_HANDOFF_PRELUDE_MAX)
-			bad = "bad header field";
-		else if (NX_HANDOFF_HDR + klen + alen + plen != (size_t)n)
-			bad = "lengths do not add up to the message";
-		else if (memchr(buf + NX_HANDOFF_HDR, '\0', klen + alen))
-			bad = "NUL byte in route key or address";
-	}
+	else if (nx_handoff_parse(buf, (size_t)n, h, why, sizeof why) < 0)
+		bad = why;
 	if (bad) {
 		if (fd >= 0)
 			close(fd);
 		free(buf);
+		memset(h, 0, sizeof *h);
 		nx_err(err, errlen, "handoff recv: malformed message (%s)", bad);
 		errno = EPROTO;
 		return -1;
 	}
-	h->is_tls = buf[4];
-	h->conn_port = (uint16_t)(buf[8] << 8 | buf[9]);
-	memcpy(h->route_key, buf + NX_HANDOFF_HDR, klen);
-	memcpy(h->client_addr, buf + NX_HANDOFF_HDR + klen, alen);
-	h->prelude_len = plen;
-	h->prelude = malloc(plen ? plen : 1);
+	const unsigned char *pre = h->prelude;
+	h->prelude = malloc(h->prelude_len ? h->prelude_len : 1);
 	if (!h->prelude) {
 		close(fd);
 		free(buf);
 		memset(h, 0, sizeof *h);
 		return nx_err(err, errlen, "out of memory");
 	}
-	memcpy(h->prelude, buf + NX_HANDOFF_HDR + klen + alen, plen);
+	memcpy(h->prelude, pre, h->prelude_len);
 	free(buf);
 	*client_fd = fd;
 	return 1;

@@ -23,7 +23,13 @@ enum nx_handoff_status {
 	                          * allowed to hand connections over (SO_PEERCRED allow list) */
 };
 
+enum nx_handoff_kind {
+	NX_HANDOFF_CONN = 0, /* "NXH1": one client connection */
+	NX_HANDOFF_UDP = 1,  /* "NXU1": a relay's UDP listening socket (--listen-udp) */
+};
+
 struct nx_handoff {
+	uint8_t kind;           /* enum nx_handoff_kind */
 	char route_key[256];    /* normalised: lowercase, no trailing dot, no port; or "tcp:N" */
 	uint16_t conn_port;     /* the relay port the client connected to */
 	char client_addr[64];   /* "ip:port" or "[v6]:port" */
@@ -58,6 +64,23 @@ int nx_handoff_try_send(int sock, int client_fd, const struct nx_handoff *h, cha
 /* Read one reply byte (relay side). Returns 1 with *st set, 0 on EOF (hub gone), -1 on error
  * (errno EAGAIN: nothing yet; an unknown status byte gives EPROTO). */
 int nx_handoff_read_reply(int sock, enum nx_handoff_status *st);
+
+/* ---- UDP listeners (--listen-udp) ----
+ * A relay hands each of its UDP sockets to the hub once per hub connection, right after it
+ * connects (before any client handoff, so the first replies are theirs). The hub owns the
+ * socket from then on: it reads every datagram, keys flows by client ip:port and answers
+ * from the same socket. Same layout as a connection, magic "NXU1": is_tls 0, route_key
+ * "udp:<conn_port>", client_addr the socket's local address, no prelude, the UDP socket as
+ * the fd. The hub answers one status byte: OK (taken), NO_ROUTE (that port is not in its
+ * --allow-udp-port list: it closed its copy), BUSY (an older hub that does not know UDP). */
+int nx_handoff_send_udp(int sock, int udp_fd, uint16_t port, const char *local_addr,
+                        char *err, size_t errlen);
+
+/* The pure parser behind nx_handoff_recv: one whole SOCK_SEQPACKET message buf[0..len) (a
+ * message never arrives in parts, so there is no "need more"). 1 with h filled (h->prelude
+ * points into buf, not allocated), or -1 with the reason in err. */
+int nx_handoff_parse(const unsigned char *buf, size_t len, struct nx_handoff *h, char *err,
+                     size_t errlen);
 
 /* Free what nx_handoff_recv allocated (the prelude) and clear h. */
 void nx_handoff_clear(struct nx_handoff *h);

@@ -139,6 +139,10 @@ int nx_hub_encode_resume(uint8_t *out, size_t cap, const struct nx_uuid *id, int
  * never holds more than the window plus its own first grant — without it, a fast end user can
  * push any number of frames before that grant arrives. */
 #define NX_HUB_EXT_INITIAL_WINDOW "initial_window"
+/* ours, in a stage-0 token of a backend that claims nothing (quick start): assign a random
+ * name under the grant's wildcard instead of the one derived from the key. A hub that does
+ * not know it ignores it (an unknown extension) and assigns the derived one, or refuses. */
+#define NX_HUB_EXT_RANDOM_NAME "random_name"
 #define NX_HUB_EVENT_SHUTDOWN_WRITE "shutdown_write"
 int nx_hub_encode_shutdown_write(uint8_t *out, size_t cap, const struct nx_uuid *id);
 

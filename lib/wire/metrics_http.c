@@ -33,6 +33,12 @@ struct nx_metrics_srv {
 	void *arg;
 	struct mconn *conns;
 	int nconns;
+	struct {
+		const char *path, *ctype;
+		nx_metrics_render_fn render;
+		void *arg;
+	} routes[NX_METRICS_MAX_ROUTES];
+	int nroutes;
 };
 
 static void conn_close(struct mconn *c)
@@ -74,16 +80,31 @@ static int respond(struct mconn *c, int status, const char *reason, const char *
 static int answer(struct mconn *c, const struct nx_http_req *r)
 {
 	static const char text[] = "text/plain; charset=utf-8";
-	if (!(r->path.n == 8 && memcmp(r->path.p, "/metrics", 8) == 0))
+	struct nx_metrics_srv *m = c->m;
+	nx_metrics_render_fn render = NULL;
+	void *arg = NULL;
+	const char *ctype = NX_PROM_CONTENT_TYPE;
+	if (r->path.n == 8 && memcmp(r->path.p, "/metrics", 8) == 0) {
+		render = m->render;
+		arg = m->arg;
+	}
+	for (int i = 0; !render && i < m->nroutes; i++)
+		if (r->path.n == strlen(m->routes[i].path) &&
+		    memcmp(r->path.p, m->routes[i].path, r->path.n) == 0) {
+			render = m->routes[i].render;
+			arg = m->routes[i].arg;
+			ctype = m->routes[i].ctype;
+		}
+	if (!render)
 		return respond(c, 404, "Not Found", text, "try /metrics\n", 13);
 	if (!(r->method.n == 3 && memcmp(r->method.p, "GET", 3) == 0))
 		return respond(c, 405, "Method Not Allowed", text, "GET only\n", 9);
 	char *body = malloc(NX_METRICS_BODY_MAX);
 	if (!body)
 		return -1;
-	long n = c->m->render(c->m->arg, body, NX_METRICS_BODY_MAX);
+	long n = render(arg, body, NX_METRICS_BODY_MAX);
 	int rc = n < 0 ? respond(c, 500, "Internal Server Error", text, "too many metrics\n", 17)
-	               : respond(c, 200, "OK", NX_PROM_CONTENT_TYPE, body, (size_t)n);
+	               : respond(c, 200, "OK", ctype, body, (size_t)n);
 	free(body);
 	return rc;
 }
@@ -177,6 +198,19 @@ struct nx_metrics_srv *nx_metrics_listen(struct nx_loop *loop, const char *addr,
 		return NULL;
 	}
 	return m;
+}
+
+int nx_metrics_route(struct nx_metrics_srv *m, const char *path, const char *ctype,
+                     nx_metrics_render_fn render, void *arg)
+{
+	if (m->nroutes == NX_METRICS_MAX_ROUTES)
+		return -1;
+	m->routes[m->nroutes].path = path;
+	m->routes[m->nroutes].ctype = ctype;
+	m->routes[m->nroutes].render = render;
+	m->routes[m->nroutes].arg = arg;
+	m->nroutes++;
+	return 0;
 }
 
 const char *nx_metrics_addr(const struct nx_metrics_srv *m) { return m->addr; }

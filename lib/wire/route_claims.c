@@ -13,6 +13,7 @@ void nx_route_claims_free(struct nx_route_claims *c)
 		free(c->hostnames[i]);
 	free(c->hostnames);
 	free(c->tcp_ports);
+	free(c->udp_routes);
 	memset(c, 0, sizeof *c);
 }
 
@@ -87,6 +88,52 @@ static int parse_hostnames(const json_t *claims, struct nx_route_claims *c, char
 	return 0;
 }
 
+static int cmp_udp(const void *a, const void *b)
+{
+	return (int)((const struct nx_udp_route *)a)->port - (int)((const struct nx_udp_route *)b)->port;
+}
+
+/* [{"port":N,"flow_idle_timeout_seconds":S}, ...]; a bare N is read as {"port":N}. */
+static int parse_udp_routes(const json_t *us, struct nx_route_claims *c, char *err,
+                            size_t errlen)
+{
+	size_t n = json_array_size(us);
+	if (n > NX_CLAIMS_MAX_PORTS)
+		return nx_err(err, errlen, "too many udp_routes");
+	c->udp_routes = calloc(n ? n : 1, sizeof *c->udp_routes);
+	if (!c->udp_routes)
+		return nx_err(err, errlen, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *r = json_array_get(us, i), *p = r, *t = NULL;
+		if (json_is_object(r)) {
+			p = json_object_get(r, "port");
+			t = json_object_get(r, "flow_idle_timeout_seconds");
+		}
+		if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535)
+			return nx_err(err, errlen, "udp_routes[%zu] has no port", i);
+		int64_t idle = NX_UDP_IDLE_DEFAULT_S;
+		if (t && !json_is_null(t)) {
+			if (!json_is_number(t))
+				return nx_err(err, errlen, "udp_routes[%zu] idle timeout is not a number", i);
+			double d = json_number_value(t);
+			idle = d <= 0 ? NX_UDP_IDLE_DEFAULT_S : d > 1e6 ? 1000000 : (int64_t)d;
+		}
+		if (idle < NX_UDP_IDLE_MIN_S)
+			idle = NX_UDP_IDLE_MIN_S;
+		if (idle > NX_UDP_IDLE_MAX_S)
+			idle = NX_UDP_IDLE_MAX_S;
+		c->udp_routes[c->n_udp_routes++] =
+		    (struct nx_udp_route){(uint16_t)json_integer_value(p), (uint16_t)idle};
+	}
+	qsort(c->udp_routes, c->n_udp_routes, sizeof *c->udp_routes, cmp_udp);
+	size_t o = 0;
+	for (size_t i = 0; i < c->n_udp_routes; i++)
+		if (!o || c->udp_routes[o - 1].port != c->udp_routes[i].port)
+			c->udp_routes[o++] = c->udp_routes[i];
+	c->n_udp_routes = o;
+	return 0;
+}
+
 static int parse_ports(const json_t *claims, struct nx_route_claims *c, char *err,
                        size_t errlen)
 {
@@ -118,7 +165,7 @@ static int parse_ports(const json_t *claims, struct nx_route_claims *c, char *er
 	if (us && !json_is_null(us)) {
 		if (!json_is_array(us))
 			return nx_err(err, errlen, "claim udp_routes is not an array");
-		c->n_udp_routes = json_array_size(us);
+		return parse_udp_routes(us, c, err, errlen);
 	}
 	return 0;
 }
@@ -163,6 +210,8 @@ int nx_route_claims_parse(const json_t *claims, struct nx_route_claims *c, char 
 				c->has_half_close = 1;
 			if (s && strcmp(s, NX_HUB_EXT_INITIAL_WINDOW) == 0)
 				c->has_initial_window = 1;
+			if (s && strcmp(s, NX_HUB_EXT_RANDOM_NAME) == 0)
+				c->has_random_name = 1;
 		}
 	}
 	return 0;
@@ -174,8 +223,14 @@ int nx_route_claims_check_stage0(const struct nx_route_claims *c,
 {
 	if (c->n_hostnames == 0 && c->n_tcp_ports == 0 && c->n_udp_routes == 0)
 		return nx_err(err, errlen, "token claims no hostname or port");
-	if (c->n_udp_routes)
-		return nx_err(err, errlen, "udp routes are not served by this hub");
+	for (size_t i = 0; i < c->n_udp_routes; i++) {
+		size_t j = 0;
+		while (j < policy->n_allow_udp_ports &&
+		       policy->allow_udp_ports[j] != c->udp_routes[i].port)
+			j++;
+		if (j == policy->n_allow_udp_ports)
+			return nx_err(err, errlen, "udp port %u not allowed", c->udp_routes[i].port);
+	}
 	for (size_t i = 0; i < c->n_tcp_ports; i++) {
 		size_t j = 0;
 		while (j < policy->n_allow_tcp_ports && policy->allow_tcp_ports[j] != c->tcp_ports[i])
@@ -203,6 +258,10 @@ int nx_route_claims_check_followup(const struct nx_route_claims *s0,
 	for (size_t i = 0; i < s0->n_tcp_ports; i++)
 		if (s0->tcp_ports[i] != s1->tcp_ports[i])
 			return nx_err(err, errlen, "tcp_ports differ from stage 0");
+	for (size_t i = 0; i < s0->n_udp_routes; i++)
+		if (s0->udp_routes[i].port != s1->udp_routes[i].port ||
+		    s0->udp_routes[i].idle_s != s1->udp_routes[i].idle_s)
+			return nx_err(err, errlen, "udp_routes differ from stage 0");
 	if (s0->weight != s1->weight)
 		return nx_err(err, errlen, "weight differs from stage 0");
 	return 0;

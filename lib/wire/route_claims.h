@@ -6,8 +6,9 @@
  *               nx_hostname_normalize() (hostname.h); "*.com", "a.*.b", "tcp:…", "udp:…",
  *               empty names and names with a port are refused, not silently ignored
  *   tcp_ports   array of ints 1–65535, each must be in the hub's allow-list
- *   udp_routes  array of {"port":N,"flow_idle_timeout_seconds":S}; this hub does not carry
- *               UDP, so a UDP claim is refused like a port outside the allow-list
+ *   udp_routes  array of {"port":N,"flow_idle_timeout_seconds":S} (a bare port number is
+ *               taken too); each port must be in the hub's UDP allow-list; S defaults to
+ *               30 s and is clamped to 5–300 s (§5)
  *   weight      int, ≤ 0 means 1
  *   session_nonce, handshake_max_age_seconds, reauth_interval_seconds, reauth_grace_seconds
  *
@@ -23,6 +24,14 @@
 
 #define NX_CLAIMS_MAX_HOSTNAMES 256
 #define NX_CLAIMS_MAX_PORTS 64
+#define NX_UDP_IDLE_DEFAULT_S 30
+#define NX_UDP_IDLE_MIN_S 5
+#define NX_UDP_IDLE_MAX_S 300
+
+struct nx_udp_route {
+	uint16_t port;
+	uint16_t idle_s; /* flow idle timeout, clamped to NX_UDP_IDLE_MIN_S..NX_UDP_IDLE_MAX_S */
+};
 
 struct nx_route_claims {
 	char sub[128];       /* backend name, sanitised for logs ("" if absent) */
@@ -30,6 +39,7 @@ struct nx_route_claims {
 	size_t n_hostnames;
 	uint16_t *tcp_ports; /* sorted, no duplicates */
 	size_t n_tcp_ports;
+	struct nx_udp_route *udp_routes; /* sorted by port, no duplicate ports */
 	size_t n_udp_routes;
 	int weight;          /* ≥ 1 */
 	char session_nonce[128];
@@ -38,11 +48,14 @@ struct nx_route_claims {
 	int64_t reauth_grace_s; /* 10 when absent or ≤ 0 */
 	int has_half_close;     /* "extensions" lists "half_close" (§6) */
 	int has_initial_window; /* "extensions" lists "initial_window" (§6) */
+	int has_random_name;    /* ours: "random_name", a stage-0 ask for a random name */
 };
 
 struct nx_route_policy {
 	const uint16_t *allow_tcp_ports; /* empty: port claims refused */
 	size_t n_allow_tcp_ports;
+	const uint16_t *allow_udp_ports; /* empty: UDP claims refused */
+	size_t n_allow_udp_ports;
 };
 
 /* Read the route claims of a verified token. 0, or -1 with the reason in err (a reason

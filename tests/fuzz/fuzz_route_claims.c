@@ -32,8 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 1; i < c.n_tcp_ports; i++)
 			if (c.tcp_ports[i - 1] >= c.tcp_ports[i])
 				__builtin_trap();
-		uint16_t allow[] = {22, 443};
-		struct nx_route_policy pol = {allow, 2};
+		for (size_t i = 1; i < c.n_udp_routes; i++)
+			if (c.udp_routes[i - 1].port >= c.udp_routes[i].port)
+				__builtin_trap();
+		for (size_t i = 0; i < c.n_udp_routes; i++)
+			if (c.udp_routes[i].idle_s < NX_UDP_IDLE_MIN_S ||
+			    c.udp_routes[i].idle_s > NX_UDP_IDLE_MAX_S)
+				__builtin_trap();
+		uint16_t allow[] = {22, 443}, allow_udp[] = {53};
+		struct nx_route_policy pol = {allow, 2, allow_udp, 1};
 		nx_route_claims_check_stage0(&c, &pol, err, sizeof err);
 		if (c.session_nonce[0] &&
 		    nx_route_claims_check_followup(&c, &c, c.session_nonce, err, sizeof err) != 0)

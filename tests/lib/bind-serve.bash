@@ -7,6 +7,7 @@ load lib/bind
 # serve_keys: $T/user.key (ES256) whose public half the server verifies user tokens with.
 serve_keys() {
   nexus-token keygen -t es256 -o "$T/user.key"
+  nexus-token keygen -t es256 -o "$T/grant.key"   # signs browser-session grants
 }
 
 ALL_SCOPES="devices:read devices:write pairing keys audit sessions"
@@ -26,6 +27,7 @@ start_serve() {
   SERVE_PORT=$(free_port)
   local common=(--db "$NEXUS_DB" --key "$NEXUS_BIND_KEY" --deny-list "$NEXUS_DENY_LIST"
                 serve --verify-key "$T/user.key.pub" --iss nexus-login --aud nexus-bind "$@")
+  [ -e "$T/grant.key" ] && common+=(--grant-key "$T/grant.key" --host '{device}.ui.test')
   if [ "$mode" = inetd ]; then
     bg serve systemd-socket-activate -l "127.0.0.1:$SERVE_PORT" --inetd -a \
       "$NEXUS_BINDIR/nexus-bind" "${common[@]}"
@@ -56,7 +58,7 @@ problem() {
 header() { grep -i "^$1:" "$T/headers" | cut -d' ' -f2- | tr -d '\r'; }
 
 # The whole owner's journey through the API: pairing code → claim by the device → list
-# and show (with the ingested state) → session (not yet: 501) → revoke and unbind, every
+# and show (with the ingested state) → a browser session (and its end) → revoke and unbind, every
 # change in the audit trail with the peer's address.
 scenario_serve_flow() {
   local tok code jti
@@ -83,8 +85,30 @@ scenario_serve_flow() {
   assert_output 200
   jq -e --arg j "$jti" '.owner == "alice" and .state.temp == 21.5 and .tokens[0].jti == $j' "$T/body"
   run call POST /v1/devices/dev-1/session -H "$(auth "$tok")"
-  assert_output 501
-  problem 501
+  assert_output 201
+  body_is '(.url | startswith("https://dev-1.ui.test/?nx=")) and .user == "alice"
+           and .device == "dev-1" and .host == "dev-1.ui.test"
+           and .grant_expires_at - now < 61 and .expires_at > .grant_expires_at'
+  [ "$(header cache-control)" = no-store ]
+  local url sid
+  url=$(jq -r .url "$T/body"); sid=$(jq -r .session "$T/body")
+  run nexus-token verify -k "$T/grant.key.pub" --iss nexus-bind --aud dev-1.ui.test "${url#*nx=}"
+  assert_success
+  jq -e --arg s "$sid" '.typ == "nx-grant" and .sub == "alice" and .dev == "dev-1" and .sid == $s' <<<"$output"
+  # another owner's device is not there for bob, and an unknown one neither
+  run call POST /v1/devices/dev-1/session -H "$(auth "$(user_token bob)")"
+  assert_output 404
+  run call POST /v1/devices/nope/session -H "$(auth "$tok")"
+  assert_output 404
+  # ending it puts it on the signed revocation list (no credential needed to read it)
+  run call POST "/v1/sessions/$sid/end" -H "$(auth "$tok")"
+  assert_output 200
+  run call POST "/v1/sessions/$sid/end" -H "$(auth "$tok")"
+  assert_output 404
+  run call GET /v1/revocations
+  assert_output 200
+  run nexus-token verify -k "$T/grant.key.pub" --iss nexus-bind "$(cat "$T/body")"
+  jq -e --arg s "$sid" '.typ == "nx-revocations" and (.revoked | index($s)) != null' <<<"$output"
   run call POST /v1/devices/dev-1/revoke -H "$(auth "$tok")"
   assert_output 200
   jq -e --arg j "$jti" '.device == "dev-1" and .revoked == [$j]' "$T/body"
@@ -101,10 +125,10 @@ scenario_serve_flow() {
   assert_output 404
   run call GET /v1/audit -H "$(auth "$tok")"
   assert_output 200
-  body_is '[.audit[].action] == ["code", "claim", "revoke", "code", "claim", "unbind"]'
+  body_is '[.audit[].action] == ["code", "claim", "session", "session-end", "revoke", "code", "claim", "unbind"]'
   body_is '[.audit[] | select(.action != "code" or .actor == "alice") | .origin] | all(. == "127.0.0.1")'
   body_is '[.audit[] | select(.action == "claim") | .actor] == ["device:dev-1", "device:dev-2"]'
   # and in the store itself: the failed claim too
   run sql "SELECT action FROM audit ORDER BY id"
-  assert_output $'code\nclaim\nclaim-failed\nrevoke\ncode\nclaim\nunbind'
+  assert_output $'code\nclaim\nclaim-failed\nsession\nsession-end\nrevoke\ncode\nclaim\nunbind'
 }

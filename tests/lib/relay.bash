@@ -49,9 +49,9 @@ rawclient() { python3 "$RELAY_PY" "$@"; }
 
 # wait_log FILE PATTERN [COUNT]: wait until PATTERN appears (COUNT times) in FILE (up to 10 s).
 # Log lines are written when a connection ends, which can be just after the client returns.
-wait_log() {
+wait_log() { # wait_log FILE REGEX [COUNT [SECONDS]]
   local n=${3:-1}
-  for _ in $(seq 200); do
+  for _ in $(seq $(( ${4:-10} * 20 ))); do
     [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$n" ] && return 0
     sleep 0.05
   done

@@ -11,4 +11,4 @@ suite_setup() {
 # vput NAME JSON: store JSON under NAME with key k1
 vput() { printf '%s' "$2" | nexus-vault -k "$T/k1" put "$1"; }
 # vsql SQL: run SQL on the vault's database
-vsql() { sqlite3 "$NEXUS_VAULT_DB" "$1"; }
+vsql() { sqlite3 -cmd ".timeout 10000" "$NEXUS_VAULT_DB" "$1"; }

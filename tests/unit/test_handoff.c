@@ -189,6 +189,54 @@ static void malformed_messages_rejected_fd_closed(void **state)
 	close(sp[1]);
 }
 
+/* A relay's UDP socket goes over as "NXU1" and comes out as a UDP handoff; the pure parser
+ * refuses a UDP message whose key does not match its port or that carries a prelude. */
+static void udp_listener_handoff(void **state)
+{
+	(void)state;
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(u >= 0);
+	char err[256];
+	assert_int_equal(nx_handoff_send_udp(sp[0], u, 5353, "127.0.0.1:5353", err, sizeof err), 0);
+	struct nx_handoff h;
+	int fd = -1;
+	assert_int_equal(nx_handoff_recv(sp[1], &fd, &h, err, sizeof err), 1);
+	assert_true(fd >= 0);
+	assert_int_equal(h.kind, NX_HANDOFF_UDP);
+	assert_int_equal(h.conn_port, 5353);
+	assert_string_equal(h.route_key, "udp:5353");
+	assert_string_equal(h.client_addr, "127.0.0.1:5353");
+	int type = 0;
+	socklen_t tl = sizeof type;
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl), 0);
+	assert_int_equal(type, SOCK_DGRAM);
+	close(fd);
+	nx_handoff_clear(&h);
+
+	unsigned char m[64] = "NXU1";
+	memset(m + 4, 0, 10);
+	m[5] = 8; /* "udp:5354" for port 5353 */
+	m[8] = 5353 >> 8;
+	m[9] = 5353 & 0xff;
+	memcpy(m + 14, "udp:5354", 8);
+	assert_int_equal(nx_handoff_parse(m, 22, &h, err, sizeof err), -1);
+	memcpy(m + 14, "udp:5353", 8);
+	assert_int_equal(nx_handoff_parse(m, 22, &h, err, sizeof err), 1);
+	assert_int_equal(h.kind, NX_HANDOFF_UDP);
+	m[13] = 1; /* a prelude byte */
+	m[22] = 'x';
+	assert_int_equal(nx_handoff_parse(m, 23, &h, err, sizeof err), -1);
+	memcpy(m, "NXH1", 4); /* the same bytes as a connection are fine */
+	assert_int_equal(nx_handoff_parse(m, 23, &h, err, sizeof err), 1);
+	assert_int_equal(h.kind, NX_HANDOFF_CONN);
+	assert_int_equal(h.prelude_len, 1);
+	close(u);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 static void send_refuses_bad_input(void **state)
 {
 	int sp[2];
@@ -212,6 +260,7 @@ int main(void)
 	    cmocka_unit_test(passes_fd_and_prelude),
 	    cmocka_unit_test(malformed_messages_rejected_fd_closed),
 	    cmocka_unit_test(send_refuses_bad_input),
+	    cmocka_unit_test(udp_listener_handoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,7 @@ static int parse(const char *s, struct nx_route_claims *c, char *err)
 }
 
 static const uint16_t allow[] = {2222, 5432};
-static const struct nx_route_policy pol = {allow, 2};
+static const struct nx_route_policy pol = {allow, 2, NULL, 0};
 
 static void stage0(void **state)
 {
@@ -46,7 +46,7 @@ static void stage0(void **state)
 	assert_string_equal(c.sub, "dev1");
 	assert_int_equal(c.reauth_grace_s, 10);
 	assert_int_equal(nx_route_claims_check_stage0(&c, &pol, err, sizeof err), 0);
-	struct nx_route_policy none = {NULL, 0};
+	struct nx_route_policy none = {NULL, 0, NULL, 0};
 	assert_int_equal(nx_route_claims_check_stage0(&c, &none, err, sizeof err), -1);
 	assert_non_null(strstr(err, "not allowed"));
 	nx_route_claims_free(&c);
@@ -59,6 +59,36 @@ static void stage0(void **state)
 
 	assert_int_equal(parse("{\"hostnames\":[\"a.test\"],\"udp_routes\":[{\"port\":53}]}", &c, err), 0);
 	assert_int_equal(nx_route_claims_check_stage0(&c, &pol, err, sizeof err), -1);
+	nx_route_claims_free(&c);
+
+	/* UDP claims (§5): allowed ports pass, idle defaults to 30 s and is clamped to 5-300 s,
+	 * a bare port number is read as {"port":N}, duplicates collapse. */
+	static const uint16_t allow_udp[] = {53, 5353};
+	static const struct nx_route_policy upol = {allow, 2, allow_udp, 2};
+	assert_int_equal(parse("{\"udp_routes\":[{\"port\":5353,\"flow_idle_timeout_seconds\":1},"
+	                       "53,{\"port\":53,\"flow_idle_timeout_seconds\":9000}]}", &c, err), 0);
+	assert_int_equal(c.n_udp_routes, 2);
+	assert_int_equal(c.udp_routes[0].port, 53);
+	assert_int_equal(c.udp_routes[0].idle_s, 30);
+	assert_int_equal(c.udp_routes[1].port, 5353);
+	assert_int_equal(c.udp_routes[1].idle_s, 5);
+	assert_int_equal(nx_route_claims_check_stage0(&c, &upol, err, sizeof err), 0);
+	assert_int_equal(nx_route_claims_check_stage0(&c, &pol, err, sizeof err), -1);
+	assert_non_null(strstr(err, "udp port 53 not allowed"));
+	struct nx_route_claims c1;
+	assert_int_equal(parse("{\"udp_routes\":[{\"port\":5353,\"flow_idle_timeout_seconds\":5},53],"
+	                       "\"session_nonce\":\"n\"}", &c1, err), 0);
+	assert_int_equal(nx_route_claims_check_followup(&c, &c1, "n", err, sizeof err), 0);
+	nx_route_claims_free(&c1);
+	assert_int_equal(parse("{\"udp_routes\":[{\"port\":5353,\"flow_idle_timeout_seconds\":60},53],"
+	                       "\"session_nonce\":\"n\"}", &c1, err), 0);
+	assert_int_equal(nx_route_claims_check_followup(&c, &c1, "n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "udp_routes differ"));
+	nx_route_claims_free(&c1);
+	nx_route_claims_free(&c);
+	assert_int_equal(parse("{\"udp_routes\":[{\"port\":0}]}", &c, err), -1);
+	nx_route_claims_free(&c);
+	assert_int_equal(parse("{\"udp_routes\":[\"53\"]}", &c, err), -1);
 	nx_route_claims_free(&c);
 
 	const char *bad[] = {"{\"hostnames\":[\"*.com\"]}", "{\"hostnames\":[\"a.*.com\"]}",

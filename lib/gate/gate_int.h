@@ -1,0 +1,59 @@
+/* gate_int.h — shared by gate.c (connections), gate_session.c (grants, cookies). */
+#ifndef NEXUS_GATE_INT_H
+#define NEXUS_GATE_INT_H
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "gate/gate.h"
+#include "core/hostname.h"
+
+struct nx_key;
+struct nx_tls_server_creds;
+
+struct replay_entry {
+	char jti[64];
+	int64_t exp;
+};
+
+struct nx_gate {
+	struct nx_gate_cfg cfg;
+	char hosts[NX_GATE_MAX_HOSTS][NX_HOSTNAME_MAX + 1];
+	size_t n_hosts;
+	struct nx_key *grant_key;   /* verifies grants */
+	struct nx_key *session_key; /* per-process HMAC key: signs and verifies cookies */
+	struct nx_tls_server_creds *creds;
+	pthread_mutex_t mu;
+	struct replay_entry *replay;
+	size_t n_replay;
+	int conns;
+	json_t *revoked;  /* session ids of the newest revocation list */
+	int64_t rev_iat;  /* its iat (0: none yet) */
+};
+
+/* gate_revoke.c */
+enum { GATE_LIVE = 0, GATE_REVOKED = 1, GATE_STALE = 2 };
+int gate_revocations_start(struct nx_gate *g, char *err, size_t errlen);
+int gate_session_live(struct nx_gate *g, const char *sid);
+
+/* What a verified grant or session cookie says. */
+struct gate_session {
+	char user[129], device[129], sid[64];
+	int64_t exp; /* unix seconds */
+};
+
+void gate_log(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Verify a grant for host and consume it. 0 ok (s filled), -1 refused with err. */
+int gate_grant_take(struct nx_gate *g, const char *host, const char *code, size_t n,
+                    struct gate_session *s, char *err, size_t errlen);
+/* A session cookie value (malloc'd) for s and host. */
+char *gate_cookie_make(struct nx_gate *g, const char *host, const struct gate_session *s,
+                       char *err, size_t errlen);
+/* Verify a cookie value. 0 ok, -1 with err. */
+int gate_cookie_check(struct nx_gate *g, const char *host, const char *v, size_t n,
+                      struct gate_session *s, char *err, size_t errlen);
+int64_t gate_now(void);
+
+#endif

@@ -1,0 +1,216 @@
+/* hub_metrics.c — what an operator sees of the hub: --metrics ADDR (Prometheus text on GET
+ * /metrics, the connected backends as JSON on GET /backends; wire/metrics_http.h) and the
+ * SIGUSR1 status line. Counters live in hub->ctr and are bumped where things happen;
+ * gauges are read off the live sessions and streams when asked. */
+#include "hub/hub_int.h"
+#include "core/log.h"
+#include "core/promtext.h"
+#include "core/util.h"
+#include "wire/metrics_http.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const hs_names[HS_N] = {"tls", "upgrade", "refused", "timeout", "closed",
+                                           "shed"};
+
+void hub_hs_failed(struct hub_session *s, enum hub_hs_fail r)
+{
+	if (!s->pending || s->hs_counted)
+		return;
+	s->hs_counted = 1;
+	s->hub->ctr.hs_fail[r]++;
+}
+
+/* Bytes of all streams, the closed ones and those open now. */
+static void stream_bytes(const struct nx_hub *hub, uint64_t *up, uint64_t *down)
+{
+	*up = hub->ctr.bytes_up;
+	*down = hub->ctr.bytes_down;
+	for (const struct hub_stream *st = hub->streams; st; st = st->next) {
+		*up += st->up_bytes;
+		*down += st->down_bytes;
+	}
+}
+
+static size_t stalled_now(const struct nx_hub *hub)
+{
+	size_t n = 0;
+	for (const struct hub_stream *st = hub->streams; st; st = st->next)
+		n += st->stalled != 0;
+	return n;
+}
+
+static int live(const struct hub_session *s) { return !s->dead && s->state == SESS_LIVE; }
+
+/* Sessions and streams per --backends name: one sample per name, from the first live
+ * session carrying it. */
+static void per_backend(struct nx_prom *p, const struct nx_hub *hub, int streams)
+{
+	for (const struct hub_session *s = hub->sessions; s; s = s->next) {
+		if (!live(s) || !s->bname[0])
+			continue;
+		int first = 1;
+		for (const struct hub_session *o = hub->sessions; o != s; o = o->next)
+			if (live(o) && strcmp(o->bname, s->bname) == 0)
+				first = 0;
+		if (!first)
+			continue;
+		uint64_t n = 0;
+		for (const struct hub_session *o = s; o; o = o->next)
+			if (live(o) && strcmp(o->bname, s->bname) == 0)
+				n += streams ? o->n_streams : 1;
+		nx_prom_u64(p, streams ? "nexus_hub_backend_streams" : "nexus_hub_backend_sessions",
+		            "backend", s->bname, n);
+	}
+}
+
+static long render_metrics(void *arg, char *buf, size_t cap)
+{
+	struct nx_hub *hub = arg;
+	const struct hub_counters *c = &hub->ctr;
+	struct nx_hub_stats st;
+	nx_hub_get_stats(hub, &st);
+	uint64_t up, down;
+	stream_bytes(hub, &up, &down);
+	struct nx_prom p;
+	nx_prom_init(&p, buf, cap);
+	nx_prom_family(&p, "nexus_hub_sessions", "gauge", "Backend sessions registered now.");
+	nx_prom_u64(&p, "nexus_hub_sessions", NULL, NULL, st.sessions);
+	nx_prom_family(&p, "nexus_hub_sessions_total", "counter", "Backend sessions registered.");
+	nx_prom_u64(&p, "nexus_hub_sessions_total", NULL, NULL, c->sessions_total);
+	nx_prom_family(&p, "nexus_hub_backend_sessions", "gauge",
+	               "Sessions registered now per --backends name.");
+	per_backend(&p, hub, 0);
+	nx_prom_family(&p, "nexus_hub_streams", "gauge", "End-user streams open now.");
+	nx_prom_u64(&p, "nexus_hub_streams", NULL, NULL, st.streams);
+	nx_prom_family(&p, "nexus_hub_backend_streams", "gauge",
+	               "Streams open now per --backends name.");
+	per_backend(&p, hub, 1);
+	nx_prom_family(&p, "nexus_hub_streams_total", "counter", "End-user streams opened.");
+	nx_prom_u64(&p, "nexus_hub_streams_total", NULL, NULL, c->streams_total);
+	nx_prom_family(&p, "nexus_hub_bytes_total", "counter",
+	               "Stream bytes: to_backend (end users to backends), to_user (back).");
+	nx_prom_u64(&p, "nexus_hub_bytes_total", "direction", "to_backend", up);
+	nx_prom_u64(&p, "nexus_hub_bytes_total", "direction", "to_user", down);
+	nx_prom_family(&p, "nexus_hub_buffered_bytes", "gauge",
+	               "Bytes the hub holds for end users and backends now.");
+	nx_prom_u64(&p, "nexus_hub_buffered_bytes", NULL, NULL, st.buffered);
+	nx_prom_family(&p, "nexus_hub_pending_connections", "gauge",
+	               "Backend connections not authenticated yet.");
+	nx_prom_u64(&p, "nexus_hub_pending_connections", NULL, NULL, hub->n_pending);
+	nx_prom_family(&p, "nexus_hub_handshake_failures_total", "counter",
+	               "Backend connections that never registered, by reason.");
+	for (int i = 0; i < HS_N; i++)
+		nx_prom_u64(&p, "nexus_hub_handshake_failures_total", "reason", hs_names[i],
+		            c->hs_fail[i]);
+	nx_prom_u64(&p, "nexus_hub_handshake_failures_total", "reason", "too_many_pending",
+	            hub->refused_pending);
+	nx_prom_family(&p, "nexus_hub_credit_stalls_total", "counter",
+	               "Times a stream ran out of credits (its backend had not caught up).");
+	nx_prom_u64(&p, "nexus_hub_credit_stalls_total", NULL, NULL, c->credit_stalls);
+	nx_prom_family(&p, "nexus_hub_streams_stalled", "gauge", "Streams out of credits now.");
+	nx_prom_u64(&p, "nexus_hub_streams_stalled", NULL, NULL, stalled_now(hub));
+	nx_prom_family(&p, "nexus_hub_handoff_failures_total", "counter",
+	               "Relay handoffs not taken, by reason.");
+	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "no_route", c->handoff_no_route);
+	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "busy", c->handoff_busy);
+	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "bad_message", c->handoff_bad);
+	nx_prom_family(&p, "nexus_hub_reloads_total", "counter",
+	               "SIGHUP reloads, by result.");
+	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "ok", c->reloads);
+	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "failed", c->reload_failures);
+	return nx_prom_len(&p);
+}
+
+static json_t *session_json(const struct hub_session *s)
+{
+	char since[32] = "";
+	time_t t = (time_t)s->live_since;
+	struct tm tm;
+	if (gmtime_r(&t, &tm))
+		strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_t *hosts = json_array(), *ports = json_array();
+	for (size_t i = 0; i < s->claims.n_hostnames; i++)
+		json_array_append_new(hosts, json_string(s->claims.hostnames[i]));
+	for (size_t i = 0; i < s->claims.n_tcp_ports; i++)
+		json_array_append_new(ports, json_integer(s->claims.tcp_ports[i]));
+	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:i, s:I, s:s, s:s}",
+	                 "name", s->bname[0] ? json_string(s->bname) : json_null(),
+	                 "sub", s->claims.sub,
+	                 "kid", s->kid[0] ? json_string(s->kid) : json_null(),
+	                 "hostnames", hosts, "tcp_ports", ports,
+	                 "weight", s->claims.weight, "streams", (json_int_t)s->n_streams,
+	                 "since", since, "peer", s->peer);
+}
+
+static long render_backends(void *arg, char *buf, size_t cap)
+{
+	struct nx_hub *hub = arg;
+	json_t *a = json_array();
+	if (!a)
+		return -1;
+	for (const struct hub_session *s = hub->sessions; s; s = s->next) {
+		json_t *o;
+		if (live(s) && (o = session_json(s)))
+			json_array_append_new(a, o);
+	}
+	char *d = json_dumps(a, JSON_INDENT(1));
+	json_decref(a);
+	if (!d)
+		return -1;
+	size_t n = strlen(d);
+	long rc = -1;
+	if (n + 1 < cap) {
+		memcpy(buf, d, n);
+		buf[n] = '\n';
+		rc = (long)n + 1;
+	}
+	free(d);
+	return rc;
+}
+
+int hub_metrics_open(struct nx_hub *hub, char *err, size_t errlen)
+{
+	if (!hub->cfg.metrics_addr)
+		return 0;
+	hub->metrics =
+	    nx_metrics_listen(hub->loop, hub->cfg.metrics_addr, render_metrics, hub, err, errlen);
+	if (!hub->metrics)
+		return -1;
+	nx_metrics_route(hub->metrics, "/backends", "application/json", render_backends, hub);
+	hub_log(hub, NX_LOG_INFO, "metrics", "url=http://%s/metrics backends=http://%s/backends",
+	        nx_metrics_addr(hub->metrics), nx_metrics_addr(hub->metrics));
+	return 0;
+}
+
+void hub_metrics_close(struct nx_hub *hub)
+{
+	nx_metrics_free(hub->metrics);
+	hub->metrics = NULL;
+}
+
+void nx_hub_log_status(struct nx_hub *hub)
+{
+	struct nx_hub_stats st;
+	nx_hub_get_stats(hub, &st);
+	uint64_t up, down, fails = hub->refused_pending;
+	stream_bytes(hub, &up, &down);
+	for (int i = 0; i < HS_N; i++)
+		fails += hub->ctr.hs_fail[i];
+	hub_log(hub, NX_LOG_INFO, "status",
+	        "backends=%zu streams=%zu routes=%zu pending=%zu buffered=%llu sessions_total=%llu "
+	        "streams_total=%llu bytes_to_backend=%llu bytes_to_user=%llu handshake_failures=%llu "
+	        "credit_stalls=%llu handoff_failures=%llu reloads=%llu",
+	        st.sessions, st.streams, st.routes, hub->n_pending, (unsigned long long)st.buffered,
+	        (unsigned long long)hub->ctr.sessions_total,
+	        (unsigned long long)hub->ctr.streams_total, (unsigned long long)up,
+	        (unsigned long long)down, (unsigned long long)fails,
+	        (unsigned long long)hub->ctr.credit_stalls,
+	        (unsigned long long)(hub->ctr.handoff_no_route + hub->ctr.handoff_busy +
+	                             hub->ctr.handoff_bad),
+	        (unsigned long long)hub->ctr.reloads);
+}
