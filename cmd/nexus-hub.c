@@ -53,6 +53,10 @@ static const char usage_text[] =
     "      --ping-interval D      ping backends every D (default 54s)\n"
     "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
     "      --metrics HOST:PORT    serve GET /metrics and /backends there (a local address)\n"
+    "      --peer URL             offer our backends to the hub at wss://HOST:PORT/mesh (repeatable)\n"
+    "      --peer-secret-file FILE  HMAC secret shared by the mesh (serves /mesh too)\n"
+    "      --peer-ca FILE         CA certificates for the peer hubs' (default: the system's)\n"
+    "      --node-name NAME       this hub's name in the mesh (default: the host name)\n"
     "  -v, --verbose              log at debug level (one line per stream)\n"
     "      --config FILE          read options from FILE (one 'name value' per line)\n"
     "  -n, --check-config         load and check the configuration, print a summary, exit\n"
@@ -133,6 +137,10 @@ static const struct option lo[] = {
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
     {"metrics", required_argument, 0, 'Z'},
+    {"peer", required_argument, 0, 1001},
+    {"peer-secret-file", required_argument, 0, 1002},
+    {"peer-ca", required_argument, 0, 1003},
+    {"node-name", required_argument, 0, 1004},
     {"verbose", no_argument, 0, 'v'},
     {"config", required_argument, 0, 'C'},
     {"check-config", no_argument, 0, 'n'},
@@ -272,6 +280,16 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 			cfg->metrics_addr = optarg;
 			break;
 		}
+		case 1001:
+			if (strncmp(optarg, "wss://", 6) != 0 || !optarg[6])
+				return usage_error("--peer: want a wss:// URL, not '%s'", optarg);
+			if (cfg->n_peers == NX_HUB_MAX_PEERS)
+				return usage_error("--peer: at most %d peers", NX_HUB_MAX_PEERS);
+			cfg->peers[cfg->n_peers++] = optarg;
+			break;
+		case 1002: cfg->peer_secret_file = optarg; break;
+		case 1003: cfg->peer_ca = optarg; break;
+		case 1004: cfg->node_name = optarg; break;
 		case 'v': *verbose = 1; break;
 		case 'C': break;
 		case 'n': *check = 1; break;
@@ -295,6 +313,8 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 		                   "or --verify-url");
 	if (!cfg->relay_socket)
 		return usage_error("--relay-socket PATH is required");
+	if (cfg->n_peers && !cfg->peer_secret_file)
+		return usage_error("--peer needs --peer-secret-file FILE");
 	return -1;
 }
 

@@ -23,6 +23,7 @@
 
 #define NX_HUB_MAX_ALLOW_PORTS 64
 #define NX_HUB_MAX_RELAY_IDS 32
+#define NX_HUB_MAX_PEERS 16
 
 /* Defaults of the defences (README "Security"). */
 #define NX_HUB_MAX_PENDING 1024           /* unauthenticated backend connections at once */
@@ -82,6 +83,11 @@ struct nx_hub_config {
 	 * 0, or -1 with err (the reload is refused). */
 	int (*reload)(void *arg, struct nx_hub_config *out, char *err, size_t errlen);
 	void *reload_arg;
+	const char *peers[NX_HUB_MAX_PEERS]; /* --peer wss://HOST:PORT/mesh: offer our backends */
+	size_t n_peers;
+	const char *peer_secret_file; /* --peer-secret-file: HMAC secret of the mesh (both ways) */
+	const char *peer_ca;       /* --peer-ca: CA file for the peers' certificates (NULL: system) */
+	const char *node_name;     /* --node-name: this hub in the mesh (NULL: host name) */
 	const char *metrics_addr;  /* --metrics: GET /metrics and /backends there; NULL: none */
 	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */
 	void *log_arg;

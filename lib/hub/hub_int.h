@@ -113,6 +113,8 @@ struct hub_session {
 	/* streams */
 	struct hub_stream *streams[SESS_STREAM_BUCKETS];
 	size_t n_streams;
+	int mesh;             /* a peer hub's link on /mesh (hub_mesh_peer.c) */
+	uint64_t mesh_version; /* its last routes announcement */
 };
 
 struct hub_stream {
@@ -255,6 +257,8 @@ struct nx_hub {
 	uint64_t refused_pending;  /* connections closed because too many were pending */
 	uint64_t shed_pending;     /* pending connections shed for a newer one */
 	uint64_t buffered;
+	struct nx_routes *peer_routes; /* keys peer hubs announced (hub_mesh_peer.c) */
+	struct hub_mesh *mesh;         /* links this hub dialled (hub_mesh.c) */
 };
 
 /* hub.c */

@@ -2,6 +2,7 @@
  * (§1), message dispatch to streams (§3) and the bounded output queue every stream of the
  * session shares. The token handshake and re-auth (§2) are in hub_auth.c. */
 #include "hub/hub_int.h"
+#include "hub/hub_mesh_int.h"
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/util.h"
@@ -354,7 +355,10 @@ static void on_ws_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
 				return;
 			break;
 		case NX_WS_EV_TEXT:
-			hub_auth_on_text(s, msg.data, msg.len);
+			if (s->mesh)
+				hub_mesh_on_text(s, msg.data, msg.len);
+			else
+				hub_auth_on_text(s, msg.data, msg.len);
 			break;
 		case NX_WS_EV_BINARY:
 			on_binary(s, msg.data, msg.len);
@@ -396,6 +400,10 @@ static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t l
 	char err[NX_ERRLEN], resp[512];
 	int r = nx_ws_server_parse_request((const char *)s->in.p + s->in.off, hub_buf_pending(&s->in),
 	                                   NX_HUB_PATH, &req, err, sizeof err);
+	if (r == NX_WS_DONE && req.status == 404 && hub_mesh_accepts(s->hub) &&
+	    nx_ws_server_parse_request((const char *)s->in.p + s->in.off, hub_buf_pending(&s->in),
+	                               NX_MESH_PATH, &req, err, sizeof err) == NX_WS_DONE)
+		s->mesh = req.status == 101; /* a peer hub (hub_mesh_peer.c) */
 	if (r == NX_WS_NEED)
 		return;
 	if (r == NX_WS_INVALID) {

@@ -1,0 +1,128 @@
+#!/usr/bin/env bats
+# Hubs in a mesh (issue 16): three hubs on loopback. Hub B has the backends and offers them
+# to hub A (--peer wss://A/mesh); hub C is a peer of A with no backends. End users reach
+# B's backends through A's relay, by SNI and by Host; when B goes, A drops the routes and
+# answers 502 at once; when B returns, traffic flows again; bulk data arrives intact; a
+# peer with a wrong secret or a hub certificate from another CA is refused.
+load lib/common
+load lib/tunnel
+
+# start_mesh_hub NAME [args]: a hub with the peer secret on ${NAME}_PORT (kept if set),
+# relay socket $T/NAME.sock, log $T/hub-NAME.log.
+start_mesh_hub() {
+  local name=$1 var="${1}_PORT"; shift
+  [ -n "${!var:-}" ] || printf -v "$var" '%s' "$(free_port)"
+  bg "hub-$name" nexus-hub --listen "127.0.0.1:${!var}" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/$name.sock" \
+    --peer-secret-file "$T/peer.secret" --node-name "hub-$name" -v "$@"
+  printf -v "${name}_PID" '%s' "$BG_PID"
+  wait_port "${!var}"
+}
+
+start_b() {
+  start_mesh_hub B --peer "wss://127.0.0.1:$A_PORT/mesh" --peer-ca "$T/hub.crt"
+}
+
+suite_setup() {
+  tunnel_keys
+  nexus-token keygen -t hs256 -o "$T/peer.secret" >/dev/null
+  echo "hello through the mesh" > "$T/hello.txt"
+  start_web secure --cert "$T/web.crt" --key "$T/web.key"; SECURE_PORT=$WEB_PORT
+  start_web plain; PLAIN_PORT=$WEB_PORT
+  start_mesh_hub A
+  bg relay nexus-relay --listen "127.0.0.1:${RELAY_PORT:=$(free_port)}" --hub "$T/A.sock"
+  wait_port "$RELAY_PORT"
+  start_b
+  start_mesh_hub C --peer "wss://127.0.0.1:$A_PORT/mesh" --peer-ca "$T/hub.crt"
+  HUB_PORT=$B_PORT
+  start_tunnel tls --hostname app.test --to "127.0.0.1:$SECURE_PORT" --retry
+  start_tunnel plain --hostname other.test --to "127.0.0.1:$PLAIN_PORT" --retry
+  wait_log "$T/hub-B.log" 'msg="backend registered"' 2 15
+  wait_log "$T/hub-A.log" 'msg="peer routes".*node=hub-B.*app\.test' 1 15
+  wait_log "$T/hub-A.log" 'msg="peer routes".*node=hub-B.*other\.test' 1 15
+}
+
+http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
+
+@test "a backend on hub B answers through hub A's relay, by SNI and by Host" {
+  run relay_curl "https://app.test:$RELAY_PORT/hello.txt"
+  assert_success
+  assert_output "hello through the mesh"
+  run relay_curl "http://other.test:$RELAY_PORT/hello.txt"
+  assert_success
+  assert_output "hello through the mesh"
+  # both peers are linked; C (no backends) announced an empty set
+  wait_log "$T/hub-A.log" 'msg="peer routes".*node=hub-C.*routes=-'
+  grep -q 'msg="peer link up".*node=hub-B' "$T/hub-A.log"
+  # a name nobody serves, at A or at a peer, is still "no route" at once
+  run curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
+    --resolve "nobody.test:$RELAY_PORT:127.0.0.1" "http://nobody.test:$RELAY_PORT/"
+  assert_output 502
+}
+
+@test "hub B goes: A drops its routes and answers 502 at once; B returns: traffic flows again" {
+  [ "$(http_code "http://other.test:$RELAY_PORT/hello.txt")" = 200 ]
+  kill -KILL "$B_PID"
+  wait_log "$T/hub-A.log" 'msg="peer link down".*node=hub-B'
+  [ "$(http_code "http://other.test:$RELAY_PORT/hello.txt")" = 502 ]
+  run relay_curl "https://app.test:$RELAY_PORT/hello.txt"
+  assert_failure
+  start_b
+  wait_log "$T/hub-B.log" 'msg="backend registered"' 2 30
+  wait_log "$T/hub-A.log" 'msg="peer routes".*node=hub-B.*other\.test' 2 30
+  run relay_curl "http://other.test:$RELAY_PORT/hello.txt"
+  assert_success
+  assert_output "hello through the mesh"
+}
+
+@test "a backend leaving hub B withdraws its route at A" {
+  grep -q 'other\.test' "$T/hub-A.log"
+  # the plain tunnel is the last one started by suite_setup
+  kill -TERM "${NX_PIDS[-1]}"
+  wait_log "$T/hub-A.log" 'msg="peer routes".*node=hub-B.*version=[0-9]+ routes=app\.test$'
+  [ "$(http_code "http://other.test:$RELAY_PORT/hello.txt")" = 502 ]
+  run relay_curl "https://app.test:$RELAY_PORT/hello.txt"
+  assert_output "hello through the mesh"
+}
+
+@test "100 MB each way through two hubs arrive intact" {
+  head -c 100000000 /dev/urandom > "$T/big.bin"
+  relay_curl -o "$T/got.bin" "https://app.test:$RELAY_PORT/big.bin"
+  [ "$(sha256sum < "$T/got.bin")" = "$(sha256sum < "$T/big.bin")" ]
+  run relay_curl -H 'Expect:' -T "$T/big.bin" "http://other.test:$RELAY_PORT/upload"
+  assert_success
+  assert_output "$(sha256sum < "$T/big.bin" | cut -d' ' -f1) 100000000"
+}
+
+@test "a peer with a wrong secret is refused, and so is a hub certificate from another CA" {
+  nexus-token keygen -t hs256 -o "$T/wrong.secret" >/dev/null
+  D_PORT=$(free_port)
+  bg hub-D nexus-hub --listen "127.0.0.1:$D_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/D.sock" --node-name hub-D \
+    --peer-secret-file "$T/wrong.secret" --peer "wss://127.0.0.1:$A_PORT/mesh" \
+    --peer-ca "$T/hub.crt"
+  wait_log "$T/hub-A.log" 'msg="backend refused".*code=1008 reason="peer token refused'
+  wait_log "$T/hub-D.log" 'msg="peer link failed".*1008'
+  run grep -c 'msg="peer link up".*node=hub-D' "$T/hub-A.log"
+  assert_output 0
+  E_PORT=$(free_port)
+  bg hub-E nexus-hub --listen "127.0.0.1:$E_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/E.sock" --node-name hub-E \
+    --peer-secret-file "$T/peer.secret" --peer "wss://127.0.0.1:$A_PORT/mesh" \
+    --peer-ca "$T/web.crt"
+  wait_log "$T/hub-E.log" 'msg="peer link failed".*tls'
+  run grep -c 'msg="peer link up".*node=hub-E' "$T/hub-A.log"
+  assert_output 0
+}
+
+@test "bad mesh options are usage errors" {
+  run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://127.0.0.1:1/mesh"
+  assert_failure 2
+  assert_line --index 0 "nexus-hub: --peer needs --peer-secret-file FILE"
+  run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "https://h/mesh" \
+    --peer-secret-file "$T/peer.secret"
+  assert_failure 2
+  assert_line --index 0 "nexus-hub: --peer: want a wss:// URL, not 'https://h/mesh'"
+}
