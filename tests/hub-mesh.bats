@@ -102,7 +102,9 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
     --peer-secret-file "$T/wrong.secret" --peer "wss://127.0.0.1:$A_PORT/mesh" \
     --peer-ca "$T/hub.crt"
   wait_log "$T/hub-A.log" 'msg="backend refused".*code=1008 reason="peer token refused'
-  wait_log "$T/hub-D.log" 'msg="peer link failed".*1008'
+  wait_log "$T/hub-D.log" 'msg="peer link failed".*1008: peer token refused'
+  run grep -c 'msg="peer link up"' "$T/hub-D.log"
+  assert_output 0
   run grep -c 'msg="peer link up".*node=hub-D' "$T/hub-A.log"
   assert_output 0
   E_PORT=$(free_port)

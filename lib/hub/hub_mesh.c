@@ -29,7 +29,7 @@
 #define LINK_OUT_KILL (8 * 1024 * 1024)
 #define MESH_MAX_MESSAGE (NX_HUB_MAX_MESSAGE + 1024)
 
-enum link_state { L_WAIT, L_DIAL, L_TLS, L_UPGRADE, L_LIVE };
+enum link_state { L_WAIT, L_DIAL, L_TLS, L_UPGRADE, L_AUTH, L_LIVE }; /* AUTH: token sent */
 
 struct mesh_link {
 	struct nx_hub *hub;
@@ -94,7 +94,7 @@ static void link_kill_later(struct mesh_link *l, const char *why);
 int mesh_link_send(struct mesh_link *l, int op, const void *a, size_t alen, const void *b,
                    size_t blen)
 {
-	if (l->state != L_LIVE && l->state != L_UPGRADE)
+	if (l->state < L_UPGRADE)
 		return -1;
 	if (l->broken)
 		return -1;
@@ -346,6 +346,27 @@ static void on_binary(struct mesh_link *l, const uint8_t *data, size_t len)
 		mesh_stream_on_control(l, &c);
 }
 
+/* The peer's hello says it took our token: the link is up. 0, or -1 (link down). */
+static int on_text(struct mesh_link *l, const uint8_t *data, size_t len)
+{
+	struct nx_mesh_msg m;
+	char err[NX_ERRLEN];
+	if (nx_mesh_msg_parse((const char *)data, len, &m, err, sizeof err) < 0) {
+		nx_mesh_msg_free(&m);
+		link_down(l, err);
+		return -1;
+	}
+	if (m.type == NX_MESH_HELLO && l->state == L_AUTH) {
+		l->state = L_LIVE;
+		l->backoff_ms = 0;
+		hub_log(l->hub, NX_LOG_INFO, "peer link up", "peer=%s node=%s", l->url, m.node);
+		announce(l);
+		nx_timer_start(l->hub->loop, &l->ping, l->hub->cfg.ping_ms, ping_tick, l);
+	}
+	nx_mesh_msg_free(&m);
+	return 0;
+}
+
 /* 0, or -1 when the link went down */
 static int on_ws_bytes(struct mesh_link *l, const uint8_t *buf, size_t len)
 {
@@ -377,7 +398,11 @@ static int on_ws_bytes(struct mesh_link *l, const uint8_t *buf, size_t len)
 			link_down(l, why);
 			return -1;
 		}
-		default: /* text (nothing expected yet), pong */
+		case NX_WS_EV_TEXT:
+			if (on_text(l, msg.data, msg.len) < 0)
+				return -1;
+			break;
+		default: /* pong */
 			break;
 		}
 	}
@@ -425,16 +450,12 @@ static int on_upgrade_bytes(struct mesh_link *l, const uint8_t *buf, size_t len)
 		link_down(l, err);
 		return -1;
 	}
-	l->state = L_LIVE;
+	l->state = L_AUTH;
 	l->sent_version = 0;
 	if (send_token(l) < 0) {
 		link_down(l, "cannot sign the peer token");
 		return -1;
 	}
-	hub_log(l->hub, NX_LOG_INFO, "peer link up", "peer=%s", l->url);
-	announce(l);
-	nx_timer_start(l->hub->loop, &l->ping, l->hub->cfg.ping_ms, ping_tick, l);
-	nx_timer_start(l->hub->loop, &l->idle, l->hub->cfg.silent_ms, idle_check, l);
 	size_t rest = hub_buf_pending(&l->in) - hl;
 	int rc = 0;
 	if (rest) {

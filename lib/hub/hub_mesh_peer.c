@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -98,6 +99,10 @@ void hub_mesh_on_text(struct hub_session *s, const uint8_t *data, size_t len)
 		s->live_since = (int64_t)time(NULL);
 		s->hub->n_live++;
 		hub_session_start_keepalive(s);
+		char *hello = nx_mesh_hello_encode(s->hub->mesh->node, why, sizeof why);
+		if (hello) /* the dialler's sign that its token was taken */
+			hub_session_send(s, NX_WS_OP_TEXT, hello, strlen(hello), NULL, 0);
+		free(hello);
 		hub_log(s->hub, NX_LOG_INFO, "peer link up", "session=%llu node=%s peer=%s",
 		        (unsigned long long)s->id, s->claims.sub, s->peer);
 		return;
