@@ -20,7 +20,8 @@ start_mesh_hub() {
 }
 
 start_b() {
-  start_mesh_hub B --peer "wss://127.0.0.1:$A_PORT/mesh" --peer-ca "$T/hub.crt"
+  start_mesh_hub B --peer "wss://127.0.0.1:$A_PORT/mesh" --peer-ca "$T/hub.crt" \
+    --metrics "127.0.0.1:$B_METRICS"
 }
 
 suite_setup() {
@@ -29,7 +30,8 @@ suite_setup() {
   echo "hello through the mesh" > "$T/hello.txt"
   start_web secure --cert "$T/web.crt" --key "$T/web.key"; SECURE_PORT=$WEB_PORT
   start_web plain; PLAIN_PORT=$WEB_PORT
-  start_mesh_hub A
+  A_METRICS=$(free_port); B_METRICS=$(free_port)
+  start_mesh_hub A --metrics "127.0.0.1:$A_METRICS"
   bg relay nexus-relay --listen "127.0.0.1:${RELAY_PORT:=$(free_port)}" --hub "$T/A.sock"
   wait_port "$RELAY_PORT"
   start_b
@@ -54,6 +56,16 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   # both peers are linked; C (no backends) announced an empty set
   wait_log "$T/hub-A.log" 'msg="peer routes".*node=hub-C.*routes=-'
   grep -q 'msg="peer link up".*node=hub-B' "$T/hub-A.log"
+  # metrics: B has one link up, A learned B's two keys, and neither counts a peer link as
+  # a backend session
+  run curl -sS "http://127.0.0.1:$B_METRICS/metrics"
+  assert_line "nexus_hub_peer_links_up 1"
+  assert_line "nexus_hub_sessions 2"
+  run curl -sS "http://127.0.0.1:$A_METRICS/metrics"
+  assert_line "nexus_hub_peer_routes 2"
+  assert_line "nexus_hub_sessions 0"
+  run curl -sS "http://127.0.0.1:$A_METRICS/backends"
+  assert_output "[]"
   # a name nobody serves, at A or at a peer, is still "no route" at once
   run curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
     --resolve "nobody.test:$RELAY_PORT:127.0.0.1" "http://nobody.test:$RELAY_PORT/"

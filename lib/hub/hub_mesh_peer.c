@@ -97,7 +97,6 @@ void hub_mesh_on_text(struct hub_session *s, const uint8_t *data, size_t len)
 		s->state = SESS_LIVE;
 		s->initial_window = 1; /* our connect stands for its first grant (§6) */
 		s->live_since = (int64_t)time(NULL);
-		s->hub->n_live++;
 		hub_session_start_keepalive(s);
 		char *hello = nx_mesh_hello_encode(s->hub->mesh->node, why, sizeof why);
 		if (hello) /* the dialler's sign that its token was taken */

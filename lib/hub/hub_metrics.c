@@ -3,6 +3,7 @@
  * SIGUSR1 status line. Counters live in hub->ctr and are bumped where things happen;
  * gauges are read off the live sessions and streams when asked. */
 #include "hub/hub_int.h"
+#include "hub/hub_mesh_int.h"
 #include "core/log.h"
 #include "core/promtext.h"
 #include "core/util.h"
@@ -44,7 +45,10 @@ static size_t stalled_now(const struct nx_hub *hub)
 	return n;
 }
 
-static int live(const struct hub_session *s) { return !s->dead && s->state == SESS_LIVE; }
+static int live(const struct hub_session *s)
+{
+	return !s->dead && s->state == SESS_LIVE && !s->mesh; /* peer links are not backends */
+}
 
 /* Sessions and streams per --backends name: one sample per name, from the first live
  * session carrying it. */
@@ -119,6 +123,12 @@ static long render_metrics(void *arg, char *buf, size_t cap)
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "no_route", c->handoff_no_route);
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "busy", c->handoff_busy);
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "bad_message", c->handoff_bad);
+	nx_prom_family(&p, "nexus_hub_peer_links_up", "gauge",
+	               "Links this hub dialled (--peer) that are up now.");
+	nx_prom_u64(&p, "nexus_hub_peer_links_up", NULL, NULL, hub_mesh_links_up(hub));
+	nx_prom_family(&p, "nexus_hub_peer_routes", "gauge",
+	               "Route keys peer hubs announced to this hub, now.");
+	nx_prom_u64(&p, "nexus_hub_peer_routes", NULL, NULL, hub_mesh_peer_routes(hub));
 	nx_prom_family(&p, "nexus_hub_reloads_total", "counter",
 	               "SIGHUP reloads, by result.");
 	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "ok", c->reloads);

@@ -163,7 +163,8 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	hub_session_unpend(s);
 	if (was_live) {
 		hub_unregister_routes(hub, s);
-		hub->n_live--;
+		if (!s->mesh) /* a peer link is not a backend */
+			hub->n_live--;
 		char q[NX_ERRLEN + 8], b[160], kv[128];
 		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s%s streams=%zu%s%s",
 		        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
@@ -232,7 +233,8 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 			}
 		}
 		hub_unregister_routes(s->hub, s);
-		s->hub->n_live--;
+		if (!s->mesh)
+			s->hub->n_live--;
 	}
 	s->state = SESS_CLOSING;
 	nx_timer_stop(s->hub->loop, &s->ping_timer);
