@@ -129,6 +129,28 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   assert_output 0
 }
 
+@test "a stream for a key the dialling hub no longer serves is refused at once; one it serves is delivered locally" {
+  # a scripted accepting peer (tests/helpers/fake-mesh-peer) that B dials: it asks B for a
+  # key B has no backend for (the race after B lost a route), then for one it has
+  bg fake-peer "$HELPERS/fake-mesh-peer" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --wait-route other.test --ask ghost.test --ask other.test \
+    --request $'GET /hello.txt HTTP/1.0\r\nHost: other.test\r\n\r\n'
+  wait_log "$T/fake-peer.log" '^listening '
+  local port; port=$(awk '/^listening /{print $2; exit}' "$T/fake-peer.log")
+  F_PORT=$(free_port)
+  bg hub-F nexus-hub --listen "127.0.0.1:$F_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/F.sock" --node-name hub-F \
+    --peer-secret-file "$T/peer.secret" --peer "wss://127.0.0.1:$port/mesh" \
+    --peer-ca "$T/hub.crt"
+  wait_port "$F_PORT"
+  HUB_PORT=$F_PORT
+  start_tunnel fplain --hostname other.test --to "127.0.0.1:$PLAIN_PORT" --retry
+  wait_log "$T/fake-peer.log" '^disconnect ghost\.test reason=no route' 1 30
+  wait_log "$T/fake-peer.log" '^reply other\.test HTTP/1\.[01] 200 .*hello through the mesh' 1 30
+  grep -q '^token$' "$T/fake-peer.log"
+  grep -q 'msg="peer stream refused: no local route" route=ghost.test' "$T/hub-F.log"
+}
+
 @test "bad mesh options are usage errors" {
   run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://127.0.0.1:1/mesh"
