@@ -161,4 +161,10 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
     --peer-secret-file "$T/peer.secret"
   assert_failure 2
   assert_line --index 0 "nexus-hub: --peer: want a wss:// URL, not 'https://h/mesh'"
+  # -n loads the peer secret too: a missing one is a runtime failure naming it
+  run nexus-hub -n --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://h:1/mesh" \
+    --peer-secret-file "$T/missing.secret"
+  assert_failure 1
+  assert_output --partial "missing.secret"
 }

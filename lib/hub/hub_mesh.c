@@ -33,7 +33,7 @@ enum link_state { L_WAIT, L_DIAL, L_TLS, L_UPGRADE, L_AUTH, L_LIVE }; /* AUTH: t
 
 struct mesh_link {
 	struct nx_hub *hub;
-	const char *url;
+	char url[512];
 	char host[300], dial[310], host_header[310], path[256];
 	enum link_state state;
 	int fd;
@@ -615,12 +615,42 @@ int hub_mesh_open(struct nx_hub *hub, char *err, size_t errlen)
 		struct mesh_link *l = &m->links[i];
 		l->hub = hub;
 		l->fd = -1;
-		l->url = cfg->peers[i];
+		snprintf(l->url, sizeof l->url, "%s", cfg->peers[i]); /* cfg's strings go on SIGHUP */
 		if (parse_url(l, cfg->peers[i], err, errlen) < 0)
 			return -1;
 		nx_timer_start(hub->loop, &l->retry, 0, link_dial, l);
 	}
 	return 0;
+}
+
+int hub_mesh_check(const struct nx_hub_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->peer_secret_file && !cfg->n_peers)
+		return 0;
+	if (!cfg->peer_secret_file)
+		return nx_err(err, errlen, "--peer needs --peer-secret-file");
+	struct nx_key *k = NULL;
+	char why[NX_ERRLEN];
+	if (nx_key_load_file(cfg->peer_secret_file, &k, why, sizeof why) < 0)
+		return nx_err(err, errlen, "%s", why);
+	int hmac = nx_key_type(k) == NX_KEY_HMAC;
+	nx_key_free(k);
+	if (!hmac)
+		return nx_err(err, errlen, "%s: not an HMAC secret", cfg->peer_secret_file);
+	if (cfg->n_peers) {
+		struct nx_tls_trust *t = nx_tls_trust_load(cfg->peer_ca, why, sizeof why);
+		if (!t)
+			return nx_err(err, errlen, "--peer-ca: %s", why);
+		nx_tls_trust_free(t);
+	}
+	struct mesh_link *l = calloc(1, sizeof *l);
+	if (!l)
+		return nx_err(err, errlen, "out of memory");
+	int rc = 0;
+	for (size_t i = 0; i < cfg->n_peers && rc == 0; i++)
+		rc = parse_url(l, cfg->peers[i], err, errlen);
+	free(l);
+	return rc;
 }
 
 void hub_mesh_close(struct nx_hub *hub)

@@ -37,6 +37,8 @@ struct hub_mesh {
 /* hub_mesh.c: per hub */
 int hub_mesh_open(struct nx_hub *hub, char *err, size_t errlen); /* no --peer*: nothing */
 void hub_mesh_close(struct nx_hub *hub);
+/* -n: the peer secret, --peer-ca and the URLs load. 0, or -1 with err. */
+int hub_mesh_check(const struct nx_hub_config *cfg, char *err, size_t errlen);
 /* The local route table changed: every live link announces the new set (soon). */
 void hub_mesh_local_changed(struct nx_hub *hub);
 /* Counters for metrics and status. */

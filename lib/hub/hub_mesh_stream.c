@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define Q_MAX_FRAMES (NX_HUB_CREDIT_WINDOW + 8)
+#define MAX_STREAMS_PER_LINK 8192 /* what one peer may open on us at once */
 
 struct mesh_stream {
 	struct mesh_link *l;
@@ -167,6 +168,16 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 		mesh_link_flush(l);
 		return;
 	}
+	size_t open_now = 0;
+	for (struct mesh_stream *o = *mesh_link_streams(l); o; o = o->next)
+		open_now++;
+	if (open_now >= MAX_STREAMS_PER_LINK) {
+		hub_log(hub, NX_LOG_WARN, "peer stream refused: too many streams on the link",
+		        "route=%s streams=%zu", q, open_now);
+		send_disconnect(l, &c->client_id, "busy");
+		mesh_link_flush(l);
+		return;
+	}
 	int sp[2];
 	struct mesh_stream *st = calloc(1, sizeof *st);
 	if (!st || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -208,8 +219,9 @@ void mesh_stream_on_data(struct mesh_link *l, const struct nx_uuid *id, const ui
 	if (!st || st->peer_done || !n)
 		return;
 	if (st->q_frames >= Q_MAX_FRAMES) {
+		char idt[NX_UUID_TEXT + 1];
 		hub_log(mesh_link_hub(l), NX_LOG_WARN, "peer sent beyond its credits, stream dropped",
-		        "stream=%s", "-");
+		        "stream=%s", nx_uuid_format(&st->id, idt));
 		stream_free(st, 1, "credits exceeded");
 		return;
 	}
