@@ -151,6 +151,23 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   grep -q 'msg="peer stream refused: no local route" route=ghost.test' "$T/hub-F.log"
 }
 
+@test "a peer that lost the route: the end user gets 502 / unrecognized_name at once" {
+  # a dialling peer that announces ghost.test but answers every stream with "no route"
+  bg liar "$HELPERS/fake-mesh-peer" --dial "wss://127.0.0.1:$A_PORT/mesh" \
+    --secret "$T/peer.secret" --ca "$T/hub.crt" --announce ghost.test
+  wait_log "$T/liar.log" '^up$'
+  wait_log "$T/hub-A.log" 'msg="peer routes".*node=liar.*routes=ghost\.test'
+  run curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
+    --resolve "ghost.test:$RELAY_PORT:127.0.0.1" "http://ghost.test:$RELAY_PORT/"
+  assert_output 502
+  run curl -sS --max-time 20 --cacert "$T/web.crt" \
+    --resolve "ghost.test:$RELAY_PORT:127.0.0.1" "https://ghost.test:$RELAY_PORT/"
+  assert_failure
+  assert_output --partial "unrecognized name"
+  wait_log "$T/liar.log" '^refused ' 2
+  grep -q 'msg="peer has no route".*route=ghost.test' "$T/hub-A.log"
+}
+
 @test "bad mesh options are usage errors" {
   run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://127.0.0.1:1/mesh"

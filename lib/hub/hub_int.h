@@ -153,6 +153,7 @@ struct hub_stream {
 	uint64_t opened;      /* monotonic ms */
 	int stalled;          /* out of credits now (counted once per stall) */
 	const char *why;      /* close reason for the -v line, NULL: from the flags */
+	int is_tls;           /* the relay saw a TLS ClientHello (else HTTP or raw) */
 };
 
 struct hub_chunk {

@@ -68,5 +68,8 @@ void hub_mesh_session_gone(struct hub_session *s); /* its routes leave hub->peer
 /* A peer that announced key (after the local table came up empty), or NULL. */
 struct hub_session *hub_mesh_pick(struct nx_hub *hub, const char *key);
 size_t hub_mesh_peer_routes(const struct nx_hub *hub);
+/* A peer answered disconnect for st: if it said "no route" before any byte came back, the
+ * end user gets what the relay would have said (HTTP 502, TLS alert unrecognized_name). */
+void hub_mesh_no_route(struct hub_stream *st, const struct nx_hub_control *c);
 
 #endif

@@ -7,11 +7,13 @@
 #include "core/util.h"
 #include "token/jws.h"
 #include "wire/meshproto.h"
+#include "wire/sniff.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 int hub_mesh_accepts(const struct nx_hub *hub) { return hub->mesh && hub->mesh->key; }
@@ -118,4 +120,25 @@ void hub_mesh_on_text(struct hub_session *s, const uint8_t *data, size_t len)
 	if (m.type == NX_MESH_ROUTES)
 		take_routes(s, &m);
 	nx_mesh_msg_free(&m);
+}
+
+void hub_mesh_no_route(struct hub_stream *st, const struct nx_hub_control *c)
+{
+	if (strcmp(c->reason, "no route") != 0 || st->down_bytes || st->q_head || st->fd < 0 ||
+	    strncmp(st->route, "tcp:", 4) == 0)
+		return;
+	unsigned char alert[7];
+	size_t len = 0;
+	const void *msg;
+	if (st->is_tls) {
+		len = nx_tls_alert(alert, 0, NX_TLS_ALERT_UNRECOGNIZED_NAME);
+		msg = alert;
+	} else {
+		msg = nx_http_error_response(502, &len);
+	}
+	/* A few bytes into a fresh socket's buffer: best effort, never blocks. */
+	if (send(st->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		st->down_bytes += len;
+	hub_log(st->hub, NX_LOG_INFO, "peer has no route", "stream=%s route=%s", st->id_text,
+	        st->route);
 }

@@ -287,6 +287,8 @@ static void on_control(struct hub_session *s, const uint8_t *json, size_t len)
 	struct hub_stream *st = c.has_client_id ? hub_session_find(s, &c.client_id) : NULL;
 	switch (c.event) {
 	case NX_HUB_EV_DISCONNECT:
+		if (st && s->mesh) /* a peer hub that lost the route: answer like the relay */
+			hub_mesh_no_route(st, &c);
 		if (st) /* for an id already removed (we closed first) there is nothing to do */
 			hub_stream_backend_gone(st);
 		return;
