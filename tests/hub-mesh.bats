@@ -2,8 +2,9 @@
 # Hubs in a mesh (issue 16): three hubs on loopback. Hub B has the backends and offers them
 # to hub A (--peer wss://A/mesh); hub C is a peer of A with no backends. End users reach
 # B's backends through A's relay, by SNI and by Host; when B goes, A drops the routes and
-# answers 502 at once; when B returns, traffic flows again; bulk data arrives intact; a
-# peer with a wrong secret or a hub certificate from another CA is refused.
+# answers 502 at once; when B returns, traffic flows again; a silent peer is dropped by
+# the read deadline (both ways); bulk data arrives intact; a peer with a wrong secret or a
+# hub certificate from another CA is refused.
 load lib/common
 load lib/tunnel
 
@@ -14,7 +15,8 @@ start_mesh_hub() {
   [ -n "${!var:-}" ] || printf -v "$var" '%s' "$(free_port)"
   bg "hub-$name" nexus-hub --listen "127.0.0.1:${!var}" --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/$name.sock" \
-    --peer-secret-file "$T/peer.secret" --node-name "hub-$name" -v "$@"
+    --peer-secret-file "$T/peer.secret" --node-name "hub-$name" \
+    --ping-interval 1s --backend-timeout 4s -v "$@"
   printf -v "${name}_PID" '%s' "$BG_PID"
   wait_port "${!var}"
 }
@@ -85,6 +87,29 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   run relay_curl "http://other.test:$RELAY_PORT/hello.txt"
   assert_success
   assert_output "hello through the mesh"
+}
+
+@test "a peer that goes silent is dropped by the read deadline, and comes back after" {
+  [ "$(http_code "http://other.test:$RELAY_PORT/hello.txt")" = 200 ]
+  kill -STOP "$B_PID"
+  wait_log "$T/hub-A.log" 'msg="backend session ended".*backend=hub-B.*reason="backend silent' 1 30
+  [ "$(http_code "http://other.test:$RELAY_PORT/hello.txt")" = 502 ]
+  kill -CONT "$B_PID"
+  local i code=
+  for i in $(seq 60); do
+    code=$(http_code "http://other.test:$RELAY_PORT/hello.txt")
+    [ "$code" = 200 ] && break
+    sleep 0.5
+  done
+  [ "$code" = 200 ]
+  # the other way: the hub B dialled goes silent, B's read deadline drops the link, redials
+  local ups downs
+  ups=$(grep -c 'msg="peer link up"' "$T/hub-B.log")
+  downs=$(grep -c 'msg="peer link down".*reason="peer silent' "$T/hub-B.log")
+  kill -STOP "$A_PID"
+  wait_log "$T/hub-B.log" 'msg="peer link down".*reason="peer silent' $((downs + 1)) 30
+  kill -CONT "$A_PID"
+  wait_log "$T/hub-B.log" 'msg="peer link up"' $((ups + 1)) 30
 }
 
 @test "a backend leaving hub B withdraws its route at A" {
