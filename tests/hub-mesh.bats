@@ -68,6 +68,8 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   assert_line "nexus_hub_sessions 0"
   run curl -sS "http://127.0.0.1:$A_METRICS/backends"
   assert_output "[]"
+  kill -USR1 "$A_PID"
+  wait_log "$T/hub-A.log" 'msg=status backends=0 .* peer_links_up=0 peer_routes=2$'
   # a name nobody serves, at A or at a peer, is still "no route" at once
   run curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
     --resolve "nobody.test:$RELAY_PORT:127.0.0.1" "http://nobody.test:$RELAY_PORT/"

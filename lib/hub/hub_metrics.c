@@ -211,10 +211,14 @@ void nx_hub_log_status(struct nx_hub *hub)
 	stream_bytes(hub, &up, &down);
 	for (int i = 0; i < HS_N; i++)
 		fails += hub->ctr.hs_fail[i];
+	char mesh[64] = ""; /* only on a hub in a mesh */
+	if (hub->mesh)
+		snprintf(mesh, sizeof mesh, " peer_links_up=%zu peer_routes=%zu", hub_mesh_links_up(hub),
+		         hub_mesh_peer_routes(hub));
 	hub_log(hub, NX_LOG_INFO, "status",
 	        "backends=%zu streams=%zu routes=%zu pending=%zu buffered=%llu sessions_total=%llu "
 	        "streams_total=%llu bytes_to_backend=%llu bytes_to_user=%llu handshake_failures=%llu "
-	        "credit_stalls=%llu handoff_failures=%llu reloads=%llu",
+	        "credit_stalls=%llu handoff_failures=%llu reloads=%llu%s",
 	        st.sessions, st.streams, st.routes, hub->n_pending, (unsigned long long)st.buffered,
 	        (unsigned long long)hub->ctr.sessions_total,
 	        (unsigned long long)hub->ctr.streams_total, (unsigned long long)up,
@@ -222,5 +226,5 @@ void nx_hub_log_status(struct nx_hub *hub)
 	        (unsigned long long)hub->ctr.credit_stalls,
 	        (unsigned long long)(hub->ctr.handoff_no_route + hub->ctr.handoff_busy +
 	                             hub->ctr.handoff_bad),
-	        (unsigned long long)hub->ctr.reloads);
+	        (unsigned long long)hub->ctr.reloads, mesh);
 }
