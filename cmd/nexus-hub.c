@@ -1,7 +1,9 @@
 /* nexus-hub — the centre of the reverse tunnel: backends dial in over TLS WebSocket, the
  * relay hands it end-user connections, it carries them over the right backend's WebSocket.
  * The work is in lib/hub*.c; this file reads options, sets up the loop and signals, logs. */
+#include "wire/tls.h"
 #include "hub/hub.h"
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/opts.h"
@@ -19,6 +21,7 @@ static const char usage_text[] =
     "usage: nexus-hub --listen ADDR --cert FILE --key FILE\n"
     "                 (--secret-file FILE | --verify-key FILE.pub | --backends FILE |\n"
     "                  --verify-url URL) --relay-socket PATH [options]\n"
+    "       nexus-hub ... --acme-directory URL --hub-hostname NAME (instead of --cert/--key)\n"
     "\n"
     "Backends connect to wss://ADDR/connect and authenticate with two JWTs; nexus-relay\n"
     "hands end-user connections over PATH and the hub carries them to the right backend.\n"
@@ -57,6 +60,12 @@ static const char usage_text[] =
     "      --peer-secret-file FILE  HMAC secret shared by the mesh (serves /mesh too)\n"
     "      --peer-ca FILE         CA certificates for the peer hubs' (default: the system's)\n"
     "      --node-name NAME       this hub's name in the mesh (default: the host name)\n"
+    "      --acme-directory URL   get and renew the certificate from this ACME directory\n"
+    "      --acme-email EMAIL     contact address of the ACME account\n"
+    "      --hub-hostname NAME    the name the certificate is for (repeatable)\n"
+    "      --acme-dir DIR         ACME account and certificate (default $STATE_DIRECTORY/acme)\n"
+    "      --acme-challenge-dir DIR  HTTP-01 answers for nexus-relay (default DIR/challenges)\n"
+    "      --acme-ca FILE         CA bundle to trust the ACME server with (default: system)\n"
     "  -v, --verbose              log at debug level (one line per stream)\n"
     "      --config FILE          read options from FILE (one 'name value' per line)\n"
     "  -n, --check-config         load and check the configuration, print a summary, exit\n"
@@ -141,6 +150,12 @@ static const struct option lo[] = {
     {"peer-secret-file", required_argument, 0, 1002},
     {"peer-ca", required_argument, 0, 1003},
     {"node-name", required_argument, 0, 1004},
+    {"acme-directory", required_argument, 0, 300},
+    {"acme-email", required_argument, 0, 301},
+    {"hub-hostname", required_argument, 0, 302},
+    {"acme-dir", required_argument, 0, 303},
+    {"acme-challenge-dir", required_argument, 0, 304},
+    {"acme-ca", required_argument, 0, 305},
     {"verbose", no_argument, 0, 'v'},
     {"config", required_argument, 0, 'C'},
     {"check-config", no_argument, 0, 'n'},
@@ -290,6 +305,20 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 		case 1002: cfg->peer_secret_file = optarg; break;
 		case 1003: cfg->peer_ca = optarg; break;
 		case 1004: cfg->node_name = optarg; break;
+		case 300: cfg->acme_directory = optarg; break;
+		case 301: cfg->acme_email = optarg; break;
+		case 302: {
+			char h[256];
+			if (cfg->n_hostnames == NX_HUB_MAX_HOSTNAMES)
+				return usage_error("more than %d --hub-hostname names", NX_HUB_MAX_HOSTNAMES);
+			if (nx_hostname_normalize(optarg, strlen(optarg), h, sizeof h, 0, err, sizeof err) < 0)
+				return usage_error("--hub-hostname: %s", err);
+			cfg->hostnames[cfg->n_hostnames++] = optarg;
+			break;
+		}
+		case 303: cfg->acme_dir = optarg; break;
+		case 304: cfg->acme_challenge_dir = optarg; break;
+		case 305: cfg->acme_ca = optarg; break;
 		case 'v': *verbose = 1; break;
 		case 'C': break;
 		case 'n': *check = 1; break;
@@ -304,8 +333,26 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 		cfg->listen_fd = 3;
 	if (!cfg->listen && cfg->listen_fd < 0)
 		return usage_error("--listen ADDR is required");
-	if (!cfg->cert_file || !cfg->key_file)
-		return usage_error("--cert FILE and --key FILE are required");
+	if (cfg->acme_directory) {
+		static char acme_dir[4096];
+		const char *sd = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+		if (!cfg->acme_dir && sd && !strchr(sd, ':')) {
+			snprintf(acme_dir, sizeof acme_dir, "%s/acme", sd);
+			cfg->acme_dir = acme_dir;
+		}
+		if (!cfg->acme_dir)
+			return usage_error("--acme-directory needs --acme-dir DIR");
+		if (!cfg->n_hostnames)
+			return usage_error("--acme-directory needs --hub-hostname NAME");
+		if (!cfg->cert_file != !cfg->key_file)
+			return usage_error("give both --cert FILE and --key FILE, or neither (ACME only)");
+	} else if (cfg->acme_email || cfg->n_hostnames || cfg->acme_dir || cfg->acme_ca ||
+	           cfg->acme_challenge_dir) {
+		return usage_error("--acme-email, --hub-hostname, --acme-dir, --acme-challenge-dir and "
+		                   "--acme-ca need --acme-directory URL");
+	} else if (!cfg->cert_file || !cfg->key_file) {
+		return usage_error("--cert FILE and --key FILE are required (or --acme-directory URL)");
+	}
 	if (cfg->secret_file && cfg->verify_key)
 		return usage_error("give only one of --secret-file and --verify-key");
 	if (!cfg->secret_file && !cfg->verify_key && !cfg->backends_file && !cfg->verify_url)
@@ -393,6 +440,13 @@ static int run(int argc, char **argv)
 	the_hub = hub;
 	nx_log(NX_LOG_INFO, "listening", "backends=%u relay_socket=%s", nx_hub_port(hub),
 	       cfg.relay_socket);
+	int fast;
+	const char *impl = nx_tls_crypto_impl(&fast);
+	if (fast)
+		nx_log(NX_LOG_DEBUG, "tls crypto", "impl=\"%s\"", impl);
+	else
+		nx_log(NX_LOG_WARN, "tls crypto without AES-NI/PCLMULQDQ: bulk costs several times the CPU",
+		       "impl=\"%s\"", impl);
 	nx_notify_ready();
 	status_tick(loop, hub);
 	int rc = nx_loop_run(loop) < 0 ? 1 : 0;

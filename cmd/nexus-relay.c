@@ -1,5 +1,6 @@
 /* nexus-relay — the public edge: route client connections by TLS SNI / HTTP Host without
  * terminating TLS, to a TCP address (--route) or to nexus-hub over a unix socket (--hub). */
+#include "core/hostname.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/opts.h"
@@ -22,6 +23,7 @@
 #define usage_error nx_usage_error
 #define MAX_LISTEN 32
 #define MAX_ROUTES 1024
+#define MAX_ACME_HOSTS 64
 
 static const char usage[] =
     "usage: nexus-relay --listen ADDR... [--hub PATH] [--route NAME=ADDR]... [options]\n"
@@ -44,6 +46,8 @@ static const char usage[] =
     "      --hub-timeout D          the hub must answer a handoff within D (5s)\n"
     "      --max-conns N            connections in progress at once (4096)\n"
     "      --max-conns-per-source N of which from one address, IPv6 /64 (256)\n"
+    "      --acme-challenge-dir DIR answer ACME HTTP-01 challenges for --acme-host names from DIR\n"
+    "      --acme-host NAME         a name of the hub's own (repeatable; needs --acme-challenge-dir)\n"
     "      --splice                 --route connections: copy with splice(2), zero-copy\n"
     "      --proxy-protocol         --route connections: send a PROXY protocol v1 line first\n"
     "      --grace D                on SIGTERM, wait up to D for connections (10s)\n"
@@ -58,6 +62,7 @@ static const char usage[] =
     "SIGHUP re-reads the options and --config file: routes, timeouts and limits.\n";
 
 enum { O_LISTEN_UDP = 300 };
+enum { O_ACME_DIR = 320, O_ACME_HOST };
 enum { O_INETD = 256, O_SPLICE, O_PROXY, O_FIRST, O_HEADER, O_DIAL, O_IDLE, O_HUBT, O_MAXC, O_MAXCS, O_GRACE,
        O_LOGLVL, O_CONFIG, O_METRICS };
 
@@ -75,6 +80,8 @@ static const struct option longopts[] = {
     {"hub-timeout", required_argument, NULL, O_HUBT},
     {"max-conns", required_argument, NULL, O_MAXC},
     {"max-conns-per-source", required_argument, NULL, O_MAXCS},
+    {"acme-challenge-dir", required_argument, NULL, O_ACME_DIR},
+    {"acme-host", required_argument, NULL, O_ACME_HOST},
     {"splice", no_argument, NULL, O_SPLICE},
     {"proxy-protocol", no_argument, NULL, O_PROXY},
     {"grace", required_argument, NULL, O_GRACE},
@@ -155,6 +162,8 @@ struct opts {
 	int inetd, check;
 	enum nx_log_level lvl;
 	uint64_t grace_ms;
+	const char *acme_hosts[MAX_ACME_HOSTS];
+	size_t nacme;
 };
 
 /* Parse argv into *o with the usage checks: -1 to go on, else the exit status (0 after
@@ -195,6 +204,16 @@ static int parse(int argc, char **argv, struct opts *o)
 					return usage_error("route for '%s' given twice", o->routes[i].key);
 			o->nroutes++;
 			break;
+		case O_ACME_DIR: o->cfg.acme_challenge_dir = optarg; break;
+		case O_ACME_HOST: {
+			char h[256];
+			if (o->nacme == MAX_ACME_HOSTS)
+				return usage_error("more than %d --acme-host names", MAX_ACME_HOSTS);
+			if (nx_hostname_normalize(optarg, strlen(optarg), h, sizeof h, 0, err, sizeof err) < 0)
+				return usage_error("--acme-host: %s", err);
+			o->acme_hosts[o->nacme++] = optarg;
+			break;
+		}
 		case O_INETD: o->inetd = 1; break;
 		case O_SPLICE: o->cfg.splice = 1; break;
 		case O_PROXY: o->cfg.proxy_protocol = 1; break;
@@ -237,6 +256,18 @@ static int parse(int argc, char **argv, struct opts *o)
 		return usage_error("--inetd serves fd 0: it takes no --listen%s", o->nudp ? "-udp" : "");
 	if (!o->cfg.hub_path && o->nroutes == 0)
 		return usage_error("nothing to route to: give --hub PATH and/or --route NAME=ADDR");
+	if (o->nacme && !o->cfg.acme_challenge_dir)
+		return usage_error("--acme-host needs --acme-challenge-dir DIR");
+	if (o->cfg.acme_challenge_dir && !o->nacme)
+		return usage_error("--acme-challenge-dir needs the names to answer for (--acme-host)");
+	/* the hub makes it (it may start after us): until then, challenges are answered 404 */
+	struct stat ast;
+	if (o->cfg.acme_challenge_dir &&
+	    (stat(o->cfg.acme_challenge_dir, &ast) < 0 || !S_ISDIR(ast.st_mode)))
+		nx_say("warning: --acme-challenge-dir %s is not a directory (yet)",
+		       o->cfg.acme_challenge_dir);
+	o->cfg.acme_hosts = o->acme_hosts;
+	o->cfg.n_acme_hosts = o->nacme;
 	char host[256];
 	uint16_t port;
 	for (size_t i = 0; i < o->nlisten; i++)
@@ -321,6 +352,9 @@ static void reload(void)
 	    !same_str(o->cfg.metrics_addr, first.cfg.metrics_addr))
 		nx_warn("not reloaded: --listen, --listen-udp, --hub, --user and --metrics need a restart",
 		        NULL);
+	if (!same_str(o->cfg.acme_challenge_dir, first.cfg.acme_challenge_dir) ||
+	    !same_list(o->acme_hosts, o->nacme, first.acme_hosts, first.nacme))
+		nx_warn("not reloaded: --acme-challenge-dir and --acme-host need a restart", NULL);
 	nx_opts_free(reload_vec);
 	free(reload_opts);
 	reload_vec = argv;

@@ -182,9 +182,15 @@ open_session() {
   grep -q 'msg="stream open".*route=app.test' "$T/hub.log"
   grep -q 'msg="stream open".*route=dev1.ui.test' "$T/hub.log"
   run grep -l -e "$COOKIE" -e 'X-Nexus' -e '__Host-nx' -e 'GET /' "$T/hub.log" "$T/relay.log"
-  assert_failure  # nor their memory: the request and the cookie exist in plaintext only inside the gate
+  assert_failure
+  # nor their memory: the request and the cookie exist in plaintext only inside the gate
   # (the scan finds them there while a slow upload holds the request open, so it would
   # find them in the hub or relay too)
+  # (not under ASan: its shadow and allocator maps are terabytes of address space)
+  if ldd "$(command -v nexus-hub)" | grep -q libasan; then
+    echo "# memory scan skipped under ASan" >&3
+    return 0
+  fi
   head -c 3000000 /dev/zero > "$T/upload"
   gcurl -o /dev/null --limit-rate 200K -H "Cookie: __Host-nx=$COOKIE" \
     -H 'Origin: https://dev1.ui.test' -H 'X-Probe: plaintext-probe-7f3a' \

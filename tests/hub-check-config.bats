@@ -41,3 +41,12 @@ hub_n() {
   run hub_n --cert "$T/hub.crt" --key "$T/hub.key" --secret-file "$T/hub.secret" --allow-tcp-port 0
   assert_failure 2
 }
+
+@test "-n: an ACME configuration without --cert is one, and the summary names the directory" {
+  run nexus-hub -n --listen 127.0.0.1:1 --relay-socket "$T/never.sock" --secret-file "$T/hub.secret" \
+    --acme-directory https://127.0.0.1:1/dir --acme-email ops@example.test --hub-hostname hub.test \
+    --acme-dir "$T/acme"
+  assert_success
+  assert_output --partial 'acme=https://127.0.0.1:1/dir'
+  [ ! -e "$T/never.sock" ]
+}

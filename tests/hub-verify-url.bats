@@ -79,13 +79,20 @@ serves() {
 
 @test "HTTP 500 or a verifier that is down: falls back to --secret-file" {
   echo 500 > "$T/verifier.mode"
-  start_vhub --secret-file "$T/hub.secret"
+  MP=$(free_port)
+  start_vhub --secret-file "$T/hub.secret" --metrics "127.0.0.1:$MP"
   start_relay
   tunnel_args fallback "$T/hub.secret" app.test
   bg tunnel "${TA[@]}"
   wait_backends 1
   serves
   grep -q 'token verifier unavailable, checking the token locally.*HTTP status 500' "$T/hub.log"
+  # both stages went to the verifier and fell back; counted, not refused
+  curl -sS --max-time 30 -o "$T/m" "http://127.0.0.1:$MP/metrics"
+  grep -qx 'nexus_hub_verifications_total{result="unavailable"} 2' "$T/m"
+  grep -qx 'nexus_hub_verifications_total{result="refused"} 0' "$T/m"
+  run promtool check metrics < "$T/m"
+  assert_success
   # the verifier gone: a second backend still gets in, checked locally
   kill "$VERIFIER_PID"
   wait_log "$T/verifier.log" '^request' 2

@@ -8,6 +8,7 @@ rank() {
     core) echo 0 ;;
     token|wire|mqtt) echo 10 ;;
     oauth) echo 15 ;;   # an OAuth/OIDC client: verifies with token, parses with wire
+    acme) echo 17 ;;    # an ACME client: signs with token, talks HTTP through oauth/http
     *) echo 20 ;;
   esac
 }

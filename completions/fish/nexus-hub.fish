@@ -24,6 +24,12 @@ complete -c nexus-hub -l peer -x -d 'offer our backends to the hub at wss://HOST
 complete -c nexus-hub -l peer-secret-file -r -F -d 'HMAC secret shared by the mesh'
 complete -c nexus-hub -l peer-ca -r -F -d 'CA certificates for the peer hubs'
 complete -c nexus-hub -l node-name -x -d "this hub's name in the mesh"
+complete -c nexus-hub -l acme-directory -x -d 'get and renew the certificate from this ACME directory'
+complete -c nexus-hub -l acme-email -x -d 'contact address of the ACME account'
+complete -c nexus-hub -l hub-hostname -x -d 'the name the certificate is for'
+complete -c nexus-hub -l acme-dir -r -a '(__fish_complete_directories)' -d 'ACME account and certificate directory'
+complete -c nexus-hub -l acme-challenge-dir -r -a '(__fish_complete_directories)' -d 'HTTP-01 answers for nexus-relay'
+complete -c nexus-hub -l acme-ca -r -F -d 'CA bundle to trust the ACME server with'
 complete -c nexus-hub -s v -l verbose -d 'log every stream'
 complete -c nexus-hub -l config -r -F -d 'read options from a file'
 complete -c nexus-hub -s n -l check-config -d 'check the configuration and exit'

@@ -7,6 +7,7 @@
 #include "gate/gate_int.h"
 #include "core/util.h"
 #include "token/claims.h"
+#include "core/sbuf.h"
 #include "token/jws.h"
 
 #include <curl/curl.h>
@@ -16,30 +17,15 @@
 
 #define LIST_MAX (1024 * 1024)
 
-struct body {
-	char *p;
-	size_t n;
-};
-
 static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
 {
-	struct body *b = arg;
 	size_t n = sz * nm;
-	if (b->n + n > LIST_MAX)
-		return 0;
-	char *q = realloc(b->p, b->n + n + 1);
-	if (!q)
-		return 0;
-	memcpy(q + b->n, p, n);
-	b->p = q;
-	b->n += n;
-	b->p[b->n] = '\0';
-	return n;
+	return nx_sbuf_add(arg, p, n, LIST_MAX) == 0 ? n : 0;
 }
 
 static int fetch(struct nx_gate *g, char *err, size_t errlen)
 {
-	struct body b = {0};
+	struct nx_sbuf b = {0};
 	CURL *c = curl_easy_init();
 	if (!c)
 		return nx_err(err, errlen, "curl_easy_init failed");
@@ -90,7 +76,7 @@ static int fetch(struct nx_gate *g, char *err, size_t errlen)
 		}
 	}
 	json_decref(claims);
-	free(b.p);
+	nx_sbuf_free(&b);
 	return out;
 }
 

@@ -293,12 +293,16 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		nx_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	struct nx_tls_server_creds *creds =
-	    nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
-	if (!creds || !(hub->creds = hub_creds_new(creds))) {
-		nx_err(err, errlen, "%s", why);
-		goto fail;
+	if (cfg->cert_file || !cfg->acme_directory) {
+		struct nx_tls_server_creds *creds =
+		    nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why);
+		if (!creds || !(hub->creds = hub_creds_new(creds))) {
+			nx_err(err, errlen, "%s", why);
+			goto fail;
+		}
 	}
+	if (hub_acme_open(hub, err, errlen) < 0)
+		goto fail;
 	const char *kf = cfg->secret_file ? cfg->secret_file : cfg->verify_key;
 	if (hub_backends_open(hub, why, sizeof why) < 0) {
 		nx_err(err, errlen, "%s", why);
@@ -379,6 +383,7 @@ void nx_hub_free(struct nx_hub *hub)
 	}
 	hub_relay_close_all(hub);
 	hub_metrics_close(hub);
+	hub_acme_close(hub);
 	nx_srcmap_free(hub->pending_src);
 	nx_routes_free(hub->routes);
 	nx_routes_free(hub->peer_routes);

@@ -24,6 +24,7 @@
 #define NX_HUB_MAX_ALLOW_PORTS 64
 #define NX_HUB_MAX_RELAY_IDS 32
 #define NX_HUB_MAX_PEERS 16
+#define NX_HUB_MAX_HOSTNAMES 8
 
 /* Defaults of the defences (README "Security"). */
 #define NX_HUB_MAX_PENDING 1024           /* unauthenticated backend connections at once */
@@ -89,6 +90,18 @@ struct nx_hub_config {
 	const char *peer_ca;       /* --peer-ca: CA file for the peers' certificates (NULL: system) */
 	const char *node_name;     /* --node-name: this hub in the mesh (NULL: host name) */
 	const char *metrics_addr;  /* --metrics: GET /metrics and /backends there; NULL: none */
+	/* ACME (hub_acme.c): with acme_directory the hub obtains its certificate for hostnames
+	 * into acme_dir/cert.pem, answers HTTP-01 through files in acme_dir/challenges (for
+	 * nexus-relay --acme-challenge-dir), renews it and installs it without restart.
+	 * cert_file/key_file are then optional: used until an ACME certificate exists. */
+	const char *acme_directory;
+	const char *acme_email;
+	const char *acme_dir;
+	const char *acme_challenge_dir; /* NULL: acme_dir/challenges */
+	const char *acme_ca;       /* PEM bundle to trust the ACME server with; NULL: system */
+	const char *hostnames[NX_HUB_MAX_HOSTNAMES];
+	size_t n_hostnames;
+	uint64_t acme_poll_ms;     /* 0: the client's default */
 	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */
 	void *log_arg;
 };

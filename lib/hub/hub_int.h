@@ -203,6 +203,7 @@ struct hub_counters {
 	uint64_t credit_stalls;
 	uint64_t handoff_no_route, handoff_busy, handoff_bad;
 	uint64_t reloads, reload_failures;
+	uint64_t verify_valid, verify_refused, verify_unavailable; /* --verify-url answers */
 };
 
 struct nx_metrics_srv;
@@ -230,8 +231,9 @@ struct nx_hub {
 	struct hub_counters ctr;
 	struct nx_metrics_srv *metrics;
 	struct nx_hub_config cfg;
-	struct hub_creds *creds;
+	struct hub_creds *creds;     /* NULL only while ACME has none yet */
 	char *owned[HUB_OWNED];      /* cfg's file names after a reload (hub_reload.c) */
+	struct hub_acme *acme;       /* --acme-directory; NULL without */
 	struct nx_key *key;          /* --secret-file / --verify-key; NULL with --backends only */
 	struct nx_backends *backends; /* --backends */
 	struct hub_verifier *verifier; /* --verify-url, NULL without */
@@ -263,6 +265,12 @@ struct nx_hub {
 };
 
 /* hub.c */
+/* hub_acme.c: obtain/renew/install the hub's certificate (--acme-directory). */
+int hub_acme_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_acme_close(struct nx_hub *hub);
+/* 1 when the hub serves an ACME certificate now (a reload keeps it, --cert or not). */
+int hub_acme_installed(const struct nx_hub *hub);
+
 void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Before registering s: -1 with why when --exclusive-hostnames refuses it (a hostname is

@@ -50,26 +50,39 @@ static int live(const struct hub_session *s)
 	return !s->dead && s->state == SESS_LIVE && !s->mesh; /* peer links are not backends */
 }
 
-/* Sessions and streams per --backends name: one sample per name, from the first live
- * session carrying it. */
+/* Sessions and streams per --backends name: the live keyed sessions sorted by name, one
+ * sample per run of equal names (n log n: a scrape never walks the sessions n times). */
+static int by_bname(const void *a, const void *b)
+{
+	return strcmp((*(const struct hub_session *const *)a)->bname,
+	              (*(const struct hub_session *const *)b)->bname);
+}
+
 static void per_backend(struct nx_prom *p, const struct nx_hub *hub, int streams)
 {
-	for (const struct hub_session *s = hub->sessions; s; s = s->next) {
-		if (!live(s) || !s->bname[0])
-			continue;
-		int first = 1;
-		for (const struct hub_session *o = hub->sessions; o != s; o = o->next)
-			if (live(o) && strcmp(o->bname, s->bname) == 0)
-				first = 0;
-		if (!first)
-			continue;
-		uint64_t n = 0;
-		for (const struct hub_session *o = s; o; o = o->next)
-			if (live(o) && strcmp(o->bname, s->bname) == 0)
-				n += streams ? o->n_streams : 1;
+	size_t n = 0;
+	for (const struct hub_session *s = hub->sessions; s; s = s->next)
+		n += live(s) && s->bname[0];
+	if (!n)
+		return;
+	const struct hub_session **v = malloc(n * sizeof *v);
+	if (!v)
+		return;
+	size_t k = 0;
+	for (const struct hub_session *s = hub->sessions; s; s = s->next)
+		if (live(s) && s->bname[0])
+			v[k++] = s;
+	qsort(v, n, sizeof *v, by_bname);
+	for (size_t i = 0; i < n;) {
+		uint64_t sum = 0;
+		size_t j = i;
+		for (; j < n && strcmp(v[j]->bname, v[i]->bname) == 0; j++)
+			sum += streams ? v[j]->n_streams : 1;
 		nx_prom_u64(p, streams ? "nexus_hub_backend_streams" : "nexus_hub_backend_sessions",
-		            "backend", s->bname, n);
+		            "backend", v[i]->bname, sum);
+		i = j;
 	}
+	free(v);
 }
 
 static long render_metrics(void *arg, char *buf, size_t cap)
@@ -133,6 +146,16 @@ static long render_metrics(void *arg, char *buf, size_t cap)
 	               "SIGHUP reloads, by result.");
 	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "ok", c->reloads);
 	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "failed", c->reload_failures);
+	if (hub->cfg.verify_url) {
+		nx_prom_family(&p, "nexus_hub_verifications_total", "counter",
+		               "Tokens sent to --verify-url, by answer: valid, refused (valid:false, a "
+		               "4xx, a bad answer), unavailable (down, 5xx, timeout: local key used "
+		               "if there is one).");
+		nx_prom_u64(&p, "nexus_hub_verifications_total", "result", "valid", c->verify_valid);
+		nx_prom_u64(&p, "nexus_hub_verifications_total", "result", "refused", c->verify_refused);
+		nx_prom_u64(&p, "nexus_hub_verifications_total", "result", "unavailable",
+		            c->verify_unavailable);
+	}
 	return nx_prom_len(&p);
 }
 

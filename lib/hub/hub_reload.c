@@ -63,9 +63,10 @@ static int load_all(const struct nx_hub_config *cfg, struct loaded *l, char *err
 {
 	char why[NX_ERRLEN];
 	memset(l, 0, sizeof *l);
-	if (!cfg->cert_file || !cfg->key_file)
+	if ((!cfg->cert_file || !cfg->key_file) && !cfg->acme_directory)
 		return nx_err(err, errlen, "--cert FILE and --key FILE are required");
-	if (!(l->creds = nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why)))
+	if (cfg->cert_file &&
+	    !(l->creds = nx_tls_server_creds_load(cfg->cert_file, cfg->key_file, why, sizeof why)))
 		return nx_err(err, errlen, "%s", why);
 	if (cfg->secret_file && cfg->verify_key) {
 		loaded_free(l);
@@ -126,6 +127,10 @@ int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char 
 	         cfg->n_allow_tcp_ports, cfg->deny_list ? " deny_list=" : "",
 	         cfg->deny_list ? cfg->deny_list : "", cfg->metrics_addr ? " metrics=" : "",
 	         cfg->metrics_addr ? cfg->metrics_addr : "");
+	if (cfg->acme_directory) {
+		size_t used = strlen(summary);
+		snprintf(summary + used, n - used, " acme=%s", cfg->acme_directory);
+	}
 	loaded_free(&l);
 	return 0;
 }
@@ -175,9 +180,18 @@ void nx_hub_reload(struct nx_hub *hub)
 	for (int i = 0; i < HUB_OWNED; i++)
 		if (names[i] && !(copies[i] = strdup(names[i])))
 			oom = 1;
-	struct hub_creds *hc = oom ? NULL : hub_creds_new(l.creds);
-	l.creds = NULL;
-	if (!hc) {
+	/* ACME: the certificate it got stays (the --acme-* options need a restart) */
+	int keep = !l.creds || hub_acme_installed(hub);
+	if (keep) {
+		nx_tls_server_creds_free(l.creds);
+		l.creds = NULL;
+	}
+	struct hub_creds *hc = NULL;
+	if (!oom && !keep) {
+		hc = hub_creds_new(l.creds); /* takes it, even when it fails */
+		l.creds = NULL;
+	}
+	if (oom || (!hc && !keep)) {
 		for (int i = 0; i < HUB_OWNED; i++)
 			free(copies[i]);
 		loaded_free(&l);
@@ -188,8 +202,10 @@ void nx_hub_reload(struct nx_hub *hub)
 		free(hub->owned[i]);
 		hub->owned[i] = copies[i];
 	}
-	hub_creds_drop(hub->creds); /* sessions still in TLS keep theirs */
-	hub->creds = hc;
+	if (hc) {
+		hub_creds_drop(hub->creds); /* sessions still in TLS keep theirs */
+		hub->creds = hc;
+	}
 	nx_key_free(hub->key);
 	hub->key = l.key;
 	/* What a reload may change; the listeners, the relay socket, --metrics and the
@@ -221,7 +237,8 @@ void nx_hub_reload(struct nx_hub *hub)
 	const char *kf = c->secret_file ? c->secret_file : c->verify_key;
 	hub_log(hub, NX_LOG_INFO, "configuration reloaded",
 	        "cert=%s key_file=%s allow_tcp_ports=%zu allow_udp_ports=%zu deny_list=%s",
-	        c->cert_file, kf ? nx_log_q(q, sizeof q, kf) : "-", c->n_allow_tcp_ports,
+	        c->cert_file ? c->cert_file : hub_acme_installed(hub) ? "acme" : "-",
+	        kf ? nx_log_q(q, sizeof q, kf) : "-", c->n_allow_tcp_ports,
 	        c->n_allow_udp_ports,
 	        c->deny_list ? c->deny_list : "-");
 	if (c->backends_file)

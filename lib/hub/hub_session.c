@@ -515,6 +515,12 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 
 void hub_session_accept(struct nx_hub *hub, int fd)
 {
+	if (!hub->creds) { /* --acme-directory without --cert: no certificate yet */
+		hub_log(hub, NX_LOG_DEBUG, "tls setup failed",
+		        "reason=\"no certificate yet (ACME has not got one)\"");
+		close(fd);
+		return;
+	}
 	struct nx_src src;
 	int has_src = nx_src_of_fd(fd, &src) == 0;
 	if (hub_admit(hub, fd, &src, has_src) < 0) {

@@ -24,6 +24,7 @@
 #include "hub/hub_int.h"
 #include "hub/verify_answer.h"
 #include "token/jws.h"
+#include "core/sbuf.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -55,9 +56,7 @@ struct hub_verify_req {
 	size_t body_len;
 	char *token;  /* for a local fallback (wiped) */
 	size_t token_len;
-	char *ans;
-	size_t ans_len;
-	int too_big;
+	struct nx_sbuf ans; /* the verifier's answer (core/sbuf: bounded, wiped) */
 	char cerr[CURL_ERROR_SIZE];
 };
 
@@ -69,6 +68,7 @@ struct hub_verifier {
 	struct hub_verify_req *reqs;
 	size_t n;
 	struct nx_rate busy_rate;
+	struct nx_rate down_rate; /* "verifier unavailable", logged once a second with a count */
 	struct cache_ent cache[CACHE_SLOTS];
 };
 
@@ -174,17 +174,7 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
 {
 	struct hub_verify_req *r = arg;
 	size_t n = sz * nm;
-	if (r->ans_len + n > NX_VERIFY_ANSWER_MAX) {
-		r->too_big = 1;
-		return 0;
-	}
-	char *q = realloc(r->ans, r->ans_len + n + 1);
-	if (!q)
-		return 0;
-	memcpy(q + r->ans_len, p, n);
-	r->ans = q;
-	r->ans_len += n;
-	return n;
+	return nx_sbuf_add(&r->ans, p, n, NX_VERIFY_ANSWER_MAX) == 0 ? n : 0;
 }
 
 /* ---- requests -------------------------------------------------------------------------- */
@@ -209,7 +199,7 @@ static void req_free(struct hub_verify_req *r)
 		nx_wipe(r->token, r->token_len);
 	free(r->body);
 	free(r->token);
-	free(r->ans);
+	nx_sbuf_free(&r->ans);
 	free(r);
 }
 
@@ -234,7 +224,7 @@ static void finish(struct hub_verify_req *r, CURLcode cc)
 	long status = 0;
 	enum outcome o = OUT_REFUSE;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (r->too_big) {
+	if (r->ans.over) {
 		nx_err(why, sizeof why, "bad verifier answer: longer than %d bytes", NX_VERIFY_ANSWER_MAX);
 	} else if (cc != CURLE_OK) {
 		o = OUT_FALLBACK;
@@ -246,7 +236,7 @@ static void finish(struct hub_verify_req *r, CURLcode cc)
 		nx_err(why, sizeof why, "verifier answered HTTP %ld", status);
 	} else {
 		char a[NX_ERRLEN];
-		switch (nx_verify_answer_parse(r->ans ? r->ans : "", r->ans_len, &claims, a, sizeof a)) {
+		switch (nx_verify_answer_parse(r->ans.p ? r->ans.p : "", r->ans.n, &claims, a, sizeof a)) {
 		case NX_VERIFY_VALID: o = OUT_CLAIMS; break;
 		case NX_VERIFY_INVALID: nx_err(why, sizeof why, "verifier: %s", a); break;
 		default: nx_err(why, sizeof why, "bad verifier answer: %s", a); break;
@@ -254,16 +244,27 @@ static void finish(struct hub_verify_req *r, CURLcode cc)
 	}
 	s->verify = NULL;
 	int rc = -1;
+	uint64_t times = 0;
+	if (o == OUT_CLAIMS)
+		hub->ctr.verify_valid++;
+	else if (o == OUT_FALLBACK) {
+		hub->ctr.verify_unavailable++;
+		times = nx_rate_note(&r->v->down_rate, nx_loop_now(hub->loop), NX_ACCEPT_REPORT_MS);
+	} else
+		hub->ctr.verify_refused++;
 	if (o == OUT_CLAIMS) {
 		rc = hub_auth_claims(s, r->stage, claims, err, sizeof err);
 	} else if (o == OUT_FALLBACK && has_local(hub)) {
-		hub_log(hub, NX_LOG_WARN, "token verifier unavailable, checking the token locally",
-		        "session=%llu stage=%s error=%s", (unsigned long long)s->id, stage,
-		        nx_log_q(q, sizeof q, why));
+		if (times)
+			hub_log(hub, NX_LOG_WARN, "token verifier unavailable, checking the token locally",
+			        "session=%llu stage=%s error=%s times=%llu", (unsigned long long)s->id,
+			        stage, nx_log_q(q, sizeof q, why), (unsigned long long)times);
 		rc = hub_auth_token(s, r->stage, r->token, r->token_len, err, sizeof err);
 	} else if (o == OUT_FALLBACK) {
-		hub_log(hub, NX_LOG_WARN, "token verifier unavailable", "session=%llu stage=%s error=%s",
-		        (unsigned long long)s->id, stage, nx_log_q(q, sizeof q, why));
+		if (times)
+			hub_log(hub, NX_LOG_WARN, "token verifier unavailable",
+			        "session=%llu stage=%s error=%s times=%llu", (unsigned long long)s->id,
+			        stage, nx_log_q(q, sizeof q, why), (unsigned long long)times);
 		nx_err(err, sizeof err, "%s token validation failed: token verifier unavailable", stage);
 	} else {
 		nx_err(err, sizeof err, "%s token validation failed: %s", stage, why);

@@ -1,47 +1,21 @@
 /* http.c — see http.h. */
 #include "oauth/http.h"
+#include "core/sbuf.h"
 #include "core/util.h"
 
 #include <curl/curl.h>
 #include <malloc.h>
+#include <stddef.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct sink {
-	char *p;
-	size_t n, cap;
-	int over;
-};
-
-/* The answer holds tokens: it grows by copying, and every block let go is wiped first
- * (realloc would leave the old one in the heap as it was). */
+/* The answer holds tokens: core/sbuf grows it by copying and wipes what it lets go. */
 static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
 {
-	struct sink *s = arg;
 	size_t n = sz * nm;
-	if (s->n + n > NX_OAUTH_BODY_MAX) {
-		s->over = 1;
-		return 0;
-	}
-	if (s->n + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->n + n + 1)
-			cap *= 2;
-		char *np = malloc(cap);
-		if (!np)
-			return 0;
-		if (s->p) {
-			memcpy(np, s->p, s->n);
-			nx_free_secret(s->p, s->cap);
-		}
-		s->p = np;
-		s->cap = cap;
-	}
-	memcpy(s->p + s->n, d, n);
-	s->n += n;
-	s->p[s->n] = '\0';
-	return n;
+	return nx_sbuf_add(arg, d, n, NX_OAUTH_BODY_MAX) == 0 ? n : 0;
 }
 
 int nx_oauth_url_ok(const char *url)
@@ -62,7 +36,7 @@ int nx_oauth_url_ok(const char *url)
 
 static int run(CURL *c, const char *url, json_t **out, long *status, char *err, size_t errlen)
 {
-	struct sink s = {0};
+	struct nx_sbuf s = {0};
 	char cerr[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -83,15 +57,14 @@ static int run(CURL *c, const char *url, json_t **out, long *status, char *err, 
 	if (status)
 		*status = code;
 	if (rc != CURLE_OK) {
-		if (s.p)
-			nx_free_secret(s.p, s.cap);
+		int over = s.over;
+		nx_sbuf_free(&s);
 		return nx_err(err, errlen, "%s: %s", url,
-		              s.over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
+		              over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
 	}
 	json_error_t je;
 	json_t *j = s.p ? json_loadb(s.p, s.n, JSON_REJECT_DUPLICATES, &je) : NULL;
-	if (s.p)
-		nx_free_secret(s.p, s.cap);
+	nx_sbuf_free(&s);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return nx_err(err, errlen, "%s: HTTP %ld without a JSON object", url, code);
@@ -135,6 +108,107 @@ int nx_oauth_post_form(const char *url, const char *form, const char *basic_user
 	int rc = run(c, url, out, status, err, errlen);
 	curl_easy_cleanup(c);
 	return rc;
+}
+
+/* One "Name: value" header line into the field the caller wants it in. */
+static size_t on_header(char *d, size_t sz, size_t nm, void *arg)
+{
+	struct nx_http_fetch *f = arg;
+	size_t n = sz * nm;
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} want[] = {
+		{"content-type", offsetof(struct nx_http_fetch, content_type_in), 128},
+		{"replay-nonce", offsetof(struct nx_http_fetch, replay_nonce), 256},
+		{"location", offsetof(struct nx_http_fetch, location), 1024},
+		{"retry-after", offsetof(struct nx_http_fetch, retry_after), 64},
+	};
+	const char *colon = memchr(d, ':', n);
+	if (!colon)
+		return n;
+	size_t nl = (size_t)(colon - d);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		if (nl != strlen(want[i].name) || strncasecmp(d, want[i].name, nl) != 0)
+			continue;
+		const char *v = colon + 1, *e = d + n;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		char *dst = (char *)f + want[i].off;
+		size_t l = (size_t)(e - v) < want[i].cap - 1 ? (size_t)(e - v) : want[i].cap - 1;
+		memcpy(dst, v, l);
+		dst[l] = 0;
+	}
+	return n;
+}
+
+int nx_oauth_fetch(struct nx_http_fetch *f, char *err, size_t errlen)
+{
+	f->status = 0;
+	f->resp = NULL;
+	f->resp_len = f->resp_cap = 0;
+	f->content_type_in[0] = f->replay_nonce[0] = f->location[0] = f->retry_after[0] = 0;
+	if (!nx_oauth_url_ok(f->url))
+		return nx_err(err, errlen, "%s: only https:// (or http:// to loopback)", f->url);
+	CURL *c = curl_easy_init();
+	if (!c)
+		return nx_err(err, errlen, "curl_easy_init failed");
+	struct nx_sbuf s = {0};
+	char cerr[CURL_ERROR_SIZE] = "", hbuf[300];
+	struct curl_slist *h = NULL;
+	curl_easy_setopt(c, CURLOPT_URL, f->url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, f->timeout_s ? f->timeout_s : 30L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "nexus");
+	if (f->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, f->ca_file);
+	if (strcmp(f->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(f->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, f->body ? f->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(f->body ? f->body_len : 0));
+	}
+	if (f->content_type) {
+		snprintf(hbuf, sizeof hbuf, "Content-Type: %s", f->content_type);
+		h = curl_slist_append(h, hbuf);
+	}
+	if (f->accept) {
+		snprintf(hbuf, sizeof hbuf, "Accept: %s", f->accept);
+		h = curl_slist_append(h, hbuf);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	CURLcode rc = curl_easy_perform(c);
+	curl_slist_free_all(h);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &f->status);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		int over = s.over;
+		nx_sbuf_free(&s);
+		return nx_err(err, errlen, "%s: %s", f->url,
+		              over ? "answer too large" : cerr[0] ? cerr : curl_easy_strerror(rc));
+	}
+	f->resp = s.p;
+	f->resp_len = s.n;
+	f->resp_cap = s.cap;
+	return 0;
+}
+
+void nx_oauth_fetch_done(struct nx_http_fetch *f)
+{
+	if (f->resp)
+		nx_free_secret(f->resp, f->resp_cap);
+	f->resp = NULL;
+	f->resp_len = 0;
 }
 
 int nx_oauth_form_add(char **form, const char *name, const char *value)

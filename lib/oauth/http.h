@@ -33,4 +33,31 @@ void nx_oauth_json_wipe_frees(void);
  * *form may be NULL to start. -1 on no memory. */
 int nx_oauth_form_add(char **form, const char *name, const char *value);
 
+/* Any request, for clients that need more than JSON in and out (ACME, lib/acme): a method,
+ * a body with its type, an Accept, a CA bundle to trust instead of the system's, and the
+ * response headers below. The body answered (any status) is kept as bytes, bounded by
+ * NX_OAUTH_BODY_MAX; header values are cut to their buffers. No redirects followed. */
+struct nx_http_fetch {
+	const char *method;       /* "GET", "HEAD" or "POST" */
+	const char *url;
+	const char *body;         /* POST: body_len bytes */
+	size_t body_len;
+	const char *content_type; /* of the body; NULL: none */
+	const char *accept;       /* NULL: any */
+	const char *ca_file;      /* PEM bundle to trust; NULL: the system's */
+	long timeout_s;           /* 0: 30 */
+	/* answer */
+	long status;
+	char *resp;               /* malloc'd, NUL-terminated, resp_len bytes; NULL if empty */
+	size_t resp_len;
+	size_t resp_cap;          /* its allocation, wiped by nx_oauth_fetch_done */
+	char content_type_in[128];
+	char replay_nonce[256];
+	char location[1024];
+	char retry_after[64];
+};
+int nx_oauth_fetch(struct nx_http_fetch *f, char *err, size_t errlen);
+/* Wipe and free the answer (the request fields are the caller's). */
+void nx_oauth_fetch_done(struct nx_http_fetch *f);
+
 #endif

@@ -339,7 +339,11 @@ static int sniff_decide(struct conn *c, int eof, size_t old)
 		enum nx_sniff_result h = nx_sniff_http(c->in, c->inlen, &s);
 		switch (h) {
 		case NX_SNIFF_NOT_THIS: route_by_port(c); return 1;
-		case NX_SNIFF_DONE: c->proto = P_HTTP; route_by_name(c, &s); return 1;
+		case NX_SNIFF_DONE:
+			c->proto = P_HTTP;
+			if (!relay_acme_try(c, &s))
+				route_by_name(c, &s);
+			return 1;
 		case NX_SNIFF_NO_NAME: c->proto = P_HTTP; route_by_port(c); return 1;
 		case NX_SNIFF_INVALID:
 			c->proto = P_HTTP;

@@ -50,6 +50,13 @@ struct nx_relay_config {
 	int splice;               /* local routes: splice(2) once the prelude is out */
 	int proxy_protocol;       /* local routes: send a PROXY protocol v1 line first */
 	int exit_when_idle;       /* inetd mode: stop the loop when the last connection ends */
+	/* ACME HTTP-01 for the hub's own names (relay_acme.c): a plain-HTTP
+	 * "GET /.well-known/acme-challenge/TOKEN" for one of acme_hosts is answered from the
+	 * file TOKEN in acme_challenge_dir (a regular file, not a symlink, 404 if none); every
+	 * other request and name is routed as usual. NULL: off. */
+	const char *acme_challenge_dir;
+	const char *const *acme_hosts;
+	size_t n_acme_hosts;
 	const char *metrics_addr; /* --metrics: GET /metrics there (a local address); NULL: none */
 	nx_log_sink_fn log;          /* where events go (log.h); NULL: nowhere */
 	void *log_arg;

@@ -156,6 +156,12 @@ int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t
 /* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
 int relay_dial_target(const struct relay_target *t);
 
+/* relay_acme.c: answer an ACME HTTP-01 challenge request for one of our names (the head
+ * is complete, s is its sniff). 1 when answered (the connection is no longer ours to
+ * route), 0 to route it as usual. */
+struct nx_sniff;
+int relay_acme_try(struct conn *c, const struct nx_sniff *s);
+
 /* relay_udp.c */
 /* Hand every UDP socket to the hub just connected (r->hub_fd). */
 void relay_udp_handoff(struct nx_relay *r);

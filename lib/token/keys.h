@@ -125,6 +125,11 @@ int nx_key_verify(const struct nx_key *key, enum nx_alg alg, const void *data, s
 #define NX_KID_MAX 44
 int nx_key_thumbprint(const struct nx_key *key, char out[NX_KID_MAX], char *err,
                       size_t errlen);
+/* The public half as the canonical JWK the thumbprint is taken over (RFC 7638 §3.2: required
+ * members only, sorted, no white space), e.g. for an ACME "jwk" header. 1400 bytes fit any
+ * key we load. */
+int nx_key_public_jwk(const struct nx_key *key, char *json, size_t n, char *err,
+                      size_t errlen);
 /* The SubjectPublicKeyInfo as one line of standard base64 (the PEM body, joined): how a
  * backends file line carries a key inline. malloc'd; free() it. */
 int nx_key_spki_base64(const struct nx_key *key, char **out, char *err, size_t errlen);

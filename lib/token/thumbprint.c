@@ -19,23 +19,34 @@ static void b64_uint(char *dst, const unsigned char *p, size_t n)
 	nx_b64url_encode(dst, p, n);
 }
 
-int nx_key_thumbprint(const struct nx_key *k, char out[NX_KID_MAX], char *err, size_t errlen)
+int nx_key_public_jwk(const struct nx_key *k, char *json, size_t n, char *err, size_t errlen)
 {
 	/* the required members only, in lexicographic order, no white space (RFC 7638 §3.2) */
-	char json[1400], a[700], b[64];
+	char a[700], b[64];
+	int w;
 	if (k->type == NX_KEY_RSA) {
 		b64_uint(a, k->rsa_pk.n, k->rsa_pk.nlen);
 		b64_uint(b, k->rsa_pk.e, k->rsa_pk.elen);
-		snprintf(json, sizeof json, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", b, a);
+		w = snprintf(json, n, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", b, a);
 	} else if (k->type == NX_KEY_EC) {
 		char x[64], y[64];
 		nx_b64url_encode(x, k->ec_pk.q + 1, 32);
 		nx_b64url_encode(y, k->ec_pk.q + 33, 32);
-		snprintf(json, sizeof json, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
-		         x, y);
+		w = snprintf(json, n, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+		             x, y);
 	} else {
 		return nx_err(err, errlen, "an HMAC secret has no thumbprint (it is not a key pair)");
 	}
+	if (w < 0 || (size_t)w >= n)
+		return nx_err(err, errlen, "JWK too long");
+	return 0;
+}
+
+int nx_key_thumbprint(const struct nx_key *k, char out[NX_KID_MAX], char *err, size_t errlen)
+{
+	char json[1400];
+	if (nx_key_public_jwk(k, json, sizeof json, err, errlen) < 0)
+		return -1;
 	unsigned char h[32];
 	br_sha256_context sc;
 	br_sha256_init(&sc);

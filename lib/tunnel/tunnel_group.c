@@ -230,6 +230,10 @@ int nx_tunnel_run(const struct nx_tunnel_cfg *cfg, char *err, size_t errlen)
 		tunnel_say(g.t[0], NX_LOG_INFO, "metrics on http://%s/metrics",
 		           nx_metrics_addr(g.metrics));
 	}
+	int fast;
+	const char *impl = nx_tls_crypto_impl(&fast);
+	tunnel_say(g.t[0], fast ? NX_LOG_DEBUG : NX_LOG_WARN, "tls crypto: %s%s", impl,
+	           fast ? "" : ": bulk costs several times the CPU");
 	g.started = 1;
 	tunnel_session_start(g.t[0]);
 	if (nx_loop_run(g.loop) < 0) {

@@ -606,6 +606,18 @@ int nx_tls_close(struct nx_tls *c)
 	return (br_ssl_engine_current_state(c->eng) & BR_SSL_SENDREC) ? NX_TLS_AGAIN : 0;
 }
 
+const char *nx_tls_crypto_impl(int *fast)
+{
+	int aes = br_aes_x86ni_ctr_get_vtable() != NULL;
+	int ghash = br_ghash_pclmul_get() != 0;
+	if (fast)
+		*fast = aes && ghash;
+	return aes && ghash ? "aes=x86ni ghash=pclmul"
+	       : aes        ? "aes=x86ni ghash=ctmul64 (no PCLMULQDQ)"
+	       : ghash      ? "aes=ct64 ghash=pclmul (no AES-NI)"
+	                    : "aes=ct64 ghash=ctmul64 (no AES-NI, no PCLMULQDQ)";
+}
+
 const char *nx_tls_error(const struct nx_tls *c)
 {
 	return c->failed ? c->err : c->wfailed ? c->werr : "";

@@ -5,6 +5,8 @@
 ptrace_scope 0). Prints where a needle was found."""
 import sys
 
+CHUNK = 16 << 20
+
 
 def main():
     pid = int(sys.argv[1])
@@ -20,15 +22,21 @@ def main():
             if name.startswith("[v"):  # [vvar], [vsyscall]
                 continue
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except OSError:
+            if hi - lo > 1 << 30:  # reserved address space (sanitizers), not data
                 continue
-            for n in needles:
-                if n in data:
-                    print(f"{n.decode(errors='replace')!r} found in {parts[0]} {name}")
-                    found = True
+            keep = max(len(n) for n in needles) - 1
+            tail = b""
+            for at in range(lo, hi, CHUNK):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(CHUNK, hi - at))
+                except OSError:
+                    break
+                for n in needles:
+                    if n in data:
+                        print(f"{n.decode(errors='replace')!r} found in {parts[0]} {name}")
+                        found = True
+                tail = data[-keep:] if keep else b""
     return 0 if found else 1
 
 

@@ -266,6 +266,31 @@ static void bad_credentials(void **state)
 	}
 }
 
+/* The AES-GCM code BearSSL picks follows the CPU's flags: hardware paths exactly when
+ * /proc/cpuinfo lists aes and pclmulqdq. */
+static void crypto_impl_follows_the_cpu(void **state)
+{
+	(void)state;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		skip();
+	char line[4096];
+	int aes = 0, pcl = 0;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "flags", 5) == 0) {
+			aes = strstr(line, " aes") != NULL;
+			pcl = strstr(line, " pclmulqdq") != NULL;
+			break;
+		}
+	fclose(f);
+	int fast = -1;
+	const char *impl = nx_tls_crypto_impl(&fast);
+	assert_non_null(impl);
+	assert_int_equal(fast, aes && pcl);
+	assert_int_equal(strstr(impl, "aes=x86ni") != NULL, aes);
+	assert_int_equal(strstr(impl, "ghash=pclmul") != NULL, pcl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +302,7 @@ int main(void)
 		cmocka_unit_test(unknown_ca_is_refused),
 		cmocka_unit_test(peer_eof_during_handshake),
 		cmocka_unit_test(bad_credentials),
+		cmocka_unit_test(crypto_impl_follows_the_cpu),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }

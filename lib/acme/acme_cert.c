@@ -1,0 +1,155 @@
+/* acme_cert.c — what a certificate file tells about renewal: the leaf's validity and
+ * serial (BearSSL's decoder, core/der for the serial), and when to renew. */
+#include "acme/acme.h"
+#include "core/der.h"
+#include "core/util.h"
+#include "wire/x509_names.h"
+
+#include <bearssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DAYS_0AD_TO_1970 719528 /* BearSSL counts days from January 1st, 0 AD */
+
+static void der_out(void *ctx, const void *d, size_t n)
+{
+	struct {
+		unsigned char *p;
+		size_t n;
+		int oom;
+	} *b = ctx;
+	if (b->oom)
+		return;
+	unsigned char *p = realloc(b->p, b->n + n);
+	if (!p) {
+		b->oom = 1;
+		return;
+	}
+	memcpy(p + b->n, d, n);
+	b->p = p;
+	b->n += n;
+}
+
+static void dn_skip(void *ctx, const void *d, size_t n)
+{
+	(void)ctx, (void)d, (void)n;
+}
+
+/* The first CERTIFICATE of a PEM file (the leaf), DER, malloc'd. */
+static int leaf_der(const char *path, unsigned char **out, size_t *outlen, char *err,
+                    size_t errlen)
+{
+	char *text;
+	size_t len;
+	if (nx_read_file(path, 1u << 20, &text, &len, err, errlen) < 0)
+		return -1;
+	br_pem_decoder_context pc;
+	br_pem_decoder_init(&pc);
+	struct {
+		unsigned char *p;
+		size_t n;
+		int oom;
+	} der = {0};
+	int in = 0, done = 0;
+	const char *p = text;
+	size_t left = len;
+	while (left > 0 && !done) {
+		size_t k = br_pem_decoder_push(&pc, p, left);
+		p += k;
+		left -= k;
+		switch (br_pem_decoder_event(&pc)) {
+		case BR_PEM_BEGIN_OBJ:
+			in = strcmp(br_pem_decoder_name(&pc), "CERTIFICATE") == 0;
+			br_pem_decoder_setdest(&pc, in ? der_out : NULL, &der);
+			break;
+		case BR_PEM_END_OBJ: done = in; break;
+		case BR_PEM_ERROR: left = 0; break;
+		default: break;
+		}
+	}
+	nx_free_secret(text, len); /* the file may hold the private key too */
+	if (!done || der.oom) {
+		free(der.p);
+		return nx_err(err, errlen, "%s: no certificate found", path);
+	}
+	*out = der.p;
+	*outlen = der.n;
+	return 0;
+}
+
+struct want {
+	const char *name;
+	int found;
+};
+
+static int name_cb(void *arg, enum nx_x509_name_type type, const unsigned char *v, size_t n)
+{
+	struct want *w = arg;
+	if (type == NX_X509_DNS && n == strlen(w->name) && strncasecmp((const char *)v, w->name, n) == 0)
+		w->found = 1;
+	return w->found;
+}
+
+int nx_acme_cert_covers(const char *path, const char *const *names, size_t n, char *err,
+                        size_t errlen)
+{
+	unsigned char *der;
+	size_t len;
+	if (leaf_der(path, &der, &len, err, errlen) < 0)
+		return -1;
+	int rc = 1;
+	for (size_t i = 0; i < n && rc == 1; i++) {
+		struct want w = {names[i], 0};
+		if (nx_x509_names(der, len, name_cb, &w) < 0)
+			rc = nx_err(err, errlen, "%s: unreadable names", path);
+		else if (!w.found)
+			rc = 0;
+	}
+	free(der);
+	return rc;
+}
+
+int nx_acme_cert_info(const char *path, int64_t *nb, int64_t *na, char serial[80], char *err,
+                      size_t errlen)
+{
+	struct {
+		unsigned char *p;
+		size_t n;
+	} der;
+	if (leaf_der(path, &der.p, &der.n, err, errlen) < 0)
+		return -1;
+	br_x509_decoder_context dc;
+	br_x509_decoder_init(&dc, dn_skip, NULL);
+	br_x509_decoder_push(&dc, der.p, der.n);
+	if (!br_x509_decoder_get_pkey(&dc)) {
+		free(der.p);
+		return nx_err(err, errlen, "%s: cannot decode the certificate", path);
+	}
+	*nb = ((int64_t)dc.notbefore_days - DAYS_0AD_TO_1970) * 86400 + dc.notbefore_seconds;
+	*na = ((int64_t)dc.notafter_days - DAYS_0AD_TO_1970) * 86400 + dc.notafter_seconds;
+	/* Certificate ::= SEQ { TBSCertificate ::= SEQ { [0] version OPTIONAL, serial, ... } } */
+	struct nx_der all = {der.p, der.n}, cert, tbs, ver, sn;
+	serial[0] = 0;
+	if (nx_der_take(&all, NX_DER_SEQUENCE, &cert) == 0 &&
+	    nx_der_take(&cert, NX_DER_SEQUENCE, &tbs) == 0) {
+		if (tbs.len && tbs.p[0] == 0xa0)
+			nx_der_take(&tbs, 0xa0, &ver);
+		if (nx_der_take(&tbs, NX_DER_INTEGER, &sn) == 0) {
+			/* as openssl prints it: the magnitude, without the sign byte */
+			while (sn.len > 1 && sn.p[0] == 0)
+				sn.p++, sn.len--;
+			for (size_t i = 0; i < sn.len && i < 39; i++)
+				snprintf(serial + 2 * i, 3, "%02X", sn.p[i]);
+		}
+	}
+	free(der.p);
+	return 0;
+}
+
+int64_t nx_acme_renew_at(int64_t nb, int64_t na, uint32_t rnd)
+{
+	int64_t life = na > nb ? na - nb : 0;
+	return nb + life * 2 / 3 - (int64_t)(rnd % (uint64_t)(life / 18 + 1));
+}
