@@ -195,6 +195,19 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   grep -q 'msg="peer has no route".*route=ghost.test' "$T/hub-A.log"
 }
 
+@test "a peer may announce thousands of keys (one 100 KB message)" {
+  bg liar "$HELPERS/fake-mesh-peer" --dial "wss://127.0.0.1:$A_PORT/mesh" \
+    --secret "$T/peer.secret" --ca "$T/hub.crt" --announce-many 4000
+  wait_log "$T/liar.log" '^up$'
+  wait_log "$T/hub-A.log" 'msg="peer routes".*node=liar'
+  run curl -sS "http://127.0.0.1:$A_METRICS/metrics"
+  assert_line "nexus_hub_peer_routes 4002"
+  run curl -sS --max-time 20 -o /dev/null -w '%{http_code}' \
+    --resolve "n3999.many.test:$RELAY_PORT:127.0.0.1" "http://n3999.many.test:$RELAY_PORT/"
+  assert_output 502
+  wait_log "$T/liar.log" '^refused '
+}
+
 @test "bad mesh options are usage errors" {
   run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://127.0.0.1:1/mesh"

@@ -98,6 +98,9 @@ void hub_mesh_on_text(struct hub_session *s, const uint8_t *data, size_t len)
 		hub_session_unpend(s);
 		s->state = SESS_LIVE;
 		s->initial_window = 1; /* our connect stands for its first grant (§6) */
+		/* An authenticated peer may announce up to NX_MESH_MAX_ROUTES keys in one message:
+		 * more than a backend message holds, and only now that it is known. */
+		s->ws.max_message = NX_MESH_MAX_MSG;
 		s->live_since = (int64_t)time(NULL);
 		hub_session_start_keepalive(s);
 		char *hello = nx_mesh_hello_encode(s->hub->mesh->node, why, sizeof why);
