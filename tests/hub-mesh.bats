@@ -3,8 +3,9 @@
 # to hub A (--peer wss://A/mesh); hub C is a peer of A with no backends. End users reach
 # B's backends through A's relay, by SNI and by Host; when B goes, A drops the routes and
 # answers 502 at once; when B returns, traffic flows again; a silent peer is dropped by
-# the read deadline (both ways); bulk data arrives intact; a peer with a wrong secret or a
-# hub certificate from another CA is refused.
+# the read deadline (both ways); bulk data arrives intact; a peer with a wrong secret, a
+# hub certificate from another CA, or (mutual TLS) a client certificate from another CA or
+# with a name outside the rule is refused.
 load lib/common
 load lib/tunnel
 
@@ -208,6 +209,56 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   wait_log "$T/liar.log" '^refused '
 }
 
+# mesh_cert NAME SAN [KEYOPTS...]: $T/NAME.{key,crt} signed by $T/mesh-ca.
+mesh_cert() {
+  local name=$1 san=$2; shift 2
+  openssl req -newkey "$@" -nodes -keyout "$T/$name.key" -out "$T/$name.csr" -subj "/CN=$name" \
+    2>/dev/null
+  printf 'subjectAltName=%s\n' "$san" > "$T/$name.ext"
+  openssl x509 -req -in "$T/$name.csr" -CA "$T/mesh-ca.crt" -CAkey "$T/mesh-ca.key" \
+    -CAcreateserial -days 2 -out "$T/$name.crt" -extfile "$T/$name.ext" 2>/dev/null
+}
+
+# start_dialler NAME CERT: a hub with CERT that offers nothing to G over mutual TLS.
+start_dialler() {
+  local name=$1 cert=$2 port; port=$(free_port)
+  bg "hub-$name" nexus-hub --listen "127.0.0.1:$port" --cert "$T/$cert.crt" --key "$T/$cert.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/$name.sock" --node-name "hub-$name" \
+    --peer-secret-file "$T/peer.secret" --peer "wss://127.0.0.1:$G_PORT/mesh" \
+    --peer-ca "$T/mesh-ca.crt"
+}
+
+@test "mutual TLS: a peer needs a certificate from --peer-client-ca with a name --peer-client-name allows" {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$T/mesh-ca.key" \
+    -out "$T/mesh-ca.crt" -subj /CN=mesh-ca 2>/dev/null
+  mesh_cert g 'DNS:localhost,IP:127.0.0.1' rsa:2048
+  mesh_cert h 'DNS:hub-h.mesh.test' ec -pkeyopt ec_paramgen_curve:prime256v1
+  mesh_cert j 'DNS:hub-j.other.test' rsa:2048
+  G_PORT=$(free_port)
+  bg hub-G nexus-hub --listen "127.0.0.1:$G_PORT" --cert "$T/g.crt" --key "$T/g.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/G.sock" --node-name hub-G \
+    --peer-secret-file "$T/peer.secret" --peer-client-ca "$T/mesh-ca.crt" \
+    --peer-client-name '*.mesh.test'
+  wait_port "$G_PORT"
+  start_dialler H h    # the mesh CA, an allowed name, an EC key: taken
+  wait_log "$T/hub-G.log" 'msg="peer link up".*node=hub-H'
+  wait_log "$T/hub-H.log" 'msg="peer link up"'
+  start_dialler J j    # the mesh CA, a name outside *.mesh.test: refused
+  wait_log "$T/hub-G.log" 'msg="backend refused".*code=1008 reason="peer certificate has no name matching'
+  start_dialler I hub  # another CA (the suite's self-signed hub certificate): refused
+  wait_log "$T/hub-G.log" 'msg="backend refused".*code=1008 reason="peer certificate required"'
+  wait_log "$T/hub-I.log" 'msg="peer link failed".*1008: peer certificate required'
+  run cat "$T/hub-J.log" "$T/hub-I.log"
+  refute_output --partial 'msg="peer link up"'
+  run grep -c 'msg="peer link up"' "$T/hub-G.log"
+  assert_output 1
+  # backends on /connect show no certificate and are served as before
+  HUB_PORT=$G_PORT
+  bg tunnel-g nexus-tunnel --hub "wss://127.0.0.1:$G_PORT/connect" --cafile "$T/mesh-ca.crt" \
+    --secret-file "$T/hub.secret" --hostname g.test --to "127.0.0.1:$PLAIN_PORT" -v
+  wait_log "$T/hub-G.log" 'msg="backend registered".*routes=g\.test'
+}
+
 @test "bad mesh options are usage errors" {
   run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://127.0.0.1:1/mesh"
@@ -218,6 +269,11 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
     --peer-secret-file "$T/peer.secret"
   assert_failure 2
   assert_line --index 0 "nexus-hub: --peer: want a wss:// URL, not 'https://h/mesh'"
+  run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer-secret-file "$T/peer.secret" \
+    --peer-client-name '*.mesh.test'
+  assert_failure 2
+  assert_line --index 0 "nexus-hub: --peer-client-name needs --peer-client-ca FILE"
   # -n loads the peer secret too: a missing one is a runtime failure naming it
   run nexus-hub -n --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://h:1/mesh" \

@@ -24,6 +24,8 @@ complete -c nexus-hub -l peer -x -d 'offer our backends to the hub at wss://HOST
 complete -c nexus-hub -l peer-secret-file -r -F -d 'HMAC secret shared by the mesh'
 complete -c nexus-hub -l peer-ca -r -F -d 'CA certificates for the peer hubs'
 complete -c nexus-hub -l node-name -x -d "this hub's name in the mesh"
+complete -c nexus-hub -l peer-client-ca -r -F -d 'hubs dialling /mesh need a certificate from this CA'
+complete -c nexus-hub -l peer-client-name -x -d '... with a DNS name matching this pattern'
 complete -c nexus-hub -l acme-directory -x -d 'get and renew the certificate from this ACME directory'
 complete -c nexus-hub -l acme-email -x -d 'contact address of the ACME account'
 complete -c nexus-hub -l hub-hostname -x -d 'the name the certificate is for'

@@ -45,6 +45,7 @@ struct mesh_link {
 	uint64_t backoff_ms, last_rx, sent_version;
 	struct nx_timer retry, ping, idle, again, kill;
 	struct mesh_stream *streams;
+	struct hub_creds *creds; /* our certificate, shown when the peer asks (mutual TLS) */
 	char why[NX_ERRLEN];
 };
 
@@ -196,6 +197,8 @@ static void link_down(struct mesh_link *l, const char *why)
 		close(l->fd);
 		l->fd = -1;
 	}
+	hub_creds_drop(l->creds);
+	l->creds = NULL;
 	hub_buf_free(&l->in);
 	hub_buf_free(&l->out);
 	nx_ws_reader_free(&l->ws);
@@ -522,6 +525,11 @@ static void link_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			link_down(l, err);
 			return;
 		}
+		/* our hub certificate doubles as the client certificate (none yet with ACME) */
+		if (l->hub->creds && l->hub->creds->c) {
+			l->creds = hub_creds_hold(l->hub->creds);
+			nx_tls_client_cert(l->tls, l->creds->c, err, sizeof err);
+		}
 		l->state = L_TLS;
 	}
 	if (l->state == L_TLS) {
@@ -603,6 +611,11 @@ int hub_mesh_open(struct nx_hub *hub, char *err, size_t errlen)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
 		      *p == '.' || *p == '_' || *p == '-'))
 			*p = '-';
+	if (cfg->peer_client_ca &&
+	    !(m->client_trust = nx_tls_trust_load(cfg->peer_client_ca, why, sizeof why)))
+		return nx_err(err, errlen, "--peer-client-ca: %s", why);
+	if (cfg->peer_client_name)
+		snprintf(m->client_name, sizeof m->client_name, "%s", cfg->peer_client_name);
 	if (!cfg->n_peers)
 		return 0;
 	if (!(m->trust = nx_tls_trust_load(cfg->peer_ca, why, sizeof why)))
@@ -637,6 +650,12 @@ int hub_mesh_check(const struct nx_hub_config *cfg, char *err, size_t errlen)
 	nx_key_free(k);
 	if (!hmac)
 		return nx_err(err, errlen, "%s: not an HMAC secret", cfg->peer_secret_file);
+	if (cfg->peer_client_ca) {
+		struct nx_tls_trust *t = nx_tls_trust_load(cfg->peer_client_ca, why, sizeof why);
+		if (!t)
+			return nx_err(err, errlen, "--peer-client-ca: %s", why);
+		nx_tls_trust_free(t);
+	}
 	if (cfg->n_peers) {
 		struct nx_tls_trust *t = nx_tls_trust_load(cfg->peer_ca, why, sizeof why);
 		if (!t)
@@ -669,6 +688,7 @@ void hub_mesh_close(struct nx_hub *hub)
 	nx_timer_stop(hub->loop, &m->announce);
 	free(m->links);
 	nx_tls_trust_free(m->trust);
+	nx_tls_trust_free(m->client_trust);
 	nx_key_free(m->key);
 	free(m);
 	hub->mesh = NULL;

@@ -26,6 +26,8 @@ struct nx_key;
 struct hub_mesh {
 	struct nx_key *key;        /* the peer secret (HS256), both to sign and to check */
 	struct nx_tls_trust *trust; /* for the certificates of the hubs we dial */
+	struct nx_tls_trust *client_trust; /* --peer-client-ca: for the hubs that dial us */
+	char client_name[256];     /* --peer-client-name, "" for any */
 	char node[64];
 	struct mesh_link *links;   /* one per --peer */
 	size_t n_links;
@@ -63,6 +65,8 @@ void mesh_streams_close_all(struct mesh_link *l);
 
 /* hub_mesh_peer.c: the accepting side */
 int hub_mesh_accepts(const struct nx_hub *hub); /* a peer secret is configured */
+/* A new backend-listener TLS connection: ask for a client certificate (--peer-client-ca). */
+int hub_mesh_tls_server(struct nx_hub *hub, struct nx_tls *tls, char *err, size_t errlen);
 void hub_mesh_on_text(struct hub_session *s, const uint8_t *data, size_t len);
 void hub_mesh_session_gone(struct hub_session *s); /* its routes leave hub->peer_routes */
 /* A peer that announced key (after the local table came up empty), or NULL. */

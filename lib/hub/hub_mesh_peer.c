@@ -13,10 +13,65 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 int hub_mesh_accepts(const struct nx_hub *hub) { return hub->mesh && hub->mesh->key; }
+
+int hub_mesh_tls_server(struct nx_hub *hub, struct nx_tls *tls, char *err, size_t errlen)
+{
+	if (!hub->mesh || !hub->mesh->client_trust)
+		return 0;
+	return nx_tls_server_ask_client_cert(tls, hub->mesh->client_trust, err, errlen);
+}
+
+/* "*.mesh.example" matches exactly one label more; anything else matches itself. */
+static int name_matches(const char *pat, const unsigned char *v, size_t n)
+{
+	if (pat[0] == '*' && pat[1] == '.') {
+		const unsigned char *dot = memchr(v, '.', n);
+		if (!dot || dot == v)
+			return 0;
+		n -= (size_t)(dot + 1 - v);
+		v = dot + 1;
+		pat += 2;
+	}
+	return strlen(pat) == n && strncasecmp(pat, (const char *)v, n) == 0;
+}
+
+struct name_hit {
+	const char *pat;
+	int hit;
+};
+
+static int on_name(void *arg, enum nx_x509_name_type type, const unsigned char *val, size_t len)
+{
+	struct name_hit *h = arg;
+	if (type == NX_X509_DNS && name_matches(h->pat, val, len))
+		h->hit = 1;
+	return h->hit;
+}
+
+/* --peer-client-ca: the dialling peer showed a certificate of the CA with an allowed name. */
+static int check_cert(struct hub_session *s, char *why, size_t whylen)
+{
+	const struct hub_mesh *m = s->hub->mesh;
+	if (!m->client_trust)
+		return 0;
+	if (!nx_tls_peer_cert_verified(s->tls)) {
+		snprintf(why, whylen, "peer certificate required");
+		return -1;
+	}
+	if (!m->client_name[0])
+		return 0;
+	struct name_hit h = {m->client_name, 0};
+	if (nx_tls_peer_cert_names(s->tls, on_name, &h) < 0 || !h.hit) {
+		snprintf(why, whylen, "peer certificate has no name matching %.80s", m->client_name);
+		return -1;
+	}
+	return 0;
+}
 
 size_t hub_mesh_peer_routes(const struct nx_hub *hub)
 {
@@ -90,7 +145,7 @@ void hub_mesh_on_text(struct hub_session *s, const uint8_t *data, size_t len)
 {
 	char why[NX_ERRLEN + 32];
 	if (s->state == SESS_AUTH0) {
-		if (check_token(s, data, len, why, sizeof why) < 0) {
+		if (check_cert(s, why, sizeof why) < 0 || check_token(s, data, len, why, sizeof why) < 0) {
 			hub_session_fail(s, NX_WS_CLOSE_POLICY, why);
 			return;
 		}

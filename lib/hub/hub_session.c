@@ -488,7 +488,8 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		}
 		if (!s->tls) {
 			char err[NX_ERRLEN];
-			if (!(s->tls = nx_tls_server_new(s->creds->c, fd, NULL, err, sizeof err))) {
+			if (!(s->tls = nx_tls_server_new(s->creds->c, fd, NULL, err, sizeof err)) ||
+			    hub_mesh_tls_server(s->hub, s->tls, err, sizeof err) < 0) {
 				char why[NX_ERRLEN + 16];
 				snprintf(why, sizeof why, "tls setup: %s", err);
 				hub_session_kill(s, why);
