@@ -274,6 +274,11 @@ start_dialler() {
     --peer-client-name '*.mesh.test'
   assert_failure 2
   assert_line --index 0 "nexus-hub: --peer-client-name needs --peer-client-ca FILE"
+  run nexus-hub -n --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://h:1/mesh" \
+    --peer-secret-file "$T/peer.secret"
+  assert_success
+  assert_output --regexp '^nexus-hub: configuration OK: .* mesh=on peers=1$'
   # -n loads the peer secret too: a missing one is a runtime failure naming it
   run nexus-hub -n --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --peer "wss://h:1/mesh" \

@@ -131,6 +131,11 @@ int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char 
 		size_t used = strlen(summary);
 		snprintf(summary + used, n - used, " acme=%s", cfg->acme_directory);
 	}
+	if (cfg->peer_secret_file) { /* a hub in a mesh */
+		size_t used = strlen(summary);
+		snprintf(summary + used, n - used, " mesh=on peers=%zu%s", cfg->n_peers,
+		         cfg->peer_client_ca ? " peer_client_ca=on" : "");
+	}
 	loaded_free(&l);
 	return 0;
 }
