@@ -56,6 +56,12 @@ static const char usage_text[] =
     "      --ping-interval D      ping backends every D (default 54s)\n"
     "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
     "      --metrics HOST:PORT    serve GET /metrics and /backends there (a local address)\n"
+    "      --peer URL             offer our backends to the hub at wss://HOST:PORT/mesh (repeatable)\n"
+    "      --peer-secret-file FILE  HMAC secret shared by the mesh (serves /mesh too)\n"
+    "      --peer-ca FILE         CA certificates for the peer hubs' (default: the system's)\n"
+    "      --node-name NAME       this hub's name in the mesh (default: the host name)\n"
+    "      --peer-client-ca FILE  hubs dialling /mesh must show a certificate from this CA\n"
+    "      --peer-client-name PATTERN  ... with a DNS name matching PATTERN (*.example: one label)\n"
     "      --acme-directory URL   get and renew the certificate from this ACME directory\n"
     "      --acme-email EMAIL     contact address of the ACME account\n"
     "      --hub-hostname NAME    the name the certificate is for (repeatable)\n"
@@ -142,6 +148,12 @@ static const struct option lo[] = {
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
     {"metrics", required_argument, 0, 'Z'},
+    {"peer", required_argument, 0, 1001},
+    {"peer-secret-file", required_argument, 0, 1002},
+    {"peer-ca", required_argument, 0, 1003},
+    {"node-name", required_argument, 0, 1004},
+    {"peer-client-ca", required_argument, 0, 1005},
+    {"peer-client-name", required_argument, 0, 1006},
     {"acme-directory", required_argument, 0, 300},
     {"acme-email", required_argument, 0, 301},
     {"hub-hostname", required_argument, 0, 302},
@@ -287,6 +299,18 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 			cfg->metrics_addr = optarg;
 			break;
 		}
+		case 1001:
+			if (strncmp(optarg, "wss://", 6) != 0 || !optarg[6])
+				return usage_error("--peer: want a wss:// URL, not '%s'", optarg);
+			if (cfg->n_peers == NX_HUB_MAX_PEERS)
+				return usage_error("--peer: at most %d peers", NX_HUB_MAX_PEERS);
+			cfg->peers[cfg->n_peers++] = optarg;
+			break;
+		case 1002: cfg->peer_secret_file = optarg; break;
+		case 1003: cfg->peer_ca = optarg; break;
+		case 1004: cfg->node_name = optarg; break;
+		case 1005: cfg->peer_client_ca = optarg; break;
+		case 1006: cfg->peer_client_name = optarg; break;
 		case 300: cfg->acme_directory = optarg; break;
 		case 301: cfg->acme_email = optarg; break;
 		case 302: {
@@ -342,6 +366,12 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 		                   "or --verify-url");
 	if (!cfg->relay_socket)
 		return usage_error("--relay-socket PATH is required");
+	if (cfg->n_peers && !cfg->peer_secret_file)
+		return usage_error("--peer needs --peer-secret-file FILE");
+	if ((cfg->peer_client_ca || cfg->peer_client_name) && !cfg->peer_secret_file)
+		return usage_error("--peer-client-ca/--peer-client-name need --peer-secret-file FILE");
+	if (cfg->peer_client_name && !cfg->peer_client_ca)
+		return usage_error("--peer-client-name needs --peer-client-ca FILE");
 	return -1;
 }
 

@@ -1,6 +1,7 @@
 /* hub.c — the hub object: listeners (pausing when fds run short), route table, the
  * graveyard of dead sessions and streams. See hub.h. */
 #include "hub/hub_int.h"
+#include "hub/hub_mesh_int.h"
 #include "token/keys.h"
 #include "core/log.h"
 #include "core/sock.h"
@@ -149,11 +150,17 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
 	        hub_backend_kv(s, kv, sizeof kv), s->peer, s->claims.weight, list,
 	        s->half_close ? " half_close=1" : "", s->initial_window ? " initial_window=1" : "");
+	hub_mesh_local_changed(hub);
 }
 
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
 {
+	if (s->mesh) {
+		hub_mesh_session_gone(s);
+		return;
+	}
 	nx_routes_remove_backend(hub->routes, s);
+	hub_mesh_local_changed(hub);
 }
 
 /* ---- graveyard ------------------------------------------------------------------------- */
@@ -281,7 +288,8 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	char why[NX_ERRLEN];
 	hub->routes = nx_routes_new();
 	hub->pending_src = nx_srcmap_new();
-	if (!hub->routes || !hub->pending_src) {
+	hub->peer_routes = nx_routes_new();
+	if (!hub->routes || !hub->pending_src || !hub->peer_routes) {
 		nx_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -346,6 +354,8 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	}
 	if (hub_metrics_open(hub, err, errlen) < 0)
 		goto fail;
+	if (hub_mesh_open(hub, err, errlen) < 0)
+		goto fail;
 	return hub;
 fail:
 	nx_hub_free(hub);
@@ -356,6 +366,7 @@ void nx_hub_free(struct nx_hub *hub)
 {
 	if (!hub)
 		return;
+	hub_mesh_close(hub);
 	while (hub->sessions)
 		hub_session_kill(hub->sessions, NULL);
 	while (hub->streams)
@@ -375,6 +386,7 @@ void nx_hub_free(struct nx_hub *hub)
 	hub_acme_close(hub);
 	nx_srcmap_free(hub->pending_src);
 	nx_routes_free(hub->routes);
+	nx_routes_free(hub->peer_routes);
 	hub_creds_drop(hub->creds);
 	for (int i = 0; i < HUB_OWNED; i++)
 		free(hub->owned[i]);

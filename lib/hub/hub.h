@@ -23,6 +23,7 @@
 
 #define NX_HUB_MAX_ALLOW_PORTS 64
 #define NX_HUB_MAX_RELAY_IDS 32
+#define NX_HUB_MAX_PEERS 16
 #define NX_HUB_MAX_HOSTNAMES 8
 
 /* Defaults of the defences (README "Security"). */
@@ -83,6 +84,15 @@ struct nx_hub_config {
 	 * 0, or -1 with err (the reload is refused). */
 	int (*reload)(void *arg, struct nx_hub_config *out, char *err, size_t errlen);
 	void *reload_arg;
+	const char *peers[NX_HUB_MAX_PEERS]; /* --peer wss://HOST:PORT/mesh: offer our backends */
+	size_t n_peers;
+	const char *peer_secret_file; /* --peer-secret-file: HMAC secret of the mesh (both ways) */
+	const char *peer_ca;       /* --peer-ca: CA file for the peers' certificates (NULL: system) */
+	const char *node_name;     /* --node-name: this hub in the mesh (NULL: host name) */
+	const char *peer_client_ca; /* --peer-client-ca: dialling peers must show a certificate
+	                             * from this CA (mutual TLS); NULL: the secret alone */
+	const char *peer_client_name; /* --peer-client-name: ... with a DNS name matching this
+	                               * ("*.mesh.example" = one label); NULL: any */
 	const char *metrics_addr;  /* --metrics: GET /metrics and /backends there; NULL: none */
 	/* ACME (hub_acme.c): with acme_directory the hub obtains its certificate for hostnames
 	 * into acme_dir/cert.pem, answers HTTP-01 through files in acme_dir/challenges (for

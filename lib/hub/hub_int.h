@@ -113,6 +113,8 @@ struct hub_session {
 	/* streams */
 	struct hub_stream *streams[SESS_STREAM_BUCKETS];
 	size_t n_streams;
+	int mesh;             /* a peer hub's link on /mesh (hub_mesh_peer.c) */
+	uint64_t mesh_version; /* its last routes announcement */
 };
 
 struct hub_stream {
@@ -151,6 +153,7 @@ struct hub_stream {
 	uint64_t opened;      /* monotonic ms */
 	int stalled;          /* out of credits now (counted once per stall) */
 	const char *why;      /* close reason for the -v line, NULL: from the flags */
+	int is_tls;           /* the relay saw a TLS ClientHello (else HTTP or raw) */
 };
 
 struct hub_chunk {
@@ -257,6 +260,8 @@ struct nx_hub {
 	uint64_t refused_pending;  /* connections closed because too many were pending */
 	uint64_t shed_pending;     /* pending connections shed for a newer one */
 	uint64_t buffered;
+	struct nx_routes *peer_routes; /* keys peer hubs announced (hub_mesh_peer.c) */
+	struct hub_mesh *mesh;         /* links this hub dialled (hub_mesh.c) */
 };
 
 /* hub.c */

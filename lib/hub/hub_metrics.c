@@ -3,6 +3,7 @@
  * SIGUSR1 status line. Counters live in hub->ctr and are bumped where things happen;
  * gauges are read off the live sessions and streams when asked. */
 #include "hub/hub_int.h"
+#include "hub/hub_mesh_int.h"
 #include "core/log.h"
 #include "core/promtext.h"
 #include "core/util.h"
@@ -44,7 +45,10 @@ static size_t stalled_now(const struct nx_hub *hub)
 	return n;
 }
 
-static int live(const struct hub_session *s) { return !s->dead && s->state == SESS_LIVE; }
+static int live(const struct hub_session *s)
+{
+	return !s->dead && s->state == SESS_LIVE && !s->mesh; /* peer links are not backends */
+}
 
 /* Sessions and streams per --backends name: the live keyed sessions sorted by name, one
  * sample per run of equal names (n log n: a scrape never walks the sessions n times). */
@@ -132,6 +136,12 @@ static long render_metrics(void *arg, char *buf, size_t cap)
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "no_route", c->handoff_no_route);
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "busy", c->handoff_busy);
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "bad_message", c->handoff_bad);
+	nx_prom_family(&p, "nexus_hub_peer_links_up", "gauge",
+	               "Links this hub dialled (--peer) that are up now.");
+	nx_prom_u64(&p, "nexus_hub_peer_links_up", NULL, NULL, hub_mesh_links_up(hub));
+	nx_prom_family(&p, "nexus_hub_peer_routes", "gauge",
+	               "Route keys peer hubs announced to this hub, now.");
+	nx_prom_u64(&p, "nexus_hub_peer_routes", NULL, NULL, hub_mesh_peer_routes(hub));
 	nx_prom_family(&p, "nexus_hub_reloads_total", "counter",
 	               "SIGHUP reloads, by result.");
 	nx_prom_u64(&p, "nexus_hub_reloads_total", "result", "ok", c->reloads);
@@ -224,10 +234,14 @@ void nx_hub_log_status(struct nx_hub *hub)
 	stream_bytes(hub, &up, &down);
 	for (int i = 0; i < HS_N; i++)
 		fails += hub->ctr.hs_fail[i];
+	char mesh[64] = ""; /* only on a hub in a mesh */
+	if (hub->mesh)
+		snprintf(mesh, sizeof mesh, " peer_links_up=%zu peer_routes=%zu", hub_mesh_links_up(hub),
+		         hub_mesh_peer_routes(hub));
 	hub_log(hub, NX_LOG_INFO, "status",
 	        "backends=%zu streams=%zu routes=%zu pending=%zu buffered=%llu sessions_total=%llu "
 	        "streams_total=%llu bytes_to_backend=%llu bytes_to_user=%llu handshake_failures=%llu "
-	        "credit_stalls=%llu handoff_failures=%llu reloads=%llu",
+	        "credit_stalls=%llu handoff_failures=%llu reloads=%llu%s",
 	        st.sessions, st.streams, st.routes, hub->n_pending, (unsigned long long)st.buffered,
 	        (unsigned long long)hub->ctr.sessions_total,
 	        (unsigned long long)hub->ctr.streams_total, (unsigned long long)up,
@@ -235,5 +249,5 @@ void nx_hub_log_status(struct nx_hub *hub)
 	        (unsigned long long)hub->ctr.credit_stalls,
 	        (unsigned long long)(hub->ctr.handoff_no_route + hub->ctr.handoff_busy +
 	                             hub->ctr.handoff_bad),
-	        (unsigned long long)hub->ctr.reloads);
+	        (unsigned long long)hub->ctr.reloads, mesh);
 }

@@ -4,6 +4,7 @@
  * is created with its mode and group from the start, never taken over from a live hub, and
  * removed at exit only while it is still the one this hub bound. */
 #include "hub/hub_int.h"
+#include "hub/hub_mesh_int.h"
 #include "wire/handoff.h"
 #include "core/log.h"
 #include "core/sock.h"
@@ -43,6 +44,8 @@ static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const str
 {
 	const char *matched = NULL;
 	struct hub_session *s = nx_routes_pick(hub->routes, h->route_key, &matched);
+	if (!s) /* §5: local backends first, then peer hubs */
+		s = hub_mesh_pick(hub, h->route_key);
 	if (!s) {
 		char q[300];
 		hub_log(hub, 3, "no route", "route=%s client=%s",

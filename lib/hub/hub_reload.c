@@ -6,6 +6,7 @@
  * keep going (a TLS session keeps the certificate it started with, refcounted here), new
  * connections and tokens see the new configuration. */
 #include "hub/hub_int.h"
+#include "hub/hub_mesh_int.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "token/denylist.h"
@@ -112,6 +113,10 @@ int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char 
 	struct loaded l;
 	if (load_all(cfg, &l, err, errlen) < 0)
 		return -1;
+	if (hub_mesh_check(cfg, err, errlen) < 0) {
+		loaded_free(&l);
+		return -1;
+	}
 	snprintf(summary, n, "listen=%s relay_socket=%s auth=%s%s%s allow_tcp_ports=%zu%s%s%s%s",
 	         cfg->listen ? cfg->listen : "(systemd)", cfg->relay_socket,
 	         cfg->secret_file ? "secret" : cfg->verify_key ? "verify-key"
@@ -125,6 +130,11 @@ int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char 
 	if (cfg->acme_directory) {
 		size_t used = strlen(summary);
 		snprintf(summary + used, n - used, " acme=%s", cfg->acme_directory);
+	}
+	if (cfg->peer_secret_file) { /* a hub in a mesh */
+		size_t used = strlen(summary);
+		snprintf(summary + used, n - used, " mesh=on peers=%zu%s", cfg->n_peers,
+		         cfg->peer_client_ca ? " peer_client_ca=on" : "");
 	}
 	loaded_free(&l);
 	return 0;

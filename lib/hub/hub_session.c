@@ -2,6 +2,7 @@
  * (§1), message dispatch to streams (§3) and the bounded output queue every stream of the
  * session shares. The token handshake and re-auth (§2) are in hub_auth.c. */
 #include "hub/hub_int.h"
+#include "hub/hub_mesh_int.h"
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/util.h"
@@ -162,7 +163,8 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	hub_session_unpend(s);
 	if (was_live) {
 		hub_unregister_routes(hub, s);
-		hub->n_live--;
+		if (!s->mesh) /* a peer link is not a backend */
+			hub->n_live--;
 		char q[NX_ERRLEN + 8], b[160], kv[128];
 		hub_log(hub, why ? 1 : 2, "backend session ended", "session=%llu backend=%s%s streams=%zu%s%s",
 		        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
@@ -231,7 +233,8 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 			}
 		}
 		hub_unregister_routes(s->hub, s);
-		s->hub->n_live--;
+		if (!s->mesh)
+			s->hub->n_live--;
 	}
 	s->state = SESS_CLOSING;
 	nx_timer_stop(s->hub->loop, &s->ping_timer);
@@ -284,6 +287,8 @@ static void on_control(struct hub_session *s, const uint8_t *json, size_t len)
 	struct hub_stream *st = c.has_client_id ? hub_session_find(s, &c.client_id) : NULL;
 	switch (c.event) {
 	case NX_HUB_EV_DISCONNECT:
+		if (st && s->mesh) /* a peer hub that lost the route: answer like the relay */
+			hub_mesh_no_route(st, &c);
 		if (st) /* for an id already removed (we closed first) there is nothing to do */
 			hub_stream_backend_gone(st);
 		return;
@@ -354,7 +359,10 @@ static void on_ws_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
 				return;
 			break;
 		case NX_WS_EV_TEXT:
-			hub_auth_on_text(s, msg.data, msg.len);
+			if (s->mesh)
+				hub_mesh_on_text(s, msg.data, msg.len);
+			else
+				hub_auth_on_text(s, msg.data, msg.len);
 			break;
 		case NX_WS_EV_BINARY:
 			on_binary(s, msg.data, msg.len);
@@ -396,6 +404,10 @@ static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t l
 	char err[NX_ERRLEN], resp[512];
 	int r = nx_ws_server_parse_request((const char *)s->in.p + s->in.off, hub_buf_pending(&s->in),
 	                                   NX_HUB_PATH, &req, err, sizeof err);
+	if (r == NX_WS_DONE && req.status == 404 && hub_mesh_accepts(s->hub) &&
+	    nx_ws_server_parse_request((const char *)s->in.p + s->in.off, hub_buf_pending(&s->in),
+	                               NX_MESH_PATH, &req, err, sizeof err) == NX_WS_DONE)
+		s->mesh = req.status == 101; /* a peer hub (hub_mesh_peer.c) */
 	if (r == NX_WS_NEED)
 		return;
 	if (r == NX_WS_INVALID) {
@@ -476,7 +488,8 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		}
 		if (!s->tls) {
 			char err[NX_ERRLEN];
-			if (!(s->tls = nx_tls_server_new(s->creds->c, fd, NULL, err, sizeof err))) {
+			if (!(s->tls = nx_tls_server_new(s->creds->c, fd, NULL, err, sizeof err)) ||
+			    hub_mesh_tls_server(s->hub, s->tls, err, sizeof err) < 0) {
 				char why[NX_ERRLEN + 16];
 				snprintf(why, sizeof why, "tls setup: %s", err);
 				hub_session_kill(s, why);

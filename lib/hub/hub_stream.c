@@ -442,6 +442,7 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 		nx_credits_grant(&st->cr, NX_CREDITS_WINDOW);
 	snprintf(st->route, sizeof st->route, "%s", route);
 	snprintf(st->client, sizeof st->client, "%s", client_addr);
+	st->is_tls = is_tls != 0;
 	st->last_active = st->opened = nx_loop_now(hub->loop);
 	if (nx_loop_add(hub->loop, fd, 0, stream_io, st) < 0) {
 		close(fd);

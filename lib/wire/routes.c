@@ -218,3 +218,11 @@ size_t nx_routes_count(const struct nx_routes *rt, const char *key)
 }
 
 size_t nx_routes_keys(const struct nx_routes *rt) { return rt->nkeys; }
+
+void nx_routes_each_key(const struct nx_routes *rt, void (*fn)(const char *key, void *arg),
+                        void *arg)
+{
+	for (unsigned i = 0; i < NBUCKETS; i++)
+		for (const struct route *r = rt->b[i]; r; r = r->next)
+			fn(r->key, arg);
+}

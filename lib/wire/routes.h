@@ -38,5 +38,8 @@ void *nx_routes_pick(struct nx_routes *rt, const char *key, const char **matched
 size_t nx_routes_count(const struct nx_routes *rt, const char *key);
 /* Number of distinct keys in the table. */
 size_t nx_routes_keys(const struct nx_routes *rt);
+/* Call fn for every key in the table (order unspecified); the table must not change meanwhile. */
+void nx_routes_each_key(const struct nx_routes *rt, void (*fn)(const char *key, void *arg),
+                        void *arg);
 
 #endif

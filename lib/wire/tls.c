@@ -31,6 +31,8 @@ struct name_check {
 	size_t ee_len, ee_cap;
 	unsigned certs; /* certificates started in this chain */
 	char names[200]; /* the certificate's names, after a mismatch */
+	int keep;        /* server asking for client certificates: keep the leaf for its names */
+	int verified;    /* the chain validated (server side: a client certificate was shown) */
 };
 
 struct nx_tls {
@@ -183,6 +185,9 @@ static unsigned nc_end_chain(const br_x509_class **ctx)
 			snprintf(nc->names, sizeof nc->names, "names not read (certificate over %d bytes)",
 			         NC_CERT_MAX);
 	}
+	nc->verified = r == 0;
+	if (nc->keep && r == 0)
+		return r; /* the leaf stays for nx_tls_peer_cert_names() */
 	free(nc->ee);
 	nc->ee = NULL;
 	nc->ee_len = nc->ee_cap = 0;
@@ -649,4 +654,59 @@ unsigned nx_tls_cipher_suite(const struct nx_tls *c)
 		return 0;
 	br_ssl_engine_get_session_parameters(c->eng, &sp);
 	return sp.cipher_suite;
+}
+
+/* ---- client certificates ------------------------------------------------------------- */
+
+int nx_tls_server_ask_client_cert(struct nx_tls *c, const struct nx_tls_trust *trust, char *err,
+                                  size_t errlen)
+{
+	if (c->is_client || c->xc)
+		return nx_err(err, errlen, "not a fresh server connection");
+	if (!(c->xc = calloc(1, sizeof *c->xc)))
+		return nx_err(err, errlen, "out of memory for a TLS connection");
+	br_x509_minimal_init_full(c->xc, trust->anchors, trust->n);
+	br_ssl_server_context *sc = &c->u.sc;
+	br_ssl_server_set_trust_anchor_names_alt(sc, trust->anchors, trust->n);
+	br_ssl_engine_set_default_rsavrfy(c->eng);
+	br_ssl_engine_set_default_ecdsa(c->eng);
+	/* asked, not required: backends on /connect show none; /mesh checks for one */
+	br_ssl_engine_add_flags(c->eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+	c->nc.vtable = &name_check_vtable;
+	c->nc.inner = &c->xc->vtable;
+	c->nc.name = NULL;
+	c->nc.ip_len = 0;
+	c->nc.keep = 1;
+	br_ssl_engine_set_x509(c->eng, &c->nc.vtable);
+	return 0;
+}
+
+int nx_tls_client_cert(struct nx_tls *c, const struct nx_tls_server_creds *creds, char *err,
+                       size_t errlen)
+{
+	if (!c->is_client)
+		return nx_err(err, errlen, "not a client connection");
+	br_ssl_client_context *cc = &c->u.cc;
+	if (creds->key_type == BR_KEYTYPE_RSA)
+		br_ssl_client_set_single_rsa(cc, creds->chain, creds->chain_len,
+		                             br_skey_decoder_get_rsa(&creds->skey),
+		                             br_rsa_pkcs1_sign_get_default());
+	else
+		br_ssl_client_set_single_ec(cc, creds->chain, creds->chain_len,
+		                            br_skey_decoder_get_ec(&creds->skey),
+		                            BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN, creds->issuer_key_type,
+		                            br_ec_get_default(), br_ecdsa_sign_asn1_get_default());
+	return 0;
+}
+
+int nx_tls_peer_cert_verified(const struct nx_tls *c)
+{
+	return c->nc.keep && c->nc.verified && c->nc.ee;
+}
+
+int nx_tls_peer_cert_names(const struct nx_tls *c, nx_x509_name_fn fn, void *arg)
+{
+	if (!nx_tls_peer_cert_verified(c))
+		return -1;
+	return nx_x509_names(c->nc.ee, c->nc.ee_len, fn, arg);
 }

@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "wire/x509_names.h"
+
 enum {
 	NX_TLS_AGAIN = -2,
 	NX_TLS_ERROR = -1,
@@ -143,5 +145,20 @@ unsigned nx_tls_cipher_suite(const struct nx_tls *c);
 
 /* Bytes one connection occupies (context + record buffers). */
 size_t nx_tls_conn_size(const struct nx_tls *c);
+
+/* Client certificates (mutual TLS), both optional:
+ * a server connection asks for one validated against trust (before the handshake runs);
+ * a client that shows none, or one whose chain does not validate, is still served as a
+ * client without a certificate (BR_OPT_TOLERATE_NO_CLIENT_AUTH): nx_tls_peer_cert_verified()
+ * then says 0 and the caller refuses what needs one. trust must outlive the connection. */
+int nx_tls_server_ask_client_cert(struct nx_tls *c, const struct nx_tls_trust *trust, char *err,
+                                  size_t errlen);
+/* A client connection shows creds' chain and key when the server asks (creds outlive c). */
+int nx_tls_client_cert(struct nx_tls *c, const struct nx_tls_server_creds *creds, char *err,
+                       size_t errlen);
+/* Server side, after the handshake: 1 if the client showed a certificate that validated. */
+int nx_tls_peer_cert_verified(const struct nx_tls *c);
+/* Its names (x509_names.h), in certificate order. 0, or -1 (none verified / unreadable). */
+int nx_tls_peer_cert_names(const struct nx_tls *c, nx_x509_name_fn fn, void *arg);
 
 #endif
