@@ -71,6 +71,10 @@ static const char usage_text[] =
     "  --gate-cert-key FILE its private key (PEM)\n"
     "  --gate-revocations U nexus-bind serve's /v1/revocations: fetched every 10s, fail closed\n"
     "  --gate-revocations-max-age D  fail closed once the list is older than D (60s)\n"
+    "  --gate-acme-directory URL  the gated hosts' certificate from ACME (HTTP-01)\n"
+    "  --gate-acme-email E  ACME account contact\n"
+    "  --gate-acme-dir DIR  where the ACME account key and certificate live\n"
+    "  --gate-acme-ca FILE  CA bundle to trust the ACME server with\n"
     "  --retry              keep retrying even a refusal at the first connection (services)\n"
     "  --random-name        quick start: a random name instead of the one derived from the key\n"
     "  -v, --verbose        one line per stream\n"
@@ -136,7 +140,8 @@ struct args {
 	struct nx_gate_cfg gate;
 };
 
-enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE, O_CONNECTIONS };
+enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE, O_CONNECTIONS,
+       O_GATE_ACME, O_GATE_ACME_EMAIL, O_GATE_ACME_DIR, O_GATE_ACME_CA };
 
 static const struct option lo[] = {
     {"hub", required_argument, 0, 'H'},         {"secret-file", required_argument, 0, 's'},
@@ -162,6 +167,10 @@ static const struct option lo[] = {
     {"gate-cert-key", required_argument, 0, O_GATE_CERT_KEY},
     {"gate-revocations", required_argument, 0, O_GATE_REVOKE},
     {"gate-revocations-max-age", required_argument, 0, O_GATE_MAXAGE},
+    {"gate-acme-directory", required_argument, 0, O_GATE_ACME},
+    {"gate-acme-email", required_argument, 0, O_GATE_ACME_EMAIL},
+    {"gate-acme-dir", required_argument, 0, O_GATE_ACME_DIR},
+    {"gate-acme-ca", required_argument, 0, O_GATE_ACME_CA},
     {0, 0, 0, 0}};
 
 enum { PARSED = 0, PARSED_HELP = 1, PARSED_VERSION = 2, PARSE_USAGE = -1, PARSE_UNREADABLE = -2 };
@@ -301,6 +310,15 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 		case O_GATE_VKEY: a->gate.verify_key = optarg; break;
 		case O_GATE_CERT: a->gate.cert = optarg; break;
 		case O_GATE_CERT_KEY: a->gate.cert_key = optarg; break;
+		case O_GATE_ACME:
+			if (strncmp(optarg, "https://", 8) != 0 && strncmp(optarg, "http://127.", 11) != 0)
+				return nx_err(err, errlen, "--gate-acme-directory: '%s' is not an https:// URL",
+				              optarg);
+			a->gate.acme_directory = optarg;
+			break;
+		case O_GATE_ACME_EMAIL: a->gate.acme_email = optarg; break;
+		case O_GATE_ACME_DIR: a->gate.acme_dir = optarg; break;
+		case O_GATE_ACME_CA: a->gate.acme_ca = optarg; break;
 		case O_GATE_REVOKE:
 			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
 				return nx_err(err, errlen, "--gate-revocations: '%s' is not an http(s):// URL",
@@ -368,10 +386,18 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 		if (nx_split_hostport(cfg->to, host, sizeof host, &port, NULL, 0) < 0 || !port)
 			return nx_err(err, errlen, "--to: bad address %s", cfg->to);
 	}
-	if (!a->gate.n_hosts != !a->gate.verify_key || !a->gate.n_hosts != !a->gate.cert ||
-	    !a->gate.n_hosts != !a->gate.cert_key)
+	int acme = a->gate.acme_directory != NULL;
+	if (!a->gate.n_hosts != !a->gate.verify_key ||
+	    (!acme && (!a->gate.n_hosts != !a->gate.cert || !a->gate.n_hosts != !a->gate.cert_key)))
 		return nx_err(err, errlen, "the gate needs --gate-host, --gate-verify-key, --gate-cert "
-		              "and --gate-cert-key together");
+		              "and --gate-cert-key together (or --gate-acme-directory for the certificate)");
+	if (!a->gate.cert != !a->gate.cert_key)
+		return nx_err(err, errlen, "--gate-cert and --gate-cert-key go together");
+	if (acme && (!a->gate.n_hosts || !a->gate.acme_dir))
+		return nx_err(err, errlen, "--gate-acme-directory needs --gate-host and --gate-acme-dir");
+	if (!acme && (a->gate.acme_email || a->gate.acme_dir || a->gate.acme_ca))
+		return nx_err(err, errlen, "--gate-acme-email, --gate-acme-dir and --gate-acme-ca go "
+		              "with --gate-acme-directory");
 	if (a->gate.revocations_max_age_s && !a->gate.revocations_url)
 		return nx_err(err, errlen, "--gate-revocations-max-age needs --gate-revocations");
 	if (a->gate.revocations_url && !a->gate.n_hosts)

@@ -69,6 +69,16 @@ int nx_acme_cert_covers(const char *path, const char *const *names, size_t n, ch
  * it (jitter, from `rnd`, any 32-bit value), so a fleet does not renew in step. */
 int64_t nx_acme_renew_at(int64_t nb, int64_t na, uint32_t rnd);
 
+/* acme_answer.c: the answer to an HTTP-01 validation request q (GET or HEAD
+ * /.well-known/acme-challenge/TOKEN) from the file TOKEN in dir: a whole HTTP/1.1 response
+ * in resp (200 with the key authorization, or 404), its length; *found says which. -1 when
+ * q is not such a request (route it as usual) or resp is too small. */
+#define NX_ACME_KEYAUTH_MAX 512 /* token + "." + thumbprint is well under this */
+#define NX_ACME_REPLY_MAX (NX_ACME_KEYAUTH_MAX + 256)
+struct nx_http_req;
+int nx_acme_http01_reply(const char *dir, const struct nx_http_req *q, char *resp, size_t cap,
+                         int *found);
+
 /* 1 if s (n bytes) can be an HTTP-01 token: 1..NX_ACME_TOKEN_MAX base64url characters.
  * What the client writes and the relay serves is checked with this. */
 int nx_acme_token_ok(const char *s, size_t n);

@@ -61,9 +61,14 @@ struct nx_gate *nx_gate_new(const struct nx_gate_cfg *cfg, char *err, size_t err
 		nx_err(err, errlen, "%s: grants are ES256: an EC P-256 key is needed", cfg->verify_key);
 		goto fail;
 	}
-	if (!(g->creds = nx_tls_server_creds_load(cfg->cert, cfg->cert_key, e, sizeof e))) {
-		nx_err(err, errlen, "%s", e);
-		goto fail;
+	if (cfg->cert || !cfg->acme_directory) {
+		struct nx_tls_server_creds *c =
+		    nx_tls_server_creds_load(cfg->cert, cfg->cert_key, e, sizeof e);
+		if (!c) {
+			nx_err(err, errlen, "%s", e);
+			goto fail;
+		}
+		gate_creds_set(g, c);
 	}
 	/* Session cookies are ours alone: a key that lives as long as this process. */
 	if (nx_random_bytes(secret, sizeof secret, err, errlen) < 0 ||
@@ -73,6 +78,8 @@ struct nx_gate *nx_gate_new(const struct nx_gate_cfg *cfg, char *err, size_t err
 	}
 	nx_wipe(secret, sizeof secret);
 	if (gate_revocations_start(g, err, errlen) < 0)
+		goto fail;
+	if (cfg->acme_directory && gate_acme_start(g, err, errlen) < 0)
 		goto fail;
 	return g;
 fail:
@@ -86,11 +93,50 @@ void nx_gate_free(struct nx_gate *g)
 		return;
 	nx_key_free(g->grant_key);
 	nx_key_free(g->session_key);
-	nx_tls_server_creds_free(g->creds);
+	if (g->creds)
+		gate_creds_drop(g, g->creds);
 	pthread_mutex_destroy(&g->mu);
 	free(g->replay);
 	json_decref(g->revoked);
 	free(g);
+}
+
+struct gate_creds *gate_creds_hold(struct nx_gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	struct gate_creds *gc = g->creds;
+	if (gc)
+		gc->refs++;
+	pthread_mutex_unlock(&g->mu);
+	return gc;
+}
+
+void gate_creds_drop(struct nx_gate *g, struct gate_creds *gc)
+{
+	pthread_mutex_lock(&g->mu);
+	int last = --gc->refs == 0;
+	pthread_mutex_unlock(&g->mu);
+	if (last) {
+		nx_tls_server_creds_free(gc->c);
+		free(gc);
+	}
+}
+
+void gate_creds_set(struct nx_gate *g, struct nx_tls_server_creds *c)
+{
+	struct gate_creds *gc = calloc(1, sizeof *gc);
+	if (!gc) {
+		nx_tls_server_creds_free(c);
+		return;
+	}
+	gc->c = c;
+	gc->refs = 1;
+	pthread_mutex_lock(&g->mu);
+	struct gate_creds *old = g->creds;
+	g->creds = gc;
+	pthread_mutex_unlock(&g->mu);
+	if (old)
+		gate_creds_drop(g, old);
 }
 
 int nx_gate_handles(const struct nx_gate *g, const char *hostname)
@@ -542,7 +588,11 @@ static void *conn_main(void *arg)
 	struct conn *c = arg;
 	char err[NX_ERRLEN];
 	static const char *const alpn[] = {"http/1.1", NULL};
-	c->tls = nx_tls_server_new(c->g->creds, c->fd, alpn, err, sizeof err);
+	struct gate_creds *gc = gate_creds_hold(c->g);
+	c->tls = gc ? nx_tls_server_new(gc->c, c->fd, alpn, err, sizeof err) : NULL;
+	if (!gc)
+		gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"no certificate yet "
+		         "(ACME has not delivered one)\"", c->host);
 	int ok = c->tls != NULL;
 	while (ok) {
 		int h = nx_tls_handshake(c->tls);
@@ -570,6 +620,8 @@ static void *conn_main(void *arg)
 	}
 	close(c->fd);
 	struct nx_gate *g = c->g;
+	if (gc)
+		gate_creds_drop(g, gc);
 	free(c);
 	pthread_mutex_lock(&g->mu);
 	g->conns--;
@@ -625,11 +677,13 @@ undo:
 	return -1;
 }
 
-int nx_gate_hook(void *arg, const char *hostname, const char *target, char *err,
+int nx_gate_hook(void *arg, const char *hostname, const char *target, int is_tls, char *err,
                  size_t errlen)
 {
 	struct nx_gate *g = arg;
 	if (!g || !nx_gate_handles(g, hostname))
 		return -2;
+	if (!is_tls)
+		return gate_plain_open(g, hostname, err, errlen);
 	return nx_gate_open(g, hostname, target, err, errlen);
 }

@@ -41,6 +41,14 @@ struct nx_gate_cfg {
 	/* stale beyond this many seconds (0: NX_GATE_REVOCATIONS_STALE); fetched every
 	 * NX_GATE_REVOCATIONS_EVERY s, or a third of this when that is shorter */
 	int revocations_max_age_s;
+	/* ACME (gate_acme.c): with acme_directory the gate obtains the certificate for its
+	 * hosts into acme_dir/cert.pem (cert and cert_key may then be NULL), answers the HTTP-01
+	 * validations itself on plain-HTTP streams to its hosts, renews at ~2/3 of the life and
+	 * swaps the certificate in for new connections. */
+	const char *acme_directory;
+	const char *acme_email;
+	const char *acme_dir;
+	const char *acme_ca;        /* CA bundle for the ACME server (NULL: the system's) */
 	nx_log_sink_fn log;
 	void *log_arg;
 };
@@ -60,8 +68,10 @@ int nx_gate_handles(const struct nx_gate *g, const char *hostname);
 int nx_gate_open(struct nx_gate *g, const char *hostname, const char *target, char *err,
                  size_t errlen);
 
-/* The tunnel's stream hook (tunnel.h): arg is the gate. -2 for a host it does not gate. */
-int nx_gate_hook(void *arg, const char *hostname, const char *target, char *err,
+/* The tunnel's stream hook (tunnel.h): arg is the gate. -2 for a host it does not gate.
+ * A plain-HTTP stream (is_tls 0) to a gated host gets the ACME answers (with ACME) or a
+ * 421 saying to use https. */
+int nx_gate_hook(void *arg, const char *hostname, const char *target, int is_tls, char *err,
                  size_t errlen);
 
 #endif

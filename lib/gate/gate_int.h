@@ -22,7 +22,8 @@ struct nx_gate {
 	size_t n_hosts;
 	struct nx_key *grant_key;   /* verifies grants */
 	struct nx_key *session_key; /* per-process HMAC key: signs and verifies cookies */
-	struct nx_tls_server_creds *creds;
+	struct gate_creds *creds;   /* under mu; NULL until ACME delivers one */
+	struct gate_acme *acme;     /* gate_acme.c; NULL without --gate-acme-directory */
 	pthread_mutex_t mu;
 	struct replay_entry *replay;
 	size_t n_replay;
@@ -30,6 +31,23 @@ struct nx_gate {
 	json_t *revoked;  /* session ids of the newest revocation list */
 	int64_t rev_iat;  /* its iat (0: none yet) */
 };
+
+/* The certificate new connections get: counted, so a renewal (gate_acme.c) swaps it while
+ * connections made with the old one keep it. */
+struct gate_creds {
+	struct nx_tls_server_creds *c;
+	int refs; /* under g->mu */
+};
+struct gate_creds *gate_creds_hold(struct nx_gate *g); /* NULL: none yet */
+void gate_creds_drop(struct nx_gate *g, struct gate_creds *gc);
+/* Make c the certificate new connections get (takes c). */
+void gate_creds_set(struct nx_gate *g, struct nx_tls_server_creds *c);
+
+/* gate_acme.c */
+int gate_acme_start(struct nx_gate *g, char *err, size_t errlen);
+/* A plain-HTTP stream to a gated host: the ACME answer, or 421. Returns the tunnel's end
+ * of a socketpair, or -1 with err. */
+int gate_plain_open(struct nx_gate *g, const char *hostname, char *err, size_t errlen);
 
 /* gate_revoke.c */
 enum { GATE_LIVE = 0, GATE_REVOKED = 1, GATE_STALE = 2 };

@@ -19,9 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PREFIX "/.well-known/acme-challenge/"
-#define KEYAUTH_MAX 512 /* token + "." + thumbprint is well under this */
-
 static int our_name(const struct nx_relay *r, const char *key)
 {
 	char err[NX_ERRLEN], h[NX_HOSTNAME_MAX + 1];
@@ -31,24 +28,6 @@ static int our_name(const struct nx_relay *r, const char *key)
 		    strcmp(h, key) == 0)
 			return 1;
 	return 0;
-}
-
-/* The file's content when it is a regular file (not a symlink) of at most KEYAUTH_MAX
- * bytes; -1 otherwise. */
-static ssize_t read_answer(const char *dir, const char *token, char *out)
-{
-	char path[4096];
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, token) >= sizeof path)
-		return -1;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	struct stat st;
-	ssize_t n = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= KEYAUTH_MAX)
-		n = read(fd, out, KEYAUTH_MAX);
-	close(fd);
-	return n;
 }
 
 int relay_acme_try(struct conn *c, const struct nx_sniff *s)
@@ -62,44 +41,18 @@ int relay_acme_try(struct conn *c, const struct nx_sniff *s)
 	static struct nx_http_req q; /* large; the loop is single-threaded */
 	if (nx_http_req_parse((const char *)c->in, c->inlen, &q) != NX_HTTP_DONE)
 		return 0;
-	int head = nx_http_slice_is(q.method, "HEAD");
-	size_t pl = strlen(PREFIX);
-	if ((!head && !nx_http_slice_is(q.method, "GET")) || q.path.n <= pl ||
-	    memcmp(q.path.p, PREFIX, pl) != 0)
+	char resp[NX_ACME_REPLY_MAX];
+	int found;
+	int hl = nx_acme_http01_reply(r->cfg.acme_challenge_dir, &q, resp, sizeof resp, &found);
+	if (hl < 0)
 		return 0;
 	memcpy(c->key, key, strlen(key) + 1);
 	c->via = "acme-challenge";
-	const char *tok = q.path.p + pl;
-	size_t tl = q.path.n - pl;
-	char token[NX_ACME_TOKEN_MAX + 1], body[KEYAUTH_MAX];
-	ssize_t n = -1;
-	if (nx_acme_token_ok(tok, tl) && q.query.n == 0) {
-		memcpy(token, tok, tl);
-		token[tl] = 0;
-		n = read_answer(r->cfg.acme_challenge_dir, token, body);
-	}
-	char resp[KEYAUTH_MAX + 256];
-	int hl;
-	if (n < 0) {
+	if (!found)
 		c->why = "no such challenge";
-		static const char nf[] = "no such challenge\n";
-		hl = snprintf(resp, sizeof resp,
-		              "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
-		              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		              sizeof nf - 1, head ? "" : nf);
-	} else {
-		hl = snprintf(resp, sizeof resp,
-		              "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-		              "Content-Length: %zd\r\nConnection: close\r\n\r\n",
-		              n);
-		if (!head && (size_t)hl + (size_t)n <= sizeof resp) {
-			memcpy(resp + hl, body, (size_t)n);
-			hl += (int)n;
-		}
-	}
 	ssize_t w = send(c->fd, resp, (size_t)hl, MSG_NOSIGNAL);
 	if (w > 0)
 		c->down += (uint64_t)w;
-	conn_answer(c, n < 0 ? "acme-404" : "acme", 0, 0);
+	conn_answer(c, found ? "acme" : "acme-404", 0, 0);
 	return 1;
 }

@@ -504,7 +504,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	} else {
 		int hooked = t->cfg->stream_hook ? t->cfg->stream_hook(t->cfg->stream_hook_arg,
 		                                                       c->hostname, dial_target(t, target),
-		                                                       err, sizeof err)
+		                                                       c->is_tls, err, sizeof err)
 		                                 : -2;
 		s->fd = hooked != -2 ? hooked : nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
