@@ -124,8 +124,11 @@ open_session() {
     https://dev1.ui.test/headers
   assert_line 401
   grep -q 'gate: no session.*session refused: .*aud' "$T/tunnel-gate.log"
-  # a cookie with a changed byte, too
-  run gcurl -o /dev/null -w '%{http_code}\n' -H "Cookie: __Host-nx=${COOKIE%?}A" https://dev2.ui.test/headers
+  # a cookie with a changed byte, too (inside the signature: the last base64url character
+  # carries padding bits a decoder may ignore, so it is not the one changed)
+  local n=$(( ${#COOKIE} - 10 )) c=${COOKIE:$(( ${#COOKIE} - 10 )):1} d=A
+  [ "$c" = A ] && d=B
+  run gcurl -o /dev/null -w '%{http_code}\n' -H "Cookie: __Host-nx=${COOKIE:0:n}${d}${COOKIE:n+1}" https://dev2.ui.test/headers
   assert_output 401
 }
 

@@ -629,8 +629,8 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-int nx_gate_open(struct nx_gate *g, const char *hostname, const char *target, char *err,
-                 size_t errlen)
+int gate_thread_open(struct nx_gate *g, void *(*fn)(void *), void *arg, int *fdp,
+                     size_t stack, char *err, size_t errlen)
 {
 	int sv[2];
 	pthread_mutex_lock(&g->mu);
@@ -641,31 +641,23 @@ int nx_gate_open(struct nx_gate *g, const char *hostname, const char *target, ch
 	if (busy)
 		return nx_err(err, errlen, "%d gated connections open, refusing another",
 		              NX_GATE_MAX_CONNS);
-	struct conn *c = malloc(sizeof *c);
-	if (!c || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		free(c);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		nx_err(err, errlen, "gate: %s", strerror(errno));
 		goto undo;
 	}
-	memset(c, 0, offsetof(struct conn, buf));
-	c->len = 0;
-	c->g = g;
-	c->fd = sv[1];
-	snprintf(c->host, sizeof c->host, "%s", hostname);
-	snprintf(c->target, sizeof c->target, "%s", target);
+	*fdp = sv[1];
 	nx_set_nonblock(sv[0], 1);
 	nx_set_nonblock(sv[1], 1);
 	pthread_attr_t at;
 	pthread_t th;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 512 * 1024);
-	int rc = pthread_create(&th, &at, conn_main, c);
+	pthread_attr_setstacksize(&at, stack);
+	int rc = pthread_create(&th, &at, fn, arg);
 	pthread_attr_destroy(&at);
 	if (rc != 0) {
 		close(sv[0]);
 		close(sv[1]);
-		free(c);
 		nx_err(err, errlen, "gate: cannot start a thread: %s", strerror(rc));
 		goto undo;
 	}
@@ -675,6 +667,23 @@ undo:
 	g->conns--;
 	pthread_mutex_unlock(&g->mu);
 	return -1;
+}
+
+int nx_gate_open(struct nx_gate *g, const char *hostname, const char *target, char *err,
+                 size_t errlen)
+{
+	struct conn *c = malloc(sizeof *c);
+	if (!c)
+		return nx_err(err, errlen, "gate: out of memory");
+	memset(c, 0, offsetof(struct conn, buf));
+	c->len = 0;
+	c->g = g;
+	snprintf(c->host, sizeof c->host, "%s", hostname);
+	snprintf(c->target, sizeof c->target, "%s", target);
+	int fd = gate_thread_open(g, conn_main, c, &c->fd, 512 * 1024, err, errlen);
+	if (fd < 0)
+		free(c);
+	return fd;
 }
 
 int nx_gate_hook(void *arg, const char *hostname, const char *target, int is_tls, char *err,

@@ -199,43 +199,13 @@ static void *plain_main(void *arg)
 
 int gate_plain_open(struct nx_gate *g, const char *hostname, char *err, size_t errlen)
 {
-	int sv[2];
-	pthread_mutex_lock(&g->mu);
-	int busy = g->conns >= NX_GATE_MAX_CONNS;
-	if (!busy)
-		g->conns++;
-	pthread_mutex_unlock(&g->mu);
-	if (busy)
-		return nx_err(err, errlen, "%d gated connections open, refusing another",
-		              NX_GATE_MAX_CONNS);
 	struct plain *p = calloc(1, sizeof *p);
-	if (!p || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		free(p);
-		nx_err(err, errlen, "gate: %s", strerror(errno));
-		goto undo;
-	}
+	if (!p)
+		return nx_err(err, errlen, "gate: out of memory");
 	p->g = g;
-	p->fd = sv[1];
 	snprintf(p->host, sizeof p->host, "%s", hostname);
-	nx_set_nonblock(sv[0], 1);
-	pthread_attr_t at;
-	pthread_t th;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 256 * 1024);
-	int rc = pthread_create(&th, &at, plain_main, p);
-	pthread_attr_destroy(&at);
-	if (rc != 0) {
-		close(sv[0]);
-		close(sv[1]);
+	int fd = gate_thread_open(g, plain_main, p, &p->fd, 256 * 1024, err, errlen);
+	if (fd < 0)
 		free(p);
-		nx_err(err, errlen, "gate: cannot start a thread: %s", strerror(rc));
-		goto undo;
-	}
-	return sv[0];
-undo:
-	pthread_mutex_lock(&g->mu);
-	g->conns--;
-	pthread_mutex_unlock(&g->mu);
-	return -1;
+	return fd;
 }

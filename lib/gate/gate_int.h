@@ -43,6 +43,13 @@ void gate_creds_drop(struct nx_gate *g, struct gate_creds *gc);
 /* Make c the certificate new connections get (takes c). */
 void gate_creds_set(struct nx_gate *g, struct nx_tls_server_creds *c);
 
+/* A gated stream served by fn(arg) in a thread of its own, counted against
+ * NX_GATE_MAX_CONNS (fn gives the slot back): *fdp gets the thread's end of a socketpair
+ * before the thread starts (both ends non-blocking); returns the tunnel's end, or -1 with err (arg is
+ * then the caller's to free). */
+int gate_thread_open(struct nx_gate *g, void *(*fn)(void *), void *arg, int *fdp,
+                     size_t stack, char *err, size_t errlen);
+
 /* gate_acme.c */
 int gate_acme_start(struct nx_gate *g, char *err, size_t errlen);
 /* A plain-HTTP stream to a gated host: the ACME answer, or 421. Returns the tunnel's end
