@@ -10,13 +10,7 @@ int nx_cmd_name_ok(const char *name, size_t len)
 {
 	if (len == 0 || len > NX_CMD_NAME_MAX || name[0] == '.')
 		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return nx_name_chars_ok(name, len);
 }
 
 static int id_ok(const char *s, size_t len)

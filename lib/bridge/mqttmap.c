@@ -100,13 +100,7 @@ static int kafka_topic_ok(const char *s, size_t n)
 	if (n == 0 || n > NX_KAFKA_TOPIC_MAX || (n == 1 && s[0] == '.') ||
 	    (n == 2 && s[0] == '.' && s[1] == '.'))
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return nx_name_chars_ok(s, n);
 }
 
 static int count_plus(const char *f, size_t len)

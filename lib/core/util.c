@@ -155,6 +155,17 @@ void nx_free_secret(void *p, size_t n)
 	free(p);
 }
 
+int nx_name_chars_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
 char *nx_sanitize(char *dst, size_t n, const char *s, size_t slen)
 {
 	size_t o = 0;

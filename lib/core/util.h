@@ -43,6 +43,11 @@ void nx_free_secret(void *p, size_t n);
  * truncated with "..." when longer. Returns dst. Untrusted strings go through this. */
 char *nx_sanitize(char *dst, size_t n, const char *s, size_t slen);
 
+/* 1 if each of the n bytes is a letter, digit, '.', '_' or '-' (the characters of the
+ * names we accept from files and peers: backend names, Kafka topics, command names, mesh
+ * nodes); the caller checks the length and any other rule. */
+int nx_name_chars_ok(const char *s, size_t n);
+
 /* Monotonic and wall clocks in milliseconds. */
 uint64_t nx_now_ms(void);
 int64_t nx_unix_time(void);

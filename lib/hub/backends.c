@@ -31,13 +31,7 @@ static int name_ok(const char *s, size_t n)
 {
 	if (n == 0 || n >= NX_BACKEND_NAME_MAX)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return nx_name_chars_ok(s, n);
 }
 
 /* An inline key: standard base64 of a SubjectPublicKeyInfo, wrapped as PEM for keys.c. */

@@ -53,13 +53,7 @@ static int node_ok(const char *s)
 	size_t n = strlen(s);
 	if (n == 0 || n > NX_MESH_NODE_MAX)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return nx_name_chars_ok(s, n);
 }
 
 static int parse_routes(const json_t *arr, struct nx_mesh_msg *m, char *err, size_t errlen)
