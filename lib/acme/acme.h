@@ -65,6 +65,15 @@ int nx_acme_cert_info(const char *path, int64_t *not_before, int64_t *not_after,
 int nx_acme_cert_covers(const char *path, const char *const *names, size_t n, char *err,
                         size_t errlen);
 
+/* cert.pem (chain then key) as TLS server credentials, when its leaf is still valid: its
+ * serial and expiry, and when to renew it (nx_acme_renew_at with fresh jitter). NULL with
+ * err (unreadable, expired, does not load). For the daemons that install what nx_acme_obtain
+ * wrote. */
+struct nx_tls_server_creds;
+struct nx_tls_server_creds *nx_acme_cert_load(const char *path, char serial[80],
+                                              int64_t *not_after, int64_t *renew_at, char *err,
+                                              size_t errlen);
+
 /* When to renew a certificate valid from nb to na: at 2/3 of its life, minus up to 1/18 of
  * it (jitter, from `rnd`, any 32-bit value), so a fleet does not renew in step. */
 int64_t nx_acme_renew_at(int64_t nb, int64_t na, uint32_t rnd);

@@ -3,6 +3,8 @@
 #include "core/pem.h"
 #include "acme/acme.h"
 #include "core/der.h"
+#include "core/random.h"
+#include "wire/tls.h"
 #include "core/util.h"
 #include "wire/x509_names.h"
 
@@ -101,6 +103,25 @@ int nx_acme_cert_info(const char *path, int64_t *nb, int64_t *na, char serial[80
 	}
 	free(der.p);
 	return 0;
+}
+
+struct nx_tls_server_creds *nx_acme_cert_load(const char *path, char serial[80],
+                                              int64_t *not_after, int64_t *renew_at, char *err,
+                                              size_t errlen)
+{
+	int64_t nb, na;
+	if (nx_acme_cert_info(path, &nb, &na, serial, err, errlen) < 0)
+		return NULL;
+	if (na <= nx_unix_time())
+		return nx_err(err, errlen, "%s: expired", path), NULL;
+	struct nx_tls_server_creds *c = nx_tls_server_creds_load(path, path, err, errlen);
+	if (!c)
+		return NULL;
+	uint32_t rnd = 0;
+	nx_random_bytes(&rnd, sizeof rnd, NULL, 0);
+	*not_after = na;
+	*renew_at = nx_acme_renew_at(nb, na, rnd);
+	return c;
 }
 
 int64_t nx_acme_renew_at(int64_t nb, int64_t na, uint32_t rnd)

@@ -43,21 +43,12 @@ static int install(struct nx_gate *g, const char *why, int64_t *renew_at)
 {
 	struct gate_acme *a = g->acme;
 	char err[NX_ERRLEN], serial[80];
-	int64_t nb, na;
-	if (nx_acme_cert_info(a->cert_path, &nb, &na, serial, err, sizeof err) < 0)
-		goto bad;
-	if (na <= nx_unix_time()) {
-		nx_err(err, sizeof err, "%s: expired", a->cert_path);
-		goto bad;
-	}
+	int64_t na;
 	struct nx_tls_server_creds *c =
-	    nx_tls_server_creds_load(a->cert_path, a->cert_path, err, sizeof err);
+	    nx_acme_cert_load(a->cert_path, serial, &na, renew_at, err, sizeof err);
 	if (!c)
 		goto bad;
 	gate_creds_set(g, c);
-	uint32_t rnd = 0;
-	nx_random_bytes(&rnd, sizeof rnd, NULL, 0);
-	*renew_at = nx_acme_renew_at(nb, na, rnd);
 	gate_log(g, NX_LOG_INFO, why, "file=%s serial=%s not_after=%lld renew_in_s=%lld",
 	         LQ(a->cert_path), serial, (long long)na, (long long)(*renew_at - nx_unix_time()));
 	return 0;

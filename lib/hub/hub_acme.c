@@ -63,15 +63,9 @@ static int install(struct nx_hub *hub, const char *why)
 {
 	struct hub_acme *a = hub->acme;
 	char err[NX_ERRLEN], serial[80], q[600];
-	int64_t nb, na;
-	if (nx_acme_cert_info(a->cert_path, &nb, &na, serial, err, sizeof err) < 0)
-		goto bad;
-	if (na <= nx_unix_time()) {
-		nx_err(err, sizeof err, "%s: expired", a->cert_path);
-		goto bad;
-	}
-	struct nx_tls_server_creds *c = nx_tls_server_creds_load(a->cert_path, a->cert_path, err,
-	                                                         sizeof err);
+	int64_t na, at;
+	struct nx_tls_server_creds *c =
+	    nx_acme_cert_load(a->cert_path, serial, &na, &at, err, sizeof err);
 	if (!c)
 		goto bad;
 	struct hub_creds *hc = hub_creds_new(c); /* takes c */
@@ -82,9 +76,6 @@ static int install(struct nx_hub *hub, const char *why)
 	hub_creds_drop(hub->creds); /* sessions made with it keep their reference */
 	hub->creds = hc;
 	hub->acme->installed = 1;
-	uint32_t rnd = 0;
-	nx_random_bytes(&rnd, sizeof rnd, NULL, 0);
-	int64_t at = nx_acme_renew_at(nb, na, rnd);
 	if (at < nx_unix_time() + RENEW_MIN_S)
 		at = nx_unix_time() + RENEW_MIN_S;
 	hub_log(hub, NX_LOG_INFO, why, "file=%s serial=%s not_after=%lld renew_in_s=%lld",
