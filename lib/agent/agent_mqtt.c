@@ -4,6 +4,7 @@
  * libmosquitto calls. */
 #include "agent/agent_int.h"
 #include "core/util.h"
+#include "mqtt/tls_files.h"
 
 #include <errno.h>
 #include <mqtt_protocol.h>
@@ -142,6 +143,8 @@ int agent_mqtt_start(struct nx_agent *a, char *err, size_t errlen)
 	if (rc)
 		return nx_err(err, errlen, "MQTT will: %s", mosquitto_strerror(rc));
 	if (c->mqtt.tls) {
+		if (nx_mqtt_tls_files_ok(c->cafile, c->certfile, c->keyfile, err, errlen) < 0)
+			return -1;
 		rc = mosquitto_tls_set(a->mosq, c->cafile, NULL, c->certfile, c->keyfile, NULL);
 		if (rc)
 			return nx_err(err, errlen, "MQTT TLS setup (--cafile/--cert/--key): %s",

@@ -5,6 +5,7 @@
 #include "core/random.h"
 #include "core/units.h"
 #include "core/util.h"
+#include "mqtt/tls_files.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -145,6 +146,8 @@ int nx_agent_send(const struct nx_send_config *c, char **ack, char *err, size_t 
 	mosquitto_disconnect_v5_callback_set(m, s_disconnect);
 	mosquitto_log_callback_set(m, s_log);
 	if (c->mqtt.tls) {
+		if (nx_mqtt_tls_files_ok(c->cafile, c->certfile, c->keyfile, err, errlen) < 0)
+			goto out;
 		int r = mosquitto_tls_set(m, c->cafile, NULL, c->certfile, c->keyfile, NULL);
 		if (r) {
 			nx_err(err, errlen, "MQTT TLS setup (--cafile/--cert/--key): %s",

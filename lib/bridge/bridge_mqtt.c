@@ -1,6 +1,7 @@
 /* bridge_mqtt.c — the MQTT side of the bridge (see bridge.h for the guarantee): libmosquitto
  * in its threaded loop, where a QoS 1 PUBACK leaves only after on_message returns. */
 #include "bridge/bridge_int.h"
+#include "mqtt/tls_files.h"
 
 #include <errno.h>
 #include <mqtt_protocol.h>
@@ -179,6 +180,8 @@ int bridge_mqtt_setup(struct nx_bridge *b, char *err, size_t errlen)
 	if (c->username && mosquitto_username_pw_set(b->mosq, c->username, c->password))
 		return nx_err(err, errlen, "bad MQTT username or password");
 	if (c->mqtt.tls) {
+		if (nx_mqtt_tls_files_ok(c->cafile, c->certfile, c->keyfile, err, errlen) < 0)
+			return -1;
 		int rc = 0;
 		/* No --cafile: the system's store, as nexus-tunnel does (OpenSSL's default paths,
 		 * /etc/ssl/certs on Debian; SSL_CERT_FILE / SSL_CERT_DIR override them). */
