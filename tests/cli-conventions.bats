@@ -63,10 +63,11 @@ runtime_row() {
   case "$err" in *"bin/$prog"*) fail_row "$prog $*: program path in the message: $err" ;; esac
 }
 
-# The long options a command has, from its option tables.
+# The long options a command has, from its option tables (every entry, also the second of
+# two written on one line).
 long_options() {
-  sed -n 's/.*{"\([a-z0-9-]*\)", *\(required\|no\|optional\)_argument.*/\1/p' \
-    "$NEXUS_SRC/cmd/$1.c" | sort -u
+  grep -o '{"[a-z0-9-]*", *\(required\|no\|optional\)_argument' "$NEXUS_SRC/cmd/$1.c" |
+    sed 's/{"\([a-z0-9-]*\)".*/\1/' | sort -u
 }
 
 @test "--help and -h print usage naming every option, exit 0" {
@@ -163,7 +164,11 @@ drop_each() {
   drop_each nexus-mqtt2kafka "" "--mqtt mqtt://127.0.0.1:9" "--kafka 127.0.0.1:9" "--map a/#=t"
   drop_each nexus-agent "" "--mqtt mqtt://127.0.0.1:9" "--device d1"
   drop_each nexus-agent "send" "--mqtt mqtt://127.0.0.1:9" "--device d1"
+  drop_each nexus-token login "--issuer https://id.test" "--client-id c1"
+  drop_each nexus-bind "session CODE" "--user-token $F/s.secret" "--verify-key $F/s.secret" \
+    "--grant-key $F/s.secret" "--host a.test"
   drop_each nexus-vault "rotate-key" "--new-key-file $F/s.secret"
+  drop_each nexus-vault "connect cred1" "--issuer https://id.test" "--client-id c1"
   report
 }
 
@@ -175,6 +180,8 @@ drop_each() {
     --hostname a.test --to 127.0.0.1
   usage_row nexus-tunnel "--hub" --hub http://127.0.0.1:9/connect
   usage_row nexus-mqtt2kafka "--mqtt" --mqtt ftp://x --kafka 127.0.0.1:9 --map 'a/#=t'
+  usage_row nexus-bind "--listen" serve --listen 127.0.0.1
+  usage_row nexus-agent "--mqtt" --mqtt ftp://x --device d1
   # kind: duration
   usage_row nexus-hub "--idle-timeout" --idle-timeout 10x
   usage_row nexus-relay "--grace" --grace 10x
@@ -183,10 +190,15 @@ drop_each() {
   usage_row nexus-bind "--ttl" code --owner alice --ttl 10x
   usage_row nexus-mqtt2kafka "--drain-timeout" --drain-timeout 10x
   usage_row nexus-agent "--interval" --interval 10x
+  usage_row nexus-vault "--timeout" connect cred1 --issuer https://id.test --client-id c1 \
+    --timeout 10x
   # kind: a name (nexus-vault: a credential name)
   usage_row nexus-vault "credential name" get '../etc'
   # kind: size
   usage_row nexus-mqtt2kafka "--spool-max" --spool-max 10Q
+  usage_row nexus-tunnel "--max-frame" --max-frame 10Q
+  usage_row nexus-bind "--max-body" serve --max-body 10Q
+  usage_row nexus-agent "--max-output" --max-output 10Q
   # kind: integer
   usage_row nexus-hub "--allow-tcp-port" --allow-tcp-port 70000
   usage_row nexus-relay "--max-conns" --max-conns abc
@@ -217,6 +229,10 @@ drop_each() {
   runtime_row nexus-mqtt2kafka "$missing" --mqtt mqtt://127.0.0.1:9 --kafka 127.0.0.1:9 \
     --map 'a/#=t' --password-file "$missing" --spool "$T/spool"
   runtime_row nexus-bind "$missing" --db "$T/db" claim CODE --device d1 --pubkey "$missing"
+  runtime_row nexus-agent "$missing" --mqtt mqtts://127.0.0.1:9 --device d1 --cafile "$missing" \
+    --journal "$T/journal"
+  runtime_row nexus-agent "$missing" send --mqtt mqtts://127.0.0.1:9 --device d1 \
+    --cafile "$missing" reboot
   runtime_row nexus-vault "$missing" --db "$T/vault.db" --key-file "$missing" ls
   runtime_row nexus-vault "$missing" --db "$T/vault.db" --key-file "$F/s.secret" rotate-key \
     --new-key-file "$missing"
@@ -245,6 +261,20 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" &
   runtime_row nexus-relay "127.0.0.1:$port" --listen "127.0.0.1:$port" --hub "$T/r.sock"
   runtime_row nexus-hub "127.0.0.1:$port" --listen "127.0.0.1:$port" --cert "$F/c.pem" \
     --key "$F/k.pem" --secret-file "$F/s.secret" --relay-socket "$T/r.sock"
+  report
+}
+
+@test "every option is in the man page and the bash, zsh and fish completions" {
+  local p o
+  for p in $COMMANDS; do
+    for o in $(long_options "$p"); do
+      grep -q -- "--$o\b" "$NEXUS_SRC/man/$p.1.scd" || fail_row "$p: --$o not in man/$p.1.scd"
+      grep -q -- "--$o\b" "$NEXUS_SRC/completions/bash/$p" || fail_row "$p: --$o not in bash completion"
+      grep -q -- "--$o\b" "$NEXUS_SRC/completions/zsh/_$p" || fail_row "$p: --$o not in zsh completion"
+      grep -Eq -- "-l $o( |$)" "$NEXUS_SRC/completions/fish/$p.fish" ||
+        fail_row "$p: --$o not in fish completion"
+    done
+  done
   report
 }
 
