@@ -178,3 +178,57 @@ PY
   assert_success
   assert_output $'200 200\n401'
 }
+
+# ops_openapi / ops_man: "METHOD /path scope" (scope "-" for none) per documented operation,
+# path parameters as {id}, sorted.
+ops_openapi() {
+  python3 - "$NEXUS_SRC/docs/openapi.yaml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+ops = [f"{m.upper()} {p} {o.get('x-scope', '-')}" for p, v in d["paths"].items() for m, o in v.items()]
+print("\n".join(sorted(ops)))
+PY
+}
+ops_man() {
+  # the endpoint entries of HTTP API: "*GET /v1/devices/*_ID_ [devices:read]", several
+  # operations on one line, "(no credential)" for none
+  grep -E '^\*(GET|POST|DELETE) /v1/' "$NEXUS_SRC/man/nexus-bind.1.scd" | python3 -c '
+import re, sys
+for line in sys.stdin:
+    line = line.replace("*", "")
+    line = re.sub(r"\[\?[^]]*\]", "", line)
+    line = re.sub(r"_[A-Z]+_", "{id}", line)
+    m = re.search(r"\[([a-z: ]+)\]\s*$", line)
+    scope = m.group(1) if m else "-"
+    for op in re.findall(r"(GET|POST|DELETE) (/v1/[^ ,\[(]*)", line):
+        print(op[0], op[1], scope)' | sort
+}
+
+@test "the OpenAPI file, the man page and the server agree; each operation refuses a credential lacking its scope" {
+  serve_keys
+  start_serve listen
+  alice_device
+  run diff <(ops_openapi) <(ops_man)
+  assert_success
+  [ "$(ops_openapi | wc -l)" -ge 13 ]
+  while read -r method path scope; do
+    p=$(echo "$path" | sed -e 's|/api-keys/{id}|/api-keys/0123456789abcdef|' -e 's|{id}|dev-1|')
+    if [ "$scope" = - ]; then
+      # no credential needed: routed, answered, never 401/404/405
+      st=$(call "$method" "$p" -H "$JSON" -d '{}')
+      case $st in 401|404|405) echo "$method $path: $st"; return 1 ;; esac
+      continue
+    fi
+    st=$(call "$method" "$p")
+    [ "$st" = 401 ] || { echo "$method $path without a credential: $st"; return 1; }
+    # every scope but this one
+    tok=$(user_token alice "$(echo " $ALL_SCOPES " | sed "s| $scope | |")")
+    st=$(call "$method" "$p" -H "$(auth "$tok")")
+    [ "$st" = 403 ] || { echo "$method $path without $scope: $st"; cat "$T/body"; return 1; }
+    problem 403
+    body_is ".detail == \"this credential lacks the scope $scope\""
+    # and with it, past the scope check (whatever the handler then says)
+    st=$(call "$method" "$p" -H "$(auth "$(user_token alice "$scope")")")
+    case $st in 401|403|405) echo "$method $path with $scope: $st"; cat "$T/body"; return 1 ;; esac
+  done < <(ops_openapi)
+}

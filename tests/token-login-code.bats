@@ -2,8 +2,8 @@
 # nexus-token login, authorization code flow + PKCE against a real OpenID provider
 # (npm oidc-provider on 127.0.0.1): curl plays the browser up to the loopback redirect,
 # which is then delivered to the waiting login. Ends with a verified ID token, or our own
-# user token; a wrong state, a replayed code, a tampered or foreign ID token, a wrong aud
-# and an expired ID token are refused.
+# user token; a wrong state, a replayed code, a tampered or foreign ID token, a wrong aud,
+# a foreign nonce and an expired ID token are refused.
 load lib/common
 load lib/oidc
 
@@ -94,6 +94,22 @@ setup_file() { oidc_install; }
   done
 }
 
+@test "an ID token carrying another nonce than the login sent is refused (an injected token)" {
+  start_oidc
+  login_bg l1 --client-id nexus-cli
+  url=$(auth_url l1)
+  # the browser (an attacker's page) asks the provider with a nonce of its own choosing
+  bad=$(echo "$url" | sed 's/nonce=[^&]*/nonce=chosen-by-someone-else-0123456789/')
+  [ "$bad" != "$url" ]
+  cb=$(browse "$bad")
+  curl -sS --max-time 30 "$cb" >/dev/null || true
+  rc=0; wait "$LOGIN_PID" || rc=$?
+  [ "$rc" = 1 ]
+  run cat "$T/l1.err"
+  assert_output --partial 'login failed: ID token: nonce mismatch'
+  [ ! -s "$T/l1.out" ]
+}
+
 @test "a replayed code is refused: the provider will not redeem it twice" {
   start_oidc
   login_bg l1 --client-id nexus-cli
@@ -136,7 +152,7 @@ PY
   assert_output 'nexus-token: login failed: ID token: signature mismatch'
   run nexus-token login --issuer "$ISSUER" --client-id nexus-secret --id-token - <<< "$idt"
   assert_failure 1
-  assert_output --partial 'aud'
+  assert_output --partial 'login failed: ID token: wrong audience'
   # past its 2 s lifetime, with no leeway
   sleep 3
   run nexus-token login --issuer "$ISSUER" --client-id nexus-cli --leeway 0s --id-token - <<< "$idt"
