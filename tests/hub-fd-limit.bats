@@ -64,3 +64,35 @@ suite_setup() {
   run grep -c 'msg="accept failed"' "$T/hub.log"
   assert_output 0
 }
+
+@test "end-user streams that fill the hub's fds: further handoffs are busy, logged once a second" {
+  # Streams through the relay each hold an fd in the hub; the reserve cannot stop them (the
+  # relay passes the fd in, the kernel fails to install it once the table is full). Each
+  # handoff that arrives without its fd is answered busy and counted, not logged one by one.
+  bg flood2 "$HELPERS/conn-flood" --port "$RELAY_PORT" --bind 127.0.0.2 --count 400 --hold 60 \
+    --send 'GET /slow?n=100000000 HTTP/1.1\r\nHost: app.test\r\n\r\n'
+  FLOOD_PID=$BG_PID
+  wait_log "$T/flood2.log" '^ready ' 1 30
+  wait_log "$T/hub.log" 'msg="not accepting for now".*listener=handoff' 1 30
+  local t0 s0 t1 s1 hz
+  hz=$(getconf CLK_TCK)
+  t0=$(cpu_ticks "$HUB_PID"); s0=$(stat -c %s "$T/hub.log")
+  sleep 5
+  t1=$(cpu_ticks "$HUB_PID"); s1=$(stat -c %s "$T/hub.log")
+  echo "# streams filling the hub's fds, 5 s: $((t1 - t0)) CPU ticks of $((5 * hz)), $((s1 - s0)) bytes of log" >&3
+  echo "# $(head -1 "$T/flood2.log"); handoff-shortage lines: $(grep -c 'listener=handoff' "$T/hub.log")" >&3
+  [ $((s1 - s0)) -lt 10240 ]
+  # an fd shortage is ours, not a malformed message from the relay
+  run grep -c 'msg="bad handoff message"' "$T/hub.log"
+  assert_output 0
+  kill "$FLOOD_PID"
+  wait_log "$T/flood2.log" '^done ' 1 15
+  # Once the flood's streams are gone the hub serves again (same process).
+  local i ok=
+  for i in $(seq 1 60); do
+    if relay_curl "http://app.test:$RELAY_PORT/who" 2>/dev/null | grep -qx plain; then ok=1; break; fi
+    sleep 0.5
+  done
+  [ -n "$ok" ]
+  kill -0 "$HUB_PID"
+}

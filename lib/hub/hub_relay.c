@@ -82,9 +82,23 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
+			if (errno == EMFILE) { /* no fd left for the client: busy, said once a second */
+				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
+				hub->ctr.handoff_busy++;
+				uint64_t n = nx_accept_guard_note(&hub->fdg, nx_loop_now(loop));
+				if (n)
+					hub_log(hub, 1, "not accepting for now", "listener=handoff reason=\"no fd "
+					        "for the client\" times=%llu fd_limit=%lu", (unsigned long long)n,
+					        hub->fdg.limit);
+				continue;
+			}
 			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
 				char q[NX_ERRLEN + 8];
-				hub_log(hub, 1, "bad handoff message", "error=%s", nx_log_q(q, sizeof q, err));
+				uint64_t n = nx_rate_note(&hub->bad_handoff_rate, nx_loop_now(loop),
+				                          NX_ACCEPT_REPORT_MS);
+				if (n)
+					hub_log(hub, 1, "bad handoff message", "error=%s times=%llu",
+					        nx_log_q(q, sizeof q, err), (unsigned long long)n);
 				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
 				hub->ctr.handoff_bad++;
 				continue;

@@ -203,7 +203,9 @@ int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, s
 		free(buf);
 		memset(h, 0, sizeof *h);
 		nx_err(err, errlen, "handoff recv: malformed message (%s)", bad);
-		errno = EPROTO;
+		/* The kernel truncates the control data when it cannot install the fd in our
+		 * table: that is our fd shortage, not the sender's mistake. */
+		errno = (msg.msg_flags & MSG_CTRUNC) ? EMFILE : EPROTO;
 		return -1;
 	}
 	const unsigned char *pre = h->prelude;

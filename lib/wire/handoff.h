@@ -42,8 +42,8 @@ int nx_handoff_send(int sock, int client_fd, const struct nx_handoff *h, char *e
 /* Receives one message; *client_fd gets the passed fd. Returns 1 on a message, 0 on EOF,
  * -1 on error (a malformed message is an error, the fd if any is closed). On -1, errno is
  * EAGAIN (nothing to read on a non-blocking socket), EPROTO (one malformed message, dropped:
- * the connection is still usable, reply NX_HANDOFF_BUSY to keep replies in step) or the
- * socket's error. */
+ * the connection is still usable, reply NX_HANDOFF_BUSY to keep replies in step), EMFILE
+ * (the same, because we had no fd left to receive the client's into) or the socket's error. */
 int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, size_t errlen);
 int nx_handoff_reply(int sock, enum nx_handoff_status st);
 
