@@ -125,6 +125,34 @@ NOBODY=(--reuid nobody --regid nogroup --clear-groups)
   assert_output plain
 }
 
+@test "the relay's own --user nobody: refused at error level by default, served with a shared group" {
+  # The case from the field: nexus-relay started as root, dropping to nobody itself after
+  # binding. With the defaults the hub refuses it and the relay says so at error level.
+  hub_on
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  RELAY_PORT=$(free_port)
+  bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$SOCK" --user nobody
+  RELAY_PID=$BG_PID
+  wait_port "$RELAY_PORT"
+  wait_log "$T/relay.log" '^level=error msg="hub refuses this relay"'
+  run relay_curl -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who"
+  assert_output 503
+  kill "$RELAY_PID" "$HUB_PID"; wait "$RELAY_PID" "$HUB_PID" 2>/dev/null || true
+  # nobody's group shared by the socket file and the allow list: it serves.
+  hub_on --relay-group nogroup --relay-socket-group nogroup
+  start_backend app2 --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  RELAY_PORT=$(free_port)
+  bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$SOCK" --user nobody
+  RELAY_PID=$BG_PID
+  wait_port "$RELAY_PORT"
+  wait_log "$T/hub.log" 'msg="relay connected" uid=65534'
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output plain
+}
+
 @test "bad values for the new options are usage errors" {
   for a in "--relay-uid no-such-user-x" "--relay-group no-such-group-x" \
            "--relay-socket-mode 999" "--relay-socket-mode 0" "--relay-socket-group no-such-group-x"; do
