@@ -125,6 +125,38 @@ NOBODY=(--reuid nobody --regid nogroup --clear-groups)
   assert_output plain
 }
 
+# unit_env UNIT NAME: the value of Environment=NAME=... in scripts/systemd/UNIT
+unit_env() { sed -n "s/^Environment=$2=//p" "$BATS_TEST_DIRNAME/../scripts/systemd/$1"; }
+
+@test "the shipped units and nexus.sysusers agree, and their settings let the relay in" {
+  local sd="$BATS_TEST_DIRNAME/../scripts/systemd" g mode
+  g=$(unit_env nexus-hub.service NEXUS_HUB_RELAY_SOCKET_GROUP)
+  mode=$(unit_env nexus-hub.service NEXUS_HUB_RELAY_SOCKET_MODE)
+  [ -n "$g" ]
+  [ "$(unit_env nexus-hub.service NEXUS_HUB_RELAY_GROUP)" = "$g" ]
+  [ "$(unit_env nexus-hub.service NEXUS_HUB_RELAY_SOCKET)" = "$(unit_env nexus-relay.service NEXUS_RELAY_HUB)" ]
+  grep -qx "SupplementaryGroups=$g" "$sd/nexus-hub.service"
+  grep -qx "SupplementaryGroups=$g" "$sd/nexus-relay.service"
+  # systemd-sysusers creates that group from the shipped file (into a scratch root)
+  mkdir -p "$T/root/etc"
+  systemd-sysusers --root "$T/root" "$sd/nexus.sysusers"
+  grep -q "^$g:" "$T/root/etc/group"
+  # The hub with the unit's settings (the group itself is 'users' here: this machine has
+  # no 'nexus' group), and a relay that is another user in that group: it is let in.
+  HUB_PORT=$(free_port)
+  bg hub env NEXUS_HUB_RELAY_SOCKET_GROUP=users NEXUS_HUB_RELAY_GROUP=users     NEXUS_HUB_RELAY_SOCKET_MODE="$mode" NEXUS_HUB_RELAY_SOCKET="$SOCK"     nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key"     --secret-file "$T/hub.secret" -v
+  HUB_PID=$BG_PID
+  wait_port "$HUB_PORT"
+  [ "$(stat -c '%G %a' "$SOCK")" = "users ${mode#0}" ]
+  start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
+  wait_backends 1
+  relay_as --reuid nobody --regid nogroup --groups users
+  wait_log "$T/relay.log" 'msg="hub connected"'
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output plain
+}
+
 @test "the relay's own --user nobody: refused at error level by default, served with a shared group" {
   # The case from the field: nexus-relay started as root, dropping to nobody itself after
   # binding. With the defaults the hub refuses it and the relay says so at error level.
