@@ -618,14 +618,11 @@ static int run(int argc, char **argv)
 		case O_QR: a.qr = 1; break;
 		case O_JSON: a.json = 1; break;
 		case O_CONFIG: break; /* read by nx_opts_expand */
-		case O_LISTEN: {
-			char host[256];
-			uint16_t port;
-			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+		case O_LISTEN:
+			if (nx_hostport_check(optarg, err, sizeof err) < 0)
 				return usage_error("--listen: %s", err);
 			a.listen = optarg;
 			break;
-		}
 		case O_VKEY: a.vkey = optarg; break;
 		case O_ISS: a.iss = optarg; break;
 		case O_AUD: a.aud = optarg; break;

@@ -180,14 +180,11 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 	optind = 0; /* a fresh scan (SIGHUP parses again) */
 	while ((c = getopt_long(argc, argv, ":l:c:k:r:nvhV", lo, NULL)) != -1) {
 		switch (c) {
-		case 'l': {
-			char host[256];
-			uint16_t port;
-			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+		case 'l':
+			if (nx_hostport_check(optarg, err, sizeof err) < 0)
 				return usage_error("--listen: %s", err);
 			cfg->listen = optarg;
 			break;
-		}
 		case 'c': cfg->cert_file = optarg; break;
 		case 'k': cfg->key_file = optarg; break;
 		case 's': cfg->secret_file = optarg; break;
@@ -291,14 +288,11 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 			if (duration_opt("backend-timeout", optarg, &cfg->silent_ms) != 0)
 				return 2;
 			break;
-		case 'Z': {
-			char host[256];
-			uint16_t port;
-			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+		case 'Z':
+			if (nx_hostport_check(optarg, err, sizeof err) < 0)
 				return usage_error("--metrics: %s", err);
 			cfg->metrics_addr = optarg;
 			break;
-		}
 		case 1001:
 			if (strncmp(optarg, "wss://", 6) != 0 || !optarg[6])
 				return usage_error("--peer: want a wss:// URL, not '%s'", optarg);

@@ -183,14 +183,11 @@ int main(int argc, char **argv)
 			if (nx_parse_duration(optarg, &c.connect_timeout_ms, err, sizeof err) < 0)
 				return usage_error("--connect-timeout: %s", err);
 			break;
-		case 257: {
-			char host[256];
-			uint16_t port;
-			if (nx_split_hostport(optarg, host, sizeof host, &port, err, sizeof err) < 0)
+		case 257:
+			if (nx_hostport_check(optarg, err, sizeof err) < 0)
 				return usage_error("--metrics: %s", err);
 			metrics_addr = optarg;
 			break;
-		}
 		case 'v': verbose++; break;
 		case 'c': break; /* expanded by nx_opts_expand */
 		case 'h': fputs(usage, stdout); return 0;

@@ -268,16 +268,13 @@ static int parse(int argc, char **argv, struct opts *o)
 		       o->cfg.acme_challenge_dir);
 	o->cfg.acme_hosts = o->acme_hosts;
 	o->cfg.n_acme_hosts = o->nacme;
-	char host[256];
-	uint16_t port;
 	for (size_t i = 0; i < o->nlisten; i++)
-		if (nx_split_hostport(o->listen[i], host, sizeof host, &port, err, sizeof err) < 0)
+		if (nx_hostport_check(o->listen[i], err, sizeof err) < 0)
 			return usage_error("--listen: %s", err);
 	for (size_t i = 0; i < o->nudp; i++)
-		if (nx_split_hostport(o->listen_udp[i], host, sizeof host, &port, err, sizeof err) < 0)
+		if (nx_hostport_check(o->listen_udp[i], err, sizeof err) < 0)
 			return usage_error("--listen-udp: %s", err);
-	if (o->cfg.metrics_addr &&
-	    nx_split_hostport(o->cfg.metrics_addr, host, sizeof host, &port, err, sizeof err) < 0)
+	if (o->cfg.metrics_addr && nx_hostport_check(o->cfg.metrics_addr, err, sizeof err) < 0)
 		return usage_error("--metrics: %s", err);
 	if (o->nudp && !o->cfg.hub_path)
 		return usage_error("--listen-udp needs --hub PATH (the hub carries UDP flows)");

@@ -294,14 +294,11 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			cfg->proxy = (enum nx_proxy_version)pv;
 			break;
 		}
-		case 'Z': {
-			char host[256];
-			uint16_t port;
-			if (nx_split_hostport(optarg, host, sizeof host, &port, e, sizeof e) < 0)
+		case 'Z':
+			if (nx_hostport_check(optarg, e, sizeof e) < 0)
 				return nx_err(err, errlen, "--metrics: %s", e);
 			cfg->metrics_addr = optarg;
 			break;
-		}
 		case O_GATE_HOST:
 			if (a->gate.n_hosts == NX_GATE_MAX_HOSTS)
 				return nx_err(err, errlen, "too many --gate-host options");

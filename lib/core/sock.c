@@ -49,6 +49,13 @@ int nx_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
 	return 0;
 }
 
+int nx_hostport_check(const char *s, char *err, size_t errlen)
+{
+	char host[256];
+	uint16_t port;
+	return nx_split_hostport(s, host, sizeof host, &port, err, errlen);
+}
+
 static struct addrinfo *resolve(const char *addr, int passive, char *err, size_t errlen)
 {
 	char host[256], ports[8];

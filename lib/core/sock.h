@@ -10,6 +10,8 @@
  * host must hold at least 256 bytes. */
 int nx_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, char *err,
                       size_t errlen);
+/* The same check alone, for an option's value at parse time: 0, or -1 with err. */
+int nx_hostport_check(const char *s, char *err, size_t errlen);
 
 /* Listening TCP socket on "host:port" (SO_REUSEADDR; port 0 picks one). Returns fd or -1. */
 int nx_listen_tcp(const char *addr, int backlog, char *err, size_t errlen);
