@@ -200,10 +200,15 @@ void hub_listener_pause(struct nx_hub *hub, struct hub_listener *l, const char *
 	}
 	if (!nx_timer_active(&l->retry))
 		nx_timer_start(hub->loop, &l->retry, NX_ACCEPT_RETRY_MS, listener_retry, l);
+	hub_report_shortage(hub, l->name, why);
+}
+
+void hub_report_shortage(struct nx_hub *hub, const char *what, const char *why)
+{
 	uint64_t n = nx_accept_guard_note(&hub->fdg, nx_loop_now(hub->loop));
 	if (n)
 		hub_log(hub, 1, "not accepting for now", "listener=%s reason=\"%s\" times=%llu "
-		        "fd_limit=%lu fd_reserve=%lu retry_ms=%u", l->name, why, (unsigned long long)n,
+		        "fd_limit=%lu fd_reserve=%lu retry_ms=%u", what, why, (unsigned long long)n,
 		        hub->fdg.limit, hub->fdg.reserve, NX_ACCEPT_RETRY_MS);
 }
 

@@ -282,6 +282,8 @@ void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s);
 void hub_schedule_reap(struct nx_hub *hub);
 /* Stop watching a listener short of fds (report the shortage), retry on a timer. */
 void hub_listener_pause(struct nx_hub *hub, struct hub_listener *l, const char *why);
+/* Count one fd shortage on `what` (a listener's name, "handoff"); the log line once a second. */
+void hub_report_shortage(struct nx_hub *hub, const char *what, const char *why);
 /* accept4 on l: the fd, or -1 (nothing now; a shortage has paused l). */
 int hub_accept(struct nx_hub *hub, struct hub_listener *l);
 

@@ -85,11 +85,7 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			if (errno == EMFILE) { /* no fd left for the client: busy, said once a second */
 				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
 				hub->ctr.handoff_busy++;
-				uint64_t n = nx_accept_guard_note(&hub->fdg, nx_loop_now(loop));
-				if (n)
-					hub_log(hub, 1, "not accepting for now", "listener=handoff reason=\"no fd "
-					        "for the client\" times=%llu fd_limit=%lu", (unsigned long long)n,
-					        hub->fdg.limit);
+				hub_report_shortage(hub, "handoff", "no fd for the client");
 				continue;
 			}
 			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
