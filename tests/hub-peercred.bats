@@ -33,13 +33,17 @@ hub_on() {
   wait_port "$HUB_PORT"
 }
 
-# relay_as SETPRIV-ARGS...: nexus-relay as another user, handing everything to the hub
-relay_as() {
+# relay_run CMD...: CMD (nexus-relay, with a prefix or options) on a free port, handing
+# everything to the hub at $SOCK
+relay_run() {
   RELAY_PORT=$(free_port)
-  bg relay setpriv "$@" -- nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$SOCK"
+  bg relay "$@" --listen "127.0.0.1:$RELAY_PORT" --hub "$SOCK"
   RELAY_PID=$BG_PID
   wait_port "$RELAY_PORT"
 }
+
+# relay_as SETPRIV-ARGS...: nexus-relay as another user
+relay_as() { relay_run setpriv "$@" -- nexus-relay; }
 
 NOBODY=(--reuid nobody --regid nogroup --clear-groups)
 
@@ -163,10 +167,7 @@ unit_env() { sed -n "s/^Environment=$2=//p" "$BATS_TEST_DIRNAME/../scripts/syste
   hub_on
   start_backend app --hostname app.test --target "127.0.0.1:$WEB_PORT"
   wait_backends 1
-  RELAY_PORT=$(free_port)
-  bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$SOCK" --user nobody
-  RELAY_PID=$BG_PID
-  wait_port "$RELAY_PORT"
+  relay_run nexus-relay --user nobody
   wait_log "$T/relay.log" '^level=error msg="hub refuses this relay"'
   run relay_curl -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who"
   assert_output 503
@@ -175,10 +176,7 @@ unit_env() { sed -n "s/^Environment=$2=//p" "$BATS_TEST_DIRNAME/../scripts/syste
   hub_on --relay-group nogroup --relay-socket-group nogroup
   start_backend app2 --hostname app.test --target "127.0.0.1:$WEB_PORT"
   wait_backends 1
-  RELAY_PORT=$(free_port)
-  bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$SOCK" --user nobody
-  RELAY_PID=$BG_PID
-  wait_port "$RELAY_PORT"
+  relay_run nexus-relay --user nobody
   wait_log "$T/hub.log" 'msg="relay connected" uid=65534'
   run relay_curl "http://app.test:$RELAY_PORT/who"
   assert_success
