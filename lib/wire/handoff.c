@@ -203,9 +203,9 @@ int nx_handoff_recv(int sock, int *client_fd, struct nx_handoff *h, char *err, s
 		free(buf);
 		memset(h, 0, sizeof *h);
 		nx_err(err, errlen, "handoff recv: malformed message (%s)", bad);
-		/* The kernel truncates the control data when it cannot install the fd in our
-		 * table: that is our fd shortage, not the sender's mistake. */
-		errno = (msg.msg_flags & MSG_CTRUNC) ? EMFILE : EPROTO;
+		/* The kernel truncates the control data, installing nothing, when our fd table is
+		 * full: that is our shortage, not the sender's mistake (too many fds for ctl is). */
+		errno = (msg.msg_flags & MSG_CTRUNC) && nfds == 0 ? EMFILE : EPROTO;
 		return -1;
 	}
 	const unsigned char *pre = h->prelude;
