@@ -28,9 +28,19 @@ teardown() {
   return 0
 }
 
-# free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port: print a port on 127.0.0.1 that is free now for TCP and for UDP alike (suites
+# run in parallel, and a UDP client elsewhere may hold an ephemeral port that is free for TCP).
 free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+  python3 -c '
+import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port); break'
 }
 
 # wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.

@@ -48,14 +48,14 @@ start_hub() {
   bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" -v "$@"
   HUB_PID=$BG_PID
-  wait_port "$HUB_PORT"
+  wait_port "$HUB_PORT" || { tail -5 "$T/hub.log" >&2; return 1; }
 }
 
 start_relay() {
   RELAY_PORT=${RELAY_PORT:-$(free_port)}
   bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$T/hub.sock" "$@"
   RELAY_PID=$BG_PID
-  wait_port "$RELAY_PORT"
+  wait_port "$RELAY_PORT" || { tail -5 "$T/relay.log" >&2; return 1; }
 }
 
 start_fake() {
