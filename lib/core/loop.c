@@ -30,6 +30,8 @@ struct nx_loop {
 	int sigfd;
 	nx_signal_cb sig_cb;
 	void *sig_arg;
+	void (*lock)(void *), (*unlock)(void *);
+	void *lock_arg;
 };
 
 struct nx_loop *nx_loop_new(char *err, size_t errlen)
@@ -259,8 +261,13 @@ int nx_loop_run(struct nx_loop *l)
 			uint64_t d = l->heap[1]->deadline;
 			timeout = d <= l->now ? 0 : (int)(d - l->now > 3600000 ? 3600000 : d - l->now);
 		}
+		if (l->unlock)
+			l->unlock(l->lock_arg);
 		int n = epoll_wait(l->epfd, evs, 256, timeout);
-		if (n < 0 && errno != EINTR)
+		int e = errno;
+		if (l->lock)
+			l->lock(l->lock_arg);
+		if (n < 0 && e != EINTR)
 			return -1;
 		l->now = nx_now_ms();
 		for (int i = 0; i < n && !l->stop; i++) {
@@ -286,5 +293,12 @@ int nx_loop_run(struct nx_loop *l)
 }
 
 void nx_loop_stop(struct nx_loop *l) { l->stop = 1; }
+
+void nx_loop_set_lock(struct nx_loop *l, void (*lock)(void *), void (*unlock)(void *), void *arg)
+{
+	l->lock = lock;
+	l->unlock = unlock;
+	l->lock_arg = arg;
+}
 
 uint64_t nx_loop_now(const struct nx_loop *l) { return l->now; }

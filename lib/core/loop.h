@@ -50,6 +50,12 @@ static inline int nx_timer_active(const struct nx_timer *t) { return t->heap_idx
 int nx_loop_signals(struct nx_loop *loop, const int *signals, int n, nx_signal_cb cb, void *arg,
                     char *err, size_t errlen);
 
+/* A loop run by a thread whose objects another thread may touch: unlock(arg) just before
+ * it blocks in epoll_wait, lock(arg) right after, so the other thread takes the lock only
+ * while this one sleeps (or between its rounds). NULL hooks: none (the default). */
+void nx_loop_set_lock(struct nx_loop *loop, void (*lock)(void *), void (*unlock)(void *),
+                      void *arg);
+
 /* Run until nx_loop_stop(). Returns 0, or -1 if epoll itself failed. */
 int nx_loop_run(struct nx_loop *loop);
 void nx_loop_stop(struct nx_loop *loop);

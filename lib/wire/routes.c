@@ -219,6 +219,14 @@ size_t nx_routes_count(const struct nx_routes *rt, const char *key)
 
 size_t nx_routes_keys(const struct nx_routes *rt) { return rt->nkeys; }
 
+void nx_routes_each_backend(const struct nx_routes *rt, const char *key,
+                            void (*fn)(void *backend, void *arg), void *arg)
+{
+	const struct route *r = find(rt, key, NULL);
+	for (size_t i = 0; r && i < r->n; i++)
+		fn(r->m[i].backend, arg);
+}
+
 void nx_routes_each_key(const struct nx_routes *rt, void (*fn)(const char *key, void *arg),
                         void *arg)
 {

@@ -36,6 +36,10 @@ void *nx_routes_pick(struct nx_routes *rt, const char *key, const char **matched
 
 /* Number of backends registered under exactly `key` (0 when none). */
 size_t nx_routes_count(const struct nx_routes *rt, const char *key);
+/* Call fn for every backend registered under exactly `key` (no wildcard step); the table must
+ * not change meanwhile. */
+void nx_routes_each_backend(const struct nx_routes *rt, const char *key,
+                            void (*fn)(void *backend, void *arg), void *arg);
 /* Number of distinct keys in the table. */
 size_t nx_routes_keys(const struct nx_routes *rt);
 /* Call fn for every key in the table (order unspecified); the table must not change meanwhile. */
