@@ -2,7 +2,8 @@
 #
 #   make                 lib/libnexus.a and bin/nexus-*
 #   make check           install missing deps, build, run every test (unit, bats, fuzz)
-#   make asan            the same build and tests under ASan+UBSan (build/asan/)
+#   make asan            the same build and tests under ASan+UBSan (build/asan/), then tsan
+#   make tsan            the hub's threaded suites under ThreadSanitizer (build/tsan/)
 #   make demo            install, build, run the main job end to end on this machine
 #   make install PREFIX=/usr/local
 #
@@ -18,11 +19,14 @@ FUZZCC   ?= clang
 ifeq ($(SANITIZE),1)
 OUT      := build/asan
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+OUT      := build/tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
 OUT      := .
 SANFLAGS :=
 endif
-OBJ      := $(if $(filter 1,$(SANITIZE)),build/asan/obj,build/obj)
+OBJ      := $(if $(SANFLAGS),$(OUT)/obj,build/obj)
 BIN      := $(OUT)/bin
 LIBA     := $(OUT)/lib/libnexus.a
 
@@ -51,7 +55,7 @@ FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 MAN_SRC  := $(wildcard man/*.scd)
 MANS     := $(MAN_SRC:.scd=)
 
-.PHONY: all deps check asan fuzz tests man demo install clean
+.PHONY: all deps check asan tsan fuzz tests man demo install clean
 all: $(LIBA) $(CMDS) man
 
 $(OBJ)/lib/%.o: lib/%.c
@@ -103,8 +107,17 @@ check: deps
 	$(if $(filter 1,$(SANITIZE)),,$(MAKE) fuzz)
 	scripts/run-tests --bindir $(BIN) $(if $(filter 1,$(SANITIZE)),--no-fuzz)
 
+# Then the suites that drive the hub's worker threads, under ThreadSanitizer: a data race
+# or a lock-order inversion ends the program (exit 66), which fails its test.
+TSAN_SUITES := hub-workers,tunnel-connections,hub-reload,hub-metrics,tunnel-backend-reload
 asan:
 	$(MAKE) SANITIZE=1 check
+	$(MAKE) tsan
+
+tsan: deps
+	$(MAKE) SANITIZE=thread all tests
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  scripts/run-tests --bindir build/tsan/bin --no-fuzz --only '$(TSAN_SUITES)'
 
 demo: deps
 	$(MAKE) all

@@ -12,6 +12,7 @@
 #include "core/util.h"
 
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@ static const char usage_text[] =
     "      --ping-interval D      ping backends every D (default 54s)\n"
     "      --backend-timeout D    drop a backend silent for D (default 60s)\n"
     "      --metrics HOST:PORT    serve GET /metrics and /backends there (a local address)\n"
+    "      --workers N            threads carrying live sessions (default: one per CPU)\n"
     "      --peer URL             offer our backends to the hub at wss://HOST:PORT/mesh (repeatable)\n"
     "      --peer-secret-file FILE  HMAC secret shared by the mesh (serves /mesh too)\n"
     "      --peer-ca FILE         CA certificates for the peer hubs' (default: the system's)\n"
@@ -148,6 +150,7 @@ static const struct option lo[] = {
     {"ping-interval", required_argument, 0, 'I'},
     {"backend-timeout", required_argument, 0, 'B'},
     {"metrics", required_argument, 0, 'Z'},
+    {"workers", required_argument, 0, 1010},
     {"peer", required_argument, 0, 1001},
     {"peer-secret-file", required_argument, 0, 1002},
     {"peer-ca", required_argument, 0, 1003},
@@ -178,6 +181,8 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 	long long v;
 	uint64_t ms;
 	optind = 0; /* a fresh scan (SIGHUP parses again) */
+	cpu_set_t cpus; /* --workers: one per CPU we may run on */
+	cfg->workers = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
 	while ((c = getopt_long(argc, argv, ":l:c:k:r:nvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -305,6 +310,11 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 		case 1004: cfg->node_name = optarg; break;
 		case 1005: cfg->peer_client_ca = optarg; break;
 		case 1006: cfg->peer_client_name = optarg; break;
+		case 1010:
+			if (nx_parse_int(optarg, 1, 256, &v, err, sizeof err) < 0)
+				return usage_error("--workers: %s", err);
+			cfg->workers = (unsigned)v;
+			break;
 		case 300: cfg->acme_directory = optarg; break;
 		case 301: cfg->acme_email = optarg; break;
 		case 302: {
@@ -442,8 +452,8 @@ static int run(int argc, char **argv)
 		return 1;
 	}
 	the_hub = hub;
-	nx_log(NX_LOG_INFO, "listening", "backends=%u relay_socket=%s", nx_hub_port(hub),
-	       cfg.relay_socket);
+	nx_log(NX_LOG_INFO, "listening", "backends=%u relay_socket=%s workers=%u", nx_hub_port(hub),
+	       cfg.relay_socket, nx_hub_workers(hub));
 	int fast;
 	const char *impl = nx_tls_crypto_impl(&fast);
 	if (fast)

@@ -81,26 +81,32 @@ void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, 
 
 /* ---- routes ---------------------------------------------------------------------------- */
 
-static int claims_hostname(const struct hub_session *s, const char *name)
+struct held_by {
+	const struct hub_session *s, *other; /* the newcomer; a holder with another sub */
+};
+
+static void other_holder(void *backend, void *arg)
 {
-	for (size_t i = 0; i < s->claims.n_hostnames; i++)
-		if (strcmp(s->claims.hostnames[i], name) == 0)
-			return 1;
-	return 0;
+	struct held_by *hb = arg;
+	const struct hub_session *o = backend;
+	if (!hb->other && o != hb->s && strcmp(o->claims.sub, hb->s->claims.sub) != 0)
+		hb->other = o;
 }
 
 /* Two backends with different names for one hostname share its clients: right for a fleet
  * of replicas, wrong when one is somebody's forgotten tunnel. Say so, naming both; with
  * --exclusive-hostnames the newcomer is refused instead. */
-int hub_check_hostnames(struct nx_hub *hub, struct hub_session *s, char *why, size_t whylen)
+static int check_hostnames(struct nx_hub *hub, struct hub_session *s, char *why, size_t whylen)
 {
 	char b1[160], b2[160], h[300];
+	/* The route table knows every registered session, on every worker; their claims do
+	 * not change once registered. The caller holds the routes lock. */
 	for (size_t i = 0; i < s->claims.n_hostnames; i++) {
 		const char *name = s->claims.hostnames[i];
-		for (struct hub_session *o = hub->sessions; o; o = o->next) {
-			if (o == s || o->dead || o->state != SESS_LIVE || !claims_hostname(o, name) ||
-			    strcmp(o->claims.sub, s->claims.sub) == 0)
-				continue;
+		struct held_by hb = {.s = s};
+		nx_routes_each_backend(hub->routes, name, other_holder, &hb);
+		const struct hub_session *o = hb.other;
+		if (o) {
 			nx_log_q(b1, sizeof b1, s->claims.sub[0] ? s->claims.sub : "-");
 			nx_log_q(b2, sizeof b2, o->claims.sub[0] ? o->claims.sub : "-");
 			nx_log_q(h, sizeof h, name);
@@ -115,16 +121,20 @@ int hub_check_hostnames(struct nx_hub *hub, struct hub_session *s, char *why, si
 			hub_log(hub, NX_LOG_WARN, "hostname shared by different backends",
 			        "session=%llu hostname=%s backend=%s other=%s other_session=%llu",
 			        (unsigned long long)s->id, h, b1, b2, (unsigned long long)o->id);
-			break; /* one line per hostname is enough */
-		}
+		} /* one line per hostname is enough */
 	}
 	return 0;
 }
 
-void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
+int hub_register_routes(struct nx_hub *hub, struct hub_session *s, char *why, size_t whylen)
 {
 	char key[NX_ROUTE_KEY_MAX], list[768] = "";
 	size_t o = 0;
+	hub_routes_lock(hub);
+	if (check_hostnames(hub, s, why, whylen) < 0) {
+		hub_routes_unlock(hub);
+		return -1;
+	}
 	for (size_t i = 0; i < s->claims.n_hostnames; i++) {
 		nx_routes_add(hub->routes, s->claims.hostnames[i], s, s->claims.weight);
 		if (o < sizeof list)
@@ -143,14 +153,17 @@ void hub_register_routes(struct nx_hub *hub, struct hub_session *s)
 		if (o < sizeof list)
 			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", key);
 	}
+	hub_mesh_local_changed(hub);
+	hub_routes_unlock(hub);
 	hub->ctr.sessions_total++;
 	s->live_since = (int64_t)time(NULL);
 	char b[160], kv[128];
-	hub_log(hub, 2, "backend registered", "session=%llu backend=%s%s peer=%s weight=%d routes=%s%s%s",
+	hub_log(hub, 2, "backend registered", "session=%llu backend=%s%s peer=%s weight=%d routes=%s%s%s worker=%u",
 	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub[0] ? s->claims.sub : "-"),
 	        hub_backend_kv(s, kv, sizeof kv), s->peer, s->claims.weight, list,
-	        s->half_close ? " half_close=1" : "", s->initial_window ? " initial_window=1" : "");
-	hub_mesh_local_changed(hub);
+	        s->half_close ? " half_close=1" : "", s->initial_window ? " initial_window=1" : "",
+	        hub->worker_index);
+	return 0;
 }
 
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
@@ -159,8 +172,10 @@ void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s)
 		hub_mesh_session_gone(s);
 		return;
 	}
+	hub_routes_lock(hub);
 	nx_routes_remove_backend(hub->routes, s);
 	hub_mesh_local_changed(hub);
+	hub_routes_unlock(hub);
 }
 
 /* ---- graveyard ------------------------------------------------------------------------- */
@@ -173,11 +188,18 @@ static void reap(struct nx_loop *loop, void *arg)
 		hub->grave_streams = st->grave_next;
 		hub_stream_free(st);
 	}
+	struct hub_session *wait = NULL; /* handoffs still on their way to it (hub_worker.c) */
 	while (hub->grave_sessions) {
 		struct hub_session *s = hub->grave_sessions;
 		hub->grave_sessions = s->grave_next;
+		if (__atomic_load_n(&s->refs, __ATOMIC_ACQUIRE)) {
+			s->grave_next = wait;
+			wait = s;
+			continue;
+		}
 		hub_session_free(s);
 	}
+	hub->grave_sessions = wait;
 }
 
 void hub_schedule_reap(struct nx_hub *hub)
@@ -269,6 +291,9 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	}
 	hub->loop = loop;
 	hub->cfg = *cfg;
+	pthread_mutex_init(&hub->routes_lock, NULL);
+	hub->routes_mu = &hub->routes_lock;
+	hub->reply_efd = -1;
 	hub->backend_l.fd = hub->relay_l.fd = -1;
 	hub->backend_l.name = "backend";
 	hub->relay_l.name = "relay";
@@ -361,6 +386,8 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		goto fail;
 	if (hub_mesh_open(hub, err, errlen) < 0)
 		goto fail;
+	if (hub_workers_open(hub, err, errlen) < 0)
+		goto fail;
 	return hub;
 fail:
 	nx_hub_free(hub);
@@ -371,6 +398,7 @@ void nx_hub_free(struct nx_hub *hub)
 {
 	if (!hub)
 		return;
+	hub_workers_close(hub); /* their sessions leave the route table first */
 	hub_mesh_close(hub);
 	while (hub->sessions)
 		hub_session_kill(hub->sessions, NULL);
@@ -390,24 +418,42 @@ void nx_hub_free(struct nx_hub *hub)
 	hub_metrics_close(hub);
 	hub_acme_close(hub);
 	nx_srcmap_free(hub->pending_src);
-	nx_routes_free(hub->routes);
 	nx_routes_free(hub->peer_routes);
-	hub_creds_drop(hub->creds);
+	if (!hub->main_hub) { /* a worker's hub borrows these */
+		nx_routes_free(hub->routes);
+		hub_creds_drop(hub->creds);
+		nx_key_free(hub->key);
+		nx_backends_free(hub->backends);
+		pthread_mutex_destroy(&hub->routes_lock);
+	}
 	for (int i = 0; i < HUB_OWNED; i++)
 		free(hub->owned[i]);
-	nx_key_free(hub->key);
-	nx_backends_free(hub->backends);
 	free(hub);
 }
 
-void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st)
+void hub_stats(struct nx_hub *hub, struct nx_hub_stats *st)
 {
-	st->sessions = hub->n_live;
-	st->streams = hub->n_streams;
+	memset(st, 0, sizeof *st);
+	hub_routes_lock(hub);
 	st->routes = nx_routes_keys(hub->routes);
-	st->buffered = hub->buffered;
-	for (const struct hub_session *s = hub->sessions; s; s = s->next)
-		st->buffered += hub_buf_pending(&s->out);
+	hub_routes_unlock(hub);
+	struct nx_hub *h;
+	for (size_t i = 0; (h = hub_each(hub, i)); i++) {
+		st->sessions += h->n_live;
+		st->streams += h->n_streams;
+		st->buffered += h->buffered;
+		for (const struct hub_session *s = h->sessions; s; s = s->next)
+			st->buffered += hub_buf_pending(&s->out);
+	}
+}
+
+void nx_hub_get_stats(struct nx_hub *hub, struct nx_hub_stats *st)
+{
+	hub_workers_lock(hub);
+	hub_stats(hub, st);
+	hub_workers_unlock(hub);
 }
 
 uint16_t nx_hub_port(const struct nx_hub *hub) { return nx_local_port(hub->backend_l.fd); }
+
+unsigned nx_hub_workers(const struct nx_hub *hub) { return (unsigned)hub->n_workers; }

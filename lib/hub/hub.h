@@ -106,6 +106,9 @@ struct nx_hub_config {
 	const char *hostnames[NX_HUB_MAX_HOSTNAMES];
 	size_t n_hostnames;
 	uint64_t acme_poll_ms;     /* 0: the client's default */
+	/* --workers: threads that carry live sessions and their streams (hub_worker.c); 0 or 1:
+	 * none, everything on the caller's loop. */
+	unsigned workers;
 	nx_log_sink_fn log;        /* where events go (log.h); NULL: nowhere */
 	void *log_arg;
 };
@@ -125,7 +128,7 @@ struct nx_hub_stats {
 	size_t routes;     /* distinct route keys */
 	uint64_t buffered; /* bytes the hub holds for end users and backends now */
 };
-void nx_hub_get_stats(const struct nx_hub *hub, struct nx_hub_stats *st);
+void nx_hub_get_stats(struct nx_hub *hub, struct nx_hub_stats *st);
 
 /* SIGHUP (hub_reload.c): take cfg.reload's configuration and re-read the certificate and
  * key, the secret or verify key, the deny-list, the allow-lists (--allow-tcp-port,
@@ -145,6 +148,8 @@ int nx_hub_check(const struct nx_hub_config *cfg, char *summary, size_t n, char 
 void nx_hub_log_status(struct nx_hub *hub);
 
 /* The port the backend listener is bound to. */
+/* Worker threads carrying live sessions (0: none, the caller's loop carries them). */
+unsigned nx_hub_workers(const struct nx_hub *hub);
 uint16_t nx_hub_port(const struct nx_hub *hub);
 
 #endif

@@ -174,18 +174,17 @@ static void schedule_reauth(struct hub_session *s)
 
 /* ---- authentication -------------------------------------------------------------------- */
 
-static void go_live(struct hub_session *s)
+void hub_auth_live(struct hub_session *s)
 {
 	struct nx_hub *hub = s->hub;
 	char why[NX_ERRLEN];
-	if (hub_check_hostnames(hub, s, why, sizeof why) < 0) {
+	hub_session_unpend(s);
+	nx_timer_stop(hub->loop, &s->auth_timer);
+	if (hub_register_routes(hub, s, why, sizeof why) < 0) {
 		hub_session_fail(s, NX_WS_CLOSE_POLICY, why);
 		return;
 	}
 	s->state = SESS_LIVE;
-	hub_session_unpend(s);
-	nx_timer_stop(hub->loop, &s->auth_timer);
-	hub_register_routes(hub, s);
 	hub->n_live++;
 	hub_session_start_keepalive(s);
 	schedule_reauth(s);
@@ -204,8 +203,9 @@ void hub_auth_verdict(struct hub_session *s, int stage, int rc, const char *err)
 		s->state = SESS_AUTH1;
 		nx_timer_start(s->hub->loop, &s->auth_timer, s->hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
 		return;
-	case 1:
-		go_live(s);
+	case 1: /* live here, or on a worker once the main loop has handed it over */
+		if (!hub_worker_move(s))
+			hub_auth_live(s);
 		return;
 	default:
 		s->reauth_pending = 0;

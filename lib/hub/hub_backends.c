@@ -39,7 +39,9 @@ static void backends_poll(struct nx_loop *loop, void *arg)
 		if (memcmp(&now, &hub->backends_sig, sizeof now) != 0) {
 			hub_log(hub, NX_LOG_INFO, "backends file changed, reloading", "file=%s",
 			        hub->cfg.backends_file);
+			hub_workers_lock(hub);
 			hub_backends_reload(hub);
+			hub_workers_unlock(hub);
 		}
 	}
 	nx_timer_start(loop, &hub->backends_timer, HUB_BACKENDS_POLL_MS, backends_poll, hub);
@@ -200,6 +202,8 @@ int hub_backends_stream_allowed(struct hub_session *s)
 	return 0;
 }
 
+static void recheck(struct nx_hub *hub, const struct nx_backends *nb);
+
 void hub_backends_reload(struct nx_hub *hub)
 {
 	char err[NX_ERRLEN], q[NX_ERRLEN + 8];
@@ -215,6 +219,20 @@ void hub_backends_reload(struct nx_hub *hub)
 		        nx_log_q(q, sizeof q, err));
 		return;
 	}
+	struct nx_hub *h; /* the workers are locked: their sessions too */
+	for (size_t i = 0; (h = hub_each(hub, i)); i++)
+		recheck(h, nb);
+	nx_backends_free(hub->backends);
+	hub->backends = nb;
+	hub_log(hub, 2, "backends file loaded", "file=%s backends=%zu",
+	        nx_log_q(q, sizeof q, hub->cfg.backends_file), nb->n);
+}
+
+/* Sessions whose key went or whose claims left its grant end; the others take the new
+ * entry's name and streams=. */
+static void recheck(struct nx_hub *hub, const struct nx_backends *nb)
+{
+	char q[NX_ERRLEN + 8];
 	for (struct hub_session *s = hub->sessions, *next; s; s = next) {
 		next = s->next;
 		if (s->dead || !s->keyed || s->state == SESS_CLOSING)
@@ -237,8 +255,4 @@ void hub_backends_reload(struct nx_hub *hub)
 		        s->kid, nx_log_q(q, sizeof q, reason));
 		hub_session_fail(s, NX_WS_CLOSE_POLICY, reason);
 	}
-	nx_backends_free(hub->backends);
-	hub->backends = nb;
-	hub_log(hub, 2, "backends file loaded", "file=%s backends=%zu",
-	        nx_log_q(q, sizeof q, hub->cfg.backends_file), nb->n);
 }

@@ -9,6 +9,7 @@
 #ifndef NEXUS_HUB_INT_H
 #define NEXUS_HUB_INT_H
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -32,6 +33,8 @@ struct hub_udp_port;
 struct nx_handoff;
 struct hub_verifier;
 struct hub_verify_req;
+struct hub_worker;
+struct hub_reply;
 
 /* A byte queue: bytes [off, len) are pending. Compacted when it would grow. */
 struct hub_buf {
@@ -115,6 +118,12 @@ struct hub_session {
 	size_t n_streams;
 	int mesh;             /* a peer hub's link on /mesh (hub_mesh_peer.c) */
 	uint64_t mesh_version; /* its last routes announcement */
+	/* --workers (hub_worker.c): the worker that carries it once live (NULL: the main
+	 * thread); moving: authenticated, waiting on the main loop to be handed over. */
+	struct hub_worker *worker;
+	int moving;
+	struct hub_buf carry; /* bytes read but not parsed yet when it was handed over */
+	unsigned refs;        /* handoffs on their way to it (atomic): not freed meanwhile */
 };
 
 struct hub_stream {
@@ -167,10 +176,24 @@ struct hub_chunk {
  * the stream, never the hub's memory. */
 #define STREAM_Q_MAX ((size_t)(NX_HUB_CREDIT_WINDOW + 8) * NX_HUB_MAX_PAYLOAD)
 
+/* One answer a relay waits for (hub_worker.c): done by the main thread at once, or by a
+ * worker later; a relay that goes first leaves it orphaned, for the worker to free. */
+enum { HUB_REPLY_WAIT, HUB_REPLY_DONE, HUB_REPLY_ORPHAN };
+struct hub_reply {
+	struct hub_reply *next;
+	int state; /* atomic */
+	int status;
+};
+
 struct hub_relay_conn {
 	struct nx_hub *hub;
 	struct hub_relay_conn *next, *prev;
 	int fd;
+	/* Replies the relay waits for, in the order of its handoffs: a worker answers some
+	 * later (hub_worker.c), and no reply may overtake an earlier one. */
+	struct hub_reply *rq_head, *rq_tail;
+	size_t rq_len;
+	int rq_paused; /* too many unanswered: not reading the relay for now */
 };
 
 /* A listener that stops being watched while fds are short (accept.h) and a timer that
@@ -262,6 +285,16 @@ struct nx_hub {
 	uint64_t buffered;
 	struct nx_routes *peer_routes; /* keys peer hubs announced (hub_mesh_peer.c) */
 	struct hub_mesh *mesh;         /* links this hub dialled (hub_mesh.c) */
+	/* --workers (hub_worker.c). The main hub owns the route table, its lock and the
+	 * workers; a worker's hub has its own loop, sessions, streams and counters, borrows
+	 * the main hub's routes, key and backends, and has main_hub set. */
+	pthread_mutex_t routes_lock;   /* the main hub's: every use of routes */
+	pthread_mutex_t *routes_mu;    /* &main's routes_lock */
+	struct nx_hub *main_hub;       /* a worker's hub: the main one; NULL for the main hub */
+	struct hub_worker **workers;
+	size_t n_workers;
+	unsigned worker_index;         /* 0: the main thread; 1..N: a worker */
+	int reply_efd;                 /* main: a worker answered a handoff (eventfd) */
 };
 
 /* hub.c */
@@ -273,10 +306,14 @@ int hub_acme_installed(const struct nx_hub *hub);
 
 void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Before registering s: -1 with why when --exclusive-hostnames refuses it (a hostname is
- * served by a backend with another sub); otherwise 0, with a warning per shared hostname. */
-int hub_check_hostnames(struct nx_hub *hub, struct hub_session *s, char *why, size_t whylen);
-void hub_register_routes(struct nx_hub *hub, struct hub_session *s);
+/* The route table under its lock (a no-op cost without workers). */
+static inline void hub_routes_lock(struct nx_hub *hub) { pthread_mutex_lock(hub->routes_mu); }
+static inline void hub_routes_unlock(struct nx_hub *hub) { pthread_mutex_unlock(hub->routes_mu); }
+/* nx_routes_pick under the lock, for a session the main thread carries (UDP, mesh). */
+struct hub_session *hub_pick_local(struct nx_hub *hub, const char *key, const char **matched);
+/* hub_check_hostnames, then register s's routes, as one step under the routes lock: -1
+ * (why) when --exclusive-hostnames refuses it. */
+int hub_register_routes(struct nx_hub *hub, struct hub_session *s, char *why, size_t whylen);
 void hub_unregister_routes(struct nx_hub *hub, struct hub_session *s);
 /* Free the dead soon (from a zero-delay timer). */
 void hub_schedule_reap(struct nx_hub *hub);
@@ -287,9 +324,38 @@ void hub_report_shortage(struct nx_hub *hub, const char *what, const char *why);
 /* accept4 on l: the fd, or -1 (nothing now; a shortage has paused l). */
 int hub_accept(struct nx_hub *hub, struct hub_listener *l);
 
+/* nx_hub_get_stats over every hub, the caller holding the workers' locks. */
+void hub_stats(struct nx_hub *hub, struct nx_hub_stats *st);
+
+/* hub_worker.c: --workers */
+int hub_workers_open(struct nx_hub *hub, char *err, size_t errlen);
+void hub_workers_close(struct nx_hub *hub); /* stops the threads, frees their hubs */
+/* The main thread takes every worker's lock (they sleep or wait meanwhile) to touch their
+ * sessions: reload, the backends file, metrics. Unlock wakes them to see new timers. */
+void hub_workers_lock(struct nx_hub *hub);
+void hub_workers_unlock(struct nx_hub *hub);
+/* The hubs with sessions: 0 is the main one, then each worker's; NULL past the last. */
+struct nx_hub *hub_each(struct nx_hub *hub, size_t i);
+/* Authenticated s goes to a worker (1: it finishes going live there) or stays (0). */
+int hub_worker_move(struct hub_session *s);
+/* A handoff for s, a session a worker carries (its refs taken under the routes lock):
+ * posted to the worker, which answers through r in the relay connection's queue. */
+void hub_worker_handoff(struct hub_session *s, int fd, struct nx_handoff *h,
+                        struct hub_reply *r);
+/* The relay connection's reply queue (hub_relay.c uses these). */
+struct hub_reply *hub_reply_new(int done, int status);
+int hub_reply_pop(struct hub_reply **head, int *status); /* 1 if a done reply came off */
+void hub_reply_orphan(struct hub_reply *r);  /* its relay went: whoever is last frees it */
+/* A dying session that a worker carried: one less for its load. */
+void hub_worker_session_gone(struct hub_session *s);
+
 /* hub_relay.c: the relay socket */
 int hub_relay_open(struct nx_hub *hub, char *err, size_t errlen);
 void hub_relay_close_all(struct nx_hub *hub);
+/* Open a stream on s for a handed-over client (fd taken in every case): the status. */
+int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h);
+/* Main: workers answered; send what is answered, in order, to every relay. */
+void hub_relay_flush_replies(struct nx_hub *hub);
 
 /* hub_udp.c: UDP port claims (§5) */
 /* A relay's UDP socket for h->conn_port (fd taken in every case): the hub owns it now.
@@ -313,6 +379,8 @@ void hub_session_kill(struct hub_session *s, const char *why);
 void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason);
 void hub_session_start_keepalive(struct hub_session *s);
 void hub_session_free(struct hub_session *s); /* a dead session's memory */
+/* On a worker's loop: s, handed over by the main thread, is the worker's now. */
+void hub_session_adopt(struct nx_hub *hub, struct hub_session *s);
 
 /* hub_admit.c */
 /* May one more unauthenticated connection from src come in (sheds the quietest pending one
@@ -400,6 +468,8 @@ int hub_auth_claims(struct hub_session *s, int stage, const json_t *claims, char
 /* A token's verdict for `stage` (rc 0, or -1 with err): go on, or refuse the session. */
 void hub_auth_verdict(struct hub_session *s, int stage, int rc, const char *err);
 const char *hub_auth_stage_name(int stage);
+/* s is authenticated and on the loop that will carry it: register, count, keep alive. */
+void hub_auth_live(struct hub_session *s);
 
 /* hub_verify.c: --verify-url, the reference's remote verifier (shared/protocol.md §2) */
 int hub_verify_open(struct nx_hub *hub, char *err, size_t errlen);

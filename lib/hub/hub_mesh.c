@@ -259,7 +259,9 @@ static void announce(struct mesh_link *l)
 	if (l->state != L_LIVE || l->sent_version == m->version)
 		return;
 	struct keys k = {0};
+	hub_routes_lock(l->hub);
 	nx_routes_each_key(l->hub->routes, collect, &k);
+	hub_routes_unlock(l->hub);
 	char err[NX_ERRLEN];
 	char *msg = nx_mesh_routes_encode(m->version, k.v, k.n > NX_MESH_MAX_ROUTES ? NX_MESH_MAX_ROUTES : k.n,
 	                                  err, sizeof err);

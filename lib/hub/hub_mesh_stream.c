@@ -160,7 +160,7 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 	nx_sanitize(q, sizeof q, c->hostname, strlen(c->hostname));
 	/* Local backends only (hub->routes never holds peers): no second hop, no loop. */
 	struct hub_session *s =
-	    strcmp(c->transport, "udp") == 0 ? NULL : nx_routes_pick(hub->routes, c->hostname, NULL);
+	    strcmp(c->transport, "udp") == 0 ? NULL : hub_pick_local(hub, c->hostname, NULL);
 	if (!s) {
 		hub_log(hub, NX_LOG_INFO, "peer stream refused: no local route", "route=%s client=%s", q,
 		        c->client_ip);

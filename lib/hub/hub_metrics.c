@@ -26,23 +26,36 @@ void hub_hs_failed(struct hub_session *s, enum hub_hs_fail r)
 	s->hub->ctr.hs_fail[r]++;
 }
 
-/* Bytes of all streams, the closed ones and those open now. */
-static void stream_bytes(const struct nx_hub *hub, uint64_t *up, uint64_t *down)
+/* What every hub (the main one, each worker's) has counted, and its open streams' bytes
+ * and stalls. The caller holds the workers' locks. */
+struct totals {
+	struct hub_counters c;
+	uint64_t up, down; /* bytes of all streams, the closed ones and those open now */
+	size_t stalled;
+};
+
+static void add_totals(struct totals *t, const struct nx_hub *h)
 {
-	*up = hub->ctr.bytes_up;
-	*down = hub->ctr.bytes_down;
-	for (const struct hub_stream *st = hub->streams; st; st = st->next) {
-		*up += st->up_bytes;
-		*down += st->down_bytes;
+	uint64_t *d = (uint64_t *)&t->c;
+	const uint64_t *c = (const uint64_t *)&h->ctr;
+	for (size_t i = 0; i < sizeof h->ctr / sizeof *c; i++)
+		d[i] += c[i];
+	t->up += h->ctr.bytes_up;
+	t->down += h->ctr.bytes_down;
+	for (const struct hub_stream *st = h->streams; st; st = st->next) {
+		t->up += st->up_bytes;
+		t->down += st->down_bytes;
+		t->stalled += st->stalled != 0;
 	}
 }
 
-static size_t stalled_now(const struct nx_hub *hub)
+static void totals_get(struct nx_hub *hub, struct totals *t, struct nx_hub_stats *st)
 {
-	size_t n = 0;
-	for (const struct hub_stream *st = hub->streams; st; st = st->next)
-		n += st->stalled != 0;
-	return n;
+	memset(t, 0, sizeof *t);
+	struct nx_hub *h;
+	for (size_t i = 0; (h = hub_each(hub, i)); i++)
+		add_totals(t, h);
+	hub_stats(hub, st);
 }
 
 static int live(const struct hub_session *s)
@@ -58,20 +71,23 @@ static int by_bname(const void *a, const void *b)
 	              (*(const struct hub_session *const *)b)->bname);
 }
 
-static void per_backend(struct nx_prom *p, const struct nx_hub *hub, int streams)
+static void per_backend(struct nx_prom *p, struct nx_hub *hub, int streams)
 {
 	size_t n = 0;
-	for (const struct hub_session *s = hub->sessions; s; s = s->next)
-		n += live(s) && s->bname[0];
+	struct nx_hub *h;
+	for (size_t w = 0; (h = hub_each(hub, w)); w++)
+		for (const struct hub_session *s = h->sessions; s; s = s->next)
+			n += live(s) && s->bname[0];
 	if (!n)
 		return;
 	const struct hub_session **v = malloc(n * sizeof *v);
 	if (!v)
 		return;
 	size_t k = 0;
-	for (const struct hub_session *s = hub->sessions; s; s = s->next)
-		if (live(s) && s->bname[0])
-			v[k++] = s;
+	for (size_t w = 0; (h = hub_each(hub, w)); w++)
+		for (const struct hub_session *s = h->sessions; s; s = s->next)
+			if (live(s) && s->bname[0])
+				v[k++] = s;
 	qsort(v, n, sizeof *v, by_bname);
 	for (size_t i = 0; i < n;) {
 		uint64_t sum = 0;
@@ -85,14 +101,24 @@ static void per_backend(struct nx_prom *p, const struct nx_hub *hub, int streams
 	free(v);
 }
 
+static long render(struct nx_hub *hub, char *buf, size_t cap);
+
 static long render_metrics(void *arg, char *buf, size_t cap)
 {
 	struct nx_hub *hub = arg;
-	const struct hub_counters *c = &hub->ctr;
+	hub_workers_lock(hub);
+	long n = render(hub, buf, cap);
+	hub_workers_unlock(hub);
+	return n;
+}
+
+static long render(struct nx_hub *hub, char *buf, size_t cap)
+{
+	struct totals t;
 	struct nx_hub_stats st;
-	nx_hub_get_stats(hub, &st);
-	uint64_t up, down;
-	stream_bytes(hub, &up, &down);
+	totals_get(hub, &t, &st);
+	const struct hub_counters *c = &t.c;
+	uint64_t up = t.up, down = t.down;
 	struct nx_prom p;
 	nx_prom_init(&p, buf, cap);
 	nx_prom_family(&p, "nexus_hub_sessions", "gauge", "Backend sessions registered now.");
@@ -130,7 +156,10 @@ static long render_metrics(void *arg, char *buf, size_t cap)
 	               "Times a stream ran out of credits (its backend had not caught up).");
 	nx_prom_u64(&p, "nexus_hub_credit_stalls_total", NULL, NULL, c->credit_stalls);
 	nx_prom_family(&p, "nexus_hub_streams_stalled", "gauge", "Streams out of credits now.");
-	nx_prom_u64(&p, "nexus_hub_streams_stalled", NULL, NULL, stalled_now(hub));
+	nx_prom_u64(&p, "nexus_hub_streams_stalled", NULL, NULL, t.stalled);
+	nx_prom_family(&p, "nexus_hub_workers", "gauge",
+	               "Worker threads carrying live sessions (--workers; 0: the main thread only).");
+	nx_prom_u64(&p, "nexus_hub_workers", NULL, NULL, hub->n_workers);
 	nx_prom_family(&p, "nexus_hub_handoff_failures_total", "counter",
 	               "Relay handoffs not taken, by reason.");
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "no_route", c->handoff_no_route);
@@ -171,13 +200,13 @@ static json_t *session_json(const struct hub_session *s)
 		json_array_append_new(hosts, json_string(s->claims.hostnames[i]));
 	for (size_t i = 0; i < s->claims.n_tcp_ports; i++)
 		json_array_append_new(ports, json_integer(s->claims.tcp_ports[i]));
-	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:i, s:I, s:s, s:s}",
+	return json_pack("{s:o, s:s, s:o, s:o, s:o, s:i, s:I, s:s, s:s, s:i}",
 	                 "name", s->bname[0] ? json_string(s->bname) : json_null(),
 	                 "sub", s->claims.sub,
 	                 "kid", s->kid[0] ? json_string(s->kid) : json_null(),
 	                 "hostnames", hosts, "tcp_ports", ports,
 	                 "weight", s->claims.weight, "streams", (json_int_t)s->n_streams,
-	                 "since", since, "peer", s->peer);
+	                 "since", since, "peer", s->peer, "worker", (int)s->hub->worker_index);
 }
 
 static long render_backends(void *arg, char *buf, size_t cap)
@@ -186,11 +215,15 @@ static long render_backends(void *arg, char *buf, size_t cap)
 	json_t *a = json_array();
 	if (!a)
 		return -1;
-	for (const struct hub_session *s = hub->sessions; s; s = s->next) {
-		json_t *o;
-		if (live(s) && (o = session_json(s)))
-			json_array_append_new(a, o);
-	}
+	hub_workers_lock(hub);
+	struct nx_hub *h;
+	for (size_t i = 0; (h = hub_each(hub, i)); i++)
+		for (const struct hub_session *s = h->sessions; s; s = s->next) {
+			json_t *o;
+			if (live(s) && (o = session_json(s)))
+				json_array_append_new(a, o);
+		}
+	hub_workers_unlock(hub);
 	char *d = json_dumps(a, JSON_INDENT(1));
 	json_decref(a);
 	if (!d)
@@ -228,12 +261,15 @@ void hub_metrics_close(struct nx_hub *hub)
 
 void nx_hub_log_status(struct nx_hub *hub)
 {
+	struct totals t;
 	struct nx_hub_stats st;
-	nx_hub_get_stats(hub, &st);
-	uint64_t up, down, fails = hub->refused_pending;
-	stream_bytes(hub, &up, &down);
+	hub_workers_lock(hub);
+	totals_get(hub, &t, &st);
+	hub_workers_unlock(hub);
+	const struct hub_counters *c = &t.c;
+	uint64_t fails = hub->refused_pending;
 	for (int i = 0; i < HS_N; i++)
-		fails += hub->ctr.hs_fail[i];
+		fails += c->hs_fail[i];
 	char mesh[64] = ""; /* only on a hub in a mesh */
 	if (hub->mesh)
 		snprintf(mesh, sizeof mesh, " peer_links_up=%zu peer_routes=%zu", hub_mesh_links_up(hub),
@@ -243,11 +279,9 @@ void nx_hub_log_status(struct nx_hub *hub)
 	        "streams_total=%llu bytes_to_backend=%llu bytes_to_user=%llu handshake_failures=%llu "
 	        "credit_stalls=%llu handoff_failures=%llu reloads=%llu%s",
 	        st.sessions, st.streams, st.routes, hub->n_pending, (unsigned long long)st.buffered,
-	        (unsigned long long)hub->ctr.sessions_total,
-	        (unsigned long long)hub->ctr.streams_total, (unsigned long long)up,
-	        (unsigned long long)down, (unsigned long long)fails,
-	        (unsigned long long)hub->ctr.credit_stalls,
-	        (unsigned long long)(hub->ctr.handoff_no_route + hub->ctr.handoff_busy +
-	                             hub->ctr.handoff_bad),
-	        (unsigned long long)hub->ctr.reloads, mesh);
+	        (unsigned long long)c->sessions_total, (unsigned long long)c->streams_total,
+	        (unsigned long long)t.up, (unsigned long long)t.down, (unsigned long long)fails,
+	        (unsigned long long)c->credit_stalls,
+	        (unsigned long long)(c->handoff_no_route + c->handoff_busy + c->handoff_bad),
+	        (unsigned long long)c->reloads, mesh);
 }

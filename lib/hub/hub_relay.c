@@ -25,9 +25,17 @@
 
 #define DENIED_REPORT_MS 10000 /* a refused relay retries every few seconds: say so this often */
 
+#define RQ_PAUSE 1024 /* unanswered handoffs: stop reading the relay here, */
+#define RQ_RESUME 256 /* and go on below this */
+
 static void relay_close(struct hub_relay_conn *rc)
 {
 	struct nx_hub *hub = rc->hub;
+	while (rc->rq_head) {
+		struct hub_reply *r = rc->rq_head;
+		rc->rq_head = r->next;
+		hub_reply_orphan(r);
+	}
 	hub_udp_relay_gone(hub, rc);
 	nx_loop_del(hub->loop, rc->fd);
 	close(rc->fd);
@@ -40,10 +48,103 @@ static void relay_close(struct hub_relay_conn *rc)
 	free(rc);
 }
 
-static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const struct nx_handoff *h)
+struct hub_session *hub_pick_local(struct nx_hub *hub, const char *key, const char **matched)
 {
+	hub_routes_lock(hub);
+	struct hub_session *s = nx_routes_pick(hub->routes, key, matched);
+	hub_routes_unlock(hub);
+	return s;
+}
+
+int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h)
+{
+	nx_set_nonblock(cfd, 1);
+	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
+	                    h->prelude, h->prelude_len) < 0) {
+		s->hub->ctr.handoff_busy++;
+		return NX_HANDOFF_BUSY;
+	}
+	return NX_HANDOFF_OK;
+}
+
+/* Queue a reply behind those a worker has not given yet (or send it now when none wait).
+ * -1: the relay connection is closed. */
+static int relay_answer(struct hub_relay_conn *rc, int status)
+{
+	if (!rc->rq_head) {
+		if (nx_handoff_reply(rc->fd, (enum nx_handoff_status)status) < 0) {
+			relay_close(rc);
+			return -1;
+		}
+		return 0;
+	}
+	struct hub_reply *r = hub_reply_new(1, status);
+	if (!r) { /* out of memory: the relay cannot be kept in step */
+		relay_close(rc);
+		return -1;
+	}
+	rc->rq_tail->next = r;
+	rc->rq_tail = r;
+	rc->rq_len++;
+	return 0;
+}
+
+static int flush_replies(struct hub_relay_conn *rc)
+{
+	int st;
+	while (rc->rq_head && hub_reply_pop(&rc->rq_head, &st)) {
+		rc->rq_len--;
+		if (nx_handoff_reply(rc->fd, (enum nx_handoff_status)st) < 0) {
+			relay_close(rc);
+			return -1;
+		}
+	}
+	if (!rc->rq_head)
+		rc->rq_tail = NULL;
+	if (rc->rq_paused && rc->rq_len < RQ_RESUME) {
+		rc->rq_paused = 0;
+		nx_loop_mod(rc->hub->loop, rc->fd, NX_EV_READ);
+	}
+	return 0;
+}
+
+void hub_relay_flush_replies(struct nx_hub *hub)
+{
+	for (struct hub_relay_conn *rc = hub->relays, *next; rc; rc = next) {
+		next = rc->next;
+		flush_replies(rc);
+	}
+}
+
+/* The status, or -1: a worker answers later (its slot is queued on rc). */
+static int take_client(struct hub_relay_conn *rc, int cfd, struct nx_handoff *h)
+{
+	struct nx_hub *hub = rc->hub;
 	const char *matched = NULL;
+	hub_routes_lock(hub);
 	struct hub_session *s = nx_routes_pick(hub->routes, h->route_key, &matched);
+	if (s && s->worker) /* the worker may not free it before it has seen the handoff */
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+	hub_routes_unlock(hub);
+	if (s && s->worker) {
+		struct hub_reply *r = hub_reply_new(0, 0);
+		if (!r) {
+			__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+			close(cfd);
+			hub->ctr.handoff_busy++;
+			return NX_HANDOFF_BUSY;
+		}
+		if (rc->rq_tail)
+			rc->rq_tail->next = r;
+		else
+			rc->rq_head = r;
+		rc->rq_tail = r;
+		rc->rq_len++;
+		hub_worker_handoff(s, cfd, h, r); /* takes cfd and h->prelude */
+		return -1;
+	}
 	if (!s) /* §5: local backends first, then peer hubs */
 		s = hub_mesh_pick(hub, h->route_key);
 	if (!s) {
@@ -54,22 +155,14 @@ static enum nx_handoff_status take_client(struct nx_hub *hub, int cfd, const str
 		hub->ctr.handoff_no_route++;
 		return NX_HANDOFF_NO_ROUTE;
 	}
-	nx_set_nonblock(cfd, 1);
-	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
-	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
-	                    h->prelude, h->prelude_len) < 0) {
-		hub->ctr.handoff_busy++;
-		return NX_HANDOFF_BUSY;
-	}
-	return NX_HANDOFF_OK;
+	return hub_take_stream(s, cfd, h);
 }
 
 static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct hub_relay_conn *rc = arg;
 	struct nx_hub *hub = rc->hub;
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && !rc->rq_paused; i++) {
 		struct nx_handoff h;
 		int cfd = -1;
 		char err[NX_ERRLEN];
@@ -83,9 +176,10 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
 			if (errno == EMFILE) { /* no fd left for the client: busy, said once a second */
-				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
 				hub->ctr.handoff_busy++;
 				hub_report_shortage(hub, "handoff", "no fd for the client");
+				if (relay_answer(rc, NX_HANDOFF_BUSY) < 0)
+					return;
 				continue;
 			}
 			if (errno == EPROTO) { /* one bad message: refuse it, keep the relay */
@@ -95,8 +189,9 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 				if (n)
 					hub_log(hub, 1, "bad handoff message", "error=%s times=%llu",
 					        nx_log_q(q, sizeof q, err), (unsigned long long)n);
-				nx_handoff_reply(fd, NX_HANDOFF_BUSY);
 				hub->ctr.handoff_bad++;
+				if (relay_answer(rc, NX_HANDOFF_BUSY) < 0)
+					return;
 				continue;
 			}
 			char q[NX_ERRLEN + 8];
@@ -104,13 +199,14 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 			relay_close(rc);
 			return;
 		}
-		enum nx_handoff_status st = h.kind == NX_HANDOFF_UDP
-		                                ? (enum nx_handoff_status)hub_udp_take(hub, rc, cfd, &h)
-		                                : take_client(hub, cfd, &h);
-		free(h.prelude);
-		if (nx_handoff_reply(fd, st) < 0) {
-			relay_close(rc);
+		int st = h.kind == NX_HANDOFF_UDP ? hub_udp_take(hub, rc, cfd, &h)
+		                                  : take_client(rc, cfd, &h);
+		free(h.prelude); /* NULL when a worker took it */
+		if (st >= 0 && relay_answer(rc, st) < 0)
 			return;
+		if (rc->rq_len >= RQ_PAUSE) { /* the workers are behind: let the relay wait */
+			rc->rq_paused = 1;
+			nx_loop_mod(loop, fd, 0);
 		}
 	}
 }

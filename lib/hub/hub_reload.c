@@ -30,15 +30,16 @@ struct hub_creds *hub_creds_new(struct nx_tls_server_creds *c)
 	return h;
 }
 
+/* Atomic: a session a worker carries drops its reference there. */
 struct hub_creds *hub_creds_hold(struct hub_creds *h)
 {
-	h->refs++;
+	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
 	return h;
 }
 
 void hub_creds_drop(struct hub_creds *h)
 {
-	if (h && --h->refs == 0) {
+	if (h && __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		nx_tls_server_creds_free(h->c);
 		free(h);
 	}
@@ -150,7 +151,18 @@ static void refuse(struct nx_hub *hub, const char *err)
 	        nx_log_q(q, sizeof q, err));
 }
 
+static void reload(struct nx_hub *hub);
+
+/* The workers wait meanwhile: keys, the backends file and the settings change under them
+ * only while they do (hub_workers_unlock hands them the new ones). */
 void nx_hub_reload(struct nx_hub *hub)
+{
+	hub_workers_lock(hub);
+	reload(hub);
+	hub_workers_unlock(hub);
+}
+
+static void reload(struct nx_hub *hub)
 {
 	char err[NX_ERRLEN];
 	struct nx_hub_config nc = hub->cfg;

@@ -145,6 +145,7 @@ void hub_session_free(struct hub_session *s)
 	nx_ws_reader_free(&s->ws);
 	hub_buf_free(&s->in);
 	hub_buf_free(&s->out);
+	hub_buf_free(&s->carry);
 	nx_route_claims_free(&s->claims);
 	free(s);
 }
@@ -156,6 +157,7 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	struct nx_hub *hub = s->hub;
 	int was_live = s->state == SESS_LIVE;
 	s->dead = 1;
+	hub_worker_session_gone(s);
 	hub_verify_cancel(s);
 	hub_hs_failed(s, s->state == SESS_TLS       ? HS_TLS
 	                 : s->state == SESS_UPGRADE ? HS_UPGRADE
@@ -345,6 +347,11 @@ static void on_ws_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
 {
 	char err[NX_ERRLEN];
 	while (len && !s->dead && s->state != SESS_CLOSING) {
+		if (s->moving) { /* authenticated: the worker it goes to reads on from here */
+			if (hub_buf_append(&s->carry, buf, len) < 0)
+				hub_session_kill(s, "out of memory");
+			return;
+		}
 		size_t used = 0;
 		struct nx_ws_msg msg;
 		int ev = nx_ws_reader_feed(&s->ws, buf, len, &used, &msg, err, sizeof err);
@@ -442,7 +449,7 @@ static void continue_read(struct nx_loop *loop, void *arg);
 static void session_read(struct hub_session *s)
 {
 	uint8_t buf[READ_CHUNK];
-	for (int i = 0; i < READS_PER_ROUND && !s->dead; i++) {
+	for (int i = 0; i < READS_PER_ROUND && !s->dead && !s->moving; i++) {
 		ssize_t n = nx_tls_read(s->tls, buf, sizeof buf);
 		if (n == NX_TLS_AGAIN)
 			return;
@@ -465,7 +472,7 @@ static void session_read(struct hub_session *s)
 			on_ws_bytes(s, buf, (size_t)n);
 	}
 	/* A busy backend: let other fds run, then continue with what the engine holds. */
-	if (!s->dead && nx_tls_pending(s->tls))
+	if (!s->dead && !s->moving && nx_tls_pending(s->tls))
 		nx_timer_start(s->hub->loop, &s->read_timer, 0, continue_read, s);
 }
 
@@ -512,6 +519,34 @@ static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	session_read(s);
 	if (!s->dead)
 		hub_session_flush(s);
+}
+
+void hub_session_adopt(struct nx_hub *hub, struct hub_session *s)
+{
+	s->hub = hub;
+	s->moving = 0;
+	s->next = hub->sessions;
+	s->prev = NULL;
+	if (s->next)
+		s->next->prev = s;
+	hub->sessions = s;
+	s->last_rx = nx_loop_now(hub->loop);
+	if (nx_loop_add(hub->loop, s->fd, NX_EV_READ, session_io, s) < 0) {
+		hub_session_kill(s, "cannot watch the connection");
+		return;
+	}
+	set_interest(s);
+	hub_auth_live(s);
+	if (!s->dead && hub_buf_pending(&s->carry)) {
+		struct hub_buf b = s->carry;
+		memset(&s->carry, 0, sizeof s->carry);
+		on_ws_bytes(s, b.p + b.off, hub_buf_pending(&b));
+		hub_buf_free(&b);
+	}
+	if (!s->dead) { /* what the TLS engine holds already, then the socket */
+		nx_timer_start(hub->loop, &s->read_timer, 0, continue_read, s);
+		hub_session_flush(s);
+	}
 }
 
 void hub_session_accept(struct nx_hub *hub, int fd)

@@ -147,7 +147,7 @@ static struct hub_stream *flow_open(struct hub_udp_port *p, const struct sockadd
 {
 	struct nx_hub *hub = p->hub;
 	const char *matched = NULL;
-	struct hub_session *s = nx_routes_pick(hub->routes, p->key, &matched);
+	struct hub_session *s = hub_pick_local(hub, p->key, &matched);
 	if (!s) {
 		report(p, &p->no_route, NX_LOG_INFO, "udp datagram dropped: no backend", client, NULL);
 		return NULL;

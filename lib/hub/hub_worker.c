@@ -1,0 +1,435 @@
+/* hub_worker.c — nexus-hub --workers N: N threads carry the live backend sessions and their
+ * streams, so the data path (TLS records, WebSocket frames, end-user sockets) uses N cores.
+ *
+ * The main thread keeps everything before a session is live and everything shared: the
+ * listeners and their fd guard, the pre-authentication caps, TLS handshakes, the upgrade,
+ * both token stages, the relay socket, --metrics, reload, ACME, mesh and UDP ports. Once a
+ * session is authenticated it goes, with its TLS engine and the bytes read behind its token,
+ * to the worker carrying the fewest sessions; the worker registers its routes in the one
+ * route table (WRR and --exclusive-hostnames see every worker's sessions) and serves it.
+ *
+ * A relay handoff is read on the main thread: the route is picked under the table's lock,
+ * the session's refs taken so it outlives the trip, and the fd posted to the session's
+ * worker, whose answer goes back through the relay connection's reply queue in the order
+ * the relay sent its handoffs.
+ *
+ * Locks: each worker holds its own `mu` except while it sleeps in epoll_wait; the main
+ * thread takes every worker's `mu` (hub_workers_lock) to touch their sessions — reload, the
+ * backends file, metrics — and hands them the new keys and settings as it lets go. Order:
+ * a worker's mu before the routes lock; the inbox lock and the routes lock are leaves.
+ * Sessions of mesh hubs, of hubs with --verify-url, and sessions that claim UDP ports stay
+ * on the main thread: those paths reach state only it has. */
+#include "hub/hub_int.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "wire/handoff.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum msg_kind { MSG_ADOPT, MSG_HANDOFF, MSG_STOP };
+
+struct hub_msg {
+	struct hub_msg *next;
+	enum msg_kind kind;
+	struct hub_session *s;
+	int fd;
+	struct nx_handoff h;
+	struct hub_reply *reply;
+};
+
+struct hub_worker {
+	struct nx_hub *hub;     /* its own: loop, sessions, streams, counters */
+	struct nx_hub *main;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;     /* held by the thread except while it sleeps */
+	pthread_mutex_t in_mu;  /* the inbox */
+	struct hub_msg *in_head, *in_tail;
+	int efd;                /* eventfd: the inbox has something */
+	size_t load;            /* sessions assigned to it and not dead (atomic) */
+};
+
+static void poke(int efd)
+{
+	uint64_t one = 1;
+	ssize_t w = write(efd, &one, sizeof one); /* a full counter is a wake-up already */
+	(void)w;
+}
+
+static void drain(int efd)
+{
+	uint64_t n;
+	ssize_t r = read(efd, &n, sizeof n);
+	(void)r;
+}
+
+/* ---- replies --------------------------------------------------------------------------- */
+
+struct hub_reply *hub_reply_new(int done, int status)
+{
+	struct hub_reply *r = calloc(1, sizeof *r);
+	if (r) {
+		r->state = done ? HUB_REPLY_DONE : HUB_REPLY_WAIT;
+		r->status = status;
+	}
+	return r;
+}
+
+int hub_reply_pop(struct hub_reply **head, int *status)
+{
+	struct hub_reply *r = *head;
+	if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != HUB_REPLY_DONE)
+		return 0;
+	*status = r->status;
+	*head = r->next;
+	free(r);
+	return 1;
+}
+
+void hub_reply_orphan(struct hub_reply *r)
+{
+	if (__atomic_exchange_n(&r->state, HUB_REPLY_ORPHAN, __ATOMIC_ACQ_REL) == HUB_REPLY_DONE)
+		free(r);
+}
+
+/* A worker's answer: for the main thread to send, or freed if its relay went meanwhile. */
+static void reply_done(struct nx_hub *main, struct hub_reply *r, int status)
+{
+	r->status = status;
+	if (__atomic_exchange_n(&r->state, HUB_REPLY_DONE, __ATOMIC_ACQ_REL) == HUB_REPLY_ORPHAN)
+		free(r);
+	else
+		poke(main->reply_efd);
+}
+
+static void on_replies(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	drain(fd);
+	hub_relay_flush_replies(arg);
+}
+
+/* ---- the inbox ------------------------------------------------------------------------- */
+
+static void post(struct hub_worker *w, struct hub_msg *m)
+{
+	m->next = NULL;
+	pthread_mutex_lock(&w->in_mu);
+	if (w->in_tail)
+		w->in_tail->next = m;
+	else
+		w->in_head = m;
+	w->in_tail = m;
+	pthread_mutex_unlock(&w->in_mu);
+	poke(w->efd);
+}
+
+static void handoff(struct hub_worker *w, struct hub_msg *m)
+{
+	struct hub_session *s = m->s;
+	int st;
+	if (!s->dead && s->state == SESS_LIVE) {
+		st = hub_take_stream(s, m->fd, &m->h);
+	} else { /* it ended on the way: the relay answers the client busy */
+		close(m->fd);
+		w->hub->ctr.handoff_busy++;
+		st = NX_HANDOFF_BUSY;
+	}
+	free(m->h.prelude);
+	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0 && s->dead)
+		hub_schedule_reap(w->hub);
+	reply_done(w->main, m->reply, st);
+}
+
+static void on_inbox(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct hub_worker *w = arg;
+	drain(fd);
+	pthread_mutex_lock(&w->in_mu);
+	struct hub_msg *m = w->in_head;
+	w->in_head = w->in_tail = NULL;
+	pthread_mutex_unlock(&w->in_mu);
+	while (m) {
+		struct hub_msg *next = m->next;
+		switch (m->kind) {
+		case MSG_ADOPT:
+			hub_session_adopt(w->hub, m->s);
+			break;
+		case MSG_HANDOFF:
+			handoff(w, m);
+			break;
+		case MSG_STOP:
+			nx_loop_stop(loop);
+			break;
+		}
+		free(m);
+		m = next;
+	}
+}
+
+/* ---- moving sessions ------------------------------------------------------------------- */
+
+static struct hub_worker *least_loaded(struct nx_hub *hub)
+{
+	struct hub_worker *best = NULL;
+	size_t best_load = SIZE_MAX;
+	for (size_t i = 0; i < hub->n_workers; i++) {
+		size_t l = __atomic_load_n(&hub->workers[i]->load, __ATOMIC_RELAXED);
+		if (l < best_load) {
+			best = hub->workers[i];
+			best_load = l;
+		}
+	}
+	return best;
+}
+
+/* On the main loop, after the round that authenticated s: nothing of the main thread
+ * refers to it any more, then it goes. */
+static void move_now(struct nx_loop *loop, void *arg)
+{
+	struct hub_session *s = arg;
+	struct nx_hub *hub = s->hub;
+	if (s->dead)
+		return;
+	struct hub_msg *m = calloc(1, sizeof *m);
+	if (!m) {
+		hub_session_kill(s, "out of memory");
+		return;
+	}
+	nx_loop_del(loop, s->fd);
+	nx_timer_stop(loop, &s->auth_timer);
+	nx_timer_stop(loop, &s->ping_timer);
+	nx_timer_stop(loop, &s->idle_timer);
+	nx_timer_stop(loop, &s->reauth_timer);
+	nx_timer_stop(loop, &s->read_timer);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		hub->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	m->kind = MSG_ADOPT;
+	m->s = s;
+	post(s->worker, m);
+}
+
+int hub_worker_move(struct hub_session *s)
+{
+	struct nx_hub *hub = s->hub;
+	if (!hub->n_workers || hub->main_hub || s->mesh || s->claims.n_udp_routes)
+		return 0;
+	struct hub_worker *w = least_loaded(hub);
+	s->worker = w;
+	__atomic_add_fetch(&w->load, 1, __ATOMIC_RELAXED);
+	s->moving = 1;
+	hub_session_unpend(s);
+	nx_timer_stop(hub->loop, &s->auth_timer);
+	nx_timer_start(hub->loop, &s->read_timer, 0, move_now, s);
+	return 1;
+}
+
+void hub_worker_session_gone(struct hub_session *s)
+{
+	if (s->worker)
+		__atomic_sub_fetch(&s->worker->load, 1, __ATOMIC_RELAXED);
+}
+
+void hub_worker_handoff(struct hub_session *s, int fd, struct nx_handoff *h, struct hub_reply *r)
+{
+	struct hub_msg *m = calloc(1, sizeof *m);
+	if (!m) {
+		close(fd);
+		free(h->prelude);
+		h->prelude = NULL;
+		/* a session that died meanwhile goes with its worker's next reap */
+		__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+		s->worker->main->ctr.handoff_busy++; /* we are on the main thread */
+		reply_done(s->worker->main, r, NX_HANDOFF_BUSY);
+		return;
+	}
+	m->kind = MSG_HANDOFF;
+	m->s = s;
+	m->fd = fd;
+	m->h = *h;
+	m->reply = r;
+	h->prelude = NULL; /* the worker frees it */
+	post(s->worker, m);
+}
+
+/* ---- locks ----------------------------------------------------------------------------- */
+
+static void lock_mu(void *arg) { pthread_mutex_lock(arg); }
+static void unlock_mu(void *arg) { pthread_mutex_unlock(arg); }
+
+void hub_workers_lock(struct nx_hub *hub)
+{
+	for (size_t i = 0; i < hub->n_workers; i++)
+		pthread_mutex_lock(&hub->workers[i]->mu);
+}
+
+void hub_workers_unlock(struct nx_hub *hub)
+{
+	for (size_t i = 0; i < hub->n_workers; i++) {
+		struct hub_worker *w = hub->workers[i];
+		struct nx_hub *wh = w->hub;
+		/* what a reload may have changed: the settings, the key, the backends file */
+		wh->cfg = hub->cfg;
+		wh->key = hub->key;
+		wh->backends = hub->backends;
+		pthread_mutex_unlock(&w->mu);
+		poke(w->efd); /* it may have new timers to wait for */
+	}
+}
+
+struct nx_hub *hub_each(struct nx_hub *hub, size_t i)
+{
+	if (!i)
+		return hub;
+	return i <= hub->n_workers ? hub->workers[i - 1]->hub : NULL;
+}
+
+/* ---- start and stop -------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+	struct hub_worker *w = arg;
+	pthread_mutex_lock(&w->mu);
+	nx_loop_run(w->hub->loop);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void worker_free(struct hub_worker *w)
+{
+	if (!w)
+		return;
+	if (w->started) {
+		struct hub_msg *m = calloc(1, sizeof *m);
+		if (m) {
+			m->kind = MSG_STOP;
+			post(w, m);
+		} else { /* no memory for the message: the flag is read once a round */
+			pthread_mutex_lock(&w->mu);
+			nx_loop_stop(w->hub->loop);
+			pthread_mutex_unlock(&w->mu);
+			poke(w->efd);
+		}
+		pthread_join(w->thread, NULL); /* it ran every message before STOP */
+	}
+	if (w->hub) {
+		struct nx_loop *loop = w->hub->loop;
+		if (w->efd >= 0)
+			nx_loop_del(loop, w->efd);
+		nx_hub_free(w->hub); /* its sessions end, leaving the route table */
+		nx_loop_free(loop);
+	}
+	if (w->efd >= 0)
+		close(w->efd);
+	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->in_mu);
+	free(w);
+}
+
+static struct hub_worker *worker_new(struct nx_hub *main, unsigned index, char *err,
+                                     size_t errlen)
+{
+	struct hub_worker *w = calloc(1, sizeof *w);
+	if (!w) {
+		nx_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->main = main;
+	w->efd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->in_mu, NULL);
+	struct nx_hub *h = calloc(1, sizeof *h);
+	struct nx_loop *loop = h ? nx_loop_new(err, errlen) : NULL;
+	if (!loop) {
+		free(h);
+		if (!h)
+			nx_err(err, errlen, "out of memory");
+		worker_free(w);
+		return NULL;
+	}
+	w->hub = h;
+	h->loop = loop;
+	h->cfg = main->cfg;
+	h->main_hub = main;
+	h->worker_index = index;
+	h->routes = main->routes;
+	h->routes_mu = main->routes_mu;
+	h->key = main->key;
+	h->backends = main->backends;
+	h->backend_l.fd = h->relay_l.fd = -1;
+	h->reply_efd = -1;
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->efd < 0 || nx_loop_add(loop, w->efd, NX_EV_READ, on_inbox, w) < 0) {
+		nx_err(err, errlen, "worker %u: eventfd: %s", index, strerror(errno));
+		worker_free(w);
+		return NULL;
+	}
+	nx_loop_set_lock(loop, lock_mu, unlock_mu, &w->mu);
+	/* The thread takes no signals: the main loop reads them through its signalfd. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		nx_err(err, errlen, "worker %u: cannot start a thread: %s", index, strerror(rc));
+		worker_free(w);
+		return NULL;
+	}
+	w->started = 1;
+	return w;
+}
+
+int hub_workers_open(struct nx_hub *hub, char *err, size_t errlen)
+{
+	unsigned n = hub->cfg.workers;
+	if (n <= 1)
+		return 0;
+	const char *why = hub->cfg.n_peers || hub->cfg.peer_secret_file ? "mesh"
+	                  : hub->cfg.verify_url                         ? "--verify-url"
+	                                                                : NULL;
+	if (why) {
+		hub_log(hub, NX_LOG_WARN, "workers not used", "workers=%u reason=\"%s: sessions stay on "
+		        "the main thread\"", n, why);
+		return 0;
+	}
+	hub->reply_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (hub->reply_efd < 0 || nx_loop_add(hub->loop, hub->reply_efd, NX_EV_READ, on_replies,
+	                                      hub) < 0)
+		return nx_err(err, errlen, "workers: eventfd: %s", strerror(errno));
+	hub->workers = calloc(n, sizeof *hub->workers);
+	if (!hub->workers)
+		return nx_err(err, errlen, "out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		if (!(hub->workers[i] = worker_new(hub, i + 1, err, errlen)))
+			return -1;
+		hub->n_workers++;
+	}
+	return 0;
+}
+
+void hub_workers_close(struct nx_hub *hub)
+{
+	for (size_t i = 0; i < hub->n_workers; i++)
+		worker_free(hub->workers[i]);
+	free(hub->workers);
+	hub->workers = NULL;
+	hub->n_workers = 0;
+	if (hub->reply_efd >= 0) {
+		nx_loop_del(hub->loop, hub->reply_efd);
+		close(hub->reply_efd);
+		hub->reply_efd = -1;
+	}
+}
