@@ -479,9 +479,12 @@ int main(int argc, char **argv)
 		self[sizeof self - 1] = 0;
 		cfg->name = self;
 	}
+	/* before the gate: its threads log from the start */
+	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, a.level);
 	static struct nx_gate *gate; /* lives as long as the program, like kept_args */
 	if (a.gate.n_hosts) {
 		a.gate.log = nx_log_sink;
+		a.gate.check_only = a.check;
 		if (!(gate = nx_gate_new(&a.gate, err, sizeof err))) {
 			nx_say("%s", err);
 			return 1;
@@ -499,7 +502,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	cfg->reload = reload;
-	nx_log_setup("nexus-tunnel", NX_LOG_PLAIN, a.level);
 	if (nx_tunnel_run(cfg, err, sizeof err) < 0) {
 		nx_say("%s", err);
 		return 1;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # nexus-tunnel -n / --check-config: checks options, maps, the key and the CA file without
 # dialling anything; exit 0 with a one-line summary, 1 for a file that is unusable, 2 for a
-# usage error (also one in the --config file).
+# usage error (also one in the --config file). With a gate it starts none of the gate's
+# threads (revocations, ACME).
 load lib/common
 load lib/tunnel
 bats_require_minimum_version 1.5.0
@@ -62,4 +63,30 @@ CONF
   run nexus-tunnel -n --hub wss://127.0.0.1:1/connect --secret-file "$T/hub.secret" --to 127.0.0.1:1
   assert_failure 2
   assert_line --index 0 --partial "nexus-tunnel: nothing to serve: give --hostname NAME or --tcp-port N"
+}
+
+@test "with a gate: -n loads its keys and certificate but fetches no revocations and runs no ACME" {
+  nexus-token keygen -t es256 -o "$T/grant.key" >/dev/null
+  # a listener that counts who dials it: the revocations URL and the ACME directory
+  P=$(free_port)
+  python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); s.settimeout(3)
+n = 0
+try:
+    while True:
+        c, _ = s.accept(); n += 1; c.close()
+except socket.timeout:
+    pass
+open(sys.argv[2], "w").write(str(n))' "$P" "$T/dialled" &
+  L=$!
+  wait_port "$P" # its probe is the one connection the listener should see
+  run --separate-stderr nexus-tunnel -n --config "$T/tunnel.conf" --gate-host app.test \
+    --gate-verify-key "$T/grant.key.pub" --gate-revocations "http://127.0.0.1:$P/v1/revocations" \
+    --gate-acme-directory "http://127.0.0.1:$P/dir" --gate-acme-dir "$T/acme"
+  assert_success
+  assert_output --partial 'configuration OK'
+  wait "$L"
+  [ "$(cat "$T/dialled")" = 1 ]
 }

@@ -51,6 +51,7 @@ struct nx_gate_cfg {
 	const char *acme_ca;        /* CA bundle for the ACME server (NULL: the system's) */
 	nx_log_sink_fn log;
 	void *log_arg;
+	int check_only;             /* nexus-tunnel -n: load and check, start no thread */
 };
 
 struct nx_gate;
