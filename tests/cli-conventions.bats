@@ -201,6 +201,8 @@ drop_each() {
   usage_row nexus-agent "--max-output" --max-output 10Q
   # kind: integer
   usage_row nexus-hub "--allow-tcp-port" --allow-tcp-port 70000
+  usage_row nexus-hub "--workers" --workers 0
+  usage_row nexus-hub "--workers" --workers x
   usage_row nexus-relay "--max-conns" --max-conns abc
   usage_row nexus-tunnel "--max-streams" --max-streams abc
   usage_row nexus-token "--bits" keygen -t rs256 -o "$T/x" --bits 12

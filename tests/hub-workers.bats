@@ -43,6 +43,10 @@ workers_of() {
   wait_backends 3
   run workers_of many
   assert_output 'worker=1 worker=2 worker=3 '
+  # the threads carry names for top -H and ps -L
+  run cat /proc/"$HUB_PID"/task/*/comm
+  assert_line nexus-hub
+  assert_line nexus-hub/w3
   for i in $(seq 30); do
     run relay_curl "http://app.test:$RELAY_PORT/who"
     assert_output svc
@@ -92,12 +96,18 @@ workers_of() {
 }
 
 @test "SIGHUP with a new secret reaches sessions on every worker; new tunnels need it" {
+  echo 'workers 3' > "$T/hub.conf"
+  restart_hub --config "$T/hub.conf"
   start_tunnel many --connections 3 --hostname app.test --to "127.0.0.1:$WEB_PORT"
   wait_backends 3
+  served_again
   cp "$T/hub.secret" "$T/old.secret"
   nexus-token keygen -t hs256 -o "$T/hub.secret" --force >/dev/null
+  echo 'workers 2' > "$T/hub.conf"
   kill -HUP "$HUB_PID"
   wait_log "$T/hub.log" 'msg="configuration reloaded"'
+  # a changed --workers is said to need a restart; the rest is reloaded
+  grep -q 'msg="not reloaded: needs a restart" option=--workers now=3 wanted=2' "$T/hub.log"
   # the live sessions keep serving (their token was checked when they came)
   for i in $(seq 10); do
     run relay_curl "http://app.test:$RELAY_PORT/who"

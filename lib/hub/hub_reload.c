@@ -249,6 +249,9 @@ static void reload(struct nx_hub *hub)
 	c->n_relay_uids = nc.n_relay_uids;
 	memcpy(c->relay_gids, nc.relay_gids, sizeof c->relay_gids);
 	c->n_relay_gids = nc.n_relay_gids;
+	if (nc.workers != c->workers)
+		hub_log(hub, NX_LOG_WARN, "not reloaded: needs a restart", "option=--workers now=%u "
+		        "wanted=%u", c->workers, nc.workers);
 	hub->ctr.reloads++;
 	char q[300];
 	const char *kf = c->secret_file ? c->secret_file : c->verify_key;

@@ -389,6 +389,9 @@ static struct hub_worker *worker_new(struct nx_hub *main, unsigned index, char *
 		return NULL;
 	}
 	w->started = 1;
+	char name[16]; /* for top -H, ps -L and /proc/PID/task/TID/comm */
+	snprintf(name, sizeof name, "nexus-hub/w%u", index % 1000);
+	pthread_setname_np(w->thread, name);
 	return w;
 }
 
