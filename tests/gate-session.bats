@@ -189,9 +189,9 @@ open_session() {
   # nor their memory: the request and the cookie exist in plaintext only inside the gate
   # (the scan finds them there while a slow upload holds the request open, so it would
   # find them in the hub or relay too)
-  # (not under ASan: its shadow and allocator maps are terabytes of address space)
-  if ldd "$(command -v nexus-hub)" | grep -q libasan; then
-    echo "# memory scan skipped under ASan" >&3
+  # (not under ASan or TSan: their shadow and allocator maps are terabytes of address space)
+  if ldd "$(command -v nexus-hub)" | grep -qE 'libasan|libtsan'; then
+    echo "# memory scan skipped under a sanitizer" >&3
     return 0
   fi
   head -c 3000000 /dev/zero > "$T/upload"
