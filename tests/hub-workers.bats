@@ -47,6 +47,10 @@ workers_of() {
   run cat /proc/"$HUB_PID"/task/*/comm
   assert_line nexus-hub
   assert_line nexus-hub/w3
+  # the README's line, as written (other suites' hubs may be listed too)
+  run ps -L -o tid,comm,pcpu -p "$(pidof nexus-hub)"
+  assert_success
+  assert_output --regexp '[0-9]+ nexus-hub/w3 '
   for i in $(seq 30); do
     run relay_curl "http://app.test:$RELAY_PORT/who"
     assert_output svc
