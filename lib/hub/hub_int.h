@@ -381,6 +381,8 @@ void hub_session_start_keepalive(struct hub_session *s);
 void hub_session_free(struct hub_session *s); /* a dead session's memory */
 /* On a worker's loop: s, handed over by the main thread, is the worker's now. */
 void hub_session_adopt(struct nx_hub *hub, struct hub_session *s);
+void hub_sessions_add(struct nx_hub *hub, struct hub_session *s);
+void hub_sessions_remove(struct nx_hub *hub, struct hub_session *s);
 
 /* hub_admit.c */
 /* May one more unauthenticated connection from src come in (sheds the quietest pending one

@@ -124,6 +124,27 @@ void hub_session_link(struct hub_session *s, struct hub_stream *st)
 	s->n_streams++;
 }
 
+/* The hub's list of its sessions (each thread's hub its own). */
+void hub_sessions_add(struct nx_hub *hub, struct hub_session *s)
+{
+	s->prev = NULL;
+	s->next = hub->sessions;
+	if (s->next)
+		s->next->prev = s;
+	hub->sessions = s;
+}
+
+void hub_sessions_remove(struct nx_hub *hub, struct hub_session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		hub->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
 void hub_session_unlink(struct hub_session *s, struct hub_stream *st)
 {
 	struct hub_stream **pp = &s->streams[id_bucket(&st->id)];
@@ -198,12 +219,7 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	s->creds = NULL;
 	close(s->fd);
 	s->fd = -1;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		hub->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	hub_sessions_remove(hub, s);
 	s->grave_next = hub->grave_sessions;
 	hub->grave_sessions = s;
 	hub_schedule_reap(hub);
@@ -525,11 +541,7 @@ void hub_session_adopt(struct nx_hub *hub, struct hub_session *s)
 {
 	s->hub = hub;
 	s->moving = 0;
-	s->next = hub->sessions;
-	s->prev = NULL;
-	if (s->next)
-		s->next->prev = s;
-	hub->sessions = s;
+	hub_sessions_add(hub, s);
 	s->last_rx = nx_loop_now(hub->loop);
 	if (nx_loop_add(hub->loop, s->fd, NX_EV_READ, session_io, s) < 0) {
 		hub_session_kill(s, "cannot watch the connection");
@@ -586,10 +598,7 @@ void hub_session_accept(struct nx_hub *hub, int fd)
 		return;
 	}
 	s->creds = hub_creds_hold(hub->creds);
-	s->next = hub->sessions;
-	if (s->next)
-		s->next->prev = s;
-	hub->sessions = s;
+	hub_sessions_add(hub, s);
 	hub_session_pend(s, has_src ? &src : NULL);
 	/* TLS and the upgrade together get one (short) deadline; each token stage its own. */
 	nx_timer_start(hub->loop, &s->auth_timer, hub->cfg.handshake_timeout_ms, hub_auth_deadline, s);

@@ -209,13 +209,7 @@ static void move_now(struct nx_loop *loop, void *arg)
 	nx_timer_stop(loop, &s->idle_timer);
 	nx_timer_stop(loop, &s->reauth_timer);
 	nx_timer_stop(loop, &s->read_timer);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		hub->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
+	hub_sessions_remove(hub, s);
 	m->kind = MSG_ADOPT;
 	m->s = s;
 	post(s->worker, m);
