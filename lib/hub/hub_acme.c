@@ -181,7 +181,7 @@ static void run(struct nx_loop *loop, void *arg)
 	char q[300];
 	hub_log(hub, NX_LOG_INFO, "acme ordering a certificate", "directory=%s name=%s",
 	        nx_log_q(q, sizeof q, hub->cfg.acme_directory), hub->cfg.hostnames[0]);
-	pid_t pid = fork();
+	pid_t pid = hub_fork(hub);
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);

@@ -333,6 +333,7 @@ void hub_workers_close(struct nx_hub *hub); /* stops the threads, frees their hu
 /* The main thread takes every worker's lock (they sleep or wait meanwhile) to touch their
  * sessions: reload, the backends file, metrics. Unlock wakes them to see new timers. */
 void hub_workers_lock(struct nx_hub *hub);
+pid_t hub_fork(struct nx_hub *hub);
 void hub_workers_unlock(struct nx_hub *hub);
 /* The hubs with sessions: 0 is the main one, then each worker's; NULL past the last. */
 struct nx_hub *hub_each(struct nx_hub *hub, size_t i);

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ struct hub_worker {
 	struct hub_msg *in_head, *in_tail;
 	int efd;                /* eventfd: the inbox has something */
 	size_t load;            /* sessions assigned to it and not dead (atomic) */
+	int running;            /* the thread holds mu and runs its loop (atomic) */
 };
 
 static void poke(int efd)
@@ -283,6 +285,18 @@ void hub_workers_unlock(struct nx_hub *hub)
 	}
 }
 
+/* fork() with every worker parked in epoll_wait (or waiting for its mu), so none holds a
+ * lock of the allocator, the C library or ours that the child would find taken forever.
+ * The child must not use the workers (it inherits their mutexes locked). */
+pid_t hub_fork(struct nx_hub *hub)
+{
+	hub_workers_lock(hub);
+	pid_t pid = fork();
+	if (pid != 0)
+		hub_workers_unlock(hub);
+	return pid;
+}
+
 struct nx_hub *hub_each(struct nx_hub *hub, size_t i)
 {
 	if (!i)
@@ -296,6 +310,7 @@ static void *worker_main(void *arg)
 {
 	struct hub_worker *w = arg;
 	pthread_mutex_lock(&w->mu);
+	__atomic_store_n(&w->running, 1, __ATOMIC_RELEASE);
 	nx_loop_run(w->hub->loop);
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -383,6 +398,10 @@ static struct hub_worker *worker_new(struct nx_hub *main, unsigned index, char *
 		return NULL;
 	}
 	w->started = 1;
+	/* Past its start-up (the C library's and a sanitizer's allocations for a new thread),
+	 * a worker touches nothing shared without its mu: what hub_fork relies on. */
+	while (!__atomic_load_n(&w->running, __ATOMIC_ACQUIRE))
+		sched_yield();
 	char name[16]; /* for top -H, ps -L and /proc/PID/task/TID/comm */
 	snprintf(name, sizeof name, "nexus-hub/w%u", index % 1000);
 	pthread_setname_np(w->thread, name);
