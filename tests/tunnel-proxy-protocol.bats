@@ -88,20 +88,21 @@ user_curl() {
   assert_output plain
 }
 
-@test "--exec children get TCPREMOTEIP/TCPREMOTEPORT of the end user" {
+@test "--exec children get TCPREMOTEIP/TCPREMOTEPORT of the end user, and the rest of our environment" {
   start_hub
   start_relay
   cat > "$T/who.sh" <<'SH'
 #!/bin/sh
 read -r line
-printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s %s\n' "$TCPREMOTEIP" "$TCPREMOTEPORT"
+printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s %s %s\n' "$TCPREMOTEIP" "$TCPREMOTEPORT" "$KEEP_ME"
 SH
   chmod +x "$T/who.sh"
-  start_tunnel dev --hostname app.test --exec "$T/who.sh"
+  # a stale TCPREMOTEIP in the tunnel's own environment is replaced, not passed twice
+  TCPREMOTEIP=203.0.113.9 KEEP_ME=kept start_tunnel dev --hostname app.test --exec "$T/who.sh"
   wait_backends 1
   wait_log "$T/tunnel-dev.log" 'serving '
   run user_curl app.test /
-  assert_output --regexp '^127\.0\.0\.2 [0-9]+$'
+  assert_output --regexp '^127\.0\.0\.2 [0-9]+ kept$'
 }
 
 @test "bad --proxy-protocol values are usage errors" {
