@@ -38,19 +38,7 @@ suite_setup() {
 @test "100 MB each way, intact, over 3 connections beside other streams" {
   start_tunnel many --connections 3 --hostname app.test --to "127.0.0.1:$WEB_PORT"
   wait_backends 3
-  head -c 100000000 /dev/urandom > "$T/big"
-  relay_curl -o "$T/got" "http://app.test:$RELAY_PORT/big" &
-  DOWN=$!
-  relay_curl -o "$T/up.sha" -T "$T/big" "http://app.test:$RELAY_PORT/upload" &
-  UP=$!
-  for i in $(seq 20); do
-    run relay_curl "http://app.test:$RELAY_PORT/who"
-    assert_output svc
-  done
-  wait "$DOWN"
-  wait "$UP"
-  [ "$(sha256sum < "$T/got")" = "$(sha256sum < "$T/big")" ]
-  [ "$(cat "$T/up.sha")" = "$(sha256sum "$T/big" | cut -d' ' -f1) 100000000" ]
+  bulk_both_ways
 }
 
 @test "quick start: every connection claims the name the hub assigned; SIGTERM ends them all" {

@@ -11,6 +11,8 @@
 #   start_tunnel NAME [args]     nexus-tunnel against the hub
 #   wait_log FILE REGEX [N] [S]  wait until FILE has N lines matching REGEX (default 1, 10 s)
 #   wait_backends N              the hub has registered N backends in total
+#   bulk_both_ways               100 MB down and up through the relay to app.test (a web
+#                                service started by start_web), intact, beside 20 requests
 
 HELPERS="$NEXUS_SRC/tests/helpers"
 
@@ -73,6 +75,23 @@ start_tunnel() {
 
 wait_backends() {
   wait_log "$T/hub.log" 'msg="backend registered"' "$1" 15
+}
+
+bulk_both_ways() {
+  local down up
+  head -c 100000000 /dev/urandom > "$T/big"
+  relay_curl -o "$T/got" "http://app.test:$RELAY_PORT/big" &
+  down=$!
+  relay_curl -o "$T/up.sha" -T "$T/big" "http://app.test:$RELAY_PORT/upload" &
+  up=$!
+  for i in $(seq 20); do
+    run relay_curl "http://app.test:$RELAY_PORT/who"
+    assert_output svc
+  done
+  wait "$down"
+  wait "$up"
+  [ "$(sha256sum < "$T/got")" = "$(sha256sum < "$T/big")" ]
+  [ "$(cat "$T/up.sha")" = "$(sha256sum "$T/big" | cut -d' ' -f1) 100000000" ]
 }
 
 # curl through the relay with app names resolved to 127.0.0.1.
