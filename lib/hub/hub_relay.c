@@ -69,6 +69,17 @@ int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h)
 	return NX_HANDOFF_OK;
 }
 
+/* The relay's answers go out in the order of its handoffs: r waits behind the others. */
+static void rq_push(struct hub_relay_conn *rc, struct hub_reply *r)
+{
+	if (rc->rq_tail)
+		rc->rq_tail->next = r;
+	else
+		rc->rq_head = r;
+	rc->rq_tail = r;
+	rc->rq_len++;
+}
+
 /* Queue a reply behind those a worker has not given yet (or send it now when none wait).
  * -1: the relay connection is closed. */
 static int relay_answer(struct hub_relay_conn *rc, int status)
@@ -85,9 +96,7 @@ static int relay_answer(struct hub_relay_conn *rc, int status)
 		relay_close(rc);
 		return -1;
 	}
-	rc->rq_tail->next = r;
-	rc->rq_tail = r;
-	rc->rq_len++;
+	rq_push(rc, r);
 	return 0;
 }
 
@@ -136,12 +145,7 @@ static int take_client(struct hub_relay_conn *rc, int cfd, struct nx_handoff *h)
 			hub->ctr.handoff_busy++;
 			return NX_HANDOFF_BUSY;
 		}
-		if (rc->rq_tail)
-			rc->rq_tail->next = r;
-		else
-			rc->rq_head = r;
-		rc->rq_tail = r;
-		rc->rq_len++;
+		rq_push(rc, r);
 		hub_worker_handoff(s, cfd, h, r); /* takes cfd and h->prelude */
 		return -1;
 	}
