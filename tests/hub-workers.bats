@@ -51,13 +51,7 @@ workers_of() {
   run ps -L -o tid,comm,pcpu -p "$(pidof nexus-hub)"
   assert_success
   assert_output --regexp '[0-9]+ nexus-hub/w3 '
-  for i in $(seq 30); do
-    run relay_curl "http://app.test:$RELAY_PORT/who"
-    assert_output svc
-  done
-  sessions=$(grep 'msg="stream open"' "$T/hub.log" | grep -oE 'session=[0-9]+' | sort -u | wc -l)
-  echo "# 30 streams over $sessions sessions" >&3
-  [ "$sessions" = 3 ]
+  streams_spread_over 3
   run curl -sS --max-time 10 "http://127.0.0.1:$MP/backends"
   assert_success
   [ "$(echo "$output" | jq -r '[.[].worker] | sort | map(tostring) | join(",")')" = 1,2,3 ]

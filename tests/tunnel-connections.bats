@@ -23,13 +23,7 @@ suite_setup() {
   [ "$(grep -c 'msg="backend registered".*backend=many .*routes=app.test' "$T/hub.log")" = 3 ]
   # one "serving" line for the user, the others at debug level
   [ "$(grep -c '^nexus-tunnel: serving' "$T/tunnel-many.log")" = 1 ]
-  for i in $(seq 30); do
-    run relay_curl "http://app.test:$RELAY_PORT/who"
-    assert_output svc
-  done
-  sessions=$(grep 'msg="stream open"' "$T/hub.log" | grep -oE 'session=[0-9]+' | sort -u | wc -l)
-  echo "# streams spread over $sessions sessions" >&3
-  [ "$sessions" = 3 ]
+  streams_spread_over 3
   run curl -sS "http://127.0.0.1:$MP/metrics"
   assert_line 'nexus_tunnel_session_up 3'
   assert_line 'nexus_tunnel_streams_total 30'

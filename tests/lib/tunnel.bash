@@ -11,6 +11,8 @@
 #   start_tunnel NAME [args]     nexus-tunnel against the hub
 #   wait_log FILE REGEX [N] [S]  wait until FILE has N lines matching REGEX (default 1, 10 s)
 #   wait_backends N              the hub has registered N backends in total
+#   streams_spread_over N        30 requests to app.test through the relay are served, and the
+#                                hub opened their streams on N distinct sessions
 #   bulk_both_ways               100 MB down and up through the relay to app.test (a web
 #                                service started by start_web), intact, beside 20 requests
 
@@ -75,6 +77,17 @@ start_tunnel() {
 
 wait_backends() {
   wait_log "$T/hub.log" 'msg="backend registered"' "$1" 15
+}
+
+streams_spread_over() {
+  local i sessions
+  for i in $(seq 30); do
+    run relay_curl "http://app.test:$RELAY_PORT/who"
+    assert_output svc
+  done
+  sessions=$(grep 'msg="stream open"' "$T/hub.log" | grep -oE 'session=[0-9]+' | sort -u | wc -l)
+  echo "# 30 streams over $sessions sessions" >&3
+  [ "$sessions" = "$1" ]
 }
 
 bulk_both_ways() {
