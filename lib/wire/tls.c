@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/loop.h"
@@ -35,6 +36,8 @@ struct name_check {
 	int verified;    /* the chain validated (server side: a client certificate was shown) */
 };
 
+#define NX_TLS_READAHEAD 4096
+
 struct nx_tls {
 	int fd;
 	int is_client;
@@ -55,6 +58,13 @@ struct nx_tls {
 		br_ssl_client_context cc;
 		br_ssl_server_context sc;
 	} u;
+	/* Read-ahead: BearSSL asks for a record's 5-byte header, then its body; small records
+	 * come in with one recv into ra instead of two. drained: the last recv came back short,
+	 * so the socket was empty then; the next read says AGAIN without asking the kernel
+	 * (once: level-triggered epoll or poll reports what arrives after). */
+	uint16_t ra_off, ra_len;
+	int drained;
+	unsigned char ra[NX_TLS_READAHEAD];
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -424,8 +434,27 @@ static int recv_records(struct nx_tls *c)
 {
 	size_t len;
 	unsigned char *p = br_ssl_engine_recvrec_buf(c->eng, &len);
+	if (c->ra_len) {
+		if (len > c->ra_len)
+			len = c->ra_len;
+		memcpy(p, c->ra + c->ra_off, len);
+		c->ra_off = (uint16_t)(c->ra_off + len);
+		c->ra_len = (uint16_t)(c->ra_len - len);
+		br_ssl_engine_recvrec_ack(c->eng, len);
+		return 1;
+	}
+	if (c->drained) {
+		c->drained = 0;
+		return NX_TLS_AGAIN;
+	}
+	/* A big body straight into the engine, and what follows it (the next header, the
+	 * start of the next record) into ra in the same call; small records through ra. */
+	int direct = len >= sizeof c->ra;
+	struct iovec iov[2] = {{.iov_base = p, .iov_len = len},
+	                       {.iov_base = c->ra, .iov_len = sizeof c->ra}};
+	size_t want = direct ? len + sizeof c->ra : sizeof c->ra;
 	for (;;) {
-		ssize_t r = recv(c->fd, p, len, 0);
+		ssize_t r = direct ? readv(c->fd, iov, 2) : recv(c->fd, c->ra, sizeof c->ra, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -436,6 +465,17 @@ static int recv_records(struct nx_tls *c)
 		if (r == 0) {
 			c->eof = 1;
 			return NX_TLS_EOF;
+		}
+		c->drained = (size_t)r < want;
+		if (!direct) {
+			c->ra_off = 0;
+			c->ra_len = (uint16_t)r;
+			return recv_records(c);
+		}
+		if ((size_t)r > len) {
+			c->ra_off = 0;
+			c->ra_len = (uint16_t)((size_t)r - len);
+			r = (ssize_t)len;
 		}
 		br_ssl_engine_recvrec_ack(c->eng, (size_t)r);
 		return 1;
@@ -545,10 +585,15 @@ ssize_t nx_tls_read(struct nx_tls *c, void *buf, size_t n)
 
 int nx_tls_pending(const struct nx_tls *c)
 {
-	return !c->failed && (br_ssl_engine_current_state(c->eng) & BR_SSL_RECVAPP) != 0;
+	return !c->failed && ((br_ssl_engine_current_state(c->eng) & BR_SSL_RECVAPP) || c->ra_len);
 }
 
 ssize_t nx_tls_write(struct nx_tls *c, const void *buf, size_t n)
+{
+	return nx_tls_write_more(c, buf, n, 0);
+}
+
+ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more)
 {
 	int h = nx_tls_handshake(c);
 	if (h != 1)
@@ -573,7 +618,8 @@ ssize_t nx_tls_write(struct nx_tls *c, const void *buf, size_t n)
 				len = n;
 			memcpy(p, buf, len);
 			br_ssl_engine_sendapp_ack(c->eng, len);
-			br_ssl_engine_flush(c->eng, 0);
+			if (!more) /* else a record goes out when the buffer is full, or at the last */
+				br_ssl_engine_flush(c->eng, 0);
 			if (send_records(c) == NX_TLS_ERROR)
 				return NX_TLS_ERROR;
 			return (ssize_t)len;

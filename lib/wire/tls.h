@@ -106,7 +106,8 @@ int nx_tls_handshake(struct nx_tls *c);
  * needed. Returns bytes, NX_TLS_AGAIN, NX_TLS_EOF, NX_TLS_ERROR. */
 ssize_t nx_tls_read(struct nx_tls *c, void *buf, size_t n);
 
-/* 1 if decrypted bytes are waiting in the engine (nx_tls_read would not need the fd). */
+/* 1 if decrypted bytes, or bytes read ahead from the socket, are waiting (nx_tls_read would
+ * not need the fd: no readiness event comes for them). */
 int nx_tls_pending(const struct nx_tls *c);
 
 /* Copy up to n bytes into the engine and push the resulting records to the socket as far
@@ -114,6 +115,10 @@ int nx_tls_pending(const struct nx_tls *c);
  * full — retry the rest when nx_tls_want() says writable), NX_TLS_AGAIN (nothing
  * accepted), NX_TLS_ERROR. Every call ends with a flush, so a short message never waits. */
 ssize_t nx_tls_write(struct nx_tls *c, const void *buf, size_t n);
+/* The same, but with more: more bytes follow at once, so they may share a record (one
+ * record and one send for many small messages); the last write of a batch has more = 0, or
+ * call nx_tls_flush(). */
+ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more);
 
 /* Push records still buffered to the socket. 0 = all sent, NX_TLS_AGAIN, NX_TLS_ERROR. */
 int nx_tls_flush(struct nx_tls *c);
