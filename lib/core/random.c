@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -12,8 +13,22 @@
 #define RESEED_AFTER (64u * 1024u)
 
 static _Thread_local br_hmac_drbg_context drbg;
-static _Thread_local pid_t drbg_pid;   /* 0: never seeded */
-static _Thread_local size_t drbg_out;  /* bytes produced since the last (re)seed */
+static _Thread_local unsigned drbg_gen; /* 0: never seeded; else the fork_gen it was seeded in */
+static _Thread_local size_t drbg_out;   /* bytes produced since the last (re)seed */
+
+/* Bumped in the child of every fork(): state seeded before it is stale there. (Comparing
+ * getpid() did the same with a system call for every WebSocket mask.) */
+static unsigned fork_gen = 1;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void on_fork_child(void) { __atomic_add_fetch(&fork_gen, 1, __ATOMIC_RELAXED); }
+static void watch_forks(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+static unsigned current_gen(void)
+{
+	pthread_once(&fork_once, watch_forks);
+	unsigned g = __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
+	return g ? g : 1; /* 0 means "never seeded" */
+}
 
 static int kernel_entropy(unsigned char *buf, size_t n, char *err, size_t errlen)
 {
@@ -33,18 +48,18 @@ static int kernel_entropy(unsigned char *buf, size_t n, char *err, size_t errlen
  * every RESEED_AFTER bytes so a leaked state exposes little. */
 static int ensure_seeded(char *err, size_t errlen)
 {
-	pid_t pid = getpid();
-	if (drbg_pid == pid && drbg_out < RESEED_AFTER)
+	unsigned gen = current_gen();
+	if (drbg_gen == gen && drbg_out < RESEED_AFTER)
 		return 0;
 	unsigned char seed[48];
 	if (kernel_entropy(seed, sizeof seed, err, errlen) < 0)
 		return -1;
-	if (drbg_pid == 0)
+	if (drbg_gen == 0)
 		br_hmac_drbg_init(&drbg, &br_sha256_vtable, seed, sizeof seed);
 	else
 		br_hmac_drbg_update(&drbg, seed, sizeof seed);
 	nx_wipe(seed, sizeof seed);
-	drbg_pid = pid;
+	drbg_gen = gen;
 	drbg_out = 0;
 	return 0;
 }
@@ -70,15 +85,16 @@ int nx_random_bytes(void *buf, size_t n, char *err, size_t errlen)
 #define MASK_POOL 512
 static _Thread_local unsigned char mask_pool[MASK_POOL];
 static _Thread_local size_t mask_left;
-static _Thread_local pid_t mask_pid;
+static _Thread_local unsigned mask_gen;
 
 int nx_random_mask(unsigned char mask[4])
 {
-	if (mask_left < 4 || mask_pid != getpid()) {
+	unsigned gen = current_gen();
+	if (mask_left < 4 || mask_gen != gen) {
 		if (nx_random_bytes(mask_pool, sizeof mask_pool, NULL, 0) < 0)
 			return -1;
 		mask_left = sizeof mask_pool;
-		mask_pid = getpid();
+		mask_gen = gen;
 	}
 	mask_left -= 4;
 	memcpy(mask, mask_pool + mask_left, 4);

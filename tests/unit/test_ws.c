@@ -6,6 +6,8 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "core/random.h"
@@ -263,14 +265,22 @@ static void unmask_matches_the_byte_loop(void **state)
 {
 	uint8_t buf[160], ref[160];
 	for (size_t start = 0; start < 9; start++)
-		for (size_t n = 0; n < 140; n += 7)
+		for (size_t n = 0; n < 150; n += 7)
 			for (uint64_t off = 0; off < 5; off++) {
 				for (size_t i = 0; i < sizeof buf; i++)
 					buf[i] = ref[i] = (uint8_t)(i * 37 + start);
 				for (size_t i = 0; i < n; i++)
 					ref[start + i] ^= MASK[(off + i) & 3];
+				uint8_t src[160], dst[160];
+				memcpy(src, buf, sizeof src);
+				memcpy(dst, buf, sizeof dst);
 				nx_ws_unmask(buf + start, n, MASK, off);
 				assert_memory_equal(buf, ref, sizeof buf);
+				/* the copying form: the same bytes elsewhere, its source untouched */
+				nx_ws_mask_copy(dst + start, src + start, n, MASK, off);
+				assert_memory_equal(dst, ref, sizeof dst);
+				for (size_t i = 0; i < sizeof src; i++)
+					assert_int_equal(src[i], (uint8_t)(i * 37 + start));
 			}
 }
 
@@ -290,12 +300,44 @@ static void masks_are_fresh(void **state)
 	assert_true(repeats < 3);
 }
 
+/* After fork() parent and child hold the same generator state: each must reseed, or both
+ * would hand out the same masks and nonces. */
+static void a_forked_child_draws_its_own_numbers(void **state)
+{
+	unsigned char warm[8], mine[32], theirs[32], mmine[4], mtheirs[4];
+	assert_int_equal(nx_random_bytes(warm, sizeof warm, NULL, 0), 0); /* seeded before */
+	assert_int_equal(nx_random_mask(warm), 0);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned char b[36];
+		int ok = nx_random_bytes(b, 32, NULL, 0) == 0 && nx_random_mask(b + 32) == 0;
+		_exit(ok && write(fds[1], b, sizeof b) == (ssize_t)sizeof b ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(nx_random_bytes(mine, sizeof mine, NULL, 0), 0);
+	assert_int_equal(nx_random_mask(mmine), 0);
+	unsigned char b[36];
+	assert_int_equal(read(fds[0], b, sizeof b), (ssize_t)sizeof b);
+	close(fds[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	memcpy(theirs, b, 32);
+	memcpy(mtheirs, b + 32, 4);
+	assert_memory_not_equal(mine, theirs, sizeof mine);
+	assert_memory_not_equal(mmine, mtheirs, sizeof mmine);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(header_rules),
 		cmocka_unit_test(unmask_matches_the_byte_loop),
 		cmocka_unit_test(masks_are_fresh),
+		cmocka_unit_test(a_forked_child_draws_its_own_numbers),
 		cmocka_unit_test(reader_reassembles_with_interleaved_control),
 		cmocka_unit_test(reader_limits_apply_to_the_reassembled_message),
 		cmocka_unit_test(encoder),
