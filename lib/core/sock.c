@@ -340,7 +340,8 @@ int nx_set_nonblock(int fd, int on)
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return -1;
-	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+	int want = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return want == fl ? 0 : fcntl(fd, F_SETFL, want); /* a handed-over fd mostly is already */
 }
 
 int nx_listen_fds(void)

@@ -414,7 +414,8 @@ static void sniff_timeout(struct nx_loop *loop, void *arg)
 	conn_answer(c, "timeout", 408, NX_TLS_ALERT_DECODE_ERROR);
 }
 
-int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
+int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, uint16_t port,
+                     char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	unsigned char *in = malloc(SNIFF_BUF_FIRST);
@@ -431,8 +432,9 @@ int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 	c->incap = SNIFF_BUF_FIRST;
 	c->st = C_SNIFF;
 	c->t0 = nx_loop_now(r->loop);
-	c->port = nx_local_port(fd);
-	if (!nx_peer_addr(fd, c->peer, sizeof c->peer, NULL, NULL))
+	c->port = port ? port : nx_local_port(fd);
+	if (!(peer ? nx_fmt_addr(peer, c->peer, sizeof c->peer, NULL, NULL)
+	           : nx_peer_addr(fd, c->peer, sizeof c->peer, NULL, NULL)))
 		strcpy(c->peer, "-");
 	if (!c->peer[0])
 		strcpy(c->peer, "-");
@@ -456,7 +458,7 @@ int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen)
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	nx_set_nonblock(fd, 1); /* accepted fds already are (accept4), inherited ones may not be */
-	return relay_conn_start(r, fd, err, errlen);
+	return relay_conn_start(r, fd, NULL, 0, err, errlen);
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */

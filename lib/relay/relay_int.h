@@ -94,6 +94,7 @@ struct nx_relay {
 	struct relay_counters ctr;
 	struct nx_metrics_srv *metrics; /* --metrics */
 	int listeners[MAX_LISTENERS];
+	uint16_t listener_port[MAX_LISTENERS]; /* an accepted connection's local port */
 	size_t nlisteners;
 	int accepting; /* listeners in the poll set */
 	struct conn *conns;
@@ -132,7 +133,9 @@ void answer_busy(struct conn *c, const char *outcome);
 
 /* relay.c: a new client connection, sniffing from now on (fd taken in every case; it is
  * first on r->conns on success). 0 or -1. */
-int relay_conn_start(struct nx_relay *r, int fd, char *err, size_t errlen);
+/* peer, port: what accept4 and the listener told (NULL, 0: ask the socket). */
+int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, uint16_t port,
+                     char *err, size_t errlen);
 
 /* relay_metrics.c: count an ending connection (from its log line); --metrics. */
 void relay_count_conn(struct nx_relay *r, const struct conn *c);

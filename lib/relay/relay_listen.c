@@ -58,18 +58,21 @@ static void accept_short(struct nx_relay *r, const char *why)
 }
 
 /* One source may hold at most max_conns_per_source of the max_conns slots. */
-static int source_full(struct nx_relay *r, int fd, struct nx_src *src, int *has_src)
+static int source_full(struct nx_relay *r, int fd, const struct sockaddr *peer,
+                       struct nx_src *src, int *has_src)
 {
-	*has_src = nx_src_of_fd(fd, src) == 0;
+	*has_src = (peer ? nx_src_of_sockaddr(peer, src) : nx_src_of_fd(fd, src)) == 0;
 	if (!*has_src || nx_srcmap_get(r->srcmap, src) < r->cfg.max_conns_per_source)
 		return 0;
 	r->ctr.source_refused++;
 	uint64_t n = nx_rate_note(&r->src_rate, nx_loop_now(r->loop), NX_ACCEPT_REPORT_MS);
 	if (n) {
-		char peer[64];
+		char q[64];
 		relay_log(r, NX_LOG_WARN, "too many connections from one source, closing new ones",
 		          "client=%s max_per_source=%zu times=%llu",
-		          nx_peer_addr(fd, peer, sizeof peer, NULL, NULL), r->cfg.max_conns_per_source,
+		          peer ? nx_fmt_addr(peer, q, sizeof q, NULL, NULL)
+		               : nx_peer_addr(fd, q, sizeof q, NULL, NULL),
+		          r->cfg.max_conns_per_source,
 		          (unsigned long long)n);
 	}
 	return 1;
@@ -79,12 +82,18 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 {
 	struct nx_relay *r = arg;
 	char err[NX_ERRLEN];
+	uint16_t port = 0;
+	for (size_t l = 0; l < r->nlisteners; l++)
+		if (r->listeners[l] == lfd)
+			port = r->listener_port[l];
 	for (int i = 0; i < 64; i++) {
 		if (r->nconns >= r->cfg.max_conns) {
 			accept_pause(r); /* the kernel's backlog holds the rest */
 			return;
 		}
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (nx_accept_shortage(errno))
 				accept_short(r, strerror(errno));
@@ -92,11 +101,14 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 		}
 		struct nx_src src;
 		int has_src;
-		if (source_full(r, fd, &src, &has_src)) {
+		if (sl > sizeof ss) /* cannot be for TCP; ask the socket then */
+			ss.ss_family = AF_UNSPEC;
+		const struct sockaddr *peer = ss.ss_family == AF_UNSPEC ? NULL : (struct sockaddr *)&ss;
+		if (source_full(r, fd, peer, &src, &has_src)) {
 			close(fd);
 			continue;
 		}
-		if (relay_conn_start(r, fd, err, sizeof err) < 0)
+		if (relay_conn_start(r, fd, peer, port, err, sizeof err) < 0)
 			return;
 		/* relay_conn_start put it first on the list */
 		if (has_src && nx_srcmap_inc(r->srcmap, &src)) {
@@ -117,6 +129,7 @@ int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen)
 	nx_set_nonblock(fd, 1);
 	if (nx_loop_add(r->loop, fd, r->accepting ? NX_EV_READ : 0, on_accept, r) < 0)
 		return nx_err(err, errlen, "epoll: %s", strerror(errno));
+	r->listener_port[r->nlisteners] = nx_local_port(fd);
 	r->listeners[r->nlisteners++] = fd;
 	return 0;
 }
