@@ -109,6 +109,7 @@ struct hub_session {
 	struct nx_timer idle_timer;
 	struct nx_timer reauth_timer;
 	struct nx_timer read_timer;  /* continue reading what the TLS engine holds */
+	struct nx_timer flush_timer; /* hub_session_flush_soon: at the end of the loop round */
 	struct hub_session *grave_next;
 	uint64_t last_rx;     /* monotonic ms of the last byte from the backend (or the accept) */
 	int hs_counted;       /* its handshake failure is counted (hub_metrics.c) */
@@ -400,6 +401,9 @@ int hub_session_send(struct hub_session *s, enum nx_ws_opcode op, const void *a,
 int hub_session_send_control(struct hub_session *s, const struct nx_hub_control *c);
 /* Try to push queued output now. */
 void hub_session_flush(struct hub_session *s);
+/* Flush once this loop round's events are handled: what many streams send in one round
+ * goes out in one record and one send. */
+void hub_session_flush_soon(struct hub_session *s);
 static inline int hub_session_out_full(const struct hub_session *s)
 {
 	return hub_buf_pending(&s->out) >= SESS_OUT_HIGH;

@@ -76,6 +76,7 @@ void hub_session_flush(struct hub_session *s)
 {
 	if (s->dead || s->state == SESS_TLS)
 		return;
+	nx_timer_stop(s->hub->loop, &s->flush_timer);
 	while (hub_buf_pending(&s->out)) {
 		ssize_t n = nx_tls_write(s->tls, s->out.p + s->out.off, hub_buf_pending(&s->out));
 		if (n == NX_TLS_AGAIN || n == 0)
@@ -97,6 +98,14 @@ void hub_session_flush(struct hub_session *s)
 	if (s->out_blocked && hub_buf_pending(&s->out) < SESS_OUT_LOW)
 		wake_streams(s);
 	set_interest(s);
+}
+
+static void on_flush_timer(struct nx_loop *loop, void *arg) { hub_session_flush(arg); }
+
+void hub_session_flush_soon(struct hub_session *s)
+{
+	if (!s->dead && !nx_timer_active(&s->flush_timer))
+		nx_timer_start(s->hub->loop, &s->flush_timer, 0, on_flush_timer, s);
 }
 
 /* ---- stream table ---------------------------------------------------------------------- */
@@ -204,6 +213,7 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	nx_timer_stop(loop, &s->idle_timer);
 	nx_timer_stop(loop, &s->reauth_timer);
 	nx_timer_stop(loop, &s->read_timer);
+	nx_timer_stop(loop, &s->flush_timer);
 	/* Every stream of the session ends: its end user gets what we hold, then FIN. */
 	for (size_t i = 0; i < SESS_STREAM_BUCKETS; i++) {
 		while (s->streams[i]) {

@@ -315,7 +315,7 @@ static void read_user(struct hub_stream *st)
 		}
 		if (!can_read_user(st))
 			return;
-		ssize_t n = recv(st->fd, buf, sizeof buf, 0);
+		ssize_t n = recv(st->fd, buf, NX_HUB_READ_PAYLOAD, 0);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				hub_stream_kill(st, 1);
@@ -389,7 +389,7 @@ static void stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		hub_stream_update(st);
 out:
 	if (s && !s->dead)
-		hub_session_flush(s);
+		hub_session_flush_soon(s);
 }
 
 static void stream_idle(struct nx_loop *loop, void *arg)
@@ -409,7 +409,7 @@ static void stream_idle(struct nx_loop *loop, void *arg)
 		st->why = gave_up ? "user_gone_backend_stuck" : st->backend_done ? "done" : "idle_timeout";
 		hub_stream_kill(st, 1);
 		if (s && !s->dead)
-			hub_session_flush(s);
+			hub_session_flush_soon(s);
 		return;
 	}
 	nx_timer_start(loop, &st->idle_timer, limit - quiet, stream_idle, st);
@@ -489,6 +489,6 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 	hub_log(hub, 3, "stream open", "stream=%s route=%s client=%s session=%llu", st->id_text,
 	        route, client_addr, (unsigned long long)s->id);
 	hub_stream_update(st);
-	hub_session_flush(s);
+	hub_session_flush_soon(s);
 	return 0;
 }

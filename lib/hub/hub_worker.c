@@ -211,6 +211,7 @@ static void move_now(struct nx_loop *loop, void *arg)
 	nx_timer_stop(loop, &s->idle_timer);
 	nx_timer_stop(loop, &s->reauth_timer);
 	nx_timer_stop(loop, &s->read_timer);
+	nx_timer_stop(loop, &s->flush_timer);
 	hub_sessions_remove(hub, s);
 	m->kind = MSG_ADOPT;
 	m->s = s;

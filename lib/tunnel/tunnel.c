@@ -64,11 +64,8 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
 		return -1;
 	}
 	size_t h = nx_ws_header_encode(p, 1, op, plen, mask);
-	if (alen)
-		memcpy(p + h, a, alen);
-	if (blen)
-		memcpy(p + h + alen, b, blen);
-	nx_ws_unmask(p + h, plen, mask, 0);
+	nx_ws_mask_copy(p + h, a, alen, mask, 0); /* copied and masked in one pass */
+	nx_ws_mask_copy(p + h + alen, b, blen, mask, alen);
 	if (t->out.bytes > TUNNEL_OUT_HIGH)
 		t->out_blocked = true;
 	return 0;
@@ -86,11 +83,17 @@ void tunnel_flush(struct tunnel *t)
 {
 	if (t->fd < 0 || !t->tls)
 		return;
+	nx_timer_stop(t->loop, &t->flush_timer);
 	const uint8_t *p;
 	size_t n;
-	while ((n = nx_chunkq_front(&t->out, &p)) > 0) {
-		ssize_t w = nx_tls_write(t->tls, p, n);
-		if (w == NX_TLS_AGAIN)
+	for (;;) {
+		n = nx_chunkq_front(&t->out, &p);
+		/* frames share records; the last one of the queue (or nothing) seals the record */
+		if (!n && t->write_dead)
+			break;
+		ssize_t w = n ? nx_tls_write_more(t->tls, p, n, t->out.bytes > n)
+		              : nx_tls_flush(t->tls);
+		if (w == NX_TLS_AGAIN || (!n && w == 0))
 			break;
 		if (w < 0) {
 			/* the hub may have hung up after saying why (close 1008 + reason): keep
@@ -111,6 +114,14 @@ void tunnel_flush(struct tunnel *t)
 		streams_resume_reading(t);
 	}
 	set_interest(t);
+}
+
+static void on_flush_timer(struct nx_loop *loop, void *arg) { tunnel_flush(arg); }
+
+void tunnel_flush_soon(struct tunnel *t)
+{
+	if (t->fd >= 0 && t->tls && !nx_timer_active(&t->flush_timer))
+		nx_timer_start(t->loop, &t->flush_timer, 0, on_flush_timer, t);
 }
 
 /* ---- session life ---------------------------------------------------------------------- */
@@ -158,6 +169,7 @@ static void session_end(struct tunnel *t)
 	nx_timer_stop(t->loop, &t->ping);
 	nx_timer_stop(t->loop, &t->idle);
 	nx_timer_stop(t->loop, &t->endtimer);
+	nx_timer_stop(t->loop, &t->flush_timer);
 	if (t->fd >= 0) {
 		nx_loop_del(t->loop, t->fd);
 		close(t->fd);

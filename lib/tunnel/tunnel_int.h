@@ -134,6 +134,7 @@ struct tunnel {
 	struct nx_chunkq out; /* session → hub, whole frames, masked */
 	bool out_blocked;     /* local reads paused: out above TUNNEL_OUT_HIGH */
 	struct nx_timer reconnect, ping, idle, endtimer;
+	struct nx_timer flush_timer; /* tunnel_flush_soon: at the end of this loop round */
 	bool failing;         /* session ends at the next loop round (tunnel_fail) */
 	bool half_close;      /* §6 extension negotiated for this session */
 	bool initial_window;  /* §6: the hub never runs more than a window ahead of our grant */
@@ -164,6 +165,9 @@ int tunnel_random(void *buf, size_t n);
 int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, size_t alen,
                       const void *b, size_t blen);
 void tunnel_flush(struct tunnel *t);
+/* Flush once this loop round's events are handled: what many streams send in one round
+ * goes out in one record and one send. */
+void tunnel_flush_soon(struct tunnel *t);
 static inline size_t tunnel_max_frame(const struct tunnel *t)
 {
 	return t->cfg->max_frame ? t->cfg->max_frame : NX_TUNNEL_MAX_FRAME_DEFAULT;

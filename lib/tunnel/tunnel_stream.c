@@ -171,7 +171,7 @@ static void stream_close(struct stream *s, const char *reason)
 	           reason ? reason : "hub closed it");
 	free(s);
 	if (reason)
-		tunnel_flush(t); /* s is gone: flushing may touch every other stream */
+		tunnel_flush_soon(t); /* s is gone: flushing may touch every other stream */
 }
 
 static void grant_credits(struct stream *s)
@@ -187,7 +187,7 @@ static void grant_credits(struct stream *s)
 		sent = 1;
 	}
 	if (sent)
-		tunnel_flush(t);
+		tunnel_flush_soon(t);
 }
 
 /* half_close: once everything the end user sent is written, pass its FIN on; when both
@@ -286,7 +286,7 @@ static int stream_write_out(struct stream *s)
 static void stream_read(struct stream *s)
 {
 	struct tunnel *t = s->t;
-	ssize_t n = recv(s->fd, t->readbuf, sizeof t->readbuf, 0);
+	ssize_t n = recv(s->fd, t->readbuf, NX_HUB_READ_PAYLOAD, 0);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -304,11 +304,11 @@ static void stream_read(struct stream *s)
 			if (m > 0)
 				tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)m, NULL, 0);
 			s->local_eof = true;
-			tunnel_flush(t);
+			tunnel_flush_soon(t);
 			return;
 		}
 		stream_close(s, NX_HUB_REASON_NORMAL);
-		tunnel_flush(t);
+		tunnel_flush_soon(t);
 		return;
 	}
 	uint8_t hdr[NX_HUB_DATA_HEADER];
@@ -317,7 +317,7 @@ static void stream_read(struct stream *s)
 	t->stats.bytes_to_hub += (uint64_t)n;
 	if (s->limited)
 		s->credits--;
-	tunnel_flush(t);
+	tunnel_flush_soon(t);
 }
 
 static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
@@ -331,7 +331,7 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 			           s->hostname[0] ? s->hostname : "stream", s->target, err);
 			tell_end_user(t, &s->id, s->is_tls, s->hostname, 502);
 			stream_close(s, NX_HUB_REASON_DIAL_FAILED);
-			tunnel_flush(t);
+			tunnel_flush_soon(t);
 			return;
 		}
 		s->connecting = false;
@@ -405,7 +405,7 @@ static void send_disconnect_for(struct tunnel *t, const struct nx_uuid *id, cons
 	int n = nx_hub_encode_disconnect(buf, sizeof buf, id, reason);
 	if (n > 0)
 		tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
-	tunnel_flush(t);
+	tunnel_flush_soon(t);
 }
 
 /* The PROXY protocol version for a stream: its --map entry's, else --proxy-protocol. */
@@ -524,7 +524,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	if (nx_loop_add(t->loop, s->fd, s->connecting ? NX_EV_WRITE : NX_EV_READ, on_stream_io, s) <
 	    0) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
-		tunnel_flush(t);
+		tunnel_flush_soon(t);
 		return;
 	}
 	s->registered = true;
@@ -534,12 +534,15 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	char client[80];
 	nx_sanitize(client, sizeof client, c->client_ip, strlen(c->client_ip));
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s: %s from %s → %s", s->idtext, host, client, target);
-	/* the hub may send without limit until our first grant: grant the window at once */
-	uint8_t buf[256];
-	int n = nx_hub_encode_resume(buf, sizeof buf, &s->id, NX_HUB_CREDIT_WINDOW);
-	if (n > 0)
-		tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
-	tunnel_flush(t);
+	if (!t->initial_window) {
+		/* the hub may send without limit until our first grant: grant the window at
+		 * once (with initial_window the connect stood for it, §6) */
+		uint8_t buf[256];
+		int n = nx_hub_encode_resume(buf, sizeof buf, &s->id, NX_HUB_CREDIT_WINDOW);
+		if (n > 0)
+			tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
+		tunnel_flush_soon(t);
+	}
 	stream_update(s);
 }
 
@@ -608,7 +611,7 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 		tunnel_say(t, NX_LOG_WARN, "stream %s: hub sent beyond its credits, dropping the stream",
 		           s->idtext);
 		stream_close(s, NX_HUB_REASON_BUFFER_FULL);
-		tunnel_flush(t);
+		tunnel_flush_soon(t);
 		return;
 	}
 	size_t off = 0;
@@ -624,7 +627,7 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 					grant_credits(s);
 					stream_update(s);
 				}
-				tunnel_flush(t);
+				tunnel_flush_soon(t);
 				return;
 			}
 			off = w > 0 ? (size_t)w : 0;
@@ -638,7 +641,7 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 	}
 	if (nx_chunkq_push_copy(&s->out, p + off, n - off) < 0) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
-		tunnel_flush(t);
+		tunnel_flush_soon(t);
 		return;
 	}
 	stream_update(s);

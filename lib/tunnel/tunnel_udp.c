@@ -154,7 +154,7 @@ static void on_flow_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		f->up += (uint64_t)n;
 		t->stats.bytes_to_hub += (uint64_t)n;
 	}
-	tunnel_flush(t);
+	tunnel_flush_soon(t);
 }
 
 bool tunnel_udp_connect(struct tunnel *t, const struct nx_hub_control *c)
@@ -201,7 +201,7 @@ bool tunnel_udp_connect(struct tunnel *t, const struct nx_hub_control *c)
 		free(f);
 		t->stats.streams_refused++;
 		send_control(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED, 0);
-		tunnel_flush(t);
+		tunnel_flush_soon(t);
 		return true;
 	}
 	f->t = t;
@@ -221,7 +221,7 @@ bool tunnel_udp_connect(struct tunnel *t, const struct nx_hub_control *c)
 	/* The hub may send without limit until our first grant: give it the window now, as the
 	 * reference client does for streams, then a credit back per datagram written. */
 	send_control(t, &f->id, NULL, NX_HUB_CREDIT_WINDOW);
-	tunnel_flush(t);
+	tunnel_flush_soon(t);
 	char ip[80];
 	nx_sanitize(ip, sizeof ip, c->client_ip, strlen(c->client_ip));
 	tunnel_say(t, NX_LOG_DEBUG, "udp flow %s from %s → %s", f->idtext, ip, u->addr);
@@ -242,7 +242,7 @@ bool tunnel_udp_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_
 	if (++f->unacked >= NX_HUB_CREDIT_BATCH) {
 		send_control(t, &f->id, NULL, f->unacked);
 		f->unacked = 0;
-		tunnel_flush(t);
+		tunnel_flush_soon(t);
 	}
 	return true;
 }

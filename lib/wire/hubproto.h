@@ -17,6 +17,10 @@
 #define NX_HUB_DATA_HEADER 17              /* type byte + 16-byte id */
 #define NX_HUB_MAX_PAYLOAD 32768           /* stream bytes per data message */
 #define NX_HUB_MAX_MESSAGE (NX_HUB_DATA_HEADER + NX_HUB_MAX_PAYLOAD) /* 32 785, both ways */
+/* Stream bytes per read from a socket: a data frame of this much (masked WebSocket header
+ * of 8 bytes at most) fills exactly two 16 KiB TLS records, so bulk data never leaves a
+ * small third record (another seal, another send, another wake-up) behind each read. */
+#define NX_HUB_READ_PAYLOAD (2 * 16384 - NX_HUB_DATA_HEADER - 8)
 
 /* Flow control (§4), counted in data messages. */
 #define NX_HUB_CREDIT_WINDOW 64            /* granted with connect / first resume_stream */

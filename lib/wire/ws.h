@@ -79,6 +79,9 @@ int nx_ws_parse_header(const uint8_t *buf, size_t len, enum nx_ws_role role,
 
 /* XOR p[0..n) with the mask, as if p started at payload offset `offset` (streaming). */
 void nx_ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], uint64_t offset);
+/* dst[i] = src[i] ^ mask, in one pass (dst == src: in place). */
+void nx_ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4],
+                     uint64_t offset);
 
 /* Size of a frame with this payload length (masked or not). */
 size_t nx_ws_frame_size(uint64_t payload_len, int masked);
