@@ -38,7 +38,7 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -DNEXUS_VERSION='"$(VERSION)"' $(OPT) \
 LDFLAGS  += $(SANFLAGS) -Wl,--as-needed
 # --as-needed keeps each binary's DT_NEEDED to what it really calls, so every command can be
 # linked against the same list without nexus-token pulling in librdkafka.
-LDLIBS   := -lbearssl -ljansson -lcurl -lmosquitto -lrdkafka -lsqlite3 -lpq -lqrencode \
+LDLIBS   := -lbearssl -ljansson -lmosquitto -lrdkafka -lsqlite3 -lpq -lqrencode \
             -lsystemd -lpthread -lm
 
 LIB_SRC  := $(wildcard lib/*/*.c)

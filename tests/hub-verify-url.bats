@@ -69,6 +69,31 @@ serves() {
   done < "$T/tokens"
 }
 
+# libcurl costs a process ~6 MB before main(): only a hub that asks a verifier loads it.
+@test "libcurl is loaded by a hub with --verify-url, not by a hub or a tunnel without it" {
+  start_vhub
+  start_relay
+  tunnel_args remote "$T/other.secret" app.test
+  bg tunnel "${TA[@]}"
+  TUNNEL_PID=$BG_PID
+  wait_backends 1
+  serves
+  grep -q 'libcurl' "/proc/$HUB_PID/maps"
+  run grep -c libcurl "/proc/$TUNNEL_PID/maps"
+  assert_output 0
+  kill "$TUNNEL_PID" "$HUB_PID" "$RELAY_PID"
+  wait "$TUNNEL_PID" "$HUB_PID" "$RELAY_PID" 2>/dev/null || true
+  VERIFY=()
+  start_vhub --secret-file "$T/other.secret"
+  start_relay
+  tunnel_args local "$T/other.secret" app.test
+  bg tunnel "${TA[@]}"
+  wait_backends 1
+  serves
+  run grep -c libcurl "/proc/$HUB_PID/maps"
+  assert_output 0
+}
+
 @test "valid:false refuses with the verifier's reason, even a token the hub's secret signed" {
   echo invalid > "$T/verifier.mode"
   start_vhub --secret-file "$T/hub.secret"
