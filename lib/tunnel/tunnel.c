@@ -86,10 +86,10 @@ void tunnel_flush(struct tunnel *t)
 	nx_timer_stop(t->loop, &t->flush_timer);
 	const uint8_t *p;
 	size_t n;
-	for (;;) {
+	for (int wrote = 0;; wrote = 1) {
 		n = nx_chunkq_front(&t->out, &p);
-		/* frames share records; the last one of the queue (or nothing) seals the record */
-		if (!n && t->write_dead)
+		/* frames share records; the last one of the queue seals the record */
+		if (!n && (!wrote || t->write_dead))
 			break;
 		ssize_t w = n ? nx_tls_write_more(t->tls, p, n, t->out.bytes > n)
 		              : nx_tls_flush(t->tls);

@@ -402,8 +402,11 @@ static int engine_closed(struct nx_tls *c)
 	return NX_TLS_ERROR;
 }
 
-/* Send buffered records. 1 progress, 0 nothing to send, AGAIN, ERROR. */
-static int send_records(struct nx_tls *c)
+/* Send buffered records. 1 progress, 0 nothing to send, AGAIN, ERROR. more: the caller
+ * writes more at once (MSG_MORE: the kernel may join this record with the next into one
+ * segment, one wake-up of the peer instead of two); the last send of a batch never has it,
+ * so nothing waits. */
+static int send_records_more(struct nx_tls *c, int more)
 {
 	int progress = 0;
 	if (c->wfailed)
@@ -413,7 +416,7 @@ static int send_records(struct nx_tls *c)
 			return progress;
 		size_t len;
 		unsigned char *p = br_ssl_engine_sendrec_buf(c->eng, &len);
-		ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
+		ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -428,6 +431,8 @@ static int send_records(struct nx_tls *c)
 		progress = 1;
 	}
 }
+
+static int send_records(struct nx_tls *c) { return send_records_more(c, 0); }
 
 /* Read records into the engine once. 1 progress, AGAIN, EOF (TCP), ERROR. */
 static int recv_records(struct nx_tls *c)
@@ -620,12 +625,13 @@ ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more)
 			br_ssl_engine_sendapp_ack(c->eng, len);
 			if (!more) /* else a record goes out when the buffer is full, or at the last */
 				br_ssl_engine_flush(c->eng, 0);
-			if (send_records(c) == NX_TLS_ERROR)
+			/* a short take: the caller comes back with the rest at once */
+			if (send_records_more(c, more || len < n) == NX_TLS_ERROR)
 				return NX_TLS_ERROR;
 			return (ssize_t)len;
 		}
 		if (st & BR_SSL_SENDREC) {
-			int r = send_records(c);
+			int r = send_records_more(c, more);
 			if (r < 0)
 				return r;
 			if (r == 1)
