@@ -41,7 +41,7 @@ second_hub() {
   python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1])' "$T/hub.sock"
   [ -S "$T/hub.sock" ]
   start_hub
-  grep -q 'msg=listening' "$T/hub.log"
+  wait_log "$T/hub.log" 'msg=listening'
   # it is a live socket now: probing it connects
   run second_hub
   assert_failure 1
