@@ -111,6 +111,11 @@ refused() {
   run held
   assert_output 503
   grep -q 'msg="stream refused".*backend=edge-3.*streams=1 reached' "$T/hub.log"
+  # a TLS client is told in TLS (by the worker carrying edge-3, or the relay without one)
+  run curl -sS --max-time 20 -o /dev/null --resolve "held.test:$RELAY_PORT:127.0.0.1" \
+    -k "https://held.test:$RELAY_PORT/who"
+  assert_failure
+  assert_output --partial 'alert internal error'
   exec 8>&-
   # once it is closed, the next client gets through
   for _ in $(seq 100); do code=$(held); [ "$code" = 200 ] && break; sleep 0.1; done

@@ -293,7 +293,7 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	hub->cfg = *cfg;
 	pthread_mutex_init(&hub->routes_lock, NULL);
 	hub->routes_mu = &hub->routes_lock;
-	hub->reply_efd = -1;
+	hub->resume_efd = -1;
 	hub->backend_l.fd = hub->relay_l.fd = -1;
 	hub->backend_l.name = "backend";
 	hub->relay_l.name = "relay";

@@ -34,7 +34,6 @@ struct nx_handoff;
 struct hub_verifier;
 struct hub_verify_req;
 struct hub_worker;
-struct hub_reply;
 
 /* A byte queue: bytes [off, len) are pending. Compacted when it would grow. */
 struct hub_buf {
@@ -177,24 +176,11 @@ struct hub_chunk {
  * the stream, never the hub's memory. */
 #define STREAM_Q_MAX ((size_t)(NX_HUB_CREDIT_WINDOW + 8) * NX_HUB_MAX_PAYLOAD)
 
-/* One answer a relay waits for (hub_worker.c): done by the main thread at once, or by a
- * worker later; a relay that goes first leaves it orphaned, for the worker to free. */
-enum { HUB_REPLY_WAIT, HUB_REPLY_DONE, HUB_REPLY_ORPHAN };
-struct hub_reply {
-	struct hub_reply *next;
-	int state; /* atomic */
-	int status;
-};
-
 struct hub_relay_conn {
 	struct nx_hub *hub;
 	struct hub_relay_conn *next, *prev;
 	int fd;
-	/* Replies the relay waits for, in the order of its handoffs: a worker answers some
-	 * later (hub_worker.c), and no reply may overtake an earlier one. */
-	struct hub_reply *rq_head, *rq_tail;
-	size_t rq_len;
-	int rq_paused; /* too many unanswered: not reading the relay for now */
+	int paused; /* a worker is behind with handoffs: not reading this relay for now */
 };
 
 /* A listener that stops being watched while fds are short (accept.h) and a timer that
@@ -295,7 +281,7 @@ struct nx_hub {
 	struct hub_worker **workers;
 	size_t n_workers;
 	unsigned worker_index;         /* 0: the main thread; 1..N: a worker */
-	int reply_efd;                 /* main: a worker answered a handoff (eventfd) */
+	int resume_efd;                /* main: a busy worker caught up (eventfd) */
 };
 
 /* hub.c */
@@ -341,13 +327,12 @@ struct nx_hub *hub_each(struct nx_hub *hub, size_t i);
 /* Authenticated s goes to a worker (1: it finishes going live there) or stays (0). */
 int hub_worker_move(struct hub_session *s);
 /* A handoff for s, a session a worker carries (its refs taken under the routes lock):
- * posted to the worker, which answers through r in the relay connection's queue. */
-void hub_worker_handoff(struct hub_session *s, int fd, struct nx_handoff *h,
-                        struct hub_reply *r);
-/* The relay connection's reply queue (hub_relay.c uses these). */
-struct hub_reply *hub_reply_new(int done, int status);
-int hub_reply_pop(struct hub_reply **head, int *status); /* 1 if a done reply came off */
-void hub_reply_orphan(struct hub_reply *r);  /* its relay went: whoever is last frees it */
+ * posted to the worker (fd and h->prelude taken). The status to tell the relay now: OK, or
+ * BUSY when it could not be posted. */
+int hub_worker_handoff(struct hub_session *s, int fd, struct nx_handoff *h);
+/* 1: s's worker has so many handoffs waiting that relays should not be read until it has
+ * caught up (it wakes the main thread then: hub_relay_resume_all). */
+int hub_worker_behind(struct hub_session *s);
 /* A dying session that a worker carried: one less for its load. */
 void hub_worker_session_gone(struct hub_session *s);
 
@@ -356,8 +341,11 @@ int hub_relay_open(struct nx_hub *hub, char *err, size_t errlen);
 void hub_relay_close_all(struct nx_hub *hub);
 /* Open a stream on s for a handed-over client (fd taken in every case): the status. */
 int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h);
-/* Main: workers answered; send what is answered, in order, to every relay. */
-void hub_relay_flush_replies(struct nx_hub *hub);
+/* Main: read every paused relay connection again. */
+void hub_relay_resume_all(struct nx_hub *hub);
+/* Tell a handed-over client no in its protocol (TLS alert or HTTP 503, what the relay says
+ * for NX_HANDOFF_BUSY / NO_ROUTE), then close fd: for a handoff the relay was told OK. */
+void hub_answer_client(int fd, const struct nx_handoff *h, int status);
 
 /* hub_udp.c: UDP port claims (§5) */
 /* A relay's UDP socket for h->conn_port (fd taken in every case): the hub owns it now.

@@ -6,6 +6,7 @@
 #include "hub/hub_int.h"
 #include "hub/hub_mesh_int.h"
 #include "wire/handoff.h"
+#include "wire/sniff.h"
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/util.h"
@@ -25,17 +26,9 @@
 
 #define DENIED_REPORT_MS 10000 /* a refused relay retries every few seconds: say so this often */
 
-#define RQ_PAUSE 1024 /* unanswered handoffs: stop reading the relay here, */
-#define RQ_RESUME 256 /* and go on below this */
-
 static void relay_close(struct hub_relay_conn *rc)
 {
 	struct nx_hub *hub = rc->hub;
-	while (rc->rq_head) {
-		struct hub_reply *r = rc->rq_head;
-		rc->rq_head = r->next;
-		hub_reply_orphan(r);
-	}
 	hub_udp_relay_gone(hub, rc);
 	nx_loop_del(hub->loop, rc->fd);
 	close(rc->fd);
@@ -69,65 +62,47 @@ int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h)
 	return NX_HANDOFF_OK;
 }
 
-/* The relay's answers go out in the order of its handoffs: r waits behind the others. */
-static void rq_push(struct hub_relay_conn *rc, struct hub_reply *r)
-{
-	if (rc->rq_tail)
-		rc->rq_tail->next = r;
-	else
-		rc->rq_head = r;
-	rc->rq_tail = r;
-	rc->rq_len++;
-}
-
-/* Queue a reply behind those a worker has not given yet (or send it now when none wait).
- * -1: the relay connection is closed. */
+/* Answer one handoff. -1: the relay connection is closed. */
 static int relay_answer(struct hub_relay_conn *rc, int status)
 {
-	if (!rc->rq_head) {
-		if (nx_handoff_reply(rc->fd, (enum nx_handoff_status)status) < 0) {
-			relay_close(rc);
-			return -1;
-		}
-		return 0;
-	}
-	struct hub_reply *r = hub_reply_new(1, status);
-	if (!r) { /* out of memory: the relay cannot be kept in step */
+	if (nx_handoff_reply(rc->fd, (enum nx_handoff_status)status) < 0) {
 		relay_close(rc);
 		return -1;
 	}
-	rq_push(rc, r);
 	return 0;
 }
 
-static int flush_replies(struct hub_relay_conn *rc)
+void hub_relay_resume_all(struct nx_hub *hub)
 {
-	int st;
-	while (rc->rq_head && hub_reply_pop(&rc->rq_head, &st)) {
-		rc->rq_len--;
-		if (nx_handoff_reply(rc->fd, (enum nx_handoff_status)st) < 0) {
-			relay_close(rc);
-			return -1;
+	for (struct hub_relay_conn *rc = hub->relays; rc; rc = rc->next)
+		if (rc->paused) {
+			rc->paused = 0;
+			nx_loop_mod(hub->loop, rc->fd, NX_EV_READ);
 		}
-	}
-	if (!rc->rq_head)
-		rc->rq_tail = NULL;
-	if (rc->rq_paused && rc->rq_len < RQ_RESUME) {
-		rc->rq_paused = 0;
-		nx_loop_mod(rc->hub->loop, rc->fd, NX_EV_READ);
-	}
-	return 0;
 }
 
-void hub_relay_flush_replies(struct nx_hub *hub)
+void hub_answer_client(int fd, const struct nx_handoff *h, int status)
 {
-	for (struct hub_relay_conn *rc = hub->relays, *next; rc; rc = next) {
-		next = rc->next;
-		flush_replies(rc);
+	unsigned char alert[7];
+	const void *msg = NULL;
+	size_t len = 0;
+	int busy = status != NX_HANDOFF_NO_ROUTE;
+	if (h->is_tls) {
+		uint16_t v = h->prelude_len >= 3 ? (uint16_t)(h->prelude[1] << 8 | h->prelude[2]) : 0;
+		len = nx_tls_alert(alert, v, busy ? NX_TLS_ALERT_INTERNAL_ERROR
+		                                  : NX_TLS_ALERT_UNRECOGNIZED_NAME);
+		msg = alert;
+	} else if (strncmp(h->route_key, "tcp:", 4) != 0) { /* an HTTP Host route */
+		msg = nx_http_error_response(busy ? 503 : 502, &len);
 	}
+	if (msg && send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* the client is gone already: nothing to tell */
+	}
+	shutdown(fd, SHUT_WR); /* the client has sent all it will before our answer: no RST */
+	close(fd);
 }
 
-/* The status, or -1: a worker answers later (its slot is queued on rc). */
+/* The status to answer. */
 static int take_client(struct hub_relay_conn *rc, int cfd, struct nx_handoff *h)
 {
 	struct nx_hub *hub = rc->hub;
@@ -138,16 +113,13 @@ static int take_client(struct hub_relay_conn *rc, int cfd, struct nx_handoff *h)
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
 	hub_routes_unlock(hub);
 	if (s && s->worker) {
-		struct hub_reply *r = hub_reply_new(0, 0);
-		if (!r) {
-			__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
-			close(cfd);
-			hub->ctr.handoff_busy++;
-			return NX_HANDOFF_BUSY;
+		int behind = hub_worker_behind(s);
+		int st = hub_worker_handoff(s, cfd, h); /* takes cfd and h->prelude */
+		if (behind && !rc->paused) { /* let the relay wait while the worker catches up */
+			rc->paused = 1;
+			nx_loop_mod(hub->loop, rc->fd, 0);
 		}
-		rq_push(rc, r);
-		hub_worker_handoff(s, cfd, h, r); /* takes cfd and h->prelude */
-		return -1;
+		return st;
 	}
 	if (!s) /* §5: local backends first, then peer hubs */
 		s = hub_mesh_pick(hub, h->route_key);
@@ -166,7 +138,7 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct hub_relay_conn *rc = arg;
 	struct nx_hub *hub = rc->hub;
-	for (int i = 0; i < 64 && !rc->rq_paused; i++) {
+	for (int i = 0; i < 64 && !rc->paused; i++) {
 		struct nx_handoff h;
 		int cfd = -1;
 		char err[NX_ERRLEN];
@@ -206,12 +178,8 @@ static void relay_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		int st = h.kind == NX_HANDOFF_UDP ? hub_udp_take(hub, rc, cfd, &h)
 		                                  : take_client(rc, cfd, &h);
 		free(h.prelude); /* NULL when a worker took it */
-		if (st >= 0 && relay_answer(rc, st) < 0)
+		if (relay_answer(rc, st) < 0)
 			return;
-		if (rc->rq_len >= RQ_PAUSE) { /* the workers are behind: let the relay wait */
-			rc->rq_paused = 1;
-			nx_loop_mod(loop, fd, 0);
-		}
 	}
 }
 

@@ -9,9 +9,12 @@
  * route table (WRR and --exclusive-hostnames see every worker's sessions) and serves it.
  *
  * A relay handoff is read on the main thread: the route is picked under the table's lock,
- * the session's refs taken so it outlives the trip, and the fd posted to the session's
- * worker, whose answer goes back through the relay connection's reply queue in the order
- * the relay sent its handoffs.
+ * the session's refs taken so it outlives the trip, the fd posted to the session's worker
+ * and the relay told OK at once (no second wake-up of the main thread per connection). If
+ * the stream cannot be opened after all (its session ended on the way, its grant's
+ * streams= is reached), the worker answers the client busy itself, as the relay would. A
+ * worker with HANDOFF_PAUSE handoffs waiting makes the main thread stop reading the relay
+ * until it is below HANDOFF_RESUME again.
  *
  * Locks: each worker holds its own `mu` except while it sleeps in epoll_wait; the main
  * thread takes every worker's `mu` (hub_workers_lock) to touch their sessions — reload, the
@@ -43,8 +46,10 @@ struct hub_msg {
 	struct hub_session *s;
 	int fd;
 	struct nx_handoff h;
-	struct hub_reply *reply;
 };
+
+#define HANDOFF_PAUSE 1024 /* handoffs waiting in one worker's inbox: stop reading relays */
+#define HANDOFF_RESUME 256 /* and go on below this */
 
 struct hub_worker {
 	struct nx_hub *hub;     /* its own: loop, sessions, streams, counters */
@@ -56,6 +61,8 @@ struct hub_worker {
 	struct hub_msg *in_head, *in_tail;
 	int efd;                /* eventfd: the inbox has something */
 	size_t load;            /* sessions assigned to it and not dead (atomic) */
+	size_t backlog;         /* handoffs posted, not yet taken (atomic) */
+	int main_waits;         /* the main thread paused relays for it (atomic) */
 	int running;            /* the thread holds mu and runs its loop (atomic) */
 };
 
@@ -73,49 +80,12 @@ static void drain(int efd)
 	(void)r;
 }
 
-/* ---- replies --------------------------------------------------------------------------- */
+/* ---- relays paused for a busy worker -------------------------------------------------- */
 
-struct hub_reply *hub_reply_new(int done, int status)
-{
-	struct hub_reply *r = calloc(1, sizeof *r);
-	if (r) {
-		r->state = done ? HUB_REPLY_DONE : HUB_REPLY_WAIT;
-		r->status = status;
-	}
-	return r;
-}
-
-int hub_reply_pop(struct hub_reply **head, int *status)
-{
-	struct hub_reply *r = *head;
-	if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != HUB_REPLY_DONE)
-		return 0;
-	*status = r->status;
-	*head = r->next;
-	free(r);
-	return 1;
-}
-
-void hub_reply_orphan(struct hub_reply *r)
-{
-	if (__atomic_exchange_n(&r->state, HUB_REPLY_ORPHAN, __ATOMIC_ACQ_REL) == HUB_REPLY_DONE)
-		free(r);
-}
-
-/* A worker's answer: for the main thread to send, or freed if its relay went meanwhile. */
-static void reply_done(struct nx_hub *main, struct hub_reply *r, int status)
-{
-	r->status = status;
-	if (__atomic_exchange_n(&r->state, HUB_REPLY_DONE, __ATOMIC_ACQ_REL) == HUB_REPLY_ORPHAN)
-		free(r);
-	else
-		poke(main->reply_efd);
-}
-
-static void on_replies(struct nx_loop *loop, int fd, unsigned events, void *arg)
+static void on_resume(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	drain(fd);
-	hub_relay_flush_replies(arg);
+	hub_relay_resume_all(arg);
 }
 
 /* ---- the inbox ------------------------------------------------------------------------- */
@@ -136,18 +106,19 @@ static void post(struct hub_worker *w, struct hub_msg *m)
 static void handoff(struct hub_worker *w, struct hub_msg *m)
 {
 	struct hub_session *s = m->s;
-	int st;
-	if (!s->dead && s->state == SESS_LIVE) {
-		st = hub_take_stream(s, m->fd, &m->h);
-	} else { /* it ended on the way: the relay answers the client busy */
-		close(m->fd);
+	/* The relay was told OK: a stream that cannot be had is ours to say no to. */
+	if (s->dead || s->state != SESS_LIVE || !hub_backends_stream_allowed(s)) {
 		w->hub->ctr.handoff_busy++;
-		st = NX_HANDOFF_BUSY;
+		hub_answer_client(m->fd, &m->h, NX_HANDOFF_BUSY);
+	} else {
+		hub_take_stream(s, m->fd, &m->h); /* only out of memory fails here now */
 	}
 	free(m->h.prelude);
 	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0 && s->dead)
 		hub_schedule_reap(w->hub);
-	reply_done(w->main, m->reply, st);
+	if (__atomic_sub_fetch(&w->backlog, 1, __ATOMIC_SEQ_CST) < HANDOFF_RESUME &&
+	    __atomic_exchange_n(&w->main_waits, 0, __ATOMIC_SEQ_CST))
+		poke(w->main->resume_efd);
 }
 
 static void on_inbox(struct nx_loop *loop, int fd, unsigned events, void *arg)
@@ -239,26 +210,38 @@ void hub_worker_session_gone(struct hub_session *s)
 		__atomic_sub_fetch(&s->worker->load, 1, __ATOMIC_RELAXED);
 }
 
-void hub_worker_handoff(struct hub_session *s, int fd, struct nx_handoff *h, struct hub_reply *r)
+int hub_worker_handoff(struct hub_session *s, int fd, struct nx_handoff *h)
 {
+	struct hub_worker *w = s->worker;
 	struct hub_msg *m = calloc(1, sizeof *m);
 	if (!m) {
 		close(fd);
-		free(h->prelude);
-		h->prelude = NULL;
 		/* a session that died meanwhile goes with its worker's next reap */
 		__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
-		s->worker->main->ctr.handoff_busy++; /* we are on the main thread */
-		reply_done(s->worker->main, r, NX_HANDOFF_BUSY);
-		return;
+		w->main->ctr.handoff_busy++; /* we are on the main thread */
+		return NX_HANDOFF_BUSY;
 	}
 	m->kind = MSG_HANDOFF;
 	m->s = s;
 	m->fd = fd;
 	m->h = *h;
-	m->reply = r;
 	h->prelude = NULL; /* the worker frees it */
-	post(s->worker, m);
+	__atomic_add_fetch(&w->backlog, 1, __ATOMIC_SEQ_CST);
+	post(w, m);
+	return NX_HANDOFF_OK;
+}
+
+int hub_worker_behind(struct hub_session *s)
+{
+	struct hub_worker *w = s->worker;
+	if (__atomic_load_n(&w->backlog, __ATOMIC_SEQ_CST) < HANDOFF_PAUSE)
+		return 0;
+	/* say we wait, then look again: a worker that got below the mark before it could see
+	 * the flag must not leave the relays paused for ever */
+	__atomic_store_n(&w->main_waits, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&w->backlog, __ATOMIC_SEQ_CST) >= HANDOFF_RESUME)
+		return 1;
+	return !__atomic_exchange_n(&w->main_waits, 0, __ATOMIC_SEQ_CST) ? 1 : 0;
 }
 
 /* ---- locks ----------------------------------------------------------------------------- */
@@ -379,7 +362,7 @@ static struct hub_worker *worker_new(struct nx_hub *main, unsigned index, char *
 	h->key = main->key;
 	h->backends = main->backends;
 	h->backend_l.fd = h->relay_l.fd = -1;
-	h->reply_efd = -1;
+	h->resume_efd = -1;
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->efd < 0 || nx_loop_add(loop, w->efd, NX_EV_READ, on_inbox, w) < 0) {
 		nx_err(err, errlen, "worker %u: eventfd: %s", index, strerror(errno));
@@ -422,9 +405,9 @@ int hub_workers_open(struct nx_hub *hub, char *err, size_t errlen)
 		        "the main thread\"", n, why);
 		return 0;
 	}
-	hub->reply_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (hub->reply_efd < 0 || nx_loop_add(hub->loop, hub->reply_efd, NX_EV_READ, on_replies,
-	                                      hub) < 0)
+	hub->resume_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (hub->resume_efd < 0 || nx_loop_add(hub->loop, hub->resume_efd, NX_EV_READ, on_resume,
+	                                       hub) < 0)
 		return nx_err(err, errlen, "workers: eventfd: %s", strerror(errno));
 	hub->workers = calloc(n, sizeof *hub->workers);
 	if (!hub->workers)
@@ -444,9 +427,9 @@ void hub_workers_close(struct nx_hub *hub)
 	free(hub->workers);
 	hub->workers = NULL;
 	hub->n_workers = 0;
-	if (hub->reply_efd >= 0) {
-		nx_loop_del(hub->loop, hub->reply_efd);
-		close(hub->reply_efd);
-		hub->reply_efd = -1;
+	if (hub->resume_efd >= 0) {
+		nx_loop_del(hub->loop, hub->resume_efd);
+		close(hub->resume_efd);
+		hub->resume_efd = -1;
 	}
 }
