@@ -36,7 +36,7 @@ struct name_check {
 	int verified;    /* the chain validated (server side: a client certificate was shown) */
 };
 
-#define NX_TLS_READAHEAD 4096
+#define NX_TLS_READAHEAD 2048 /* small records come in whole with one recv */
 
 struct nx_tls {
 	int fd;

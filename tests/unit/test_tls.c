@@ -197,8 +197,9 @@ static void roundtrip(const char *crt, const char *key)
 	for (int i = 0; i < 100 && (n = nx_tls_read(p.s, b, sizeof b)) == NX_TLS_AGAIN; i++)
 		wait_for(p.s, p.fd[0], p.c, p.fd[1]);
 	assert_int_equal(n, NX_TLS_EOF);
-	assert_true(nx_tls_conn_size(p.s) < 40 * 1024);
-	assert_true(nx_tls_conn_size(p.c) < 44 * 1024);
+	/* BearSSL's full-duplex buffer (33 KiB), its context and our 2 KiB read-ahead */
+	assert_true(nx_tls_conn_size(p.s) < 42 * 1024);
+	assert_true(nx_tls_conn_size(p.c) < 46 * 1024);
 	pair_close(&p);
 }
 
