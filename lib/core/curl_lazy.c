@@ -137,27 +137,29 @@ curl_version_info_data *curl_version_info(CURLversion v)
 	return ready() ? api.version_info(v) : NULL;
 }
 
-/* The option's number says the type of its one argument (curl.h: CURLOPTTYPE_*). */
-CURLcode curl_easy_setopt(CURL *c, CURLoption opt, ...)
-{
-	if (!ready())
-		return CURLE_FAILED_INIT;
-	va_list ap;
-	va_start(ap, opt);
-	CURLcode r;
-	if (opt < CURLOPTTYPE_OBJECTPOINT)
-		r = api.easy_setopt(c, opt, va_arg(ap, long));
-	else if (opt < CURLOPTTYPE_FUNCTIONPOINT)
-		r = api.easy_setopt(c, opt, va_arg(ap, void *));
-	else if (opt < CURLOPTTYPE_OFF_T)
-		r = api.easy_setopt(c, opt, va_arg(ap, void (*)(void)));
-	else if (opt < CURLOPTTYPE_BLOB)
-		r = api.easy_setopt(c, opt, va_arg(ap, curl_off_t));
-	else
-		r = api.easy_setopt(c, opt, va_arg(ap, void *));
-	va_end(ap);
-	return r;
-}
+/* fn(h, opt, arg) with the one argument of the type opt's number says (curl.h:
+ * CURLOPTTYPE_*; multi options are numbered the same way). Only one va_arg runs. */
+#define CALL_WITH_ARG(fn, h, opt, ap)                                                          \
+	((opt) < CURLOPTTYPE_OBJECTPOINT     ? fn(h, opt, va_arg(ap, long))                        \
+	 : (opt) < CURLOPTTYPE_FUNCTIONPOINT ? fn(h, opt, va_arg(ap, void *))                      \
+	 : (opt) < CURLOPTTYPE_OFF_T         ? fn(h, opt, va_arg(ap, void (*)(void)))              \
+	 : (opt) < CURLOPTTYPE_BLOB          ? fn(h, opt, va_arg(ap, curl_off_t))                  \
+	                                     : fn(h, opt, va_arg(ap, void *)))
+
+/* curl_easy_setopt and curl_multi_setopt: the same forwarding for two handle types */
+#define SETOPT(name, handle_t, option_t, result_t, failed, field)                              \
+	result_t name(handle_t h, option_t opt, ...)                                              \
+	{                                                                                         \
+		if (!ready())                                                                         \
+			return failed;                                                                    \
+		va_list ap;                                                                           \
+		va_start(ap, opt);                                                                    \
+		result_t r = CALL_WITH_ARG(api.field, h, opt, ap);                                    \
+		va_end(ap);                                                                           \
+		return r;                                                                             \
+	}
+SETOPT(curl_easy_setopt, CURL *, CURLoption, CURLcode, CURLE_FAILED_INIT, easy_setopt)
+SETOPT(curl_multi_setopt, CURLM *, CURLMoption, CURLMcode, CURLM_INTERNAL_ERROR, multi_setopt)
 
 CURLcode curl_easy_getinfo(CURL *c, CURLINFO info, ...)
 {
@@ -171,25 +173,6 @@ CURLcode curl_easy_getinfo(CURL *c, CURLINFO info, ...)
 }
 
 CURLM *curl_multi_init(void) { return ready() ? api.multi_init() : NULL; }
-
-CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
-{
-	if (!ready())
-		return CURLM_INTERNAL_ERROR;
-	va_list ap;
-	va_start(ap, opt);
-	CURLMcode r;
-	if (opt < CURLOPTTYPE_OBJECTPOINT)
-		r = api.multi_setopt(m, opt, va_arg(ap, long));
-	else if (opt < CURLOPTTYPE_FUNCTIONPOINT)
-		r = api.multi_setopt(m, opt, va_arg(ap, void *));
-	else if (opt < CURLOPTTYPE_OFF_T)
-		r = api.multi_setopt(m, opt, va_arg(ap, void (*)(void)));
-	else
-		r = api.multi_setopt(m, opt, va_arg(ap, curl_off_t));
-	va_end(ap);
-	return r;
-}
 
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *c)
 {
