@@ -61,7 +61,9 @@ struct nx_tls {
 	/* Read-ahead: BearSSL asks for a record's 5-byte header, then its body; small records
 	 * come in with one recv into ra instead of two. drained: the last recv came back short,
 	 * so the socket was empty then; the next read says AGAIN without asking the kernel
-	 * (once: level-triggered epoll or poll reports what arrives after). */
+	 * (once: level-triggered epoll or poll reports what arrives after). That saves the
+	 * EAGAIN recv of a read-until-AGAIN loop; a caller that stops reading earlier gets one
+	 * early AGAIN on its next read, and one more round from its poller. */
 	uint16_t ra_off, ra_len;
 	int drained;
 	unsigned char ra[NX_TLS_READAHEAD];
@@ -535,6 +537,7 @@ int nx_tls_handshake(struct nx_tls *c)
 		}
 		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) {
 			c->hs_done = 1;
+			c->drained = 0; /* callers read after the handshake without waiting: ask */
 			return 1;
 		}
 		if (st & BR_SSL_RECVREC) {

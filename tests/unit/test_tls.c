@@ -203,6 +203,39 @@ static void roundtrip(const char *crt, const char *key)
 	pair_close(&p);
 }
 
+/* Many small records in the socket at once: the read-ahead takes several per recv. A
+ * reader that stops after one message must be told more is there (nx_tls_pending), and
+ * must then get every byte without the fd becoming readable again: nothing may be left
+ * in the read-ahead where no readiness event would announce it. */
+static void read_ahead_strands_nothing(void **state)
+{
+	struct pair p;
+	pair_open(&p, "ec8.crt", "ec8.key", "ca.crt", "hub.test");
+	assert_true(handshake(p.s, p.fd[0], p.c, p.fd[1]));
+	char msg[100];
+	for (int i = 0; i < 20; i++) { /* 20 records of 100 bytes, each sealed on its own */
+		memset(msg, 'a' + i, sizeof msg);
+		assert_int_equal(nx_tls_write(p.c, msg, sizeof msg), (ssize_t)sizeof msg);
+	}
+	struct pollfd pf = {p.fd[0], POLLIN, 0};
+	assert_int_equal(poll(&pf, 1, 5000), 1);
+	char got[2000];
+	assert_int_equal(nx_tls_read(p.s, got, 100), 100);
+	assert_true(nx_tls_pending(p.s));
+	size_t have = 100;
+	ssize_t n;
+	while (have < sizeof got && (n = nx_tls_read(p.s, got + have, sizeof got - have)) > 0)
+		have += (size_t)n;
+	assert_int_equal(have, sizeof got); /* all 20, none waiting for the fd */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(got[i * 100], 'a' + i);
+	/* and now the socket is drained: AGAIN, then AGAIN again (a real recv) */
+	assert_int_equal(nx_tls_read(p.s, got, sizeof got), NX_TLS_AGAIN);
+	assert_int_equal(nx_tls_read(p.s, got, sizeof got), NX_TLS_AGAIN);
+	assert_false(nx_tls_pending(p.s));
+	pair_close(&p);
+}
+
 static void rsa_pkcs8(void **state) { roundtrip("rsa.crt", "rsa.key"); }
 static void rsa_pkcs1(void **state) { roundtrip("rsa.crt", "rsa1.key"); }
 static void ec_sec1(void **state) { roundtrip("ec.crt", "ec.key"); }
@@ -304,6 +337,7 @@ int main(void)
 		cmocka_unit_test(peer_eof_during_handshake),
 		cmocka_unit_test(bad_credentials),
 		cmocka_unit_test(crypto_impl_follows_the_cpu),
+		cmocka_unit_test(read_ahead_strands_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
