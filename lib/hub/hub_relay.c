@@ -98,7 +98,12 @@ void hub_answer_client(int fd, const struct nx_handoff *h, int status)
 	if (msg && send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* the client is gone already: nothing to tell */
 	}
-	shutdown(fd, SHUT_WR); /* the client has sent all it will before our answer: no RST */
+	shutdown(fd, SHUT_WR);
+	/* closing with unread input sends a RST, which can destroy the answer before the
+	 * client reads it: take what is there already (an HTTP body, say), a bounded amount */
+	char sink[4096];
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+		;
 	close(fd);
 }
 
