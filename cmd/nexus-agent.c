@@ -46,6 +46,22 @@ static const char usage[] =
     "  --wait DUR               how long to wait for the ack (default 30s)\n"
     "  --json                   print the whole ack instead of its output\n";
 
+static const char send_usage[] =
+    "usage: nexus-agent send --mqtt URL --device ID [--id ID] [--wait DUR] [--json] COMMAND [ARGS-JSON]\n"
+    "Send COMMAND (with ARGS-JSON, its JSON arguments) to device ID, print the ack's output;\n"
+    "the exit status follows the ack's status (ok: 0; see nexus-agent(1)).\n"
+    "  --mqtt URL               MQTT broker (mqtts:// for TLS)\n"
+    "  --cafile FILE            CA certificate to trust the broker by\n"
+    "  --cert FILE              client certificate (mutual TLS)\n"
+    "  --key FILE               the client certificate's key\n"
+    "  --device ID              the device to command\n"
+    "  --id ID                  command id (default: a random UUID)\n"
+    "  --wait DUR               how long to wait for the ack (default 30s)\n"
+    "  --json                   print the whole ack instead of its output\n"
+    "  --config FILE            options from FILE, one 'name value' per line\n"
+    "  -h, --help               this help\n"
+    "  -V, --version            print the version\n";
+
 #define usage_error nx_usage_error
 
 static void notify_ready(void *ctx) { sd_notify(0, "READY=1"); }
@@ -148,7 +164,7 @@ static int main_send(int argc, char **argv)
 				return 2;
 			break;
 		case O_JSON: json_out = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': fputs(send_usage, stdout); return 0;
 		case 'V': nx_print_version("nexus-agent"); return 0;
 		default: return nx_usage_getopt(opt, argv);
 		}

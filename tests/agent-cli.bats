@@ -16,7 +16,11 @@ load lib/agent
   assert_output "nexus-agent $(cat "$NEXUS_SRC/VERSION")"
   run nexus-agent send --help
   assert_success
-  assert_output --partial 'nexus-agent send'
+  assert_line --index 0 --partial 'usage: nexus-agent send'
+  for o in --mqtt --cafile --cert --key --device --id --wait --json --config; do
+    assert_output --partial -- "$o"
+  done
+  refute_output --partial -- '--handlers' # the daemon's options are not send's
 }
 
 @test "usage errors: one line saying what is wrong, a hint, exit 2" {
