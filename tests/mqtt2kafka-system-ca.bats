@@ -72,3 +72,13 @@ wait_running() {
     --key "$T/pki/client.key"
   wait_running
 }
+
+@test "an unreadable --cafile: one error line before Kafka starts, exit 1" {
+  TLS_PORT=$(free_port) # nothing needs to listen: the file is checked first,
+  KAFKA=127.0.0.1:$(free_port) # before a producer could log that its broker is down
+  bridge_args
+  run "${BRIDGE[@]}" --cafile "$T/no-such-ca.pem"
+  assert_failure 1
+  assert_output --partial "--cafile: cannot read $T/no-such-ca.pem: No such file or directory"
+  [ "${#lines[@]}" -eq 1 ] # nothing from librdkafka after it
+}

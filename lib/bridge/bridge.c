@@ -2,6 +2,7 @@
  * (bridge_mqtt.c: spool append, produce); the caller's thread runs nx_bridge_poll (delivery
  * reports release spool records). One mutex guards the spool; counters are atomics. */
 #include "bridge/bridge_int.h"
+#include "mqtt/tls_files.h"
 #include "bridge/kafkaprops.h"
 #include "core/log.h"
 
@@ -271,6 +272,10 @@ int nx_bridge_start(struct nx_bridge **out, const struct nx_bridge_config *c, ch
 	b->rkt = calloc((size_t)c->nrules + 1, sizeof *b->rkt);
 	if (!b->sub_mids || !b->rkt)
 		return nx_err(err, errlen, "out of memory");
+	/* unreadable TLS files are a configuration error: said before the Kafka producer
+	 * starts and has anything to log */
+	if (c->mqtt.tls && nx_mqtt_tls_files_ok(c->cafile, c->certfile, c->keyfile, err, errlen) < 0)
+		return -1;
 	if (nx_spool_open(&b->spool, &c->spool, err, errlen) < 0)
 		return -1;
 	rd_kafka_conf_t *conf = kafka_conf(c, c->kafka_props, c->nkafka_props, err, errlen);

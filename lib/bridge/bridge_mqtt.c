@@ -179,9 +179,7 @@ int bridge_mqtt_setup(struct nx_bridge *b, char *err, size_t errlen)
 	mosquitto_reconnect_delay_set(b->mosq, 1, 30, true);
 	if (c->username && mosquitto_username_pw_set(b->mosq, c->username, c->password))
 		return nx_err(err, errlen, "bad MQTT username or password");
-	if (c->mqtt.tls) {
-		if (nx_mqtt_tls_files_ok(c->cafile, c->certfile, c->keyfile, err, errlen) < 0)
-			return -1;
+	if (c->mqtt.tls) { /* the files were checked by nx_bridge_start, before Kafka */
 		int rc = 0;
 		/* No --cafile: the system's store, as nexus-tunnel does (OpenSSL's default paths,
 		 * /etc/ssl/certs on Debian; SSL_CERT_FILE / SSL_CERT_DIR override them). */
