@@ -38,7 +38,7 @@ suite_setup() {
   assert_output --partial 'alert internal error'
 }
 
-@test "over --max-streams: curl gets 503 Service Unavailable, the open stream is unharmed" {
+@test "over --max-streams: curl gets 503, a TLS client the internal_error alert, the open stream is unharmed" {
   start_web ka --keep-alive
   start_tunnel dev --hostname app.test --to "127.0.0.1:$WEB_PORT" --max-streams 1
   wait_backends 1
@@ -73,6 +73,11 @@ PY
   run cat "$T/body"
   assert_output 'too many streams' 
   wait_log "$T/tunnel-dev.log" 'max-streams'
+  # a TLS client over the limit is told in TLS: the internal_error alert
+  run timeout 30 openssl s_client -connect "127.0.0.1:$RELAY_PORT" -servername app.test \
+    -CAfile "$T/web.crt" < /dev/null
+  assert_failure
+  assert_output --partial 'alert internal error'
   echo >&"${HOLD[1]}"
   read -r -t 30 second <&"${HOLD[0]}"
   [ "$second" = "HTTP/1.1 200 OK" ]
