@@ -67,6 +67,25 @@ suite_setup() {
   assert_output 0
 }
 
+@test "an expired token from --token-cmd: the tunnel stops at once, exit 1, with the clock hint" {
+  start_hub
+  # a token command whose tokens are already expired (a machine whose clock is far ahead of
+  # the hub's looks the same to the hub)
+  printf '#!/bin/sh\nexec nexus-token issue -k "%s" --backend --ttl 0 --claim exp=1000\n' \
+    "$T/hub.secret" > "$T/old-token.sh"
+  chmod +x "$T/old-token.sh"
+  run timeout 30 nexus-tunnel --hub "wss://127.0.0.1:$HUB_PORT/connect" --servername localhost \
+    --cafile "$T/hub.crt" --token-cmd "$T/old-token.sh" --hostname app.test \
+    --to "127.0.0.1:$PLAIN_PORT"
+  assert_failure 1
+  assert_output --partial 'hub refused authentication (1008'
+  assert_output --partial 'expired'
+  assert_output --partial "check this machine's clock"
+  refute_output --partial 'reconnecting in' # retrying cannot fix it: no loop without --retry
+  run grep -c 'backend registered' "$T/hub.log"
+  assert_output 0
+}
+
 @test "an RS256 key signs the tokens when the hub has the public key" {
   nexus-token keygen -t rs256 -o "$T/rsa.key" >/dev/null
   openssl pkey -in "$T/rsa.key" -pubout -out "$T/rsa.key.pub" 2>/dev/null
