@@ -343,6 +343,10 @@ void hub_relay_close_all(struct nx_hub *hub);
 int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h);
 /* Main: read every paused relay connection again. */
 void hub_relay_resume_all(struct nx_hub *hub);
+/* Tell an end user no in its protocol, what the relay says: a TLS alert (internal_error, or
+ * unrecognized_name for NX_HANDOFF_NO_ROUTE) or HTTP 503 / 502; nothing on a tcp: route.
+ * Best effort, never blocks: what send returned (0: nothing to say). */
+ssize_t hub_tell_user(int fd, int is_tls, const char *route, uint16_t tls_version, int status);
 /* Tell a handed-over client no in its protocol (TLS alert or HTTP 503, what the relay says
  * for NX_HANDOFF_BUSY / NO_ROUTE), then close fd: for a handoff the relay was told OK. */
 void hub_answer_client(int fd, const struct nx_handoff *h, int status);

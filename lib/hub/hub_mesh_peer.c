@@ -6,8 +6,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "token/jws.h"
+#include "wire/handoff.h"
 #include "wire/meshproto.h"
-#include "wire/sniff.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -185,18 +185,9 @@ void hub_mesh_no_route(struct hub_stream *st, const struct nx_hub_control *c)
 	if (strcmp(c->reason, "no route") != 0 || st->down_bytes || st->q_head || st->fd < 0 ||
 	    strncmp(st->route, "tcp:", 4) == 0)
 		return;
-	unsigned char alert[7];
-	size_t len = 0;
-	const void *msg;
-	if (st->is_tls) {
-		len = nx_tls_alert(alert, 0, NX_TLS_ALERT_UNRECOGNIZED_NAME);
-		msg = alert;
-	} else {
-		msg = nx_http_error_response(502, &len);
-	}
-	/* A few bytes into a fresh socket's buffer: best effort, never blocks. */
-	if (send(st->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-		st->down_bytes += len;
+	ssize_t n = hub_tell_user(st->fd, st->is_tls, st->route, 0, NX_HANDOFF_NO_ROUTE);
+	if (n > 0)
+		st->down_bytes += (uint64_t)n;
 	hub_log(st->hub, NX_LOG_INFO, "peer has no route", "stream=%s route=%s", st->id_text,
 	        st->route);
 }

@@ -81,23 +81,29 @@ void hub_relay_resume_all(struct nx_hub *hub)
 		}
 }
 
+ssize_t hub_tell_user(int fd, int is_tls, const char *route, uint16_t tls_version, int status)
+{
+	int busy = status != NX_HANDOFF_NO_ROUTE;
+	unsigned char alert[7];
+	const void *msg;
+	size_t len = 0;
+	if (is_tls) {
+		len = nx_tls_alert(alert, tls_version, busy ? NX_TLS_ALERT_INTERNAL_ERROR
+		                                            : NX_TLS_ALERT_UNRECOGNIZED_NAME);
+		msg = alert;
+	} else if (strncmp(route, "tcp:", 4) != 0) { /* an HTTP Host route */
+		msg = nx_http_error_response(busy ? 503 : 502, &len);
+	} else {
+		return 0; /* a port claim: no protocol to speak */
+	}
+	/* a few bytes into a socket nothing was written to: best effort, never blocks */
+	return send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 void hub_answer_client(int fd, const struct nx_handoff *h, int status)
 {
-	unsigned char alert[7];
-	const void *msg = NULL;
-	size_t len = 0;
-	int busy = status != NX_HANDOFF_NO_ROUTE;
-	if (h->is_tls) {
-		uint16_t v = h->prelude_len >= 3 ? (uint16_t)(h->prelude[1] << 8 | h->prelude[2]) : 0;
-		len = nx_tls_alert(alert, v, busy ? NX_TLS_ALERT_INTERNAL_ERROR
-		                                  : NX_TLS_ALERT_UNRECOGNIZED_NAME);
-		msg = alert;
-	} else if (strncmp(h->route_key, "tcp:", 4) != 0) { /* an HTTP Host route */
-		msg = nx_http_error_response(busy ? 503 : 502, &len);
-	}
-	if (msg && send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		/* the client is gone already: nothing to tell */
-	}
+	uint16_t v = h->prelude_len >= 3 ? (uint16_t)(h->prelude[1] << 8 | h->prelude[2]) : 0;
+	hub_tell_user(fd, h->is_tls, h->route_key, v, status);
 	shutdown(fd, SHUT_WR);
 	/* closing with unread input sends a RST, which can destroy the answer before the
 	 * client reads it: take what is there already (an HTTP body, say), a bounded amount */
