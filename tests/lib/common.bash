@@ -30,6 +30,18 @@ teardown() {
 
 # free_port: print a port on 127.0.0.1 that is free now for TCP and for UDP alike (suites
 # run in parallel, and a UDP client elsewhere may hold an ephemeral port that is free for TCP).
+# own_listener PID LOG REGEX: PID (just started) logs REGEX, its own 'listening' line, while
+# alive. A free port can be taken by another suite between free_port and the bind, and
+# wait_port then sees that suite's listener; this tells the two apart.
+own_listener() {
+  for _ in $(seq 200); do
+    grep -qE -- "$3" "$2" 2>/dev/null && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
 free_port() {
   python3 -c '
 import socket

@@ -38,10 +38,18 @@ http_backend() {
 }
 
 relay() {
-  RP=$(free_port)
-  bg relay nexus-relay --listen "127.0.0.1:$RP" "$@"
-  RELAY_PID=$BG_PID
-  wait_port "$RP"
+  # a new port when another suite took ours first (own_listener, lib/common.bash)
+  local try
+  for try in 1 2 3; do
+    RP=$(free_port)
+    bg relay nexus-relay --listen "127.0.0.1:$RP" "$@"
+    RELAY_PID=$BG_PID
+    wait_port "$RP" && own_listener "$RELAY_PID" "$T/relay.log" \
+      "msg=listening addr=127.0.0.1:$RP( |$)" && return 0
+    kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null || true
+  done
+  cat "$T/relay.log" >&2
+  return 1
 }
 
 # rawclient ARGS...: python3 raw socket client (see tests/lib/rawclient.py --help).

@@ -48,18 +48,33 @@ start_web() {
 }
 
 start_hub() {
-  HUB_PORT=$(free_port)
-  bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
-    --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" -v "$@"
-  HUB_PID=$BG_PID
-  wait_port "$HUB_PORT" || { tail -5 "$T/hub.log" >&2; return 1; }
+  local try
+  for try in 1 2 3; do # a new port when another suite took ours first (own_listener)
+    HUB_PORT=$(free_port)
+    bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+      --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" -v "$@"
+    HUB_PID=$BG_PID
+    wait_port "$HUB_PORT" && own_listener "$HUB_PID" "$T/hub.log" \
+      "msg=listening backends=$HUB_PORT " && return 0
+    kill "$HUB_PID" 2>/dev/null; wait "$HUB_PID" 2>/dev/null || true
+  done
+  tail -5 "$T/hub.log" >&2
+  return 1
 }
 
 start_relay() {
-  RELAY_PORT=${RELAY_PORT:-$(free_port)}
-  bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$T/hub.sock" "$@"
-  RELAY_PID=$BG_PID
-  wait_port "$RELAY_PORT" || { tail -5 "$T/relay.log" >&2; return 1; }
+  local try fixed=${RELAY_PORT:-}
+  for try in 1 2 3; do # a new port when another suite took ours first, unless it was given
+    RELAY_PORT=${fixed:-$(free_port)}
+    bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$T/hub.sock" "$@"
+    RELAY_PID=$BG_PID
+    wait_port "$RELAY_PORT" && own_listener "$RELAY_PID" "$T/relay.log" \
+      "msg=listening addr=127.0.0.1:$RELAY_PORT( |$)" && return 0
+    kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null || true
+    [ -n "$fixed" ] && break
+  done
+  tail -5 "$T/relay.log" >&2
+  return 1
 }
 
 start_fake() {
