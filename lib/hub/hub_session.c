@@ -77,13 +77,10 @@ void hub_session_flush(struct hub_session *s)
 	if (s->dead || s->state == SESS_TLS)
 		return;
 	nx_timer_stop(s->hub->loop, &s->flush_timer);
-	for (int wrote = 0;; wrote = 1) {
-		/* whole records while bytes wait; the last, short one sealed by the flush */
-		size_t left = hub_buf_pending(&s->out);
-		if (!left && !wrote)
-			break;
-		ssize_t n = left ? nx_tls_write_more(s->tls, s->out.p + s->out.off, left, 1)
-		                 : nx_tls_flush(s->tls);
+	/* one contiguous queue: each write fills a record (sent with MSG_MORE when more
+	 * follows) or takes the rest and seals it */
+	while (hub_buf_pending(&s->out)) {
+		ssize_t n = nx_tls_write(s->tls, s->out.p + s->out.off, hub_buf_pending(&s->out));
 		if (n == NX_TLS_AGAIN || n == 0)
 			break;
 		if (n < 0) {

@@ -86,14 +86,11 @@ void tunnel_flush(struct tunnel *t)
 	nx_timer_stop(t->loop, &t->flush_timer);
 	const uint8_t *p;
 	size_t n;
-	for (int wrote = 0;; wrote = 1) {
-		n = nx_chunkq_front(&t->out, &p);
-		/* frames share records; the last one of the queue seals the record */
-		if (!n && (!wrote || t->write_dead))
-			break;
-		ssize_t w = n ? nx_tls_write_more(t->tls, p, n, t->out.bytes > n)
-		              : nx_tls_flush(t->tls);
-		if (w == NX_TLS_AGAIN || (!n && w == 0))
+	while ((n = nx_chunkq_front(&t->out, &p)) > 0) {
+		/* frames share records; the last one of the queue seals the record (AGAIN comes
+		 * only while a sealed record waits, so nothing is left unsealed) */
+		ssize_t w = nx_tls_write_more(t->tls, p, n, t->out.bytes > n);
+		if (w == NX_TLS_AGAIN)
 			break;
 		if (w < 0) {
 			/* the hub may have hung up after saying why (close 1008 + reason): keep
