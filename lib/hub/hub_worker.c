@@ -241,7 +241,8 @@ int hub_worker_behind(struct hub_session *s)
 	__atomic_store_n(&w->main_waits, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&w->backlog, __ATOMIC_SEQ_CST) >= HANDOFF_RESUME)
 		return 1;
-	return !__atomic_exchange_n(&w->main_waits, 0, __ATOMIC_SEQ_CST) ? 1 : 0;
+	/* below again: pause only if the worker took the flag (its poke is on the way) */
+	return !__atomic_exchange_n(&w->main_waits, 0, __ATOMIC_SEQ_CST);
 }
 
 /* ---- locks ----------------------------------------------------------------------------- */

@@ -58,10 +58,10 @@ static void accept_short(struct nx_relay *r, const char *why)
 }
 
 /* One source may hold at most max_conns_per_source of the max_conns slots. */
-static int source_full(struct nx_relay *r, int fd, const struct sockaddr *peer,
-                       struct nx_src *src, int *has_src)
+static int source_full(struct nx_relay *r, const struct sockaddr *peer, struct nx_src *src,
+                       int *has_src)
 {
-	*has_src = (peer ? nx_src_of_sockaddr(peer, src) : nx_src_of_fd(fd, src)) == 0;
+	*has_src = nx_src_of_sockaddr(peer, src) == 0;
 	if (!*has_src || nx_srcmap_get(r->srcmap, src) < r->cfg.max_conns_per_source)
 		return 0;
 	r->ctr.source_refused++;
@@ -70,9 +70,7 @@ static int source_full(struct nx_relay *r, int fd, const struct sockaddr *peer,
 		char q[64];
 		relay_log(r, NX_LOG_WARN, "too many connections from one source, closing new ones",
 		          "client=%s max_per_source=%zu times=%llu",
-		          peer ? nx_fmt_addr(peer, q, sizeof q, NULL, NULL)
-		               : nx_peer_addr(fd, q, sizeof q, NULL, NULL),
-		          r->cfg.max_conns_per_source,
+		          nx_fmt_addr(peer, q, sizeof q, NULL, NULL), r->cfg.max_conns_per_source,
 		          (unsigned long long)n);
 	}
 	return 1;
@@ -101,10 +99,8 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 		}
 		struct nx_src src;
 		int has_src;
-		if (sl > sizeof ss) /* cannot be for TCP; ask the socket then */
-			ss.ss_family = AF_UNSPEC;
-		const struct sockaddr *peer = ss.ss_family == AF_UNSPEC ? NULL : (struct sockaddr *)&ss;
-		if (source_full(r, fd, peer, &src, &has_src)) {
+		const struct sockaddr *peer = (const struct sockaddr *)&ss;
+		if (source_full(r, peer, &src, &has_src)) {
 			close(fd);
 			continue;
 		}
