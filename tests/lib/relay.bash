@@ -44,9 +44,10 @@ relay() {
     RP=$(free_port)
     bg relay nexus-relay --listen "127.0.0.1:$RP" "$@"
     RELAY_PID=$BG_PID
-    wait_port "$RP" && own_listener "$RELAY_PID" "$T/relay.log" \
-      "msg=listening addr=127.0.0.1:$RP( |$)" && return 0
-    kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null || true
+    own_listener "$RELAY_PID" "$T/relay.log" "msg=listening addr=127.0.0.1:$RP( |$)" &&
+      wait_port "$RP" && return 0
+    kill "$RELAY_PID" 2>/dev/null || true # (it has mostly exited already)
+    wait "$RELAY_PID" 2>/dev/null || true
   done
   cat "$T/relay.log" >&2
   return 1

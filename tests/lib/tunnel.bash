@@ -54,9 +54,10 @@ start_hub() {
     bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
       --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" -v "$@"
     HUB_PID=$BG_PID
-    wait_port "$HUB_PORT" && own_listener "$HUB_PID" "$T/hub.log" \
-      "msg=listening backends=$HUB_PORT " && return 0
-    kill "$HUB_PID" 2>/dev/null; wait "$HUB_PID" 2>/dev/null || true
+    own_listener "$HUB_PID" "$T/hub.log" "msg=listening backends=$HUB_PORT " &&
+      wait_port "$HUB_PORT" && return 0
+    kill "$HUB_PID" 2>/dev/null || true # (it has mostly exited already)
+    wait "$HUB_PID" 2>/dev/null || true
   done
   tail -5 "$T/hub.log" >&2
   return 1
@@ -68,9 +69,10 @@ start_relay() {
     RELAY_PORT=${fixed:-$(free_port)}
     bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$T/hub.sock" "$@"
     RELAY_PID=$BG_PID
-    wait_port "$RELAY_PORT" && own_listener "$RELAY_PID" "$T/relay.log" \
-      "msg=listening addr=127.0.0.1:$RELAY_PORT( |$)" && return 0
-    kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null || true
+    own_listener "$RELAY_PID" "$T/relay.log" "msg=listening addr=127.0.0.1:$RELAY_PORT( |$)" &&
+      wait_port "$RELAY_PORT" && return 0
+    kill "$RELAY_PID" 2>/dev/null || true # (it has mostly exited already)
+    wait "$RELAY_PID" 2>/dev/null || true
     [ -n "$fixed" ] && break
   done
   tail -5 "$T/relay.log" >&2
