@@ -14,7 +14,13 @@
 #include <unistd.h>
 
 static volatile long acked;
+static volatile int connacked;
 static void on_publish(struct mosquitto *m, void *o, int mid) { __atomic_add_fetch(&acked, 1, __ATOMIC_RELAXED); }
+static void on_connect(struct mosquitto *m, void *o, int rc)
+{
+	if (rc == 0)
+		__atomic_store_n(&connacked, 1, __ATOMIC_RELAXED);
+}
 
 static size_t make_payload(unsigned char *p, long i, long dev, long seq)
 {
@@ -71,12 +77,23 @@ int main(int argc, char **argv)
 	snprintf(id, sizeof id, "mqtt-load-%d", (int)getpid());
 	struct mosquitto *m = mosquitto_new(id, true, NULL);
 	mosquitto_publish_callback_set(m, on_publish);
+	mosquitto_connect_callback_set(m, on_connect);
 	mosquitto_max_inflight_messages_set(m, 100);
 	if (mosquitto_connect(m, host, port, 60) != MOSQ_ERR_SUCCESS) {
 		fprintf(stderr, "mqtt-load: cannot connect to %s:%d\n", host, port);
 		return 1;
 	}
 	mosquitto_loop_start(m);
+	/* Publish only after CONNACK: libmosquitto re-sends (DUP) every QoS 1 message still
+	 * waiting for its PUBACK when the CONNACK arrives, so messages sent before it would
+	 * reach the subscribers twice. */
+	for (int w = 0; !__atomic_load_n(&connacked, __ATOMIC_RELAXED); w++) {
+		if (w == 10000) {
+			fprintf(stderr, "mqtt-load: no CONNACK from %s:%d\n", host, port);
+			return 1;
+		}
+		usleep(1000);
+	}
 	static unsigned char payload[4096];
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
