@@ -331,7 +331,7 @@ static void read_user(struct hub_stream *st)
 		nx_credits_sent(&st->cr);
 		st->up_bytes += (uint64_t)n;
 		st->last_active = now_ms(st);
-		if ((size_t)n < sizeof buf)
+		if ((size_t)n < NX_HUB_READ_PAYLOAD)
 			return; /* the socket is empty for now */
 	}
 }

@@ -20,6 +20,11 @@ struct tunnel_udp_flow;
  * bottleneck then, for every stream alike). */
 #define TUNNEL_OUT_HIGH (1u << 20)
 #define TUNNEL_OUT_LOW (256u << 10)
+/* Data frames one read from a local socket may fill (a frame carries NX_HUB_READ_PAYLOAD). */
+#define TUNNEL_READ_FRAMES 4
+/* Frames with at least this much payload go straight into the TLS records when nothing is
+ * queued (small ones wait in the queue for the round's flush, sharing records). */
+#define TUNNEL_DIRECT_MIN 8192
 /* A stream whose hub→local queue holds more frames than the credits we granted allow is
  * a hub ignoring flow control. Twice the window: before our first grant arrives the hub
  * may send without limit (the Go server sent ten 32 KiB messages in one capture). */
@@ -154,7 +159,7 @@ struct tunnel {
 	size_t n_streams;
 	struct tunnel_udp_flow *udp_flows[STREAM_BUCKETS]; /* tunnel_udp.c */
 	size_t n_udp_flows;
-	uint8_t readbuf[NX_HUB_MAX_PAYLOAD];
+	uint8_t readbuf[TUNNEL_READ_FRAMES * NX_HUB_READ_PAYLOAD];
 };
 
 /* tunnel.c */

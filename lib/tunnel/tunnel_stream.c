@@ -286,7 +286,12 @@ static int stream_write_out(struct stream *s)
 static void stream_read(struct stream *s)
 {
 	struct tunnel *t = s->t;
-	ssize_t n = recv(s->fd, t->readbuf, NX_HUB_READ_PAYLOAD, 0);
+	/* up to TUNNEL_READ_FRAMES frames from one recv: fewer syscalls, and fewer window
+	 * updates to the local service, so it sends in bigger bursts */
+	int64_t frames = TUNNEL_READ_FRAMES;
+	if (s->limited && s->credits < frames)
+		frames = s->credits;
+	ssize_t n = recv(s->fd, t->readbuf, (size_t)frames * NX_HUB_READ_PAYLOAD, 0);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -313,10 +318,13 @@ static void stream_read(struct stream *s)
 	}
 	uint8_t hdr[NX_HUB_DATA_HEADER];
 	nx_hub_data_header(hdr, &s->id);
-	tunnel_send_frame(t, NX_WS_OP_BINARY, hdr, sizeof hdr, t->readbuf, (size_t)n);
+	for (size_t off = 0; off < (size_t)n; off += NX_HUB_READ_PAYLOAD) {
+		size_t len = (size_t)n - off < NX_HUB_READ_PAYLOAD ? (size_t)n - off : NX_HUB_READ_PAYLOAD;
+		tunnel_send_frame(t, NX_WS_OP_BINARY, hdr, sizeof hdr, t->readbuf + off, len);
+		if (s->limited)
+			s->credits--;
+	}
 	t->stats.bytes_to_hub += (uint64_t)n;
-	if (s->limited)
-		s->credits--;
 	tunnel_flush_soon(t);
 }
 
