@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_CHUNK 16384
 #define READS_PER_ROUND 64 /* then yield to other fds; a timer picks up what the engine holds */
 #define CLOSE_GRACE_MS 2000
 
@@ -476,9 +475,9 @@ static void continue_read(struct nx_loop *loop, void *arg);
 
 static void session_read(struct hub_session *s)
 {
-	uint8_t buf[READ_CHUNK];
 	for (int i = 0; i < READS_PER_ROUND && !s->dead && !s->moving; i++) {
-		ssize_t n = nx_tls_read(s->tls, buf, sizeof buf);
+		const uint8_t *buf; /* in the engine: the WebSocket reader copies what it keeps */
+		ssize_t n = nx_tls_peek(s->tls, &buf);
 		if (n == NX_TLS_AGAIN)
 			return;
 		if (n <= 0) {
@@ -498,6 +497,8 @@ static void session_read(struct hub_session *s)
 			on_upgrade_bytes(s, buf, (size_t)n);
 		else if (s->state != SESS_CLOSING)
 			on_ws_bytes(s, buf, (size_t)n);
+		if (s->tls) /* not killed meanwhile (that frees it) */
+			nx_tls_consume(s->tls, (size_t)n);
 	}
 	/* A busy backend: let other fds run, then continue with what the engine holds. */
 	if (!s->dead && !s->moving && nx_tls_pending(s->tls))

@@ -58,14 +58,49 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
 		return -1;
 	}
 	size_t plen = alen + blen;
-	uint8_t *p = nx_chunkq_push(&t->out, nx_ws_frame_size(plen, 1));
+	uint8_t hdr[NX_WS_MAX_HEADER];
+	size_t h = nx_ws_header_encode(hdr, 1, op, plen, mask);
+	size_t done = 0; /* of the frame's payload, masked straight into TLS records */
+	if (plen >= TUNNEL_DIRECT_MIN && nx_chunkq_empty(&t->out) && t->tls) {
+		/* nothing queued ahead of it: a big frame skips the queue (one copy less); what
+		 * the socket does not take now is queued below. Its last record is sealed, so
+		 * an empty queue never leaves bytes unsent. */
+		uint8_t *room;
+		ssize_t k;
+		size_t lead = h; /* header bytes going in front of the first record's payload */
+		while (done < plen && (k = nx_tls_write_room(t->tls, &room)) > (ssize_t)lead) {
+			memcpy(room, hdr, lead);
+			size_t n = plen - done < (size_t)k - lead ? plen - done : (size_t)k - lead;
+			size_t na = done < alen ? (alen - done < n ? alen - done : n) : 0;
+			if (na)
+				nx_ws_mask_copy(room + lead, (const uint8_t *)a + done, na, mask, done);
+			if (n > na)
+				nx_ws_mask_copy(room + lead + na, (const uint8_t *)b + (done + na - alen),
+				                n - na, mask, done + na);
+			done += n;
+			int r = nx_tls_write_commit(t->tls, lead + n, done < plen);
+			lead = 0;
+			if (r < 0)
+				break; /* the queue's next write says why */
+		}
+		if (done == plen)
+			return 0;
+		h = lead; /* 0 once the header went out */
+	}
+	uint8_t *p = nx_chunkq_push(&t->out, h + plen - done);
 	if (!p) {
 		tunnel_fail(t, "out of memory");
 		return -1;
 	}
-	size_t h = nx_ws_header_encode(p, 1, op, plen, mask);
-	nx_ws_mask_copy(p + h, a, alen, mask, 0); /* copied and masked in one pass */
-	nx_ws_mask_copy(p + h + alen, b, blen, mask, alen);
+	memcpy(p, hdr, h);
+	p += h;
+	if (done < alen) { /* copied and masked in one pass (nothing of b went out then) */
+		nx_ws_mask_copy(p, (const uint8_t *)a + done, alen - done, mask, done);
+		p += alen - done;
+		done = alen;
+	}
+	if (plen > done)
+		nx_ws_mask_copy(p, (const uint8_t *)b + (done - alen), plen - done, mask, done);
 	if (t->out.bytes > TUNNEL_OUT_HIGH)
 		t->out_blocked = true;
 	return 0;
@@ -505,9 +540,9 @@ static void send_upgrade(struct tunnel *t)
 
 static void hub_read(struct tunnel *t)
 {
-	uint8_t buf[16384];
 	while (!t->failing) {
-		ssize_t n = nx_tls_read(t->tls, buf, sizeof buf);
+		const uint8_t *buf; /* in the engine (a failing session frees it a round later) */
+		ssize_t n = nx_tls_peek(t->tls, &buf);
 		if (n == NX_TLS_AGAIN)
 			return;
 		if (n == NX_TLS_EOF) {
@@ -527,6 +562,7 @@ static void hub_read(struct tunnel *t)
 			on_upgrade_bytes(t, buf, (size_t)n);
 		else
 			feed_ws(t, buf, (size_t)n);
+		nx_tls_consume(t->tls, (size_t)n);
 	}
 }
 

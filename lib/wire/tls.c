@@ -554,6 +554,21 @@ int nx_tls_handshake(struct nx_tls *c)
 
 ssize_t nx_tls_read(struct nx_tls *c, void *buf, size_t n)
 {
+	const uint8_t *p;
+	ssize_t len = nx_tls_peek(c, &p);
+	if (len <= 0)
+		return len;
+	if ((size_t)len > n)
+		len = (ssize_t)n;
+	memcpy(buf, p, (size_t)len);
+	nx_tls_consume(c, (size_t)len);
+	return len;
+}
+
+void nx_tls_consume(struct nx_tls *c, size_t n) { br_ssl_engine_recvapp_ack(c->eng, n); }
+
+ssize_t nx_tls_peek(struct nx_tls *c, const uint8_t **data)
+{
 	int h = nx_tls_handshake(c);
 	if (h != 1)
 		return h == NX_TLS_EOF ? NX_TLS_ERROR : h;
@@ -563,11 +578,7 @@ ssize_t nx_tls_read(struct nx_tls *c, void *buf, size_t n)
 		unsigned st = br_ssl_engine_current_state(c->eng);
 		if (st & BR_SSL_RECVAPP) {
 			size_t len;
-			unsigned char *p = br_ssl_engine_recvapp_buf(c->eng, &len);
-			if (len > n)
-				len = n;
-			memcpy(buf, p, len);
-			br_ssl_engine_recvapp_ack(c->eng, len);
+			*data = br_ssl_engine_recvapp_buf(c->eng, &len);
 			return (ssize_t)len;
 		}
 		if (st & BR_SSL_CLOSED)
@@ -601,15 +612,13 @@ ssize_t nx_tls_write(struct nx_tls *c, const void *buf, size_t n)
 	return nx_tls_write_more(c, buf, n, 0);
 }
 
-ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more)
+ssize_t nx_tls_write_room(struct nx_tls *c, uint8_t **room)
 {
 	int h = nx_tls_handshake(c);
 	if (h != 1)
 		return h == NX_TLS_EOF ? NX_TLS_ERROR : h;
 	if (c->wfailed)
 		return NX_TLS_ERROR;
-	if (n == 0)
-		return 0;
 	for (;;) {
 		unsigned st = br_ssl_engine_current_state(c->eng);
 		if (st & BR_SSL_CLOSED) {
@@ -621,20 +630,12 @@ ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more)
 		}
 		if (st & BR_SSL_SENDAPP) {
 			size_t len;
-			unsigned char *p = br_ssl_engine_sendapp_buf(c->eng, &len);
-			if (len > n)
-				len = n;
-			memcpy(p, buf, len);
-			br_ssl_engine_sendapp_ack(c->eng, len);
-			if (!more) /* else a record goes out when the buffer is full, or at the last */
-				br_ssl_engine_flush(c->eng, 0);
-			/* a short take: the caller comes back with the rest at once */
-			if (send_records_more(c, more || len < n) == NX_TLS_ERROR)
-				return NX_TLS_ERROR;
+			*room = br_ssl_engine_sendapp_buf(c->eng, &len);
 			return (ssize_t)len;
 		}
 		if (st & BR_SSL_SENDREC) {
-			int r = send_records_more(c, more);
+			/* a full record waits; we come back at once to fill the next one */
+			int r = send_records_more(c, 1);
 			if (r < 0)
 				return r;
 			if (r == 1)
@@ -642,6 +643,30 @@ ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more)
 		}
 		return NX_TLS_AGAIN;
 	}
+}
+
+int nx_tls_write_commit(struct nx_tls *c, size_t n, int more)
+{
+	br_ssl_engine_sendapp_ack(c->eng, n); /* a full buffer becomes a record by itself */
+	if (!more)
+		br_ssl_engine_flush(c->eng, 0);
+	return send_records_more(c, more) == NX_TLS_ERROR ? NX_TLS_ERROR : 0;
+}
+
+ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more)
+{
+	uint8_t *room;
+	ssize_t len = nx_tls_write_room(c, &room);
+	if (len <= 0 || n == 0)
+		return len < 0 ? len : 0;
+	if ((size_t)len > n)
+		len = (ssize_t)n;
+	memcpy(room, buf, (size_t)len);
+	/* a short take: the caller comes back with the rest at once (the record is sealed,
+	 * the buffer was full) */
+	if (nx_tls_write_commit(c, (size_t)len, more || (size_t)len < n) < 0)
+		return NX_TLS_ERROR;
+	return len;
 }
 
 int nx_tls_flush(struct nx_tls *c)

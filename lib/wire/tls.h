@@ -42,6 +42,7 @@
 #ifndef NEXUS_TLS_H
 #define NEXUS_TLS_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "wire/x509_names.h"
@@ -105,6 +106,12 @@ int nx_tls_handshake(struct nx_tls *c);
 /* Decrypted bytes into buf (at most n). Also sends pending records and reads new ones as
  * needed. Returns bytes, NX_TLS_AGAIN, NX_TLS_EOF, NX_TLS_ERROR. */
 ssize_t nx_tls_read(struct nx_tls *c, void *buf, size_t n);
+/* nx_tls_read without the copy: *data points at the decrypted bytes inside the engine
+ * (the return value says how many, or NX_TLS_AGAIN, NX_TLS_EOF, NX_TLS_ERROR). They stay
+ * put, and writes may go on meanwhile, until nx_tls_consume(c, n) takes the first n of them
+ * (n <= what peek returned), nx_tls_read() or nx_tls_free(). */
+ssize_t nx_tls_peek(struct nx_tls *c, const uint8_t **data);
+void nx_tls_consume(struct nx_tls *c, size_t n);
 
 /* 1 if decrypted bytes, or bytes read ahead from the socket, are waiting (nx_tls_read would
  * not need the fd: no readiness event comes for them). */
@@ -119,6 +126,12 @@ ssize_t nx_tls_write(struct nx_tls *c, const void *buf, size_t n);
  * record and one send for many small messages); the last write of a batch has more = 0, or
  * call nx_tls_flush(). */
 ssize_t nx_tls_write_more(struct nx_tls *c, const void *buf, size_t n, int more);
+/* nx_tls_write_more without the copy: *room is where the next application bytes go, the
+ * return value how many fit (> 0), or NX_TLS_AGAIN, NX_TLS_ERROR. Write k <= that many
+ * there, then nx_tls_write_commit(c, k, more) (0 or NX_TLS_ERROR) sends as
+ * nx_tls_write_more would have. */
+ssize_t nx_tls_write_room(struct nx_tls *c, uint8_t **room);
+int nx_tls_write_commit(struct nx_tls *c, size_t n, int more);
 
 /* Push records still buffered to the socket. 0 = all sent, NX_TLS_AGAIN, NX_TLS_ERROR. */
 int nx_tls_flush(struct nx_tls *c);

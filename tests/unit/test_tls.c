@@ -236,6 +236,34 @@ static void read_ahead_strands_nothing(void **state)
 	pair_close(&p);
 }
 
+/* nx_tls_peek shows the decrypted bytes in place: a partial consume leaves the rest for
+ * the next peek, a write between peek and consume does not disturb them. */
+static void peek_then_consume(void **state)
+{
+	struct pair p;
+	pair_open(&p, "ec8.crt", "ec8.key", "ca.crt", "hub.test");
+	assert_true(handshake(p.s, p.fd[0], p.c, p.fd[1]));
+	assert_int_equal(nx_tls_write(p.c, "hello, world", 12), 12);
+	struct pollfd pf = {p.fd[0], POLLIN, 0};
+	assert_int_equal(poll(&pf, 1, 5000), 1);
+	const uint8_t *d;
+	assert_int_equal(nx_tls_peek(p.s, &d), 12);
+	assert_memory_equal(d, "hello, world", 12);
+	assert_int_equal(nx_tls_write(p.s, "reply", 5), 5); /* the other direction meanwhile */
+	assert_memory_equal(d, "hello, world", 12);
+	nx_tls_consume(p.s, 7);
+	assert_int_equal(nx_tls_peek(p.s, &d), 5);
+	assert_memory_equal(d, "world", 5);
+	nx_tls_consume(p.s, 5);
+	assert_int_equal(nx_tls_peek(p.s, &d), NX_TLS_AGAIN);
+	char got[8];
+	pf.fd = p.fd[1];
+	assert_int_equal(poll(&pf, 1, 5000), 1);
+	assert_int_equal(nx_tls_read(p.c, got, sizeof got), 5);
+	assert_memory_equal(got, "reply", 5);
+	pair_close(&p);
+}
+
 static void rsa_pkcs8(void **state) { roundtrip("rsa.crt", "rsa.key"); }
 static void rsa_pkcs1(void **state) { roundtrip("rsa.crt", "rsa1.key"); }
 static void ec_sec1(void **state) { roundtrip("ec.crt", "ec.key"); }
@@ -338,6 +366,7 @@ int main(void)
 		cmocka_unit_test(bad_credentials),
 		cmocka_unit_test(crypto_impl_follows_the_cpu),
 		cmocka_unit_test(read_ahead_strands_nothing),
+		cmocka_unit_test(peek_then_consume),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
