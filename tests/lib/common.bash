@@ -18,6 +18,15 @@ setup() {
 }
 
 teardown() {
+  # a failed test shows the end of every log its processes wrote (run-tests keeps the last
+  # 40 lines of a failure, so keep these short)
+  if [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+    local f
+    for f in "$T"/*.log; do
+      [ -f "$f" ] || continue
+      echo "# --- ${f##*/}:"; tail -6 "$f" | cut -c1-240
+    done
+  fi
   [ "$(type -t suite_teardown)" = function ] && suite_teardown
   local p
   for p in "${NX_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
