@@ -283,7 +283,8 @@ static int stream_write_out(struct stream *s)
 	return stream_maybe_shut(s);
 }
 
-static void stream_read(struct stream *s)
+/* Returns 1 if the socket may hold more now (the read filled the buffer), else 0. */
+static int stream_read(struct stream *s)
 {
 	struct tunnel *t = s->t;
 	/* up to TUNNEL_READ_FRAMES frames from one recv: fewer syscalls, and fewer window
@@ -294,11 +295,11 @@ static void stream_read(struct stream *s)
 	ssize_t n = recv(s->fd, t->readbuf, (size_t)frames * NX_HUB_READ_PAYLOAD, 0);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
+			return 0;
 		tunnel_say(t, NX_LOG_DEBUG, "stream %s: read from %s: %s", s->idtext, s->target,
 		           strerror(errno));
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
-		return;
+		return 0;
 	}
 	if (n == 0) {
 		if (t->half_close && !s->local_shut && !s->write_dead) {
@@ -310,11 +311,11 @@ static void stream_read(struct stream *s)
 				tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)m, NULL, 0);
 			s->local_eof = true;
 			tunnel_flush_soon(t);
-			return;
+			return 0;
 		}
 		stream_close(s, NX_HUB_REASON_NORMAL);
 		tunnel_flush_soon(t);
-		return;
+		return 0;
 	}
 	uint8_t hdr[NX_HUB_DATA_HEADER];
 	nx_hub_data_header(hdr, &s->id);
@@ -326,6 +327,7 @@ static void stream_read(struct stream *s)
 	}
 	t->stats.bytes_to_hub += (uint64_t)n;
 	tunnel_flush_soon(t);
+	return (size_t)n == (size_t)frames * NX_HUB_READ_PAYLOAD;
 }
 
 static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
@@ -355,7 +357,15 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 	if ((events & NX_EV_READ) && !s->hub_closed && !s->local_eof &&
 	    (!s->limited || s->credits > 0)) {
 		size_t before = t->n_streams;
-		stream_read(s);
+		/* a full read: more may wait; a FIN behind the data (the service answered and
+		 * closed): read on to it now, so the last data and the disconnect leave in one
+		 * batch. Bounded, so one busy stream does not starve the rest. */
+		int more = stream_read(s);
+		for (int i = 0; i < 3 && t->n_streams == before && (more || (events & NX_EV_HUP)) &&
+		                !t->out_blocked && !s->hub_closed && !s->local_eof &&
+		                (!s->limited || s->credits > 0);
+		     i++)
+			more = stream_read(s);
 		if (t->n_streams != before)
 			return; /* it closed */
 	}
