@@ -6,9 +6,9 @@
 #   runtime failure: one line naming the thing and the reason (named once), exit 1
 # The tables below are the conventions' test: a row per case, every command in each table.
 load lib/common
+load lib/commands
 bats_require_minimum_version 1.5.0
 
-COMMANDS="nexus-hub nexus-relay nexus-tunnel nexus-token nexus-bind nexus-mqtt2kafka nexus-agent nexus-vault"
 
 setup_file() {
   F="$BATS_FILE_TMPDIR"
@@ -63,12 +63,6 @@ runtime_row() {
   case "$err" in *"bin/$prog"*) fail_row "$prog $*: program path in the message: $err" ;; esac
 }
 
-# The long options a command has, from its option tables (every entry, also the second of
-# two written on one line).
-long_options() {
-  grep -o '{"[a-z0-9-]*", *\(required\|no\|optional\)_argument' "$NEXUS_SRC/cmd/$1.c" |
-    sed 's/{"\([a-z0-9-]*\)".*/\1/' | sort -u
-}
 
 @test "--help and -h print usage naming every option, exit 0" {
   local p o
