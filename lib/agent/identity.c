@@ -1,5 +1,6 @@
 /* identity.c — see identity.h. */
 #include "agent/identity.h"
+#include "core/pem.h"
 #include "core/util.h"
 #include "core/der.h"
 
@@ -71,48 +72,25 @@ static void buf_append(void *ctx, const void *data, size_t len)
 	b->len += len;
 }
 
-static void discard(void *ctx, const void *data, size_t len) {}
-
 int nx_cert_common_name(const char *path, char *cn, size_t n, char *err, size_t errlen)
 {
 	char *text;
 	size_t len;
 	if (nx_read_file(path, 1 << 20, &text, &len, err, errlen) < 0)
 		return -1;
-	br_pem_decoder_context pc;
-	br_pem_decoder_init(&pc);
-	struct buf der = {0};
-	int state = 0; /* 0 looking, 1 in a CERTIFICATE, 2 got it */
-	for (int pass = 0; pass < 2 && state != 2; pass++) {
-		const char *p = pass ? "\n" : text; /* the decoder needs a final newline */
-		size_t left = pass ? 1 : len;
-		while (left > 0 && state != 2) {
-			size_t k = br_pem_decoder_push(&pc, p, left);
-			p += k;
-			left -= k;
-			int ev = br_pem_decoder_event(&pc);
-			if (ev == BR_PEM_BEGIN_OBJ) {
-				int want = !strcmp(br_pem_decoder_name(&pc), "CERTIFICATE");
-				br_pem_decoder_setdest(&pc, want ? buf_append : discard, &der);
-				state = want;
-			} else if (ev == BR_PEM_END_OBJ && state == 1) {
-				state = 2;
-			} else if (ev == BR_PEM_ERROR) {
-				break;
-			}
-		}
-	}
+	unsigned char *der;
+	size_t der_len;
+	int found = nx_pem_first(text, len, "CERTIFICATE", &der, &der_len);
 	free(text);
-	if (state != 2 || der.oom) {
-		free(der.p);
-		return nx_err(err, errlen, "%s: no PEM certificate", path);
-	}
+	if (found <= 0)
+		return nx_err(err, errlen, "%s: %s", path,
+		              found < 0 ? "out of memory" : "no PEM certificate");
 	struct buf dn = {0};
 	br_x509_decoder_context dc;
 	br_x509_decoder_init(&dc, buf_append, &dn);
-	br_x509_decoder_push(&dc, der.p, der.len);
+	br_x509_decoder_push(&dc, der, der_len);
 	int ok = br_x509_decoder_get_pkey(&dc) != NULL && !dn.oom;
-	free(der.p);
+	free(der);
 	int rc = ok ? nx_dn_common_name(dn.p, dn.len, cn, n) : -1;
 	free(dn.p);
 	if (!ok)

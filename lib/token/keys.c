@@ -5,6 +5,7 @@
 #include "core/b64url.h"
 #include "core/der.h"
 #include "core/random.h"
+#include "core/pem.h"
 #include "core/util.h"
 
 #include <bearssl.h>
@@ -15,7 +16,6 @@
 #include <string.h>
 
 #define KEY_FILE_MAX (1u << 20)
-#define PEM_OBJ_MAX (64u * 1024u)
 
 static const unsigned char OID_RSA[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
 static const unsigned char OID_EC[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
@@ -273,41 +273,33 @@ int nx_keyi_parse_certificate(struct nx_key *k, const unsigned char *der, size_t
 	return nx_err(err, errlen, "certificate key type not supported");
 }
 
-struct pem_obj {
-	unsigned char *buf;
-	size_t len;
-	int overflow;
+struct key_pem {
+	struct nx_key *k;
+	char *err;
+	size_t errlen;
+	int found;
 };
 
-static void pem_append(void *ctx, const void *data, size_t n)
+/* One PEM object: a key (or a certificate's) sets *k and stops the walk; EC PARAMETERS
+ * are skipped; anything else is an error. */
+static int use_pem_object(void *arg, const char *name, const unsigned char *der, size_t n)
 {
-	struct pem_obj *o = ctx;
-	if (n > PEM_OBJ_MAX - o->len) {
-		o->overflow = 1;
-		return;
-	}
-	memcpy(o->buf + o->len, data, n);
-	o->len += n;
-}
-
-/* 1: the object was a key and *k is set; 0: skipped (EC PARAMETERS); -1: error. */
-static int use_pem_object(struct nx_key *k, const char *name, const struct pem_obj *o,
-                          char *err, size_t errlen)
-{
-	if (o->overflow)
-		return nx_err(err, errlen, "PEM object '%s' larger than %u bytes", name, PEM_OBJ_MAX);
+	struct key_pem *kp = arg;
+	struct nx_key *k = kp->k;
+	char *err = kp->err;
+	size_t errlen = kp->errlen;
 	if (strcmp(name, "EC PARAMETERS") == 0)
 		return 0;
 	int rc;
 	if (!strcmp(name, "RSA PRIVATE KEY") || !strcmp(name, "EC PRIVATE KEY") ||
 	    !strcmp(name, "PRIVATE KEY"))
-		rc = nx_keyi_parse_private(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_private(k, der, n, err, errlen);
 	else if (!strcmp(name, "PUBLIC KEY"))
-		rc = nx_keyi_parse_spki(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_spki(k, der, n, err, errlen);
 	else if (!strcmp(name, "RSA PUBLIC KEY"))
-		rc = nx_keyi_parse_rsa_public(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_rsa_public(k, der, n, err, errlen);
 	else if (!strcmp(name, "CERTIFICATE"))
-		rc = nx_keyi_parse_certificate(k, o->buf, o->len, err, errlen);
+		rc = nx_keyi_parse_certificate(k, der, n, err, errlen);
 	else if (!strcmp(name, "ENCRYPTED PRIVATE KEY"))
 		rc = nx_err(err, errlen, "encrypted private keys are not supported "
 		                         "(decrypt with 'openssl pkey' first)");
@@ -316,56 +308,21 @@ static int use_pem_object(struct nx_key *k, const char *name, const struct pem_o
 		rc = nx_err(err, errlen, "unsupported PEM object '%s'",
 		            nx_sanitize(safe, sizeof safe, name, strlen(name)));
 	}
-	return rc < 0 ? -1 : 1;
+	if (rc < 0)
+		return -1;
+	kp->found = 1;
+	return 1;
 }
 
 static int load_pem(struct nx_key *k, const char *buf, size_t len, char *err, size_t errlen)
 {
-	/* BearSSL's decoder needs the last line terminated to report the end of an object. */
-	char *data = malloc(len + 1);
-	struct pem_obj o = {malloc(PEM_OBJ_MAX), 0, 0};
-	int rc = -1, found = 0, inobj = 0;
-	char name[128] = "";
-	if (!data || !o.buf) {
-		free(data), free(o.buf);
-		return nx_err(err, errlen, "out of memory");
-	}
-	memcpy(data, buf, len);
-	data[len] = '\n';
-	br_pem_decoder_context pc;
-	br_pem_decoder_init(&pc);
-	size_t off = 0, n = len + 1;
-	while (off < n && !found) {
-		size_t used = br_pem_decoder_push(&pc, data + off, n - off);
-		off += used;
-		int ev = br_pem_decoder_event(&pc);
-		if (ev == BR_PEM_BEGIN_OBJ) {
-			snprintf(name, sizeof name, "%s", br_pem_decoder_name(&pc));
-			o.len = 0, o.overflow = 0;
-			br_pem_decoder_setdest(&pc, pem_append, &o);
-			inobj = 1;
-		} else if (ev == BR_PEM_END_OBJ && inobj) {
-			inobj = 0;
-			int r = use_pem_object(k, name, &o, err, errlen);
-			if (r < 0)
-				goto out;
-			found = r;
-		} else if (ev == BR_PEM_ERROR) {
-			nx_err(err, errlen, "malformed PEM");
-			goto out;
-		} else if (used == 0) {
-			break;
-		}
-	}
-	if (!found)
-		nx_err(err, errlen, inobj ? "truncated PEM object" : "no key found in PEM data");
-	else
-		rc = 0;
-out:
-	nx_free_secret(data, len + 1);
-	nx_free_secret(o.buf, PEM_OBJ_MAX);
-	nx_wipe(&pc, sizeof pc);
-	return rc;
+	struct key_pem kp = {k, err, errlen, 0};
+	int rc = nx_pem_each(buf, len, use_pem_object, &kp);
+	if (rc == -1)
+		return -1; /* the object's own error, said */
+	if (rc < 0)
+		return nx_err(err, errlen, "%s", nx_pem_strerror(rc));
+	return kp.found ? 0 : nx_err(err, errlen, "no key found in PEM data");
 }
 
 int nx_key_from_secret(const void *secret, size_t len, struct nx_key **key, char *err,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "wire/tls_int.h"
+#include "core/pem.h"
 #include "core/util.h"
 
 #define PEM_FILE_MAX (4u << 20) /* the system bundle is ~200 KiB */
@@ -52,6 +53,29 @@ static void pem_free(struct pem_obj *objs, size_t n)
 	free(objs);
 }
 
+struct pem_all {
+	struct pem_obj *objs;
+	size_t n;
+};
+
+static int keep_obj(void *arg, const char *name, const unsigned char *der, size_t len)
+{
+	struct pem_all *all = arg;
+	struct pem_obj *o = realloc(all->objs, (all->n + 1) * sizeof *o);
+	if (!o)
+		return NX_PEM_NOMEM;
+	all->objs = o;
+	o += all->n;
+	memset(o, 0, sizeof *o);
+	if (!(o->der = malloc(len ? len : 1)))
+		return NX_PEM_NOMEM;
+	memcpy(o->der, der, len);
+	o->len = len;
+	snprintf(o->name, sizeof o->name, "%s", name);
+	all->n++;
+	return 0;
+}
+
 /* All PEM objects of a file. */
 static int pem_load(const char *path, struct pem_obj **out, size_t *nout, char *err,
                     size_t errlen)
@@ -62,68 +86,15 @@ static int pem_load(const char *path, struct pem_obj **out, size_t *nout, char *
 	*nout = 0;
 	if (nx_read_file(path, PEM_FILE_MAX, &text, &len, err, errlen) < 0)
 		return -1;
-	br_pem_decoder_context pc;
-	br_pem_decoder_init(&pc);
-	struct pem_obj *objs = NULL;
-	size_t n = 0;
-	struct buf cur = {0};
-	int inobj = 0, rc = 0;
-	/* the decoder needs a final newline to see the last END line */
-	for (int pass = 0; pass < 2 && rc == 0; pass++) {
-		const char *p = pass ? "\n" : text;
-		size_t left = pass ? 1 : len;
-		while (left > 0) {
-			size_t k = br_pem_decoder_push(&pc, p, left);
-			p += k;
-			left -= k;
-			switch (br_pem_decoder_event(&pc)) {
-			case BR_PEM_BEGIN_OBJ: {
-				struct pem_obj *o = realloc(objs, (n + 1) * sizeof *objs);
-				if (!o) {
-					rc = nx_err(err, errlen, "%s: out of memory", path);
-					goto done;
-				}
-				objs = o;
-				memset(&objs[n], 0, sizeof objs[n]);
-				snprintf(objs[n].name, sizeof objs[n].name, "%s", br_pem_decoder_name(&pc));
-				memset(&cur, 0, sizeof cur);
-				br_pem_decoder_setdest(&pc, buf_append, &cur);
-				inobj = 1;
-				n++;
-				break;
-			}
-			case BR_PEM_END_OBJ:
-				if (inobj) {
-					if (!cur.p && cur.cap == SIZE_MAX) {
-						rc = nx_err(err, errlen, "%s: out of memory", path);
-						goto done;
-					}
-					objs[n - 1].der = cur.p;
-					objs[n - 1].len = cur.len;
-					memset(&cur, 0, sizeof cur);
-					inobj = 0;
-				}
-				break;
-			case BR_PEM_ERROR:
-				rc = nx_err(err, errlen, "%s: malformed PEM", path);
-				goto done;
-			default:
-				break;
-			}
-		}
-	}
-	if (inobj)
-		rc = nx_err(err, errlen, "%s: unterminated PEM object", path);
-done:
-	if (cur.p)
-		nx_free_secret(cur.p, cur.len);
+	struct pem_all all = {NULL, 0};
+	int rc = nx_pem_each(text, len, keep_obj, &all);
 	nx_free_secret(text, len);
 	if (rc < 0) {
-		pem_free(objs, n);
-		return -1;
+		pem_free(all.objs, all.n);
+		return nx_err(err, errlen, "%s: %s", path, nx_pem_strerror(rc));
 	}
-	*out = objs;
-	*nout = n;
+	*out = all.objs;
+	*nout = all.n;
 	return 0;
 }
 
