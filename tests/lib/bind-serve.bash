@@ -36,7 +36,13 @@ start_serve() {
   fi
   SERVE_PID=$BG_PID
   API="http://127.0.0.1:$SERVE_PORT"
-  wait_port "$SERVE_PORT" 20
+  # its own line, not a probe connection: under inetd a probe spawns a server process of
+  # its own, which would still be starting (opening the database) beside the test's first
+  if [ "$mode" = inetd ]; then
+    own_listener "$SERVE_PID" "$T/serve.log" "Listening on 127.0.0.1:$SERVE_PORT"
+  else
+    own_listener "$SERVE_PID" "$T/serve.log" "msg=listening addr=127.0.0.1:$SERVE_PORT"
+  fi || { echo "nexus-bind serve did not start:" >&2; cat "$T/serve.log" >&2; return 1; }
 }
 
 # call METHOD PATH [curl options]: prints the status code; body in $T/body, headers in
