@@ -20,7 +20,7 @@
 
 /* ---- byte queue ------------------------------------------------------------------------ */
 
-int hub_buf_append(struct hub_buf *b, const void *data, size_t n)
+uint8_t *hub_buf_reserve(struct hub_buf *b, size_t n) /* n > 0 */
 {
 	if (b->off && b->off == b->len)
 		b->off = b->len = 0;
@@ -39,13 +39,24 @@ int hub_buf_append(struct hub_buf *b, const void *data, size_t n)
 				nc *= 2;
 			uint8_t *np = realloc(b->p, nc);
 			if (!np)
-				return -1;
+				return NULL;
 			b->p = np;
 			b->cap = nc;
 		}
 	}
-	memcpy(b->p + b->len, data, n);
+	uint8_t *p = b->p + b->len;
 	b->len += n;
+	return p;
+}
+
+int hub_buf_append(struct hub_buf *b, const void *data, size_t n)
+{
+	if (n == 0)
+		return 0;
+	uint8_t *p = hub_buf_reserve(b, n);
+	if (!p)
+		return -1;
+	memcpy(p, data, n);
 	return 0;
 }
 

@@ -41,6 +41,8 @@ struct hub_buf {
 	size_t off, len, cap;
 };
 int hub_buf_append(struct hub_buf *b, const void *data, size_t n);
+/* n more bytes at the end, to be written by the caller (NULL: out of memory). */
+uint8_t *hub_buf_reserve(struct hub_buf *b, size_t n);
 void hub_buf_consume(struct hub_buf *b, size_t n);
 static inline size_t hub_buf_pending(const struct hub_buf *b) { return b->len - b->off; }
 void hub_buf_free(struct hub_buf *b);

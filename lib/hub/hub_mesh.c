@@ -103,22 +103,22 @@ int mesh_link_send(struct mesh_link *l, int op, const void *a, size_t alen, cons
 		link_kill_later(l, "peer does not read (output queue overflow)");
 		return -1;
 	}
-	uint8_t hdr[NX_WS_MAX_HEADER], mask[4];
-	if (nx_random_bytes(mask, sizeof mask, NULL, 0) < 0) {
+	uint8_t mask[4];
+	if (nx_random_mask(mask) < 0) {
 		link_kill_later(l, "no randomness");
 		return -1;
 	}
-	size_t hl = nx_ws_header_encode(hdr, 1, (enum nx_ws_opcode)op, alen + blen, mask);
-	size_t start = l->out.len;
-	if (hub_buf_append(&l->out, hdr, hl) < 0 || (alen && hub_buf_append(&l->out, a, alen) < 0) ||
-	    (blen && hub_buf_append(&l->out, b, blen) < 0)) {
+	size_t plen = alen + blen;
+	uint8_t *p = hub_buf_reserve(&l->out, nx_ws_frame_size(plen, 1));
+	if (!p) {
 		link_kill_later(l, "out of memory");
 		return -1;
 	}
-	/* the buffer may have been compacted: find the payload from the end */
-	size_t plen = alen + blen;
-	(void)start;
-	nx_ws_unmask(l->out.p + l->out.len - plen, plen, mask, 0);
+	size_t hl = nx_ws_header_encode(p, 1, (enum nx_ws_opcode)op, plen, mask);
+	if (alen) /* copied and masked in one pass */
+		nx_ws_mask_copy(p + hl, a, alen, mask, 0);
+	if (blen)
+		nx_ws_mask_copy(p + hl + alen, b, blen, mask, alen);
 	return 0;
 }
 
