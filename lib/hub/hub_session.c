@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "core/util.h"
+#include "wire/ws_tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +18,9 @@
 #include <unistd.h>
 
 #define READS_PER_ROUND 64 /* then yield to other fds; a timer picks up what the engine holds */
+/* Frames with at least this much payload go straight into the TLS records when nothing is
+ * queued (small ones wait for the round's flush, sharing records). */
+#define SESS_DIRECT_MIN 8192
 #define CLOSE_GRACE_MS 2000
 
 static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
@@ -38,13 +42,22 @@ int hub_session_send(struct hub_session *s, enum nx_ws_opcode op, const void *a,
 		hub_session_kill(s, "backend does not read (output queue overflow)");
 		return -1;
 	}
-	uint8_t hdr[NX_WS_MAX_HEADER];
-	size_t hl = nx_ws_header_encode(hdr, 1, op, alen + blen, NULL);
-	if (hub_buf_append(&s->out, hdr, hl) < 0 || (alen && hub_buf_append(&s->out, a, alen) < 0) ||
-	    (blen && hub_buf_append(&s->out, b, blen) < 0)) {
+	struct nx_ws_out f;
+	nx_ws_out_init(&f, op, a, alen, b, blen, NULL);
+	size_t done = 0;
+	/* nothing queued ahead of it: a big frame goes straight into the TLS records (one copy
+	 * less), the rest to the queue (a write error is the next flush's to report) */
+	if (alen + blen >= SESS_DIRECT_MIN && !hub_buf_pending(&s->out) && s->state != SESS_TLS &&
+	    s->tls)
+		nx_ws_out_tls(s->tls, &f, &done);
+	if (done == f.total)
+		return 0;
+	uint8_t *p = hub_buf_reserve(&s->out, f.total - done);
+	if (!p) {
 		hub_session_kill(s, "out of memory");
 		return -1;
 	}
+	nx_ws_out_copy(p, &f, done, f.total - done);
 	return 0;
 }
 

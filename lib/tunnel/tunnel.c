@@ -17,6 +17,7 @@
 #include "core/units.h"
 #include "core/util.h"
 #include "wire/metrics_http.h"
+#include "wire/ws_tls.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 1000
 #define DEFAULT_BACKOFF_MAX_MS 30000
@@ -57,50 +58,22 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
 		tunnel_fail(t, "no random bytes for a WebSocket mask");
 		return -1;
 	}
-	size_t plen = alen + blen;
-	uint8_t hdr[NX_WS_MAX_HEADER];
-	size_t h = nx_ws_header_encode(hdr, 1, op, plen, mask);
-	size_t done = 0; /* of the frame's payload, masked straight into TLS records */
-	if (plen >= TUNNEL_DIRECT_MIN && nx_chunkq_empty(&t->out) && t->tls) {
-		/* nothing queued ahead of it: a big frame skips the queue (one copy less); what
-		 * the socket does not take now is queued below. Its last record is sealed, so
-		 * an empty queue never leaves bytes unsent. */
-		uint8_t *room;
-		ssize_t k;
-		size_t lead = h; /* header bytes going in front of the first record's payload */
-		while (done < plen && (k = nx_tls_write_room(t->tls, &room)) > (ssize_t)lead) {
-			memcpy(room, hdr, lead);
-			size_t n = plen - done < (size_t)k - lead ? plen - done : (size_t)k - lead;
-			size_t na = done < alen ? (alen - done < n ? alen - done : n) : 0;
-			if (na)
-				nx_ws_mask_copy(room + lead, (const uint8_t *)a + done, na, mask, done);
-			if (n > na)
-				nx_ws_mask_copy(room + lead + na, (const uint8_t *)b + (done + na - alen),
-				                n - na, mask, done + na);
-			done += n;
-			int r = nx_tls_write_commit(t->tls, lead + n, done < plen);
-			lead = 0;
-			if (r < 0)
-				break; /* the queue's next write says why */
-		}
-		if (done == plen)
-			return 0;
-		h = lead; /* 0 once the header went out */
-	}
-	uint8_t *p = nx_chunkq_push(&t->out, h + plen - done);
+	struct nx_ws_out f;
+	nx_ws_out_init(&f, op, a, alen, b, blen, mask);
+	size_t done = 0;
+	/* nothing queued ahead of it: a big frame goes straight into the TLS records (one copy
+	 * less), the rest, if the socket does not take it all, to the queue (a write error is
+	 * the queue's next write to report) */
+	if (f.total - f.hl >= TUNNEL_DIRECT_MIN && nx_chunkq_empty(&t->out) && t->tls)
+		nx_ws_out_tls(t->tls, &f, &done);
+	if (done == f.total)
+		return 0;
+	uint8_t *p = nx_chunkq_push(&t->out, f.total - done);
 	if (!p) {
 		tunnel_fail(t, "out of memory");
 		return -1;
 	}
-	memcpy(p, hdr, h);
-	p += h;
-	if (done < alen) { /* copied and masked in one pass (nothing of b went out then) */
-		nx_ws_mask_copy(p, (const uint8_t *)a + done, alen - done, mask, done);
-		p += alen - done;
-		done = alen;
-	}
-	if (plen > done)
-		nx_ws_mask_copy(p, (const uint8_t *)b + (done - alen), plen - done, mask, done);
+	nx_ws_out_copy(p, &f, done, f.total - done); /* copied and masked in one pass */
 	if (t->out.bytes > TUNNEL_OUT_HIGH)
 		t->out_blocked = true;
 	return 0;

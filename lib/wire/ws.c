@@ -165,6 +165,48 @@ size_t nx_ws_frame_encode(uint8_t *out, size_t cap, enum nx_ws_opcode op, const 
 }
 
 /* Cut a reason to n bytes without splitting a UTF-8 sequence. */
+void nx_ws_out_init(struct nx_ws_out *f, enum nx_ws_opcode op, const void *a, size_t alen,
+                    const void *b, size_t blen, const uint8_t *mask)
+{
+	f->masked = mask != NULL;
+	if (mask)
+		memcpy(f->mask, mask, 4);
+	f->hl = nx_ws_header_encode(f->hdr, 1, op, alen + blen, mask);
+	f->a = a;
+	f->alen = alen;
+	f->b = b;
+	f->blen = blen;
+	f->total = f->hl + alen + blen;
+}
+
+/* n bytes of one payload part, from offset off into it; poff: where the part starts in
+ * the payload (the mask's phase) */
+static void part_copy(uint8_t *dst, const struct nx_ws_out *f, const uint8_t *src, size_t off,
+                      size_t n, size_t poff)
+{
+	if (f->masked)
+		nx_ws_mask_copy(dst, src + off, n, f->mask, poff + off);
+	else
+		memcpy(dst, src + off, n);
+}
+
+void nx_ws_out_copy(uint8_t *dst, const struct nx_ws_out *f, size_t from, size_t n)
+{
+	if (from < f->hl) {
+		size_t k = f->hl - from < n ? f->hl - from : n;
+		memcpy(dst, f->hdr + from, k);
+		dst += k, from += k, n -= k;
+	}
+	size_t p = from - f->hl; /* payload offset */
+	if (n && p < f->alen) {
+		size_t k = f->alen - p < n ? f->alen - p : n;
+		part_copy(dst, f, f->a, p, k, 0);
+		dst += k, p += k, n -= k;
+	}
+	if (n)
+		part_copy(dst, f, f->b, p - f->alen, n, f->alen);
+}
+
 static size_t utf8_cut(const char *s, size_t len, size_t n)
 {
 	if (len <= n)

@@ -97,6 +97,22 @@ size_t nx_ws_header_encode(uint8_t *out, int fin, enum nx_ws_opcode op, uint64_t
 size_t nx_ws_frame_encode(uint8_t *out, size_t cap, enum nx_ws_opcode op, const void *payload,
                           size_t len, const uint8_t *mask);
 
+/* An outgoing frame in pieces: the header, then the payload in two parts (a, then b),
+ * masked unless mask is NULL. nx_ws_out_copy writes the frame's bytes [from, from + n)
+ * into dst, so one frame can be spread over buffers and TLS records. a and b must stay
+ * put while the frame is being copied. */
+struct nx_ws_out {
+	uint8_t hdr[NX_WS_MAX_HEADER];
+	uint8_t mask[4];
+	int masked;
+	size_t hl, total;
+	const uint8_t *a, *b;
+	size_t alen, blen;
+};
+void nx_ws_out_init(struct nx_ws_out *f, enum nx_ws_opcode op, const void *a, size_t alen,
+                    const void *b, size_t blen, const uint8_t *mask);
+void nx_ws_out_copy(uint8_t *dst, const struct nx_ws_out *f, size_t from, size_t n);
+
 /* A close frame with code and reason (reason cut to NX_WS_MAX_CLOSE_REASON bytes, at a
  * UTF-8 boundary). code 0 = an empty close frame. Returns its length or 0. */
 size_t nx_ws_close_encode(uint8_t *out, size_t cap, uint16_t code, const char *reason,

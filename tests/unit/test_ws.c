@@ -331,6 +331,43 @@ static void a_forked_child_draws_its_own_numbers(void **state)
 	assert_memory_not_equal(mmine, mtheirs, sizeof mmine);
 }
 
+/* A frame copied in any pieces (as across TLS records and a queue) is the frame
+ * nx_ws_frame_encode writes whole, masked or not, header and both payload parts. */
+static void frame_pieces_match_the_whole(void **state)
+{
+	static uint8_t a[17], b[70000], whole[70100], got[70100];
+	for (size_t i = 0; i < sizeof a; i++)
+		a[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof b; i++)
+		b[i] = (uint8_t)(i * 13 + 5);
+	static uint8_t payload[sizeof a + sizeof b];
+	memcpy(payload, a, sizeof a);
+	memcpy(payload + sizeof a, b, sizeof b);
+	const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
+	size_t blens[] = {0, 1, 100, 126, 65535 - sizeof a, 70000};
+	for (int masked = 0; masked < 2; masked++) {
+		for (size_t bi = 0; bi < sizeof blens / sizeof blens[0]; bi++) {
+			size_t blen = blens[bi];
+			size_t wn = nx_ws_frame_encode(whole, sizeof whole, NX_WS_OP_BINARY, payload,
+			                               sizeof a + blen, masked ? mask : NULL);
+			assert_true(wn > 0);
+			struct nx_ws_out f;
+			nx_ws_out_init(&f, NX_WS_OP_BINARY, a, sizeof a, blen ? b : NULL, blen,
+			               masked ? mask : NULL);
+			assert_int_equal(f.total, wn);
+			size_t steps[] = {1, 3, 5, 16384, 100000};
+			for (size_t si = 0; si < sizeof steps / sizeof steps[0]; si++) {
+				memset(got, 0, sizeof got);
+				for (size_t off = 0; off < f.total; off += steps[si]) {
+					size_t n = f.total - off < steps[si] ? f.total - off : steps[si];
+					nx_ws_out_copy(got + off, &f, off, n);
+				}
+				assert_memory_equal(got, whole, wn);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +378,7 @@ int main(void)
 		cmocka_unit_test(reader_reassembles_with_interleaved_control),
 		cmocka_unit_test(reader_limits_apply_to_the_reassembled_message),
 		cmocka_unit_test(encoder),
+		cmocka_unit_test(frame_pieces_match_the_whole),
 		cmocka_unit_test(upgrade_accept_and_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
