@@ -65,6 +65,11 @@ int nx_acme_cert_info(const char *path, int64_t *not_before, int64_t *not_after,
 int nx_acme_cert_covers(const char *path, const char *const *names, size_t n, char *err,
                         size_t errlen);
 
+/* When to try again after a failed order: at the CA's rateLimited time if it said one
+ * (server_retry_at > 0), else after a backoff doubling from 10 s to an hour with each
+ * consecutive failure. Counts this failure in *failures (the caller zeroes it on success). */
+int64_t nx_acme_retry_at(unsigned *failures, int64_t server_retry_at);
+
 /* cert.pem (chain then key) as TLS server credentials, when its leaf is still valid: its
  * serial and expiry, and when to renew it (nx_acme_renew_at with fresh jitter). NULL with
  * err (unreadable, expired, does not load). For the daemons that install what nx_acme_obtain

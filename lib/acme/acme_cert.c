@@ -129,3 +129,15 @@ int64_t nx_acme_renew_at(int64_t nb, int64_t na, uint32_t rnd)
 	int64_t life = na > nb ? na - nb : 0;
 	return nb + life * 2 / 3 - (int64_t)(rnd % (uint64_t)(life / 18 + 1));
 }
+
+#define RETRY_MIN_S 10
+#define RETRY_MAX_S 3600
+
+int64_t nx_acme_retry_at(unsigned *failures, int64_t server_retry_at)
+{
+	int64_t d = (int64_t)RETRY_MIN_S << (*failures < 9 ? *failures : 9);
+	if (d > RETRY_MAX_S)
+		d = RETRY_MAX_S;
+	(*failures)++;
+	return server_retry_at > 0 ? server_retry_at : nx_unix_time() + d;
+}

@@ -25,8 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RETRY_MIN_S 10
-#define RETRY_MAX_S 3600
 #define PLAIN_HEAD_MAX 8192
 #define PLAIN_TIMEOUT_MS 10000
 
@@ -87,11 +85,7 @@ static void *acme_main(void *arg)
 				at = nx_unix_time() + 1;
 			continue;
 		}
-		int64_t d = (int64_t)RETRY_MIN_S << (failures < 9 ? failures : 9);
-		if (d > RETRY_MAX_S)
-			d = RETRY_MAX_S;
-		failures++;
-		at = res.retry_at > 0 ? res.retry_at : nx_unix_time() + d;
+		at = nx_acme_retry_at(&failures, res.retry_at);
 		struct gate_creds *gc = gate_creds_hold(g);
 		gate_log(g, NX_LOG_ERROR, "gate: acme failed", "error=%s retry_in_s=%lld certificate=%s",
 		         LQ(err), (long long)(at - nx_unix_time()), gc ? "kept" : "none");

@@ -26,8 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RETRY_MIN_S 10
-#define RETRY_MAX_S 3600
 #define RENEW_MIN_S 1
 
 struct acme_msg {
@@ -94,11 +92,7 @@ static void failed(struct nx_hub *hub, const char *err, int64_t retry_at)
 {
 	struct hub_acme *a = hub->acme;
 	char q[NX_ERRLEN + 40];
-	int64_t d = RETRY_MIN_S << (a->failures < 9 ? a->failures : 9);
-	if (d > RETRY_MAX_S)
-		d = RETRY_MAX_S;
-	a->failures++;
-	int64_t at = retry_at > 0 ? retry_at : nx_unix_time() + d;
+	int64_t at = nx_acme_retry_at(&a->failures, retry_at);
 	hub_log(hub, NX_LOG_ERROR, "acme failed", "error=%s retry_in_s=%lld certificate=%s",
 	        nx_log_q(q, sizeof q, err), (long long)(at - nx_unix_time()),
 	        hub->creds ? "kept" : "none");

@@ -13,6 +13,7 @@
 #include <bearssl.h>
 #include <cmocka.h>
 
+#include "acme/acme.h"
 #include "acme/acme_int.h"
 #include "core/b64url.h"
 #include "core/der.h"
@@ -161,6 +162,15 @@ static void retry_after_and_renewal(void **state)
 		assert_true(at <= nb + 60 * 86400 && at >= nb + 55 * 86400);
 	}
 	assert_int_equal(nx_acme_renew_at(nb, nb, 7), nb);
+	/* after a failure: 10 s, doubling, an hour at most; the CA's own time wins */
+	unsigned failures = 0;
+	int64_t want[] = {10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600, 3600};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		int64_t now = nx_unix_time(), at = nx_acme_retry_at(&failures, 0);
+		assert_true(at - now >= want[i] && at - now <= want[i] + 1);
+		assert_int_equal(failures, i + 1);
+	}
+	assert_int_equal(nx_acme_retry_at(&failures, 1234567), 1234567);
 }
 
 int main(void)
