@@ -111,6 +111,19 @@ refused() {
   run held
   assert_output 503
   grep -q 'msg="stream refused".*backend=edge-3.*streams=1 reached' "$T/hub.log"
+  # a client that sends a big upload (more than the sockets buffer) before it reads: the
+  # refusing side drains what comes until the client is done, so the upload is not cut off
+  # by a reset (which on a real network can also destroy the 503 in flight), and the 503
+  # is there to read
+  run python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+body = b"x" * (32 << 20)
+s.sendall(b"POST /who HTTP/1.1\r\nHost: held.test\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+print("sent")
+print(s.recv(100).split(b"\r\n")[0].decode())' "$RELAY_PORT"
+  assert_success
+  assert_output $'sent\nHTTP/1.1 503 Service Unavailable'
   # a TLS client is told in TLS (by the worker carrying edge-3, or the relay without one)
   run curl -sS --max-time 20 -o /dev/null --resolve "held.test:$RELAY_PORT:127.0.0.1" \
     -k "https://held.test:$RELAY_PORT/who"

@@ -269,6 +269,7 @@ struct nx_hub {
 	struct nx_timer stats_timer;
 	uint64_t next_session_id;
 	size_t n_live, n_streams, n_pending;
+	size_t n_lingering; /* refused clients drained before their close (hub_relay.c) */
 	uint64_t refused_pending;  /* connections closed because too many were pending */
 	uint64_t shed_pending;     /* pending connections shed for a newer one */
 	uint64_t buffered;
@@ -351,7 +352,7 @@ void hub_relay_resume_all(struct nx_hub *hub);
 ssize_t hub_tell_user(int fd, int is_tls, const char *route, uint16_t tls_version, int status);
 /* Tell a handed-over client no in its protocol (TLS alert or HTTP 503, what the relay says
  * for NX_HANDOFF_BUSY / NO_ROUTE), then close fd: for a handoff the relay was told OK. */
-void hub_answer_client(int fd, const struct nx_handoff *h, int status);
+void hub_answer_client(struct nx_hub *hub, int fd, const struct nx_handoff *h, int status);
 
 /* hub_udp.c: UDP port claims (§5) */
 /* A relay's UDP socket for h->conn_port (fd taken in every case): the hub owns it now.

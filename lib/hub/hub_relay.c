@@ -100,17 +100,61 @@ ssize_t hub_tell_user(int fd, int is_tls, const char *route, uint16_t tls_versio
 	return send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-void hub_answer_client(int fd, const struct nx_handoff *h, int status)
+/* A refused client, answered and sent our FIN: what it still sends is read and dropped
+ * until it closes or LINGER_MS pass, so our close does not become a RST that could destroy
+ * the answer before the client reads it (the relay's conn_answer does the same). */
+#define LINGER_MS 2000
+#define LINGER_MAX 256 /* per loop; beyond that a refused client is closed at once */
+
+struct refused {
+	struct nx_hub *hub;
+	int fd;
+	struct nx_timer timer;
+};
+
+static void linger_end(struct refused *l)
+{
+	nx_timer_stop(l->hub->loop, &l->timer);
+	nx_loop_del(l->hub->loop, l->fd);
+	close(l->fd);
+	l->hub->n_lingering--;
+	free(l);
+}
+
+static void linger_timeout(struct nx_loop *loop, void *arg) { linger_end(arg); }
+
+static void linger_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	char sink[4096];
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			linger_end(arg);
+		return;
+	}
+}
+
+void hub_answer_client(struct nx_hub *hub, int fd, const struct nx_handoff *h, int status)
 {
 	uint16_t v = h->prelude_len >= 3 ? (uint16_t)(h->prelude[1] << 8 | h->prelude[2]) : 0;
 	hub_tell_user(fd, h->is_tls, h->route_key, v, status);
 	shutdown(fd, SHUT_WR);
-	/* closing with unread input sends a RST, which can destroy the answer before the
-	 * client reads it: take what is there already (an HTTP body, say), a bounded amount */
-	char sink[4096];
-	for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
-		;
-	close(fd);
+	struct refused *l = hub->n_lingering < LINGER_MAX ? calloc(1, sizeof *l) : NULL;
+	if (!l || nx_loop_add(hub->loop, fd, NX_EV_READ, linger_read, l) < 0) {
+		/* no room to wait: take what is there already (an HTTP body, say), then close */
+		char sink[4096];
+		for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+			;
+		close(fd);
+		free(l);
+		return;
+	}
+	l->hub = hub;
+	l->fd = fd;
+	hub->n_lingering++;
+	nx_timer_start(hub->loop, &l->timer, LINGER_MS, linger_timeout, l);
 }
 
 /* The status to answer. */

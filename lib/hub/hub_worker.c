@@ -109,7 +109,7 @@ static void handoff(struct hub_worker *w, struct hub_msg *m)
 	/* The relay was told OK: a stream that cannot be had is ours to say no to. */
 	if (s->dead || s->state != SESS_LIVE || !hub_backends_stream_allowed(s)) {
 		w->hub->ctr.handoff_busy++;
-		hub_answer_client(m->fd, &m->h, NX_HANDOFF_BUSY);
+		hub_answer_client(w->hub, m->fd, &m->h, NX_HANDOFF_BUSY);
 	} else {
 		hub_take_stream(s, m->fd, &m->h); /* only out of memory fails here now */
 	}
