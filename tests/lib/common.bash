@@ -51,6 +51,27 @@ own_listener() {
   return 1
 }
 
+# bg_listener NAME PATTERN CMD...: bg NAME CMD... on a free port, then wait for its own
+# listening line PATTERN (own_listener) and the port; in CMD and PATTERN @PORT@ stands for
+# the port. When another suite took the port first, again on a new one, three times in all;
+# with LISTEN_PORT set, that port and one try. Sets BG_PORT and BG_PID; on failure shows the
+# end of NAME.log.
+bg_listener() {
+  local name=$1 pattern=$2 try
+  shift 2
+  for try in 1 2 3; do
+    BG_PORT=${LISTEN_PORT:-$(free_port)}
+    bg "$name" "${@//@PORT@/$BG_PORT}"
+    own_listener "$BG_PID" "$T/$name.log" "${pattern//@PORT@/$BG_PORT}" &&
+      wait_port "$BG_PORT" && return 0
+    kill "$BG_PID" 2>/dev/null || true # (it has mostly exited already)
+    wait "$BG_PID" 2>/dev/null || true
+    [ -n "${LISTEN_PORT:-}" ] && break
+  done
+  tail -5 "$T/$name.log" >&2
+  return 1
+}
+
 free_port() {
   python3 -c '
 import socket

@@ -38,19 +38,9 @@ http_backend() {
 }
 
 relay() {
-  # a new port when another suite took ours first (own_listener, lib/common.bash)
-  local try
-  for try in 1 2 3; do
-    RP=$(free_port)
-    bg relay nexus-relay --listen "127.0.0.1:$RP" "$@"
-    RELAY_PID=$BG_PID
-    own_listener "$RELAY_PID" "$T/relay.log" "msg=listening addr=127.0.0.1:$RP( |$)" &&
-      wait_port "$RP" && return 0
-    kill "$RELAY_PID" 2>/dev/null || true # (it has mostly exited already)
-    wait "$RELAY_PID" 2>/dev/null || true
-  done
-  cat "$T/relay.log" >&2
-  return 1
+  bg_listener relay "msg=listening addr=127.0.0.1:@PORT@( |$)" \
+    nexus-relay --listen "127.0.0.1:@PORT@" "$@" || return 1
+  RP=$BG_PORT RELAY_PID=$BG_PID
 }
 
 # rawclient ARGS...: python3 raw socket client (see tests/lib/rawclient.py --help).

@@ -48,35 +48,17 @@ start_web() {
 }
 
 start_hub() {
-  local try
-  for try in 1 2 3; do # a new port when another suite took ours first (own_listener)
-    HUB_PORT=$(free_port)
-    bg hub nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
-      --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" -v "$@"
-    HUB_PID=$BG_PID
-    own_listener "$HUB_PID" "$T/hub.log" "msg=listening backends=$HUB_PORT " &&
-      wait_port "$HUB_PORT" && return 0
-    kill "$HUB_PID" 2>/dev/null || true # (it has mostly exited already)
-    wait "$HUB_PID" 2>/dev/null || true
-  done
-  tail -5 "$T/hub.log" >&2
-  return 1
+  bg_listener hub "msg=listening backends=@PORT@ " nexus-hub --listen "127.0.0.1:@PORT@" \
+    --cert "$T/hub.crt" --key "$T/hub.key" --secret-file "$T/hub.secret" \
+    --relay-socket "$T/hub.sock" -v "$@" || return 1
+  HUB_PORT=$BG_PORT HUB_PID=$BG_PID
 }
 
+# start_relay [ARGS...]: on RELAY_PORT if set, else on a free port
 start_relay() {
-  local try fixed=${RELAY_PORT:-}
-  for try in 1 2 3; do # a new port when another suite took ours first, unless it was given
-    RELAY_PORT=${fixed:-$(free_port)}
-    bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$T/hub.sock" "$@"
-    RELAY_PID=$BG_PID
-    own_listener "$RELAY_PID" "$T/relay.log" "msg=listening addr=127.0.0.1:$RELAY_PORT( |$)" &&
-      wait_port "$RELAY_PORT" && return 0
-    kill "$RELAY_PID" 2>/dev/null || true # (it has mostly exited already)
-    wait "$RELAY_PID" 2>/dev/null || true
-    [ -n "$fixed" ] && break
-  done
-  tail -5 "$T/relay.log" >&2
-  return 1
+  LISTEN_PORT=${RELAY_PORT:-} bg_listener relay "msg=listening addr=127.0.0.1:@PORT@( |$)" \
+    nexus-relay --listen "127.0.0.1:@PORT@" --hub "$T/hub.sock" "$@" || return 1
+  RELAY_PORT=$BG_PORT RELAY_PID=$BG_PID
 }
 
 start_fake() {
