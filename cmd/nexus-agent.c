@@ -19,13 +19,28 @@
 #include "core/units.h"
 #include "core/util.h"
 
+/* help lines both usages share (the text is the same in both places) */
+#define SEND_SYNOPSIS                                                                              \
+	"nexus-agent send --mqtt URL --device ID [--id ID] [--wait DUR] [--json] COMMAND [ARGS-JSON]\n"
+#define BROKER_OPTS                                                                                \
+	"  --mqtt URL               MQTT broker (mqtts:// for TLS)\n"                                 \
+	"  --cafile FILE            CA certificate to trust the broker by\n"
+#define KEY_OPT "  --key FILE               the client certificate's key\n"
+#define SEND_OPTS                                                                                  \
+	"  --id ID                  command id (default: a random UUID)\n"                            \
+	"  --wait DUR               how long to wait for the ack (default 30s)\n"                     \
+	"  --json                   print the whole ack instead of its output\n"
+#define COMMON_TAIL                                                                                \
+	"  --config FILE            options from FILE, one 'name value' per line\n"                   \
+	"  -h, --help               this help\n"                                                      \
+	"  -V, --version            print the version\n"
+
 static const char usage[] =
     "usage: nexus-agent --mqtt mqtt[s]://HOST[:PORT] [--cert F --key F] [--device ID] [options]\n"
-    "       nexus-agent send --mqtt URL --device ID [--id ID] [--wait DUR] [--json] COMMAND [ARGS-JSON]\n"
-    "  --mqtt URL               MQTT broker (mqtts:// for TLS)\n"
-    "  --cafile FILE            CA certificate to trust the broker by\n"
+    "       " SEND_SYNOPSIS
+    BROKER_OPTS
     "  --cert FILE              client certificate (mutual TLS; its CN is the device id)\n"
-    "  --key FILE               the client certificate's key\n"
+    KEY_OPT
     "  --device ID              device id: topics device/ID/..., MQTT client id (default: the --cert CN)\n"
     "  --interval DUR           telemetry period (default 10s)\n"
     "  --telemetry-cmd CMD      publish CMD's stdout (one JSON object) instead of the built-in telemetry\n"
@@ -38,29 +53,20 @@ static const char usage[] =
     "  --journal FILE           command journal (default $STATE_DIRECTORY/journal or /var/lib/nexus-agent/journal)\n"
     "  --keepalive DUR          MQTT keepalive (default 60s)\n"
     "  -v, --verbose            debug log lines\n"
-    "  --config FILE            options from FILE, one 'name value' per line\n"
-    "  -h, --help               this help\n"
-    "  -V, --version            print the version\n"
+    COMMON_TAIL
     "send:\n"
-    "  --id ID                  command id (default: a random UUID)\n"
-    "  --wait DUR               how long to wait for the ack (default 30s)\n"
-    "  --json                   print the whole ack instead of its output\n";
+    SEND_OPTS;
 
 static const char send_usage[] =
-    "usage: nexus-agent send --mqtt URL --device ID [--id ID] [--wait DUR] [--json] COMMAND [ARGS-JSON]\n"
+    "usage: " SEND_SYNOPSIS
     "Send COMMAND (with ARGS-JSON, its JSON arguments) to device ID, print the ack's output;\n"
     "the exit status follows the ack's status (ok: 0; see nexus-agent(1)).\n"
-    "  --mqtt URL               MQTT broker (mqtts:// for TLS)\n"
-    "  --cafile FILE            CA certificate to trust the broker by\n"
+    BROKER_OPTS
     "  --cert FILE              client certificate (mutual TLS)\n"
-    "  --key FILE               the client certificate's key\n"
+    KEY_OPT
     "  --device ID              the device to command\n"
-    "  --id ID                  command id (default: a random UUID)\n"
-    "  --wait DUR               how long to wait for the ack (default 30s)\n"
-    "  --json                   print the whole ack instead of its output\n"
-    "  --config FILE            options from FILE, one 'name value' per line\n"
-    "  -h, --help               this help\n"
-    "  -V, --version            print the version\n";
+    SEND_OPTS
+    COMMON_TAIL;
 
 #define usage_error nx_usage_error
 
