@@ -351,7 +351,8 @@ void hub_relay_resume_all(struct nx_hub *hub);
  * Best effort, never blocks: what send returned (0: nothing to say). */
 ssize_t hub_tell_user(int fd, int is_tls, const char *route, uint16_t tls_version, int status);
 /* Tell a handed-over client no in its protocol (TLS alert or HTTP 503, what the relay says
- * for NX_HANDOFF_BUSY / NO_ROUTE), then close fd: for a handoff the relay was told OK. */
+ * for NX_HANDOFF_BUSY / NO_ROUTE), then drain and close fd on hub's loop (takes fd): for a
+ * handoff the relay was told OK. */
 void hub_answer_client(struct nx_hub *hub, int fd, const struct nx_handoff *h, int status);
 
 /* hub_udp.c: UDP port claims (§5) */

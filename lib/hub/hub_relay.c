@@ -123,17 +123,22 @@ static void linger_end(struct refused *l)
 
 static void linger_timeout(struct nx_loop *loop, void *arg) { linger_end(arg); }
 
-static void linger_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
+/* Read and drop up to 64 KiB: 1 if the client closed (or failed), 0 if it may send more. */
+static int drop_input(int fd)
 {
 	char sink[4096];
 	for (int i = 0; i < 16; i++) {
 		ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-		if (n > 0)
-			continue;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			linger_end(arg);
-		return;
+		if (n <= 0)
+			return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 	}
+	return 0;
+}
+
+static void linger_read(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	if (drop_input(fd))
+		linger_end(arg);
 }
 
 void hub_answer_client(struct nx_hub *hub, int fd, const struct nx_handoff *h, int status)
@@ -144,9 +149,7 @@ void hub_answer_client(struct nx_hub *hub, int fd, const struct nx_handoff *h, i
 	struct refused *l = hub->n_lingering < LINGER_MAX ? calloc(1, sizeof *l) : NULL;
 	if (!l || nx_loop_add(hub->loop, fd, NX_EV_READ, linger_read, l) < 0) {
 		/* no room to wait: take what is there already (an HTTP body, say), then close */
-		char sink[4096];
-		for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
-			;
+		drop_input(fd);
 		close(fd);
 		free(l);
 		return;
