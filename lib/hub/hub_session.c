@@ -18,9 +18,6 @@
 #include <unistd.h>
 
 #define READS_PER_ROUND 64 /* then yield to other fds; a timer picks up what the engine holds */
-/* Frames with at least this much payload go straight into the TLS records when nothing is
- * queued (small ones wait for the round's flush, sharing records). */
-#define SESS_DIRECT_MIN 8192
 #define CLOSE_GRACE_MS 2000
 
 static void session_io(struct nx_loop *loop, int fd, unsigned events, void *arg);
@@ -47,7 +44,7 @@ int hub_session_send(struct hub_session *s, enum nx_ws_opcode op, const void *a,
 	size_t done = 0;
 	/* nothing queued ahead of it: a big frame goes straight into the TLS records (one copy
 	 * less), the rest to the queue (a write error is the next flush's to report) */
-	if (alen + blen >= SESS_DIRECT_MIN && !hub_buf_pending(&s->out) && s->state != SESS_TLS &&
+	if (alen + blen >= NX_WS_DIRECT_MIN && !hub_buf_pending(&s->out) && s->state != SESS_TLS &&
 	    s->tls)
 		nx_ws_out_tls(s->tls, &f, &done);
 	if (done == f.total)

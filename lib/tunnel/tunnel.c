@@ -64,7 +64,7 @@ int tunnel_send_frame(struct tunnel *t, enum nx_ws_opcode op, const void *a, siz
 	/* nothing queued ahead of it: a big frame goes straight into the TLS records (one copy
 	 * less), the rest, if the socket does not take it all, to the queue (a write error is
 	 * the queue's next write to report) */
-	if (f.total - f.hl >= TUNNEL_DIRECT_MIN && nx_chunkq_empty(&t->out) && t->tls)
+	if (alen + blen >= NX_WS_DIRECT_MIN && nx_chunkq_empty(&t->out) && t->tls)
 		nx_ws_out_tls(t->tls, &f, &done);
 	if (done == f.total)
 		return 0;

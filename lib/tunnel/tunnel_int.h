@@ -22,9 +22,6 @@ struct tunnel_udp_flow;
 #define TUNNEL_OUT_LOW (256u << 10)
 /* Data frames one read from a local socket may fill (a frame carries NX_HUB_READ_PAYLOAD). */
 #define TUNNEL_READ_FRAMES 4
-/* Frames with at least this much payload go straight into the TLS records when nothing is
- * queued (small ones wait in the queue for the round's flush, sharing records). */
-#define TUNNEL_DIRECT_MIN 8192
 /* A stream whose hub→local queue holds more frames than the credits we granted allow is
  * a hub ignoring flow control. Twice the window: before our first grant arrives the hub
  * may send without limit (the Go server sent ten 32 KiB messages in one capture). */
