@@ -354,18 +354,17 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 	}
 	if ((events & NX_EV_WRITE) && stream_write_out(s) < 0)
 		return;
-	if ((events & NX_EV_READ) && !s->hub_closed && !s->local_eof &&
-	    (!s->limited || s->credits > 0)) {
+	if (events & NX_EV_READ) {
 		size_t before = t->n_streams;
-		/* a full read: more may wait; a FIN behind the data (the service answered and
-		 * closed): read on to it now, so the last data and the disconnect leave in one
-		 * batch. Bounded, so one busy stream does not starve the rest. */
-		int more = stream_read(s);
-		for (int i = 0; i < 3 && t->n_streams == before && (more || (events & NX_EV_HUP)) &&
-		                !t->out_blocked && !s->hub_closed && !s->local_eof &&
-		                (!s->limited || s->credits > 0);
+		/* after a full read more may wait; with a FIN behind the data (the service answered
+		 * and closed) read on to it now, so the last data and the disconnect leave in one
+		 * batch. At most four reads, so one busy stream does not starve the rest. */
+		int more = 1;
+		for (int i = 0; i < 4 && more && t->n_streams == before && !s->hub_closed &&
+		                !s->local_eof && (!s->limited || s->credits > 0) &&
+		                (i == 0 || !t->out_blocked);
 		     i++)
-			more = stream_read(s);
+			more = stream_read(s) || (events & NX_EV_HUP);
 		if (t->n_streams != before)
 			return; /* it closed */
 	}
