@@ -50,6 +50,8 @@ static const char usage_text[] =
     "      --handshake-timeout D  time for the TLS handshake and upgrade (default 5s)\n"
     "      --max-pending N        unauthenticated connections in all (1024)\n"
     "      --max-pending-per-source N  unauthenticated connections from one address (16)\n"
+    "      --max-streams N        end-user streams at once (16384)\n"
+    "      --max-streams-per-source N  of which from one client address (256)\n"
     "      --relay-uid USER       also let USER hand connections over PATH (repeatable)\n"
     "      --relay-group GROUP    also let members of GROUP do so (repeatable)\n"
     "      --relay-socket-mode MODE  permissions of PATH (default 0660)\n"
@@ -143,6 +145,8 @@ static const struct option lo[] = {
     {"handshake-timeout", required_argument, 0, 'T'},
     {"max-pending", required_argument, 0, 'N'},
     {"max-pending-per-source", required_argument, 0, 'S'},
+    {"max-streams", required_argument, 0, 1011},
+    {"max-streams-per-source", required_argument, 0, 1012},
     {"relay-uid", required_argument, 0, 'U'},
     {"relay-group", required_argument, 0, 'G'},
     {"relay-socket-mode", required_argument, 0, 'M'},
@@ -261,6 +265,12 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-pending-per-source: %s", err);
 			cfg->max_pending_per_source = (size_t)v;
+			break;
+		case 1011:
+		case 1012:
+			if (nx_parse_int(optarg, 1, 10000000, &v, err, sizeof err) < 0)
+				return usage_error("--max-streams%s: %s", c == 1012 ? "-per-source" : "", err);
+			*(c == 1011 ? &cfg->max_streams : &cfg->max_streams_per_source) = (size_t)v;
 			break;
 		case 'U':
 			if (cfg->n_relay_uids == NX_HUB_MAX_RELAY_IDS)

@@ -42,6 +42,8 @@ complete -c nexus-hub -l exclusive-hostnames -d 'refuse a second sub for a hostn
 complete -c nexus-hub -l handshake-timeout -x -d 'time for the TLS handshake and upgrade'
 complete -c nexus-hub -l max-pending -x -d 'unauthenticated connections in all'
 complete -c nexus-hub -l max-pending-per-source -x -d 'unauthenticated connections from one address'
+complete -c nexus-hub -l max-streams -x -d 'end-user streams at once'
+complete -c nexus-hub -l max-streams-per-source -x -d 'end-user streams from one client address'
 complete -c nexus-hub -l workers -x -d 'threads carrying live sessions (default: one per CPU)'
 complete -c nexus-hub -l relay-uid -x -a '(__fish_complete_users)' -d 'also let this user use the relay socket'
 complete -c nexus-hub -l relay-group -x -a '(__fish_complete_groups)' -d 'also let this group use the relay socket'

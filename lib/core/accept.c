@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,33 @@ int nx_src_of_sockaddr(const struct sockaddr *sa, struct nx_src *out)
 		}
 		return 0;
 	}
+	return -1;
+}
+
+int nx_src_of_text(const char *addr, struct nx_src *out)
+{
+	char ip[INET6_ADDRSTRLEN + 1];
+	const char *b = addr, *e;
+	memset(out, 0, sizeof *out);
+	if (*addr == '[') { /* [v6]:port */
+		b = addr + 1;
+		e = strchr(b, ']');
+	} else { /* ip:port has one ':', a bare v6 more */
+		e = strchr(addr, ':');
+		if (e && strchr(e + 1, ':'))
+			e = NULL;
+	}
+	size_t n = e ? (size_t)(e - b) : strlen(b);
+	if ((*addr == '[' && !e) || n == 0 || n >= sizeof ip)
+		return -1;
+	memcpy(ip, b, n);
+	ip[n] = 0;
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1)
+		return nx_src_of_sockaddr((const struct sockaddr *)&s4, out);
+	if (inet_pton(AF_INET6, ip, &s6.sin6_addr) == 1)
+		return nx_src_of_sockaddr((const struct sockaddr *)&s6, out);
 	return -1;
 }
 

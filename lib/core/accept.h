@@ -60,6 +60,9 @@ int nx_src_of_fd(int fd, struct nx_src *out);
 /* The same for an address (a UDP datagram's sender). */
 struct sockaddr;
 int nx_src_of_sockaddr(const struct sockaddr *sa, struct nx_src *out);
+/* The same for an address in text: "ip", "ip:port", "[v6]:port" or "v6" (a handed-over
+ * client's, wire/handoff.h). 0, or -1 when it is not an IP address. */
+int nx_src_of_text(const char *addr, struct nx_src *out);
 
 struct nx_srcmap;
 struct nx_srcmap *nx_srcmap_new(void);

@@ -303,6 +303,7 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	hub->loop = loop;
 	hub->cfg = *cfg;
 	pthread_mutex_init(&hub->routes_lock, NULL);
+	pthread_mutex_init(&hub->streams_mu, NULL);
 	hub->routes_mu = &hub->routes_lock;
 	hub->resume_efd = -1;
 	hub->backend_l.fd = hub->relay_l.fd = -1;
@@ -318,6 +319,10 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		hub->cfg.max_pending = NX_HUB_MAX_PENDING;
 	if (!hub->cfg.max_pending_per_source)
 		hub->cfg.max_pending_per_source = NX_HUB_MAX_PENDING_PER_SOURCE;
+	if (!hub->cfg.max_streams)
+		hub->cfg.max_streams = NX_HUB_MAX_STREAMS;
+	if (!hub->cfg.max_streams_per_source)
+		hub->cfg.max_streams_per_source = NX_HUB_MAX_STREAMS_PER_SOURCE;
 	if (!hub->cfg.relay_socket_mode)
 		hub->cfg.relay_socket_mode = NX_HUB_RELAY_SOCKET_MODE;
 	if (!hub->cfg.ping_ms)
@@ -329,8 +334,9 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	char why[NX_ERRLEN];
 	hub->routes = nx_routes_new();
 	hub->pending_src = nx_srcmap_new();
+	hub->stream_src = nx_srcmap_new();
 	hub->peer_routes = nx_routes_new();
-	if (!hub->routes || !hub->pending_src || !hub->peer_routes) {
+	if (!hub->routes || !hub->pending_src || !hub->stream_src || !hub->peer_routes) {
 		nx_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -436,6 +442,8 @@ void nx_hub_free(struct nx_hub *hub)
 		nx_key_free(hub->key);
 		nx_backends_free(hub->backends);
 		pthread_mutex_destroy(&hub->routes_lock);
+		pthread_mutex_destroy(&hub->streams_mu);
+		nx_srcmap_free(hub->stream_src);
 	}
 	for (int i = 0; i < HUB_OWNED; i++)
 		free(hub->owned[i]);

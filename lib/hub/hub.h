@@ -34,6 +34,8 @@
 #define NX_HUB_RELAY_SOCKET_MODE 0660
 #define NX_HUB_MAX_UDP_FLOWS 4096           /* UDP flows per port at once */
 #define NX_HUB_MAX_UDP_FLOWS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
+#define NX_HUB_MAX_STREAMS 16384          /* end-user TCP streams at once, every backend */
+#define NX_HUB_MAX_STREAMS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
 #define NX_HUB_VERIFY_TIMEOUT_MS 10000    /* --verify-url: one verification */
 #define NX_HUB_MAX_VERIFY 64              /* --verify-url: verifications in flight at once */
 
@@ -68,6 +70,10 @@ struct nx_hub_config {
 	uint64_t handshake_timeout_ms; /* TLS + upgrade (default NX_HUB_HANDSHAKE_TIMEOUT_MS) */
 	size_t max_pending;            /* 0: NX_HUB_MAX_PENDING */
 	size_t max_pending_per_source; /* 0: NX_HUB_MAX_PENDING_PER_SOURCE */
+	/* End-user TCP streams (handed over by the relay, or by a peer hub) at once, and of
+	 * those from one client address: the relay bounds only the connections it still holds. */
+	size_t max_streams;            /* 0: NX_HUB_MAX_STREAMS */
+	size_t max_streams_per_source; /* 0: NX_HUB_MAX_STREAMS_PER_SOURCE */
 	/* Who may hand connections over the relay socket (SO_PEERCRED): root and the hub's own
 	 * uid always, plus these uids and members (primary or supplementary) of these groups. */
 	uint32_t relay_uids[NX_HUB_MAX_RELAY_IDS];

@@ -2,7 +2,9 @@
  * are held to cfg.max_pending_per_source per source address (core/accept.h) and
  * cfg.max_pending in all; at the global cap the pending connection that has made the least
  * progress, and the quietest of those, is shed for the newcomer, so neither one client nor a crowd of idle ones can keep
- * a new backend out. Refusals and sheddings are logged at most once a second, counted. */
+ * a new backend out. Refusals and sheddings are logged at most once a second, counted.
+ * End-user streams are held to cfg.max_streams_per_source per client address and
+ * cfg.max_streams in all, across every worker (the main hub's counts, under their lock). */
 #include "hub/hub_int.h"
 #include "core/log.h"
 #include "core/sock.h"
@@ -130,3 +132,56 @@ int hub_admit(struct nx_hub *hub, int fd, const struct nx_src *src, int has_src)
 	return 0;
 }
 
+
+static struct nx_hub *main_of(struct nx_hub *hub) { return hub->main_hub ? hub->main_hub : hub; }
+
+int hub_streams_admit(struct nx_hub *hub, const char *client)
+{
+	struct nx_hub *m = main_of(hub);
+	struct nx_src src;
+	int has_src = nx_src_of_text(client, &src) == 0; /* not IP: only the global cap */
+	uint64_t now = nx_loop_now(hub->loop), n = 0;
+	int full = 0, rc = 0;
+	pthread_mutex_lock(&m->streams_mu);
+	if (m->n_tcp_streams >= m->cfg.max_streams) {
+		full = 1;
+		rc = -1;
+		n = nx_rate_note(&m->stream_full_rate, now, ADMIT_REPORT_MS);
+	} else if (has_src && nx_srcmap_get(m->stream_src, &src) >= m->cfg.max_streams_per_source) {
+		rc = -1;
+		n = nx_rate_note(&m->stream_src_rate, now, ADMIT_REPORT_MS);
+	} else if (has_src && !nx_srcmap_inc(m->stream_src, &src)) {
+		rc = -1; /* out of memory: nothing counted */
+	} else {
+		m->n_tcp_streams++;
+	}
+	size_t cap = full ? m->cfg.max_streams : m->cfg.max_streams_per_source;
+	pthread_mutex_unlock(&m->streams_mu);
+	if (rc == 0)
+		return 0;
+	if (full)
+		hub->ctr.stream_limit++;
+	else
+		hub->ctr.stream_source_limit++;
+	char q[80];
+	if (n && full)
+		hub_log(hub, 1, "too many streams, refusing new ones", "client=%s max_streams=%zu times=%llu",
+		        nx_log_q(q, sizeof q, client), cap, (unsigned long long)n);
+	else if (n)
+		hub_log(hub, 1, "too many streams from one source, refusing new ones",
+		        "client=%s max_per_source=%zu times=%llu", nx_log_q(q, sizeof q, client), cap,
+		        (unsigned long long)n);
+	return -1;
+}
+
+void hub_streams_release(struct nx_hub *hub, const char *client)
+{
+	struct nx_hub *m = main_of(hub);
+	struct nx_src src;
+	int has_src = nx_src_of_text(client, &src) == 0;
+	pthread_mutex_lock(&m->streams_mu);
+	if (has_src)
+		nx_srcmap_dec(m->stream_src, &src);
+	m->n_tcp_streams--;
+	pthread_mutex_unlock(&m->streams_mu);
+}

@@ -157,8 +157,9 @@ struct hub_stream {
 	struct hub_stream *udp_next; /* bucket chain in the port's flow table */
 	struct sockaddr_storage udp_peer;
 	socklen_t udp_peer_len;
-	struct nx_src udp_src;
-	int udp_has_src;             /* counted in the port's per-source map */
+	struct nx_src src;
+	int has_src;          /* a UDP flow counted in its port's per-source map */
+	int counted;          /* a TCP stream holding a place in the hub's stream limits */
 	uint64_t udp_idle_ms;
 	char client[64];      /* the end user's address, for the -v line */
 	uint64_t opened;      /* monotonic ms */
@@ -214,6 +215,7 @@ struct hub_counters {
 	uint64_t hs_fail[HS_N];
 	uint64_t credit_stalls;
 	uint64_t handoff_no_route, handoff_busy, handoff_bad;
+	uint64_t stream_source_limit, stream_limit; /* streams refused at those limits */
 	uint64_t reloads, reload_failures;
 	uint64_t verify_valid, verify_refused, verify_unavailable; /* --verify-url answers */
 };
@@ -285,6 +287,12 @@ struct nx_hub {
 	size_t n_workers;
 	unsigned worker_index;         /* 0: the main thread; 1..N: a worker */
 	int resume_efd;                /* main: a busy worker caught up (eventfd) */
+	/* The main hub's: TCP streams at once on every loop, in all and per source, under
+	 * their own lock (hub_admit.c). */
+	pthread_mutex_t streams_mu;
+	struct nx_srcmap *stream_src;
+	size_t n_tcp_streams;
+	struct nx_rate stream_src_rate, stream_full_rate;
 };
 
 /* hub.c */
@@ -342,7 +350,8 @@ void hub_worker_session_gone(struct hub_session *s);
 /* hub_relay.c: the relay socket */
 int hub_relay_open(struct nx_hub *hub, char *err, size_t errlen);
 void hub_relay_close_all(struct nx_hub *hub);
-/* Open a stream on s for a handed-over client (fd taken in every case): the status. */
+/* Open a stream on s for a handed-over client, admitted by hub_streams_admit (the fd and
+ * its place in the limits taken in every case): the status. */
 int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h);
 /* Main: read every paused relay connection again. */
 void hub_relay_resume_all(struct nx_hub *hub);
@@ -386,6 +395,13 @@ void hub_sessions_remove(struct nx_hub *hub, struct hub_session *s);
 /* May one more unauthenticated connection from src come in (sheds the quietest pending one
  * at the global cap)? 0 yes, -1 no: the caller closes fd. */
 int hub_admit(struct nx_hub *hub, int fd, const struct nx_src *src, int has_src);
+/* A new end-user TCP stream from client ("ip:port"), on any loop: 0 when it may open (it
+ * is counted now: hand that on to hub_stream_open), -1 when the hub carries
+ * cfg.max_streams streams, or cfg.max_streams_per_source from that address (IPv6: /64);
+ * refusals are counted and logged at most once a second. Release what was counted with
+ * the same client text. */
+int hub_streams_admit(struct nx_hub *hub, const char *client);
+void hub_streams_release(struct nx_hub *hub, const char *client);
 /* Count a new session as pending (src NULL: not an IP peer). */
 void hub_session_pend(struct hub_session *s, const struct nx_src *src);
 /* The session is no longer pending (it went live or died): off the list, uncounted. */
@@ -410,10 +426,11 @@ void hub_session_unlink(struct hub_session *s, struct hub_stream *st);
 
 /* hub_stream.c */
 /* Open a stream for a handed-off client on session s: register, send connect and the
- * prelude. Takes the fd in every case (closed on failure). 0 or -1. */
+ * prelude. Takes the fd in every case (closed on failure), and with counted its place in
+ * the stream limits (hub_streams_admit: released when it ends, or at once). 0 or -1. */
 int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t conn_port,
                     const char *client_addr, int is_tls, const uint8_t *prelude,
-                    size_t prelude_len);
+                    size_t prelude_len, int counted);
 void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len);
 void hub_stream_on_control(struct hub_stream *st, const struct nx_hub_control *c);
 void hub_stream_on_shutdown_write(struct hub_stream *st);

@@ -178,10 +178,16 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 		mesh_link_flush(l);
 		return;
 	}
+	if (hub_streams_admit(hub, c->client_ip) < 0) { /* logged there */
+		send_disconnect(l, &c->client_id, "busy");
+		mesh_link_flush(l);
+		return;
+	}
 	int sp[2];
 	struct mesh_stream *st = calloc(1, sizeof *st);
 	if (!st || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
 		free(st);
+		hub_streams_release(hub, c->client_ip);
 		send_disconnect(l, &c->client_id, "busy");
 		mesh_link_flush(l);
 		return;
@@ -195,6 +201,7 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 		close(sp[0]);
 		close(sp[1]);
 		free(st);
+		hub_streams_release(hub, c->client_ip);
 		send_disconnect(l, &c->client_id, "busy");
 		mesh_link_flush(l);
 		return;
@@ -204,7 +211,7 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 		st->next->prev = st;
 	*mesh_link_streams(l) = st;
 	if (hub_stream_open(s, sp[0], c->hostname, (uint16_t)c->conn_port, c->client_ip, c->is_tls,
-	                    NULL, 0) < 0) {
+	                    NULL, 0, 1) < 0) {
 		stream_free(st, 1, "busy");
 		mesh_link_flush(l);
 		return;

@@ -165,6 +165,11 @@ static long render(struct nx_hub *hub, char *buf, size_t cap)
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "no_route", c->handoff_no_route);
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "busy", c->handoff_busy);
 	nx_prom_u64(&p, "nexus_hub_handoff_failures_total", "reason", "bad_message", c->handoff_bad);
+	nx_prom_family(&p, "nexus_hub_streams_refused_total", "counter",
+	               "End-user streams refused at --max-streams-per-source or --max-streams.");
+	nx_prom_u64(&p, "nexus_hub_streams_refused_total", "reason", "source_limit",
+	            c->stream_source_limit);
+	nx_prom_u64(&p, "nexus_hub_streams_refused_total", "reason", "stream_limit", c->stream_limit);
 	nx_prom_family(&p, "nexus_hub_peer_links_up", "gauge",
 	               "Links this hub dialled (--peer) that are up now.");
 	nx_prom_u64(&p, "nexus_hub_peer_links_up", NULL, NULL, hub_mesh_links_up(hub));

@@ -55,7 +55,7 @@ int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h)
 	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
 	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
-	                    h->prelude, h->prelude_len) < 0) {
+	                    h->prelude, h->prelude_len, 1) < 0) {
 		s->hub->ctr.handoff_busy++;
 		return NX_HANDOFF_BUSY;
 	}
@@ -170,6 +170,12 @@ static int take_client(struct hub_relay_conn *rc, int cfd, struct nx_handoff *h)
 	if (s && s->worker) /* the worker may not free it before it has seen the handoff */
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
 	hub_routes_unlock(hub);
+	if (s && hub_streams_admit(hub, h->client_addr) < 0) {
+		if (s->worker) /* a session that died meanwhile goes with its worker's next reap */
+			__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+		close(cfd); /* the relay tells the client */
+		return NX_HANDOFF_BUSY;
+	}
 	if (s && s->worker) {
 		int behind = hub_worker_behind(s);
 		int st = hub_worker_handoff(s, cfd, h); /* takes cfd and h->prelude */
@@ -179,8 +185,11 @@ static int take_client(struct hub_relay_conn *rc, int cfd, struct nx_handoff *h)
 		}
 		return st;
 	}
-	if (!s) /* §5: local backends first, then peer hubs */
-		s = hub_mesh_pick(hub, h->route_key);
+	if (!s && (s = hub_mesh_pick(hub, h->route_key)) && /* §5: local ones first, then peers */
+	    hub_streams_admit(hub, h->client_addr) < 0) {
+		close(cfd);
+		return NX_HANDOFF_BUSY;
+	}
 	if (!s) {
 		char q[300];
 		hub_log(hub, 3, "no route", "route=%s client=%s",

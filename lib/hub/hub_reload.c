@@ -240,6 +240,10 @@ static void reload(struct nx_hub *hub)
 	c->verify_timeout_ms = nc.verify_timeout_ms ? nc.verify_timeout_ms : NX_HUB_VERIFY_TIMEOUT_MS;
 	c->max_verify = nc.max_verify ? nc.max_verify : NX_HUB_MAX_VERIFY;
 	c->exclusive_hostnames = nc.exclusive_hostnames;
+	/* read on the main thread only (hub_streams_admit): streams open now stay open */
+	c->max_streams = nc.max_streams ? nc.max_streams : NX_HUB_MAX_STREAMS;
+	c->max_streams_per_source =
+	    nc.max_streams_per_source ? nc.max_streams_per_source : NX_HUB_MAX_STREAMS_PER_SOURCE;
 	c->leeway_s = nc.leeway_s;
 	memcpy(c->allow_tcp_ports, nc.allow_tcp_ports, sizeof c->allow_tcp_ports);
 	c->n_allow_tcp_ports = nc.n_allow_tcp_ports;

@@ -117,6 +117,8 @@ void hub_stream_kill(struct hub_stream *st, int tell_backend)
 		nx_loop_del(hub->loop, st->fd);
 		close(st->fd);
 	}
+	if (st->counted)
+		hub_streams_release(hub, st->client);
 	st->fd = -1;
 	hub->buffered -= st->q_bytes;
 	if (st->prev)
@@ -419,22 +421,23 @@ static void stream_idle(struct nx_loop *loop, void *arg)
 
 int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t conn_port,
                     const char *client_addr, int is_tls, const uint8_t *prelude,
-                    size_t prelude_len)
+                    size_t prelude_len, int counted)
 {
 	struct nx_hub *hub = s->hub;
 	uint8_t rnd[16];
-	if (!hub_backends_stream_allowed(s)) { /* its --backends grant's streams= */
-		close(fd);
-		return -1;
-	}
-	struct hub_stream *st = calloc(1, sizeof *st);
-	if (!st || nx_random_bytes(rnd, sizeof rnd, NULL, 0) < 0) {
+	struct hub_stream *st = NULL;
+	if (!hub_backends_stream_allowed(s) || /* its --backends grant's streams= */
+	    !(st = calloc(1, sizeof *st)) || nx_random_bytes(rnd, sizeof rnd, NULL, 0) < 0 ||
+	    nx_loop_add(hub->loop, fd, 0, stream_io, st) < 0) {
 		free(st);
 		close(fd);
+		if (counted)
+			hub_streams_release(hub, client_addr);
 		return -1;
 	}
 	st->hub = hub;
 	st->fd = fd;
+	st->counted = counted;
 	nx_uuid_v4(&st->id, rnd);
 	nx_uuid_format(&st->id, st->id_text);
 	nx_credits_init(&st->cr);
@@ -444,11 +447,6 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 	snprintf(st->client, sizeof st->client, "%s", client_addr);
 	st->is_tls = is_tls != 0;
 	st->last_active = st->opened = nx_loop_now(hub->loop);
-	if (nx_loop_add(hub->loop, fd, 0, stream_io, st) < 0) {
-		close(fd);
-		free(st);
-		return -1;
-	}
 	st->next = hub->streams;
 	if (st->next)
 		st->next->prev = st;

@@ -111,9 +111,9 @@ void hub_udp_flow_gone(struct hub_stream *st)
 			break;
 		}
 	st->udp_next = NULL;
-	if (st->udp_has_src)
-		nx_srcmap_dec(p->per_src, &st->udp_src);
-	st->udp_has_src = 0;
+	if (st->has_src)
+		nx_srcmap_dec(p->per_src, &st->src);
+	st->has_src = 0;
 }
 
 static void flow_idle(struct nx_loop *loop, void *arg)
@@ -201,8 +201,8 @@ static struct hub_stream *flow_open(struct hub_udp_port *p, const struct sockadd
 	p->flows[b] = st;
 	p->n_flows++;
 	if (has_src && nx_srcmap_inc(p->per_src, &src)) {
-		st->udp_src = src;
-		st->udp_has_src = 1;
+		st->src = src;
+		st->has_src = 1;
 	}
 	st->next = hub->streams;
 	if (st->next)

@@ -109,6 +109,7 @@ static void handoff(struct hub_worker *w, struct hub_msg *m)
 	/* The relay was told OK: a stream that cannot be had is ours to say no to. */
 	if (s->dead || s->state != SESS_LIVE || !hub_backends_stream_allowed(s)) {
 		w->hub->ctr.handoff_busy++;
+		hub_streams_release(w->hub, m->h.client_addr); /* take_client counted it */
 		hub_answer_client(w->hub, m->fd, &m->h, NX_HANDOFF_BUSY);
 	} else {
 		hub_take_stream(s, m->fd, &m->h); /* only out of memory fails here now */
@@ -216,6 +217,7 @@ int hub_worker_handoff(struct hub_session *s, int fd, struct nx_handoff *h)
 	struct hub_msg *m = calloc(1, sizeof *m);
 	if (!m) {
 		close(fd);
+		hub_streams_release(w->main, h->client_addr);
 		/* a session that died meanwhile goes with its worker's next reap */
 		__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
 		w->main->ctr.handoff_busy++; /* we are on the main thread */

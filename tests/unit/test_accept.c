@@ -104,6 +104,31 @@ static void ipv6_by_slash64(void **state)
 	close(s), close(c);
 }
 
+/* A handed-over client's address in text gives the key its socket would. */
+static void text_addresses(void **state)
+{
+	int c, s = accepted_from("127.0.0.2", &c);
+	assert_true(s >= 0);
+	struct nx_src fd_key, k;
+	assert_int_equal(nx_src_of_fd(s, &fd_key), 0);
+	assert_int_equal(nx_src_of_text("127.0.0.2:40000", &k), 0);
+	assert_memory_equal(&k, &fd_key, sizeof k);
+	assert_int_equal(nx_src_of_text("127.0.0.2", &k), 0);
+	assert_memory_equal(&k, &fd_key, sizeof k);
+	struct nx_src a, b;
+	assert_int_equal(nx_src_of_text("[2001:db8:1:2::5]:443", &a), 0);
+	assert_int_equal(nx_src_of_text("2001:db8:1:2:ffff::9", &b), 0);
+	assert_memory_equal(&a, &b, sizeof a); /* one /64 */
+	assert_int_equal(a.b[0], 6);
+	assert_int_equal(nx_src_of_text("[::ffff:127.0.0.2]:1", &a), 0);
+	assert_memory_equal(&a, &fd_key, sizeof a); /* v4-mapped is the v4 address */
+	const char *bad[] = {"", "-", "[2001:db8::1", "[]:80", "host.example:80", "1.2.3:4",
+	                     "unix:/run/x", "[1.2.3.4.5]:1"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_int_equal(nx_src_of_text(bad[i], &k), -1);
+	close(s), close(c);
+}
+
 static void not_ip_is_refused(void **state)
 {
 	int sv[2];
@@ -161,6 +186,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(counts_per_source),
 	    cmocka_unit_test(ipv6_by_slash64),
+	    cmocka_unit_test(text_addresses),
 	    cmocka_unit_test(not_ip_is_refused),
 	    cmocka_unit_test(rate_reports_once_per_interval),
 	    cmocka_unit_test(shortage_errors),
