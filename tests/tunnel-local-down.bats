@@ -28,6 +28,38 @@ suite_setup() {
   assert_output late
 }
 
+@test "a service slow to take the dial: the first bytes wait for it, nothing is lost" {
+  # a full accept queue (backlog 0, one connection waiting) drops the tunnel's SYN: its
+  # dial stays in progress until the kernel's retransmission a second or more later
+  cat > "$T/slow.py" <<'PY'
+import socket, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(0)
+filler = socket.create_connection(l.getsockname(), timeout=5)
+print("listening", l.getsockname()[1], flush=True)
+time.sleep(1.5)
+l.accept()[0].close()                 # the filler: the queue has room again
+c, _ = l.accept()                     # the tunnel's retransmitted SYN
+c.settimeout(20)
+req = b""
+while b"\r\n\r\n" not in req:
+    req += c.recv(4096)
+print("request", req.split(b"\r\n")[0].decode(), flush=True)
+c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow")
+c.close()
+PY
+  bg slow python3 -u "$T/slow.py"
+  wait_log "$T/slow.log" '^listening '
+  SLOW=$(awk '/^listening /{print $2; exit}' "$T/slow.log")
+  start_tunnel dev --hostname app.test --to "127.0.0.1:$SLOW"
+  wait_backends 1
+  run relay_curl "http://app.test:$RELAY_PORT/who"
+  assert_success
+  assert_output slow
+  grep -q '^request GET /who HTTP/1.1' "$T/slow.log"
+}
+
 @test "a stopped local service: a TLS client gets an internal_error alert" {
   DOWN=$(free_port)
   start_tunnel dev --hostname app.test --to "127.0.0.1:$DOWN"

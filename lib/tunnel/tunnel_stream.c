@@ -330,22 +330,32 @@ static int stream_read(struct stream *s)
 	return (size_t)n == (size_t)frames * NX_HUB_READ_PAYLOAD;
 }
 
+/* The dial to the service ended: connected (failure NULL, 0), or not (-1: the end user is
+ * told 502 and the stream is closed). */
+static int dial_done(struct stream *s, const char *failure)
+{
+	struct tunnel *t = s->t;
+	if (failure) {
+		tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
+		           s->hostname[0] ? s->hostname : "stream", s->target, failure);
+		tell_end_user(t, &s->id, s->is_tls, s->hostname, 502);
+		stream_close(s, NX_HUB_REASON_DIAL_FAILED);
+		tunnel_flush_soon(t);
+		return -1;
+	}
+	s->connecting = false;
+	nx_timer_stop(t->loop, &s->dial_timer);
+	return 0;
+}
+
 static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct stream *s = arg;
 	struct tunnel *t = s->t;
 	char err[NX_ERRLEN];
 	if (s->connecting) {
-		if (nx_connect_result(fd, err, sizeof err) < 0) {
-			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
-			           s->hostname[0] ? s->hostname : "stream", s->target, err);
-			tell_end_user(t, &s->id, s->is_tls, s->hostname, 502);
-			stream_close(s, NX_HUB_REASON_DIAL_FAILED);
-			tunnel_flush_soon(t);
+		if (dial_done(s, nx_connect_result(fd, err, sizeof err) < 0 ? err : NULL) < 0)
 			return;
-		}
-		s->connecting = false;
-		nx_timer_stop(t->loop, &s->dial_timer);
 		if (s->hub_closed && nx_chunkq_empty(&s->out)) {
 			stream_close(s, NULL);
 			return;
@@ -632,12 +642,22 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 		return;
 	}
 	size_t off = 0;
-	if (!s->connecting && !s->pp && nx_chunkq_empty(&s->out)) {
-		/* the common case: the local side keeps up, no copy */
+	if (!s->pp && nx_chunkq_empty(&s->out)) {
+		/* the common case: the local side keeps up, no copy. While the dial is in progress
+		 * the send asks whether it has finished: a nearby service (loopback always) has
+		 * answered it already, and the first bytes need not wait a loop round for
+		 * writability; one still connecting says EAGAIN and they are queued. */
+		bool dialling = s->connecting;
 		for (;;) {
 			ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
 			if (w < 0 && errno == EINTR)
 				continue;
+			if (s->connecting) {
+				if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN))
+					break;
+				if (dial_done(s, w < 0 ? strerror(errno) : NULL) < 0)
+					return;
+			}
 			if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 				if (write_failed(s) == 0) {
 					s->unacked++;
@@ -653,6 +673,8 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 		if (off == n) {
 			s->unacked++;
 			grant_credits(s);
+			if (dialling) /* now watched for reading, not for the dial */
+				stream_update(s);
 			return;
 		}
 	}
