@@ -111,6 +111,10 @@ refused() {
   run held
   assert_output 503
   grep -q 'msg="stream refused".*backend=edge-3.*streams=1 reached' "$T/hub.log"
+  # knocking at the cap is refused every time but logged once a second, not once a knock
+  for i in 1 2 3 4 5 6; do run held; assert_output 503; done
+  n=$(grep -c 'msg="stream refused".*backend=edge-3' "$T/hub.log")
+  (( n >= 1 && n <= 2 )) || { echo "stream refused logged $n times for 7 refusals"; false; }
   # a client that sends a big upload (more than the sockets buffer) before it reads: the
   # refusing side drains what comes until the client is done, so the upload is not cut off
   # by a reset (which on a real network can also destroy the 503 in flight), and the 503

@@ -196,9 +196,14 @@ int hub_backends_stream_allowed(struct hub_session *s)
 {
 	if (!s->max_streams || s->n_streams < s->max_streams)
 		return 1;
+	/* an end user can knock at the cap as fast as they connect: one line a second, counted */
+	uint64_t n = nx_rate_note(&s->streams_refused, nx_loop_now(s->hub->loop), 1000);
 	char b[160];
-	hub_log(s->hub, 2, "stream refused", "session=%llu backend=%s reason=\"streams=%u reached\"",
-	        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub), s->max_streams);
+	if (n)
+		hub_log(s->hub, 2, "stream refused",
+		        "session=%llu backend=%s reason=\"streams=%u reached\" times=%llu",
+		        (unsigned long long)s->id, nx_log_q(b, sizeof b, s->claims.sub), s->max_streams,
+		        (unsigned long long)n);
 	return 0;
 }
 

@@ -103,6 +103,7 @@ struct hub_session {
 	int keyed;            /* authenticated by a --backends key (kid), not the shared key */
 	char assigned[NX_HOSTNAME_MAX + 1]; /* quick start: the name the hub gave it, or "" */
 	unsigned max_streams; /* its grant's streams= (0: no limit) */
+	struct nx_rate streams_refused; /* refusals at max_streams: logged once a second */
 	struct hub_verify_req *verify; /* its token at the remote verifier (hub_verify.c) */
 	/* timers */
 	struct nx_timer auth_timer;  /* auth stage deadline / close deadline */
