@@ -47,10 +47,12 @@ struct mesh_link {
 	struct mesh_stream *streams;
 	struct hub_creds *creds; /* our certificate, shown when the peer asks (mutual TLS) */
 	char why[NX_ERRLEN];
+	struct nx_rate refused; /* streams the peer asked for and we refused */
 };
 
 struct nx_hub *mesh_link_hub(const struct mesh_link *l) { return l->hub; }
 struct mesh_stream **mesh_link_streams(struct mesh_link *l) { return &l->streams; }
+struct nx_rate *mesh_link_refused(struct mesh_link *l) { return &l->refused; }
 
 static void link_dial(struct nx_loop *loop, void *arg);
 static void link_io(struct nx_loop *loop, int fd, unsigned events, void *arg);

@@ -54,6 +54,8 @@ int mesh_link_out_full(const struct mesh_link *l);
 void mesh_link_flush(struct mesh_link *l);
 struct nx_hub *mesh_link_hub(const struct mesh_link *l);
 struct mesh_stream **mesh_link_streams(struct mesh_link *l);
+/* Refusals of the peer's streams: each end user behind it can cause one, so logged once a second. */
+struct nx_rate *mesh_link_refused(struct mesh_link *l);
 
 /* hub_mesh_stream.c: streams a peer opened over a link we dialled */
 void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c);

@@ -162,8 +162,12 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 	struct hub_session *s =
 	    strcmp(c->transport, "udp") == 0 ? NULL : hub_pick_local(hub, c->hostname, NULL);
 	if (!s) {
-		hub_log(hub, NX_LOG_INFO, "peer stream refused: no local route", "route=%s client=%s", q,
-		        c->client_ip);
+		uint64_t n = nx_rate_note(mesh_link_refused(l), nx_loop_now(hub->loop), 1000);
+		char cq[80];
+		if (n)
+			hub_log(hub, NX_LOG_INFO, "peer stream refused: no local route",
+			        "route=%s client=%s times=%llu", q, nx_log_q(cq, sizeof cq, c->client_ip),
+			        (unsigned long long)n);
 		send_disconnect(l, &c->client_id, "no route");
 		mesh_link_flush(l);
 		return;
@@ -172,8 +176,10 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 	for (struct mesh_stream *o = *mesh_link_streams(l); o; o = o->next)
 		open_now++;
 	if (open_now >= MAX_STREAMS_PER_LINK) {
-		hub_log(hub, NX_LOG_WARN, "peer stream refused: too many streams on the link",
-		        "route=%s streams=%zu", q, open_now);
+		uint64_t n = nx_rate_note(mesh_link_refused(l), nx_loop_now(hub->loop), 1000);
+		if (n)
+			hub_log(hub, NX_LOG_WARN, "peer stream refused: too many streams on the link",
+			        "route=%s streams=%zu times=%llu", q, open_now, (unsigned long long)n);
 		send_disconnect(l, &c->client_id, "busy");
 		mesh_link_flush(l);
 		return;
