@@ -180,6 +180,31 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
   grep -q 'msg="peer stream refused: no local route" route=ghost.test' "$T/hub-F.log"
 }
 
+@test "a peer's connect with a forged client address is refused, and nothing is injected into the log" {
+  # the client address and route key a peer sends land in our log lines and in the backend's
+  # connect: a newline in either is a hostile peer, refused before anything is logged or dialled
+  bg fake-peer2 "$HELPERS/fake-mesh-peer" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --wait-route other.test --ask other.test --ask 'other.test
+msg=injected' \
+    --client-ip $'127.0.0.1:9\nlevel=ERROR msg=injected'
+  wait_log "$T/fake-peer2.log" '^listening '
+  local port; port=$(awk '/^listening /{print $2; exit}' "$T/fake-peer2.log")
+  G_PORT=$(free_port)
+  bg hub-G nexus-hub --listen "127.0.0.1:$G_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/G.sock" --node-name hub-G \
+    --peer-secret-file "$T/peer.secret" --peer "wss://127.0.0.1:$port/mesh" \
+    --peer-ca "$T/hub.crt"
+  wait_port "$G_PORT"
+  HUB_PORT=$G_PORT
+  start_tunnel gplain --hostname other.test --to "127.0.0.1:$PLAIN_PORT" --retry
+  wait_log "$T/fake-peer2.log" '^disconnect other\.test reason=bad request' 1 30
+  wait_log "$T/fake-peer2.log" '^disconnect other\.test' 2 30
+  [ "$(grep -c 'reason=bad request' "$T/fake-peer2.log")" = 2 ]
+  grep -q 'msg="peer stream refused: malformed route or client address"' "$T/hub-G.log"
+  run grep -E '^(level=ERROR )?msg=injected' "$T/hub-G.log"
+  [ "$status" = 1 ]
+}
+
 @test "a peer that lost the route: the end user gets 502 / unrecognized_name at once" {
   # a dialling peer that announces ghost.test but answers every stream with "no route"
   bg liar "$HELPERS/fake-mesh-peer" --dial "wss://127.0.0.1:$A_PORT/mesh" \

@@ -156,6 +156,19 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 	struct nx_hub *hub = mesh_link_hub(l);
 	if (!c->has_client_id)
 		return;
+	/* The peer's route key and client address go into our logs and on to the backend as
+	 * they are: only the characters a normalised route key (or tcp:PORT) and an address
+	 * (a.b.c.d:port, [v6]:port) can hold pass; anything else is a broken or hostile peer. */
+	size_t hl = strlen(c->hostname), cl = strlen(c->client_ip);
+	if (!hl || strspn(c->hostname, "abcdefghijklmnopqrstuvwxyz0123456789-_.*:") != hl ||
+	    !cl || strspn(c->client_ip, "0123456789abcdefABCDEF.:[]") != cl) {
+		if (nx_rate_note(mesh_link_refused(l), nx_loop_now(hub->loop), 1000))
+			hub_log(hub, NX_LOG_WARN, "peer stream refused: malformed route or client address",
+			        "detail=\"not a route key or an IP address\"");
+		send_disconnect(l, &c->client_id, "bad request");
+		mesh_link_flush(l);
+		return;
+	}
 	char q[300];
 	nx_sanitize(q, sizeof q, c->hostname, strlen(c->hostname));
 	/* Local backends only (hub->routes never holds peers): no second hop, no loop. */
@@ -163,11 +176,9 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 	    strcmp(c->transport, "udp") == 0 ? NULL : hub_pick_local(hub, c->hostname, NULL);
 	if (!s) {
 		uint64_t n = nx_rate_note(mesh_link_refused(l), nx_loop_now(hub->loop), 1000);
-		char cq[80];
 		if (n)
 			hub_log(hub, NX_LOG_INFO, "peer stream refused: no local route",
-			        "route=%s client=%s times=%llu", q, nx_log_q(cq, sizeof cq, c->client_ip),
-			        (unsigned long long)n);
+			        "route=%s client=%s times=%llu", q, c->client_ip, (unsigned long long)n);
 		send_disconnect(l, &c->client_id, "no route");
 		mesh_link_flush(l);
 		return;
