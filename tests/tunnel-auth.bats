@@ -143,3 +143,20 @@ PY
     --secret "$T/hub.secret" --hostname after.test --after-auth silent
   wait_log "$T/hub2.log" 'msg="backend registered".*routes=after.test' 1 15
 }
+
+@test "a hundred bad-token knocks in a row are logged ten a second at most, and all counted" {
+  local before; before=$(wc -l < "$T/hub.log")
+  run "$HELPERS/bad-token-knocks" --hub "127.0.0.1:$HUB_PORT" --ca "$T/hub.crt" --count 100
+  assert_success
+  [ "$(grep -c '^closed 1008$' <<<"$output")" = 101 ]
+  local secs; secs=$(awk '/^elapsed /{print int($2) + 1}' <<<"$output")
+  # the refusal lines for those knocks: the last (after the pause) carries what was folded
+  tail -n +"$((before + 1))" "$T/hub.log" | grep 'msg="backend refused"' > "$T/knocks.log" || true
+  local lines sum
+  lines=$(wc -l < "$T/knocks.log")
+  sum=$(grep -o 'times=[0-9]*' "$T/knocks.log" | awk -F= '{s += $2} END {print s}')
+  echo "# 101 knocks in ${secs}s: $lines lines logged, times= summing to $sum" >&3
+  [ "$sum" = 101 ]
+  [ "$lines" -le $(( 10 * (secs + 1) + 1 )) ]
+  still_serving
+}

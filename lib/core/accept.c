@@ -51,16 +51,26 @@ int nx_accept_guard_room(const struct nx_accept_guard *g, int any_fd)
 	return !low;
 }
 
-uint64_t nx_rate_note(struct nx_rate *r, uint64_t now, uint64_t interval_ms)
+uint64_t nx_rate_note_burst(struct nx_rate *r, uint64_t now, uint64_t interval_ms,
+                            uint32_t burst)
 {
 	r->count++;
 	r->total++;
-	if (now < r->next_report)
+	if (now >= r->next_report) {
+		r->next_report = now + interval_ms;
+		r->reports = 0;
+	}
+	if (r->reports >= burst)
 		return 0;
+	r->reports++;
 	uint64_t n = r->count;
 	r->count = 0;
-	r->next_report = now + interval_ms;
 	return n;
+}
+
+uint64_t nx_rate_note(struct nx_rate *r, uint64_t now, uint64_t interval_ms)
+{
+	return nx_rate_note_burst(r, now, interval_ms, 1);
 }
 
 uint64_t nx_accept_guard_note(struct nx_accept_guard *g, uint64_t now)

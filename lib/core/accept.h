@@ -27,11 +27,16 @@
 struct nx_rate {
 	uint64_t count;       /* events since the last report */
 	uint64_t total;       /* since the start */
-	uint64_t next_report; /* monotonic ms */
+	uint64_t next_report; /* monotonic ms: the current window's end */
+	uint32_t reports;     /* reports made in the current window */
 };
 /* Count one event at now (ms). Returns the count to report when a report is due (the first
  * event, then at most once per interval_ms), else 0. */
 uint64_t nx_rate_note(struct nx_rate *r, uint64_t now, uint64_t interval_ms);
+/* The same with up to burst reports per interval: the first events of a window are each
+ * reported (count 1), the rest fold into the next window's first report. */
+uint64_t nx_rate_note_burst(struct nx_rate *r, uint64_t now, uint64_t interval_ms,
+                            uint32_t burst);
 
 struct nx_accept_guard {
 	unsigned long limit;   /* RLIMIT_NOFILE soft limit at init */

@@ -262,6 +262,7 @@ struct nx_hub {
 	struct hub_session *pend_head, *pend_tail;
 	struct nx_srcmap *pending_src;
 	struct nx_rate refused_src_rate, shed_rate, relay_denied_rate, bad_handoff_rate;
+	struct nx_rate hs_refused_rate; /* refusals before a session is live (hub_session.c) */
 	struct hub_session *sessions;
 	struct hub_stream *streams;
 	struct hub_relay_conn *relays;

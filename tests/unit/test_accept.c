@@ -151,6 +151,20 @@ static void rate_reports_once_per_interval(void **state)
 	assert_int_equal(r.total, 103);
 }
 
+static void rate_burst_reports_the_first_few(void **state)
+{
+	struct nx_rate r = {0};
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(nx_rate_note_burst(&r, 1000 + i, 1000, 3), 1); /* each one */
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(nx_rate_note_burst(&r, 1500, 1000, 3), 0);
+	assert_int_equal(nx_rate_note_burst(&r, 2000, 1000, 3), 51); /* the folded ones, and it */
+	assert_int_equal(nx_rate_note_burst(&r, 2001, 1000, 3), 1);
+	assert_int_equal(nx_rate_note_burst(&r, 2002, 1000, 3), 1);
+	assert_int_equal(nx_rate_note_burst(&r, 2003, 1000, 3), 0);
+	assert_int_equal(r.total, 57);
+}
+
 static void shortage_errors(void **state)
 {
 	assert_true(nx_accept_shortage(EMFILE));
@@ -189,6 +203,7 @@ int main(void)
 	    cmocka_unit_test(text_addresses),
 	    cmocka_unit_test(not_ip_is_refused),
 	    cmocka_unit_test(rate_reports_once_per_interval),
+		cmocka_unit_test(rate_burst_reports_the_first_few),
 	    cmocka_unit_test(shortage_errors),
 	    cmocka_unit_test(reserve_follows_the_limit),
 	};
