@@ -31,6 +31,23 @@ void gate_log(struct nx_gate *g, int level, const char *msg, const char *kvfmt, 
 	va_end(ap);
 }
 
+#define REMOTE_LOG_BURST 10
+
+void gate_log_remote(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
+{
+	pthread_mutex_lock(&g->mu);
+	uint64_t n = nx_rate_note_burst(&g->remote_rate, nx_now_ms(), 1000, REMOTE_LOG_BURST);
+	pthread_mutex_unlock(&g->mu);
+	if (!n)
+		return;
+	char kv[1024];
+	va_list ap;
+	va_start(ap, kvfmt);
+	vsnprintf(kv, sizeof kv, kvfmt, ap);
+	va_end(ap);
+	gate_log(g, level, msg, "%s times=%llu", kv, (unsigned long long)n);
+}
+
 struct nx_gate *nx_gate_new(const struct nx_gate_cfg *cfg, char *err, size_t errlen)
 {
 	char e[NX_ERRLEN];
@@ -397,7 +414,7 @@ static int forward(struct conn *c, const struct nx_http_req *r, const struct gat
 		return answer(c, 431, NULL, NULL, NULL, 1);
 	int up = dial_up(c, err, sizeof err);
 	if (up < 0) {
-		gate_log(c->g, NX_LOG_WARN, "gate: cannot reach the web UI", "target=%s error=%s",
+		gate_log_remote(c->g, NX_LOG_WARN, "gate: cannot reach the web UI", "target=%s error=%s",
 		         c->target, LQ(err));
 		return answer(c, 502, "text/plain", NULL, "the device's web UI is not answering\n", 1);
 	}
@@ -487,7 +504,7 @@ done:
 static int refuse_dead(struct conn *c, const struct nx_http_req *r, const struct gate_session *s,
                        int live, int close)
 {
-	gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s user=%s sid=%s reason=%s", c->host,
+	gate_log_remote(c->g, NX_LOG_WARN, "gate: refused", "host=%s user=%s sid=%s reason=%s", c->host,
 	         s->user, s->sid, live == GATE_REVOKED ? "\"session revoked\""
 	                                               : "\"revocation list stale: failing closed\"");
 	if (live == GATE_STALE)
@@ -517,7 +534,7 @@ static int one_request(struct conn *c)
 		return answer(c, r.status ? r.status : 400, "text/plain", NULL, r.why, 1);
 	int has_body = r.chunked || r.content_length > 0;
 	if (!host_ok(c, &r)) {
-		gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"Host is not the TLS "
+		gate_log_remote(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"Host is not the TLS "
 		         "server name\"", c->host);
 		return answer(c, 421, "text/plain", NULL, "Host does not match the TLS server name\n", 1);
 	}
@@ -531,7 +548,7 @@ static int one_request(struct conn *c)
 			return answer(c, 400, "text/plain", NULL, "a session link is opened with GET\n", 1);
 		consume(c, r.head_len);
 		if (gate_grant_take(c->g, c->host, code, code_len, &s, err, sizeof err) < 0) {
-			gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=%s", c->host,
+			gate_log_remote(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=%s", c->host,
 			         LQ(err));
 			return answer(c, 403, "text/html; charset=utf-8", NULL, page_bad_link, 0);
 		}
@@ -554,7 +571,7 @@ static int one_request(struct conn *c)
 		return answer(c, 303, NULL, extra, NULL, 0);
 	}
 	if (find_session(c, &r, &s, err, sizeof err) < 0) {
-		gate_log(c->g, NX_LOG_INFO, "gate: no session", "host=%s reason=%s", c->host,
+		gate_log_remote(c->g, NX_LOG_INFO, "gate: no session", "host=%s reason=%s", c->host,
 		         LQ(err));
 		if (!has_body)
 			consume(c, r.head_len);
@@ -576,7 +593,7 @@ static int one_request(struct conn *c)
 	int safe = nx_http_slice_is(r.method, "GET") || nx_http_slice_is(r.method, "HEAD") ||
 	           nx_http_slice_is(r.method, "OPTIONS");
 	if ((!safe || upgrade) && !same_origin(c, &r)) {
-		gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s user=%s reason=\"cross-origin "
+		gate_log_remote(c->g, NX_LOG_WARN, "gate: refused", "host=%s user=%s reason=\"cross-origin "
 		         "%s\"", c->host, s.user, upgrade ? "upgrade" : "unsafe request");
 		if (!has_body)
 			consume(c, r.head_len);
@@ -593,7 +610,7 @@ static void *conn_main(void *arg)
 	struct gate_creds *gc = gate_creds_hold(c->g);
 	c->tls = gc ? nx_tls_server_new(gc->c, c->fd, alpn, err, sizeof err) : NULL;
 	if (!gc)
-		gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"no certificate yet "
+		gate_log_remote(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"no certificate yet "
 		         "(ACME has not delivered one)\"", c->host);
 	int ok = c->tls != NULL;
 	while (ok) {
@@ -601,7 +618,7 @@ static void *conn_main(void *arg)
 		if (h == 1)
 			break;
 		if (h != NX_TLS_AGAIN || tls_wait(c, 30000) < 0) {
-			gate_log(c->g, NX_LOG_INFO, "gate: TLS handshake failed", "host=%s error=%s",
+			gate_log_remote(c->g, NX_LOG_INFO, "gate: TLS handshake failed", "host=%s error=%s",
 			         c->host, LQ(nx_tls_error(c->tls)));
 			ok = 0;
 		}
@@ -609,7 +626,7 @@ static void *conn_main(void *arg)
 	if (ok) {
 		const char *sni = nx_tls_server_name(c->tls);
 		if (!sni || strcasecmp(sni, c->host) != 0) {
-			gate_log(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"TLS server name "
+			gate_log_remote(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"TLS server name "
 			         "is not the routed host\"", c->host);
 			ok = 0;
 		}

@@ -161,7 +161,7 @@ static void *plain_main(void *arg)
 	if (st == NX_HTTP_DONE && g->acme)
 		hl = nx_acme_http01_reply(g->acme->chal_dir, &q, resp, sizeof resp, &found);
 	if (st == NX_HTTP_DONE && hl >= 0) {
-		gate_log(g, NX_LOG_INFO, "gate: acme challenge", "host=%s found=%d", p->host, found);
+		gate_log_remote(g, NX_LOG_INFO, "gate: acme challenge", "host=%s found=%d", p->host, found);
 	} else if (st == NX_HTTP_DONE) {
 		static const char b[] = "this host is served over https only\n";
 		hl = snprintf(resp, sizeof resp,

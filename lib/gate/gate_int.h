@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/accept.h"
 #include "gate/gate.h"
 #include "core/hostname.h"
 
@@ -30,6 +31,7 @@ struct nx_gate {
 	int conns;
 	json_t *revoked;  /* session ids of the newest revocation list */
 	int64_t rev_iat;  /* its iat (0: none yet) */
+	struct nx_rate remote_rate; /* under mu: lines a remote party causes (gate_log_remote) */
 };
 
 /* The certificate new connections get: counted, so a renewal (gate_acme.c) swaps it while
@@ -68,6 +70,10 @@ struct gate_session {
 };
 
 void gate_log(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A line any browser or scanner can cause (a refusal, a failed handshake): ten a second at
+ * most over all connections, the rest counted into the next one's times=. */
+void gate_log_remote(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Verify a grant for host and consume it. 0 ok (s filled), -1 refused with err. */
