@@ -28,6 +28,28 @@ suite_setup() {
   assert_output late
 }
 
+@test "a hundred requests to a stopped service: each gets 502, the log says so ten times a second at most" {
+  DOWN=$(free_port)
+  start_tunnel dev --hostname app.test --to "127.0.0.1:$DOWN"
+  wait_backends 1
+  local t0 secs lines sum
+  t0=$(date +%s)
+  run relay_curl -s -o /dev/null -w '%{http_code}\n' "http://app.test:$RELAY_PORT/x[1-100]"
+  [ "$(grep -c '^502$' <<<"$output")" = 100 ]
+  secs=$(( $(date +%s) - t0 + 1 ))
+  sleep 1.2
+  run relay_curl -s -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/last"
+  assert_output 502
+  wait_log "$T/tunnel-dev.log" "cannot reach 127.0.0.1:$DOWN.*\([0-9]+ times\)"
+  grep "cannot reach 127.0.0.1:$DOWN" "$T/tunnel-dev.log" > "$T/down.log"
+  lines=$(wc -l < "$T/down.log")
+  # a line stands for itself, or for the N times it says
+  sum=$(awk '{ n = 1; if (match($0, /\(([0-9]+) times\)$/)) n = substr($0, RSTART + 1, RLENGTH - 8); s += n } END { print s }' "$T/down.log")
+  echo "# 101 requests to a stopped service in about ${secs}s: $lines lines logged, standing for $sum" >&3
+  [ "$sum" = 101 ]
+  [ "$lines" -le $(( 10 * (secs + 1) + 1 )) ]
+}
+
 @test "a service slow to take the dial: the first bytes wait for it, nothing is lost" {
   # a full accept queue (backlog 0, one connection waiting) drops the tunnel's SYN: its
   # dial stays in progress until the kernel's retransmission a second or more later

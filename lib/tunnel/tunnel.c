@@ -29,19 +29,40 @@ static const char *const CLIENT_ALPN[] = {"http/1.1", NULL};
 
 /* ---- small helpers --------------------------------------------------------------------- */
 
-void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
+static void say(struct tunnel *t, enum nx_log_level lvl, uint64_t times, const char *fmt,
+                va_list ap)
 {
-	if (!t->cfg->log)
-		return;
 	char line[1024];
 	int n = 0;
 	if (t->index > 0) /* --connections: which one speaks (the first is the voice) */
 		n = snprintf(line, sizeof line, "connection %zu/%zu: ", t->index + 1, t->grp->n);
+	n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	if (times > 1 && (size_t)n < sizeof line)
+		snprintf(line + n, sizeof line - (size_t)n, " (%llu times)", (unsigned long long)times);
+	t->cfg->log(t->cfg->log_arg, lvl, line, NULL);
+}
+
+void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
+{
+	if (!t->cfg->log)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	say(t, lvl, 1, fmt, ap);
 	va_end(ap);
-	t->cfg->log(t->cfg->log_arg, lvl, line, NULL);
+}
+
+#define OFTEN_BURST 10
+
+void tunnel_say_often(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
+{
+	uint64_t times = nx_rate_note_burst(&t->often, nx_loop_now(t->loop), 1000, OFTEN_BURST);
+	if (!t->cfg->log || !times)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	say(t, lvl, times, fmt, ap);
+	va_end(ap);
 }
 
 int tunnel_random(void *buf, size_t n) { return nx_random_bytes(buf, n, NULL, 0); }

@@ -336,7 +336,7 @@ static int dial_done(struct stream *s, const char *failure)
 {
 	struct tunnel *t = s->t;
 	if (failure) {
-		tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
+		tunnel_say_often(t, NX_LOG_WARN, "%s: cannot reach %s: %s",
 		           s->hostname[0] ? s->hostname : "stream", s->target, failure);
 		tell_end_user(t, &s->id, s->is_tls, s->hostname, 502);
 		stream_close(s, NX_HUB_REASON_DIAL_FAILED);
@@ -384,7 +384,7 @@ static void on_stream_io(struct nx_loop *loop, int fd, unsigned events, void *ar
 static void on_dial_timeout(struct nx_loop *loop, void *arg)
 {
 	struct stream *s = arg;
-	tunnel_say(s->t, NX_LOG_WARN, "%s: cannot reach %s: connect timed out",
+	tunnel_say_often(s->t, NX_LOG_WARN, "%s: cannot reach %s: connect timed out",
 	           s->hostname[0] ? s->hostname : "stream", s->target);
 	tell_end_user(s->t, &s->id, s->is_tls, s->hostname, 504);
 	stream_close(s, NX_HUB_REASON_DIAL_FAILED);
@@ -481,7 +481,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	size_t max = t->cfg->max_streams ? t->cfg->max_streams : 1024;
 	if (t->n_streams >= max) {
 		/* fds (and with --exec, processes) are finite: refuse rather than fail later */
-		tunnel_say(t, NX_LOG_WARN, "%s: %zu streams open (--max-streams), refusing another",
+		tunnel_say_often(t, NX_LOG_WARN, "%s: %zu streams open (--max-streams), refusing another",
 		           host, t->n_streams);
 		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 503);
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
@@ -489,7 +489,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	}
 	const char *target = tunnel_target_for(t, c->hostname, (uint16_t)c->conn_port);
 	if (!target) {
-		tunnel_say(t, NX_LOG_WARN, "%s (port %u): no target configured", host, c->conn_port);
+		tunnel_say_often(t, NX_LOG_WARN, "%s (port %u): no target configured", host, c->conn_port);
 		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_DIAL_FAILED);
 		return;
@@ -509,7 +509,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	snprintf(s->hostname, sizeof s->hostname, "%s", host);
 	snprintf(s->target, sizeof s->target, "%s", target);
 	if (make_proxy_header(t, s, c) < 0) {
-		tunnel_say(t, NX_LOG_WARN, "%s: cannot build the PROXY protocol header", host);
+		tunnel_say_often(t, NX_LOG_WARN, "%s: cannot build the PROXY protocol header", host);
 		free(s);
 		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
@@ -521,7 +521,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	}
 	if (t->cfg->exec_cmd) {
 		if (spawn_exec(t, s, c) < 0) {
-			tunnel_say(t, NX_LOG_WARN, "%s: cannot start %s: %s", host, target, strerror(errno));
+			tunnel_say_often(t, NX_LOG_WARN, "%s: cannot start %s: %s", host, target, strerror(errno));
 			free(s->pp);
 			free(s);
 			tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);
@@ -535,7 +535,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		                                 : -2;
 		s->fd = hooked != -2 ? hooked : nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
-			tunnel_say(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
+			tunnel_say_often(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
 			free(s->pp);
 			free(s);
 			tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 502);

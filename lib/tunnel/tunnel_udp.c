@@ -195,7 +195,7 @@ bool tunnel_udp_connect(struct tunnel *t, const struct nx_hub_control *c)
 	if (why) {
 		char h[64];
 		nx_sanitize(h, sizeof h, c->hostname, strlen(c->hostname));
-		tunnel_say(t, NX_LOG_WARN, "%s (port %u): udp flow refused: %s", h, c->conn_port, why);
+		tunnel_say_often(t, NX_LOG_WARN, "%s (port %u): udp flow refused: %s", h, c->conn_port, why);
 		if (fd >= 0)
 			close(fd);
 		free(f);
