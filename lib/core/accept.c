@@ -73,6 +73,17 @@ uint64_t nx_rate_note(struct nx_rate *r, uint64_t now, uint64_t interval_ms)
 	return nx_rate_note_burst(r, now, interval_ms, 1);
 }
 
+uint64_t nx_rates_note(struct nx_rates *rs, const char *kind, uint64_t now, uint64_t interval_ms,
+                       uint32_t burst)
+{
+	size_t i = 0;
+	while (i < NX_RATE_KINDS - 1 && rs->kind[i] && rs->kind[i] != kind)
+		i++;
+	if (!rs->kind[i])
+		rs->kind[i] = kind;
+	return nx_rate_note_burst(&rs->r[i], now, interval_ms, burst);
+}
+
 uint64_t nx_accept_guard_note(struct nx_accept_guard *g, uint64_t now)
 {
 	return nx_rate_note(&g->rate, now, NX_ACCEPT_REPORT_MS);

@@ -38,6 +38,17 @@ uint64_t nx_rate_note(struct nx_rate *r, uint64_t now, uint64_t interval_ms);
 uint64_t nx_rate_note_burst(struct nx_rate *r, uint64_t now, uint64_t interval_ms,
                             uint32_t burst);
 
+/* One nx_rate per kind of line, the kind named by a string literal (its address: a log
+ * call's format), so a count only ever folds lines of its own kind. Kinds beyond
+ * NX_RATE_KINDS share the last slot. */
+#define NX_RATE_KINDS 16
+struct nx_rates {
+	const char *kind[NX_RATE_KINDS];
+	struct nx_rate r[NX_RATE_KINDS];
+};
+uint64_t nx_rates_note(struct nx_rates *rs, const char *kind, uint64_t now, uint64_t interval_ms,
+                       uint32_t burst);
+
 struct nx_accept_guard {
 	unsigned long limit;   /* RLIMIT_NOFILE soft limit at init */
 	unsigned long reserve; /* fds left for admitted work */

@@ -36,7 +36,7 @@ void gate_log(struct nx_gate *g, int level, const char *msg, const char *kvfmt, 
 void gate_log_remote(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
 {
 	pthread_mutex_lock(&g->mu);
-	uint64_t n = nx_rate_note_burst(&g->remote_rate, nx_now_ms(), 1000, REMOTE_LOG_BURST);
+	uint64_t n = nx_rates_note(&g->remote, kvfmt, nx_now_ms(), 1000, REMOTE_LOG_BURST);
 	pthread_mutex_unlock(&g->mu);
 	if (!n)
 		return;

@@ -31,7 +31,7 @@ struct nx_gate {
 	int conns;
 	json_t *revoked;  /* session ids of the newest revocation list */
 	int64_t rev_iat;  /* its iat (0: none yet) */
-	struct nx_rate remote_rate; /* under mu: lines a remote party causes (gate_log_remote) */
+	struct nx_rates remote; /* under mu: lines a remote party causes (gate_log_remote) */
 };
 
 /* The certificate new connections get: counted, so a renewal (gate_acme.c) swaps it while
@@ -72,7 +72,8 @@ struct gate_session {
 void gate_log(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* A line any browser or scanner can cause (a refusal, a failed handshake): ten a second at
- * most over all connections, the rest counted into the next one's times=. */
+ * most of each kind (kvfmt) over all connections, the rest counted into the next one's
+ * times=. */
 void gate_log_remote(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -90,6 +90,21 @@ void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, 
 	va_end(ap);
 }
 
+#define OFTEN_BURST 10
+
+void hub_log_often(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
+{
+	uint64_t n = nx_rates_note(&hub->often, kvfmt, nx_loop_now(hub->loop), 1000, OFTEN_BURST);
+	if (!n)
+		return;
+	char kv[1024];
+	va_list ap;
+	va_start(ap, kvfmt);
+	vsnprintf(kv, sizeof kv, kvfmt, ap);
+	va_end(ap);
+	hub_log(hub, level, msg, "%s times=%llu", kv, (unsigned long long)n);
+}
+
 /* ---- routes ---------------------------------------------------------------------------- */
 
 struct held_by {

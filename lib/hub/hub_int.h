@@ -262,7 +262,7 @@ struct nx_hub {
 	struct hub_session *pend_head, *pend_tail;
 	struct nx_srcmap *pending_src;
 	struct nx_rate refused_src_rate, shed_rate, relay_denied_rate, bad_handoff_rate;
-	struct nx_rate hs_refused_rate; /* refusals before a session is live (hub_session.c) */
+	struct nx_rates often; /* hub_log_often */
 	struct hub_session *sessions;
 	struct hub_stream *streams;
 	struct hub_relay_conn *relays;
@@ -305,6 +305,11 @@ void hub_acme_close(struct nx_hub *hub);
 int hub_acme_installed(const struct nx_hub *hub);
 
 void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A line any end user, backend or peer can cause again and again (a refusal, a stream's
+ * timeout or overrun): ten a second at most of each kind (kvfmt) on this hub's loop, the
+ * rest counted into the next one's times=. */
+void hub_log_often(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The route table under its lock (a no-op cost without workers). */
 static inline void hub_routes_lock(struct nx_hub *hub) { pthread_mutex_lock(hub->routes_mu); }

@@ -188,6 +188,6 @@ void hub_mesh_no_route(struct hub_stream *st, const struct nx_hub_control *c)
 	ssize_t n = hub_tell_user(st->fd, st->is_tls, st->route, 0, NX_HANDOFF_NO_ROUTE);
 	if (n > 0)
 		st->down_bytes += (uint64_t)n;
-	hub_log(st->hub, NX_LOG_INFO, "peer has no route", "stream=%s route=%s", st->id_text,
+	hub_log_often(st->hub, NX_LOG_INFO, "peer has no route", "stream=%s route=%s", st->id_text,
 	        st->route);
 }

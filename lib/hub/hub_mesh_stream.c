@@ -244,7 +244,7 @@ void mesh_stream_on_data(struct mesh_link *l, const struct nx_uuid *id, const ui
 		return;
 	if (st->q_frames >= Q_MAX_FRAMES) {
 		char idt[NX_UUID_TEXT + 1];
-		hub_log(mesh_link_hub(l), NX_LOG_WARN, "peer sent beyond its credits, stream dropped",
+		hub_log_often(mesh_link_hub(l), NX_LOG_WARN, "peer sent beyond its credits, stream dropped",
 		        "stream=%s", nx_uuid_format(&st->id, idt));
 		stream_free(st, 1, "credits exceeded");
 		return;

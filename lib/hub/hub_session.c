@@ -246,8 +246,6 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	hub_schedule_reap(hub);
 }
 
-#define HS_REFUSED_LOG_BURST 10
-
 /* Refuse: a close frame with code and reason (≤ 123 bytes, cut by the encoder), then close
  * once it is out (or after a short grace, whichever first). */
 void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
@@ -257,17 +255,12 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 	hub_verify_cancel(s);
 	hub_hs_failed(s, HS_REFUSED);
 	/* Anyone can knock and fail the handshake as often as they like: refusals before a
-	 * session is live are logged ten a second at most, the rest counted into the next. */
-	uint64_t times = 1;
-	if (s->state != SESS_LIVE)
-		times = nx_rate_note_burst(&s->hub->hs_refused_rate, nx_loop_now(s->hub->loop),
-		                       1000, HS_REFUSED_LOG_BURST);
-	if (times) {
-		char q[NX_ERRLEN + 8], kv[128];
-		hub_log(s->hub, 1, "backend refused", "session=%llu peer=%s%s code=%u reason=%s times=%llu",
-		        (unsigned long long)s->id, s->peer, hub_backend_kv(s, kv, sizeof kv), code,
-		        nx_log_q(q, sizeof q, reason), (unsigned long long)times);
-	}
+	 * session is live are hub_log_often; a live backend's refusal is always told. */
+	char q[NX_ERRLEN + 8], kv[128];
+	(s->state == SESS_LIVE ? hub_log : hub_log_often)(
+	    s->hub, 1, "backend refused", "session=%llu peer=%s%s code=%u reason=%s",
+	    (unsigned long long)s->id, s->peer, hub_backend_kv(s, kv, sizeof kv), code,
+	    nx_log_q(q, sizeof q, reason));
 	uint8_t frame[NX_WS_MAX_HEADER + NX_WS_MAX_CONTROL];
 	size_t n = nx_ws_close_encode(frame, sizeof frame, code, reason, NULL);
 	if (n)

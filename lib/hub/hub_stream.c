@@ -209,7 +209,7 @@ void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 		return;
 	}
 	if (st->q_bytes + len > STREAM_Q_MAX) {
-		hub_log(st->hub, 1, "stream dropped: backend overran its credits", "stream=%s route=%s",
+		hub_log_often(st->hub, 1, "stream dropped: backend overran its credits", "stream=%s route=%s",
 		        st->id_text, st->route);
 		st->why = "credit_overrun";
 		hub_stream_kill(st, 1);
@@ -403,10 +403,10 @@ static void stream_idle(struct nx_loop *loop, void *arg)
 	if (quiet >= limit) {
 		struct hub_session *s = st->sess;
 		if (gave_up)
-			hub_log(st->hub, 3, "end user hung up, backend not reading", "stream=%s route=%s",
+			hub_log_often(st->hub, 3, "end user hung up, backend not reading", "stream=%s route=%s",
 			        st->id_text, st->route);
 		else if (!st->backend_done)
-			hub_log(st->hub, 2, "stream idle timeout", "stream=%s route=%s", st->id_text,
+			hub_log_often(st->hub, 2, "stream idle timeout", "stream=%s route=%s", st->id_text,
 			        st->route);
 		st->why = gave_up ? "user_gone_backend_stuck" : st->backend_done ? "done" : "idle_timeout";
 		hub_stream_kill(st, 1);

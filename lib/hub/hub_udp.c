@@ -125,7 +125,7 @@ static void flow_idle(struct nx_loop *loop, void *arg)
 		return;
 	}
 	struct hub_session *s = st->sess;
-	hub_log(st->hub, NX_LOG_INFO, "udp flow idle timeout",
+	hub_log_often(st->hub, NX_LOG_INFO, "udp flow idle timeout",
 	        "stream=%s route=%s client=%s idle_s=%llu up=%llu down=%llu", st->id_text, st->route,
 	        st->client, (unsigned long long)(st->udp_idle_ms / 1000),
 	        (unsigned long long)st->up_bytes, (unsigned long long)st->down_bytes);

@@ -56,7 +56,7 @@ void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 
 void tunnel_say_often(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 {
-	uint64_t times = nx_rate_note_burst(&t->often, nx_loop_now(t->loop), 1000, OFTEN_BURST);
+	uint64_t times = nx_rates_note(&t->often, fmt, nx_loop_now(t->loop), 1000, OFTEN_BURST);
 	if (!t->cfg->log || !times)
 		return;
 	va_list ap;

@@ -157,7 +157,7 @@ struct tunnel {
 	size_t n_streams;
 	struct tunnel_udp_flow *udp_flows[STREAM_BUCKETS]; /* tunnel_udp.c */
 	size_t n_udp_flows;
-	struct nx_rate often; /* tunnel_say_often */
+	struct nx_rates often; /* tunnel_say_often */
 	uint8_t readbuf[TUNNEL_READ_FRAMES * NX_HUB_READ_PAYLOAD];
 };
 
@@ -165,7 +165,7 @@ struct tunnel {
 void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A line each end user's stream can cause (a refusal, a service down): ten a second at
- * most, the rest counted into the next one ("(N times)"). */
+ * most of each kind (fmt), the rest counted into the next one ("(N times)"). */
 void tunnel_say_often(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int tunnel_random(void *buf, size_t n);

@@ -165,6 +165,23 @@ static void rate_burst_reports_the_first_few(void **state)
 	assert_int_equal(r.total, 57);
 }
 
+static void rates_count_each_kind_apart(void **state)
+{
+	static const char a[] = "a=%s", b[] = "b=%s";
+	static struct nx_rates rs; /* zeroed */
+	assert_int_equal(nx_rates_note(&rs, a, 1000, 1000, 1), 1);
+	assert_int_equal(nx_rates_note(&rs, a, 1001, 1000, 1), 0);
+	assert_int_equal(nx_rates_note(&rs, b, 1002, 1000, 1), 1); /* b has its own budget */
+	assert_int_equal(nx_rates_note(&rs, a, 2000, 1000, 1), 2); /* only a's are folded */
+	assert_int_equal(nx_rates_note(&rs, b, 2002, 1000, 1), 1);
+	/* more kinds than slots: the last slot is shared, nothing is lost */
+	char kinds[NX_RATE_KINDS + 4];
+	uint64_t sum = 0;
+	for (size_t i = 0; i < sizeof kinds; i++)
+		sum += nx_rates_note(&rs, &kinds[i], 5000, 1000, 100);
+	assert_int_equal(sum, sizeof kinds);
+}
+
 static void shortage_errors(void **state)
 {
 	assert_true(nx_accept_shortage(EMFILE));
@@ -204,6 +221,7 @@ int main(void)
 	    cmocka_unit_test(not_ip_is_refused),
 	    cmocka_unit_test(rate_reports_once_per_interval),
 		cmocka_unit_test(rate_burst_reports_the_first_few),
+		cmocka_unit_test(rates_count_each_kind_apart),
 	    cmocka_unit_test(shortage_errors),
 	    cmocka_unit_test(reserve_follows_the_limit),
 	};
