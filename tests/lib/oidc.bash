@@ -8,14 +8,20 @@
 OIDC_FIXTURE="$NEXUS_SRC/tests/fixtures/oidc"
 OIDC_DIR=${NEXUS_OIDC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nexus-tests/oidc-$(sha256sum "$OIDC_FIXTURE/package-lock.json" | cut -c1-12)}
 
+# Suites run in parallel: one installs (under a lock, into a scratch directory moved into
+# place when complete) while the others wait, so none ever sees a half-made node_modules.
 oidc_install() {
   command -v node >/dev/null || { OIDC_SKIP="node not installed"; export OIDC_SKIP; return 0; }
-  if [ ! -f "$OIDC_DIR/node_modules/oidc-provider/package.json" ]; then
-    mkdir -p "$OIDC_DIR"
-    cp "$OIDC_FIXTURE/package.json" "$OIDC_FIXTURE/package-lock.json" "$OIDC_DIR/"
-    if ! (cd "$OIDC_DIR" && timeout 300 npm ci --no-audit --no-fund) > "$OIDC_DIR/install.log" 2>&1; then
-      OIDC_SKIP="npm could not install oidc-provider (registry unreachable?): see $OIDC_DIR/install.log"
-    fi
+  mkdir -p "$(dirname "$OIDC_DIR")"
+  if ! (
+    flock -w 400 9 || exit 1
+    [ -f "$OIDC_DIR/.complete" ] && exit 0
+    rm -rf "$OIDC_DIR.new" && mkdir -p "$OIDC_DIR.new" &&
+      cp "$OIDC_FIXTURE/package.json" "$OIDC_FIXTURE/package-lock.json" "$OIDC_DIR.new/" &&
+      (cd "$OIDC_DIR.new" && timeout 300 npm ci --no-audit --no-fund) > "$OIDC_DIR.new/install.log" 2>&1 &&
+      touch "$OIDC_DIR.new/.complete" && rm -rf "$OIDC_DIR" && mv "$OIDC_DIR.new" "$OIDC_DIR"
+  ) 9> "$OIDC_DIR.lock"; then
+    OIDC_SKIP="npm could not install oidc-provider (registry unreachable?): see $OIDC_DIR.new/install.log"
   fi
   export OIDC_SKIP
 }
