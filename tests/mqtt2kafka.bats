@@ -163,6 +163,34 @@ load lib/mqtt2kafka
   wait_log bridge 'dropped=1 '
 }
 
+@test "sixty oversized payloads in a row: each dropped and counted, logged ten a second at most" {
+  start_broker; start_kafka
+  start_bridge -X message.max.bytes=20000
+  local t0 secs lines sum i
+  t0=$(date +%s)
+  python3 -c 'print(("x" * 30000 + "\n") * 60, end="")' |
+    mosquitto_pub -p "$MQ_PORT" -q 1 -t device/big/info -l
+  for i in $(seq 100); do
+    kill -USR1 "$BRIDGE_PID"; sleep 0.1
+    grep -q 'dropped=60 ' "$T/bridge.log" && break
+  done
+  secs=$(( $(date +%s) - t0 + 1 ))
+  sleep 1.2
+  head -c 30000 /dev/zero | tr '\0' y > "$T/big"
+  mosquitto_pub -p "$MQ_PORT" -q 1 -t device/big/info -f "$T/big"
+  for i in $(seq 100); do
+    kill -USR1 "$BRIDGE_PID"; sleep 0.1
+    grep -q 'dropped=61 ' "$T/bridge.log" && break
+  done
+  grep -q 'dropped=61 ' "$T/bridge.log"
+  grep 'message dropped: Kafka refused it' "$T/bridge.log" > "$T/drops.log"
+  lines=$(wc -l < "$T/drops.log")
+  sum=$(grep -o 'times=[0-9]*' "$T/drops.log" | awk -F= '{s += $2} END {print s}')
+  echo "# 61 drops in about ${secs}s: $lines lines logged, times= summing to $sum" >&3
+  [ "$sum" = 61 ]
+  [ "$lines" -le $(( 10 * (secs + 1) + 1 )) ]
+}
+
 @test "shared subscription: two bridges split the load, each message once" {
   start_broker; start_kafka
   bg bridge1 nexus-mqtt2kafka --mqtt "mqtt://127.0.0.1:$MQ_PORT" --kafka "$KAFKA" --client-id b1 \

@@ -21,6 +21,17 @@ void bridge_event(struct nx_bridge *b, int level, const char *msg, const char *k
 	va_end(ap);
 }
 
+void bridge_event_often(struct nx_bridge *b, int level, const char *msg, const char *kvfmt, ...)
+{
+	pthread_mutex_lock(&b->often_mu);
+	uint64_t n = nx_rates_note(&b->often, kvfmt, nx_now_ms(), 1000, 10);
+	pthread_mutex_unlock(&b->often_mu);
+	va_list ap;
+	va_start(ap, kvfmt);
+	nx_log_vemit_times(b->cfg->on_event, b->cfg->event_ctx, level, msg, n, kvfmt, ap);
+	va_end(ap);
+}
+
 /* An untrusted string made safe for a logfmt value: control bytes replaced, quoted. */
 const char *bridge_logval(char *out, unsigned n, const char *s, size_t len)
 {
@@ -89,7 +100,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 	/* Permanent refusals (too large, invalid, not authorised): replaying cannot help. */
 	ADD(b->st.dropped, 1);
-	bridge_event(b, 1, "message dropped: Kafka refused it", "error=\"%s\" bytes=%zu",
+	bridge_event_often(b, 1, "message dropped: Kafka refused it", "error=\"%s\" bytes=%zu",
 	             rd_kafka_err2str(m->err), m->len);
 	bridge_release(b, ticket);
 }
@@ -192,7 +203,7 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 	if (r < 0) {
 		char t[300];
 		ADD(b->st.unmatched, 1);
-		bridge_event(b, 1, "message matches no --map rule, dropped", "topic=%s",
+		bridge_event_often(b, 1, "message matches no --map rule, dropped", "topic=%s",
 		             bridge_logval(t, sizeof t, rec->topic, rec->topic_len));
 		bridge_release(b, ticket);
 		return;
@@ -240,7 +251,7 @@ void bridge_produce(struct nx_bridge *b, const struct nx_spool_rec *rec, uint64_
 		}
 		char t[300];
 		ADD(b->st.dropped, 1);
-		bridge_event(b, 1, "message dropped: Kafka refused it", "topic=%s bytes=%zu error=\"%s\"",
+		bridge_event_often(b, 1, "message dropped: Kafka refused it", "topic=%s bytes=%zu error=\"%s\"",
 		             bridge_logval(t, sizeof t, rec->topic, rec->topic_len), rec->payload_len,
 		             rd_kafka_err2str(e));
 		bridge_release(b, ticket);
@@ -266,6 +277,7 @@ int nx_bridge_start(struct nx_bridge **out, const struct nx_bridge_config *c, ch
 		return nx_err(err, errlen, "out of memory");
 	b->cfg = c;
 	pthread_mutex_init(&b->mu, NULL);
+	pthread_mutex_init(&b->often_mu, NULL);
 	pthread_cond_init(&b->room, NULL);
 	*out = b;
 	b->sub_mids = calloc((size_t)c->nrules + 1, sizeof *b->sub_mids);
@@ -385,5 +397,6 @@ void nx_bridge_free(struct nx_bridge *b)
 	free(b->sub_mids);
 	pthread_cond_destroy(&b->room);
 	pthread_mutex_destroy(&b->mu);
+	pthread_mutex_destroy(&b->often_mu);
 	free(b);
 }

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "bridge/bridge.h"
+#include "core/accept.h"
 #include "core/util.h"
 
 /* Spool tickets travel as librdkafka message opaques. */
@@ -37,9 +38,15 @@ struct nx_bridge {
 	rd_kafka_resp_err_t last_kafka_err;
 	uint64_t last_kafka_err_ms;
 	struct nx_bridge_stats st;
+	pthread_mutex_t often_mu; /* its own: bridge_event_often runs in Kafka's callbacks too */
+	struct nx_rates often;
 };
 
 void bridge_event(struct nx_bridge *b, int level, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A line every message can cause (a drop): ten a second at most of each kind (kvfmt), the
+ * rest counted into the next one's times= (the stats count them all). */
+void bridge_event_often(struct nx_bridge *b, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 void bridge_set_fatal(struct nx_bridge *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An untrusted string made safe for a logfmt value: control bytes replaced, quoted. */

@@ -132,6 +132,21 @@ void nx_log_vemit(nx_log_sink_fn sink, void *arg, int level, const char *msg, co
 	sink(arg, level, msg, kv);
 }
 
+void nx_log_vemit_times(nx_log_sink_fn sink, void *arg, int level, const char *msg,
+                        uint64_t times, const char *kvfmt, va_list ap)
+{
+	if (!sink || !times)
+		return;
+	char kv[1024] = "";
+	int n = kvfmt ? vsnprintf(kv, sizeof kv, kvfmt, ap) : 0;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < sizeof kv)
+		snprintf(kv + n, sizeof kv - (size_t)n, "%stimes=%llu", n ? " " : "",
+		         (unsigned long long)times);
+	sink(arg, level, msg, kv);
+}
+
 const char *nx_log_q(char *buf, unsigned n, const char *s)
 {
 	int quote = (*s == '\0');

@@ -6,6 +6,7 @@
 #ifndef NEXUS_LOG_H
 #define NEXUS_LOG_H
 #include <stdarg.h>
+#include <stdint.h>
 #include <stddef.h>
 
 enum nx_log_level { NX_LOG_ERROR = 0, NX_LOG_WARN = 1, NX_LOG_INFO = 2, NX_LOG_DEBUG = 3 };
@@ -50,6 +51,10 @@ void nx_log_sink(void *arg, int level, const char *msg, const char *kv);
 /* Format kvfmt (may be NULL) and hand it to sink; nothing when sink is NULL. */
 void nx_log_vemit(nx_log_sink_fn sink, void *arg, int level, const char *msg, const char *kvfmt,
                   va_list ap);
+/* The same for a line that stands for times events (a rate-limited one: nx_rates_note()):
+ * times=N is appended; nothing when times is 0. */
+void nx_log_vemit_times(nx_log_sink_fn sink, void *arg, int level, const char *msg,
+                        uint64_t times, const char *kvfmt, va_list ap);
 
 /* Quote an untrusted value for a logfmt line into buf: wraps in "" when it has spaces or
  * quotes, escapes " and \, replaces control/non-ASCII bytes. Returns buf. */

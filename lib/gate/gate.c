@@ -38,14 +38,10 @@ void gate_log_remote(struct nx_gate *g, int level, const char *msg, const char *
 	pthread_mutex_lock(&g->mu);
 	uint64_t n = nx_rates_note(&g->remote, kvfmt, nx_now_ms(), 1000, REMOTE_LOG_BURST);
 	pthread_mutex_unlock(&g->mu);
-	if (!n)
-		return;
-	char kv[1024];
 	va_list ap;
 	va_start(ap, kvfmt);
-	vsnprintf(kv, sizeof kv, kvfmt, ap);
+	nx_log_vemit_times(g->cfg.log, g->cfg.log_arg, level, msg, n, kvfmt, ap);
 	va_end(ap);
-	gate_log(g, level, msg, "%s times=%llu", kv, (unsigned long long)n);
 }
 
 struct nx_gate *nx_gate_new(const struct nx_gate_cfg *cfg, char *err, size_t errlen)

@@ -95,14 +95,10 @@ void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, 
 void hub_log_often(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
 {
 	uint64_t n = nx_rates_note(&hub->often, kvfmt, nx_loop_now(hub->loop), 1000, OFTEN_BURST);
-	if (!n)
-		return;
-	char kv[1024];
 	va_list ap;
 	va_start(ap, kvfmt);
-	vsnprintf(kv, sizeof kv, kvfmt, ap);
+	nx_log_vemit_times(hub->cfg.log, hub->cfg.log_arg, level, msg, n, kvfmt, ap);
 	va_end(ap);
-	hub_log(hub, level, msg, "%s times=%llu", kv, (unsigned long long)n);
 }
 
 /* ---- routes ---------------------------------------------------------------------------- */
@@ -283,9 +279,9 @@ int hub_accept(struct nx_hub *hub, struct hub_listener *l)
 		return c;
 	if (nx_accept_shortage(errno))
 		hub_listener_pause(hub, l, strerror(errno));
-	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED &&
-	         nx_rate_note(&hub->fdg.rate, nx_loop_now(hub->loop), NX_ACCEPT_REPORT_MS))
-		hub_log(hub, 1, "accept failed", "listener=%s error=\"%s\"", l->name, strerror(errno));
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+		hub_log_often(hub, 1, "accept failed", "listener=%s error=\"%s\"", l->name,
+		              strerror(errno));
 	return -1;
 }
 
