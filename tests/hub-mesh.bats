@@ -205,6 +205,16 @@ msg=injected' \
   [ "$status" = 1 ]
 }
 
+@test "a peer token whose sub is not a node name is refused (it would name the peer in our logs)" {
+  run timeout 30 "$HELPERS/fake-mesh-peer" --dial "wss://127.0.0.1:$A_PORT/mesh" \
+    --secret "$T/peer.secret" --ca "$T/hub.crt" --announce forged.test --sub 'x peer=evil'
+  assert_failure
+  refute_line up
+  wait_log "$T/hub-A.log" 'msg="backend refused".*code=1008 reason="peer token refused: sub is not a node name"'
+  run grep 'peer=evil' "$T/hub-A.log"
+  assert_failure
+}
+
 @test "a peer that lost the route: the end user gets 502 / unrecognized_name at once" {
   # a dialling peer that announces ghost.test but answers every stream with "no route"
   bg liar "$HELPERS/fake-mesh-peer" --dial "wss://127.0.0.1:$A_PORT/mesh" \

@@ -112,9 +112,10 @@ static int check_token(struct hub_session *s, const uint8_t *data, size_t len, c
 		snprintf(why, whylen, "peer token refused: expired");
 	else if (exp > now + 600 + leeway)
 		snprintf(why, whylen, "peer token refused: lives too long");
+	else if (!sub || !nx_mesh_node_ok(sub)) /* it names the peer in our logs and metrics */
+		snprintf(why, whylen, "peer token refused: sub is not a node name");
 	else {
-		nx_sanitize(s->claims.sub, sizeof s->claims.sub, sub ? sub : "-",
-		            strlen(sub ? sub : "-"));
+		snprintf(s->claims.sub, sizeof s->claims.sub, "%s", sub);
 		rc = 0;
 	}
 	json_decref(claims);

@@ -48,7 +48,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int node_ok(const char *s)
+int nx_mesh_node_ok(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > NX_MESH_NODE_MAX)
@@ -109,7 +109,7 @@ int nx_mesh_msg_parse(const char *buf, size_t len, struct nx_mesh_msg *out, char
 		const json_t *node = json_object_get(j, "node");
 		out->type = NX_MESH_HELLO;
 		if (!json_is_string(node) || json_string_length(node) != strlen(json_string_value(node)) ||
-		    !node_ok(json_string_value(node)))
+		    !nx_mesh_node_ok(json_string_value(node)))
 			fail(err, errlen, "hello: bad node name");
 		else {
 			snprintf(out->node, sizeof out->node, "%s", json_string_value(node));
@@ -154,7 +154,7 @@ static char *dump(json_t *j, char *err, size_t errlen)
 
 char *nx_mesh_hello_encode(const char *node, char *err, size_t errlen)
 {
-	if (!node_ok(node)) {
+	if (!nx_mesh_node_ok(node)) {
 		fail(err, errlen, "bad node name");
 		return NULL;
 	}

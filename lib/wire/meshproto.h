@@ -24,6 +24,8 @@
 #define NX_MESH_MAX_MSG (1024 * 1024) /* bytes of one control message */
 #define NX_MESH_MAX_ROUTES 4096       /* route keys in one announcement */
 #define NX_MESH_NODE_MAX 63           /* bytes of a node name, without the NUL */
+/* 1 when s can be a node name: 1..NX_MESH_NODE_MAX of [A-Za-z0-9._-]. */
+int nx_mesh_node_ok(const char *s);
 
 enum nx_mesh_type { NX_MESH_HELLO = 1, NX_MESH_ROUTES = 2 };
 
