@@ -49,6 +49,25 @@ suite_setup() {
 
 http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
 
+# dialled_fake_peer NAME [fake-mesh-peer args]: a scripted accepting peer
+# (tests/helpers/fake-mesh-peer, log $T/fake-peer.log) that a fresh hub NAME (log
+# $T/hub-NAME.log) dials, with a tunnel for other.test on that hub; the peer asks once
+# other.test is announced.
+dialled_fake_peer() {
+  local name=$1 port; shift
+  bg fake-peer "$HELPERS/fake-mesh-peer" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --wait-route other.test "$@"
+  wait_log "$T/fake-peer.log" '^listening '
+  port=$(awk '/^listening /{print $2; exit}' "$T/fake-peer.log")
+  HUB_PORT=$(free_port)
+  bg "hub-$name" nexus-hub --listen "127.0.0.1:$HUB_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
+    --secret-file "$T/hub.secret" --relay-socket "$T/$name.sock" --node-name "hub-$name" \
+    --peer-secret-file "$T/peer.secret" --peer "wss://127.0.0.1:$port/mesh" \
+    --peer-ca "$T/hub.crt"
+  wait_port "$HUB_PORT"
+  start_tunnel "plain-$name" --hostname other.test --to "127.0.0.1:$PLAIN_PORT" --retry
+}
+
 @test "a backend on hub B answers through hub A's relay, by SNI and by Host" {
   run relay_curl "https://app.test:$RELAY_PORT/hello.txt"
   assert_success
@@ -161,19 +180,8 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
 @test "a stream for a key the dialling hub no longer serves is refused at once; one it serves is delivered locally" {
   # a scripted accepting peer (tests/helpers/fake-mesh-peer) that B dials: it asks B for a
   # key B has no backend for (the race after B lost a route), then for one it has
-  bg fake-peer "$HELPERS/fake-mesh-peer" --cert "$T/hub.crt" --key "$T/hub.key" \
-    --wait-route other.test --ask ghost.test --ask other.test \
+  dialled_fake_peer F --ask ghost.test --ask other.test \
     --request $'GET /hello.txt HTTP/1.0\r\nHost: other.test\r\n\r\n'
-  wait_log "$T/fake-peer.log" '^listening '
-  local port; port=$(awk '/^listening /{print $2; exit}' "$T/fake-peer.log")
-  F_PORT=$(free_port)
-  bg hub-F nexus-hub --listen "127.0.0.1:$F_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
-    --secret-file "$T/hub.secret" --relay-socket "$T/F.sock" --node-name hub-F \
-    --peer-secret-file "$T/peer.secret" --peer "wss://127.0.0.1:$port/mesh" \
-    --peer-ca "$T/hub.crt"
-  wait_port "$F_PORT"
-  HUB_PORT=$F_PORT
-  start_tunnel fplain --hostname other.test --to "127.0.0.1:$PLAIN_PORT" --retry
   wait_log "$T/fake-peer.log" '^disconnect ghost\.test reason=no route' 1 30
   wait_log "$T/fake-peer.log" '^reply other\.test HTTP/1\.[01] 200 .*hello through the mesh' 1 30
   grep -q '^token$' "$T/fake-peer.log"
@@ -183,25 +191,13 @@ http_code() { relay_curl -o /dev/null -w '%{http_code}' "$@" || true; }
 @test "a peer's connect with a forged client address is refused, and nothing is injected into the log" {
   # the client address and route key a peer sends land in our log lines and in the backend's
   # connect: a newline in either is a hostile peer, refused before anything is logged or dialled
-  bg fake-peer2 "$HELPERS/fake-mesh-peer" --cert "$T/hub.crt" --key "$T/hub.key" \
-    --wait-route other.test --ask other.test --ask 'other.test
-msg=injected' \
-    --client-ip $'127.0.0.1:9\nlevel=ERROR msg=injected'
-  wait_log "$T/fake-peer2.log" '^listening '
-  local port; port=$(awk '/^listening /{print $2; exit}' "$T/fake-peer2.log")
-  G_PORT=$(free_port)
-  bg hub-G nexus-hub --listen "127.0.0.1:$G_PORT" --cert "$T/hub.crt" --key "$T/hub.key" \
-    --secret-file "$T/hub.secret" --relay-socket "$T/G.sock" --node-name hub-G \
-    --peer-secret-file "$T/peer.secret" --peer "wss://127.0.0.1:$port/mesh" \
-    --peer-ca "$T/hub.crt"
-  wait_port "$G_PORT"
-  HUB_PORT=$G_PORT
-  start_tunnel gplain --hostname other.test --to "127.0.0.1:$PLAIN_PORT" --retry
-  wait_log "$T/fake-peer2.log" '^disconnect other\.test reason=bad request' 1 30
-  wait_log "$T/fake-peer2.log" '^disconnect other\.test' 2 30
-  [ "$(grep -c 'reason=bad request' "$T/fake-peer2.log")" = 2 ]
-  grep -q 'msg="peer stream refused: malformed route or client address"' "$T/hub-G.log"
-  run grep -E '^(level=ERROR )?msg=injected' "$T/hub-G.log"
+  dialled_fake_peer F --ask other.test --ask 'other.test
+msg=injected' --client-ip $'127.0.0.1:9\nlevel=ERROR msg=injected'
+  wait_log "$T/fake-peer.log" '^disconnect other\.test reason=bad request' 1 30
+  wait_log "$T/fake-peer.log" '^disconnect other\.test' 2 30
+  [ "$(grep -c 'reason=bad request' "$T/fake-peer.log")" = 2 ]
+  grep -q 'msg="peer stream refused: malformed route or client address"' "$T/hub-F.log"
+  run grep -E '^(level=ERROR )?msg=injected' "$T/hub-F.log"
   [ "$status" = 1 ]
 }
 
