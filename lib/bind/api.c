@@ -153,9 +153,9 @@ static int json_body(const struct nx_http_req *req, const char *body, size_t ble
 		return 1;
 	}
 	const struct nx_http_slice *ct = nx_http_req_field(req, "content-type");
-	size_t n = ct ? strcspn(ct->p, ";") : 0;
-	if (!ct || n > ct->n)
-		n = ct ? ct->n : 0;
+	/* the media type: up to a ';' within the field (the request buffer is not a string) */
+	const char *semi = ct ? memchr(ct->p, ';', ct->n) : NULL;
+	size_t n = !ct ? 0 : semi ? (size_t)(semi - ct->p) : ct->n;
 	while (n && (ct->p[n - 1] == ' ' || ct->p[n - 1] == '\t'))
 		n--;
 	if (!ct || !nx_http_slice_ieq((struct nx_http_slice){ct->p, n}, "application/json")) {
