@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/accept.h"
 #include "core/promtext.h"
 #include "core/sock.h"
 #include "core/util.h"
@@ -39,6 +40,7 @@ struct nx_metrics_srv {
 		void *arg;
 	} routes[NX_METRICS_MAX_ROUTES];
 	int nroutes;
+	struct nx_timer retry; /* out of fds: the listener rests, then tries again */
 };
 
 static void conn_close(struct mconn *c)
@@ -146,13 +148,26 @@ static void on_conn(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	conn_close(c);
 }
 
+static void accept_again(struct nx_loop *loop, void *arg)
+{
+	struct nx_metrics_srv *m = arg;
+	nx_loop_mod(loop, m->fd, NX_EV_READ);
+}
+
 static void on_accept(struct nx_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct nx_metrics_srv *m = arg;
 	for (;;) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd < 0)
-			return; /* EAGAIN, or out of fds: try at the next event */
+		if (cfd < 0) {
+			/* Out of fds the scrape stays in the backlog and the (level-triggered) listener
+			 * would wake the loop at once again: rest it, retry a little later. */
+			if (nx_accept_shortage(errno)) {
+				nx_loop_mod(loop, fd, 0);
+				nx_timer_start(loop, &m->retry, NX_ACCEPT_RETRY_MS, accept_again, m);
+			}
+			return;
+		}
 		struct mconn *c = m->nconns < NX_METRICS_MAX_CONNS ? calloc(1, sizeof *c) : NULL;
 		if (!c) {
 			close(cfd);
@@ -221,6 +236,7 @@ void nx_metrics_free(struct nx_metrics_srv *m)
 		return;
 	while (m->conns)
 		conn_close(m->conns);
+	nx_timer_stop(m->loop, &m->retry);
 	nx_loop_del(m->loop, m->fd);
 	close(m->fd);
 	free(m);
