@@ -41,6 +41,38 @@ teardown_file() { bind_file_teardown; }
   [ "$st" = 200 ]
 }
 
+@test "listener: fifty refusals in a row each get their 503, and the log counts them once a second" {
+  serve_keys
+  start_serve listen --per-source 1
+  tok=$(user_token alice)
+  exec 5<>"/dev/tcp/127.0.0.1/$SERVE_PORT"   # the one slot
+  for i in $(seq 100); do
+    st=$(call GET /v1/devices -H "$(auth "$tok")" || true)
+    [ "$st" = 503 ] && break
+    sleep 0.1
+  done
+  [ "$st" = 503 ]
+  local before t0 secs lines sum n=0
+  before=$(wc -l < "$T/serve.log")
+  t0=$(date +%s)
+  for i in $(seq 50); do
+    st=$(call GET /v1/devices -H "$(auth "$tok")" || true)
+    [ "$st" = 503 ] && n=$((n + 1))
+  done
+  secs=$(( $(date +%s) - t0 + 1 ))
+  [ "$n" = 50 ]
+  sleep 1.2
+  st=$(call GET /v1/devices -H "$(auth "$tok")" || true)
+  [ "$st" = 503 ]
+  tail -n +"$((before + 1))" "$T/serve.log" | grep 'msg=refused status=503' > "$T/refused.log" || true
+  lines=$(wc -l < "$T/refused.log")
+  sum=$(grep -o 'times=[0-9]*' "$T/refused.log" | awk -F= '{s += $2} END {print s}')
+  echo "# 51 refusals in about ${secs}s: $lines lines logged, times= summing to $sum" >&3
+  [ "$sum" = 51 ]
+  [ "$lines" -le $(( secs + 2 )) ]
+  exec 5>&-
+}
+
 @test "listener: SIGTERM stops it" {
   serve_keys
   start_serve listen

@@ -1,5 +1,6 @@
 /* serve.c — see serve.h. */
 #include "bind/serve.h"
+#include "core/accept.h"
 #include "core/sock.h"
 #include "core/util.h"
 
@@ -188,8 +189,60 @@ done:
 
 struct child {
 	pid_t pid;
-	char ip[48];
+	struct nx_src src; /* the peer's address (an IPv6 /64) */
 };
+
+/* Connections refused by the listener, answered and half-closed: what they still send is
+ * swallowed for a second (so the answer is not destroyed by a reset) without the accepting
+ * process ever waiting on one. At most LINGER_MAX; the oldest goes first. */
+#define LINGER_MAX 64
+#define LINGER_MS 1000
+struct lingering {
+	int fd[LINGER_MAX];
+	uint64_t until[LINGER_MAX];
+	int n;
+};
+
+static void linger_drop(struct lingering *lg, int i)
+{
+	close(lg->fd[i]);
+	lg->n--;
+	memmove(&lg->fd[i], &lg->fd[i + 1], (size_t)(lg->n - i) * sizeof *lg->fd);
+	memmove(&lg->until[i], &lg->until[i + 1], (size_t)(lg->n - i) * sizeof *lg->until);
+}
+
+static void linger_add(struct lingering *lg, int fd)
+{
+	if (lg->n == LINGER_MAX)
+		linger_drop(lg, 0);
+	lg->fd[lg->n] = fd;
+	lg->until[lg->n] = nx_now_ms() + LINGER_MS;
+	lg->n++;
+}
+
+/* Poll the listener (p[0]) and the lingering connections; swallow, and close the done. */
+static int linger_poll(struct lingering *lg, int lfd, int timeout_ms)
+{
+	struct pollfd p[1 + LINGER_MAX];
+	p[0] = (struct pollfd){lfd, POLLIN, 0};
+	for (int i = 0; i < lg->n; i++)
+		p[1 + i] = (struct pollfd){lg->fd[i], POLLIN, 0};
+	int rc = poll(p, (nfds_t)(1 + lg->n), timeout_ms);
+	uint64_t now = nx_now_ms();
+	for (int i = lg->n - 1; i >= 0; i--) {
+		int done = now >= lg->until[i];
+		if (!done && rc > 0 && p[1 + i].revents) {
+			char sink[4096];
+			ssize_t n;
+			while ((n = recv(lg->fd[i], sink, sizeof sink, MSG_DONTWAIT)) > 0)
+				;
+			done = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+		}
+		if (done)
+			linger_drop(lg, i);
+	}
+	return rc > 0 && (p[0].revents & POLLIN);
+}
 
 int nx_serve_listen(struct nx_serve *s, int lfd, volatile int *stop, char *err, size_t errlen)
 {
@@ -197,6 +250,8 @@ int nx_serve_listen(struct nx_serve *s, int lfd, volatile int *stop, char *err, 
 	if (!kids)
 		return nx_err(err, errlen, "out of memory");
 	int nkids = 0;
+	struct nx_rate refused = {0};
+	struct lingering lg = {.n = 0};
 	while (!*stop) {
 		pid_t pid;
 		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
@@ -205,26 +260,40 @@ int nx_serve_listen(struct nx_serve *s, int lfd, volatile int *stop, char *err, 
 					kids[i] = kids[--nkids];
 					break;
 				}
-		struct pollfd p = {lfd, POLLIN, 0};
-		if (poll(&p, 1, 200) <= 0)
+		if (!linger_poll(&lg, lfd, 200))
 			continue;
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				usleep(100000); /* the backlog waits; do not spin */
+			if (nx_accept_shortage(errno))
+				usleep(NX_ACCEPT_RETRY_MS * 1000); /* the backlog waits; do not spin */
 			continue;
 		}
 		char addr[64], ip[48] = "?";
 		nx_peer_addr(fd, addr, sizeof addr, ip, NULL);
+		struct nx_src src;
+		nx_src_of_fd(fd, &src);
 		int same = 0;
 		for (int i = 0; i < nkids; i++)
-			same += strcmp(kids[i].ip, ip) == 0;
+			same += memcmp(&kids[i].src, &src, sizeof src) == 0;
 		if (nkids >= s->max_conns || same >= s->per_source) {
-			struct timeval tv = {1, 0};
+			/* Answered here, in the one process that accepts and reaps, so never waiting
+			 * on the peer: a 503 fits the empty send buffer, the rest of its request is
+			 * swallowed while it lingers; logged once a second with a count. */
+			const char *why = nkids >= s->max_conns ? "too many connections"
+			                                        : "too many connections from this address";
+			uint64_t n = nx_rate_note(&refused, nx_now_ms(), NX_ACCEPT_REPORT_MS);
+			if (n)
+				say(s, NX_LOG_INFO, "refused", "status=503 why=\"%s\" peer=%s times=%llu", why,
+				    addr, (unsigned long long)n);
+			struct nx_api_resp r = {0};
+			nx_api_problem(&r, 503, why);
+			struct timeval tv = {0, 100000};
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-			refuse(s, fd, fd, 503, nkids >= s->max_conns ? "too many connections"
-			                                          : "too many connections from this address");
-			close(fd);
+			if (send_resp(fd, &r, 0, 0) == 0 && shutdown(fd, SHUT_WR) == 0)
+				linger_add(&lg, fd);
+			else
+				close(fd);
+			nx_api_resp_free(&r);
 			continue;
 		}
 		pid = fork();
@@ -253,9 +322,11 @@ int nx_serve_listen(struct nx_serve *s, int lfd, volatile int *stop, char *err, 
 		}
 		close(fd);
 		kids[nkids].pid = pid;
-		snprintf(kids[nkids].ip, sizeof kids[nkids].ip, "%s", ip);
+		kids[nkids].src = src;
 		nkids++;
 	}
+	while (lg.n)
+		linger_drop(&lg, 0);
 	free(kids);
 	return 0;
 }
