@@ -52,6 +52,8 @@ static const char usage_text[] =
     "      --max-pending-per-source N  unauthenticated connections from one address (16)\n"
     "      --max-streams N        end-user streams at once (16384)\n"
     "      --max-streams-per-source N  of which from one client address (256)\n"
+    "      --max-buffered SIZE    bytes held for end users that do not read (256M); then\n"
+    "                             the streams holding the most are shed\n"
     "      --relay-uid USER       also let USER hand connections over PATH (repeatable)\n"
     "      --relay-group GROUP    also let members of GROUP do so (repeatable)\n"
     "      --relay-socket-mode MODE  permissions of PATH (default 0660)\n"
@@ -147,6 +149,7 @@ static const struct option lo[] = {
     {"max-pending-per-source", required_argument, 0, 'S'},
     {"max-streams", required_argument, 0, 1011},
     {"max-streams-per-source", required_argument, 0, 1012},
+    {"max-buffered", required_argument, 0, 1013},
     {"relay-uid", required_argument, 0, 'U'},
     {"relay-group", required_argument, 0, 'G'},
     {"relay-socket-mode", required_argument, 0, 'M'},
@@ -272,6 +275,15 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 				return usage_error("--max-streams%s: %s", c == 1012 ? "-per-source" : "", err);
 			*(c == 1011 ? &cfg->max_streams : &cfg->max_streams_per_source) = (size_t)v;
 			break;
+		case 1013: {
+			uint64_t b;
+			if (nx_parse_size(optarg, &b, err, sizeof err) < 0)
+				return usage_error("--max-buffered: %s", err);
+			if (b < (1u << 20))
+				return usage_error("--max-buffered: at least 1M");
+			cfg->max_buffered = b;
+			break;
+		}
 		case 'U':
 			if (cfg->n_relay_uids == NX_HUB_MAX_RELAY_IDS)
 				return usage_error("--relay-uid: at most %d", NX_HUB_MAX_RELAY_IDS);

@@ -332,6 +332,8 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		hub->cfg.max_pending_per_source = NX_HUB_MAX_PENDING_PER_SOURCE;
 	if (!hub->cfg.max_streams)
 		hub->cfg.max_streams = NX_HUB_MAX_STREAMS;
+	if (!hub->cfg.max_buffered)
+		hub->cfg.max_buffered = NX_HUB_MAX_BUFFERED;
 	if (!hub->cfg.max_streams_per_source)
 		hub->cfg.max_streams_per_source = NX_HUB_MAX_STREAMS_PER_SOURCE;
 	if (!hub->cfg.relay_socket_mode)

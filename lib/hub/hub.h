@@ -35,6 +35,7 @@
 #define NX_HUB_MAX_UDP_FLOWS 4096           /* UDP flows per port at once */
 #define NX_HUB_MAX_UDP_FLOWS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
 #define NX_HUB_MAX_STREAMS 16384          /* end-user TCP streams at once, every backend */
+#define NX_HUB_MAX_BUFFERED (256ull << 20) /* bytes held for end users that do not read */
 #define NX_HUB_MAX_STREAMS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
 #define NX_HUB_VERIFY_TIMEOUT_MS 10000    /* --verify-url: one verification */
 #define NX_HUB_MAX_VERIFY 64              /* --verify-url: verifications in flight at once */
@@ -73,6 +74,7 @@ struct nx_hub_config {
 	/* End-user TCP streams (handed over by the relay, or by a peer hub) at once, and of
 	 * those from one client address: the relay bounds only the connections it still holds. */
 	size_t max_streams;            /* 0: NX_HUB_MAX_STREAMS */
+	uint64_t max_buffered;         /* 0: NX_HUB_MAX_BUFFERED; each loop holds its share */
 	size_t max_streams_per_source; /* 0: NX_HUB_MAX_STREAMS_PER_SOURCE */
 	/* Who may hand connections over the relay socket (SO_PEERCRED): root and the hub's own
 	 * uid always, plus these uids and members (primary or supplementary) of these groups. */

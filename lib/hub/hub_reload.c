@@ -242,6 +242,7 @@ static void reload(struct nx_hub *hub)
 	c->exclusive_hostnames = nc.exclusive_hostnames;
 	/* read on the main thread only (hub_streams_admit): streams open now stay open */
 	c->max_streams = nc.max_streams ? nc.max_streams : NX_HUB_MAX_STREAMS;
+	c->max_buffered = nc.max_buffered ? nc.max_buffered : NX_HUB_MAX_BUFFERED;
 	c->max_streams_per_source =
 	    nc.max_streams_per_source ? nc.max_streams_per_source : NX_HUB_MAX_STREAMS_PER_SOURCE;
 	c->leeway_s = nc.leeway_s;

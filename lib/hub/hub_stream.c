@@ -181,6 +181,29 @@ static int write_queue(struct hub_stream *st)
 	return 0;
 }
 
+/* Over this loop's share of --max-buffered, the streams holding the most for an end user
+ * that does not read go, the biggest first: a client that stops reading cannot make the
+ * hub hold more than that, however many streams it opens; clients that read hold little. */
+static void shed_biggest(struct nx_hub *hub)
+{
+	size_t loops = hub->main_hub ? hub->main_hub->n_workers : hub->n_workers;
+	uint64_t share = hub->cfg.max_buffered / (loops ? loops : 1);
+	while (hub->buffered > share) {
+		struct hub_stream *big = NULL;
+		for (struct hub_stream *x = hub->streams; x; x = x->next)
+			if (!x->dead && x->q_bytes && (!big || x->q_bytes > big->q_bytes))
+				big = x;
+		if (!big)
+			return;
+		hub_log_often(hub, 1, "stream shed: its end user does not read and the hub's buffers are full",
+		              "stream=%s route=%s client=%s queued=%zu max_buffered=%llu", big->id_text,
+		              big->route, big->client, big->q_bytes,
+		              (unsigned long long)hub->cfg.max_buffered);
+		big->why = "buffers_full";
+		hub_stream_kill(big, 1);
+	}
+}
+
 void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 {
 	if (st->dead || st->user_shut)
@@ -232,6 +255,8 @@ void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 	st->q_bytes += len;
 	st->hub->buffered += len;
 	hub_stream_update(st);
+	if (st->hub->buffered > st->hub->cfg.max_buffered / 2) /* cheap test first */
+		shed_biggest(st->hub);
 }
 
 void hub_stream_on_control(struct hub_stream *st, const struct nx_hub_control *c)
