@@ -63,6 +63,46 @@ ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
   kill "$FLOOD_PID"
 }
 
+@test "an unauthenticated peer that pings without reading is dropped at 64 KiB of pongs" {
+  start_hub
+  cat > "$T/pinger.py" <<'PY'
+import base64, os, socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+raw = socket.socket()
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+raw.connect(("127.0.0.1", port))
+s = ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname="localhost")
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /connect HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+           % key).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+print(head.split(b"\r\n")[0].decode(), flush=True)
+ping = bytes([0x89, 0x80 | 125]) + b"\0\0\0\0" + b"p" * 125  # masked, key 0
+sent = 0
+try:
+    while sent < 200000:  # 26 MB of pings, never reading a pong
+        s.sendall(ping * 100)
+        sent += 100
+    print("not closed after", sent, "pings", flush=True)
+except OSError as e:
+    print("closed after", sent, "pings", flush=True)
+PY
+  local hwm0 hwm1
+  hwm0=$(awk '/VmHWM/ {print $2}' "/proc/$HUB_PID/status")
+  run timeout 60 python3 -u "$T/pinger.py" "$HUB_PORT" "$T/hub.crt"
+  echo "# ${lines[-1]}" >&3
+  assert_line --index 0 --partial ' 101 '
+  assert_line --partial 'closed after'
+  hwm1=$(awk '/VmHWM/ {print $2}' "/proc/$HUB_PID/status")
+  echo "# the hub's peak RSS grew by $((hwm1 - hwm0)) KiB" >&3
+  wait_log "$T/hub.log" 'output queue overflow'
+  # queuing to the live sessions' 8 MiB would have shown here
+  [ $((hwm1 - hwm0)) -lt 4096 ]
+}
+
 @test "--max-pending takes a positive number" {
   run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/hub.sock" --max-pending 0

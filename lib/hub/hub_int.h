@@ -71,6 +71,7 @@ enum sess_state {
 #define SESS_OUT_HIGH (256 * 1024)
 #define SESS_OUT_LOW (64 * 1024)
 #define SESS_OUT_KILL (8 * 1024 * 1024) /* a peer that makes us queue this much is dropped */
+#define SESS_OUT_KILL_PENDING (64 * 1024) /* the same before it is live (pongs to a flood) */
 
 struct hub_session {
 	struct nx_hub *hub;

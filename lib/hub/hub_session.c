@@ -35,7 +35,9 @@ int hub_session_send(struct hub_session *s, enum nx_ws_opcode op, const void *a,
 {
 	if (s->dead || s->state == SESS_CLOSING)
 		return -1;
-	if (hub_buf_pending(&s->out) > SESS_OUT_KILL) {
+	/* Before a session is live all it is sent is a challenge, a hello and pongs: a peer
+	 * that pings without reading (any of a thousand pending connections) holds 64 KiB. */
+	if (hub_buf_pending(&s->out) > (s->state == SESS_LIVE ? SESS_OUT_KILL : SESS_OUT_KILL_PENDING)) {
 		hub_session_kill(s, "backend does not read (output queue overflow)");
 		return -1;
 	}
