@@ -25,6 +25,31 @@ setup_file() { oidc_install; }
     and .claims.aud == "nexus-cli" and (.claims.nonce | length) > 20 and .claims.email == "alice@example.test"'
 }
 
+@test "code flow: a local process trickling bytes into the callback port holds it 10 s at most" {
+  start_oidc
+  login_bg l1 --client-id nexus-cli --scope email
+  url=$(auth_url l1)
+  cb=$(browse "$url")
+  local port=${cb#http://127.0.0.1:}; port=${port%%/*}
+  # first in line: one byte a second, never a whole request
+  python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for b in b"GET /callback?x=" + b"y" * 60:
+    try:
+        s.send(bytes([b]))
+    except OSError:
+        break
+    time.sleep(1)
+' "$port" &
+  NX_PIDS+=("$!")
+  sleep 0.5
+  run curl -sS --max-time 25 "$cb"
+  assert_output --partial 'Logged in'
+  wait "$LOGIN_PID"
+  [ -s "$T/l1.out" ]
+}
+
 @test "code flow: an ES256-signed ID token (the JWKS holds an RSA and an EC key) verifies too" {
   start_oidc
   login_bg l1 --client-id nexus-es256

@@ -1,5 +1,6 @@
 /* flows.c — the authorization code flow with PKCE and a loopback redirect, and the device
  * authorization grant (see oidc.h). */
+#include "core/accept.h"
 #include "core/b64url.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -121,13 +122,20 @@ static int await_callback(struct nx_oidc *p, int lfd, const char *state, int tim
 		if (poll(&pf, 1, left * 1000) <= 0)
 			continue;
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (nx_accept_shortage(errno)) /* the browser waits in the backlog: no spin */
+				usleep(NX_ACCEPT_RETRY_MS * 1000);
 			continue;
+		}
+		/* One connection at a time, so each gets 10 s in all (a local process trickling
+		 * bytes must not hold the login until its deadline). */
+		uint64_t conn_end = nx_now_ms() + 10000;
 		size_t have = 0;
 		int pr = NX_HTTP_MORE;
 		while (pr == NX_HTTP_MORE) {
+			uint64_t now = nx_now_ms();
 			struct pollfd q = {fd, POLLIN, 0};
-			if (poll(&q, 1, 10000) <= 0)
+			if (now >= conn_end || poll(&q, 1, (int)(conn_end - now)) <= 0)
 				break;
 			ssize_t n = read(fd, buf + have, sizeof buf - have);
 			if (n <= 0)
