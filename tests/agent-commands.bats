@@ -118,6 +118,29 @@ suite_setup() {
   assert_success
 }
 
+@test "sixty malformed commands in a row: each rejected in its ack, logged ten a second at most" {
+  start_agent
+  mq_sub acks 'device/dev1/command/ack'
+  local t0 secs lines sum
+  t0=$(date +%s)
+  yes 'not json at all' | head -60 |
+    mosquitto_pub -V mqttv5 -h localhost -p "$MQ_PORT" --cafile "$T/pki/ca.crt" \
+      --cert "$T/pki/operator.crt" --key "$T/pki/operator.key" -q 1 -t device/dev1/command -l
+  for _ in $(seq 200); do [ "$(grep -c '"status":"rejected"' "$T/acks.log")" -ge 60 ] && break; sleep 0.1; done
+  secs=$(( $(date +%s) - t0 + 1 ))
+  sleep 1.2
+  mq_pub device/dev1/command 'not json either'
+  for _ in $(seq 100); do [ "$(grep -c '"status":"rejected"' "$T/acks.log")" -ge 61 ] && break; sleep 0.1; done
+  run grep -c '"status":"rejected"' "$T/acks.log"
+  assert_output 61
+  grep 'msg="command rejected"' "$T/agent.log" > "$T/rejected.log"
+  lines=$(wc -l < "$T/rejected.log")
+  sum=$(grep -o 'times=[0-9]*' "$T/rejected.log" | awk -F= '{s += $2} END {print s}')
+  echo "# 61 rejected commands in about ${secs}s: $lines lines logged, times= summing to $sum" >&3
+  [ "$sum" = 61 ]
+  [ "$lines" -le $(( 10 * (secs + 1) + 1 )) ]
+}
+
 @test "a --handlers directory that does not exist: a warning, and every command is unknown" {
   mkdir -p "$T/none"
   bg agent nexus-agent --mqtt "mqtts://localhost:$MQ_PORT" --cafile "$T/pki/ca.crt" \

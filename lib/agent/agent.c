@@ -27,6 +27,17 @@ void agent_event(struct nx_agent *a, int level, const char *msg, const char *kvf
 	va_end(ap);
 }
 
+void agent_event_often(struct nx_agent *a, int level, const char *msg, const char *kvfmt, ...)
+{
+	pthread_mutex_lock(&a->often_mu);
+	uint64_t n = nx_rates_note(&a->often, msg, nx_now_ms(), 1000, 10);
+	pthread_mutex_unlock(&a->often_mu);
+	va_list ap;
+	va_start(ap, kvfmt);
+	nx_log_vemit_times(a->cfg->on_event, a->cfg->event_ctx, level, msg, n, kvfmt, ap);
+	va_end(ap);
+}
+
 static const char *q(char *buf, size_t n, const char *s)
 {
 	return nx_log_q(buf, (unsigned)n, s);
@@ -41,7 +52,7 @@ void agent_publish_ack(struct nx_agent *a, const char *id, const char *ack, cons
 		if (!strncmp(rt, a->prefix, strlen(a->prefix)) && !strpbrk(rt, "+#"))
 			topic = rt;
 		else
-			agent_event(a, 1, "response topic outside the device's namespace: answering on the ack topic",
+			agent_event_often(a, 1, "response topic outside the device's namespace: answering on the ack topic",
 			            "id=%s response_topic=%s", q(b1, sizeof b1, id), q(b2, sizeof b2, rt));
 	}
 	mosquitto_property *props = NULL;
@@ -90,17 +101,17 @@ int agent_take_command(struct nx_agent *a, const void *payload, size_t len, cons
 	int ok = nx_cmd_parse(payload, len, &c, e, sizeof e) == 0;
 	const struct nx_jrec *known = c.id[0] ? nx_journal_find(a->journal, c.id) : NULL;
 	if (known && known->st == NX_J_DONE) {
-		agent_event(a, 2, "command id seen before: not run again, stored ack re-sent", "id=%s",
+		agent_event_often(a, 2, "command id seen before: not run again, stored ack re-sent", "id=%s",
 		            q(b1, sizeof b1, c.id));
 		agent_publish_ack(a, c.id, known->ack, rt, cd, cdlen);
 		goto out;
 	}
 	if (known) {
-		agent_event(a, 2, "command id already running: not run again", "id=%s", q(b1, sizeof b1, c.id));
+		agent_event_often(a, 2, "command id already running: not run again", "id=%s", q(b1, sizeof b1, c.id));
 		goto out;
 	}
 	if (!ok) {
-		agent_event(a, 1, "command rejected", "id=%s error=%s", q(b1, sizeof b1, c.id[0] ? c.id : "-"),
+		agent_event_often(a, 1, "command rejected", "id=%s error=%s", q(b1, sizeof b1, c.id[0] ? c.id : "-"),
 		            q(b2, sizeof b2, e));
 		answer(a, c.id, "rejected", e, strlen(e), 0, rt, cd, cdlen);
 		goto out;
@@ -433,6 +444,7 @@ int nx_agent_run(const struct nx_agent_config *c, char *err, size_t errlen)
 	a->cfg = c;
 	a->wake[0] = a->wake[1] = -1;
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->often_mu, NULL);
 	int rc = -1;
 	if (!nx_device_id_ok(c->device)) {
 		nx_err(err, errlen, "bad device id");
@@ -484,6 +496,7 @@ out:
 		close(a->wake[0]), close(a->wake[1]);
 	free(a->q);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->often_mu);
 	free(a);
 	return rc;
 }

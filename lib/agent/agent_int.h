@@ -9,6 +9,7 @@
 #include "agent/journal.h"
 #include "agent/runner.h"
 #include "agent/telemetry.h"
+#include "core/accept.h"
 #include "core/util.h"
 
 /* A command waiting for, or holding, a handler slot. */
@@ -42,9 +43,15 @@ struct nx_agent {
 	struct nx_cpu_sample cpu;
 	struct nx_job tjob;        /* the telemetry command, when one runs */
 	int tjob_running;
+	pthread_mutex_t often_mu;  /* agent_event_often: called under mu and outside it */
+	struct nx_rates often;
 };
 
 void agent_event(struct nx_agent *a, int level, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A line whoever may publish commands can cause once per message (a rejection, a repeat):
+ * ten a second at most of each kind (msg), the rest counted into the next one's times=. */
+void agent_event_often(struct nx_agent *a, int level, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Publish an ack for a command (under a->mu): to rt when it lies under device/<id>/, else

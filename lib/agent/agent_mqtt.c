@@ -105,11 +105,11 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rt, false);
 	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &cd, &cdlen, false);
 	if (cdlen > NX_JOURNAL_CD_MAX) {
-		agent_event(a, 1, "correlation data too long: not copied back", "bytes=%u", cdlen);
+		agent_event_often(a, 1, "correlation data too long: not copied back", "bytes=%u", cdlen);
 		cdlen = 0;
 	}
 	if (rt && strlen(rt) > NX_JOURNAL_RT_MAX) {
-		agent_event(a, 1, "response topic too long: answering on the ack topic", NULL);
+		agent_event_often(a, 1, "response topic too long: answering on the ack topic", NULL);
 		free(rt);
 		rt = NULL;
 	}
