@@ -183,6 +183,43 @@ unit_env() { sed -n "s/^Environment=$2=//p" "$BATS_TEST_DIRNAME/../scripts/syste
   assert_output plain
 }
 
+@test "an impostor listening on the hub's path in a directory anyone may write to gets no client" {
+  # /tmp-like: root's, sticky, writable by all; nobody got there first and listens
+  local dir; dir=$(mktemp -d /tmp/nx-impostor.XXXXXX)
+  chmod 1777 "$dir"
+  cat > "$dir/impostor.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(8)
+print("listening", flush=True)
+s.settimeout(60)
+while True:
+    c, _ = s.accept()
+    print("a relay connected", flush=True)
+    try:
+        m = c.recvmsg(70000, 4096)
+        if m[0] or m[1]:
+            print("GOT A CLIENT", flush=True)
+    except OSError:
+        pass
+PY
+  chmod 644 "$dir/impostor.py"
+  bg impostor setpriv "${NOBODY[@]}" -- /usr/bin/python3 -u "$dir/impostor.py" "$dir/hub.sock"
+  wait_log "$T/impostor.log" '^listening'
+  RELAY_PORT=$(free_port)
+  bg relay nexus-relay --listen "127.0.0.1:$RELAY_PORT" --hub "$dir/hub.sock"
+  wait_port "$RELAY_PORT"
+  wait_log "$T/relay.log" '^level=error msg="hub socket held by an untrusted process".*uid 65534.*neither root, us, nor the owner of '
+  run curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -H 'Cookie: secret=1' \
+    --resolve "app.test:$RELAY_PORT:127.0.0.1" "http://app.test:$RELAY_PORT/"
+  assert_output 503
+  run grep -c 'GOT A CLIENT' "$T/impostor.log"
+  assert_output 0
+  sleep 3 # redials: still one line
+  [ "$(grep -c 'untrusted process' "$T/relay.log")" -eq 1 ]
+  rm -rf "$dir"
+}
+
 @test "bad values for the new options are usage errors" {
   for a in "--relay-uid no-such-user-x" "--relay-group no-such-group-x" \
            "--relay-socket-mode 999" "--relay-socket-mode 0" "--relay-socket-group no-such-group-x"; do

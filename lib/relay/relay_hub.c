@@ -13,10 +13,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 static void hub_retry(struct nx_loop *loop, void *arg) { relay_hub_connect(arg); }
+
+/* Every client fd and its first bytes (HTTP heads with cookies) go to whoever listens on
+ * the socket: it must be root, us, or the owner of the directory the socket is in (a
+ * hub's RuntimeDirectory, say), never a process that took the path in a directory others
+ * may write to. 0 trusted, -1 with err. */
+static int hub_peer_trusted(int fd, const char *path, char *err, size_t errlen)
+{
+	struct ucred uc;
+	socklen_t l = sizeof uc;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) < 0)
+		return nx_err(err, errlen, "%s: peer credentials: %s", path, strerror(errno));
+	if (uc.uid == 0 || uc.uid == geteuid())
+		return 0;
+	char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof dir, ".");
+	struct stat st;
+	if (stat(dir, &st) == 0 && st.st_uid == uc.uid)
+		return 0;
+	return nx_err(err, errlen,
+	              "%s: the listener runs as uid %ld (pid %ld), which is neither root, us, nor "
+	              "the owner of %s: not handing it clients",
+	              path, (long)uc.uid, (long)uc.pid, dir);
+}
 
 /* Connect without ever blocking: a unix connect to a hub whose accept queue is full would
  * otherwise freeze every client of the relay. EAGAIN is just another failed attempt. */
@@ -35,6 +66,11 @@ static int dial_hub(const char *path, char *err, size_t errlen)
 		nx_err(err, errlen, "%s: %s", path,
 		       e == EAGAIN ? "hub not accepting (queue full)" : strerror(e));
 		errno = e;
+		return -1;
+	}
+	if (hub_peer_trusted(fd, path, err, errlen) < 0) {
+		close(fd);
+		errno = ENOTUNIQ; /* ours: the path is held by a process we do not trust */
 		return -1;
 	}
 	return fd;
@@ -268,9 +304,17 @@ void relay_hub_connect(struct nx_relay *r)
 	char err[NX_ERRLEN];
 	if (r->hub_fd >= 0 || !r->cfg.hub_path || r->stopping)
 		return;
-	int fd = dial_hub(r->cfg.hub_path, err, sizeof err);
-	if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-		hub_denied(r, err);
+	int fd = dial_hub(r->cfg.hub_path, err, sizeof err), e = errno;
+	if (fd < 0 && (e == EACCES || e == EPERM || e == ENOTUNIQ)) {
+		if (e == ENOTUNIQ) { /* the clients wait for no one: 503 at once, as when refused */
+			r->hub_denied = 1;
+			uint64_t n = nx_rate_note(&r->denied_rate, nx_loop_now(r->loop), HUB_DENIED_REPORT_MS);
+			char qw[NX_ERRLEN + 8];
+			if (n)
+				relay_log(r, NX_LOG_ERROR, "hub socket held by an untrusted process",
+				          "why=%s times=%llu", nx_log_q(qw, sizeof qw, err), (unsigned long long)n);
+		} else
+			hub_denied(r, err);
 		r->hub_was_up = 0;
 		nx_timer_start(r->loop, &r->hub_timer, r->hub_backoff, hub_retry, r);
 		r->hub_backoff = r->hub_backoff * 2 > HUB_BACKOFF_MAX_MS ? HUB_BACKOFF_MAX_MS
