@@ -25,7 +25,8 @@ static const char usage_text[] =
     "                    (--hostname NAME | --tcp-port N | --udp-port N[:IDLE]=ADDR)...\n"
     "                    (--to HOST:PORT | --map KEY=HOST:PORT... | --exec CMD)\n"
     "                    [--cafile FILE] [--servername NAME] [--name NAME] [--weight N]\n"
-    "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N] [--connections N]\n"
+    "                    [--ping DURATION] [--idle-timeout DURATION] [--max-streams N]\n"
+    "                    [--max-streams-per-source N] [--connections N]\n"
     "                    [--max-frame SIZE] [--proxy-protocol v1|v2] [--retry]\n"
     "                    [--metrics HOST:PORT]\n"
     "                    [--gate-host NAME... --gate-verify-key FILE --gate-cert FILE\n"
@@ -61,6 +62,7 @@ static const char usage_text[] =
     "  --ping DURATION      WebSocket ping interval (default 5s)\n"
     "  --idle-timeout DUR   drop a hub silent this long (default 10s)\n"
     "  --max-streams N      streams open at once per connection, more are refused (1024)\n"
+    "  --max-streams-per-source N  of which from one end-user address (an eighth)\n"
     "  --connections N      N sessions to the hub, streams spread over them (default 1)\n"
     "  --max-frame SIZE     largest message accepted from the hub (default 1MiB)\n"
     "  --proxy-protocol V   start each local stream with a PROXY protocol v1 or v2 header\n"
@@ -140,7 +142,7 @@ struct args {
 	struct nx_gate_cfg gate;
 };
 
-enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE, O_CONNECTIONS,
+enum { O_GATE_HOST = 300, O_GATE_VKEY, O_GATE_CERT, O_GATE_CERT_KEY, O_GATE_REVOKE, O_GATE_MAXAGE, O_CONNECTIONS, O_MAX_PER_SOURCE,
        O_GATE_ACME, O_GATE_ACME_EMAIL, O_GATE_ACME_DIR, O_GATE_ACME_CA };
 
 static const struct option lo[] = {
@@ -156,6 +158,7 @@ static const struct option lo[] = {
     {"max-streams", required_argument, 0, 'M'}, {"retry", no_argument, 0, 'R'},
     {"random-name", no_argument, 0, 'D'},
     {"connections", required_argument, 0, O_CONNECTIONS},
+    {"max-streams-per-source", required_argument, 0, O_MAX_PER_SOURCE},
     {"max-frame", required_argument, 0, 'F'},   {"proxy-protocol", required_argument, 0, 'X'},
     {"check-config", no_argument, 0, 'n'},     {"metrics", required_argument, 0, 'Z'},
     {"verbose", no_argument, 0, 'v'},           {"quiet", no_argument, 0, 'q'},
@@ -268,6 +271,11 @@ static int parse_args(int argc, char **argv, struct args *a, char *err, size_t e
 			if (nx_parse_int(optarg, 1, 1000000, &v, err, errlen) < 0)
 				BAD("--max-streams");
 			cfg->max_streams = (size_t)v;
+			break;
+		case O_MAX_PER_SOURCE:
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, errlen) < 0)
+				BAD("--max-streams-per-source");
+			cfg->max_streams_per_source = (size_t)v;
 			break;
 		case O_CONNECTIONS:
 			if (nx_parse_int(optarg, 1, NX_TUNNEL_MAX_CONNECTIONS, &v, err, errlen) < 0)

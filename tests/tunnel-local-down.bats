@@ -136,3 +136,33 @@ PY
   read -r -t 30 second <&"${HOLD[0]}"
   [ "$second" = "HTTP/1.1 200 OK" ]
 }
+
+@test "over --max-streams-per-source: that address gets 503, another address is served" {
+  start_web ka2 --keep-alive
+  start_tunnel dev --hostname app.test --to "127.0.0.1:$WEB_PORT" --max-streams 8 \
+    --max-streams-per-source 2
+  wait_backends 1
+  # two keep-alive streams from 127.0.0.1 stay open after their answers
+  local fd
+  for fd in 7 8; do
+    eval "exec $fd<>/dev/tcp/127.0.0.1/$RELAY_PORT"
+    printf 'GET /who HTTP/1.1\r\nHost: app.test\r\n\r\n' >&"$fd"
+    read -r -t 30 status <&"$fd"
+    [[ "$status" == "HTTP/1.1 200"* ]]
+  done
+  run relay_curl -s -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who"
+  assert_output 503
+  wait_log "$T/tunnel-dev.log" 'app.test: 2 streams open from 127.0.0.1:[0-9]+ \(--max-streams-per-source\), refusing another'
+  run curl -sS --max-time 20 --interface 127.0.0.2 --resolve "app.test:$RELAY_PORT:127.0.0.1" \
+    -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who"
+  assert_output 200
+  # a place freed is taken again
+  exec 7>&- 8>&-
+  local i code
+  for i in $(seq 100); do
+    code=$(relay_curl -s -o /dev/null -w '%{http_code}' "http://app.test:$RELAY_PORT/who")
+    [ "$code" = 200 ] && break
+    sleep 0.1
+  done
+  [ "$code" = 200 ]
+}

@@ -113,6 +113,7 @@ struct nx_tunnel_cfg {
 	 * that do not say otherwise (the end user's address from connect's client_ip) */
 	enum nx_proxy_version proxy;
 	size_t max_streams;       /* open streams at once (0 = 1024); more are refused */
+	size_t max_streams_per_source; /* of which from one end-user address (0: an eighth) */
 	bool retry;               /* a refusal before the first session served: retry anyway */
 	bool random_name;         /* quick start: ask for a random name, kept across reconnects */
 	/* Largest WebSocket message taken from the hub (0 = NX_TUNNEL_MAX_FRAME_DEFAULT). The

@@ -117,6 +117,7 @@ static void member_free(struct tunnel *t)
 	nx_chunkq_clear(&t->out);
 	nx_tls_trust_free(t->trust);
 	nx_key_free(t->key);
+	nx_srcmap_free(t->stream_src);
 	free(t->resolved);
 	if (t->reloaded.free_mem)
 		t->reloaded.free_mem(t->reloaded.mem);

@@ -55,6 +55,8 @@ struct stream {
 	char idtext[NX_UUID_TEXT + 1];
 	int fd;
 	bool connecting;
+	bool src_counted;     /* src holds one of t->stream_src's counts */
+	struct nx_src src;    /* the end user's address (IPv6 /64) */
 	bool hub_closed;      /* hub sent disconnect: flush what we hold, then close */
 	/* half_close (§6): each direction ends on its own */
 	bool local_eof;       /* the local side finished sending (we told the hub) */
@@ -155,6 +157,7 @@ struct tunnel {
 	struct token_job job;
 	struct stream *streams[STREAM_BUCKETS];
 	size_t n_streams;
+	struct nx_srcmap *stream_src; /* TCP streams per end-user address (made on first use) */
 	struct tunnel_udp_flow *udp_flows[STREAM_BUCKETS]; /* tunnel_udp.c */
 	size_t n_udp_flows;
 	struct nx_rates often; /* tunnel_say_often */

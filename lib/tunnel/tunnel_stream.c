@@ -38,6 +38,8 @@ static void stream_unlink(struct tunnel *t, struct stream *s)
 	if (*pp)
 		*pp = s->next;
 	t->n_streams--;
+	if (s->src_counted)
+		nx_srcmap_dec(t->stream_src, &s->src);
 }
 
 /* ---- targets --------------------------------------------------------------------------- */
@@ -487,6 +489,24 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
 		return;
 	}
+	/* One end user (or a few behind one address) must not take every stream: an eighth
+	 * of --max-streams each by default, as the hub counts them (IPv6 by /64). */
+	struct nx_src src;
+	bool has_src = nx_src_of_text(c->client_ip, &src) == 0;
+	size_t per = t->cfg->max_streams_per_source ? t->cfg->max_streams_per_source
+	                                            : (max / 8 ? max / 8 : 1);
+	if (has_src && !t->stream_src && !(t->stream_src = nx_srcmap_new()))
+		has_src = false;
+	if (has_src && nx_srcmap_get(t->stream_src, &src) >= per) {
+		char cq[64];
+		nx_sanitize(cq, sizeof cq, c->client_ip, strlen(c->client_ip));
+		tunnel_say_often(t, NX_LOG_WARN,
+		                 "%s: %zu streams open from %s (--max-streams-per-source), refusing another",
+		                 host, per, cq);
+		tell_end_user(t, &c->client_id, c->is_tls, c->hostname, 503);
+		send_disconnect_for(t, &c->client_id, NX_HUB_REASON_LOCAL_ERROR);
+		return;
+	}
 	const char *target = tunnel_target_for(t, c->hostname, (uint16_t)c->conn_port);
 	if (!target) {
 		tunnel_say_often(t, NX_LOG_WARN, "%s (port %u): no target configured", host, c->conn_port);
@@ -548,6 +568,10 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	s->next = t->streams[b];
 	t->streams[b] = s;
 	t->n_streams++;
+	if (has_src && nx_srcmap_inc(t->stream_src, &src)) {
+		s->src = src;
+		s->src_counted = true;
+	}
 	if (nx_loop_add(t->loop, s->fd, s->connecting ? NX_EV_WRITE : NX_EV_READ, on_stream_io, s) <
 	    0) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
