@@ -201,8 +201,8 @@ open_session() {
   UP=$!
   sleep 2
   MEMGREP="$NEXUS_SRC/tests/lib/memgrep.py"
-  gate_pid=$(pgrep -f -- '--name gate ' | head -1)
-  run "$MEMGREP" "$gate_pid" plaintext-probe-7f3a
+  # this suite's tunnel (other suites running beside it have one named gate too)
+  run "$MEMGREP" "$TUNNEL_PID" plaintext-probe-7f3a
   assert_success
   run "$MEMGREP" "$HUB_PID" plaintext-probe-7f3a "$COOKIE" __Host-nx
   assert_failure 1

@@ -21,6 +21,8 @@
 #define LQ(s) nx_log_q((char[600]){0}, 600, (s))
 #define CONN_BUF (NX_HTTP_HEAD_MAX + 16384)
 #define UP_DIAL_MS 10000
+#define HANDSHAKE_MS 30000 /* a browser's whole TLS handshake */
+#define HEAD_MS 30000      /* a request head, from its first byte: no trickling forever */
 #define UP_IO_MS 120000
 
 void gate_log(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
@@ -111,6 +113,7 @@ void nx_gate_free(struct nx_gate *g)
 	if (g->creds)
 		gate_creds_drop(g, g->creds);
 	pthread_mutex_destroy(&g->mu);
+	nx_srcmap_free(g->conns_src);
 	free(g->replay);
 	json_decref(g->revoked);
 	free(g);
@@ -166,6 +169,7 @@ int nx_gate_handles(const struct nx_gate *g, const char *hostname)
 
 struct conn {
 	struct nx_gate *g;
+	struct gate_slot slot;
 	int fd;
 	struct nx_tls *tls;
 	char host[NX_HOSTNAME_MAX + 1];
@@ -519,11 +523,23 @@ static int one_request(struct conn *c)
 {
 	char err[NX_ERRLEN], rest[4096];
 	int idle = c->g->cfg.idle_ms > 0 ? c->g->cfg.idle_ms : 60000;
+	uint64_t head_by = 0;
 	while (!nx_http_head_end(c->buf, c->len)) {
 		if (c->len >= NX_HTTP_HEAD_MAX)
 			return answer(c, 431, NULL, NULL, NULL, 1);
-		if (fill(c, idle) <= 0)
-			return -1;
+		int wait = idle;
+		if (c->len) { /* a head has begun: it has HEAD_MS in all */
+			uint64_t now = nx_now_ms();
+			if (!head_by)
+				head_by = now + HEAD_MS;
+			if (now >= head_by)
+				return answer(c, 408, "text/plain", NULL, "request head not received in time\n", 1);
+			wait = (int)(head_by - now < (uint64_t)idle ? head_by - now : (uint64_t)idle);
+		}
+		if (fill(c, wait) <= 0)
+			return head_by && nx_now_ms() >= head_by
+			           ? answer(c, 408, "text/plain", NULL, "request head not received in time\n", 1)
+			           : -1;
 	}
 	struct nx_http_req r;
 	if (nx_http_req_parse(c->buf, c->len, &r) != NX_HTTP_DONE)
@@ -609,11 +625,13 @@ static void *conn_main(void *arg)
 		gate_log_remote(c->g, NX_LOG_WARN, "gate: refused", "host=%s reason=\"no certificate yet "
 		         "(ACME has not delivered one)\"", c->host);
 	int ok = c->tls != NULL;
+	uint64_t hs_by = nx_now_ms() + HANDSHAKE_MS;
 	while (ok) {
 		int h = nx_tls_handshake(c->tls);
 		if (h == 1)
 			break;
-		if (h != NX_TLS_AGAIN || tls_wait(c, 30000) < 0) {
+		uint64_t now = nx_now_ms();
+		if (h != NX_TLS_AGAIN || now >= hs_by || tls_wait(c, (int)(hs_by - now)) < 0) {
 			gate_log_remote(c->g, NX_LOG_INFO, "gate: TLS handshake failed", "host=%s error=%s",
 			         c->host, LQ(nx_tls_error(c->tls)));
 			ok = 0;
@@ -637,25 +655,44 @@ static void *conn_main(void *arg)
 	struct nx_gate *g = c->g;
 	if (gc)
 		gate_creds_drop(g, gc);
+	gate_slot_release(g, &c->slot);
 	free(c);
-	pthread_mutex_lock(&g->mu);
-	g->conns--;
-	pthread_mutex_unlock(&g->mu);
 	return NULL;
 }
 
-int gate_thread_open(struct nx_gate *g, void *(*fn)(void *), void *arg, int *fdp,
-                     size_t stack, char *err, size_t errlen)
+void gate_slot_release(struct nx_gate *g, const struct gate_slot *slot)
+{
+	pthread_mutex_lock(&g->mu);
+	g->conns--;
+	if (slot->has_src)
+		nx_srcmap_dec(g->conns_src, &slot->src);
+	pthread_mutex_unlock(&g->mu);
+}
+
+int gate_thread_open(struct nx_gate *g, struct gate_slot *slot, const char *client,
+                     void *(*fn)(void *), void *arg, int *fdp, size_t stack, char *err,
+                     size_t errlen)
 {
 	int sv[2];
+	slot->has_src = client && nx_src_of_text(client, &slot->src) == 0;
 	pthread_mutex_lock(&g->mu);
-	int busy = g->conns >= NX_GATE_MAX_CONNS;
-	if (!busy)
+	if (slot->has_src && !g->conns_src && !(g->conns_src = nx_srcmap_new()))
+		slot->has_src = 0;
+	int busy = g->conns >= NX_GATE_MAX_CONNS ? 1
+	           : slot->has_src && nx_srcmap_get(g->conns_src, &slot->src) >= NX_GATE_MAX_CONNS_PER_SOURCE ? 2
+	                                                                                          : 0;
+	if (!busy) {
 		g->conns++;
+		if (slot->has_src && !nx_srcmap_inc(g->conns_src, &slot->src))
+			slot->has_src = 0;
+	}
 	pthread_mutex_unlock(&g->mu);
-	if (busy)
+	if (busy == 1)
 		return nx_err(err, errlen, "%d gated connections open, refusing another",
 		              NX_GATE_MAX_CONNS);
+	if (busy == 2)
+		return nx_err(err, errlen, "%d gated connections open from one address, refusing another",
+		              NX_GATE_MAX_CONNS_PER_SOURCE);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		nx_err(err, errlen, "gate: %s", strerror(errno));
 		goto undo;
@@ -678,14 +715,12 @@ int gate_thread_open(struct nx_gate *g, void *(*fn)(void *), void *arg, int *fdp
 	}
 	return sv[0];
 undo:
-	pthread_mutex_lock(&g->mu);
-	g->conns--;
-	pthread_mutex_unlock(&g->mu);
+	gate_slot_release(g, slot);
 	return -1;
 }
 
-int nx_gate_open(struct nx_gate *g, const char *hostname, const char *target, char *err,
-                 size_t errlen)
+int nx_gate_open(struct nx_gate *g, const char *hostname, const char *client, const char *target,
+                 char *err, size_t errlen)
 {
 	struct conn *c = malloc(sizeof *c);
 	if (!c)
@@ -695,19 +730,19 @@ int nx_gate_open(struct nx_gate *g, const char *hostname, const char *target, ch
 	c->g = g;
 	snprintf(c->host, sizeof c->host, "%s", hostname);
 	snprintf(c->target, sizeof c->target, "%s", target);
-	int fd = gate_thread_open(g, conn_main, c, &c->fd, 512 * 1024, err, errlen);
+	int fd = gate_thread_open(g, &c->slot, client, conn_main, c, &c->fd, 512 * 1024, err, errlen);
 	if (fd < 0)
 		free(c);
 	return fd;
 }
 
-int nx_gate_hook(void *arg, const char *hostname, const char *target, int is_tls, char *err,
-                 size_t errlen)
+int nx_gate_hook(void *arg, const char *hostname, const char *client, const char *target,
+                 int is_tls, char *err, size_t errlen)
 {
 	struct nx_gate *g = arg;
 	if (!g || !nx_gate_handles(g, hostname))
 		return -2;
 	if (!is_tls)
-		return gate_plain_open(g, hostname, err, errlen);
-	return nx_gate_open(g, hostname, target, err, errlen);
+		return gate_plain_open(g, hostname, client, err, errlen);
+	return nx_gate_open(g, hostname, client, target, err, errlen);
 }

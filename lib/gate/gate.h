@@ -21,6 +21,7 @@
 
 #define NX_GATE_MAX_HOSTS 16
 #define NX_GATE_MAX_CONNS 256
+#define NX_GATE_MAX_CONNS_PER_SOURCE 64 /* of which from one end-user address (IPv6 /64) */
 #define NX_GATE_REPLAY_MAX 4096 /* grant ids remembered until they expire */
 #define NX_GATE_GRANT_LIFE_MAX 60
 #define NX_GATE_REVOCATIONS_EVERY 10
@@ -64,15 +65,16 @@ void nx_gate_free(struct nx_gate *g);
 /* 1 when the gate serves hostname. */
 int nx_gate_handles(const struct nx_gate *g, const char *hostname);
 
-/* A new gated stream for hostname whose requests go to target ("ip:port"): returns the
- * tunnel's end of the socketpair (non-blocking), or -1 with err. */
-int nx_gate_open(struct nx_gate *g, const char *hostname, const char *target, char *err,
-                 size_t errlen);
+/* A new gated stream for hostname whose requests go to target ("ip:port"), from the end
+ * user at client ("ip:port" as the hub saw it; counted per source): returns the tunnel's
+ * end of the socketpair (non-blocking), or -1 with err. */
+int nx_gate_open(struct nx_gate *g, const char *hostname, const char *client, const char *target,
+                 char *err, size_t errlen);
 
 /* The tunnel's stream hook (tunnel.h): arg is the gate. -2 for a host it does not gate.
  * A plain-HTTP stream (is_tls 0) to a gated host gets the ACME answers (with ACME) or a
  * 421 saying to use https. */
-int nx_gate_hook(void *arg, const char *hostname, const char *target, int is_tls, char *err,
-                 size_t errlen);
+int nx_gate_hook(void *arg, const char *hostname, const char *client, const char *target,
+                 int is_tls, char *err, size_t errlen);
 
 #endif

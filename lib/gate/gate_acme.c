@@ -134,6 +134,7 @@ int gate_acme_start(struct nx_gate *g, char *err, size_t errlen)
 
 struct plain {
 	struct nx_gate *g;
+	struct gate_slot slot;
 	int fd;
 	char host[NX_HOSTNAME_MAX + 1];
 };
@@ -175,21 +176,20 @@ static void *plain_main(void *arg)
 		shutdown(p->fd, SHUT_WR);
 	}
 	close(p->fd);
+	gate_slot_release(g, &p->slot);
 	free(p);
-	pthread_mutex_lock(&g->mu);
-	g->conns--;
-	pthread_mutex_unlock(&g->mu);
 	return NULL;
 }
 
-int gate_plain_open(struct nx_gate *g, const char *hostname, char *err, size_t errlen)
+int gate_plain_open(struct nx_gate *g, const char *hostname, const char *client, char *err,
+                    size_t errlen)
 {
 	struct plain *p = calloc(1, sizeof *p);
 	if (!p)
 		return nx_err(err, errlen, "gate: out of memory");
 	p->g = g;
 	snprintf(p->host, sizeof p->host, "%s", hostname);
-	int fd = gate_thread_open(g, plain_main, p, &p->fd, 256 * 1024, err, errlen);
+	int fd = gate_thread_open(g, &p->slot, client, plain_main, p, &p->fd, 256 * 1024, err, errlen);
 	if (fd < 0)
 		free(p);
 	return fd;

@@ -32,6 +32,7 @@ struct nx_gate {
 	json_t *revoked;  /* session ids of the newest revocation list */
 	int64_t rev_iat;  /* its iat (0: none yet) */
 	struct nx_rates remote; /* under mu: lines a remote party causes (gate_log_remote) */
+	struct nx_srcmap *conns_src; /* under mu: conns per end-user address */
 };
 
 /* The certificate new connections get: counted, so a renewal (gate_acme.c) swaps it while
@@ -45,18 +46,29 @@ void gate_creds_drop(struct nx_gate *g, struct gate_creds *gc);
 /* Make c the certificate new connections get (takes c). */
 void gate_creds_set(struct nx_gate *g, struct nx_tls_server_creds *c);
 
-/* A gated stream served by fn(arg) in a thread of its own, counted against
- * NX_GATE_MAX_CONNS (fn gives the slot back): *fdp gets the thread's end of a socketpair
- * before the thread starts (both ends non-blocking); returns the tunnel's end, or -1 with err (arg is
- * then the caller's to free). */
-int gate_thread_open(struct nx_gate *g, void *(*fn)(void *), void *arg, int *fdp,
+/* A gated connection's place: counted against NX_GATE_MAX_CONNS and, by its end user's
+ * address, NX_GATE_MAX_CONNS_PER_SOURCE. */
+struct gate_slot {
+	struct nx_src src;
+	int has_src;
+};
+/* The connection's thread gives its place back as it ends. */
+void gate_slot_release(struct nx_gate *g, const struct gate_slot *slot);
+
+/* A gated stream from client served by fn(arg) in a thread of its own, taking the place
+ * *slot (fn gives it back): *fdp gets the thread's end of a socketpair before the thread
+ * starts (both ends non-blocking); returns the tunnel's end, or -1 with err (arg is then
+ * the caller's to free). */
+int gate_thread_open(struct nx_gate *g, struct gate_slot *slot, const char *client,
+                     void *(*fn)(void *), void *arg, int *fdp,
                      size_t stack, char *err, size_t errlen);
 
 /* gate_acme.c */
 int gate_acme_start(struct nx_gate *g, char *err, size_t errlen);
 /* A plain-HTTP stream to a gated host: the ACME answer, or 421. Returns the tunnel's end
  * of a socketpair, or -1 with err. */
-int gate_plain_open(struct nx_gate *g, const char *hostname, char *err, size_t errlen);
+int gate_plain_open(struct nx_gate *g, const char *hostname, const char *client, char *err,
+                    size_t errlen);
 
 /* gate_revoke.c */
 enum { GATE_LIVE = 0, GATE_REVOKED = 1, GATE_STALE = 2 };

@@ -136,9 +136,10 @@ struct nx_tunnel_cfg {
 	const char *metrics_addr;
 	/* A stream's local side from elsewhere (the session gate, lib/gate): returns a
 	 * connected fd, -1 with err (refused), or -2 (not its host: dial target as usual).
-	 * target is the numeric "ip:port" the stream would dial. NULL: none. */
-	int (*stream_hook)(void *arg, const char *hostname, const char *target, int is_tls,
-	                   char *err, size_t errlen);
+	 * client is the end user's "ip:port" as the hub reports it; target the numeric
+	 * "ip:port" the stream would dial. NULL: none. */
+	int (*stream_hook)(void *arg, const char *hostname, const char *client, const char *target,
+	                   int is_tls, char *err, size_t errlen);
 	void *stream_hook_arg;
 };
 

@@ -549,10 +549,10 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 			return;
 		}
 	} else {
-		int hooked = t->cfg->stream_hook ? t->cfg->stream_hook(t->cfg->stream_hook_arg,
-		                                                       c->hostname, dial_target(t, target),
-		                                                       c->is_tls, err, sizeof err)
-		                                 : -2;
+		int hooked = t->cfg->stream_hook
+		                 ? t->cfg->stream_hook(t->cfg->stream_hook_arg, c->hostname, c->client_ip,
+		                                       dial_target(t, target), c->is_tls, err, sizeof err)
+		                 : -2;
 		s->fd = hooked != -2 ? hooked : nx_dial_tcp(dial_target(t, target), err, sizeof err);
 		if (s->fd < 0) {
 			tunnel_say_often(t, NX_LOG_WARN, "%s: cannot reach %s: %s", host, target, err);
