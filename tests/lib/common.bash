@@ -72,11 +72,21 @@ bg_listener() {
   return 1
 }
 
+# free_port: a port free for TCP and UDP on 127.0.0.1, below the kernel's ephemeral range
+# (ip_local_port_range): a port from that range can be taken by any test's client socket
+# between this check and the bind of the server it is for.
 free_port() {
   python3 -c '
-import socket
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
+    port = random.randrange(10000, lo) if lo > 12000 else 0
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    port = t.getsockname()[1]
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         u.bind(("127.0.0.1", port))
