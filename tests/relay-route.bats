@@ -236,3 +236,28 @@ while True:
   run sh -c "python3 '$RELAY_PY' $RP --send 'GET / HTTP/1.0\r\nHost: web.test\r\n\r\n' --timeout 5 2>/dev/null"
   assert_output --regexp "^PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 [0-9]+ $RP"
 }
+
+@test "a routed connection is kept alive both ways (TCP keepalive finds a vanished end)" {
+  PR=$(free_port)
+  bg holder python3 -c '
+import socket, sys, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1]))); l.listen(4)
+print("listening", flush=True)
+c, _ = l.accept(); time.sleep(60)' "$PR"
+  wait_log "$T/holder.log" '^listening'
+  relay --route "raw.test=127.0.0.1:$PR"
+  exec 7<>"/dev/tcp/127.0.0.1/$RP"
+  printf 'GET / HTTP/1.1\r\nHost: raw.test\r\n\r\n' >&7
+  local i out
+  for i in $(seq 100); do
+    out=$(ss -tnoH state established "( dport = :$PR )")
+    [ -n "$out" ] && break
+    sleep 0.1
+  done
+  # the relay's socket toward the service, and its socket from the client
+  [[ "$out" == *"timer:(keepalive,"* ]]
+  run ss -tnoH state established "( sport = :$RP )"
+  assert_output --partial 'timer:(keepalive,'
+  exec 7>&-
+}

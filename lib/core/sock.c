@@ -344,6 +344,17 @@ int nx_set_nonblock(int fd, int on)
 	return want == fl ? 0 : fcntl(fd, F_SETFL, want); /* a handed-over fd mostly is already */
 }
 
+int nx_set_keepalive(int fd, int idle_s, int intvl_s, int cnt)
+{
+	int on = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl_s, sizeof intvl_s) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) < 0)
+		return -1;
+	return 0;
+}
+
 int nx_listen_fds(void)
 {
 	int n = sd_listen_fds(1);

@@ -64,6 +64,9 @@ const char *nx_peer_addr(int fd, char *buf, size_t n, char *ip, uint16_t *port);
 const char *nx_local_addr(int fd, char *buf, size_t n, char *ip, uint16_t *port);
 
 int nx_set_nonblock(int fd, int on);
+/* TCP keepalive: probes after idle_s quiet seconds, every intvl_s, cnt unanswered ones
+ * end the connection (a peer that vanished without a FIN or RST). 0, or -1. */
+int nx_set_keepalive(int fd, int idle_s, int intvl_s, int cnt);
 
 /* Sockets passed by systemd (LISTEN_FDS, starting at fd 3), made non-blocking; 0 if none. */
 int nx_listen_fds(void);

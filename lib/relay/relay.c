@@ -218,6 +218,12 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
 	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
 	nx_pump_set_splice(c->pump, r->cfg.splice);
+	/* With no --idle-timeout a routed connection lasts as long as both ends do: keepalive
+	 * finds the end that vanished (a phone off the network, a NAT that forgot) in about
+	 * four minutes, so its slot and buffers are given back. Neither end is a TCP socket
+	 * with --inetd on a pipe: then this fails, harmlessly. */
+	nx_set_keepalive(c->fd, RELAY_KEEPIDLE_S, RELAY_KEEPINTVL_S, RELAY_KEEPCNT);
+	nx_set_keepalive(c->bfd, RELAY_KEEPIDLE_S, RELAY_KEEPINTVL_S, RELAY_KEEPCNT);
 	free(c->in);
 	c->in = NULL;
 	if (nx_pump_start(c->pump, err, sizeof err) < 0)
