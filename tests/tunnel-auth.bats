@@ -152,11 +152,6 @@ PY
   local secs; secs=$(awk '/^elapsed /{print int($2) + 1}' <<<"$output")
   # the refusal lines for those knocks: the last (after the pause) carries what was folded
   tail -n +"$((before + 1))" "$T/hub.log" | grep 'msg="backend refused"' > "$T/knocks.log" || true
-  local lines sum
-  lines=$(wc -l < "$T/knocks.log")
-  sum=$(grep -o 'times=[0-9]*' "$T/knocks.log" | awk -F= '{s += $2} END {print s}')
-  echo "# 101 knocks in ${secs}s: $lines lines logged, times= summing to $sum" >&3
-  [ "$sum" = 101 ]
-  [ "$lines" -le $(( 10 * (secs + 1) + 1 )) ]
+  rate_limited "$T/knocks.log" 101 "$secs"
   still_serving
 }

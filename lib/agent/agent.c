@@ -29,9 +29,7 @@ void agent_event(struct nx_agent *a, int level, const char *msg, const char *kvf
 
 void agent_event_often(struct nx_agent *a, int level, const char *msg, const char *kvfmt, ...)
 {
-	pthread_mutex_lock(&a->often_mu);
-	uint64_t n = nx_rates_note(&a->often, msg, nx_now_ms(), 1000, 10);
-	pthread_mutex_unlock(&a->often_mu);
+	uint64_t n = nx_rates_mt_note(&a->often, msg);
 	va_list ap;
 	va_start(ap, kvfmt);
 	nx_log_vemit_times(a->cfg->on_event, a->cfg->event_ctx, level, msg, n, kvfmt, ap);
@@ -444,7 +442,7 @@ int nx_agent_run(const struct nx_agent_config *c, char *err, size_t errlen)
 	a->cfg = c;
 	a->wake[0] = a->wake[1] = -1;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_mutex_init(&a->often_mu, NULL);
+	nx_rates_mt_init(&a->often);
 	int rc = -1;
 	if (!nx_device_id_ok(c->device)) {
 		nx_err(err, errlen, "bad device id");
@@ -496,7 +494,7 @@ out:
 		close(a->wake[0]), close(a->wake[1]);
 	free(a->q);
 	pthread_mutex_destroy(&a->mu);
-	pthread_mutex_destroy(&a->often_mu);
+	nx_rates_mt_destroy(&a->often);
 	free(a);
 	return rc;
 }

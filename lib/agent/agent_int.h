@@ -43,8 +43,7 @@ struct nx_agent {
 	struct nx_cpu_sample cpu;
 	struct nx_job tjob;        /* the telemetry command, when one runs */
 	int tjob_running;
-	pthread_mutex_t often_mu;  /* agent_event_often: called under mu and outside it */
-	struct nx_rates often;
+	struct nx_rates_mt often;  /* agent_event_often: called under mu and outside it */
 };
 
 void agent_event(struct nx_agent *a, int level, const char *msg, const char *kvfmt, ...)

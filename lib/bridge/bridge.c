@@ -23,9 +23,7 @@ void bridge_event(struct nx_bridge *b, int level, const char *msg, const char *k
 
 void bridge_event_often(struct nx_bridge *b, int level, const char *msg, const char *kvfmt, ...)
 {
-	pthread_mutex_lock(&b->often_mu);
-	uint64_t n = nx_rates_note(&b->often, kvfmt, nx_now_ms(), 1000, 10);
-	pthread_mutex_unlock(&b->often_mu);
+	uint64_t n = nx_rates_mt_note(&b->often, kvfmt);
 	va_list ap;
 	va_start(ap, kvfmt);
 	nx_log_vemit_times(b->cfg->on_event, b->cfg->event_ctx, level, msg, n, kvfmt, ap);
@@ -277,7 +275,7 @@ int nx_bridge_start(struct nx_bridge **out, const struct nx_bridge_config *c, ch
 		return nx_err(err, errlen, "out of memory");
 	b->cfg = c;
 	pthread_mutex_init(&b->mu, NULL);
-	pthread_mutex_init(&b->often_mu, NULL);
+	nx_rates_mt_init(&b->often);
 	pthread_cond_init(&b->room, NULL);
 	*out = b;
 	b->sub_mids = calloc((size_t)c->nrules + 1, sizeof *b->sub_mids);
@@ -397,6 +395,6 @@ void nx_bridge_free(struct nx_bridge *b)
 	free(b->sub_mids);
 	pthread_cond_destroy(&b->room);
 	pthread_mutex_destroy(&b->mu);
-	pthread_mutex_destroy(&b->often_mu);
+	nx_rates_mt_destroy(&b->often);
 	free(b);
 }

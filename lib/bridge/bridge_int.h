@@ -38,8 +38,7 @@ struct nx_bridge {
 	rd_kafka_resp_err_t last_kafka_err;
 	uint64_t last_kafka_err_ms;
 	struct nx_bridge_stats st;
-	pthread_mutex_t often_mu; /* its own: bridge_event_often runs in Kafka's callbacks too */
-	struct nx_rates often;
+	struct nx_rates_mt often; /* bridge_event_often: in Kafka's callbacks too */
 };
 
 void bridge_event(struct nx_bridge *b, int level, const char *msg, const char *kvfmt, ...)

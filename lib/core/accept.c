@@ -1,5 +1,6 @@
 /* accept.c — see accept.h. */
 #include "core/accept.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +72,22 @@ uint64_t nx_rate_note_burst(struct nx_rate *r, uint64_t now, uint64_t interval_m
 uint64_t nx_rate_note(struct nx_rate *r, uint64_t now, uint64_t interval_ms)
 {
 	return nx_rate_note_burst(r, now, interval_ms, 1);
+}
+
+void nx_rates_mt_init(struct nx_rates_mt *m)
+{
+	memset(&m->rs, 0, sizeof m->rs);
+	pthread_mutex_init(&m->mu, NULL);
+}
+
+void nx_rates_mt_destroy(struct nx_rates_mt *m) { pthread_mutex_destroy(&m->mu); }
+
+uint64_t nx_rates_mt_note(struct nx_rates_mt *m, const char *kind)
+{
+	pthread_mutex_lock(&m->mu);
+	uint64_t n = nx_rates_note(&m->rs, kind, nx_now_ms(), 1000, NX_RATES_BURST);
+	pthread_mutex_unlock(&m->mu);
+	return n;
 }
 
 uint64_t nx_rates_note(struct nx_rates *rs, const char *kind, uint64_t now, uint64_t interval_ms,

@@ -17,6 +17,7 @@
  * entries as the connections it counts. */
 #ifndef NEXUS_ACCEPT_H
 #define NEXUS_ACCEPT_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,16 @@ struct nx_rates {
 };
 uint64_t nx_rates_note(struct nx_rates *rs, const char *kind, uint64_t now, uint64_t interval_ms,
                        uint32_t burst);
+/* The same under a lock of its own, for lines logged from several threads (and from code
+ * that holds other locks): ten reports a second of each kind (NX_RATES_BURST). */
+#define NX_RATES_BURST 10
+struct nx_rates_mt {
+	pthread_mutex_t mu;
+	struct nx_rates rs;
+};
+void nx_rates_mt_init(struct nx_rates_mt *m);
+void nx_rates_mt_destroy(struct nx_rates_mt *m);
+uint64_t nx_rates_mt_note(struct nx_rates_mt *m, const char *kind);
 
 struct nx_accept_guard {
 	unsigned long limit;   /* RLIMIT_NOFILE soft limit at init */

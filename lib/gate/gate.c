@@ -33,13 +33,9 @@ void gate_log(struct nx_gate *g, int level, const char *msg, const char *kvfmt, 
 	va_end(ap);
 }
 
-#define REMOTE_LOG_BURST 10
-
 void gate_log_remote(struct nx_gate *g, int level, const char *msg, const char *kvfmt, ...)
 {
-	pthread_mutex_lock(&g->mu);
-	uint64_t n = nx_rates_note(&g->remote, kvfmt, nx_now_ms(), 1000, REMOTE_LOG_BURST);
-	pthread_mutex_unlock(&g->mu);
+	uint64_t n = nx_rates_mt_note(&g->remote, kvfmt);
 	va_list ap;
 	va_start(ap, kvfmt);
 	nx_log_vemit_times(g->cfg.log, g->cfg.log_arg, level, msg, n, kvfmt, ap);
@@ -57,6 +53,7 @@ struct nx_gate *nx_gate_new(const struct nx_gate_cfg *cfg, char *err, size_t err
 	}
 	g->cfg = *cfg;
 	pthread_mutex_init(&g->mu, NULL);
+	nx_rates_mt_init(&g->remote);
 	if (cfg->n_hosts == 0 || cfg->n_hosts > NX_GATE_MAX_HOSTS) {
 		nx_err(err, errlen, "the gate needs 1 to %d host names", NX_GATE_MAX_HOSTS);
 		goto fail;
@@ -113,6 +110,7 @@ void nx_gate_free(struct nx_gate *g)
 	if (g->creds)
 		gate_creds_drop(g, g->creds);
 	pthread_mutex_destroy(&g->mu);
+	nx_rates_mt_destroy(&g->remote);
 	nx_srcmap_free(g->conns_src);
 	free(g->replay);
 	json_decref(g->revoked);

@@ -31,7 +31,7 @@ struct nx_gate {
 	int conns;
 	json_t *revoked;  /* session ids of the newest revocation list */
 	int64_t rev_iat;  /* its iat (0: none yet) */
-	struct nx_rates remote; /* under mu: lines a remote party causes (gate_log_remote) */
+	struct nx_rates_mt remote; /* lines a remote party causes (gate_log_remote) */
 	struct nx_srcmap *conns_src; /* under mu: conns per end-user address */
 };
 

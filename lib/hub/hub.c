@@ -90,11 +90,10 @@ void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, 
 	va_end(ap);
 }
 
-#define OFTEN_BURST 10
 
 void hub_log_often(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
 {
-	uint64_t n = nx_rates_note(&hub->often, kvfmt, nx_loop_now(hub->loop), 1000, OFTEN_BURST);
+	uint64_t n = nx_rates_note(&hub->often, kvfmt, nx_loop_now(hub->loop), 1000, NX_RATES_BURST);
 	va_list ap;
 	va_start(ap, kvfmt);
 	nx_log_vemit_times(hub->cfg.log, hub->cfg.log_arg, level, msg, n, kvfmt, ap);

@@ -52,11 +52,10 @@ void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define OFTEN_BURST 10
 
 void tunnel_say_often(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 {
-	uint64_t times = nx_rates_note(&t->often, fmt, nx_loop_now(t->loop), 1000, OFTEN_BURST);
+	uint64_t times = nx_rates_note(&t->often, fmt, nx_loop_now(t->loop), 1000, NX_RATES_BURST);
 	if (!t->cfg->log || !times)
 		return;
 	va_list ap;

@@ -95,6 +95,18 @@ while True:
     print(port); break'
 }
 
+# rate_limited FILE EVENTS SECS [PER_SECOND]: FILE holds the log lines for EVENTS events
+# that came over about SECS seconds (and one more after a pause, which carries the count
+# of those folded before it): their times= add up to EVENTS and there are at most
+# PER_SECOND (10) a second of them.
+rate_limited() {
+  local file=$1 events=$2 secs=$3 per=${4:-10} lines sum
+  lines=$(wc -l < "$file")
+  sum=$(grep -o 'times=[0-9]*' "$file" | awk -F= '{s += $2} END {print s + 0}')
+  echo "# $events events in about ${secs}s: $lines lines logged, times= summing to $sum" >&3
+  [ "$sum" = "$events" ] && [ "$lines" -le $(( per * (secs + 1) + 1 )) ]
+}
+
 # wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
 wait_port() {
   local port=$1 secs=${2:-10} i
