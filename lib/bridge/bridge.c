@@ -291,6 +291,10 @@ int nx_bridge_start(struct nx_bridge **out, const struct nx_bridge_config *c, ch
 	rd_kafka_conf_t *conf = kafka_conf(c, c->kafka_props, c->nkafka_props, err, errlen);
 	if (!conf)
 		return -1;
+	char mmb[32];
+	size_t mmb_len = sizeof mmb;
+	if (rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mmb_len) == RD_KAFKA_CONF_OK)
+		b->max_payload = (size_t)strtoull(mmb, NULL, 10);
 	rd_kafka_conf_set_opaque(conf, b);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_kafka_error);

@@ -39,6 +39,7 @@ struct nx_bridge {
 	uint64_t last_kafka_err_ms;
 	struct nx_bridge_stats st;
 	struct nx_rates_mt often; /* bridge_event_often: in Kafka's callbacks too */
+	size_t max_payload;       /* librdkafka's message.max.bytes: bigger is never produced */
 };
 
 void bridge_event(struct nx_bridge *b, int level, const char *msg, const char *kvfmt, ...)

@@ -119,6 +119,16 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 {
 	struct nx_bridge *b = obj;
 	ADD(b->st.received, 1);
+	if (b->max_payload && (size_t)msg->payloadlen > b->max_payload) {
+		/* Kafka would refuse it for good: not worth the spool's disk (acked, counted) */
+		char t[300];
+		ADD(b->st.dropped, 1);
+		bridge_event_often(b, 1, "message dropped: larger than Kafka takes",
+		                   "topic=%s bytes=%d message_max_bytes=%zu",
+		                   bridge_logval(t, sizeof t, msg->topic, strlen(msg->topic)),
+		                   msg->payloadlen, b->max_payload);
+		return;
+	}
 	struct nx_spool_rec rec = {
 	    .qos = msg->qos, .retain = msg->retain, .topic = msg->topic,
 	    .topic_len = strlen(msg->topic), .payload = msg->payload,
@@ -197,6 +207,11 @@ int bridge_mqtt_setup(struct nx_bridge *b, char *err, size_t errlen)
 	mosquitto_property *props = NULL;
 	if (c->mqtt_version == 5)
 		mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, c->session_expiry_s);
+	/* MQTT 5: the broker sends nothing bigger than Kafka takes (payload, plus room for the
+	 * topic and properties), so a device cannot make us read 256 MiB to throw it away. */
+	if (c->mqtt_version == 5 && b->max_payload && b->max_payload < 268435455 - 70000)
+		mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
+		                             (uint32_t)(b->max_payload + 70000));
 	int rc = mosquitto_connect_bind_v5(b->mosq, c->mqtt.host, c->mqtt.port, c->keepalive_s, NULL, props);
 	int saved = errno;
 	mosquitto_property_free_all(&props);
