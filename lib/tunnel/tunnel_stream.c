@@ -659,7 +659,7 @@ void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p
 	}
 	if (s->out.count >= STREAM_QUEUE_MAX_FRAMES ||
 	    s->out.bytes + n > STREAM_QUEUE_MAX_BYTES(t)) {
-		tunnel_say(t, NX_LOG_WARN, "stream %s: hub sent beyond its credits, dropping the stream",
+		tunnel_say_often(t, NX_LOG_WARN, "stream %s: hub sent beyond its credits, dropping the stream",
 		           s->idtext);
 		stream_close(s, NX_HUB_REASON_BUFFER_FULL);
 		tunnel_flush_soon(t);

@@ -137,7 +137,7 @@ static void on_flow_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
 		}
 		if ((size_t)n > NX_HUB_MAX_PAYLOAD) {
 			f->dropped++;
-			tunnel_say(t, NX_LOG_WARN, "udp flow %s: a %zd-byte datagram from the service is over "
+			tunnel_say_often(t, NX_LOG_WARN, "udp flow %s: a %zd-byte datagram from the service is over "
 			           "%d bytes, dropped", f->idtext, n, NX_HUB_MAX_PAYLOAD);
 			continue;
 		}
