@@ -303,6 +303,8 @@ int nx_serve_listen(struct nx_serve *s, int lfd, volatile int *stop, char *err, 
 		}
 		if (pid == 0) {
 			close(lfd);
+			for (int i = 0; i < lg.n; i++) /* the parent's to finish */
+				close(lg.fd[i]);
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			struct nx_store *st;
