@@ -84,7 +84,7 @@ FUZZFLAGS := -std=c11 -D_GNU_SOURCE -DNEXUS_VERSION='"$(VERSION)"' -g -O1 -Ilib 
 build/fuzz/obj/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJ)
 	@mkdir -p $(@D)
 	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 

@@ -11,44 +11,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bind/bind.h"
 #include "bind/pairing.h"
 #include "bind/serve.h"
-#include "bind/store.h"
+#include "fuzz_store.h"
 
-static char dir[] = "/tmp/fuzz-bind-XXXXXX";
-static char path[64];
-static struct nx_store *st;
 static uint8_t key[NX_PAIR_KEY_BYTES];
 static struct nx_bind b;
 static struct nx_api api;
 static struct nx_serve s;
 static int devnull = -1;
 
-static void cleanup(void)
-{
-	if (st)
-		nx_store_close(st);
-	char f[96];
-	static const char *const side[] = {"", "-wal", "-shm", "-journal"};
-	for (size_t i = 0; i < sizeof side / sizeof *side; i++) {
-		snprintf(f, sizeof f, "%s%s", path, side[i]);
-		unlink(f);
-	}
-	rmdir(dir);
-}
-
 static int setup(void)
 {
-	char err[NX_ERRLEN];
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof path, "%s/bind.db", dir);
-	atexit(cleanup);
-	if (nx_store_open(path, &st, err, sizeof err) < 0 || nx_bind_migrate(st, err, sizeof err) < 0) {
-		fprintf(stderr, "fuzz_bind_serve: %s\n", err);
-		return -1;
-	}
+	struct nx_store *st = fuzz_store_get();
 	memset(key, 0x5a, sizeof key);
 	b = (struct nx_bind){.st = st, .key = key, .actor = "fuzz", .origin = "fuzz", .fail_rate = 1000000};
 	api = (struct nx_api){.b = &b, .rate = 1000000, .max_body = 8192, .origin = "fuzz"};

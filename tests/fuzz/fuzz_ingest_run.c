@@ -10,42 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bind/bind.h"
 #include "bind/ingest.h"
-#include "bind/store.h"
-#include "core/util.h"
-
-static char dir[] = "/tmp/fuzz-ingest-XXXXXX";
-static char path[64];
-static struct nx_store *st;
-
-static void cleanup(void)
-{
-	if (st)
-		nx_store_close(st);
-	char f[96];
-	static const char *const side[] = {"", "-wal", "-shm", "-journal"};
-	for (size_t i = 0; i < sizeof side / sizeof *side; i++) {
-		snprintf(f, sizeof f, "%s%s", path, side[i]);
-		unlink(f);
-	}
-	rmdir(dir);
-}
+#include "fuzz_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[NX_ERRLEN];
-	if (!st) {
-		if (!mkdtemp(dir))
-			abort();
-		snprintf(path, sizeof path, "%s/bind.db", dir);
-		atexit(cleanup);
-		if (nx_store_open(path, &st, err, sizeof err) < 0 ||
-		    nx_bind_migrate(st, err, sizeof err) < 0) {
-			fprintf(stderr, "fuzz_ingest_run: %s\n", err);
-			abort();
-		}
-	}
+	struct nx_store *st = fuzz_store_get();
 	if (!size || size > 60000) /* what one pipe holds without a reader */
 		return 0;
 	int p[2];
