@@ -184,10 +184,8 @@ static int write_queue(struct hub_stream *st)
 /* Over this loop's share of --max-buffered, the streams holding the most for an end user
  * that does not read go, the biggest first: a client that stops reading cannot make the
  * hub hold more than that, however many streams it opens; clients that read hold little. */
-static void shed_biggest(struct nx_hub *hub)
+static void shed_biggest(struct nx_hub *hub, uint64_t share)
 {
-	size_t loops = hub->main_hub ? hub->main_hub->n_workers : hub->n_workers;
-	uint64_t share = hub->cfg.max_buffered / (loops ? loops : 1);
 	while (hub->buffered > share) {
 		struct hub_stream *big = NULL;
 		for (struct hub_stream *x = hub->streams; x; x = x->next)
@@ -255,8 +253,11 @@ void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 	st->q_bytes += len;
 	st->hub->buffered += len;
 	hub_stream_update(st);
-	if (st->hub->buffered > st->hub->cfg.max_buffered / 2) /* cheap test first */
-		shed_biggest(st->hub);
+	struct nx_hub *hub = st->hub;
+	size_t loops = hub->main_hub ? hub->main_hub->n_workers : hub->n_workers;
+	uint64_t share = hub->cfg.max_buffered / (loops ? loops : 1);
+	if (hub->buffered > share)
+		shed_biggest(hub, share);
 }
 
 void hub_stream_on_control(struct hub_stream *st, const struct nx_hub_control *c)
