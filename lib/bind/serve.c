@@ -97,12 +97,18 @@ static void log_req(struct nx_serve *s, const struct nx_http_req *q, const struc
 /* Answer a framing problem and end the connection. The peer may still be sending (an
  * oversized body): closing with unread bytes would reset the connection and could destroy
  * the answer before it is read, so half-close and swallow a bounded amount first. */
-static int refuse(struct nx_serve *s, int in, int out, int status, const char *why)
+static int send_problem(int out, int status, const char *why)
 {
 	struct nx_api_resp r = {0};
 	nx_api_problem(&r, status, why);
 	int rc = send_resp(out, &r, 0, 0);
 	nx_api_resp_free(&r);
+	return rc;
+}
+
+static int refuse(struct nx_serve *s, int in, int out, int status, const char *why)
+{
+	int rc = send_problem(out, status, why);
 	say(s, NX_LOG_INFO, "refused", "status=%d why=\"%s\"", status, why);
 	if (rc == 0 && shutdown(out, SHUT_WR) == 0) {
 		char sink[4096];
@@ -285,15 +291,12 @@ int nx_serve_listen(struct nx_serve *s, int lfd, volatile int *stop, char *err, 
 			if (n)
 				say(s, NX_LOG_INFO, "refused", "status=503 why=\"%s\" peer=%s times=%llu", why,
 				    addr, (unsigned long long)n);
-			struct nx_api_resp r = {0};
-			nx_api_problem(&r, 503, why);
 			struct timeval tv = {0, 100000};
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-			if (send_resp(fd, &r, 0, 0) == 0 && shutdown(fd, SHUT_WR) == 0)
+			if (send_problem(fd, 503, why) == 0 && shutdown(fd, SHUT_WR) == 0)
 				linger_add(&lg, fd);
 			else
 				close(fd);
-			nx_api_resp_free(&r);
 			continue;
 		}
 		pid = fork();

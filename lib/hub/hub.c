@@ -90,7 +90,6 @@ void hub_log(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, 
 	va_end(ap);
 }
 
-
 void hub_log_often(struct nx_hub *hub, int level, const char *msg, const char *kvfmt, ...)
 {
 	uint64_t n = nx_rates_note(&hub->often, kvfmt, nx_loop_now(hub->loop), 1000, NX_RATES_BURST);

@@ -162,9 +162,8 @@ void mesh_stream_connect(struct mesh_link *l, const struct nx_hub_control *c)
 	size_t hl = strlen(c->hostname), cl = strlen(c->client_ip);
 	if (!hl || strspn(c->hostname, "abcdefghijklmnopqrstuvwxyz0123456789-_.*:") != hl ||
 	    !cl || strspn(c->client_ip, "0123456789abcdefABCDEF.:[]") != cl) {
-		if (nx_rate_note(mesh_link_refused(l), nx_loop_now(hub->loop), 1000))
-			hub_log(hub, NX_LOG_WARN, "peer stream refused: malformed route or client address",
-			        "detail=\"not a route key or an IP address\"");
+		hub_log_often(hub, NX_LOG_WARN, "peer stream refused: malformed route or client address",
+		              "detail=\"not a route key or an IP address\"");
 		send_disconnect(l, &c->client_id, "bad request");
 		mesh_link_flush(l);
 		return;

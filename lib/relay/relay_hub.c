@@ -180,16 +180,17 @@ static void hub_down(struct nx_relay *r, const char *why, int stuck)
 
 static int hub_read_replies(struct nx_relay *r);
 
-/* The hub will not have us: the socket file's rights (EACCES) or its allow list (a DENIED
- * reply). Nothing fixes itself without the operator, so it is an error, and it is repeated
- * (at most every HUB_DENIED_REPORT_MS, with a count) for as long as it lasts. */
-static void hub_denied(struct nx_relay *r, const char *why)
+/* No hub for us: it will not have us (the socket file's rights, EACCES, or its allow list, a
+ * DENIED reply), or we will not have it (an untrusted listener on the path). Nothing fixes
+ * itself without the operator, so it is an error, and it is repeated (at most every
+ * HUB_DENIED_REPORT_MS, with a count) for as long as it lasts; clients get 503 at once. */
+static void hub_denied(struct nx_relay *r, const char *msg, const char *why)
 {
 	r->hub_denied = 1;
 	uint64_t n = nx_rate_note(&r->denied_rate, nx_loop_now(r->loop), HUB_DENIED_REPORT_MS);
 	if (n) {
 		char q[160], qw[NX_ERRLEN + 8];
-		relay_log(r, NX_LOG_ERROR, "hub refuses this relay",
+		relay_log(r, NX_LOG_ERROR, msg,
 		          "hub=%s why=%s uid=%ld gid=%ld times=%llu", nx_log_q(q, sizeof q, r->cfg.hub_path),
 		          nx_log_q(qw, sizeof qw, why), (long)geteuid(), (long)getegid(),
 		          (unsigned long long)n);
@@ -255,7 +256,8 @@ static int hub_read_replies(struct nx_relay *r)
 			return -1;
 		}
 		if (st == NX_HANDOFF_DENIED) {
-			hub_denied(r, "not on the hub's allow list (--relay-uid/--relay-group)");
+			hub_denied(r, "hub refuses this relay",
+			           "not on the hub's allow list (--relay-uid/--relay-group)");
 			hub_down(r, "refused", 0);
 			return -1;
 		}
@@ -306,15 +308,8 @@ void relay_hub_connect(struct nx_relay *r)
 		return;
 	int fd = dial_hub(r->cfg.hub_path, err, sizeof err), e = errno;
 	if (fd < 0 && (e == EACCES || e == EPERM || e == ENOTUNIQ)) {
-		if (e == ENOTUNIQ) { /* the clients wait for no one: 503 at once, as when refused */
-			r->hub_denied = 1;
-			uint64_t n = nx_rate_note(&r->denied_rate, nx_loop_now(r->loop), HUB_DENIED_REPORT_MS);
-			char qw[NX_ERRLEN + 8];
-			if (n)
-				relay_log(r, NX_LOG_ERROR, "hub socket held by an untrusted process",
-				          "why=%s times=%llu", nx_log_q(qw, sizeof qw, err), (unsigned long long)n);
-		} else
-			hub_denied(r, err);
+		hub_denied(r, e == ENOTUNIQ ? "hub socket held by an untrusted process"
+		                            : "hub refuses this relay", err);
 		r->hub_was_up = 0;
 		nx_timer_start(r->loop, &r->hub_timer, r->hub_backoff, hub_retry, r);
 		r->hub_backoff = r->hub_backoff * 2 > HUB_BACKOFF_MAX_MS ? HUB_BACKOFF_MAX_MS

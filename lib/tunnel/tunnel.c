@@ -52,7 +52,6 @@ void tunnel_say(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 	va_end(ap);
 }
 
-
 void tunnel_say_often(struct tunnel *t, enum nx_log_level lvl, const char *fmt, ...)
 {
 	uint64_t times = nx_rates_note(&t->often, fmt, nx_loop_now(t->loop), 1000, NX_RATES_BURST);
