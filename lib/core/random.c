@@ -79,28 +79,33 @@ int nx_random_bytes(void *buf, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Masks are drawn from a pool filled by one DRBG call: the HMAC-DRBG costs the same three
- * HMAC-SHA256 runs for 4 bytes as for 512, and a frame needs only 4. The pool belongs to the
- * process that filled it (refilled after fork, like the generator). */
-#define MASK_POOL 512
-static _Thread_local unsigned char mask_pool[MASK_POOL];
-static _Thread_local size_t mask_left;
-static _Thread_local unsigned mask_gen;
+/* Small draws (masks, stream ids) come from a pool filled by one DRBG call: the HMAC-DRBG
+ * costs the same three HMAC-SHA256 runs for 4 bytes as for 512, and a frame needs only 4.
+ * The pool belongs to the process that filled it (refilled after fork, like the
+ * generator); bytes handed out are wiped from it. */
+#define POOL 512
+static _Thread_local unsigned char pool[POOL];
+static _Thread_local size_t pool_left;
+static _Thread_local unsigned pool_gen;
 
-int nx_random_mask(unsigned char mask[4])
+int nx_random_small(void *buf, size_t n)
 {
+	if (n > NX_RANDOM_SMALL_MAX)
+		return nx_random_bytes(buf, n, NULL, 0);
 	unsigned gen = current_gen();
-	if (mask_left < 4 || mask_gen != gen) {
-		if (nx_random_bytes(mask_pool, sizeof mask_pool, NULL, 0) < 0)
+	if (pool_left < n || pool_gen != gen) {
+		if (nx_random_bytes(pool, sizeof pool, NULL, 0) < 0)
 			return -1;
-		mask_left = sizeof mask_pool;
-		mask_gen = gen;
+		pool_left = sizeof pool;
+		pool_gen = gen;
 	}
-	mask_left -= 4;
-	memcpy(mask, mask_pool + mask_left, 4);
-	memset(mask_pool + mask_left, 0, 4); /* a mask is handed out once */
+	pool_left -= n;
+	memcpy(buf, pool + pool_left, n);
+	nx_wipe(pool + pool_left, n); /* each byte is handed out once */
 	return 0;
 }
+
+int nx_random_mask(unsigned char mask[4]) { return nx_random_small(mask, 4); }
 
 int nx_random_nonce(char out[NX_NONCE_LEN + 1], char *err, size_t errlen)
 {

@@ -15,6 +15,11 @@ int nx_random_bytes(void *buf, size_t n, char *err, size_t errlen);
  * same generator, served from a per-thread pool so a frame does not pay a DRBG call. */
 int nx_random_mask(unsigned char mask[4]);
 
+/* n <= NX_RANDOM_SMALL_MAX bytes from that pool (a stream id): not for keys, which
+ * should not sit in a pool beside other bytes. Larger n go to nx_random_bytes. */
+#define NX_RANDOM_SMALL_MAX 32
+int nx_random_small(void *buf, size_t n);
+
 /* 32 random bytes as base64url without padding: 43 characters + NUL (the hub's
  * handshake nonce, shared/protocol.md §2). */
 #define NX_NONCE_LEN 43

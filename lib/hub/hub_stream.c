@@ -453,7 +453,7 @@ int hub_stream_open(struct hub_session *s, int fd, const char *route, uint16_t c
 	uint8_t rnd[16];
 	struct hub_stream *st = NULL;
 	if (!hub_backends_stream_allowed(s) || /* its --backends grant's streams= */
-	    !(st = calloc(1, sizeof *st)) || nx_random_bytes(rnd, sizeof rnd, NULL, 0) < 0 ||
+	    !(st = calloc(1, sizeof *st)) || nx_random_small(rnd, sizeof rnd) < 0 ||
 	    nx_loop_add(hub->loop, fd, 0, stream_io, st) < 0) {
 		free(st);
 		close(fd);

@@ -178,7 +178,7 @@ static struct hub_stream *flow_open(struct hub_udp_port *p, const struct sockadd
 	}
 	uint8_t rnd[16];
 	struct hub_stream *st = calloc(1, sizeof *st);
-	if (!st || nx_random_bytes(rnd, sizeof rnd, NULL, 0) < 0) {
+	if (!st || nx_random_small(rnd, sizeof rnd) < 0) {
 		free(st);
 		return NULL;
 	}

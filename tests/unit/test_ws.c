@@ -300,6 +300,28 @@ static void masks_are_fresh(void **state)
 	assert_true(repeats < 3);
 }
 
+/* Stream ids share the pool with masks: whatever the mix of sizes, no byte is handed out
+ * twice and none is a wiped (zero) leftover: 2000 ids among 3000 masks, all distinct and
+ * none with a zero 32-bit word (a chance of about 2^-19 over the run). */
+static void small_draws_of_mixed_sizes_never_repeat(void **state)
+{
+	static unsigned char ids[2000][16];
+	for (int i = 0; i < 2000; i++) {
+		unsigned char m[4];
+		for (int k = 0; k < i % 3; k++)
+			assert_int_equal(nx_random_mask(m), 0);
+		assert_int_equal(nx_random_small(ids[i], 16), 0);
+		for (int w = 0; w < 16; w += 4)
+			assert_false(ids[i][w] == 0 && ids[i][w + 1] == 0 && ids[i][w + 2] == 0 &&
+			             ids[i][w + 3] == 0);
+		for (int j = 0; j < i; j++)
+			assert_memory_not_equal(ids[j], ids[i], 16);
+	}
+	unsigned char big[NX_RANDOM_SMALL_MAX + 8], zero[sizeof big] = {0};
+	assert_int_equal(nx_random_small(big, sizeof big), 0); /* past the pool: the generator */
+	assert_memory_not_equal(big, zero, sizeof big);
+}
+
 /* After fork() parent and child hold the same generator state: each must reseed, or both
  * would hand out the same masks and nonces. */
 static void a_forked_child_draws_its_own_numbers(void **state)
@@ -374,6 +396,7 @@ int main(void)
 		cmocka_unit_test(header_rules),
 		cmocka_unit_test(unmask_matches_the_byte_loop),
 		cmocka_unit_test(masks_are_fresh),
+		cmocka_unit_test(small_draws_of_mixed_sizes_never_repeat),
 		cmocka_unit_test(a_forked_child_draws_its_own_numbers),
 		cmocka_unit_test(reader_reassembles_with_interleaved_control),
 		cmocka_unit_test(reader_limits_apply_to_the_reassembled_message),
