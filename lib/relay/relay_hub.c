@@ -246,7 +246,12 @@ static void hub_flush(struct nx_relay *r)
  * dropped (EOF, a bad reply) — the caller must not touch the queues' old contents then. */
 static int hub_read_replies(struct nx_relay *r)
 {
-	while (r->hub_fd >= 0) {
+	for (int got = 0; r->hub_fd >= 0; got++) {
+		/* after a reply, none more owed: a later byte (or EOF) wakes the loop again, and
+		 * the recv that would only say EAGAIN is saved (the first read always happens, so
+		 * an EOF or a stray byte is never left to wake us for ever) */
+		if (got && !r->wait_head && !r->udp_wait)
+			return 0;
 		enum nx_handoff_status st;
 		int rc = nx_handoff_read_reply(r->hub_fd, &st);
 		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
