@@ -134,6 +134,32 @@ while True:
   assert_output "$(printf 'HELO relay.test\r\n')"
 }
 
+@test "a client whose second read takes its first bytes past 32 is routed by port, not kept waiting" {
+  # "AB" looks like the start of an HTTP method; the lower-case byte after it says it is not,
+  # and arrives in a read that ends past 32 bytes, with no line end: the relay must look
+  # at once, not wait for an LF that a client waiting for the server never sends.
+  EP=$(free_port)
+  bg echo python3 -c '
+import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
+while True:
+    c,_=s.accept()
+    while True:
+        d=c.recv(4096)
+        if not d: break
+        c.sendall(d)
+    c.close()' "$EP"
+  wait_port "$EP"
+  RP=$(free_port)
+  bg relay nexus-relay --listen "127.0.0.1:$RP" --route "tcp:$RP=127.0.0.1:$EP" --first-bytes-timeout 30s --header-timeout 30s
+  wait_port "$RP"
+  msg=ABcdefghijklmnopqrstuvwxyz0123456789abcdef
+  run sh -c "python3 '$RELAY_PY' $RP --send $msg --split 2 --delay 0.3 --timeout 3 2>/dev/null"
+  assert_output "$msg"
+  wait_log "$T/relay.log" "key=tcp:$RP route=127.0.0.1:$EP"
+}
+
 @test "a backend that refuses the connection gives HTTP 502, not a hang" {
   DEAD=$(free_port)
   relay --route "web.test=127.0.0.1:$DEAD"

@@ -297,13 +297,14 @@ static void route_by_name(struct conn *c, const struct nx_sniff *s)
 /* A client feeding its first bytes one per segment must not make us re-parse the whole
  * buffer each time (quadratic work, a cheap CPU attack): only parse again when the new bytes
  * can change the answer. TLS: once the ClientHello's length is known (nx_sniff.need). HTTP:
- * when the request line or the head has just ended (an LF in the new bytes), or while the
- * buffer is tiny (the method check). */
+ * when the request line or the head has just ended (an LF in the new bytes), or while a read
+ * brings any of the first 32 bytes (the method check decides within 17). Where the read
+ * began is what counts: one read can take the buffer from 3 bytes to past 32. */
 static int worth_parsing(struct conn *c, size_t old)
 {
 	if (c->proto == P_TLS)
 		return c->inlen >= c->tls_need;
-	if (c->proto != P_HTTP || c->inlen <= 32)
+	if (c->proto != P_HTTP || old < 32)
 		return 1;
 	const unsigned char *b = c->in;
 	for (size_t i = old; i < c->inlen; i++) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Raw TCP client for the relay tests.
 
-rawclient.py PORT [--send-file F] [--send STR] [--chunk N] [--delay S] [--half-close]
-             [--hold S] [--timeout S] [--hex]
-Connects to 127.0.0.1:PORT, sends the bytes (in chunks of N with S seconds between them),
+rawclient.py PORT [--send-file F] [--send STR] [--chunk N | --split N] [--delay S]
+             [--half-close] [--hold S] [--timeout S] [--hex]
+Connects to 127.0.0.1:PORT, sends the bytes (in chunks of N with S seconds between them, or
+with --split the first N bytes, then after S seconds all the rest in one write),
 optionally half-closes, then prints what comes back until EOF ("EOF" on stderr) or the
 timeout ("TIMEOUT" on stderr).  --hold waits before sending anything (a silent client).
 
@@ -17,6 +18,7 @@ ap.add_argument("port", type=int)
 ap.add_argument("--send-file")
 ap.add_argument("--send")
 ap.add_argument("--chunk", type=int, default=0)
+ap.add_argument("--split", type=int, default=0)
 ap.add_argument("--delay", type=float, default=0.0)
 ap.add_argument("--half-close", action="store_true")
 ap.add_argument("--hold", type=float, default=0.0)
@@ -33,6 +35,11 @@ s.settimeout(a.timeout)
 
 
 def send_chunked(data):
+    if a.split:
+        s.sendall(data[:a.split])
+        time.sleep(a.delay)
+        s.sendall(data[a.split:])
+        return
     n = a.chunk or len(data) or 1
     for i in range(0, len(data), n):
         s.sendall(data[i:i + n])
