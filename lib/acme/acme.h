@@ -56,7 +56,8 @@ struct nx_acme_result {
 int nx_acme_obtain(const struct nx_acme_config *cfg, struct nx_acme_result *res, char *err,
                    size_t errlen);
 
-/* The leaf certificate of a PEM file: validity and serial. 0 or -1 with err. */
+/* The leaf certificate of a PEM file: validity (not_before <= not_after) and serial. 0, or
+ * -1 with err (unreadable, or valid at no time). */
 int nx_acme_cert_info(const char *path, int64_t *not_before, int64_t *not_after,
                       char serial[80], char *err, size_t errlen);
 

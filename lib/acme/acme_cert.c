@@ -16,6 +16,11 @@
 
 #define DAYS_0AD_TO_1970 719528 /* BearSSL counts days from January 1st, 0 AD */
 
+static int64_t unix_time(uint32_t days, uint32_t seconds)
+{
+	return ((int64_t)days - DAYS_0AD_TO_1970) * 86400 + seconds;
+}
+
 static void dn_skip(void *ctx, const void *d, size_t n)
 {
 	(void)ctx, (void)d, (void)n;
@@ -84,8 +89,17 @@ int nx_acme_cert_info(const char *path, int64_t *nb, int64_t *na, char serial[80
 		free(der.p);
 		return nx_err(err, errlen, "%s: cannot decode the certificate", path);
 	}
-	*nb = ((int64_t)dc.notbefore_days - DAYS_0AD_TO_1970) * 86400 + dc.notbefore_seconds;
-	*na = ((int64_t)dc.notafter_days - DAYS_0AD_TO_1970) * 86400 + dc.notafter_seconds;
+	int64_t from = unix_time(dc.notbefore_days, dc.notbefore_seconds);
+	int64_t to = unix_time(dc.notafter_days, dc.notafter_seconds);
+	/* BearSSL's decoder reads the dates without comparing them. A certificate that ends
+	 * before it begins is valid at no time, and nx_acme_renew_at would renew it at its
+	 * notBefore, after it has expired: refuse it, so the caller orders a new one. */
+	if (to < from) {
+		free(der.p);
+		return nx_err(err, errlen, "%s: the certificate expires before it begins", path);
+	}
+	*nb = from;
+	*na = to;
 	/* Certificate ::= SEQ { TBSCertificate ::= SEQ { [0] version OPTIONAL, serial, ... } } */
 	struct nx_der all = {der.p, der.n}, cert, tbs, ver, sn;
 	serial[0] = 0;
