@@ -300,7 +300,7 @@ static void route_by_name(struct conn *c, const struct nx_sniff *s)
  * when the request line or the head has just ended (an LF in the new bytes), or while a read
  * brings any of the first 32 bytes (the method check decides within 17). Where the read
  * began is what counts: one read can take the buffer from 3 bytes to past 32. */
-static int worth_parsing(struct conn *c, size_t old)
+int relay_worth_parsing(struct conn *c, size_t old)
 {
 	if (c->proto == P_TLS)
 		return c->inlen >= c->tls_need;
@@ -326,7 +326,7 @@ static int worth_parsing(struct conn *c, size_t old)
  * connection left the sniff state. */
 static int sniff_decide(struct conn *c, int eof, size_t old)
 {
-	if (!eof && c->inlen < SNIFF_BUF && !worth_parsing(c, old))
+	if (!eof && c->inlen < SNIFF_BUF && !relay_worth_parsing(c, old))
 		return 0;
 	struct nx_sniff s;
 	enum nx_sniff_result t = nx_sniff_tls(c->in, c->inlen, &s);

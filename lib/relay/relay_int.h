@@ -1,6 +1,7 @@
 /* relay_int.h — nexus-relay engine internals shared by relay.c (listeners, sniffing, local
  * routes), relay_route.c (route table, resolving, dialling) and relay_hub.c (the hub
- * connection and its handoff queues). Not a public API: only lib/relay*.c include it. */
+ * connection and its handoff queues). Not a public API: only lib/relay's files include it,
+ * and tests/fuzz/fuzz_relay_sniff.c for the sniffing decision. */
 #ifndef NEXUS_RELAY_INT_H
 #define NEXUS_RELAY_INT_H
 #include <stddef.h>
@@ -133,6 +134,13 @@ void conn_free(struct conn *c);
 void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t tls_alert);
 void answer_no_route(struct conn *c);
 void answer_busy(struct conn *c, const char *outcome);
+
+/* relay.c: whether c's sniff buffer (inlen bytes, old of them there at the last call) is
+ * worth parsing again; 0 only when the parsers would still say "need more" (a TLS INVALID
+ * may come later). It reads c->in, inlen, proto and tls_need, and keeps c->http_eol: the
+ * caller sets proto and tls_need from each "need more" verdict. Exposed for
+ * tests/fuzz/fuzz_relay_sniff.c. */
+int relay_worth_parsing(struct conn *c, size_t old);
 
 /* relay.c: a new client connection, sniffing from now on (fd taken in every case; it is
  * first on r->conns on success). 0 or -1. */
