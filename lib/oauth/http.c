@@ -1,5 +1,6 @@
 /* http.c — see http.h. */
 #include "oauth/http.h"
+#include "oauth/http_int.h"
 #include "core/sbuf.h"
 #include "core/util.h"
 
@@ -111,7 +112,7 @@ int nx_oauth_post_form(const char *url, const char *form, const char *basic_user
 }
 
 /* One "Name: value" header line into the field the caller wants it in. */
-static size_t on_header(char *d, size_t sz, size_t nm, void *arg)
+size_t oauth_http_on_header(char *d, size_t sz, size_t nm, void *arg)
 {
 	struct nx_http_fetch *f = arg;
 	size_t n = sz * nm;
@@ -161,7 +162,7 @@ int nx_oauth_fetch(struct nx_http_fetch *f, char *err, size_t errlen)
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, oauth_http_on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, f);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, f->timeout_s ? f->timeout_s : 30L);
