@@ -13,6 +13,23 @@ suite_setup() {
   http_backend web "$PH"
 }
 
+# start_echo: a TCP echo server on a free port, in $EP
+start_echo() {
+  EP=$(free_port)
+  bg echo python3 -c '
+import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
+while True:
+    c,_=s.accept()
+    while True:
+        d=c.recv(4096)
+        if not d: break
+        c.sendall(d)
+    c.close()' "$EP"
+  wait_port "$EP"
+}
+
 @test "HTTPS by SNI: curl reaches the backend named in the SNI, certificate verified end to end" {
   relay --route "a.test=127.0.0.1:$PA" --route "B.Test.=127.0.0.1:$PB"
   run curl -sS --cacert "$T/pki/ca.crt" --resolve "a.test:$RP:127.0.0.1" "https://a.test:$RP/who"
@@ -111,19 +128,7 @@ while True:
 }
 
 @test "bytes that are neither TLS nor HTTP go to the tcp:PORT route at once, replayed first" {
-  EP=$(free_port)
-  bg echo python3 -c '
-import socket,sys
-s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
-s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
-while True:
-    c,_=s.accept()
-    while True:
-        d=c.recv(4096)
-        if not d: break
-        c.sendall(d)
-    c.close()' "$EP"
-  wait_port "$EP"
+  start_echo
   RP=$(free_port)
   bg relay nexus-relay --listen "127.0.0.1:$RP" --route "tcp:$RP=127.0.0.1:$EP" --first-bytes-timeout 30s
   wait_port "$RP"
@@ -138,19 +143,7 @@ while True:
   # "AB" looks like the start of an HTTP method; the lower-case byte after it says it is not,
   # and arrives in a read that ends past 32 bytes, with no line end: the relay must look
   # at once, not wait for an LF that a client waiting for the server never sends.
-  EP=$(free_port)
-  bg echo python3 -c '
-import socket,sys
-s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
-s.bind(("127.0.0.1",int(sys.argv[1])));s.listen(8)
-while True:
-    c,_=s.accept()
-    while True:
-        d=c.recv(4096)
-        if not d: break
-        c.sendall(d)
-    c.close()' "$EP"
-  wait_port "$EP"
+  start_echo
   RP=$(free_port)
   bg relay nexus-relay --listen "127.0.0.1:$RP" --route "tcp:$RP=127.0.0.1:$EP" --first-bytes-timeout 30s --header-timeout 30s
   wait_port "$RP"
