@@ -52,6 +52,8 @@ static const char usage_text[] =
     "      --max-pending-per-source N  unauthenticated connections from one address (16)\n"
     "      --max-streams N        end-user streams at once (16384)\n"
     "      --max-streams-per-source N  of which from one client address (256)\n"
+    "      --max-sessions N       live backend sessions in all (4096); more: close 1013\n"
+    "      --max-sessions-per-backend N  of which with one backend name, the token's sub (256)\n"
     "      --max-buffered SIZE    bytes held for end users that do not read (256M); then\n"
     "                             the streams holding the most are shed\n"
     "      --relay-uid USER       also let USER hand connections over PATH (repeatable)\n"
@@ -149,6 +151,8 @@ static const struct option lo[] = {
     {"max-pending-per-source", required_argument, 0, 'S'},
     {"max-streams", required_argument, 0, 1011},
     {"max-streams-per-source", required_argument, 0, 1012},
+    {"max-sessions", required_argument, 0, 1014},
+    {"max-sessions-per-backend", required_argument, 0, 1015},
     {"max-buffered", required_argument, 0, 1013},
     {"relay-uid", required_argument, 0, 'U'},
     {"relay-group", required_argument, 0, 'G'},
@@ -274,6 +278,12 @@ static int parse_opts(int argc, char **argv, struct nx_hub_config *cfg, int *ver
 			if (nx_parse_int(optarg, 1, 10000000, &v, err, sizeof err) < 0)
 				return usage_error("--max-streams%s: %s", c == 1012 ? "-per-source" : "", err);
 			*(c == 1011 ? &cfg->max_streams : &cfg->max_streams_per_source) = (size_t)v;
+			break;
+		case 1014:
+		case 1015:
+			if (nx_parse_int(optarg, 1, 1000000, &v, err, sizeof err) < 0)
+				return usage_error("--max-sessions%s: %s", c == 1015 ? "-per-backend" : "", err);
+			*(c == 1014 ? &cfg->max_sessions : &cfg->max_sessions_per_backend) = (size_t)v;
 			break;
 		case 1013: {
 			uint64_t b;

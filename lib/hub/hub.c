@@ -313,6 +313,7 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	hub->cfg = *cfg;
 	pthread_mutex_init(&hub->routes_lock, NULL);
 	pthread_mutex_init(&hub->streams_mu, NULL);
+	pthread_mutex_init(&hub->live_mu, NULL);
 	hub->routes_mu = &hub->routes_lock;
 	hub->resume_efd = -1;
 	hub->backend_l.fd = hub->relay_l.fd = -1;
@@ -334,6 +335,10 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 		hub->cfg.max_buffered = NX_HUB_MAX_BUFFERED;
 	if (!hub->cfg.max_streams_per_source)
 		hub->cfg.max_streams_per_source = NX_HUB_MAX_STREAMS_PER_SOURCE;
+	if (!hub->cfg.max_sessions)
+		hub->cfg.max_sessions = NX_HUB_MAX_SESSIONS;
+	if (!hub->cfg.max_sessions_per_backend)
+		hub->cfg.max_sessions_per_backend = NX_HUB_MAX_SESSIONS_PER_BACKEND;
 	if (!hub->cfg.relay_socket_mode)
 		hub->cfg.relay_socket_mode = NX_HUB_RELAY_SOCKET_MODE;
 	if (!hub->cfg.ping_ms)
@@ -347,7 +352,9 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	hub->pending_src = nx_srcmap_new();
 	hub->stream_src = nx_srcmap_new();
 	hub->peer_routes = nx_routes_new();
-	if (!hub->routes || !hub->pending_src || !hub->stream_src || !hub->peer_routes) {
+	hub->live_names = hub_names_new();
+	if (!hub->routes || !hub->pending_src || !hub->stream_src || !hub->peer_routes ||
+	    !hub->live_names) {
 		nx_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -455,6 +462,8 @@ void nx_hub_free(struct nx_hub *hub)
 		pthread_mutex_destroy(&hub->routes_lock);
 		pthread_mutex_destroy(&hub->streams_mu);
 		nx_srcmap_free(hub->stream_src);
+		pthread_mutex_destroy(&hub->live_mu);
+		hub_names_free(hub->live_names);
 	}
 	for (int i = 0; i < HUB_OWNED; i++)
 		free(hub->owned[i]);

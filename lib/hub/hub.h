@@ -37,6 +37,12 @@
 #define NX_HUB_MAX_STREAMS 16384          /* end-user TCP streams at once, every backend */
 #define NX_HUB_MAX_BUFFERED (256ull << 20) /* bytes held for end users that do not read */
 #define NX_HUB_MAX_STREAMS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
+/* Live (authenticated) backend sessions at once, and of those with one backend name (the
+ * token's sub). Each costs ~45 KiB idle and about 256 KiB more while its backend reads
+ * slowly (the output queue's high mark): 4096 of them ~180 MiB idle, ~1.2 GiB all slow. 256 under one name: four nexus-tunnel --connections 64 (its
+ * most), or two of them while each reconnects and the hub still holds its old sessions. */
+#define NX_HUB_MAX_SESSIONS 4096
+#define NX_HUB_MAX_SESSIONS_PER_BACKEND 256
 #define NX_HUB_VERIFY_TIMEOUT_MS 10000    /* --verify-url: one verification */
 #define NX_HUB_MAX_VERIFY 64              /* --verify-url: verifications in flight at once */
 
@@ -76,6 +82,10 @@ struct nx_hub_config {
 	size_t max_streams;            /* 0: NX_HUB_MAX_STREAMS */
 	uint64_t max_buffered;         /* 0: NX_HUB_MAX_BUFFERED; each loop holds its share */
 	size_t max_streams_per_source; /* 0: NX_HUB_MAX_STREAMS_PER_SOURCE */
+	/* Live backend sessions (peer hubs' mesh links are not counted), and of those with one
+	 * backend name; one more is refused with close 1013 (try again later). */
+	size_t max_sessions;             /* 0: NX_HUB_MAX_SESSIONS */
+	size_t max_sessions_per_backend; /* 0: NX_HUB_MAX_SESSIONS_PER_BACKEND */
 	/* Who may hand connections over the relay socket (SO_PEERCRED): root and the hub's own
 	 * uid always, plus these uids and members (primary or supplementary) of these groups. */
 	uint32_t relay_uids[NX_HUB_MAX_RELAY_IDS];

@@ -4,11 +4,17 @@
  * progress, and the quietest of those, is shed for the newcomer, so neither one client nor a crowd of idle ones can keep
  * a new backend out. Refusals and sheddings are logged at most once a second, counted.
  * End-user streams are held to cfg.max_streams_per_source per client address and
- * cfg.max_streams in all, across every worker (the main hub's counts, under their lock). */
+ * cfg.max_streams in all, across every worker (the main hub's counts, under their lock).
+ * Live backend sessions likewise, to cfg.max_sessions_per_backend per backend name (the
+ * token's sub) and cfg.max_sessions in all: a leaked token or a tunnel that reconnects in a
+ * loop cannot make the hub hold sessions without bound. */
 #include "hub/hub_int.h"
 #include "core/log.h"
 #include "core/sock.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 void hub_session_pend(struct hub_session *s, const struct nx_src *src)
@@ -184,4 +190,129 @@ void hub_streams_release(struct nx_hub *hub, const char *client)
 		nx_srcmap_dec(m->stream_src, &src);
 	m->n_tcp_streams--;
 	pthread_mutex_unlock(&m->streams_mu);
+}
+
+/* ---- live backend sessions ----------------------------------------------------------- */
+
+/* Live sessions per backend name: entries exist only while their count is > 0, so the
+ * table holds at most cfg.max_sessions names. */
+#define NAME_BUCKETS 256
+
+struct name_count {
+	struct name_count *next;
+	size_t count;
+	char name[];
+};
+
+struct hub_names {
+	struct name_count *b[NAME_BUCKETS];
+};
+
+struct hub_names *hub_names_new(void) { return calloc(1, sizeof(struct hub_names)); }
+
+void hub_names_free(struct hub_names *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < NAME_BUCKETS; i++)
+		while (n->b[i]) {
+			struct name_count *e = n->b[i];
+			n->b[i] = e->next;
+			free(e);
+		}
+	free(n);
+}
+
+static struct name_count **name_find(struct hub_names *n, const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	struct name_count **pp = &n->b[h % NAME_BUCKETS];
+	while (*pp && strcmp((*pp)->name, name) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* +1 for name: 0, or -1 when out of memory (nothing counted). */
+static int name_inc(struct hub_names *n, const char *name)
+{
+	struct name_count **pp = name_find(n, name);
+	if (!*pp) {
+		size_t len = strlen(name);
+		struct name_count *e = calloc(1, sizeof *e + len + 1);
+		if (!e)
+			return -1;
+		memcpy(e->name, name, len + 1);
+		*pp = e;
+	}
+	(*pp)->count++;
+	return 0;
+}
+
+static void name_dec(struct hub_names *n, const char *name)
+{
+	struct name_count **pp = name_find(n, name), *e = *pp;
+	if (e && --e->count == 0) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
+int hub_sessions_admit(struct hub_session *s)
+{
+	struct nx_hub *m = main_of(s->hub);
+	const char *name = s->claims.sub; /* stage 0's; a re-auth cannot change it */
+	int rc = 0, full = 0;
+	pthread_mutex_lock(&m->live_mu);
+	if (m->n_live_all >= m->cfg.max_sessions) {
+		full = 1;
+		rc = -1;
+	} else {
+		struct name_count **pp = name_find(m->live_names, name);
+		if (*pp && (*pp)->count >= m->cfg.max_sessions_per_backend)
+			rc = -1;
+		else if (name_inc(m->live_names, name) < 0)
+			rc = -2;
+		else
+			m->n_live_all++;
+	}
+	pthread_mutex_unlock(&m->live_mu);
+	if (rc == 0) {
+		s->live_counted = 1;
+		return 0;
+	}
+	/* The backend authenticated: tell it why, in words nexus-tunnel shows its user, and
+	 * with 1013 (try again later) rather than 1008, so it retries with backoff instead of
+	 * taking the refusal for a configuration it must fix. hub_session_fail logs it at most
+	 * ten times a second. */
+	char why[NX_WS_MAX_CONTROL];
+	if (rc == -2) {
+		hub_session_fail(s, NX_WS_CLOSE_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (full) {
+		s->hub->ctr.session_limit++;
+		snprintf(why, sizeof why, "too many backend sessions on this hub (max-sessions %zu), "
+		         "try again later", m->cfg.max_sessions);
+	} else {
+		s->hub->ctr.session_backend_limit++;
+		snprintf(why, sizeof why, "too many sessions for backend %.32s (max-sessions-per-"
+		         "backend %zu), try again later", name[0] ? name : "-",
+		         m->cfg.max_sessions_per_backend);
+	}
+	hub_session_fail(s, NX_WS_CLOSE_TRY_AGAIN, why);
+	return -1;
+}
+
+void hub_sessions_release(struct hub_session *s)
+{
+	if (!s->live_counted)
+		return;
+	struct nx_hub *m = main_of(s->hub);
+	s->live_counted = 0;
+	pthread_mutex_lock(&m->live_mu);
+	name_dec(m->live_names, s->claims.sub);
+	m->n_live_all--;
+	pthread_mutex_unlock(&m->live_mu);
 }

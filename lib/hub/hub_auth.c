@@ -204,6 +204,8 @@ void hub_auth_verdict(struct hub_session *s, int stage, int rc, const char *err)
 		nx_timer_start(s->hub->loop, &s->auth_timer, s->hub->cfg.auth_timeout_ms, hub_auth_deadline, s);
 		return;
 	case 1: /* live here, or on a worker once the main loop has handed it over */
+		if (hub_sessions_admit(s) < 0)
+			return; /* refused: too many sessions (in all, or of its name) */
 		if (!hub_worker_move(s))
 			hub_auth_live(s);
 		return;

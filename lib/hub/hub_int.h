@@ -34,6 +34,7 @@ struct nx_handoff;
 struct hub_verifier;
 struct hub_verify_req;
 struct hub_worker;
+struct hub_names;
 
 /* A byte queue: bytes [off, len) are pending. Compacted when it would grow. */
 struct hub_buf {
@@ -117,6 +118,7 @@ struct hub_session {
 	uint64_t last_rx;     /* monotonic ms of the last byte from the backend (or the accept) */
 	int hs_counted;       /* its handshake failure is counted (hub_metrics.c) */
 	int64_t live_since;   /* wall-clock seconds it registered (GET /backends) */
+	int live_counted;     /* holds a place in the session caps (hub_sessions_admit) */
 	/* streams */
 	struct hub_stream *streams[SESS_STREAM_BUCKETS];
 	size_t n_streams;
@@ -218,6 +220,7 @@ struct hub_counters {
 	uint64_t credit_stalls;
 	uint64_t handoff_no_route, handoff_busy, handoff_bad;
 	uint64_t stream_source_limit, stream_limit; /* streams refused at those limits */
+	uint64_t session_backend_limit, session_limit; /* sessions refused at those limits */
 	uint64_t reloads, reload_failures;
 	uint64_t verify_valid, verify_refused, verify_unavailable; /* --verify-url answers */
 };
@@ -296,6 +299,11 @@ struct nx_hub {
 	struct nx_srcmap *stream_src;
 	size_t n_tcp_streams;
 	struct nx_rate stream_src_rate, stream_full_rate;
+	/* The main hub's: live backend sessions on every loop, in all and per backend name,
+	 * under their own lock (hub_admit.c; a leaf: taken with a worker's mu held). */
+	pthread_mutex_t live_mu;
+	struct hub_names *live_names;
+	size_t n_live_all;
 };
 
 /* hub.c */
@@ -410,6 +418,14 @@ int hub_admit(struct nx_hub *hub, int fd, const struct nx_src *src, int has_src)
  * the same client text. */
 int hub_streams_admit(struct nx_hub *hub, const char *client);
 void hub_streams_release(struct nx_hub *hub, const char *client);
+/* s has passed both token stages (main loop): may it go live? 0: yes, counted against
+ * cfg.max_sessions and cfg.max_sessions_per_backend for its sub ("" counts as one name)
+ * until released. -1: refused, s closing with 1013 (try again later), counted, logged. */
+int hub_sessions_admit(struct hub_session *s);
+/* Give back s's place in the session caps, on any loop; a no-op when it holds none. */
+void hub_sessions_release(struct hub_session *s);
+struct hub_names *hub_names_new(void);
+void hub_names_free(struct hub_names *n);
 /* Count a new session as pending (src NULL: not an IP peer). */
 void hub_session_pend(struct hub_session *s, const struct nx_src *src);
 /* The session is no longer pending (it went live or died): off the list, uncounted. */

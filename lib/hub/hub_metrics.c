@@ -170,6 +170,13 @@ static long render(struct nx_hub *hub, char *buf, size_t cap)
 	nx_prom_u64(&p, "nexus_hub_streams_refused_total", "reason", "source_limit",
 	            c->stream_source_limit);
 	nx_prom_u64(&p, "nexus_hub_streams_refused_total", "reason", "stream_limit", c->stream_limit);
+	nx_prom_family(&p, "nexus_hub_sessions_refused_total", "counter",
+	               "Authenticated backend sessions refused (close 1013) at "
+	               "--max-sessions-per-backend or --max-sessions.");
+	nx_prom_u64(&p, "nexus_hub_sessions_refused_total", "reason", "backend_limit",
+	            c->session_backend_limit);
+	nx_prom_u64(&p, "nexus_hub_sessions_refused_total", "reason", "session_limit",
+	            c->session_limit);
 	nx_prom_family(&p, "nexus_hub_peer_links_up", "gauge",
 	               "Links this hub dialled (--peer) that are up now.");
 	nx_prom_u64(&p, "nexus_hub_peer_links_up", NULL, NULL, hub_mesh_links_up(hub));

@@ -245,6 +245,10 @@ static void reload(struct nx_hub *hub)
 	c->max_buffered = nc.max_buffered ? nc.max_buffered : NX_HUB_MAX_BUFFERED;
 	c->max_streams_per_source =
 	    nc.max_streams_per_source ? nc.max_streams_per_source : NX_HUB_MAX_STREAMS_PER_SOURCE;
+	/* sessions live now stay, also above a lowered cap: new ones wait for room */
+	c->max_sessions = nc.max_sessions ? nc.max_sessions : NX_HUB_MAX_SESSIONS;
+	c->max_sessions_per_backend =
+	    nc.max_sessions_per_backend ? nc.max_sessions_per_backend : NX_HUB_MAX_SESSIONS_PER_BACKEND;
 	c->leeway_s = nc.leeway_s;
 	memcpy(c->allow_tcp_ports, nc.allow_tcp_ports, sizeof c->allow_tcp_ports);
 	c->n_allow_tcp_ports = nc.n_allow_tcp_ports;

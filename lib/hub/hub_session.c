@@ -206,6 +206,7 @@ void hub_session_kill(struct hub_session *s, const char *why)
 	                 : s->state == SESS_UPGRADE ? HS_UPGRADE
 	                                            : HS_CLOSED);
 	hub_session_unpend(s);
+	hub_sessions_release(s);
 	if (was_live) {
 		hub_unregister_routes(hub, s);
 		if (!s->mesh) /* a peer link is not a backend */
@@ -256,6 +257,7 @@ void hub_session_fail(struct hub_session *s, uint16_t code, const char *reason)
 		return;
 	hub_verify_cancel(s);
 	hub_hs_failed(s, HS_REFUSED);
+	hub_sessions_release(s); /* closing: it carries nothing any more */
 	/* Anyone can knock and fail the handshake as often as they like: refusals before a
 	 * session is live are hub_log_often; a live backend's refusal is always told. */
 	char q[NX_ERRLEN + 8], kv[128];

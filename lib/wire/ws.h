@@ -44,6 +44,7 @@ enum {
 	NX_WS_CLOSE_POLICY = 1008, /* the hub's "authentication failed" */
 	NX_WS_CLOSE_TOO_BIG = 1009,
 	NX_WS_CLOSE_INTERNAL = 1011,
+	NX_WS_CLOSE_TRY_AGAIN = 1013, /* a temporary condition: the hub's session caps */
 };
 
 #define NX_WS_MAX_HEADER 14         /* 2 + 8 (64-bit length) + 4 (mask) */
