@@ -428,7 +428,9 @@ static void on_close_frame(struct tunnel *t, uint16_t code, const char *reason)
 		tunnel_send_frame(t, NX_WS_OP_CLOSE, NULL, 0, NULL, 0);
 	tunnel_flush(t);
 	char why[256];
-	if (t->state < T_SERVING || code == NX_WS_CLOSE_POLICY)
+	if (code == NX_WS_CLOSE_TRY_AGAIN) /* authenticated, but the hub is full: retried */
+		snprintf(why, sizeof why, "hub refused the session for now (%u%s%s)", code, *r ? ": " : "", r);
+	else if (t->state < T_SERVING || code == NX_WS_CLOSE_POLICY)
 		snprintf(why, sizeof why, "hub refused authentication (%u%s%s)", code, *r ? ": " : "", r);
 	else
 		snprintf(why, sizeof why, "hub closed the session (%u%s%s)", code, *r ? ": " : "", r);
