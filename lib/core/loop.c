@@ -136,6 +136,11 @@ void nx_loop_del(struct nx_loop *l, int fd)
 	l->fds[fd].gen++;
 }
 
+int nx_loop_watches(const struct nx_loop *l, int fd, nx_io_cb cb, const void *arg)
+{
+	return fd >= 0 && fd < l->nfds && l->fds[fd].cb == cb && l->fds[fd].arg == arg;
+}
+
 unsigned nx_loop_events(const struct nx_loop *l, int fd)
 {
 	if (fd < 0 || fd >= l->nfds || !l->fds[fd].cb)

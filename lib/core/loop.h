@@ -38,6 +38,8 @@ void nx_loop_free(struct nx_loop *loop);
 int nx_loop_add(struct nx_loop *loop, int fd, unsigned events, nx_io_cb cb, void *arg);
 int nx_loop_mod(struct nx_loop *loop, int fd, unsigned events);
 void nx_loop_del(struct nx_loop *loop, int fd);
+/* 1 while fd is known to the loop with this callback and argument (watched or not). */
+int nx_loop_watches(const struct nx_loop *loop, int fd, nx_io_cb cb, const void *arg);
 /* The interest currently registered for fd (0 if none or not registered). */
 unsigned nx_loop_events(const struct nx_loop *loop, int fd);
 

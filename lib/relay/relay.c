@@ -422,7 +422,7 @@ static void sniff_timeout(struct nx_loop *loop, void *arg)
 }
 
 int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, uint16_t port,
-                     char *err, size_t errlen)
+                     const struct nx_src *src, int read_now, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	unsigned char *in = malloc(SNIFF_BUF_FIRST);
@@ -450,7 +450,25 @@ int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, ui
 		r->conns->prev = c;
 	r->conns = c;
 	r->nconns++;
-	if (nx_loop_add(r->loop, fd, NX_EV_READ, sniff_read, c) < 0) {
+	if (src && nx_srcmap_inc(r->srcmap, src)) {
+		c->src = *src;
+		c->has_src = 1;
+	}
+	/* Known to the loop but not yet watched: under load the first bytes are often there
+	 * by the time the connection is accepted, and one read then decides it without an
+	 * epoll_ctl pair and a wake-up. Only a connection still sniffing after it is watched.
+	 * Not before the loop runs (--inetd): an end decided then would stop a loop that has
+	 * not started, and the relay would never exit. */
+	if (nx_loop_add(r->loop, fd, 0, sniff_read, c) < 0) {
+		c->outcome = "out-of-memory";
+		conn_free(c);
+		return nx_err(err, errlen, "out of memory");
+	}
+	if (read_now)
+		sniff_read(r->loop, fd, NX_EV_READ, c);
+	if (!nx_loop_watches(r->loop, fd, sniff_read, c))
+		return 0; /* decided (routed, answered or gone): c may be freed */
+	if (nx_loop_mod(r->loop, fd, NX_EV_READ) < 0) {
 		c->outcome = "epoll-failed";
 		conn_free(c);
 		return nx_err(err, errlen, "epoll: %s", strerror(errno));
@@ -465,7 +483,7 @@ int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, ui
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	nx_set_nonblock(fd, 1); /* accepted fds already are (accept4), inherited ones may not be */
-	return relay_conn_start(r, fd, NULL, 0, err, errlen);
+	return relay_conn_start(r, fd, NULL, 0, NULL, 0, err, errlen);
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */

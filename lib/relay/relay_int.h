@@ -142,11 +142,12 @@ void answer_busy(struct conn *c, const char *outcome);
  * tests/fuzz/fuzz_relay_sniff.c. */
 int relay_worth_parsing(struct conn *c, size_t old);
 
-/* relay.c: a new client connection, sniffing from now on (fd taken in every case; it is
- * first on r->conns on success). 0 or -1. */
-/* peer, port: what accept4 and the listener told (NULL, 0: ask the socket). */
+/* relay.c: a new client connection, sniffing from now on (fd taken in every case). With
+ * read_now (from a running loop's accept) its first bytes are read at once: it may be
+ * routed, answered or gone when this returns. peer, port: what accept4 and the listener
+ * told (NULL, 0: ask the socket); src: the source it counts against (NULL: none). 0 or -1. */
 int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, uint16_t port,
-                     char *err, size_t errlen);
+                     const struct nx_src *src, int read_now, char *err, size_t errlen);
 
 /* relay_metrics.c: count an ending connection (from its log line); --metrics. */
 void relay_count_conn(struct nx_relay *r, const struct conn *c);

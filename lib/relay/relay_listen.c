@@ -104,14 +104,14 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 			close(fd);
 			continue;
 		}
-		if (relay_conn_start(r, fd, peer, port, err, sizeof err) < 0)
+		size_t held = r->nconns;
+		if (relay_conn_start(r, fd, peer, port, has_src ? &src : NULL, 1, err,
+		                     sizeof err) < 0)
 			return;
-		/* relay_conn_start put it first on the list */
-		if (has_src && nx_srcmap_inc(r->srcmap, &src)) {
-			r->conns->src = src;
-			r->conns->has_src = 1;
-		}
-		if (nx_accept_guard_low(&r->fdg, fd)) {
+		/* Into the reserve: pause, while the connection holds its fd (its end resumes us).
+		 * One that ended within relay_conn_start gave the fd back: pausing for it would
+		 * wait for an end that has come already. */
+		if (r->nconns > held && nx_accept_guard_low(&r->fdg, fd)) {
 			accept_short(r, "fd reserve reached");
 			return;
 		}
