@@ -280,3 +280,23 @@ c, _ = l.accept(); time.sleep(60)' "$PR"
   assert_output --partial 'timer:(keepalive,'
   exec 7>&-
 }
+
+@test "a routed connection has TCP keepalive on both of its sockets (set once on the listener)" {
+  start_echo
+  RP=$(free_port)
+  bg relay nexus-relay --listen "127.0.0.1:$RP" --route "tcp:$RP=127.0.0.1:$EP" --first-bytes-timeout 100ms
+  wait_port "$RP"
+  python3 -c '
+import socket,sys,time
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"x"); s.recv(1); time.sleep(5)' "$RP" &
+  holder=$!
+  # the relay's two sockets: the client's (local port RP) and the one to the echo server
+  n=0
+  for _ in $(seq 50); do
+    n=$(ss -tnoH state established "( sport = :$RP or dport = :$EP )" | grep -c 'timer:(keepalive,[12]min') || true
+    [ "$n" -ge 2 ] && break
+    sleep 0.1
+  done
+  kill "$holder" 2>/dev/null || true
+  [ "$n" -eq 2 ] || { ss -tnoH; false; }
+}

@@ -218,17 +218,23 @@ static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
 	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
 	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
 	nx_pump_set_splice(c->pump, r->cfg.splice);
-	/* With no --idle-timeout a routed connection lasts as long as both ends do: keepalive
-	 * finds the end that vanished (a phone off the network, a NAT that forgot) in about
-	 * four minutes, so its slot and buffers are given back. Neither end is a TCP socket
-	 * with --inetd on a pipe: then this fails, harmlessly. */
-	nx_set_keepalive(c->fd, RELAY_KEEPIDLE_S, RELAY_KEEPINTVL_S, RELAY_KEEPCNT);
-	nx_set_keepalive(c->bfd, RELAY_KEEPIDLE_S, RELAY_KEEPINTVL_S, RELAY_KEEPCNT);
 	free(c->in);
 	c->in = NULL;
 	if (nx_pump_start(c->pump, err, sizeof err) < 0)
 		return dial_failed(c, "pump start");
 	c->st = C_PUMP;
+}
+
+/* With no --idle-timeout a routed connection lasts as long as both ends do: keepalive finds
+ * the end that vanished (a phone off the network, a NAT that forgot) in about four
+ * minutes, so its slot and buffers are given back. Not a TCP socket (--inetd on a pipe):
+ * this fails, harmlessly. */
+int relay_sockopts(int fd)
+{
+	int one = 1;
+	int a = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	int b = nx_set_keepalive(fd, RELAY_KEEPIDLE_S, RELAY_KEEPINTVL_S, RELAY_KEEPCNT);
+	return a < 0 || b < 0 ? -1 : 0;
 }
 
 static void route_local(struct conn *c)
@@ -241,10 +247,11 @@ static void route_local(struct conn *c)
 	if (c->bfd < 0)
 		return dial_failed(c, "connect failed");
 	/* A pump forwards whatever it has at once: Nagle would only add delay (TLS records
-	 * already batch), so both sides go out without waiting. */
-	int one = 1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	 * already batch), so both sides go out without waiting. The client's socket usually
+	 * has it from its listener already (relay_sockopts), keepalive too. */
+	if (!c->sockopts)
+		relay_sockopts(c->fd);
+	relay_sockopts(c->bfd);
 	if (nx_loop_add(r->loop, c->bfd, NX_EV_WRITE, dial_ready, c) < 0)
 		return dial_failed(c, "epoll");
 	nx_timer_start(r->loop, &c->timer, r->cfg.dial_ms, dial_timeout, c);
@@ -422,7 +429,7 @@ static void sniff_timeout(struct nx_loop *loop, void *arg)
 }
 
 int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, uint16_t port,
-                     const struct nx_src *src, int read_now, char *err, size_t errlen)
+                     const struct nx_src *src, unsigned flags, char *err, size_t errlen)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	unsigned char *in = malloc(SNIFF_BUF_FIRST);
@@ -440,6 +447,7 @@ int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, ui
 	c->st = C_SNIFF;
 	c->t0 = nx_loop_now(r->loop);
 	c->port = port ? port : nx_local_port(fd);
+	c->sockopts = (flags & RELAY_CONN_SOCKOPTS) != 0;
 	if (!(peer ? nx_fmt_addr(peer, c->peer, sizeof c->peer, NULL, NULL)
 	           : nx_peer_addr(fd, c->peer, sizeof c->peer, NULL, NULL)))
 		strcpy(c->peer, "-");
@@ -464,7 +472,7 @@ int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, ui
 		conn_free(c);
 		return nx_err(err, errlen, "out of memory");
 	}
-	if (read_now)
+	if (flags & RELAY_CONN_READ_NOW)
 		sniff_read(r->loop, fd, NX_EV_READ, c);
 	if (!nx_loop_watches(r->loop, fd, sniff_read, c))
 		return 0; /* decided (routed, answered or gone): c may be freed */
@@ -483,7 +491,7 @@ int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, ui
 int nx_relay_add_conn(struct nx_relay *r, int fd, char *err, size_t errlen)
 {
 	nx_set_nonblock(fd, 1); /* accepted fds already are (accept4), inherited ones may not be */
-	return relay_conn_start(r, fd, NULL, 0, NULL, 0, err, errlen);
+	return relay_conn_start(r, fd, NULL, 0, NULL, 0, err, errlen); /* loop not running yet */
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */

@@ -50,6 +50,7 @@ struct conn {
 	char peer[64];
 	struct nx_src src;
 	int has_src; /* counted in r->srcmap */
+	int sockopts; /* fd has TCP_NODELAY and keepalive already (from its listener) */
 	const char *outcome, *why;
 	uint64_t up, down;
 };
@@ -99,6 +100,7 @@ struct nx_relay {
 	struct nx_metrics_srv *metrics; /* --metrics */
 	int listeners[MAX_LISTENERS];
 	uint16_t listener_port[MAX_LISTENERS]; /* an accepted connection's local port */
+	int listener_opts[MAX_LISTENERS];      /* its accepted sockets inherit RELAY_CONN_SOCKOPTS */
 	size_t nlisteners;
 	int accepting; /* listeners in the poll set */
 	struct conn *conns;
@@ -143,11 +145,17 @@ void answer_busy(struct conn *c, const char *outcome);
 int relay_worth_parsing(struct conn *c, size_t old);
 
 /* relay.c: a new client connection, sniffing from now on (fd taken in every case). With
- * read_now (from a running loop's accept) its first bytes are read at once: it may be
- * routed, answered or gone when this returns. peer, port: what accept4 and the listener
- * told (NULL, 0: ask the socket); src: the source it counts against (NULL: none). 0 or -1. */
+ * RELAY_CONN_READ_NOW (from a running loop's accept) its first bytes are read at once: it
+ * may be routed, answered or gone when this returns. RELAY_CONN_SOCKOPTS: fd has
+ * TCP_NODELAY and the keepalive settings already (inherited from its listener). peer,
+ * port: what accept4 and the listener told (NULL, 0: ask the socket); src: the source it
+ * counts against (NULL: none). 0 or -1. */
+#define RELAY_CONN_READ_NOW 1u
+#define RELAY_CONN_SOCKOPTS 2u
 int relay_conn_start(struct nx_relay *r, int fd, const struct sockaddr *peer, uint16_t port,
-                     const struct nx_src *src, int read_now, char *err, size_t errlen);
+                     const struct nx_src *src, unsigned flags, char *err, size_t errlen);
+/* TCP_NODELAY and keepalive on fd (a listener: its accepted sockets inherit them). 0 or -1. */
+int relay_sockopts(int fd);
 
 /* relay_metrics.c: count an ending connection (from its log line); --metrics. */
 void relay_count_conn(struct nx_relay *r, const struct conn *c);

@@ -81,9 +81,12 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 	struct nx_relay *r = arg;
 	char err[NX_ERRLEN];
 	uint16_t port = 0;
+	unsigned flags = RELAY_CONN_READ_NOW;
 	for (size_t l = 0; l < r->nlisteners; l++)
-		if (r->listeners[l] == lfd)
+		if (r->listeners[l] == lfd) {
 			port = r->listener_port[l];
+			flags |= r->listener_opts[l] ? RELAY_CONN_SOCKOPTS : 0;
+		}
 	for (int i = 0; i < 64; i++) {
 		if (r->nconns >= r->cfg.max_conns) {
 			accept_pause(r); /* the kernel's backlog holds the rest */
@@ -105,7 +108,7 @@ static void on_accept(struct nx_loop *loop, int lfd, unsigned events, void *arg)
 			continue;
 		}
 		size_t held = r->nconns;
-		if (relay_conn_start(r, fd, peer, port, has_src ? &src : NULL, 1, err,
+		if (relay_conn_start(r, fd, peer, port, has_src ? &src : NULL, flags, err,
 		                     sizeof err) < 0)
 			return;
 		/* Into the reserve: pause, while the connection holds its fd (its end resumes us).
@@ -126,6 +129,8 @@ int nx_relay_add_listener(struct nx_relay *r, int fd, char *err, size_t errlen)
 	if (nx_loop_add(r->loop, fd, r->accepting ? NX_EV_READ : 0, on_accept, r) < 0)
 		return nx_err(err, errlen, "epoll: %s", strerror(errno));
 	r->listener_port[r->nlisteners] = nx_local_port(fd);
+	/* set once here, inherited by every accepted socket: system calls per connection saved */
+	r->listener_opts[r->nlisteners] = relay_sockopts(fd) == 0;
 	r->listeners[r->nlisteners++] = fd;
 	return 0;
 }
