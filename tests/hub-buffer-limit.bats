@@ -55,6 +55,35 @@ PY
   cmp "$T/got.bin" "$T/big.bin"
 }
 
+@test "a blocking socket handed over (a relay of its own) never stalls the hub: others are served" {
+  # The hub makes no fcntl per handoff: its recv/send on a stream say MSG_DONTWAIT. Here
+  # the handed-over socket is in blocking mode and its end user never reads a 16 MiB answer.
+  cat > "$T/blocking-handoff.py" <<'PY'
+import socket, struct, sys, time
+hub_sock, hold = sys.argv[1], float(sys.argv[2])
+lst = socket.socket(); lst.bind(("127.0.0.1", 0)); lst.listen(1)
+user = socket.socket(); user.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+user.connect(lst.getsockname())
+conn, peer = lst.accept()          # blocking, as accept(2) gives it
+assert conn.getblocking()
+key, addr = b"big.test", ("%s:%d" % peer).encode()
+prelude = b"GET /big.bin HTTP/1.0\r\nHost: big.test\r\n\r\n"
+msg = (b"NXH1" + struct.pack(">BBBBHI", 0, len(key), len(addr), 0, lst.getsockname()[1],
+       len(prelude)) + key + addr + prelude)
+h = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); h.connect(hub_sock)
+socket.send_fds(h, [msg], [conn.fileno()])
+print("reply", h.recv(1)[0], flush=True)
+time.sleep(hold)
+PY
+  bg blocking python3 -u "$T/blocking-handoff.py" "$T/hub.sock" 30
+  wait_log "$T/blocking.log" '^reply 0$'
+  sleep 1 # the backend sends; the stalled user's socket is full long before 16 MiB
+  run curl -sS --max-time 30 -o "$T/got2.bin" -w '%{http_code}' \
+    --resolve "big.test:$RELAY_PORT:127.0.0.1" "http://big.test:$RELAY_PORT/big.bin"
+  assert_output 200
+  cmp "$T/got2.bin" "$T/big.bin"
+}
+
 @test "--max-buffered takes a size of at least 1M" {
   run nexus-hub --listen 127.0.0.1:1 --cert "$T/hub.crt" --key "$T/hub.key" \
     --secret-file "$T/hub.secret" --relay-socket "$T/x.sock" --max-buffered 100K

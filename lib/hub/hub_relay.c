@@ -51,8 +51,9 @@ struct hub_session *hub_pick_local(struct nx_hub *hub, const char *key, const ch
 
 int hub_take_stream(struct hub_session *s, int cfd, const struct nx_handoff *h)
 {
-	nx_set_nonblock(cfd, 1);
-	int one = 1; /* the hub writes what the backend sent at once: no Nagle delay on top */
+	/* No fcntl: the stream's I/O says MSG_DONTWAIT, so blocking or not, the fd never
+	 * stalls us (hub_stream.c). The hub writes what the backend sent at once: no Nagle. */
+	int one = 1;
 	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (hub_stream_open(s, cfd, h->route_key, h->conn_port, h->client_addr, h->is_tls,
 	                    h->prelude, h->prelude_len, 1) < 0) {

@@ -5,7 +5,9 @@
  * of at most 32 KiB. Down (backend → end user): frames are written at once when the socket
  * takes them, the rest waits in a per-stream queue bounded by the credit window; a credit
  * goes back for each frame written in full, in batches. So a stream whose end user never
- * reads holds at most its window, and nothing it does stops the other streams. */
+ * reads holds at most its window, and nothing it does stops the other streams.
+ * Every recv and send on the fd says MSG_DONTWAIT: a handed-over socket keeps the file
+ * flags the relay gave it, and making sure of O_NONBLOCK would cost a fcntl per stream. */
 #include "hub/hub_int.h"
 #include "core/random.h"
 #include "core/units.h"
@@ -149,7 +151,8 @@ static int write_queue(struct hub_stream *st)
 	while (st->q_head) {
 		struct hub_chunk *c = st->q_head;
 		if (c->off < c->len) {
-			ssize_t n = send(st->fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL);
+			ssize_t n = send(st->fd, c->data + c->off, c->len - c->off,
+			                 MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 					break;
@@ -214,7 +217,7 @@ void hub_stream_on_data(struct hub_stream *st, const uint8_t *data, size_t len)
 	st->last_active = now_ms(st);
 	size_t off = 0;
 	if (!st->q_head && len) { /* the usual case: straight to the socket, no copy */
-		ssize_t n = send(st->fd, data, len, MSG_NOSIGNAL);
+		ssize_t n = send(st->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			hub_stream_kill(st, 1);
 			return;
@@ -334,7 +337,7 @@ static void read_user(struct hub_stream *st)
 	for (int i = 0; i < READS_PER_ROUND && !st->dead; i++) {
 		if (st->backend_done) {
 			/* Nobody to send to: drain and drop until the end user closes. */
-			ssize_t n = recv(st->fd, buf, sizeof buf, 0);
+			ssize_t n = recv(st->fd, buf, sizeof buf, MSG_DONTWAIT);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 				st->user_eof = 1;
 				hub_stream_kill(st, 0);
@@ -343,7 +346,7 @@ static void read_user(struct hub_stream *st)
 		}
 		if (!can_read_user(st))
 			return;
-		ssize_t n = recv(st->fd, buf, NX_HUB_READ_PAYLOAD, 0);
+		ssize_t n = recv(st->fd, buf, NX_HUB_READ_PAYLOAD, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				hub_stream_kill(st, 1);
