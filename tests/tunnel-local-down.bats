@@ -28,6 +28,28 @@ suite_setup() {
   assert_output late
 }
 
+@test "a local service that never answers the connect: the end user gets 504 after the dial timeout" {
+  # a listener whose accept queue is full drops further SYNs: the tunnel's connect hangs
+  HP=$(free_port)
+  bg hang python3 -c '
+import socket,sys,time
+l=socket.socket(); l.bind(("127.0.0.1",int(sys.argv[1]))); l.listen(0)
+c=[socket.socket() for _ in range(3)]
+for s in c:
+    s.setblocking(False)
+    try: s.connect(("127.0.0.1",int(sys.argv[1])))
+    except BlockingIOError: pass
+print("full", flush=True); time.sleep(60)' "$HP"
+  wait_log "$T/hang.log" '^full$'
+  start_tunnel hang --hostname app.test --to "127.0.0.1:$HP"
+  wait_backends 1
+  run relay_curl -s -o "$T/body" -w '%{http_code}' --max-time 30 "http://app.test:$RELAY_PORT/"
+  assert_output 504
+  run cat "$T/body"
+  assert_output 'local service did not answer'
+  wait_log "$T/tunnel-hang.log" "cannot reach 127.0.0.1:$HP: connect timed out"
+}
+
 @test "a hundred requests to a stopped service: each gets 502, the log says so ten times a second at most" {
   DOWN=$(free_port)
   start_tunnel dev --hostname app.test --to "127.0.0.1:$DOWN"

@@ -64,6 +64,7 @@ struct stream {
 	bool local_shut;      /* that FIN is done */
 	bool write_dead;      /* the local side stopped reading: hub data is dropped */
 	bool registered;      /* fd in the loop */
+	bool dial_armed;      /* a dial still going at the end of its first round is watched */
 	pid_t pid;            /* --exec child, 0 if none */
 	bool limited;         /* the hub gave us credits (else legacy: unlimited) */
 	int64_t credits;      /* data frames we may still send to the hub */

@@ -135,6 +135,8 @@ static void stream_update(struct stream *s)
 		return;
 	unsigned ev = 0;
 	if (s->connecting) {
+		if (!s->dial_armed)
+			return; /* on_dial_soon decides, once this round's frames are handled */
 		ev = NX_EV_WRITE;
 	} else {
 		if (!nx_chunkq_empty(&s->out) || s->pp)
@@ -392,6 +394,18 @@ static void on_dial_timeout(struct nx_loop *loop, void *arg)
 	stream_close(s, NX_HUB_REASON_DIAL_FAILED);
 }
 
+/* A dial is not watched at once: the prelude usually comes in the same round as the
+ * connect, and its send finds the (nearby) service connected already, so the fd is added
+ * once, for reading, instead of for writing and then changed. A dial still going at the
+ * end of the round (this timer, 0 ms) is watched for its end from now on. */
+static void on_dial_soon(struct nx_loop *loop, void *arg)
+{
+	struct stream *s = arg;
+	s->dial_armed = true;
+	stream_update(s);
+	nx_timer_start(loop, &s->dial_timer, STREAM_DIAL_TIMEOUT_MS, on_dial_timeout, s);
+}
+
 /* ---- exec ------------------------------------------------------------------------------ */
 
 static int spawn_exec(struct tunnel *t, struct stream *s, const struct nx_hub_control *c)
@@ -572,8 +586,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 		s->src = src;
 		s->src_counted = true;
 	}
-	if (nx_loop_add(t->loop, s->fd, s->connecting ? NX_EV_WRITE : NX_EV_READ, on_stream_io, s) <
-	    0) {
+	if (nx_loop_add(t->loop, s->fd, s->connecting ? 0 : NX_EV_READ, on_stream_io, s) < 0) {
 		stream_close(s, NX_HUB_REASON_LOCAL_ERROR);
 		tunnel_flush_soon(t);
 		return;
@@ -581,7 +594,7 @@ static void on_connect(struct tunnel *t, const struct nx_hub_control *c)
 	s->registered = true;
 	t->stats.streams_total++;
 	if (s->connecting)
-		nx_timer_start(t->loop, &s->dial_timer, STREAM_DIAL_TIMEOUT_MS, on_dial_timeout, s);
+		nx_timer_start(t->loop, &s->dial_timer, 0, on_dial_soon, s);
 	char client[80];
 	nx_sanitize(client, sizeof client, c->client_ip, strlen(c->client_ip));
 	tunnel_say(t, NX_LOG_DEBUG, "stream %s: %s from %s → %s", s->idtext, host, client, target);
