@@ -301,6 +301,31 @@ static void backend_accept(struct nx_loop *loop, int fd, unsigned events, void *
 
 /* ---- the hub --------------------------------------------------------------------------- */
 
+void hub_config_defaults(struct nx_hub_config *c)
+{
+#define DEFAULT(field, value) \
+	do { \
+		if (!c->field) \
+			c->field = (value); \
+	} while (0)
+	DEFAULT(auth_timeout_ms, NX_HUB_STAGE_TIMEOUT_MS);
+	DEFAULT(handshake_timeout_ms, NX_HUB_HANDSHAKE_TIMEOUT_MS);
+	DEFAULT(max_pending, NX_HUB_MAX_PENDING);
+	DEFAULT(max_pending_per_source, NX_HUB_MAX_PENDING_PER_SOURCE);
+	DEFAULT(max_streams, NX_HUB_MAX_STREAMS);
+	DEFAULT(max_buffered, NX_HUB_MAX_BUFFERED);
+	DEFAULT(max_streams_per_source, NX_HUB_MAX_STREAMS_PER_SOURCE);
+	DEFAULT(max_sessions, NX_HUB_MAX_SESSIONS);
+	DEFAULT(max_sessions_per_backend, NX_HUB_MAX_SESSIONS_PER_BACKEND);
+	DEFAULT(verify_timeout_ms, NX_HUB_VERIFY_TIMEOUT_MS);
+	DEFAULT(max_verify, NX_HUB_MAX_VERIFY);
+	DEFAULT(relay_socket_mode, NX_HUB_RELAY_SOCKET_MODE);
+	DEFAULT(ping_ms, NX_HUB_PING_MS);
+	DEFAULT(silent_ms, NX_HUB_IDLE_MS);
+	DEFAULT(idle_timeout_ms, 300000);
+#undef DEFAULT
+}
+
 struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg, char *err,
                           size_t errlen)
 {
@@ -321,32 +346,7 @@ struct nx_hub *nx_hub_new(struct nx_loop *loop, const struct nx_hub_config *cfg,
 	hub->relay_l.name = "relay";
 	hub->backend_l.hub = hub->relay_l.hub = hub;
 	nx_accept_guard_init(&hub->fdg, NX_ACCEPT_RESERVE_AUTO);
-	if (!hub->cfg.auth_timeout_ms)
-		hub->cfg.auth_timeout_ms = NX_HUB_STAGE_TIMEOUT_MS;
-	if (!hub->cfg.handshake_timeout_ms)
-		hub->cfg.handshake_timeout_ms = NX_HUB_HANDSHAKE_TIMEOUT_MS;
-	if (!hub->cfg.max_pending)
-		hub->cfg.max_pending = NX_HUB_MAX_PENDING;
-	if (!hub->cfg.max_pending_per_source)
-		hub->cfg.max_pending_per_source = NX_HUB_MAX_PENDING_PER_SOURCE;
-	if (!hub->cfg.max_streams)
-		hub->cfg.max_streams = NX_HUB_MAX_STREAMS;
-	if (!hub->cfg.max_buffered)
-		hub->cfg.max_buffered = NX_HUB_MAX_BUFFERED;
-	if (!hub->cfg.max_streams_per_source)
-		hub->cfg.max_streams_per_source = NX_HUB_MAX_STREAMS_PER_SOURCE;
-	if (!hub->cfg.max_sessions)
-		hub->cfg.max_sessions = NX_HUB_MAX_SESSIONS;
-	if (!hub->cfg.max_sessions_per_backend)
-		hub->cfg.max_sessions_per_backend = NX_HUB_MAX_SESSIONS_PER_BACKEND;
-	if (!hub->cfg.relay_socket_mode)
-		hub->cfg.relay_socket_mode = NX_HUB_RELAY_SOCKET_MODE;
-	if (!hub->cfg.ping_ms)
-		hub->cfg.ping_ms = NX_HUB_PING_MS;
-	if (!hub->cfg.silent_ms)
-		hub->cfg.silent_ms = NX_HUB_IDLE_MS;
-	if (!hub->cfg.idle_timeout_ms)
-		hub->cfg.idle_timeout_ms = 300000;
+	hub_config_defaults(&hub->cfg);
 	char why[NX_ERRLEN];
 	hub->routes = nx_routes_new();
 	hub->pending_src = nx_srcmap_new();

@@ -39,8 +39,9 @@
 #define NX_HUB_MAX_STREAMS_PER_SOURCE 256 /* ... of which from one address (IPv6: /64) */
 /* Live (authenticated) backend sessions at once, and of those with one backend name (the
  * token's sub). Each costs ~45 KiB idle and about 256 KiB more while its backend reads
- * slowly (the output queue's high mark): 4096 of them ~180 MiB idle, ~1.2 GiB all slow. 256 under one name: four nexus-tunnel --connections 64 (its
- * most), or two of them while each reconnects and the hub still holds its old sessions. */
+ * slowly (the output queue's high mark): 4096 of them ~180 MiB idle, ~1.2 GiB all slow.
+ * 256 under one name: four nexus-tunnel --connections 64 (its most), or two of them while
+ * each reconnects and the hub still holds its old sessions. */
 #define NX_HUB_MAX_SESSIONS 4096
 #define NX_HUB_MAX_SESSIONS_PER_BACKEND 256
 #define NX_HUB_VERIFY_TIMEOUT_MS 10000    /* --verify-url: one verification */

@@ -244,6 +244,8 @@ struct hub_creds {
 struct hub_creds *hub_creds_new(struct nx_tls_server_creds *c); /* takes c; NULL: freed */
 struct hub_creds *hub_creds_hold(struct hub_creds *h);
 void hub_creds_drop(struct hub_creds *h); /* NULL is fine */
+/* hub.c: every option left 0 gets its default (NX_HUB_*): at start and on each reload. */
+void hub_config_defaults(struct nx_hub_config *c);
 
 struct nx_hub {
 	struct nx_loop *loop;

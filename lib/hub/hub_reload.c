@@ -170,6 +170,7 @@ static void reload(struct nx_hub *hub)
 		refuse(hub, err);
 		return;
 	}
+	hub_config_defaults(&nc); /* an option left out is back to its default */
 	if (!nc.backends_file != !hub->cfg.backends_file) {
 		refuse(hub, "adding or removing --backends needs a restart");
 		return;
@@ -237,18 +238,16 @@ static void reload(struct nx_hub *hub)
 	/* a verification in flight keeps what libcurl copied when it started */
 	c->verify_url = copies[6];
 	c->verify_ca = copies[7];
-	c->verify_timeout_ms = nc.verify_timeout_ms ? nc.verify_timeout_ms : NX_HUB_VERIFY_TIMEOUT_MS;
-	c->max_verify = nc.max_verify ? nc.max_verify : NX_HUB_MAX_VERIFY;
+	c->verify_timeout_ms = nc.verify_timeout_ms;
+	c->max_verify = nc.max_verify;
 	c->exclusive_hostnames = nc.exclusive_hostnames;
 	/* read on the main thread only (hub_streams_admit): streams open now stay open */
-	c->max_streams = nc.max_streams ? nc.max_streams : NX_HUB_MAX_STREAMS;
-	c->max_buffered = nc.max_buffered ? nc.max_buffered : NX_HUB_MAX_BUFFERED;
-	c->max_streams_per_source =
-	    nc.max_streams_per_source ? nc.max_streams_per_source : NX_HUB_MAX_STREAMS_PER_SOURCE;
+	c->max_streams = nc.max_streams;
+	c->max_buffered = nc.max_buffered;
+	c->max_streams_per_source = nc.max_streams_per_source;
 	/* sessions live now stay, also above a lowered cap: new ones wait for room */
-	c->max_sessions = nc.max_sessions ? nc.max_sessions : NX_HUB_MAX_SESSIONS;
-	c->max_sessions_per_backend =
-	    nc.max_sessions_per_backend ? nc.max_sessions_per_backend : NX_HUB_MAX_SESSIONS_PER_BACKEND;
+	c->max_sessions = nc.max_sessions;
+	c->max_sessions_per_backend = nc.max_sessions_per_backend;
 	c->leeway_s = nc.leeway_s;
 	memcpy(c->allow_tcp_ports, nc.allow_tcp_ports, sizeof c->allow_tcp_ports);
 	c->n_allow_tcp_ports = nc.n_allow_tcp_ports;

@@ -422,10 +422,6 @@ int hub_verify_open(struct nx_hub *hub, char *err, size_t errlen)
 		return 0;
 	if (strncmp(cfg->verify_url, "https://", 8) != 0)
 		return nx_err(err, errlen, "--verify-url: want an https:// URL");
-	if (!cfg->verify_timeout_ms)
-		cfg->verify_timeout_ms = NX_HUB_VERIFY_TIMEOUT_MS;
-	if (!cfg->max_verify)
-		cfg->max_verify = NX_HUB_MAX_VERIFY;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return nx_err(err, errlen, "--verify-url: libcurl did not initialise");
 	/* Name lookups run on curl's resolver thread (Debian's libcurl has AsynchDNS); without
