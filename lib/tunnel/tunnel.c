@@ -427,13 +427,13 @@ static void on_close_frame(struct tunnel *t, uint16_t code, const char *reason)
 	else
 		tunnel_send_frame(t, NX_WS_OP_CLOSE, NULL, 0, NULL, 0);
 	tunnel_flush(t);
+	const char *what = code == NX_WS_CLOSE_TRY_AGAIN /* authenticated, the hub full: retried */
+	                       ? "hub refused the session for now"
+	                   : t->state < T_SERVING || code == NX_WS_CLOSE_POLICY
+	                       ? "hub refused authentication"
+	                       : "hub closed the session";
 	char why[256];
-	if (code == NX_WS_CLOSE_TRY_AGAIN) /* authenticated, but the hub is full: retried */
-		snprintf(why, sizeof why, "hub refused the session for now (%u%s%s)", code, *r ? ": " : "", r);
-	else if (t->state < T_SERVING || code == NX_WS_CLOSE_POLICY)
-		snprintf(why, sizeof why, "hub refused authentication (%u%s%s)", code, *r ? ": " : "", r);
-	else
-		snprintf(why, sizeof why, "hub closed the session (%u%s%s)", code, *r ? ": " : "", r);
+	snprintf(why, sizeof why, "%s (%u%s%s)", what, code, *r ? ": " : "", r);
 	if (nx_tunnel_refusal_permanent(code, r))
 		tunnel_refused(t, why, nx_tunnel_hint_refusal(r));
 	else
