@@ -379,6 +379,12 @@ static int refuse_dead(struct conn *c, const struct nx_http_req *r, const struct
 	              close);
 }
 
+/* A request head that did not come whole within HEAD_MS: 408, and the connection ends. */
+static int head_late(struct conn *c)
+{
+	return answer(c, 408, "text/plain", NULL, "request head not received in time\n", 1);
+}
+
 /* One request from the browser: 0 go on, -1 the connection ends. */
 static int one_request(struct conn *c)
 {
@@ -394,13 +400,11 @@ static int one_request(struct conn *c)
 			if (!head_by)
 				head_by = now + HEAD_MS;
 			if (now >= head_by)
-				return answer(c, 408, "text/plain", NULL, "request head not received in time\n", 1);
+				return head_late(c);
 			wait = (int)(head_by - now < (uint64_t)idle ? head_by - now : (uint64_t)idle);
 		}
 		if (fill(c, wait) <= 0)
-			return head_by && nx_now_ms() >= head_by
-			           ? answer(c, 408, "text/plain", NULL, "request head not received in time\n", 1)
-			           : -1;
+			return head_by && nx_now_ms() >= head_by ? head_late(c) : -1;
 	}
 	struct nx_http_req r;
 	if (nx_http_req_parse(c->buf, c->len, &r) != NX_HTTP_DONE)
