@@ -32,6 +32,8 @@ struct nx_loop {
 	void *sig_arg;
 	void (*lock)(void *), (*unlock)(void *);
 	void *lock_arg;
+	nx_timer_cb wake_cb; /* nx_loop_on_wake */
+	void *wake_arg;
 };
 
 struct nx_loop *nx_loop_new(char *err, size_t errlen)
@@ -275,6 +277,8 @@ int nx_loop_run(struct nx_loop *l)
 		if (n < 0 && e != EINTR)
 			return -1;
 		l->now = nx_now_ms();
+		if (n > 0 && l->wake_cb)
+			l->wake_cb(l, l->wake_arg);
 		for (int i = 0; i < n && !l->stop; i++) {
 			int fd = (int)(uint32_t)evs[i].data.u64;
 			uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
@@ -308,6 +312,12 @@ void nx_loop_set_lock(struct nx_loop *l, void (*lock)(void *), void (*unlock)(vo
 	l->lock = lock;
 	l->unlock = unlock;
 	l->lock_arg = arg;
+}
+
+void nx_loop_on_wake(struct nx_loop *l, nx_timer_cb cb, void *arg)
+{
+	l->wake_cb = cb;
+	l->wake_arg = arg;
 }
 
 uint64_t nx_loop_now(const struct nx_loop *l) { return l->now; }

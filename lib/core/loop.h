@@ -58,6 +58,11 @@ int nx_loop_signals(struct nx_loop *loop, const int *signals, int n, nx_signal_c
 void nx_loop_set_lock(struct nx_loop *loop, void (*lock)(void *), void (*unlock)(void *),
                       void *arg);
 
+/* cb(loop, arg) once per round in which epoll_wait returned events, before their callbacks
+ * (an fd it removes gets none): a place to look at what was left unwatched on purpose
+ * since the last round. One per loop; NULL removes it. */
+void nx_loop_on_wake(struct nx_loop *loop, nx_timer_cb cb, void *arg);
+
 /* Run until nx_loop_stop(). Returns 0, or -1 if epoll itself failed. */
 int nx_loop_run(struct nx_loop *loop);
 void nx_loop_stop(struct nx_loop *loop);

@@ -573,6 +573,7 @@ struct nx_relay *nx_relay_new(struct nx_loop *loop, const struct nx_relay_config
 	r->hub_fd = -1;
 	r->hub_backoff = HUB_BACKOFF_MIN_MS;
 	r->accepting = 1;
+	nx_loop_on_wake(loop, relay_hub_wake, r);
 	if (r->cfg.hub_path)
 		relay_hub_connect(r);
 	return r;
@@ -632,6 +633,7 @@ void nx_relay_free(struct nx_relay *r)
 		close(r->listeners[i]);
 	}
 	relay_hub_close(r);
+	nx_loop_on_wake(r->loop, NULL, NULL);
 	relay_udp_close(r);
 	relay_metrics_close(r);
 	relay_table_drop(r->tab);

@@ -1,6 +1,12 @@
 /* relay_hub.c — the relay's side of the hub connection: dial with backoff, queue handoffs
  * while the SOCK_SEQPACKET socket is full, match the hub's one-byte replies to connections
- * first-in first-out, and answer every waiting client at once when the hub goes away. */
+ * first-in first-out, and answer every waiting client at once when the hub goes away.
+ *
+ * Replies are read lazily: while some are owed the hub socket is not watched, and they are
+ * read when the loop wakes up for something else (the next client, usually) or after
+ * HUB_REPLY_POLL_MS. A busy relay so wakes once per client instead of twice (the reply
+ * costs a context switch otherwise); a "no route" answer waits at most that long. With
+ * nothing owed the socket is watched, so a hub that goes away is noticed at once. */
 #include "relay/relay_int.h"
 #include "wire/handoff.h"
 #include "core/log.h"
@@ -154,6 +160,7 @@ static void hub_down(struct nx_relay *r, const char *why, int stuck)
 		close(r->hub_fd);
 		r->hub_fd = -1;
 		r->udp_wait = 0;
+		nx_timer_stop(r->loop, &r->hub_poll);
 		char q[160], qw[64];
 		if (!r->hub_denied) /* a refusal has its own (error, rate-bounded) line */
 			relay_log(r, NX_LOG_WARN, "hub down", "hub=%s why=%s",
@@ -179,6 +186,40 @@ static void hub_down(struct nx_relay *r, const char *why, int stuck)
 }
 
 static int hub_read_replies(struct nx_relay *r);
+
+/* Replies owed for clients (not the UDP listeners' few, at connect): read lazily. */
+static int replies_lazy(const struct nx_relay *r) { return r->wait_head && !r->udp_wait; }
+
+static void hub_poll(struct nx_loop *loop, void *arg) { hub_read_replies(arg); }
+
+/* The hub socket's interest, once the round's handoffs and replies are done: writable
+ * while handoffs wait for room; readable once nothing has been owed for a poll period
+ * (then a reply is not expected, an EOF or a refusal is). Until then the poll timer reads
+ * it, so a steady stream of clients does not turn the watch on and off (epoll_ctl) each
+ * time the replies happen to be all in. */
+static void hub_interest(struct nx_loop *loop, void *arg)
+{
+	struct nx_relay *r = arg;
+	if (r->hub_fd < 0)
+		return;
+	if (replies_lazy(r) && !nx_timer_active(&r->hub_poll))
+		nx_timer_start(loop, &r->hub_poll, HUB_REPLY_POLL_MS, hub_poll, r);
+	int watch = nx_timer_active(&r->hub_poll) ? 0 : NX_EV_READ;
+	nx_loop_mod(loop, r->hub_fd, watch | (r->send_head ? NX_EV_WRITE : 0));
+}
+
+static void hub_interest_soon(struct nx_relay *r)
+{
+	if (!nx_timer_active(&r->hub_tick))
+		nx_timer_start(r->loop, &r->hub_tick, 0, hub_interest, r);
+}
+
+void relay_hub_wake(struct nx_loop *loop, void *arg)
+{
+	struct nx_relay *r = arg;
+	if (r->hub_fd >= 0 && replies_lazy(r))
+		hub_read_replies(r);
+}
 
 /* No hub for us: it will not have us (the socket file's rights, EACCES, or its allow list, a
  * DENIED reply), or we will not have it (an untrusted listener on the path). Nothing fixes
@@ -238,8 +279,7 @@ static void hub_flush(struct nx_relay *r)
 		queue_push(&r->wait_head, &r->wait_tail, c);
 		nx_timer_start(r->loop, &c->timer, r->cfg.hub_reply_ms, hub_wait_timeout, c);
 	}
-	if (r->hub_fd >= 0)
-		nx_loop_mod(r->loop, r->hub_fd, NX_EV_READ | (r->send_head ? NX_EV_WRITE : 0));
+	hub_interest_soon(r);
 }
 
 /* Act on every reply byte the hub has sent. Returns 0, or -1 when the hub connection was
@@ -251,11 +291,11 @@ static int hub_read_replies(struct nx_relay *r)
 		 * the recv that would only say EAGAIN is saved (the first read always happens, so
 		 * an EOF or a stray byte is never left to wake us for ever) */
 		if (got && !r->wait_head && !r->udp_wait)
-			return 0;
+			break;
 		enum nx_handoff_status st;
 		int rc = nx_handoff_read_reply(r->hub_fd, &st);
 		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
+			break;
 		if (rc <= 0) {
 			hub_down(r, rc == 0 ? "closed" : "bad reply", 0);
 			return -1;
@@ -294,7 +334,10 @@ static int hub_read_replies(struct nx_relay *r)
 		else
 			answer_busy(c, "hub-busy");
 	}
-	return -1;
+	if (r->hub_fd < 0)
+		return -1;
+	hub_interest_soon(r);
+	return 0;
 }
 
 static void hub_io(struct nx_loop *loop, int fd, unsigned events, void *arg)
@@ -381,6 +424,8 @@ void relay_hub_unlink(struct conn *c)
 void relay_hub_close(struct nx_relay *r)
 {
 	nx_timer_stop(r->loop, &r->hub_timer);
+	nx_timer_stop(r->loop, &r->hub_tick);
+	nx_timer_stop(r->loop, &r->hub_poll);
 	if (r->hub_fd >= 0) {
 		nx_loop_del(r->loop, r->hub_fd);
 		close(r->hub_fd);

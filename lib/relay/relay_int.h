@@ -21,6 +21,7 @@
 #define RELAY_KEEPCNT 4
 #define HUB_BACKOFF_MIN_MS 100
 #define HUB_BACKOFF_MAX_MS 2000
+#define HUB_REPLY_POLL_MS 2 /* replies owed: read them at our next wake-up, or after this */
 #define HUB_MAX_ABANDONED 8 /* this many unanswered handoffs: the hub is stuck, redial it */
 #define MAX_LISTENERS 64
 #define HUB_DENIED_REPORT_MS 10000 /* "the hub refuses us" is repeated this often */
@@ -110,6 +111,8 @@ struct nx_relay {
 	struct nx_timer hub_timer;
 	uint64_t hub_backoff;
 	int hub_was_up;
+	struct nx_timer hub_tick; /* end of round: set the hub socket's interest (hub_interest) */
+	struct nx_timer hub_poll; /* replies owed and unwatched: read them by now */
 	size_t abandoned; /* handoffs answered 503 for lack of a reply, reply still awaited */
 	struct conn *send_head, *send_tail; /* waiting for room on the hub socket */
 	struct conn *wait_head, *wait_tail; /* sent, waiting for the reply byte (FIFO) */
@@ -196,6 +199,8 @@ void relay_udp_close(struct nx_relay *r);
 void relay_hub_connect(struct nx_relay *r);
 /* Queue c for the hub (its fd already out of the loop); answers 503 when the hub is down. */
 void relay_hub_route(struct conn *c);
+/* Start of a loop round: read the replies owed, if they are read lazily (nx_loop_on_wake). */
+void relay_hub_wake(struct nx_loop *loop, void *arg);
 /* Take c out of whichever hub queue holds it (shutdown). */
 void relay_hub_unlink(struct conn *c);
 /* Close the hub connection without answering anyone (the relay is being freed). */
