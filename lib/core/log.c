@@ -121,12 +121,20 @@ void nx_log_sink(void *arg, int level, const char *msg, const char *kv)
 	nx_log((enum nx_log_level)level, msg, kv && *kv ? "%s" : NULL, kv);
 }
 
+/* A line nx_log_sink would not print is not formatted either: a daemon's debug lines (one
+ * per stream) cost nothing at the default level. Other sinks see every line. */
+static int dropped(nx_log_sink_fn sink, int level)
+{
+	return sink == nx_log_sink && level > (int)log_max;
+}
+
 void nx_log_vemit(nx_log_sink_fn sink, void *arg, int level, const char *msg, const char *kvfmt,
                   va_list ap)
 {
-	if (!sink)
+	if (!sink || dropped(sink, level))
 		return;
-	char kv[1024] = "";
+	char kv[1024];
+	kv[0] = '\0';
 	if (kvfmt)
 		vsnprintf(kv, sizeof kv, kvfmt, ap);
 	sink(arg, level, msg, kv);
@@ -135,9 +143,9 @@ void nx_log_vemit(nx_log_sink_fn sink, void *arg, int level, const char *msg, co
 void nx_log_vemit_times(nx_log_sink_fn sink, void *arg, int level, const char *msg,
                         uint64_t times, const char *kvfmt, va_list ap)
 {
-	if (!sink || !times)
+	if (!sink || !times || dropped(sink, level))
 		return;
-	char kv[1024] = "";
+	char kv[1024];
 	int n = kvfmt ? vsnprintf(kv, sizeof kv, kvfmt, ap) : 0;
 	if (n < 0)
 		n = 0;
