@@ -305,6 +305,19 @@ static void control_rules(void **state)
 	n = nx_hub_encode_resume(out, sizeof out, &id, 8);
 	out[n] = 0;
 	assert_string_equal((char *)out + 1, "{\"event\":\"resume_stream\",\"client_id\":\"13480738-344e-45c3-88de-0b1895dbd223\",\"credits\":8}");
+	/* values: ASCII as it is, control bytes escaped, UTF-8 kept, anything else refused */
+	struct nx_hub_control e = {.event = NX_HUB_EV_CONNECT, .client_id = id};
+	snprintf(e.hostname, sizeof e.hostname, "b\xc3\xbc" "cher.test");
+	snprintf(e.client_ip, sizeof e.client_ip, "1.2.3.4:5\n");
+	n = nx_hub_control_encode(&e, out, sizeof out);
+	assert_true(n > 0);
+	assert_int_equal(nx_hub_control_parse(out + 1, (size_t)n - 1, &c, err, sizeof err), 0);
+	assert_string_equal(c.hostname, "b\xc3\xbc" "cher.test");
+	assert_string_equal(c.client_ip, "1.2.3.4:5\n");
+	out[n] = 0;
+	assert_non_null(strstr((char *)out + 1, "\"client_ip\":\"1.2.3.4:5\\n\""));
+	snprintf(e.hostname, sizeof e.hostname, "bad\xff.test");
+	assert_int_equal(nx_hub_control_encode(&e, out, sizeof out), -1);
 	/* clamp */
 	int64_t have = 0;
 	nx_hub_credit_add(&have, 64);
