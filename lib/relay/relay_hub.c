@@ -5,8 +5,9 @@
  * Replies are read lazily: while some are owed the hub socket is not watched, and they are
  * read when the loop wakes up for something else (the next client, usually) or after
  * HUB_REPLY_POLL_MS. A busy relay so wakes once per client instead of twice (the reply
- * costs a context switch otherwise); a "no route" answer waits at most that long. With
- * nothing owed the socket is watched, so a hub that goes away is noticed at once. */
+ * costs a context switch otherwise); a "no route" answer waits at most that long. Once
+ * nothing has been owed for that long the socket is watched again, so an idle relay
+ * notices a hub that goes away at once. */
 #include "relay/relay_int.h"
 #include "wire/handoff.h"
 #include "core/log.h"
