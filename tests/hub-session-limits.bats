@@ -54,6 +54,9 @@ who() {
   [ "$(metric nexus_hub_sessions)" = 2 ]
   [ "$(metric 'nexus_hub_sessions_refused_total{reason="backend_limit"}')" -ge 1 ]
   [ "$(metric 'nexus_hub_sessions_refused_total{reason="session_limit"}')" = 0 ]
+  # SIGUSR1's status line counts them too
+  kill -USR1 "$HUB_PID"
+  wait_log "$T/hub.log" 'msg=status backends=2 .* sessions_refused=[1-9][0-9]* '
   # one goes: the third takes its place on its next try, and traffic flows on
   kill "$W1"
   wait_log "$T/hub.log" 'msg="backend session ended" session=[0-9]+ backend=web'

@@ -289,11 +289,14 @@ void nx_hub_log_status(struct nx_hub *hub)
 	hub_log(hub, NX_LOG_INFO, "status",
 	        "backends=%zu streams=%zu routes=%zu pending=%zu buffered=%llu sessions_total=%llu "
 	        "streams_total=%llu bytes_to_backend=%llu bytes_to_user=%llu handshake_failures=%llu "
-	        "credit_stalls=%llu handoff_failures=%llu reloads=%llu%s",
+	        "credit_stalls=%llu handoff_failures=%llu streams_refused=%llu sessions_refused=%llu "
+	        "reloads=%llu%s",
 	        st.sessions, st.streams, st.routes, hub->n_pending, (unsigned long long)st.buffered,
 	        (unsigned long long)c->sessions_total, (unsigned long long)c->streams_total,
 	        (unsigned long long)t.up, (unsigned long long)t.down, (unsigned long long)fails,
 	        (unsigned long long)c->credit_stalls,
 	        (unsigned long long)(c->handoff_no_route + c->handoff_busy + c->handoff_bad),
+	        (unsigned long long)(c->stream_source_limit + c->stream_limit),
+	        (unsigned long long)(c->session_backend_limit + c->session_limit),
 	        (unsigned long long)c->reloads, mesh);
 }
