@@ -79,6 +79,16 @@ open(sys.argv[2],"wb").write(out)' "$NEXUS_SRC/tests/data/clienthello-sni.bin" "
   assert_output 503
 }
 
+@test "a hub that dies while its answer is owed: the client gets 503 from the relay at once, not at --hub-timeout" {
+  sink
+  relay --hub "$T/hub.sock" --hub-timeout 60s
+  wait_log "$T/relay.log" "hub connected"
+  run curl -s -o /dev/null -w '%{http_code}' --max-time 30 --resolve "vanish.test:$RP:127.0.0.1" "http://vanish.test:$RP/"
+  assert_output 503
+  grep -q 'msg="hub down" .*why=closed' "$T/relay.log"
+  grep -q 'key=vanish.test .*outcome=hub-down' "$T/relay.log"
+}
+
 @test "a hub that does not answer in time: the client gets 503 at --hub-timeout, later clients are fine" {
   sink
   relay --hub "$T/hub.sock" --hub-timeout 500ms

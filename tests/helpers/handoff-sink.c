@@ -2,7 +2,8 @@
  * socket, and for each handoff prints one line on stdout:
  *   key=K port=P client=ADDR tls=0|1 prelude=N first=HEX8
  * then replies by a rule: NO_ROUTE when the key contains "noroute", BUSY when it contains
- * "busy", else OK (after sleeping 2 s when it contains "stuck"). On OK it writes a fixed
+ * "busy", else OK (after sleeping 2 s when it contains "stuck"); when it contains "vanish" it
+ * exits without a reply (a hub that dies while the relay waits for its answer). On OK it writes a fixed
  * answer to the passed fd — "HTTP/1.1 200 OK ... sink:KEY:PRELUDE_LEN" for HTTP/tcp keys,
  * raw "sink:KEY:PRELUDE_LEN" for TLS — and closes it.
  * usage: handoff-sink SOCKET_PATH [--count N]  (exit after N handoffs; default: forever) */
@@ -44,6 +45,8 @@ static void serve(int s, long *left)
 		printf("key=%s port=%u client=%s tls=%u prelude=%zu first=%s\n", h.route_key,
 		       h.conn_port, h.client_addr, h.is_tls, h.prelude_len, hex);
 		fflush(stdout);
+		if (strstr(h.route_key, "vanish"))
+			exit(0);
 		if (strstr(h.route_key, "stuck"))
 			sleep(2); /* a hub that hangs for a while, then takes the connection */
 		if (strstr(h.route_key, "noroute")) {
