@@ -5,9 +5,10 @@
  * Replies are read lazily: while some are owed the hub socket is not watched, and they are
  * read when the loop wakes up for something else (the next client, usually) or after
  * HUB_REPLY_POLL_MS. A busy relay so wakes once per client instead of twice (the reply
- * costs a context switch otherwise); a "no route" answer waits at most that long. Once
- * nothing has been owed for that long the socket is watched again, so an idle relay
- * notices a hub that goes away at once. */
+ * costs a context switch otherwise); a "no route" answer waits at most that long. A poll
+ * that finds no reply in turns the watch back on until nothing is owed, so a slow or stuck
+ * hub is not polled every 2 ms. Once nothing has been owed for a poll period the socket is
+ * watched again, so an idle relay notices a hub that goes away at once. */
 #include "relay/relay_int.h"
 #include "wire/handoff.h"
 #include "core/log.h"
@@ -161,6 +162,7 @@ static void hub_down(struct nx_relay *r, const char *why, int stuck)
 		close(r->hub_fd);
 		r->hub_fd = -1;
 		r->udp_wait = 0;
+		r->hub_eager = 0;
 		nx_timer_stop(r->loop, &r->hub_poll);
 		char q[160], qw[64];
 		if (!r->hub_denied) /* a refusal has its own (error, rate-bounded) line */
@@ -191,7 +193,15 @@ static int hub_read_replies(struct nx_relay *r);
 /* Replies owed for clients (not the UDP listeners' few, at connect): read lazily. */
 static int replies_lazy(const struct nx_relay *r) { return r->wait_head && !r->udp_wait; }
 
-static void hub_poll(struct nx_loop *loop, void *arg) { hub_read_replies(arg); }
+/* A poll that finds no reply in: the hub is slow (or stuck), so wake up for its replies
+ * instead of polling it every HUB_REPLY_POLL_MS until --hub-timeout. */
+static void hub_poll(struct nx_loop *loop, void *arg)
+{
+	struct nx_relay *r = arg;
+	uint64_t before = r->replies_in;
+	if (hub_read_replies(r) == 0 && r->replies_in == before && replies_lazy(r))
+		r->hub_eager = 1;
+}
 
 /* The hub socket's interest, once the round's handoffs and replies are done: writable
  * while handoffs wait for room; readable once nothing has been owed for a poll period
@@ -203,7 +213,9 @@ static void hub_interest(struct nx_loop *loop, void *arg)
 	struct nx_relay *r = arg;
 	if (r->hub_fd < 0)
 		return;
-	if (replies_lazy(r) && !nx_timer_active(&r->hub_poll))
+	if (!r->wait_head)
+		r->hub_eager = 0;
+	if (replies_lazy(r) && !r->hub_eager && !nx_timer_active(&r->hub_poll))
 		nx_timer_start(loop, &r->hub_poll, HUB_REPLY_POLL_MS, hub_poll, r);
 	int watch = nx_timer_active(&r->hub_poll) ? 0 : NX_EV_READ;
 	nx_loop_mod(loop, r->hub_fd, watch | (r->send_head ? NX_EV_WRITE : 0));
@@ -218,7 +230,7 @@ static void hub_interest_soon(struct nx_relay *r)
 void relay_hub_wake(struct nx_loop *loop, void *arg)
 {
 	struct nx_relay *r = arg;
-	if (r->hub_fd >= 0 && replies_lazy(r))
+	if (r->hub_fd >= 0 && replies_lazy(r) && !r->hub_eager)
 		hub_read_replies(r);
 }
 
@@ -307,6 +319,7 @@ static int hub_read_replies(struct nx_relay *r)
 			hub_down(r, "refused", 0);
 			return -1;
 		}
+		r->replies_in++;
 		if (r->udp_wait) { /* the first replies are the UDP listeners' (relay_udp.c) */
 			relay_udp_reply(r, (int)st);
 			continue;

@@ -113,6 +113,8 @@ struct nx_relay {
 	int hub_was_up;
 	struct nx_timer hub_tick; /* end of round: set the hub socket's interest (hub_interest) */
 	struct nx_timer hub_poll; /* replies owed and unwatched: read them by now */
+	uint64_t replies_in;      /* replies read from this relay's hubs, ever */
+	int hub_eager;            /* a poll found none in: watch the socket until none is owed */
 	size_t abandoned; /* handoffs answered 503 for lack of a reply, reply still awaited */
 	struct conn *send_head, *send_tail; /* waiting for room on the hub socket */
 	struct conn *wait_head, *wait_tail; /* sent, waiting for the reply byte (FIFO) */
