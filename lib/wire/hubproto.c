@@ -239,15 +239,16 @@ out:
 	return rc;
 }
 
-/* jansson keeps insertion order, which is the order the Go peers write. */
-/* Every key is one of our literals; a value is checked as UTF-8 only when it is not plain
- * ASCII (a route key, say, never is): jansson's checks were half the cost of encoding the
- * control message every stream starts with. */
+/* jansson keeps insertion order, which is the order the Go peers write. Every key is one
+ * of our literals, so jansson need not check it: its checks were half the cost of encoding
+ * the control message every stream starts with. */
 static int set_new(json_t *o, const char *key, json_t *v)
 {
 	return v ? json_object_set_new_nocheck(o, key, v) : -1;
 }
 
+/* A string value, checked as UTF-8 only when it is not plain ASCII (a route key from a
+ * Host header may not be): invalid bytes still make the encoder fail. */
 static json_t *string_value(const char *s)
 {
 	size_t n = strlen(s);
@@ -405,12 +406,12 @@ int nx_hub_challenge_encode(enum nx_hub_challenge_type type, const char *nonce,
 	json_t *o = json_object();
 	if (!o)
 		return -1;
-	int bad = set_new(o, "type", json_string(t));
-	bad |= set_new(o, "nonce", json_string(nonce));
+	int bad = set_new(o, "type", string_value(t));
+	bad |= set_new(o, "nonce", string_value(nonce));
 	if (extensions && extensions[0]) {
 		json_t *a = json_array();
 		for (size_t i = 0; a && extensions[i]; i++)
-			bad |= json_array_append_new(a, json_string(extensions[i]));
+			bad |= json_array_append_new(a, string_value(extensions[i]));
 		bad |= set_new(o, "extensions", a);
 	}
 	int rc = -1;
