@@ -200,8 +200,19 @@ int nx_store_sqlite_open(const char *path, void **be, const struct nx_store_ops 
 	sqlite3_busy_timeout(s->db, 15000);
 	sqlite3_extended_result_codes(s->db, 1);
 	/* WAL: readers never block the writer; synchronous=NORMAL keeps every committed
-	 * transaction across a process crash (only a power cut may lose the last ones). */
-	if (sq_simple(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen) < 0) {
+	 * transaction across a process crash (only a power cut may lose the last ones).
+	 * Turning a new file to WAL takes its exclusive lock without calling the busy
+	 * handler, so when several processes use a new database at once the losers get
+	 * "database is locked" straight away: they wait their turn here instead, within
+	 * the same 15 s as every other lock. */
+	int rc = -1;
+	for (int tries = 0; tries < 15000 / 5; tries++) {
+		rc = sq_simple(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen);
+		if (rc == 0 || (sqlite3_errcode(s->db) & 0xff) != SQLITE_BUSY)
+			break;
+		usleep(5000);
+	}
+	if (rc < 0) {
 		char e2[NX_ERRLEN];
 		snprintf(e2, sizeof e2, "%s: %s", path, err);
 		nx_err(err, errlen, "%s", e2);
