@@ -1,5 +1,5 @@
 /* nexus-tunnel — publish local services through a nexus hub (or a Nexus Proxy server):
- * dial out, authenticate, serve the streams the hub sends. The session is lib/tunnel.c. */
+ * dial out, authenticate, serve the streams the hub sends. The session is lib/tunnel/. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
-/* tunnel_int.h — shared between tunnel.c (session), tunnel_stream.c (streams) and
- * tunnel_token.c (tokens). Not for other modules. */
+/* tunnel_int.h — shared by the files of lib/tunnel/: the session (tunnel.c, what the hub
+ * says in tunnel_hubmsg.c), its streams (tunnel_open.c, tunnel_stream.c, tunnel_udp.c),
+ * tokens (tunnel_token.c) and the process (tunnel_group.c). Not for other modules. */
 #ifndef NEXUS_TUNNEL_INT_H
 #define NEXUS_TUNNEL_INT_H
 #include <stdbool.h>
@@ -190,6 +191,10 @@ void tunnel_fail(struct tunnel *t, const char *why);
 void tunnel_refused(struct tunnel *t, const char *why, const char *hint);
 
 void tunnel_session_start(struct tunnel *t);
+
+/* tunnel_hubmsg.c: WebSocket bytes from the hub, frames as they complete. */
+void tunnel_feed_ws(struct tunnel *t, const uint8_t *p, size_t n);
+
 void tunnel_reload(struct tunnel *t);     /* SIGHUP */
 void tunnel_say_status(struct tunnel *t); /* SIGUSR1 */
 void tunnel_stop(struct tunnel *t, int signo); /* SIGTERM / SIGINT */
@@ -200,9 +205,22 @@ bool tunnel_up(const struct tunnel *t);   /* the hub accepted this session */
 void tunnel_group_stopped(struct tunnel *t);
 void tunnel_group_served(struct tunnel *t);
 
-/* tunnel_stream.c */
+/* tunnel_open.c */
 /* Where a stream for hostname / relay port goes: "host:port", "`cmd`" for exec, or NULL. */
 const char *tunnel_target_for(const struct tunnel *t, const char *hostname, uint16_t port);
+/* Look up the targets' names now (session start: no stream is waiting). */
+void streams_resolve_targets(struct tunnel *t);
+/* The hub's connect: the stream gets its local side, or the end user and the hub hear no. */
+void stream_on_connect(struct tunnel *t, const struct nx_hub_control *c);
+/* A stream without service: an alert (TLS) or an HTTP error page (a Host route) for the
+ * end user, counted as refused. */
+void tunnel_tell_end_user(struct tunnel *t, const struct nx_uuid *id, bool is_tls,
+                          const char *hostname, int http_status);
+void tunnel_send_disconnect(struct tunnel *t, const struct nx_uuid *id, const char *reason);
+
+/* tunnel_stream.c */
+struct stream *stream_find(struct tunnel *t, const struct nx_uuid *id);
+void stream_attach(struct stream *s, const struct nx_src *src);
 void stream_on_control(struct tunnel *t, const struct nx_hub_control *c);
 
 void stream_on_data(struct tunnel *t, const struct nx_uuid *id, const uint8_t *p, size_t n);
@@ -211,8 +229,6 @@ void streams_close_all(struct tunnel *t);
 void streams_shutdown(struct tunnel *t);
 void streams_resume_reading(struct tunnel *t);
 void streams_child_exited(struct tunnel *t, pid_t pid);
-/* Look up the targets' names now (session start: no stream is waiting). */
-void streams_resolve_targets(struct tunnel *t);
 
 /* tunnel_udp.c: UDP flows (§5). Each returns false when the event is not theirs. */
 bool tunnel_udp_connect(struct tunnel *t, const struct nx_hub_control *c);
