@@ -1,5 +1,6 @@
-/* hub_int.h — the hub's internal objects, shared by hub.c, hub_session.c, hub_stream.c and
- * hub_auth.c. Not a public interface: commands use hub.h.
+/* hub_int.h — the hub's internal objects, shared by the files of lib/hub/ (hub.c,
+ * hub_session.c, hub_sessmsg.c, hub_stream.c, hub_auth.c and the rest). Not a public
+ * interface: commands use hub.h.
  *
  * Ownership and lifetime: the hub owns sessions and streams. A stream belongs to at most
  * one session (its `sess`, NULL once the backend side has ended). Destruction is deferred:
@@ -406,6 +407,8 @@ void hub_session_start_keepalive(struct hub_session *s);
 void hub_session_free(struct hub_session *s); /* a dead session's memory */
 /* On a worker's loop: s, handed over by the main thread, is the worker's now. */
 void hub_session_adopt(struct nx_hub *hub, struct hub_session *s);
+/* hub_sessmsg.c: WebSocket bytes from the backend, each frame handled as it completes. */
+void hub_session_on_ws(struct hub_session *s, const uint8_t *buf, size_t len);
 void hub_sessions_add(struct nx_hub *hub, struct hub_session *s);
 void hub_sessions_remove(struct nx_hub *hub, struct hub_session *s);
 

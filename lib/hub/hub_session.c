@@ -1,6 +1,7 @@
 /* hub_session.c — one backend connection: TLS, the WebSocket upgrade on /connect, keep-alive
- * (§1), message dispatch to streams (§3) and the bounded output queue every stream of the
- * session shares. The token handshake and re-auth (§2) are in hub_auth.c. */
+ * (§1) and the bounded output queue every stream of the session shares. What the backend
+ * says over the WebSocket is read in hub_sessmsg.c, the token handshake and re-auth (§2)
+ * are in hub_auth.c. */
 #include "hub/hub_int.h"
 #include "hub/hub_mesh_int.h"
 #include "core/log.h"
@@ -318,131 +319,6 @@ void hub_session_start_keepalive(struct hub_session *s)
 	nx_timer_start(s->hub->loop, &s->idle_timer, s->hub->cfg.silent_ms, idle_check, s);
 }
 
-/* ---- multiplexed messages -------------------------------------------------------------- */
-
-static void on_control(struct hub_session *s, const uint8_t *json, size_t len)
-{
-	struct nx_hub_control c;
-	char err[NX_ERRLEN];
-	if (nx_hub_control_parse(json, len, &c, err, sizeof err) < 0) {
-		char q[NX_ERRLEN + 8];
-		hub_log(s->hub, 3, "control message ignored", "session=%llu reason=%s",
-		        (unsigned long long)s->id, nx_log_q(q, sizeof q, err));
-		return;
-	}
-	struct hub_stream *st = c.has_client_id ? hub_session_find(s, &c.client_id) : NULL;
-	switch (c.event) {
-	case NX_HUB_EV_DISCONNECT:
-		if (st && s->mesh) /* a peer hub that lost the route: answer like the relay */
-			hub_mesh_no_route(st, &c);
-		if (st) /* for an id already removed (we closed first) there is nothing to do */
-			hub_stream_backend_gone(st);
-		return;
-	case NX_HUB_EV_RESUME_STREAM:
-	case NX_HUB_EV_PAUSE_STREAM:
-		if (st)
-			hub_stream_on_control(st, &c);
-		return;
-	case NX_HUB_EV_PING_CLIENT:
-		if (st) {
-			struct nx_hub_control pong = {.event = NX_HUB_EV_PONG_CLIENT, .client_id = c.client_id};
-			hub_session_send_control(s, &pong);
-		}
-		return;
-	case NX_HUB_EV_OUTBOUND_CONNECT:
-		if (c.has_client_id) { /* the egress feature is not offered: say so, never hang */
-			struct nx_hub_control res = {.event = NX_HUB_EV_OUTBOUND_RESULT,
-			                             .client_id = c.client_id};
-			snprintf(res.reason, sizeof res.reason, "not supported");
-			hub_session_send_control(s, &res);
-		}
-		return;
-	case NX_HUB_EV_UNKNOWN:
-		if (st && s->half_close && strcmp(c.event_name, "shutdown_write") == 0)
-			hub_stream_on_shutdown_write(st);
-		return;
-	default:
-		return;
-	}
-}
-
-static void on_binary(struct hub_session *s, const uint8_t *data, size_t len)
-{
-	if (s->state != SESS_LIVE) {
-		hub_session_fail(s, NX_WS_CLOSE_POLICY, "binary message before authentication");
-		return;
-	}
-	struct nx_hub_msg m;
-	char err[NX_ERRLEN];
-	if (nx_hub_msg_parse(data, len, &m, err, sizeof err) < 0) {
-		hub_session_fail(s, NX_WS_CLOSE_PROTOCOL, err);
-		return;
-	}
-	if (m.type == NX_HUB_MSG_CONTROL) {
-		on_control(s, m.data, m.len);
-		return;
-	}
-	struct hub_stream *st = hub_session_find(s, &m.id);
-	if (st) /* data for an unknown id is dropped */
-		hub_stream_on_data(st, m.data, m.len);
-}
-
-static void on_ws_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
-{
-	char err[NX_ERRLEN];
-	while (len && !s->dead && s->state != SESS_CLOSING) {
-		if (s->moving) { /* authenticated: the worker it goes to reads on from here */
-			if (hub_buf_append(&s->carry, buf, len) < 0)
-				hub_session_kill(s, "out of memory");
-			return;
-		}
-		size_t used = 0;
-		struct nx_ws_msg msg;
-		int ev = nx_ws_reader_feed(&s->ws, buf, len, &used, &msg, err, sizeof err);
-		buf += used;
-		len -= used;
-		switch (ev) {
-		case NX_WS_EV_ERROR:
-			hub_session_fail(s, msg.close_code ? msg.close_code : NX_WS_CLOSE_PROTOCOL, err);
-			return;
-		case NX_WS_EV_NEED:
-			if (!used)
-				return;
-			break;
-		case NX_WS_EV_TEXT:
-			if (s->mesh)
-				hub_mesh_on_text(s, msg.data, msg.len);
-			else
-				hub_auth_on_text(s, msg.data, msg.len);
-			break;
-		case NX_WS_EV_BINARY:
-			on_binary(s, msg.data, msg.len);
-			break;
-		case NX_WS_EV_PING:
-			hub_session_send(s, NX_WS_OP_PONG, msg.data, msg.len, NULL, 0);
-			break;
-		case NX_WS_EV_PONG:
-			break;
-		case NX_WS_EV_CLOSE: {
-			/* Echo the close (RFC 6455 §5.5.1), then end: the streams end with it. */
-			uint8_t frame[NX_WS_MAX_HEADER + 2];
-			uint16_t code = msg.close_code == NX_WS_CLOSE_NO_STATUS ? 0 : msg.close_code;
-			size_t n = nx_ws_close_encode(frame, sizeof frame, code, NULL, NULL);
-			if (n && s->state != SESS_CLOSING)
-				hub_buf_append(&s->out, frame, n);
-			if (s->state == SESS_LIVE) {
-				hub_session_flush(s);
-				hub_session_kill(s, NULL);
-			} else {
-				s->state = SESS_CLOSING;
-				hub_session_flush(s);
-			}
-			return;
-		}
-		}
-	}
-}
-
 /* ---- upgrade --------------------------------------------------------------------------- */
 
 static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t len)
@@ -481,7 +357,7 @@ static void on_upgrade_bytes(struct hub_session *s, const uint8_t *buf, size_t l
 	size_t rest = hub_buf_pending(&s->in) - req.head_len;
 	const uint8_t *after = s->in.p + s->in.off + req.head_len;
 	if (rest)
-		on_ws_bytes(s, after, rest);
+		hub_session_on_ws(s, after, rest);
 	if (!s->dead)
 		hub_buf_free(&s->in);
 }
@@ -513,7 +389,7 @@ static void session_read(struct hub_session *s)
 		if (s->state == SESS_UPGRADE)
 			on_upgrade_bytes(s, buf, (size_t)n);
 		else if (s->state != SESS_CLOSING)
-			on_ws_bytes(s, buf, (size_t)n);
+			hub_session_on_ws(s, buf, (size_t)n);
 		if (s->tls) /* not killed meanwhile (that frees it) */
 			nx_tls_consume(s->tls, (size_t)n);
 	}
@@ -582,7 +458,7 @@ void hub_session_adopt(struct nx_hub *hub, struct hub_session *s)
 	if (!s->dead && hub_buf_pending(&s->carry)) {
 		struct hub_buf b = s->carry;
 		memset(&s->carry, 0, sizeof s->carry);
-		on_ws_bytes(s, b.p + b.off, hub_buf_pending(&b));
+		hub_session_on_ws(s, b.p + b.off, hub_buf_pending(&b));
 		hub_buf_free(&b);
 	}
 	if (!s->dead) { /* what the TLS engine holds already, then the socket */
