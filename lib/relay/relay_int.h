@@ -1,7 +1,8 @@
-/* relay_int.h — nexus-relay engine internals shared by relay.c (listeners, sniffing, local
- * routes), relay_route.c (route table, resolving, dialling) and relay_hub.c (the hub
- * connection and its handoff queues). Not a public API: only lib/relay's files include it,
- * and tests/fuzz/fuzz_relay_sniff.c for the sniffing decision. */
+/* relay_int.h — nexus-relay engine internals shared by relay.c (connections, sniffing,
+ * answers, life cycle), relay_listen.c (listeners), relay_route.c (local routes: table,
+ * resolving, dialling, pumping) and relay_hub.c (the hub connection and its handoff
+ * queues). Not a public API: only lib/relay's files include it, and
+ * tests/fuzz/fuzz_relay_sniff.c for the sniffing decision. */
 #ifndef NEXUS_RELAY_INT_H
 #define NEXUS_RELAY_INT_H
 #include <stddef.h>
@@ -183,6 +184,8 @@ int relay_resolve_target(const struct nx_relay_route *rt, struct relay_target *t
                          size_t errlen);
 /* Start a non-blocking connect to a resolved target. Returns the fd or -1. */
 int relay_dial_target(const struct relay_target *t);
+/* c matched one of our routes: dial it, then pump both ways until either end is done. */
+void relay_route_local(struct conn *c);
 
 /* relay_acme.c: answer an ACME HTTP-01 challenge request for one of our names (the head
  * is complete, s is its sniff). 1 when answered (the connection is no longer ours to

@@ -1,13 +1,19 @@
 /* relay_route.c — the relay's own routes: parsing NAME=ADDR, lookup (exact, then the one
- * wildcard that could cover the name), resolving addresses once, dialling them. */
+ * wildcard that could cover the name), resolving addresses once, dialling them, and the
+ * pump that carries a routed connection (with its PROXY line) to its end. */
 #include "relay/relay_int.h"
 #include "core/hostname.h"
+#include "core/log.h"
+#include "wire/pump.h"
+#include "wire/sniff.h"
 #include "core/sock.h"
 #include "core/units.h"
 #include "core/util.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +145,114 @@ int nx_relay_check_routes(const struct nx_relay_route *routes, size_t n, char *e
 	struct relay_table *t = relay_table_new(routes, n, err, errlen);
 	relay_table_drop(t);
 	return t ? 0 : -1;
+}
+
+/* ---- local route: dial and pump ---------------------------------------------------------- */
+
+static void pump_done(struct nx_pump *p, int error, void *arg)
+{
+	struct conn *c = arg;
+	c->up = p->dir[0].bytes;
+	c->down = p->dir[1].bytes;
+	c->outcome = error == 0 ? "ok" : error == ETIMEDOUT ? "idle" : "reset";
+	if (error && !c->why)
+		c->why = p->error_where;
+	conn_free(c);
+}
+
+static void dial_failed(struct conn *c, const char *why)
+{
+	c->why = why;
+	if (c->bfd >= 0) {
+		nx_loop_del(c->r->loop, c->bfd);
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	conn_answer(c, "dial-failed", 502, NX_TLS_ALERT_INTERNAL_ERROR);
+}
+
+static void dial_timeout(struct nx_loop *loop, void *arg) { dial_failed(arg, "connect timeout"); }
+
+/* The PROXY protocol v1 line (haproxy's spec) telling a --route backend who the client is:
+ * "PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\n". Returns its length. */
+static size_t proxy_line(int fd, char *buf, size_t n)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof peer, ll = sizeof local;
+	char pip[48], lip[48];
+	uint16_t pport, lport;
+	int len;
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+	    peer.ss_family != local.ss_family ||
+	    (peer.ss_family != AF_INET && peer.ss_family != AF_INET6) ||
+	    !nx_fmt_addr((struct sockaddr *)&peer, buf, n, pip, &pport) ||
+	    !nx_fmt_addr((struct sockaddr *)&local, buf, n, lip, &lport))
+		len = snprintf(buf, n, "PROXY UNKNOWN\r\n");
+	else
+		len = snprintf(buf, n, "PROXY TCP%c %s %s %u %u\r\n",
+		               peer.ss_family == AF_INET ? '4' : '6', pip, lip, pport, lport);
+	return len > 0 && (size_t)len < n ? (size_t)len : 0;
+}
+
+static void dial_ready(struct nx_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	struct nx_relay *r = c->r;
+	char err[NX_ERRLEN];
+	if (nx_connect_result(fd, err, sizeof err) < 0)
+		return dial_failed(c, "connect refused");
+	nx_loop_del(loop, fd);
+	nx_timer_stop(loop, &c->timer);
+	c->pump = malloc(sizeof *c->pump);
+	if (!c->pump)
+		return dial_failed(c, "out of memory");
+	nx_pump_init(c->pump, loop, c->fd, c->bfd, pump_done, c);
+	if (r->cfg.proxy_protocol) {
+		char line[128];
+		size_t n = proxy_line(c->fd, line, sizeof line);
+		if (nx_pump_preload(c->pump, 0, line, n) < 0 ||
+		    c->inlen > NX_PUMP_BUFSZ - n) /* a full 64 KiB head leaves no room for it */
+			return dial_failed(c, "no room for the PROXY line");
+	}
+	nx_pump_preload(c->pump, 0, c->in, c->inlen); /* fits: SNIFF_BUF == NX_PUMP_BUFSZ */
+	nx_pump_set_idle(c->pump, r->cfg.idle_ms);
+	nx_pump_set_splice(c->pump, r->cfg.splice);
+	free(c->in);
+	c->in = NULL;
+	if (nx_pump_start(c->pump, err, sizeof err) < 0)
+		return dial_failed(c, "pump start");
+	c->st = C_PUMP;
+}
+
+/* With no --idle-timeout a routed connection lasts as long as both ends do: keepalive finds
+ * the end that vanished (a phone off the network, a NAT that forgot) in about four
+ * minutes, so its slot and buffers are given back. Not a TCP socket (--inetd on a pipe):
+ * this fails, harmlessly. */
+int relay_sockopts(int fd)
+{
+	int one = 1;
+	int a = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	int b = nx_set_keepalive(fd, RELAY_KEEPIDLE_S, RELAY_KEEPINTVL_S, RELAY_KEEPCNT);
+	return a < 0 || b < 0 ? -1 : 0;
+}
+
+void relay_route_local(struct conn *c)
+{
+	struct nx_relay *r = c->r;
+	c->st = C_DIAL;
+	nx_timer_stop(r->loop, &c->timer);
+	nx_loop_del(r->loop, c->fd); /* the pump takes the client fd over */
+	c->bfd = relay_dial_target(&c->tab->targets[c->route - c->tab->routes]);
+	if (c->bfd < 0)
+		return dial_failed(c, "connect failed");
+	/* A pump forwards whatever it has at once: Nagle would only add delay (TLS records
+	 * already batch), so both sides go out without waiting. The client's socket usually
+	 * has it from its listener already (relay_sockopts), keepalive too. */
+	if (!c->sockopts)
+		relay_sockopts(c->fd);
+	relay_sockopts(c->bfd);
+	if (nx_loop_add(r->loop, c->bfd, NX_EV_WRITE, dial_ready, c) < 0)
+		return dial_failed(c, "epoll");
+	nx_timer_start(r->loop, &c->timer, r->cfg.dial_ms, dial_timeout, c);
 }
