@@ -1,5 +1,6 @@
 /* apikeys.c — see apikeys.h. */
 #include "bind/apikeys.h"
+#include "bind/bind_int.h"
 #include "core/b64url.h"
 #include "core/random.h"
 #include "core/util.h"
@@ -21,8 +22,6 @@ static void hash_hex(const char *secret, size_t n, char hex[65])
 		snprintf(hex + 2 * i, 3, "%02x", h[i]);
 }
 
-static void ms_text(char buf[24], int64_t v) { snprintf(buf, 24, "%lld", (long long)v); }
-
 int nx_apikey_new(struct nx_bind *b, const char *owner, const char *name, const char *scope,
                   uint64_t ttl_ms, json_t **out, char *err, size_t errlen)
 {
@@ -41,8 +40,8 @@ int nx_apikey_new(struct nx_bind *b, const char *owner, const char *name, const 
 	nx_wipe(raw, sizeof raw);
 	hash_hex(key + 5 + NX_APIKEY_ID_HEX, sl, hex);
 	int64_t now = (int64_t)nx_unix_time() * 1000;
-	ms_text(tnow, now);
-	ms_text(texp, now + (int64_t)ttl_ms);
+	bind_i64(tnow, now);
+	bind_i64(texp, now + (int64_t)ttl_ms);
 	if (nx_store_begin(b->st, err, errlen) < 0)
 		goto fail_wipe;
 	if (nx_store_exec(b->st,
@@ -115,7 +114,7 @@ int nx_apikey_revoke(struct nx_bind *b, const char *owner, const char *id, char 
                      size_t errlen)
 {
 	char tnow[24];
-	ms_text(tnow, (int64_t)nx_unix_time() * 1000);
+	bind_i64(tnow, (int64_t)nx_unix_time() * 1000);
 	if (nx_store_begin(b->st, err, errlen) < 0)
 		return -1;
 	int n = nx_store_exec(b->st,

@@ -40,13 +40,6 @@ int nx_session_host(const char *host_tmpl, const char *device, char *out, size_t
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int nx_bind_session_new(struct nx_bind *b, const struct nx_session_req *r, json_t **out,
                         char *err, size_t errlen)
 {
@@ -83,7 +76,7 @@ int nx_bind_session_new(struct nx_bind *b, const struct nx_session_req *r, json_
 	char owner[NX_HOSTNAME_MAX + 1];
 	snprintf(owner, sizeof owner, "%s", nx_rows_get(&rows, 0, 0));
 	nx_rows_free(&rows);
-	int64_t now = now_ms(), sexp = now / 1000 + r->session_ttl_s;
+	int64_t now = nx_unix_ms(), sexp = now / 1000 + r->session_ttl_s;
 	int64_t gexp = now / 1000 + r->grant_ttl_s;
 	char tnow[24], texp[24];
 	snprintf(tnow, sizeof tnow, "%lld", (long long)now);
@@ -139,7 +132,7 @@ int nx_bind_session_end(struct nx_bind *b, const char *sid, char *err, size_t er
 {
 	struct nx_rows r = {0};
 	char tnow[24];
-	snprintf(tnow, sizeof tnow, "%lld", (long long)now_ms());
+	snprintf(tnow, sizeof tnow, "%lld", (long long)nx_unix_ms());
 	if (nx_store_begin(b->st, err, errlen) < 0)
 		return -1;
 	const char *p[] = {sid, b->only_owner, tnow};
@@ -210,7 +203,7 @@ int nx_session_revocations(struct nx_bind *b, const struct nx_key *grant_key, ch
 {
 	struct nx_rows r = {0};
 	char tnow[24];
-	int64_t now = now_ms();
+	int64_t now = nx_unix_ms();
 	snprintf(tnow, sizeof tnow, "%lld", (long long)now);
 	const char *p[] = {tnow};
 	/* ended, or the device no longer bound to the owner it had (belt and braces: unbind

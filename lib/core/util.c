@@ -201,6 +201,13 @@ int64_t nx_unix_time(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t nx_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int parse_id(const char *s, uint32_t *id)
 {
 	char *end;

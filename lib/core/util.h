@@ -48,9 +48,10 @@ char *nx_sanitize(char *dst, size_t n, const char *s, size_t slen);
  * nodes); the caller checks the length and any other rule. */
 int nx_name_chars_ok(const char *s, size_t n);
 
-/* Monotonic and wall clocks in milliseconds. */
+/* The monotonic clock in milliseconds; the wall clock in seconds and in milliseconds. */
 uint64_t nx_now_ms(void);
 int64_t nx_unix_time(void);
+int64_t nx_unix_ms(void);
 
 /* A user or group given by name or number (getpwnam / getgrnam, else a decimal id that
  * need not exist). 0 or -1 with the reason in err. */
