@@ -102,9 +102,7 @@ ssize_t hub_tell_user(int fd, int is_tls, const char *route, uint16_t tls_versio
 }
 
 /* A refused client, answered and sent our FIN: what it still sends is read and dropped
- * until it closes or LINGER_MS pass, so our close does not become a RST that could destroy
- * the answer before the client reads it (the relay's conn_answer does the same). */
-#define LINGER_MS 2000
+ * until it closes or NX_ANSWER_LINGER_MS pass (the relay's conn_answer does the same). */
 #define LINGER_MAX 256 /* per loop; beyond that a refused client is closed at once */
 
 struct refused {
@@ -158,7 +156,7 @@ void hub_answer_client(struct nx_hub *hub, int fd, const struct nx_handoff *h, i
 	l->hub = hub;
 	l->fd = fd;
 	hub->n_lingering++;
-	nx_timer_start(hub->loop, &l->timer, LINGER_MS, linger_timeout, l);
+	nx_timer_start(hub->loop, &l->timer, NX_ANSWER_LINGER_MS, linger_timeout, l);
 }
 
 /* The status to answer. */

@@ -134,7 +134,7 @@ void conn_answer(struct conn *c, const char *outcome, int http_status, uint8_t t
 	nx_loop_del(r->loop, c->fd);
 	if (nx_loop_add(r->loop, c->fd, NX_EV_READ, answer_drain, c) < 0)
 		return conn_free(c);
-	nx_timer_start(r->loop, &c->timer, ANSWER_LINGER_MS, answer_timeout, c);
+	nx_timer_start(r->loop, &c->timer, NX_ANSWER_LINGER_MS, answer_timeout, c);
 }
 
 void answer_no_route(struct conn *c)

@@ -16,7 +16,6 @@
 
 #define SNIFF_BUF NX_PUMP_BUFSZ /* the prelude must fit the pump buffer it is replayed from */
 #define SNIFF_BUF_FIRST 4096    /* most ClientHellos and heads fit; grown x4 up to SNIFF_BUF */
-#define ANSWER_LINGER_MS 2000
 #define RELAY_KEEPIDLE_S 120 /* a --route connection quiet this long is probed (keepalive) */
 #define RELAY_KEEPINTVL_S 30
 #define RELAY_KEEPCNT 4

@@ -70,6 +70,11 @@ size_t nx_tls_alert(unsigned char out[7], uint16_t client_record_version, uint8_
  * 502, 503 or 504 (anything else gives 500). Static bytes; *len gets their length. */
 const char *nx_http_error_response(int status, size_t *len);
 
+/* After such an answer and our FIN, how long what the client still sends is read and
+ * dropped before we close: closing with unread input sends a RST, which can destroy the
+ * answer before the client reads it. The relay and the hub both wait this long. */
+#define NX_ANSWER_LINGER_MS 2000
+
 /* The same response with body `body` + "\n" instead (a proxy that is not the relay says
  * why in its own words), into out. Returns its length, or 0 if it does not fit. */
 size_t nx_http_error_format(int status, const char *body, char *out, size_t outlen);
