@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 /* Our part of a TLS failure: the broker's certificate (not trusted) or our own. */
 static void untrusted_broker(const struct nx_bridge *b, char *out, size_t outlen)
@@ -134,9 +133,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	    .topic_len = strlen(msg->topic), .payload = msg->payload,
 	    .payload_len = (size_t)msg->payloadlen,
 	};
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	rec.recv_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	rec.recv_ms = (uint64_t)nx_unix_ms();
 	uint64_t ticket;
 	char e[NX_ERRLEN];
 	pthread_mutex_lock(&b->mu);

@@ -238,7 +238,7 @@ static void pump_ws(struct conn *c, int up, int64_t exp, const char *sid)
 	c->len = 0;
 	nx_set_nonblock(up, 1);
 	for (;;) {
-		int64_t left = exp - gate_now();
+		int64_t left = exp - nx_unix_time();
 		if (left <= 0 || gate_session_live(c->g, sid) != GATE_LIVE)
 			return;
 		ssize_t n;
@@ -436,7 +436,7 @@ static int one_request(struct conn *c)
 		if (!cookie)
 			return answer(c, 500, NULL, NULL, NULL, 1);
 		char extra[4096 + 2048 + 1024];
-		int64_t age = s.exp - gate_now();
+		int64_t age = s.exp - nx_unix_time();
 		snprintf(extra, sizeof extra,
 		         "Location: %.*s%s%.2000s\r\nSet-Cookie: " NX_GATE_COOKIE "=%s; Path=/; Secure; "
 		         "HttpOnly; SameSite=Lax; Max-Age=%lld\r\nReferrer-Policy: no-referrer\r\n",

@@ -98,6 +98,5 @@ char *gate_cookie_make(struct nx_gate *g, const char *host, const struct gate_se
 /* Verify a cookie value. 0 ok, -1 with err. */
 int gate_cookie_check(struct nx_gate *g, const char *host, const char *v, size_t n,
                       struct gate_session *s, char *err, size_t errlen);
-int64_t gate_now(void);
 
 #endif

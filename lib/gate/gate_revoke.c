@@ -137,7 +137,7 @@ int gate_session_live(struct nx_gate *g, const char *sid)
 		return GATE_LIVE;
 	int rc = GATE_LIVE;
 	pthread_mutex_lock(&g->mu);
-	if (gate_now() - g->rev_iat > max_age(g)) {
+	if (nx_unix_time() - g->rev_iat > max_age(g)) {
 		rc = GATE_STALE;
 	} else {
 		size_t i;

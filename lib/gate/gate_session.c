@@ -7,14 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-int64_t gate_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
-}
 
 /* A claim that goes into headers and logs: printable ASCII, no spaces, bounded. */
 static int copy_name(const json_t *claims, const char *name, char *out, size_t n)
@@ -73,7 +65,7 @@ int gate_grant_take(struct nx_gate *g, const char *host, const char *code, size_
 	                                       "sexp", NULL};
 	json_t *claims = NULL;
 	char e[NX_ERRLEN], jti[64];
-	int64_t now = gate_now();
+	int64_t now = nx_unix_time();
 	struct nx_claims_policy pol = {.aud = host, .iss = "nexus-bind", .leeway = 5,
 	                               .required = required, .now = now};
 	if (nx_jws_verify(g->grant_key, code, n, NULL, &claims, e, sizeof e) < 0 ||
@@ -117,7 +109,7 @@ char *gate_cookie_make(struct nx_gate *g, const char *host, const struct gate_se
 	char *tok = NULL;
 	json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "typ", "nx-session", "aud",
 	                      host, "sub", s->user, "dev", s->device, "sid", s->sid, "iat",
-	                      (json_int_t)gate_now(), "exp", (json_int_t)s->exp);
+	                      (json_int_t)nx_unix_time(), "exp", (json_int_t)s->exp);
 	if (!c || nx_jws_sign(g->session_key, NX_ALG_HS256, NULL, c, &tok, err, errlen) < 0)
 		tok = NULL;
 	json_decref(c);
