@@ -3,7 +3,6 @@
  * pump that carries a routed connection (with its PROXY line) to its end. */
 #include "relay/relay_int.h"
 #include "core/hostname.h"
-#include "core/log.h"
 #include "wire/pump.h"
 #include "wire/sniff.h"
 #include "core/sock.h"

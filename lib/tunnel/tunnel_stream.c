@@ -68,12 +68,8 @@ static void stream_update(struct stream *s)
 static void stream_close(struct stream *s, const char *reason)
 {
 	struct tunnel *t = s->t;
-	if (reason && t->state == T_SERVING && !t->failing) {
-		uint8_t buf[256];
-		int n = nx_hub_encode_disconnect(buf, sizeof buf, &s->id, reason);
-		if (n > 0)
-			tunnel_send_frame(t, NX_WS_OP_BINARY, buf, (size_t)n, NULL, 0);
-	}
+	if (reason && t->state == T_SERVING && !t->failing)
+		tunnel_send_disconnect(t, &s->id, reason);
 	nx_timer_stop(t->loop, &s->dial_timer);
 	if (s->registered)
 		nx_loop_del(t->loop, s->fd);
